@@ -1,0 +1,3 @@
+//! Pure domain logic: values in, values out. No SQLite, no terminal, no files.
+
+pub mod money;

@@ -1,0 +1,92 @@
+//! Money: exact decimals, and the one rounding rule the spec uses.
+//!
+//! Every amount is a `rust_decimal::Decimal`. Rounding happens only where the
+//! spec says (per CDR, per plan-fee line, tax once per invoice), always
+//! half away from zero to the minor unit (two decimals for GBP, AUD, EUR).
+//! Rounded amounts are stored as integer minor units (pence, cents) so SQL
+//! sums stay exact; unrounded prices (rates, fees) are stored as decimal text.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::str::FromStr;
+
+/// Decimal places of the minor unit of every supported currency (GBP, AUD, EUR).
+pub const MINOR_DIGITS: u32 = 2;
+
+/// Round half away from zero to the minor unit (the spec's only rounding rule).
+pub fn round_minor(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(MINOR_DIGITS, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// A rounded amount as integer minor units. Rounds first (half away from zero).
+pub fn to_minor(d: Decimal) -> i64 {
+    let r = round_minor(d) * Decimal::from(100);
+    i64::try_from(r.trunc()).expect("amount out of range")
+}
+
+/// Integer minor units back to a decimal amount with two places.
+pub fn from_minor(m: i64) -> Decimal {
+    Decimal::new(m, MINOR_DIGITS)
+}
+
+/// Format an amount with exactly two decimals (`"12.30"`), as JSON and CSV want.
+pub fn fmt(d: Decimal) -> String {
+    let mut r = round_minor(d);
+    r.rescale(MINOR_DIGITS);
+    r.to_string()
+}
+
+/// Format minor units with exactly two decimals.
+pub fn fmt_minor(m: i64) -> String {
+    fmt(from_minor(m))
+}
+
+/// Parse a plain decimal amount as files carry it (`12.5`, `-3.00`, `0`).
+/// No currency symbols, thousands separators or exponents.
+pub fn parse(s: &str) -> Result<Decimal, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty amount".into());
+    }
+    let ok = t
+        .char_indices()
+        .all(|(i, c)| c.is_ascii_digit() || c == '.' || ((c == '-' || c == '+') && i == 0));
+    if !ok || t.matches('.').count() > 1 || t == "-" || t == "+" || t == "." {
+        return Err(format!("'{t}' is not a plain decimal amount (e.g. 12.50)"));
+    }
+    Decimal::from_str(t).map_err(|e| format!("'{t}' is not a decimal amount: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn rounds_half_away_from_zero_both_signs() {
+        assert_eq!(round_minor(dec!(0.005)), dec!(0.01));
+        assert_eq!(round_minor(dec!(-0.005)), dec!(-0.01));
+        assert_eq!(round_minor(dec!(1.0049)), dec!(1.00));
+        assert_eq!(round_minor(dec!(2.675)), dec!(2.68));
+    }
+
+    #[test]
+    fn minor_units_round_trip() {
+        assert_eq!(to_minor(dec!(12.305)), 1231);
+        assert_eq!(to_minor(dec!(-12.305)), -1231);
+        assert_eq!(from_minor(1230), dec!(12.30));
+        assert_eq!(fmt_minor(-5), "-0.05");
+        assert_eq!(fmt(dec!(12.3)), "12.30");
+        assert_eq!(fmt(dec!(7)), "7.00");
+    }
+
+    #[test]
+    fn parses_plain_decimals_only() {
+        assert_eq!(parse("12.5").unwrap(), dec!(12.5));
+        assert_eq!(parse("-3.00").unwrap(), dec!(-3.00));
+        assert!(parse("£3").is_err());
+        assert!(parse("1,000").is_err());
+        assert!(parse("1e3").is_err());
+        assert!(parse("").is_err());
+        assert!(parse("1.2.3").is_err());
+    }
+}
