@@ -1,3 +1,11 @@
 //! Pure domain logic: values in, values out. No SQLite, no terminal, no files.
 
+pub mod bank;
+pub mod checklist;
+pub mod csvfile;
+pub mod cycles;
+pub mod lifecycle;
 pub mod money;
+pub mod rating;
+pub mod reference;
+pub mod settings;

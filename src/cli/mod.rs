@@ -1,0 +1,131 @@
+//! The command line: clap types mirror the subcommand tree, one module per
+//! subcommand. The database is opened once here and passed down.
+
+pub mod audit;
+pub mod completions;
+pub mod config;
+pub mod cycles;
+pub mod demo;
+pub mod output;
+pub mod reference;
+pub mod runs;
+pub mod status;
+
+use crate::store::Store;
+use crate::store::audit::Actor;
+use clap::{Parser, Subcommand};
+use output::Ctx;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "billrun", version, about = "Month-end billing runs for telecom and ISP providers", long_about = None)]
+pub struct Cli {
+    /// Database file.
+    #[arg(long, global = true, env = "BILLRUN_DB", default_value = "billrun.db")]
+    pub db: PathBuf,
+    /// Machine output: one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Answer yes to confirmations (needed when there is no terminal).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Quiet: only errors and requested data.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database (schema and migrations); re-running is harmless.
+    Init,
+    /// A fresh database with the shipped fixtures, walked through a whole run.
+    Demo(demo::Args),
+    /// Settings: `config set KEY VALUE`, `config get KEY`, `config list`.
+    #[command(subcommand)]
+    Config(config::Cmd),
+    /// Customers: import (upsert) and list.
+    #[command(subcommand)]
+    Customers(reference::CustomersCmd),
+    /// Services (the numbers CDRs carry): import and list.
+    #[command(subcommand)]
+    Services(reference::ServicesCmd),
+    /// Plans: import and list.
+    #[command(subcommand)]
+    Plans(reference::PlansCmd),
+    /// Tariffs (rate tables): import and list.
+    #[command(subcommand)]
+    Tariffs(reference::TariffsCmd),
+    /// Billing cycles: add, list, and tick (create the runs that are due; for cron).
+    #[command(subcommand)]
+    Cycles(cycles::Cmd),
+    /// Create a billing run (status pending).
+    New(runs::NewArgs),
+    /// List runs with status and key figures.
+    Runs,
+    /// Set or clear a run's dates and message.
+    SetDates(runs::SetDatesArgs),
+    /// Mark a run ready (runs the pre-billing report).
+    Ready(runs::RunArg),
+    /// Approve a run (sign-off; runs the pre-billing report).
+    Approve(runs::RunArg),
+    /// Confirm a checklist step: payments, cdrs, errors, fee-errors, prebill, postbill.
+    Confirm(runs::ConfirmArgs),
+    /// Lock the run and request bills.
+    Request(runs::RequestArgs),
+    /// The next-steps checklist of a run.
+    Status(status::Args),
+    /// The audit log.
+    Audit(audit::Args),
+    /// Print shell completions (bash, zsh, fish, ...).
+    Completions(completions::Args),
+}
+
+/// Dispatch. Returns the exit code for non-fatal outcomes (e.g. `status --check`).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx::new(cli.json, cli.quiet, cli.yes);
+    let actor = Actor::from_env();
+    // Commands that need no database.
+    match &cli.command {
+        Command::Completions(a) => return completions::exec(a),
+        Command::Demo(a) => return demo::exec(&ctx, a),
+        _ => {}
+    }
+    let mut store = open(&cli.db)?;
+    match cli.command {
+        Command::Init => {
+            let v = store.schema_version()?;
+            ctx.say(&format!("database {} ready (schema version {v})", cli.db.display()));
+            if ctx.json {
+                output::print_json(&serde_json::json!({"db": cli.db, "schema_version": v}))?;
+            }
+        }
+        Command::Config(c) => config::exec(&ctx, &mut store, &actor, c)?,
+        Command::Customers(c) => reference::customers(&ctx, &mut store, &actor, c)?,
+        Command::Services(c) => reference::services(&ctx, &mut store, &actor, c)?,
+        Command::Plans(c) => reference::plans(&ctx, &mut store, &actor, c)?,
+        Command::Tariffs(c) => reference::tariffs(&ctx, &mut store, &actor, c)?,
+        Command::Cycles(c) => cycles::exec(&ctx, &mut store, &actor, c)?,
+        Command::New(a) => runs::new(&ctx, &mut store, &actor, a)?,
+        Command::Runs => runs::list(&ctx, &store)?,
+        Command::SetDates(a) => runs::set_dates(&ctx, &mut store, &actor, a)?,
+        Command::Ready(a) => runs::sign_off(&ctx, &mut store, &actor, a, crate::domain::lifecycle::Transition::Ready)?,
+        Command::Approve(a) => {
+            runs::sign_off(&ctx, &mut store, &actor, a, crate::domain::lifecycle::Transition::Approve)?
+        }
+        Command::Confirm(a) => runs::confirm(&ctx, &mut store, &actor, a)?,
+        Command::Request(a) => runs::request(&ctx, &mut store, &actor, a)?,
+        Command::Status(a) => return status::exec(&ctx, &store, a),
+        Command::Audit(a) => audit::exec(&ctx, &store, a)?,
+        Command::Completions(_) | Command::Demo(_) => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Open (and migrate) the database.
+pub fn open(path: &std::path::Path) -> anyhow::Result<Store> {
+    use anyhow::Context;
+    Store::open(path).with_context(|| format!("opening database {}", path.display()))
+}

@@ -1,0 +1,173 @@
+//! The billing run's lifecycle: one state machine whose transitions are the
+//! only way a run's status changes (the store applies a `Transition` and
+//! writes the audit log in the same transaction).
+//!
+//! `pending` → (`ready` → `approved`, optional sign-off) → `requested` →
+//! `running` → `completed`. Decisions where the spec is silent:
+//! - changing a field (`set-dates`) of a `ready`/`approved` run withdraws the
+//!   sign-off: the run goes back to `pending` and must be signed off again;
+//! - `approve` is allowed from `pending` too (it implies ready);
+//! - `produce` on a `running` run resumes it (a crash left it there).
+
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RunStatus {
+    Pending,
+    Ready,
+    Approved,
+    Requested,
+    Running,
+    Completed,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Pending,
+        RunStatus::Ready,
+        RunStatus::Approved,
+        RunStatus::Requested,
+        RunStatus::Running,
+        RunStatus::Completed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Ready => "ready",
+            RunStatus::Approved => "approved",
+            RunStatus::Requested => "requested",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+        }
+    }
+
+    /// Fields lock once bills are requested.
+    pub fn is_locked(self) -> bool {
+        self >= RunStatus::Requested
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown run status '{s}'"))
+    }
+}
+
+/// A request to change a run's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Operator marks the run ready (runs the pre-billing report).
+    Ready,
+    /// Operator approves (sign-off; runs the pre-billing report).
+    Approve,
+    /// A field changed after sign-off: back to pending.
+    Reopen,
+    /// Lock the run and request bills.
+    Request,
+    /// Production starts (or resumes).
+    StartProduction,
+    /// Every invoice and PDF is produced.
+    Complete,
+}
+
+impl Transition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Ready => "ready",
+            Transition::Approve => "approve",
+            Transition::Reopen => "reopen",
+            Transition::Request => "request",
+            Transition::StartProduction => "produce",
+            Transition::Complete => "complete",
+        }
+    }
+}
+
+/// Apply `t` to `from`: the new status, or why not (a message naming what to do).
+pub fn apply(from: RunStatus, t: Transition) -> Result<RunStatus, String> {
+    use RunStatus::*;
+    use Transition as T;
+    let to = match (from, t) {
+        (Pending, T::Ready) => Ready,
+        (Pending | Ready, T::Approve) => Approved,
+        (Ready | Approved, T::Reopen) => Pending,
+        (Pending | Ready | Approved, T::Request) => Requested,
+        (Requested | Running, T::StartProduction) => Running,
+        (Running, T::Complete) => Completed,
+        (s @ (Requested | Running | Completed), T::Ready | T::Approve | T::Reopen | T::Request) => {
+            return Err(format!("the run is {s}: bills were already requested and the run is locked"));
+        }
+        (Approved, T::Ready) => return Err("the run is already approved".into()),
+        (Ready, T::Ready) => return Err("the run is already ready".into()),
+        (Approved, T::Approve) => return Err("the run is already approved".into()),
+        (Pending, T::Reopen) => return Err("the run is already pending".into()),
+        (Completed, T::StartProduction) => return Err("the run is completed: every invoice is produced".into()),
+        (s, T::StartProduction) => {
+            return Err(format!("the run is {s}: request bills first (billrun request RUN)"));
+        }
+        (s, T::Complete) => return Err(format!("the run is {s}, not running: nothing to complete")),
+    };
+    Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RunStatus::*;
+    use Transition as T;
+
+    /// Every (status, transition) pair: the allowed ones and their targets.
+    #[test]
+    fn every_transition_allowed_or_refused() {
+        let allowed = [
+            (Pending, T::Ready, Ready),
+            (Pending, T::Approve, Approved),
+            (Ready, T::Approve, Approved),
+            (Ready, T::Reopen, Pending),
+            (Approved, T::Reopen, Pending),
+            (Pending, T::Request, Requested),
+            (Ready, T::Request, Requested),
+            (Approved, T::Request, Requested),
+            (Requested, T::StartProduction, Running),
+            (Running, T::StartProduction, Running),
+            (Running, T::Complete, Completed),
+        ];
+        let all_t = [T::Ready, T::Approve, T::Reopen, T::Request, T::StartProduction, T::Complete];
+        for from in RunStatus::ALL {
+            for t in all_t {
+                let expect = allowed.iter().find(|(f, tt, _)| *f == from && *tt == t).map(|x| x.2);
+                match (apply(from, t), expect) {
+                    (Ok(to), Some(e)) => assert_eq!(to, e, "{from} {t:?}"),
+                    (Err(msg), None) => assert!(!msg.is_empty()),
+                    (got, want) => panic!("{from} {t:?}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn locked_run_refuses_with_reason() {
+        let e = apply(Completed, T::Request).unwrap_err();
+        assert!(e.contains("locked"), "{e}");
+        assert!(Requested.is_locked() && !Approved.is_locked());
+        assert_eq!("running".parse::<RunStatus>().unwrap(), Running);
+    }
+}
+
+impl serde::Serialize for RunStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}

@@ -1,0 +1,202 @@
+//! The settings catalogue (SPEC §12): every key, its default and its validator.
+//!
+//! Unknown keys and bad values are refused. Secrets are never settings: the SMTP
+//! password comes only from `BILLRUN_SMTP_PASSWORD`, the Stripe key only from
+//! `STRIPE_API_KEY`.
+
+use chrono::NaiveTime;
+use rust_decimal::Decimal;
+
+/// What a value must look like.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Text,
+    /// Free text that must not be empty.
+    NonEmpty,
+    Bool,
+    /// A whole number >= 0.
+    Count,
+    /// A whole number >= 1.
+    Positive,
+    /// A decimal amount >= 0.
+    Amount,
+    /// A tax rate as a fraction, 0 <= r < 1 (0.20 for 20 %).
+    Fraction,
+    /// A percentage >= 0.
+    Percent,
+    /// HH:MM
+    Time,
+    Port,
+    Currency,
+    OneOf(&'static [&'static str]),
+    Url,
+    Email,
+    Digits(usize),
+}
+
+pub struct Key {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+    pub kind: Kind,
+    pub help: &'static str,
+}
+
+macro_rules! key {
+    ($n:expr, $d:expr, $k:expr, $h:expr) => {
+        Key { name: $n, default: $d, kind: $k, help: $h }
+    };
+}
+
+use Kind::*;
+
+/// Every setting billrun knows, in display order.
+pub const KEYS: &[Key] = &[
+    key!("company.name", Some("Example Telecom Ltd"), NonEmpty, "provider name on invoices and emails"),
+    key!("company.tax_id", None, Text, "VAT/GST/ABN number printed on invoices"),
+    key!("company.address", None, Text, "provider address; use '\\n' or '|' between lines"),
+    key!("company.email", None, Text, "provider contact email"),
+    key!("currency", Some("GBP"), Currency, "ISO code: GBP, AUD or EUR"),
+    key!("invoice.prefix", Some("INV"), Text, "invoice number prefix"),
+    key!("invoice.next_number", Some("1"), Positive, "next sequential invoice number"),
+    key!("invoice.due_days", Some("14"), Count, "days from invoice date to due date"),
+    key!("invoice.default_message", None, Text, "message printed when neither run nor customer has one"),
+    key!("invoice.min_amount", Some("0"), Amount, "totals below this are held over to the next run"),
+    key!("tax.rate", Some("0.20"), Fraction, "tax rate as a fraction (0.20 = 20 %)"),
+    key!("tax.name", Some("VAT"), NonEmpty, "tax name on invoices (VAT, GST)"),
+    key!("postbill.min_change", Some("100"), Amount, "anomaly: minimum absolute change"),
+    key!("prebill.change_percent", Some("50"), Percent, "pre-billing large_change flag threshold"),
+    key!("payments.stale_days", Some("3"), Count, "warn when Xero payments are older than this"),
+    key!("collect.dishonour_fee", Some("0"), Amount, "charge added when a collection is dishonoured"),
+    key!("collect.max_retries", Some("2"), Count, "how often a referred collection is retried"),
+    key!("stripe.api_base", Some("https://api.stripe.com"), Url, "Stripe API base URL"),
+    key!("dd.format", Some("bacs18"), OneOf(&["bacs18", "aba", "sepa"]), "Direct Debit file format"),
+    key!("dd.sun", None, Digits(6), "Bacs service user number"),
+    key!("dd.sort_code", None, Text, "originator sort code NN-NN-NN (Bacs)"),
+    key!("dd.account", None, Text, "originator account number (Bacs, ABA)"),
+    key!("dd.name", None, Text, "originator/creditor name (Bacs, SEPA)"),
+    key!("dd.user_name", None, Text, "ABA user name (bank's name for the originator)"),
+    key!("dd.user_id", None, Digits(6), "ABA APCA user id"),
+    key!("dd.bank", None, Text, "ABA bank mnemonic, e.g. CBA"),
+    key!("dd.bsb", None, Text, "ABA trace BSB NNN-NNN"),
+    key!("dd.remitter", None, Text, "ABA remitter name"),
+    key!("dd.creditor_id", None, Text, "SEPA creditor identifier"),
+    key!("dd.iban", None, Text, "SEPA creditor IBAN"),
+    key!("dd.bic", None, Text, "SEPA creditor BIC"),
+    key!("bands.peak_start", Some("07:00"), Time, "start of the peak band, Mon-Fri"),
+    key!("bands.peak_end", Some("19:00"), Time, "end of the peak band, Mon-Fri"),
+    key!("features.wholesale_fees", Some("false"), Bool, "bill carrier wholesale fixed-fee files"),
+    key!("fees.markup_percent", Some("0"), Percent, "markup on wholesale fixed fees"),
+    key!("xero.enabled", Some("false"), Bool, "send invoices to Xero"),
+    key!("xero.account_code", Some("200"), Text, "Xero sales account code"),
+    key!("xero.tax_type", Some("OUTPUT2"), Text, "Xero tax type"),
+    key!("smtp.host", None, Text, "SMTP server host"),
+    key!("smtp.port", Some("587"), Port, "SMTP server port"),
+    key!("smtp.security", Some("starttls"), OneOf(&["none", "starttls", "tls"]), "SMTP transport security"),
+    key!("smtp.username", None, Text, "SMTP user (password only from BILLRUN_SMTP_PASSWORD)"),
+    key!("smtp.from", None, Email, "From address of invoice emails"),
+];
+
+pub fn find(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// Validate `value` for `name`; returns the value to store (normalised).
+pub fn validate(name: &str, value: &str) -> Result<String, String> {
+    let key = find(name).ok_or_else(|| {
+        let hint = KEYS
+            .iter()
+            .find(|k| k.name.split('.').next() == name.split('.').next())
+            .map(|k| format!(" (did you mean {}? `billrun config list` shows all)", k.name))
+            .unwrap_or_else(|| " (`billrun config list` shows all keys)".into());
+        format!("unknown setting '{name}'{hint}")
+    })?;
+    let v = value.trim();
+    let bad = |what: &str| Err(format!("bad value '{value}' for {name}: {what}"));
+    match key.kind {
+        Text => Ok(v.to_string()),
+        NonEmpty if v.is_empty() => bad("must not be empty"),
+        NonEmpty => Ok(v.to_string()),
+        Bool => match v.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok("true".into()),
+            "false" | "no" | "off" | "0" => Ok("false".into()),
+            _ => bad("expected true or false"),
+        },
+        Count => v.parse::<u32>().map(|n| n.to_string()).or_else(|_| bad("expected a whole number >= 0")),
+        Positive => match v.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(n.to_string()),
+            _ => bad("expected a whole number >= 1"),
+        },
+        Amount | Percent => match crate::domain::money::parse(v) {
+            Ok(d) if d >= Decimal::ZERO => Ok(d.normalize().to_string()),
+            Ok(_) => bad("must not be negative"),
+            Err(e) => bad(&e),
+        },
+        Fraction => match crate::domain::money::parse(v) {
+            Ok(d) if d >= Decimal::ZERO && d < Decimal::ONE => Ok(d.to_string()),
+            Ok(_) => bad("expected a fraction between 0 and 1, e.g. 0.20 for 20 %"),
+            Err(e) => bad(&e),
+        },
+        Time => NaiveTime::parse_from_str(v, "%H:%M")
+            .map(|t| t.format("%H:%M").to_string())
+            .or_else(|_| bad("expected HH:MM, e.g. 07:00")),
+        Port => match v.parse::<u16>() {
+            Ok(p) if p > 0 => Ok(p.to_string()),
+            _ => bad("expected a port number 1-65535"),
+        },
+        Currency => match v.to_ascii_uppercase().as_str() {
+            c @ ("GBP" | "AUD" | "EUR") => Ok(c.to_string()),
+            _ => bad("supported currencies are GBP, AUD and EUR"),
+        },
+        OneOf(opts) if opts.contains(&v) => Ok(v.to_string()),
+        OneOf(opts) => bad(&format!("expected one of {}", opts.join(", "))),
+        Url if v.starts_with("http://") || v.starts_with("https://") => Ok(v.trim_end_matches('/').to_string()),
+        Url => bad("expected an http(s) URL"),
+        Email if v.contains('@') && !v.contains(char::is_whitespace) => Ok(v.to_string()),
+        Email => bad("expected an email address"),
+        Digits(n) if v.len() == n && v.bytes().all(|b| b.is_ascii_digit()) => Ok(v.to_string()),
+        Digits(n) => bad(&format!("expected exactly {n} digits")),
+    }
+}
+
+/// Currency symbol for documents.
+pub fn currency_symbol(code: &str) -> &'static str {
+    match code {
+        "GBP" => "£",
+        "EUR" => "€",
+        _ => "$",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_is_valid() {
+        for k in KEYS {
+            if let Some(d) = k.default {
+                assert_eq!(validate(k.name, d).as_deref(), Ok(d), "default of {}", k.name);
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_values() {
+        assert!(validate("tax.rat", "0.2").unwrap_err().contains("did you mean tax.rate"));
+        assert!(validate("nonsense", "1").is_err());
+        assert!(validate("tax.rate", "20").is_err());
+        assert!(validate("tax.rate", "-0.1").is_err());
+        assert!(validate("tax.rate", "0.1").is_ok());
+        assert!(validate("dd.format", "swift").is_err());
+        assert!(validate("bands.peak_start", "7am").is_err());
+        assert_eq!(validate("bands.peak_start", "7:00").unwrap(), "07:00");
+        assert!(validate("invoice.next_number", "0").is_err());
+        assert!(validate("xero.enabled", "maybe").is_err());
+        assert_eq!(validate("xero.enabled", "YES").unwrap(), "true");
+        assert!(validate("smtp.port", "70000").is_err());
+        assert!(validate("currency", "usd").is_err());
+        assert_eq!(validate("currency", "aud").unwrap(), "AUD");
+        assert!(validate("dd.sun", "12345").is_err());
+        assert!(validate("invoice.min_amount", "abc").is_err());
+    }
+}

@@ -1,0 +1,145 @@
+//! The storage layer: the only code that speaks SQL.
+//!
+//! `Store::open` creates the file (mode 0600), sets WAL, `synchronous=NORMAL`,
+//! foreign keys and a busy timeout, then applies the numbered migrations of
+//! `schema.sql` above `PRAGMA user_version`.
+
+pub mod audit;
+pub mod reference;
+pub mod runs;
+pub mod settings;
+pub mod status;
+
+use crate::error::Result;
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::Duration;
+
+const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// How long a second invocation waits for the database before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Store {
+    pub conn: Connection,
+}
+
+/// The migrations of schema.sql, as (number, sql).
+pub fn migrations() -> Vec<(u32, String)> {
+    let mut out: Vec<(u32, String)> = Vec::new();
+    for line in SCHEMA.lines() {
+        if let Some(n) = line.strip_prefix("-- migration: ") {
+            let n: u32 = n.trim().parse().expect("schema.sql: bad migration number");
+            out.push((n, String::new()));
+        } else if let Some((_, sql)) = out.last_mut() {
+            sql.push_str(line);
+            sql.push('\n');
+        }
+    }
+    for (i, (n, _)) in out.iter().enumerate() {
+        assert_eq!(*n as usize, i + 1, "schema.sql: migrations must be numbered 1, 2, 3…");
+    }
+    out
+}
+
+impl Store {
+    /// Open (creating if needed, mode 0600) and migrate.
+    pub fn open(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            create_private(path)
+                .map_err(|e| crate::error::external(format!("cannot create database {}: {e}", path.display())))?;
+        }
+        let conn = Connection::open(path)?;
+        Self::setup(conn, true)
+    }
+
+    /// An in-memory store, for tests.
+    pub fn memory() -> Result<Store> {
+        Self::setup(Connection::open_in_memory()?, false)
+    }
+
+    fn setup(conn: Connection, wal: bool) -> Result<Store> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        if wal {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let current: u32 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (n, sql) in migrations() {
+            if n <= current {
+                continue;
+            }
+            let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+            // Re-check inside the lock: a racing `init` may have migrated already.
+            let now: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if n <= now {
+                continue;
+            }
+            tx.execute_batch(&sql)?;
+            tx.pragma_update(None, "user_version", n)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<u32> {
+        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// A write transaction that takes the write lock at once, so two racing
+    /// invocations serialise (the second waits up to the busy timeout).
+    pub fn write(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Create an empty file readable by its owner only.
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Now, as stored in `*_at` columns (RFC 3339, UTC, seconds).
+pub fn now_stamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_are_numbered() {
+        let s = Store::memory().unwrap();
+        assert_eq!(s.schema_version().unwrap() as usize, migrations().len());
+        let mut s2 = s;
+        s2.migrate().unwrap();
+        assert_eq!(s2.schema_version().unwrap() as usize, migrations().len());
+    }
+
+    #[test]
+    fn database_file_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.db");
+        Store::open(&p).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}
