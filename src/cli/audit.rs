@@ -17,7 +17,13 @@ pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
     }
     let mut t = ctx.table(&["time", "operator", "run", "action", "detail"]);
     for e in entries {
-        t.add_row(vec![e.at, e.operator, e.run.map(|r| r.to_string()).unwrap_or_default(), e.action, e.detail]);
+        t.add_row(vec![
+            e.at,
+            e.operator,
+            e.run.map(|r| r.to_string()).unwrap_or_default(),
+            e.action,
+            e.detail,
+        ]);
     }
     output::print_table(ctx, &t)
 }

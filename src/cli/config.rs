@@ -36,14 +36,23 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
         Cmd::List => {
             let rows = settings::list(&store.conn)?;
             if ctx.json {
-                let m: serde_json::Map<String, serde_json::Value> =
-                    rows.iter().map(|(k, v, _)| (k.to_string(), serde_json::json!(v))).collect();
+                let m: serde_json::Map<String, serde_json::Value> = rows
+                    .iter()
+                    .map(|(k, v, _)| (k.to_string(), serde_json::json!(v)))
+                    .collect();
                 output::print_json(&m)?;
             } else {
                 let mut t = ctx.table(&["key", "value", "", "meaning"]);
                 for (k, v, explicit) in rows {
-                    let help = crate::domain::settings::find(k).map(|k| k.help).unwrap_or("");
-                    t.add_row(vec![k.to_string(), v.unwrap_or_default(), if explicit { "" } else { "default" }.into(), help.into()]);
+                    let help = crate::domain::settings::find(k)
+                        .map(|k| k.help)
+                        .unwrap_or("");
+                    t.add_row(vec![
+                        k.to_string(),
+                        v.unwrap_or_default(),
+                        if explicit { "" } else { "default" }.into(),
+                        help.into(),
+                    ]);
                 }
                 output::print_table(ctx, &t)?;
             }

@@ -30,11 +30,17 @@ pub enum Cmd {
 
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
-        Cmd::Add { name, day, due_days } => {
+        Cmd::Add {
+            name,
+            day,
+            due_days,
+        } => {
             let tx = store.write()?;
             refstore::add_cycle(&tx, actor, &name, day, due_days)?;
             tx.commit()?;
-            ctx.say(&format!("cycle {name}: invoices on day {day} of each month"));
+            ctx.say(&format!(
+                "cycle {name}: invoices on day {day} of each month"
+            ));
         }
         Cmd::List => {
             let rows = refstore::list_cycles(&store.conn)?;
@@ -46,7 +52,9 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                 t.add_row(vec![
                     r.name,
                     r.day.to_string(),
-                    r.due_days.map(|d| d.to_string()).unwrap_or_else(|| "default".into()),
+                    r.due_days
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "default".into()),
                     r.customers.to_string(),
                 ]);
             }
@@ -55,7 +63,9 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
         Cmd::Tick { today } => {
             let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
             let tx = store.write()?;
-            let default_due: u32 = settings::get_or(&tx, "invoice.due_days", "14")?.parse().unwrap_or(14);
+            let default_due: u32 = settings::get_or(&tx, "invoice.due_days", "14")?
+                .parse()
+                .unwrap_or(14);
             let mut created = Vec::new();
             for c in refstore::list_cycles(&tx)? {
                 let due = cycles::due_run(&c.name, c.day, c.due_days.unwrap_or(default_due), today);
@@ -73,7 +83,12 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             }
             tx.commit()?;
             for r in &created {
-                ctx.say(&format!("created run {} '{}' (cutoff {})", r.id, r.name, r.cutoff_date.map(|d| d.to_string()).unwrap_or_default()));
+                ctx.say(&format!(
+                    "created run {} '{}' (cutoff {})",
+                    r.id,
+                    r.name,
+                    r.cutoff_date.map(|d| d.to_string()).unwrap_or_default()
+                ));
             }
             if created.is_empty() {
                 ctx.say("no runs due");

@@ -97,7 +97,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Init => {
             let v = store.schema_version()?;
-            ctx.say(&format!("database {} ready (schema version {v})", cli.db.display()));
+            ctx.say(&format!(
+                "database {} ready (schema version {v})",
+                cli.db.display()
+            ));
             if ctx.json {
                 output::print_json(&serde_json::json!({"db": cli.db, "schema_version": v}))?;
             }
@@ -111,10 +114,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::New(a) => runs::new(&ctx, &mut store, &actor, a)?,
         Command::Runs => runs::list(&ctx, &store)?,
         Command::SetDates(a) => runs::set_dates(&ctx, &mut store, &actor, a)?,
-        Command::Ready(a) => runs::sign_off(&ctx, &mut store, &actor, a, crate::domain::lifecycle::Transition::Ready)?,
-        Command::Approve(a) => {
-            runs::sign_off(&ctx, &mut store, &actor, a, crate::domain::lifecycle::Transition::Approve)?
-        }
+        Command::Ready(a) => runs::sign_off(
+            &ctx,
+            &mut store,
+            &actor,
+            a,
+            crate::domain::lifecycle::Transition::Ready,
+        )?,
+        Command::Approve(a) => runs::sign_off(
+            &ctx,
+            &mut store,
+            &actor,
+            a,
+            crate::domain::lifecycle::Transition::Approve,
+        )?,
         Command::Confirm(a) => runs::confirm(&ctx, &mut store, &actor, a)?,
         Command::Request(a) => runs::request(&ctx, &mut store, &actor, a)?,
         Command::Status(a) => return status::exec(&ctx, &store, a),

@@ -19,13 +19,20 @@ pub struct Ctx {
 
 /// Colour is allowed unless `NO_COLOR` is set or `TERM=dumb`.
 pub fn color_allowed() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map(|t| t != "dumb").unwrap_or(true)
 }
 
 impl Ctx {
     pub fn new(json: bool, quiet: bool, yes: bool) -> Ctx {
         let tty = std::io::stdout().is_terminal();
-        Ctx { json, quiet, yes, color: tty && color_allowed() && !json, tty }
+        Ctx {
+            json,
+            quiet,
+            yes,
+            color: tty && color_allowed() && !json,
+            tty,
+        }
     }
 
     /// A status line for people (stderr when --json, so stdout stays one document).
@@ -65,7 +72,11 @@ impl Ctx {
         self.paint("1", s)
     }
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
 
     /// A table with a header, styled for the terminal.
@@ -95,7 +106,11 @@ impl Ctx {
             .default(false)
             .interact()
             .map_err(|e| Error::External(format!("cannot read the answer: {e}")))?;
-        if ok { Ok(()) } else { Err(Error::Precondition("cancelled: nothing was changed".into())) }
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Precondition("cancelled: nothing was changed".into()))
+        }
     }
 }
 
@@ -131,7 +146,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// Read an input file whole; a missing/unreadable file is bad input naming it.
 pub fn read_input(path: &std::path::Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| Error::BadInput(format!("{}: cannot read: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| Error::BadInput(format!("{}: cannot read: {e}", path.display())))
 }
 
 /// The display name of an input file (as the operator typed it).

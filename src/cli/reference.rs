@@ -12,41 +12,62 @@ use std::path::PathBuf;
 #[derive(Debug, Subcommand)]
 pub enum CustomersCmd {
     /// Upsert customers from a CSV file (SPEC §3.1).
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+    },
     List,
 }
 #[derive(Debug, Subcommand)]
 pub enum ServicesCmd {
     /// Upsert services from a CSV file (SPEC §3.3).
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+    },
     List,
 }
 #[derive(Debug, Subcommand)]
 pub enum PlansCmd {
     /// Upsert plans from a CSV file (SPEC §3.2).
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+    },
     List,
 }
 #[derive(Debug, Subcommand)]
 pub enum TariffsCmd {
     /// Upsert tariff rates from a CSV file (SPEC §3.4).
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+    },
     List,
 }
 
 fn refused(problems: Vec<Problem>) -> Error {
-    Error::BadInput(csvfile::report(&problems, "Fix the file and import it again."))
+    Error::BadInput(csvfile::report(
+        &problems,
+        "Fix the file and import it again.",
+    ))
 }
 
 fn done(ctx: &Ctx, what: &str, file: &str, n: refstore::Upserted) -> anyhow::Result<()> {
-    ctx.say(&format!("{file}: {} {what} added, {} updated", n.inserted, n.updated));
+    ctx.say(&format!(
+        "{file}: {} {what} added, {} updated",
+        n.inserted, n.updated
+    ));
     if ctx.json {
-        output::print_json(&serde_json::json!({"file": file, "inserted": n.inserted, "updated": n.updated}))?;
+        output::print_json(
+            &serde_json::json!({"file": file, "inserted": n.inserted, "updated": n.updated}),
+        )?;
     }
     Ok(())
 }
 
-pub fn customers(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: CustomersCmd) -> anyhow::Result<()> {
+pub fn customers(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    cmd: CustomersCmd,
+) -> anyhow::Result<()> {
     match cmd {
         CustomersCmd::Import { file } => {
             let bytes = read_input(&file)?;
@@ -64,7 +85,16 @@ pub fn customers(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: CustomersCmd)
             if ctx.json {
                 return output::print_json(&rows);
             }
-            let mut t = ctx.table(&["account", "name", "email", "delivery", "payment", "bank/card", "cycle", "services"]);
+            let mut t = ctx.table(&[
+                "account",
+                "name",
+                "email",
+                "delivery",
+                "payment",
+                "bank/card",
+                "cycle",
+                "services",
+            ]);
             for r in rows {
                 t.add_row(vec![
                     r.account,
@@ -82,7 +112,12 @@ pub fn customers(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: CustomersCmd)
     }
 }
 
-pub fn services(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: ServicesCmd) -> anyhow::Result<()> {
+pub fn services(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    cmd: ServicesCmd,
+) -> anyhow::Result<()> {
     match cmd {
         ServicesCmd::Import { file } => {
             let bytes = read_input(&file)?;
@@ -101,7 +136,14 @@ pub fn services(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: ServicesCmd) -
             }
             let mut t = ctx.table(&["service", "account", "plan", "start", "end", "description"]);
             for r in rows {
-                t.add_row(vec![r.service, r.account, r.plan, r.start_date, r.end_date.unwrap_or_default(), r.description]);
+                t.add_row(vec![
+                    r.service,
+                    r.account,
+                    r.plan,
+                    r.start_date,
+                    r.end_date.unwrap_or_default(),
+                    r.description,
+                ]);
             }
             output::print_table(ctx, &t)
         }
@@ -127,7 +169,13 @@ pub fn plans(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: PlansCmd) -> anyh
             }
             let mut t = ctx.table(&["plan", "name", "monthly fee", "tariff", "services"]);
             for r in rows {
-                t.add_row(vec![r.plan, r.name, r.monthly_fee, r.tariff, r.services.to_string()]);
+                t.add_row(vec![
+                    r.plan,
+                    r.name,
+                    r.monthly_fee,
+                    r.tariff,
+                    r.services.to_string(),
+                ]);
             }
             output::print_table(ctx, &t)
         }
@@ -150,8 +198,18 @@ pub fn tariffs(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: TariffsCmd) -> 
             if ctx.json {
                 return output::print_json(&rows);
             }
-            let mut t =
-                ctx.table(&["tariff", "prefix", "description", "type", "band", "flagfall", "rate", "incr", "min", "max"]);
+            let mut t = ctx.table(&[
+                "tariff",
+                "prefix",
+                "description",
+                "type",
+                "band",
+                "flagfall",
+                "rate",
+                "incr",
+                "min",
+                "max",
+            ]);
             for r in rows {
                 t.add_row(vec![
                     r.tariff,

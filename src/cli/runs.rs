@@ -82,7 +82,10 @@ pub fn new(ctx: &Ctx, store: &mut Store, actor: &Actor, a: NewArgs) -> anyhow::R
     };
     let r = runs::create(&tx, actor, a.name.as_deref(), &a.cycle, &f)?;
     tx.commit()?;
-    ctx.say(&format!("created run {} '{}' (pending); next: billrun status {}", r.id, r.name, r.id));
+    ctx.say(&format!(
+        "created run {} '{}' (pending); next: billrun status {}",
+        r.id, r.name, r.id
+    ));
     if ctx.json {
         output::print_json(&run_json(store, &r)?)?;
     }
@@ -91,7 +94,9 @@ pub fn new(ctx: &Ctx, store: &mut Store, actor: &Actor, a: NewArgs) -> anyhow::R
 
 /// The run object of `status --json` and `runs --json`.
 pub fn run_json(store: &Store, r: &runs::Run) -> anyhow::Result<serde_json::Value> {
-    let due_days: u32 = settings::get_or(&store.conn, "invoice.due_days", "14")?.parse().unwrap_or(14);
+    let due_days: u32 = settings::get_or(&store.conn, "invoice.due_days", "14")?
+        .parse()
+        .unwrap_or(14);
     Ok(serde_json::json!({
         "id": r.id, "name": r.name, "cycle": r.cycle, "status": r.status.as_str(),
         "invoice_date": r.invoice_date, "cutoff_date": r.cutoff_date,
@@ -102,11 +107,25 @@ pub fn run_json(store: &Store, r: &runs::Run) -> anyhow::Result<serde_json::Valu
 pub fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
     let all = runs::list(&store.conn)?;
     if ctx.json {
-        let v: Vec<_> = all.iter().map(|r| run_json(store, r)).collect::<anyhow::Result<_>>()?;
+        let v: Vec<_> = all
+            .iter()
+            .map(|r| run_json(store, r))
+            .collect::<anyhow::Result<_>>()?;
         return output::print_json(&v);
     }
-    let due_days: u32 = settings::get_or(&store.conn, "invoice.due_days", "14")?.parse().unwrap_or(14);
-    let mut t = ctx.table(&["id", "name", "cycle", "status", "invoice date", "cutoff", "due", "next step"]);
+    let due_days: u32 = settings::get_or(&store.conn, "invoice.due_days", "14")?
+        .parse()
+        .unwrap_or(14);
+    let mut t = ctx.table(&[
+        "id",
+        "name",
+        "cycle",
+        "status",
+        "invoice date",
+        "cutoff",
+        "due",
+        "next step",
+    ]);
     for r in &all {
         let cl = checklist::compute(&status::facts(&store.conn, r)?);
         let next = cl
@@ -129,17 +148,30 @@ pub fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
     output::print_table(ctx, &t)
 }
 
-pub fn set_dates(ctx: &Ctx, store: &mut Store, actor: &Actor, a: SetDatesArgs) -> anyhow::Result<()> {
+pub fn set_dates(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    a: SetDatesArgs,
+) -> anyhow::Result<()> {
     let clear = |f: &str| a.clear.iter().any(|c| c == f);
-    let pick = |v: Option<NaiveDate>, name: &str| if clear(name) { Some(None) } else { v.map(Some) };
+    let pick =
+        |v: Option<NaiveDate>, name: &str| if clear(name) { Some(None) } else { v.map(Some) };
     let f = runs::Fields {
         invoice_date: pick(a.invoice_date, "invoice-date"),
         cutoff_date: pick(a.cutoff, "cutoff"),
         due_date: pick(a.due, "due"),
-        invoice_message: if clear("message") { Some(None) } else { a.message.map(Some) },
+        invoice_message: if clear("message") {
+            Some(None)
+        } else {
+            a.message.map(Some)
+        },
     };
     if f.is_empty() {
-        return Err(Error::Usage("nothing to set: give --invoice-date, --cutoff, --due, --message or --clear".into()).into());
+        return Err(Error::Usage(
+            "nothing to set: give --invoice-date, --cutoff, --due, --message or --clear".into(),
+        )
+        .into());
     }
     let tx = store.write()?;
     let run = runs::resolve(&tx, &a.run)?;
@@ -147,9 +179,15 @@ pub fn set_dates(ctx: &Ctx, store: &mut Store, actor: &Actor, a: SetDatesArgs) -
     let r = runs::set_fields(&tx, actor, &run, &f)?;
     tx.commit()?;
     if was != r.status {
-        ctx.warn(&format!("run {} was {was}: the change withdrew the sign-off; it is pending again", r.id));
+        ctx.warn(&format!(
+            "run {} was {was}: the change withdrew the sign-off; it is pending again",
+            r.id
+        ));
     }
-    ctx.say(&format!("run {} updated; next: billrun status {}", r.id, r.id));
+    ctx.say(&format!(
+        "run {} updated; next: billrun status {}",
+        r.id, r.id
+    ));
     if ctx.json {
         output::print_json(&run_json(store, &r)?)?;
     }
@@ -157,7 +195,13 @@ pub fn set_dates(ctx: &Ctx, store: &mut Store, actor: &Actor, a: SetDatesArgs) -
 }
 
 /// `ready` and `approve`.
-pub fn sign_off(ctx: &Ctx, store: &mut Store, actor: &Actor, a: RunArg, t: Transition) -> anyhow::Result<()> {
+pub fn sign_off(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    a: RunArg,
+    t: Transition,
+) -> anyhow::Result<()> {
     let tx = store.write()?;
     let run = runs::resolve(&tx, &a.run)?;
     if run.invoice_date.is_none() || run.cutoff_date.is_none() {
@@ -177,14 +221,24 @@ pub fn sign_off(ctx: &Ctx, store: &mut Store, actor: &Actor, a: RunArg, t: Trans
 }
 
 /// Why a step cannot be confirmed yet, naming the step to do first.
-fn confirm_precondition(store: &Store, run: &runs::Run, key: &str) -> anyhow::Result<Option<String>> {
+fn confirm_precondition(
+    store: &Store,
+    run: &runs::Run,
+    key: &str,
+) -> anyhow::Result<Option<String>> {
     let facts = status::facts(&store.conn, run)?;
     let post = key == "postbill";
     if !post && run.status.is_locked() {
-        return Ok(Some(format!("run {} is {}: pre-billing steps are closed once bills are requested", run.id, run.status)));
+        return Ok(Some(format!(
+            "run {} is {}: pre-billing steps are closed once bills are requested",
+            run.id, run.status
+        )));
     }
     if post && run.status != RunStatus::Completed {
-        return Ok(Some(format!("run {} is {}: the post-billing report comes after production", run.id, run.status)));
+        return Ok(Some(format!(
+            "run {} is {}: the post-billing report comes after production",
+            run.id, run.status
+        )));
     }
     let id = run.id;
     Ok(match key {
@@ -192,26 +246,29 @@ fn confirm_precondition(store: &Store, run: &runs::Run, key: &str) -> anyhow::Re
             "{} CDR files are pending: process them (billrun cdr process) or ignore them (billrun cdr ignore FILE) first",
             facts.cdr.pending_files
         )),
-        "check_errors" if !facts.confirmed.contains("check_cdrs") => {
-            Some(format!("confirm the CDR check first (billrun confirm {id} cdrs)"))
-        }
-        "check_fee_errors" if !facts.wholesale_fees => {
-            Some("wholesale fees are off (features.wholesale_fees): there is no fee-errors step".into())
-        }
+        "check_errors" if !facts.confirmed.contains("check_cdrs") => Some(format!(
+            "confirm the CDR check first (billrun confirm {id} cdrs)"
+        )),
+        "check_fee_errors" if !facts.wholesale_fees => Some(
+            "wholesale fees are off (features.wholesale_fees): there is no fee-errors step".into(),
+        ),
         "check_fee_errors" if facts.open_fee_errors > 0 => Some(format!(
             "{} fee errors are open: resolve or ignore them first (billrun errors {id} --kind fee_unknown_service)",
             facts.open_fee_errors
         )),
-        "prebill" if !facts.dates_set => {
-            Some(format!("set dates first (billrun set-dates {id} --invoice-date D --cutoff D)"))
-        }
-        "prebill" if !facts.prebill_done => Some(format!("run the pre-billing report first (billrun prebill {id})")),
+        "prebill" if !facts.dates_set => Some(format!(
+            "set dates first (billrun set-dates {id} --invoice-date D --cutoff D)"
+        )),
+        "prebill" if !facts.prebill_done => Some(format!(
+            "run the pre-billing report first (billrun prebill {id})"
+        )),
         _ => None,
     })
 }
 
 pub fn confirm(ctx: &Ctx, store: &mut Store, actor: &Actor, a: ConfirmArgs) -> anyhow::Result<()> {
-    let key = checklist::confirm_key(&a.step).ok_or_else(|| bad_input(format!("unknown step '{}'", a.step)))?;
+    let key = checklist::confirm_key(&a.step)
+        .ok_or_else(|| bad_input(format!("unknown step '{}'", a.step)))?;
     let run = runs::resolve(&store.conn, &a.run)?;
     if let Some(why) = confirm_precondition(store, &run, key)? {
         return Err(precondition(format!("cannot confirm {}: {why}", a.step)).into());
@@ -233,7 +290,11 @@ pub fn confirm(ctx: &Ctx, store: &mut Store, actor: &Actor, a: ConfirmArgs) -> a
 pub fn request(ctx: &Ctx, store: &mut Store, actor: &Actor, a: RequestArgs) -> anyhow::Result<()> {
     let run = runs::resolve(&store.conn, &a.run)?;
     if run.status.is_locked() {
-        return Err(precondition(format!("run {} is {}: bills were already requested", run.id, run.status)).into());
+        return Err(precondition(format!(
+            "run {} is {}: bills were already requested",
+            run.id, run.status
+        ))
+        .into());
     }
     if run.invoice_date.is_none() || run.cutoff_date.is_none() {
         return Err(precondition(format!(
@@ -243,28 +304,46 @@ pub fn request(ctx: &Ctx, store: &mut Store, actor: &Actor, a: RequestArgs) -> a
         .into());
     }
     let cl = checklist::compute(&status::facts(&store.conn, &run)?);
-    if !a.expert {
-        if let Some(s) = cl.steps.iter().find(|s| s.key != "request" && s.stage == checklist::Stage::Pre && !s.state.is_settled())
-        {
-            let how = if s.state == State::Blocked { "is blocked" } else { "is not done" };
-            return Err(precondition(format!(
+    if !a.expert
+        && let Some(s) = cl.steps.iter().find(|s| {
+            s.key != "request" && s.stage == checklist::Stage::Pre && !s.state.is_settled()
+        })
+    {
+        let how = if s.state == State::Blocked {
+            "is blocked"
+        } else {
+            "is not done"
+        };
+        return Err(precondition(format!(
                 "run {}: step '{}' {how} ({}). Do it first: {} — or request with --expert to skip the checks",
                 run.id, s.title, s.detail, s.command
             ))
             .into());
-        }
     }
-    ctx.confirm(&format!("Request bills for run {} '{}'? This locks the run", run.id, run.name))?;
+    ctx.confirm(&format!(
+        "Request bills for run {} '{}'? This locks the run",
+        run.id, run.name
+    ))?;
     let tx = store.write()?;
-    let note = if a.expert { format!("--expert: pre-billing checks skipped by {}", actor.operator) } else { String::new() };
+    let note = if a.expert {
+        format!("--expert: pre-billing checks skipped by {}", actor.operator)
+    } else {
+        String::new()
+    };
     runs::transition(&tx, actor, &run, Transition::Request, &note)?;
     if a.expert {
         runs::set_expert(&tx, run.id, &actor.operator)?;
     }
     tx.commit()?;
-    ctx.say(&format!("run {}: bills requested; the run is locked", run.id));
+    ctx.say(&format!(
+        "run {}: bills requested; the run is locked",
+        run.id
+    ));
     if !a.no_produce {
-        ctx.say(&format!("produce the invoices with: billrun produce {}", run.id));
+        ctx.say(&format!(
+            "produce the invoices with: billrun produce {}",
+            run.id
+        ));
     }
     if ctx.json {
         output::print_json(&run_json(store, &runs::resolve(&store.conn, &a.run)?)?)?;

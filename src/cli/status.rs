@@ -24,7 +24,11 @@ pub fn document(store: &Store, run: &runs::Run) -> anyhow::Result<(serde_json::V
     let cl = checklist::compute(&facts);
     let c = &facts.cdr;
     let mut parts = Vec::new();
-    for (n, what) in [(c.pending_files, "pending"), (c.processing_files, "processing"), (c.failed_files, "failed")] {
+    for (n, what) in [
+        (c.pending_files, "pending"),
+        (c.processing_files, "processing"),
+        (c.failed_files, "failed"),
+    ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));
         }
@@ -51,13 +55,19 @@ fn needs_operator(cl: &Checklist) -> bool {
 
 pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<ExitCode> {
     let selected: Vec<runs::Run> = if a.all {
-        runs::list(&store.conn)?.into_iter().filter(|r| !is_complete(store, r).unwrap_or(false)).collect()
+        runs::list(&store.conn)?
+            .into_iter()
+            .filter(|r| !is_complete(store, r).unwrap_or(false))
+            .collect()
     } else if let Some(key) = &a.run {
         vec![runs::resolve(&store.conn, key)?]
     } else {
         match runs::latest_open(&store.conn)? {
             Some(r) => vec![r],
-            None => return Err(bad_input("no billing runs yet: create one with `billrun new --invoice-date D --cutoff D`").into()),
+            None => return Err(bad_input(
+                "no billing runs yet: create one with `billrun new --invoice-date D --cutoff D`",
+            )
+            .into()),
         }
     };
     let mut docs = Vec::new();
@@ -79,7 +89,11 @@ pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<ExitCode> {
     } else if a.all && selected.is_empty() {
         ctx.say("no open runs");
     }
-    Ok(if a.check && attention { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    Ok(if a.check && attention {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn is_complete(store: &Store, r: &runs::Run) -> anyhow::Result<bool> {
@@ -112,12 +126,21 @@ fn print_text(ctx: &Ctx, doc: &serde_json::Value, cl: &Checklist) {
         println!("{}", ctx.green("✔ Run complete"));
         return;
     }
-    let stage_title = if cl.stage == Stage::Pre { "Pre-billing steps" } else { "Post-billing steps" };
+    let stage_title = if cl.stage == Stage::Pre {
+        "Pre-billing steps"
+    } else {
+        "Post-billing steps"
+    };
     println!("{stage_title}:");
     if cl.stage == Stage::Post {
         println!("  {} Pre-billing: bills requested", ctx.green("✔"));
     }
-    for (i, st) in cl.steps.iter().filter(|st| st.stage == cl.stage && st.key != "complete").enumerate() {
+    for (i, st) in cl
+        .steps
+        .iter()
+        .filter(|st| st.stage == cl.stage && st.key != "complete")
+        .enumerate()
+    {
         let mark = match st.state {
             State::Done => ctx.green("✔"),
             State::Todo => ctx.yellow("●"),
@@ -125,8 +148,17 @@ fn print_text(ctx: &Ctx, doc: &serde_json::Value, cl: &Checklist) {
             State::Waiting => ctx.yellow("…"),
             State::Skipped => ctx.dim("–"),
         };
-        let next = if Some(st.key) == cl.next { ctx.bold(" ← next") } else { String::new() };
-        println!("  {mark} {}. {} [{}]{next}", i + 1, st.title, st.state.as_str());
+        let next = if Some(st.key) == cl.next {
+            ctx.bold(" ← next")
+        } else {
+            String::new()
+        };
+        println!(
+            "  {mark} {}. {} [{}]{next}",
+            i + 1,
+            st.title,
+            st.state.as_str()
+        );
         println!("       {}", st.detail);
         if let Some(w) = &st.warning {
             println!("       {}", ctx.yellow(&format!("⚠ {w}")));

@@ -19,10 +19,18 @@ pub fn bsb(s: &str) -> Result<String, String> {
     }
 }
 pub fn uk_account(s: &str) -> Result<String, String> {
-    if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) { Ok(s.into()) } else { Err(format!("'{s}' is not an 8-digit UK account number")) }
+    if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.into())
+    } else {
+        Err(format!("'{s}' is not an 8-digit UK account number"))
+    }
 }
 pub fn au_account(s: &str) -> Result<String, String> {
-    if (5..=9).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) { Ok(s.into()) } else { Err(format!("'{s}' is not a 5-9 digit AU account number")) }
+    if (5..=9).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.into())
+    } else {
+        Err(format!("'{s}' is not a 5-9 digit AU account number"))
+    }
 }
 pub fn iban(s: &str) -> Result<String, String> {
     Ok(s.replace(' ', "").to_uppercase())

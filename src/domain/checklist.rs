@@ -138,12 +138,28 @@ pub struct Checklist {
     pub stage: Stage,
 }
 
-fn step(key: &'static str, title: &'static str, stage: Stage, state: State, detail: String, command: String) -> Step {
-    Step { key, title, state, detail, command, warning: None, stage }
+fn step(
+    key: &'static str,
+    title: &'static str,
+    stage: Stage,
+    state: State,
+    detail: String,
+    command: String,
+) -> Step {
+    Step {
+        key,
+        title,
+        state,
+        detail,
+        command,
+        warning: None,
+        stage,
+    }
 }
 
 fn sum_line(v: &[MethodTotal]) -> (u64, i64) {
-    v.iter().fold((0, 0), |(c, s), m| (c + m.count, s + m.sum_minor))
+    v.iter()
+        .fold((0, 0), |(c, s), m| (c + m.count, s + m.sum_minor))
 }
 
 /// Compute the checklist.
@@ -156,7 +172,12 @@ pub fn compute(f: &Facts) -> Checklist {
     let confirmed = |k: &str| f.confirmed.contains(k);
     // After an --expert request, an unconfirmed pre-billing step was bypassed.
     let bypassed = |k: &str| requested && !confirmed(k);
-    let expert_note = || format!("skipped: bills requested with --expert by {}", f.expert_by.as_deref().unwrap_or("?"));
+    let expert_note = || {
+        format!(
+            "skipped: bills requested with --expert by {}",
+            f.expert_by.as_deref().unwrap_or("?")
+        )
+    };
     let mut steps = Vec::new();
 
     // 1. Set dates
@@ -220,7 +241,10 @@ pub fn compute(f: &Facts) -> Checklist {
         ));
     }
     if !c.carriers_without_file.is_empty() {
-        detail.push_str(&format!("; no file from {}", c.carriers_without_file.join(", ")));
+        detail.push_str(&format!(
+            "; no file from {}",
+            c.carriers_without_file.join(", ")
+        ));
     }
     let mut s = step(
         "check_cdrs",
@@ -265,7 +289,11 @@ pub fn compute(f: &Facts) -> Checklist {
         } else {
             format!(
                 "{open} open: {}",
-                f.open_errors.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+                f.open_errors
+                    .iter()
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         },
         format!("billrun errors {id}; billrun confirm {id} errors"),
@@ -372,7 +400,11 @@ pub fn compute(f: &Facts) -> Checklist {
         "Post-billing report",
         Post,
         post(confirmed("postbill")),
-        if completed { "review the report and confirm".into() } else { wait_detail.clone() },
+        if completed {
+            "review the report and confirm".into()
+        } else {
+            wait_detail.clone()
+        },
         format!("billrun postbill {id}; billrun confirm {id} postbill"),
     ));
     steps.push(step(
@@ -395,7 +427,11 @@ pub fn compute(f: &Facts) -> Checklist {
         "xero",
         "Send to Xero",
         Post,
-        if !f.xero_enabled { Skipped } else { post(inv.xero_unsent == 0) },
+        if !f.xero_enabled {
+            Skipped
+        } else {
+            post(inv.xero_unsent == 0)
+        },
         if !f.xero_enabled {
             "Xero is off (xero.enabled)".to_string()
         } else if completed {
@@ -432,7 +468,11 @@ pub fn compute(f: &Facts) -> Checklist {
         "Print bills",
         Post,
         post(inv.print_unprinted == 0),
-        if completed { format!("{} invoices to print", inv.print_unprinted) } else { wait_detail.clone() },
+        if completed {
+            format!("{} invoices to print", inv.print_unprinted)
+        } else {
+            wait_detail.clone()
+        },
         format!("billrun print {id} --out print-{id}"),
     ));
     let collect_detail = |n: u64, failed: u64| {
@@ -467,11 +507,26 @@ pub fn compute(f: &Facts) -> Checklist {
         "Run complete",
         Post,
         if all_done { Done } else { Blocked },
-        if all_done { "Run complete".into() } else { "finish the steps above".into() },
+        if all_done {
+            "Run complete".into()
+        } else {
+            "finish the steps above".into()
+        },
         format!("billrun status {id}"),
     ));
-    let next = steps.iter().find(|s| !s.state.is_settled()).map(|s| s.key);
-    Checklist { steps, next, complete: all_done, stage: if requested { Post } else { Pre } }
+    // Next: the first step the operator can act on (or that is under way),
+    // else the first one not settled.
+    let next = steps
+        .iter()
+        .find(|s| matches!(s.state, Todo | Waiting))
+        .or_else(|| steps.iter().find(|s| !s.state.is_settled()))
+        .map(|s| s.key);
+    Checklist {
+        steps,
+        next,
+        complete: all_done,
+        stage: if requested { Post } else { Pre },
+    }
 }
 
 #[cfg(test)]
@@ -479,7 +534,11 @@ mod tests {
     use super::*;
 
     fn facts() -> Facts {
-        Facts { run_id: 3, status: Some(RunStatus::Pending), ..Default::default() }
+        Facts {
+            run_id: 3,
+            status: Some(RunStatus::Pending),
+            ..Default::default()
+        }
     }
     fn state(c: &Checklist, key: &str) -> State {
         c.steps.iter().find(|s| s.key == key).unwrap().state
@@ -501,8 +560,21 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "set_dates", "check_payments", "check_cdrs", "check_errors", "check_fee_errors", "prebill", "request",
-                "postbill", "production", "xero", "email", "print", "collect_dd", "collect_card", "complete"
+                "set_dates",
+                "check_payments",
+                "check_cdrs",
+                "check_errors",
+                "check_fee_errors",
+                "prebill",
+                "request",
+                "postbill",
+                "production",
+                "xero",
+                "email",
+                "print",
+                "collect_dd",
+                "collect_card",
+                "complete"
             ]
         );
     }
@@ -516,7 +588,10 @@ mod tests {
         }
         let c = compute(&f);
         assert_eq!(state(&c, "request"), State::Todo);
-        assert_eq!(c.steps.iter().find(|s| s.key == "request").unwrap().detail, "Billing run is ready!");
+        assert_eq!(
+            c.steps.iter().find(|s| s.key == "request").unwrap().detail,
+            "Billing run is ready!"
+        );
         assert_eq!(c.next, Some("request"));
         // Wholesale fees on: the fee-errors step must be confirmed too.
         f.wholesale_fees = true;
@@ -534,7 +609,7 @@ mod tests {
         assert!(c.steps[1].detail.contains("alice"));
         assert_eq!(state(&c, "production"), State::Waiting);
         assert_eq!(state(&c, "email"), State::Blocked);
-        assert_eq!(c.next, Some("postbill"));
+        assert_eq!(c.next, Some("production"));
     }
 
     #[test]

@@ -19,8 +19,14 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.col, &self.column) {
-            (Some(c), Some(name)) => write!(f, "{}:{}:{}: {}: {}", self.file, self.line, c, name, self.reason),
-            (None, Some(name)) => write!(f, "{}:{}: {}: {}", self.file, self.line, name, self.reason),
+            (Some(c), Some(name)) => write!(
+                f,
+                "{}:{}:{}: {}: {}",
+                self.file, self.line, c, name, self.reason
+            ),
+            (None, Some(name)) => {
+                write!(f, "{}:{}: {}: {}", self.file, self.line, name, self.reason)
+            }
             _ => write!(f, "{}:{}: {}", self.file, self.line, self.reason),
         }
     }
@@ -53,18 +59,42 @@ impl Table {
     /// Read `bytes` as CSV with a header. `required` columns must be present,
     /// and every column must be in `known` (a misspelt optional column would
     /// otherwise be silently ignored).
-    pub fn read(file: &str, bytes: &[u8], required: &[&str], known: &[&str]) -> Result<Table, Vec<Problem>> {
-        let prob = |line, reason: String| Problem { file: file.to_string(), line, col: None, column: None, reason };
+    pub fn read(
+        file: &str,
+        bytes: &[u8],
+        required: &[&str],
+        known: &[&str],
+    ) -> Result<Table, Vec<Problem>> {
+        let prob = |line, reason: String| Problem {
+            file: file.to_string(),
+            line,
+            col: None,
+            column: None,
+            reason,
+        };
         if bytes.contains(&0) {
-            return Err(vec![prob(1, "binary data (NUL bytes): this is not a CSV text file".into())]);
+            return Err(vec![prob(
+                1,
+                "binary data (NUL bytes): this is not a CSV text file".into(),
+            )]);
         }
         if let Err(e) = std::str::from_utf8(bytes) {
-            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-            return Err(vec![prob(line, "not valid UTF-8: save the file as UTF-8 and import it again".into())]);
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64
+                + 1;
+            return Err(vec![prob(
+                line,
+                "not valid UTF-8: save the file as UTF-8 and import it again".into(),
+            )]);
         }
         let text = std::str::from_utf8(bytes).unwrap_or_default();
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(text.as_bytes());
         let header: Vec<String> = match rdr.headers() {
             Ok(h) => h.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
             Err(e) => return Err(vec![prob(1, format!("cannot read the header row: {e}"))]),
@@ -109,7 +139,12 @@ impl Table {
         }
         let mut rows = Vec::new();
         // Physical line numbers from byte offsets (csv's own count skips blank lines).
-        let newlines: Vec<usize> = text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect();
+        let newlines: Vec<usize> = text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
         // csv places a record after blank lines at the first blank line: skip them.
         let tb = text.as_bytes();
         let line_of = |byte: u64| {
@@ -144,13 +179,23 @@ impl Table {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Table { file: file.into(), header, index, rows })
+        Ok(Table {
+            file: file.into(),
+            header,
+            index,
+            rows,
+        })
     }
 
     /// A cursor over one row that records problems as fields are read.
     pub fn row<'a>(&'a self, i: usize, problems: &'a mut Vec<Problem>) -> Row<'a> {
         let (line, fields) = &self.rows[i];
-        Row { table: self, line: *line, fields, problems }
+        Row {
+            table: self,
+            line: *line,
+            fields,
+            problems,
+        }
     }
 }
 
@@ -164,7 +209,11 @@ pub struct Row<'a> {
 impl Row<'_> {
     /// The trimmed value, None when the column is absent or empty.
     pub fn opt(&self, col: &str) -> Option<String> {
-        self.table.index.get(col).map(|&i| self.fields[i].clone()).filter(|s| !s.is_empty())
+        self.table
+            .index
+            .get(col)
+            .map(|&i| self.fields[i].clone())
+            .filter(|s| !s.is_empty())
     }
 
     /// Record a problem with `col`.
@@ -191,7 +240,11 @@ impl Row<'_> {
     }
 
     /// Parse an optional value with `f`; a failure is recorded.
-    pub fn parse_opt<T>(&mut self, col: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    pub fn parse_opt<T>(
+        &mut self,
+        col: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let v = self.opt(col)?;
         match f(&v) {
             Ok(t) => Some(t),
@@ -203,7 +256,11 @@ impl Row<'_> {
     }
 
     /// Parse a required value with `f`.
-    pub fn parse_req<T>(&mut self, col: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    pub fn parse_req<T>(
+        &mut self,
+        col: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         if self.opt(col).is_none() {
             self.problem(col, "required value is empty");
             return None;
@@ -214,7 +271,8 @@ impl Row<'_> {
 
 /// Parse a `YYYY-MM-DD` date.
 pub fn date(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("'{s}' is not a date YYYY-MM-DD"))
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("'{s}' is not a date YYYY-MM-DD"))
 }
 
 /// Parse one of a fixed set of values.
@@ -243,36 +301,57 @@ mod tests {
 
     #[test]
     fn reports_missing_and_unknown_columns_at_once() {
-        let e = Table::read("x.csv", b"a,zz\n1,2\n", &["a", "b"], &["a", "b"]).err().unwrap();
+        let e = Table::read("x.csv", b"a,zz\n1,2\n", &["a", "b"], &["a", "b"])
+            .err()
+            .unwrap();
         assert_eq!(e.len(), 2);
-        assert_eq!(e[0].to_string(), "x.csv:1:2: zz: unknown column (expected columns: a, b)");
+        assert_eq!(
+            e[0].to_string(),
+            "x.csv:1:2: zz: unknown column (expected columns: a, b)"
+        );
         assert!(e[1].to_string().starts_with("x.csv:1: b: required column"));
     }
 
     #[test]
     fn refuses_binary_and_bad_utf8_with_line() {
-        let e = Table::read("x.csv", b"a\n\x00\x01", &["a"], &["a"]).err().unwrap();
+        let e = Table::read("x.csv", b"a\n\x00\x01", &["a"], &["a"])
+            .err()
+            .unwrap();
         assert!(e[0].reason.contains("binary"));
-        let e = Table::read("x.csv", b"a\nok\n\xff\xfe\n", &["a"], &["a"]).err().unwrap();
+        let e = Table::read("x.csv", b"a\nok\n\xff\xfe\n", &["a"], &["a"])
+            .err()
+            .unwrap();
         assert_eq!(e[0].line, 3);
         assert!(e[0].reason.contains("UTF-8"));
     }
 
     #[test]
     fn rows_carry_line_numbers_and_skip_blank_lines() {
-        let t = Table::read("x.csv", "\u{feff}A,b\n1,2\n\n3,4\n".as_bytes(), &["a"], &["a", "b"]).ok().unwrap();
+        let t = Table::read(
+            "x.csv",
+            "\u{feff}A,b\n1,2\n\n3,4\n".as_bytes(),
+            &["a"],
+            &["a", "b"],
+        )
+        .ok()
+        .unwrap();
         assert_eq!(t.rows.len(), 2);
         assert_eq!(t.rows[1].0, 4);
         let mut probs = Vec::new();
         let mut r = t.row(0, &mut probs);
         assert_eq!(r.req("a"), "1");
-        assert_eq!(r.parse_opt("b", |s| s.parse::<u8>().map_err(|e| e.to_string())), Some(2));
+        assert_eq!(
+            r.parse_opt("b", |s| s.parse::<u8>().map_err(|e| e.to_string())),
+            Some(2)
+        );
         assert!(probs.is_empty());
     }
 
     #[test]
     fn wrong_field_count_is_a_problem() {
-        let e = Table::read("x.csv", b"a,b\n1\n", &["a"], &["a", "b"]).err().unwrap();
+        let e = Table::read("x.csv", b"a,b\n1\n", &["a"], &["a", "b"])
+            .err()
+            .unwrap();
         assert_eq!(e[0].line, 2);
     }
 }

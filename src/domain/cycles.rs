@@ -26,7 +26,11 @@ pub fn latest_due(day: u32, today: NaiveDate) -> NaiveDate {
     if this <= today {
         return this;
     }
-    let (y, m) = if today.month() == 1 { (today.year() - 1, 12) } else { (today.year(), today.month() - 1) };
+    let (y, m) = if today.month() == 1 {
+        (today.year() - 1, 12)
+    } else {
+        (today.year(), today.month() - 1)
+    };
     day_in_month(y, m, day)
 }
 
@@ -65,7 +69,10 @@ mod tests {
         assert_eq!(r.cutoff, d("2026-11-30"));
         assert_eq!(r.due_date, d("2026-12-15"));
         assert_eq!(r.name, "monthly-2026-12-01");
-        assert_eq!(due_run("monthly", 1, 14, d("2026-12-17")).invoice_date, d("2026-12-01"));
+        assert_eq!(
+            due_run("monthly", 1, 14, d("2026-12-17")).invoice_date,
+            d("2026-12-01")
+        );
     }
 
     #[test]

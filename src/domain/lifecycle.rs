@@ -107,19 +107,33 @@ pub fn apply(from: RunStatus, t: Transition) -> Result<RunStatus, String> {
         (Requested | Running, T::StartProduction) => Running,
         (Running, T::Complete) => Completed,
         (s @ (Requested | Running | Completed), T::Ready | T::Approve | T::Reopen | T::Request) => {
-            return Err(format!("the run is {s}: bills were already requested and the run is locked"));
+            return Err(format!(
+                "the run is {s}: bills were already requested and the run is locked"
+            ));
         }
         (Approved, T::Ready) => return Err("the run is already approved".into()),
         (Ready, T::Ready) => return Err("the run is already ready".into()),
         (Approved, T::Approve) => return Err("the run is already approved".into()),
         (Pending, T::Reopen) => return Err("the run is already pending".into()),
-        (Completed, T::StartProduction) => return Err("the run is completed: every invoice is produced".into()),
-        (s, T::StartProduction) => {
-            return Err(format!("the run is {s}: request bills first (billrun request RUN)"));
+        (Completed, T::StartProduction) => {
+            return Err("the run is completed: every invoice is produced".into());
         }
-        (s, T::Complete) => return Err(format!("the run is {s}, not running: nothing to complete")),
+        (s, T::StartProduction) => {
+            return Err(format!(
+                "the run is {s}: request bills first (billrun request RUN)"
+            ));
+        }
+        (s, T::Complete) => {
+            return Err(format!("the run is {s}, not running: nothing to complete"));
+        }
     };
     Ok(to)
+}
+
+impl serde::Serialize for RunStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -144,10 +158,20 @@ mod tests {
             (Running, T::StartProduction, Running),
             (Running, T::Complete, Completed),
         ];
-        let all_t = [T::Ready, T::Approve, T::Reopen, T::Request, T::StartProduction, T::Complete];
+        let all_t = [
+            T::Ready,
+            T::Approve,
+            T::Reopen,
+            T::Request,
+            T::StartProduction,
+            T::Complete,
+        ];
         for from in RunStatus::ALL {
             for t in all_t {
-                let expect = allowed.iter().find(|(f, tt, _)| *f == from && *tt == t).map(|x| x.2);
+                let expect = allowed
+                    .iter()
+                    .find(|(f, tt, _)| *f == from && *tt == t)
+                    .map(|x| x.2);
                 match (apply(from, t), expect) {
                     (Ok(to), Some(e)) => assert_eq!(to, e, "{from} {t:?}"),
                     (Err(msg), None) => assert!(!msg.is_empty()),
@@ -163,11 +187,5 @@ mod tests {
         assert!(e.contains("locked"), "{e}");
         assert!(Requested.is_locked() && !Approved.is_locked());
         assert_eq!("running".parse::<RunStatus>().unwrap(), Running);
-    }
-}
-
-impl serde::Serialize for RunStatus {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }

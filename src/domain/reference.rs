@@ -9,6 +9,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 
+/// A validator that returns the canonical form of a value.
+type Check = fn(&str) -> Result<String, String>;
+
 /// Keys already in the database, for reference checks.
 #[derive(Debug, Default)]
 pub struct Known {
@@ -71,7 +74,9 @@ pub const CUSTOMER_COLUMNS: &[&str] = &[
 
 fn check_duplicate(seen: &mut HashMap<String, u64>, key: &str, line: u64) -> Option<String> {
     match seen.insert(key.to_string(), line) {
-        Some(first) if !key.is_empty() => Some(format!("duplicate key '{key}' (first on line {first})")),
+        Some(first) if !key.is_empty() => {
+            Some(format!("duplicate key '{key}' (first on line {first})"))
+        }
         _ => None,
     }
 }
@@ -81,23 +86,32 @@ fn check_bank(r: &mut csvfile::Row<'_>, c: &Customer, dd_format: &str) {
     use crate::domain::bank;
     match dd_format {
         "bacs18" | "aba" => {
-            let (what, check): (&str, fn(&str) -> Result<String, String>) = if dd_format == "bacs18" {
+            let (what, check): (&str, Check) = if dd_format == "bacs18" {
                 ("UK sort code NN-NN-NN", bank::sort_code)
             } else {
                 ("AU BSB NNN-NNN", bank::bsb)
             };
             match &c.bank_branch {
-                None => r.problem("bank_branch", format!("required for direct_debit with dd.format {dd_format} ({what})")),
+                None => r.problem(
+                    "bank_branch",
+                    format!("required for direct_debit with dd.format {dd_format} ({what})"),
+                ),
                 Some(b) => {
                     if let Err(e) = check(b) {
                         r.problem("bank_branch", e)
                     }
                 }
             }
-            let acct_check: fn(&str) -> Result<String, String> =
-                if dd_format == "bacs18" { bank::uk_account } else { bank::au_account };
+            let acct_check: Check = if dd_format == "bacs18" {
+                bank::uk_account
+            } else {
+                bank::au_account
+            };
             match &c.bank_account {
-                None => r.problem("bank_account", format!("required for direct_debit with dd.format {dd_format}")),
+                None => r.problem(
+                    "bank_account",
+                    format!("required for direct_debit with dd.format {dd_format}"),
+                ),
                 Some(a) => {
                     if let Err(e) = acct_check(a) {
                         r.problem("bank_account", e)
@@ -105,7 +119,10 @@ fn check_bank(r: &mut csvfile::Row<'_>, c: &Customer, dd_format: &str) {
                 }
             }
             if c.bank_account_name.is_none() {
-                r.problem("bank_account_name", format!("required for direct_debit with dd.format {dd_format}"));
+                r.problem(
+                    "bank_account_name",
+                    format!("required for direct_debit with dd.format {dd_format}"),
+                );
             }
         }
         _ => {
@@ -117,23 +134,39 @@ fn check_bank(r: &mut csvfile::Row<'_>, c: &Customer, dd_format: &str) {
                     }
                 }
             }
-            if let Some(b) = &c.bic {
-                if let Err(e) = bank::bic(b) {
-                    r.problem("bic", e)
-                }
+            if let Some(b) = &c.bic
+                && let Err(e) = bank::bic(b)
+            {
+                r.problem("bic", e)
             }
             if c.mandate_ref.is_none() {
-                r.problem("mandate_ref", "required for direct_debit with dd.format sepa");
+                r.problem(
+                    "mandate_ref",
+                    "required for direct_debit with dd.format sepa",
+                );
             }
             if c.mandate_date.is_none() {
-                r.problem("mandate_date", "required for direct_debit with dd.format sepa");
+                r.problem(
+                    "mandate_date",
+                    "required for direct_debit with dd.format sepa",
+                );
             }
         }
     }
 }
 
-pub fn parse_customers(file: &str, bytes: &[u8], known: &Known, dd_format: &str) -> Result<Vec<Customer>, Vec<Problem>> {
-    let t = Table::read(file, bytes, &["account", "name", "delivery", "payment_method"], CUSTOMER_COLUMNS)?;
+pub fn parse_customers(
+    file: &str,
+    bytes: &[u8],
+    known: &Known,
+    dd_format: &str,
+) -> Result<Vec<Customer>, Vec<Problem>> {
+    let t = Table::read(
+        file,
+        bytes,
+        &["account", "name", "delivery", "payment_method"],
+        CUSTOMER_COLUMNS,
+    )?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
     let mut seen = HashMap::new();
@@ -146,9 +179,14 @@ pub fn parse_customers(file: &str, bytes: &[u8], known: &Known, dd_format: &str)
         let mut c = Customer {
             name: r.req("name"),
             email: r.opt("email"),
-            delivery: r.parse_req("delivery", csvfile::one_of(&["email", "print", "both"])).unwrap_or_default(),
+            delivery: r
+                .parse_req("delivery", csvfile::one_of(&["email", "print", "both"]))
+                .unwrap_or_default(),
             payment_method: r
-                .parse_req("payment_method", csvfile::one_of(&["direct_debit", "card", "manual"]))
+                .parse_req(
+                    "payment_method",
+                    csvfile::one_of(&["direct_debit", "card", "manual"]),
+                )
                 .unwrap_or_default(),
             bank_branch: r.opt("bank_branch"),
             bank_account: r.opt("bank_account"),
@@ -173,10 +211,10 @@ pub fn parse_customers(file: &str, bytes: &[u8], known: &Known, dd_format: &str)
             }),
             account,
         };
-        if let Some(e) = &c.email {
-            if !e.contains('@') || e.contains(char::is_whitespace) {
-                r.problem("email", format!("'{e}' is not an email address"));
-            }
+        if let Some(e) = &c.email
+            && (!e.contains('@') || e.contains(char::is_whitespace))
+        {
+            r.problem("email", format!("'{e}' is not an email address"));
         }
         if (c.delivery == "email" || c.delivery == "both") && c.email.is_none() {
             r.problem("email", format!("required when delivery is {}", c.delivery));
@@ -187,22 +225,37 @@ pub fn parse_customers(file: &str, bytes: &[u8], known: &Known, dd_format: &str)
         if c.payment_method == "card" {
             match &c.card_token {
                 None => r.problem("card_token", "required when payment_method is card"),
-                Some(t) if t.contains(char::is_whitespace) => r.problem("card_token", "must not contain spaces"),
+                Some(t) if t.contains(char::is_whitespace) => {
+                    r.problem("card_token", "must not contain spaces")
+                }
                 _ => {}
             }
         }
         if !known.cycles.contains(&c.cycle) {
-            r.problem("cycle", format!("unknown billing cycle '{}' (add it with billrun cycles add)", c.cycle));
+            r.problem(
+                "cycle",
+                format!(
+                    "unknown billing cycle '{}' (add it with billrun cycles add)",
+                    c.cycle
+                ),
+            );
         }
         // Store the branch in its canonical form (NN-NN-NN or NNN-NNN).
-        let canon: fn(&str) -> Result<String, String> =
-            if dd_format == "aba" { crate::domain::bank::bsb } else { crate::domain::bank::sort_code };
+        let canon: Check = if dd_format == "aba" {
+            crate::domain::bank::bsb
+        } else {
+            crate::domain::bank::sort_code
+        };
         if let Some(b) = c.bank_branch.as_deref().and_then(|b| canon(b).ok()) {
             c.bank_branch = Some(b);
         }
         out.push(c);
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -214,7 +267,12 @@ pub struct Plan {
 }
 
 pub fn parse_plans(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<Plan>, Vec<Problem>> {
-    let t = Table::read(file, bytes, &["plan", "name", "monthly_fee", "tariff"], &["plan", "name", "monthly_fee", "tariff"])?;
+    let t = Table::read(
+        file,
+        bytes,
+        &["plan", "name", "monthly_fee", "tariff"],
+        &["plan", "name", "monthly_fee", "tariff"],
+    )?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
     let mut seen = HashMap::new();
@@ -228,11 +286,23 @@ pub fn parse_plans(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<Plan>,
         let monthly_fee = r.parse_req("monthly_fee", money::parse).unwrap_or_default();
         let tariff = r.req("tariff");
         if !tariff.is_empty() && !known.tariffs.contains(&tariff) {
-            r.problem("tariff", format!("unknown tariff '{tariff}': import tariffs first"));
+            r.problem(
+                "tariff",
+                format!("unknown tariff '{tariff}': import tariffs first"),
+            );
         }
-        out.push(Plan { plan, name, monthly_fee, tariff });
+        out.push(Plan {
+            plan,
+            name,
+            monthly_fee,
+            tariff,
+        });
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -245,9 +315,25 @@ pub struct Service {
     pub description: String,
 }
 
-pub fn parse_services(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<Service>, Vec<Problem>> {
-    let cols = ["service", "account", "plan", "start_date", "end_date", "description"];
-    let t = Table::read(file, bytes, &["service", "account", "plan", "start_date"], &cols)?;
+pub fn parse_services(
+    file: &str,
+    bytes: &[u8],
+    known: &Known,
+) -> Result<Vec<Service>, Vec<Problem>> {
+    let cols = [
+        "service",
+        "account",
+        "plan",
+        "start_date",
+        "end_date",
+        "description",
+    ];
+    let t = Table::read(
+        file,
+        bytes,
+        &["service", "account", "plan", "start_date"],
+        &cols,
+    )?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
     let mut seen = HashMap::new();
@@ -256,14 +342,20 @@ pub fn parse_services(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<Ser
         let raw = r.req("service");
         let service = crate::domain::rating::normalise_number(&raw);
         if !raw.is_empty() && service.is_empty() {
-            r.problem("service", format!("'{raw}' has no digits: a service is the number CDRs carry"));
+            r.problem(
+                "service",
+                format!("'{raw}' has no digits: a service is the number CDRs carry"),
+            );
         }
         if let Some(d) = check_duplicate(&mut seen, &service, r.line) {
             r.problem("service", d);
         }
         let account = r.req("account");
         if !account.is_empty() && !known.accounts.contains(&account) {
-            r.problem("account", format!("unknown account '{account}': import customers first"));
+            r.problem(
+                "account",
+                format!("unknown account '{account}': import customers first"),
+            );
         }
         let plan = r.req("plan");
         if !plan.is_empty() && !known.plans.contains(&plan) {
@@ -271,10 +363,10 @@ pub fn parse_services(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<Ser
         }
         let start = r.parse_req("start_date", csvfile::date);
         let end = r.parse_opt("end_date", csvfile::date);
-        if let (Some(s), Some(e)) = (start, end) {
-            if e < s {
-                r.problem("end_date", format!("{e} is before start_date {s}"));
-            }
+        if let (Some(s), Some(e)) = (start, end)
+            && e < s
+        {
+            r.problem("end_date", format!("{e} is before start_date {s}"));
         }
         let description = r.opt("description").unwrap_or_default();
         out.push(Service {
@@ -286,7 +378,11 @@ pub fn parse_services(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<Ser
             description,
         });
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -317,7 +413,12 @@ pub const TARIFF_COLUMNS: &[&str] = &[
 ];
 
 pub fn parse_tariffs(file: &str, bytes: &[u8]) -> Result<Vec<TariffRow>, Vec<Problem>> {
-    let t = Table::read(file, bytes, &["tariff", "prefix", "call_type", "rate"], TARIFF_COLUMNS)?;
+    let t = Table::read(
+        file,
+        bytes,
+        &["tariff", "prefix", "call_type", "rate"],
+        TARIFF_COLUMNS,
+    )?;
     let mut problems = Vec::new();
     let mut out = Vec::new();
     let mut seen = HashMap::new();
@@ -326,10 +427,15 @@ pub fn parse_tariffs(file: &str, bytes: &[u8]) -> Result<Vec<TariffRow>, Vec<Pro
         let tariff = r.req("tariff");
         let prefix = r.opt("prefix").unwrap_or_default();
         if !prefix.bytes().all(|b| b.is_ascii_digit()) {
-            r.problem("prefix", format!("'{prefix}' must be digits only (empty = every destination)"));
+            r.problem(
+                "prefix",
+                format!("'{prefix}' must be digits only (empty = every destination)"),
+            );
         }
         let call_type = r.parse_req("call_type", |s| s.parse::<CallType>());
-        let band = r.parse_opt("band", |s| s.parse::<Band>()).unwrap_or(Band::All);
+        let band = r
+            .parse_opt("band", |s| s.parse::<Band>())
+            .unwrap_or(Band::All);
         let non_neg = |s: &str| match money::parse(s) {
             Ok(d) if d >= Decimal::ZERO => Ok(d),
             Ok(_) => Err("must not be negative".to_string()),
@@ -337,22 +443,37 @@ pub fn parse_tariffs(file: &str, bytes: &[u8]) -> Result<Vec<TariffRow>, Vec<Pro
         };
         let flagfall = r.parse_opt("flagfall", non_neg).unwrap_or_default();
         let rate = r.parse_req("rate", non_neg).unwrap_or_default();
-        let increment = r.parse_opt("increment", |s| s.parse::<Increment>()).unwrap_or_default();
+        let increment = r
+            .parse_opt("increment", |s| s.parse::<Increment>())
+            .unwrap_or_default();
         let minimum_charge = r.parse_opt("minimum_charge", non_neg).unwrap_or_default();
         let maximum_charge = r.parse_opt("maximum_charge", non_neg);
-        if let Some(max) = maximum_charge {
-            if max < minimum_charge {
-                r.problem("maximum_charge", format!("{max} is below minimum_charge {minimum_charge}"));
-            }
+        if let Some(max) = maximum_charge
+            && max < minimum_charge
+        {
+            r.problem(
+                "maximum_charge",
+                format!("{max} is below minimum_charge {minimum_charge}"),
+            );
         }
         if let Some(ct) = call_type {
             let key = format!("{tariff}|{prefix}|{}|{}", ct.as_str(), band.as_str());
             if let Some(d) = check_duplicate(&mut seen, &key, r.line) {
-                r.problem("prefix", d.replace(&key, &format!("{tariff}/{prefix}/{}/{}", ct.as_str(), band.as_str())));
+                r.problem(
+                    "prefix",
+                    d.replace(
+                        &key,
+                        &format!("{tariff}/{prefix}/{}/{}", ct.as_str(), band.as_str()),
+                    ),
+                );
             }
         }
         let description = r.opt("description").unwrap_or_else(|| {
-            if prefix.is_empty() { "All destinations".into() } else { format!("Prefix {prefix}") }
+            if prefix.is_empty() {
+                "All destinations".into()
+            } else {
+                format!("Prefix {prefix}")
+            }
         });
         out.push(TariffRow {
             tariff,
@@ -367,7 +488,11 @@ pub fn parse_tariffs(file: &str, bytes: &[u8]) -> Result<Vec<TariffRow>, Vec<Pro
             maximum_charge,
         });
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
 
 #[cfg(test)]
@@ -391,13 +516,37 @@ mod tests {
                    A1,Dup,,fax,cheque,,,,\n";
         let e = parse_customers("c.csv", csv.as_bytes(), &known(), "bacs18").unwrap_err();
         let msgs: Vec<String> = e.iter().map(|p| p.to_string()).collect();
-        assert!(msgs.contains(&"c.csv:3:3: email: required when delivery is email".to_string()), "{msgs:#?}");
-        assert!(msgs.iter().any(|m| m.starts_with("c.csv:3:6: bank_branch:")), "{msgs:#?}");
-        assert!(msgs.iter().any(|m| m.starts_with("c.csv:3:7: bank_account:")), "{msgs:#?}");
-        assert!(msgs.iter().any(|m| m.starts_with("c.csv:3:8: bank_account_name:")), "{msgs:#?}");
-        assert!(msgs.iter().any(|m| m.starts_with("c.csv:4:1: account: duplicate key 'A1' (first on line 2)")));
-        assert!(msgs.iter().any(|m| m.starts_with("c.csv:4:4: delivery: 'fax' is not one of")));
-        assert!(msgs.iter().any(|m| m.starts_with("c.csv:4:5: payment_method:")));
+        assert!(
+            msgs.contains(&"c.csv:3:3: email: required when delivery is email".to_string()),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("c.csv:3:6: bank_branch:")),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("c.csv:3:7: bank_account:")),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("c.csv:3:8: bank_account_name:")),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("c.csv:4:1: account: duplicate key 'A1' (first on line 2)"))
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("c.csv:4:4: delivery: 'fax' is not one of"))
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("c.csv:4:5: payment_method:"))
+        );
     }
 
     #[test]
@@ -423,8 +572,12 @@ mod tests {
         assert!(msgs[1].starts_with("s.csv:3:3: plan: unknown plan 'P9'"));
         assert!(msgs[2].starts_with("s.csv:3:4: start_date: '2026-13-01' is not a date"));
         assert!(msgs[3].starts_with("s.csv:4:5: end_date:"));
-        let ok = parse_services("s.csv", b"service,account,plan,start_date\n+44 7700 900001,A1,P1,2026-01-01\n", &known())
-            .unwrap();
+        let ok = parse_services(
+            "s.csv",
+            b"service,account,plan,start_date\n+44 7700 900001,A1,P1,2026-01-01\n",
+            &known(),
+        )
+        .unwrap();
         assert_eq!(ok[0].service, "447700900001");
     }
 
@@ -436,15 +589,24 @@ mod tests {
                    T1,4x,Bad,fax,evening,abc,1,60\n";
         let e = parse_tariffs("t.csv", csv.as_bytes()).unwrap_err();
         let msgs: Vec<String> = e.iter().map(|p| p.to_string()).collect();
-        assert!(msgs.iter().any(|m| m.starts_with("t.csv:3:2: prefix: duplicate key")), "{msgs:#?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("t.csv:3:2: prefix: duplicate key")),
+            "{msgs:#?}"
+        );
         for col in ["prefix", "call_type", "band", "flagfall", "increment"] {
-            assert!(msgs.iter().any(|m| m.starts_with("t.csv:4:") && m.contains(&format!(" {col}: "))), "{col}: {msgs:#?}");
+            assert!(
+                msgs.iter()
+                    .any(|m| m.starts_with("t.csv:4:") && m.contains(&format!(" {col}: "))),
+                "{col}: {msgs:#?}"
+            );
         }
     }
 
     #[test]
     fn plan_needs_known_tariff_and_decimal_fee() {
-        let csv = "plan,name,monthly_fee,tariff\nP1,Basic,12.50,T1\nP2,Pro,12,50,T1\nP3,X,1.2.3,T9\n";
+        let csv =
+            "plan,name,monthly_fee,tariff\nP1,Basic,12.50,T1\nP2,Pro,12,50,T1\nP3,X,1.2.3,T9\n";
         let e = parse_plans("p.csv", csv.as_bytes(), &known()).unwrap_err();
         assert_eq!(e[0].line, 3);
         assert!(e[0].reason.contains("fields"));
@@ -452,6 +614,9 @@ mod tests {
         let e = parse_plans("p.csv", csv.as_bytes(), &known()).unwrap_err();
         let msgs: Vec<String> = e.iter().map(|p| p.to_string()).collect();
         assert!(msgs[0].starts_with("p.csv:3:3: monthly_fee:"), "{msgs:#?}");
-        assert!(msgs[1].starts_with("p.csv:3:4: tariff: unknown tariff 'T9'"), "{msgs:#?}");
+        assert!(
+            msgs[1].starts_with("p.csv:3:4: tariff: unknown tariff 'T9'"),
+            "{msgs:#?}"
+        );
     }
 }

@@ -43,7 +43,12 @@ pub struct Key {
 
 macro_rules! key {
     ($n:expr, $d:expr, $k:expr, $h:expr) => {
-        Key { name: $n, default: $d, kind: $k, help: $h }
+        Key {
+            name: $n,
+            default: $d,
+            kind: $k,
+            help: $h,
+        }
     };
 }
 
@@ -51,30 +56,135 @@ use Kind::*;
 
 /// Every setting billrun knows, in display order.
 pub const KEYS: &[Key] = &[
-    key!("company.name", Some("Example Telecom Ltd"), NonEmpty, "provider name on invoices and emails"),
-    key!("company.tax_id", None, Text, "VAT/GST/ABN number printed on invoices"),
-    key!("company.address", None, Text, "provider address; use '\\n' or '|' between lines"),
+    key!(
+        "company.name",
+        Some("Example Telecom Ltd"),
+        NonEmpty,
+        "provider name on invoices and emails"
+    ),
+    key!(
+        "company.tax_id",
+        None,
+        Text,
+        "VAT/GST/ABN number printed on invoices"
+    ),
+    key!(
+        "company.address",
+        None,
+        Text,
+        "provider address; use '\\n' or '|' between lines"
+    ),
     key!("company.email", None, Text, "provider contact email"),
-    key!("currency", Some("GBP"), Currency, "ISO code: GBP, AUD or EUR"),
+    key!(
+        "currency",
+        Some("GBP"),
+        Currency,
+        "ISO code: GBP, AUD or EUR"
+    ),
     key!("invoice.prefix", Some("INV"), Text, "invoice number prefix"),
-    key!("invoice.next_number", Some("1"), Positive, "next sequential invoice number"),
-    key!("invoice.due_days", Some("14"), Count, "days from invoice date to due date"),
-    key!("invoice.default_message", None, Text, "message printed when neither run nor customer has one"),
-    key!("invoice.min_amount", Some("0"), Amount, "totals below this are held over to the next run"),
-    key!("tax.rate", Some("0.20"), Fraction, "tax rate as a fraction (0.20 = 20 %)"),
-    key!("tax.name", Some("VAT"), NonEmpty, "tax name on invoices (VAT, GST)"),
-    key!("postbill.min_change", Some("100"), Amount, "anomaly: minimum absolute change"),
-    key!("prebill.change_percent", Some("50"), Percent, "pre-billing large_change flag threshold"),
-    key!("payments.stale_days", Some("3"), Count, "warn when Xero payments are older than this"),
-    key!("collect.dishonour_fee", Some("0"), Amount, "charge added when a collection is dishonoured"),
-    key!("collect.max_retries", Some("2"), Count, "how often a referred collection is retried"),
-    key!("stripe.api_base", Some("https://api.stripe.com"), Url, "Stripe API base URL"),
-    key!("dd.format", Some("bacs18"), OneOf(&["bacs18", "aba", "sepa"]), "Direct Debit file format"),
+    key!(
+        "invoice.next_number",
+        Some("1"),
+        Positive,
+        "next sequential invoice number"
+    ),
+    key!(
+        "invoice.due_days",
+        Some("14"),
+        Count,
+        "days from invoice date to due date"
+    ),
+    key!(
+        "invoice.default_message",
+        None,
+        Text,
+        "message printed when neither run nor customer has one"
+    ),
+    key!(
+        "invoice.min_amount",
+        Some("0"),
+        Amount,
+        "totals below this are held over to the next run"
+    ),
+    key!(
+        "tax.rate",
+        Some("0.20"),
+        Fraction,
+        "tax rate as a fraction (0.20 = 20 %)"
+    ),
+    key!(
+        "tax.name",
+        Some("VAT"),
+        NonEmpty,
+        "tax name on invoices (VAT, GST)"
+    ),
+    key!(
+        "postbill.min_change",
+        Some("100"),
+        Amount,
+        "anomaly: minimum absolute change"
+    ),
+    key!(
+        "prebill.change_percent",
+        Some("50"),
+        Percent,
+        "pre-billing large_change flag threshold"
+    ),
+    key!(
+        "payments.stale_days",
+        Some("3"),
+        Count,
+        "warn when Xero payments are older than this"
+    ),
+    key!(
+        "collect.dishonour_fee",
+        Some("0"),
+        Amount,
+        "charge added when a collection is dishonoured"
+    ),
+    key!(
+        "collect.max_retries",
+        Some("2"),
+        Count,
+        "how often a referred collection is retried"
+    ),
+    key!(
+        "stripe.api_base",
+        Some("https://api.stripe.com"),
+        Url,
+        "Stripe API base URL"
+    ),
+    key!(
+        "dd.format",
+        Some("bacs18"),
+        OneOf(&["bacs18", "aba", "sepa"]),
+        "Direct Debit file format"
+    ),
     key!("dd.sun", None, Digits(6), "Bacs service user number"),
-    key!("dd.sort_code", None, Text, "originator sort code NN-NN-NN (Bacs)"),
-    key!("dd.account", None, Text, "originator account number (Bacs, ABA)"),
-    key!("dd.name", None, Text, "originator/creditor name (Bacs, SEPA)"),
-    key!("dd.user_name", None, Text, "ABA user name (bank's name for the originator)"),
+    key!(
+        "dd.sort_code",
+        None,
+        Text,
+        "originator sort code NN-NN-NN (Bacs)"
+    ),
+    key!(
+        "dd.account",
+        None,
+        Text,
+        "originator account number (Bacs, ABA)"
+    ),
+    key!(
+        "dd.name",
+        None,
+        Text,
+        "originator/creditor name (Bacs, SEPA)"
+    ),
+    key!(
+        "dd.user_name",
+        None,
+        Text,
+        "ABA user name (bank's name for the originator)"
+    ),
     key!("dd.user_id", None, Digits(6), "ABA APCA user id"),
     key!("dd.bank", None, Text, "ABA bank mnemonic, e.g. CBA"),
     key!("dd.bsb", None, Text, "ABA trace BSB NNN-NNN"),
@@ -82,17 +192,52 @@ pub const KEYS: &[Key] = &[
     key!("dd.creditor_id", None, Text, "SEPA creditor identifier"),
     key!("dd.iban", None, Text, "SEPA creditor IBAN"),
     key!("dd.bic", None, Text, "SEPA creditor BIC"),
-    key!("bands.peak_start", Some("07:00"), Time, "start of the peak band, Mon-Fri"),
-    key!("bands.peak_end", Some("19:00"), Time, "end of the peak band, Mon-Fri"),
-    key!("features.wholesale_fees", Some("false"), Bool, "bill carrier wholesale fixed-fee files"),
-    key!("fees.markup_percent", Some("0"), Percent, "markup on wholesale fixed fees"),
+    key!(
+        "bands.peak_start",
+        Some("07:00"),
+        Time,
+        "start of the peak band, Mon-Fri"
+    ),
+    key!(
+        "bands.peak_end",
+        Some("19:00"),
+        Time,
+        "end of the peak band, Mon-Fri"
+    ),
+    key!(
+        "features.wholesale_fees",
+        Some("false"),
+        Bool,
+        "bill carrier wholesale fixed-fee files"
+    ),
+    key!(
+        "fees.markup_percent",
+        Some("0"),
+        Percent,
+        "markup on wholesale fixed fees"
+    ),
     key!("xero.enabled", Some("false"), Bool, "send invoices to Xero"),
-    key!("xero.account_code", Some("200"), Text, "Xero sales account code"),
+    key!(
+        "xero.account_code",
+        Some("200"),
+        Text,
+        "Xero sales account code"
+    ),
     key!("xero.tax_type", Some("OUTPUT2"), Text, "Xero tax type"),
     key!("smtp.host", None, Text, "SMTP server host"),
     key!("smtp.port", Some("587"), Port, "SMTP server port"),
-    key!("smtp.security", Some("starttls"), OneOf(&["none", "starttls", "tls"]), "SMTP transport security"),
-    key!("smtp.username", None, Text, "SMTP user (password only from BILLRUN_SMTP_PASSWORD)"),
+    key!(
+        "smtp.security",
+        Some("starttls"),
+        OneOf(&["none", "starttls", "tls"]),
+        "SMTP transport security"
+    ),
+    key!(
+        "smtp.username",
+        None,
+        Text,
+        "SMTP user (password only from BILLRUN_SMTP_PASSWORD)"
+    ),
     key!("smtp.from", None, Email, "From address of invoice emails"),
 ];
 
@@ -106,7 +251,12 @@ pub fn validate(name: &str, value: &str) -> Result<String, String> {
         let hint = KEYS
             .iter()
             .find(|k| k.name.split('.').next() == name.split('.').next())
-            .map(|k| format!(" (did you mean {}? `billrun config list` shows all)", k.name))
+            .map(|k| {
+                format!(
+                    " (did you mean {}? `billrun config list` shows all)",
+                    k.name
+                )
+            })
             .unwrap_or_else(|| " (`billrun config list` shows all keys)".into());
         format!("unknown setting '{name}'{hint}")
     })?;
@@ -121,7 +271,10 @@ pub fn validate(name: &str, value: &str) -> Result<String, String> {
             "false" | "no" | "off" | "0" => Ok("false".into()),
             _ => bad("expected true or false"),
         },
-        Count => v.parse::<u32>().map(|n| n.to_string()).or_else(|_| bad("expected a whole number >= 0")),
+        Count => v
+            .parse::<u32>()
+            .map(|n| n.to_string())
+            .or_else(|_| bad("expected a whole number >= 0")),
         Positive => match v.parse::<u64>() {
             Ok(n) if n >= 1 => Ok(n.to_string()),
             _ => bad("expected a whole number >= 1"),
@@ -149,7 +302,9 @@ pub fn validate(name: &str, value: &str) -> Result<String, String> {
         },
         OneOf(opts) if opts.contains(&v) => Ok(v.to_string()),
         OneOf(opts) => bad(&format!("expected one of {}", opts.join(", "))),
-        Url if v.starts_with("http://") || v.starts_with("https://") => Ok(v.trim_end_matches('/').to_string()),
+        Url if v.starts_with("http://") || v.starts_with("https://") => {
+            Ok(v.trim_end_matches('/').to_string())
+        }
         Url => bad("expected an http(s) URL"),
         Email if v.contains('@') && !v.contains(char::is_whitespace) => Ok(v.to_string()),
         Email => bad("expected an email address"),
@@ -175,14 +330,23 @@ mod tests {
     fn every_default_is_valid() {
         for k in KEYS {
             if let Some(d) = k.default {
-                assert_eq!(validate(k.name, d).as_deref(), Ok(d), "default of {}", k.name);
+                assert_eq!(
+                    validate(k.name, d).as_deref(),
+                    Ok(d),
+                    "default of {}",
+                    k.name
+                );
             }
         }
     }
 
     #[test]
     fn refuses_unknown_keys_and_bad_values() {
-        assert!(validate("tax.rat", "0.2").unwrap_err().contains("did you mean tax.rate"));
+        assert!(
+            validate("tax.rat", "0.2")
+                .unwrap_err()
+                .contains("did you mean tax.rate")
+        );
         assert!(validate("nonsense", "1").is_err());
         assert!(validate("tax.rate", "20").is_err());
         assert!(validate("tax.rate", "-0.1").is_err());

@@ -17,18 +17,28 @@ impl Actor {
         let operator = ["BILLRUN_OPERATOR", "USER", "LOGNAME", "USERNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .or_else(|| whoami::username().ok())
             .unwrap_or_else(|| "unknown".into());
         let command = std::env::args().collect::<Vec<_>>().join(" ");
         Actor { operator, command }
     }
 
     pub fn test() -> Actor {
-        Actor { operator: "tester".into(), command: "billrun test".into() }
+        Actor {
+            operator: "tester".into(),
+            command: "billrun test".into(),
+        }
     }
 }
 
 /// Append one entry. Call inside the transaction that makes the change.
-pub fn log(conn: &Connection, actor: &Actor, run_id: Option<i64>, action: &str, detail: &str) -> Result<()> {
+pub fn log(
+    conn: &Connection,
+    actor: &Actor,
+    run_id: Option<i64>,
+    action: &str,
+    detail: &str,
+) -> Result<()> {
     conn.execute(
         "INSERT INTO audit (at, operator, command, run_id, action, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![super::now_stamp(), actor.operator, actor.command, run_id, action, detail],

@@ -37,7 +37,11 @@ pub fn migrations() -> Vec<(u32, String)> {
         }
     }
     for (i, (n, _)) in out.iter().enumerate() {
-        assert_eq!(*n as usize, i + 1, "schema.sql: migrations must be numbered 1, 2, 3…");
+        assert_eq!(
+            *n as usize,
+            i + 1,
+            "schema.sql: migrations must be numbered 1, 2, 3…"
+        );
     }
     out
 }
@@ -46,8 +50,9 @@ impl Store {
     /// Open (creating if needed, mode 0600) and migrate.
     pub fn open(path: &Path) -> Result<Store> {
         if !path.exists() {
-            create_private(path)
-                .map_err(|e| crate::error::external(format!("cannot create database {}: {e}", path.display())))?;
+            create_private(path).map_err(|e| {
+                crate::error::external(format!("cannot create database {}: {e}", path.display()))
+            })?;
         }
         let conn = Connection::open(path)?;
         Self::setup(conn, true)
@@ -71,12 +76,16 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let current: u32 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let current: u32 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (n, sql) in migrations() {
             if n <= current {
                 continue;
             }
-            let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
             // Re-check inside the lock: a racing `init` may have migrated already.
             let now: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if n <= now {
@@ -90,13 +99,17 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<u32> {
-        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
     /// A write transaction that takes the write lock at once, so two racing
     /// invocations serialise (the second waits up to the busy timeout).
     pub fn write(&mut self) -> Result<rusqlite::Transaction<'_>> {
-        Ok(self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+        Ok(self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
     }
 }
 

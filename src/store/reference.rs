@@ -9,7 +9,9 @@ use serde::Serialize;
 
 fn keys(conn: &Connection, sql: &str) -> Result<std::collections::HashSet<String>> {
     let mut st = conn.prepare(sql)?;
-    let v = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<_, _>>()?;
+    let v = st
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
     Ok(v)
 }
 
@@ -34,7 +36,12 @@ fn exists(conn: &Connection, sql: &str, key: &str) -> Result<bool> {
     Ok(conn.query_row(sql, [key], |_| Ok(())).is_ok())
 }
 
-pub fn upsert_customers(conn: &Connection, actor: &Actor, file: &str, rows: &[Customer]) -> Result<Upserted> {
+pub fn upsert_customers(
+    conn: &Connection,
+    actor: &Actor,
+    file: &str,
+    rows: &[Customer],
+) -> Result<Upserted> {
     let mut n = Upserted::default();
     let now = super::now_stamp();
     let mut st = conn.prepare(
@@ -52,7 +59,11 @@ pub fn upsert_customers(conn: &Connection, actor: &Actor, file: &str, rows: &[Cu
             min_invoice=excluded.min_invoice",
     )?;
     for c in rows {
-        if exists(conn, "SELECT 1 FROM customers WHERE account = ?1", &c.account)? {
+        if exists(
+            conn,
+            "SELECT 1 FROM customers WHERE account = ?1",
+            &c.account,
+        )? {
             n.updated += 1;
         } else {
             n.inserted += 1;
@@ -83,11 +94,22 @@ pub fn upsert_customers(conn: &Connection, actor: &Actor, file: &str, rows: &[Cu
             now
         ])?;
     }
-    audit::log(conn, actor, None, "customers import", &format!("{file}: {} new, {} updated", n.inserted, n.updated))?;
+    audit::log(
+        conn,
+        actor,
+        None,
+        "customers import",
+        &format!("{file}: {} new, {} updated", n.inserted, n.updated),
+    )?;
     Ok(n)
 }
 
-pub fn upsert_plans(conn: &Connection, actor: &Actor, file: &str, rows: &[Plan]) -> Result<Upserted> {
+pub fn upsert_plans(
+    conn: &Connection,
+    actor: &Actor,
+    file: &str,
+    rows: &[Plan],
+) -> Result<Upserted> {
     let mut n = Upserted::default();
     for p in rows {
         if exists(conn, "SELECT 1 FROM plans WHERE plan = ?1", &p.plan)? {
@@ -101,14 +123,29 @@ pub fn upsert_plans(conn: &Connection, actor: &Actor, file: &str, rows: &[Plan])
             params![p.plan, p.name, p.monthly_fee.to_string(), p.tariff],
         )?;
     }
-    audit::log(conn, actor, None, "plans import", &format!("{file}: {} new, {} updated", n.inserted, n.updated))?;
+    audit::log(
+        conn,
+        actor,
+        None,
+        "plans import",
+        &format!("{file}: {} new, {} updated", n.inserted, n.updated),
+    )?;
     Ok(n)
 }
 
-pub fn upsert_services(conn: &Connection, actor: &Actor, file: &str, rows: &[Service]) -> Result<Upserted> {
+pub fn upsert_services(
+    conn: &Connection,
+    actor: &Actor,
+    file: &str,
+    rows: &[Service],
+) -> Result<Upserted> {
     let mut n = Upserted::default();
     for s in rows {
-        if exists(conn, "SELECT 1 FROM services WHERE service = ?1", &s.service)? {
+        if exists(
+            conn,
+            "SELECT 1 FROM services WHERE service = ?1",
+            &s.service,
+        )? {
             n.updated += 1;
         } else {
             n.inserted += 1;
@@ -127,11 +164,22 @@ pub fn upsert_services(conn: &Connection, actor: &Actor, file: &str, rows: &[Ser
             ],
         )?;
     }
-    audit::log(conn, actor, None, "services import", &format!("{file}: {} new, {} updated", n.inserted, n.updated))?;
+    audit::log(
+        conn,
+        actor,
+        None,
+        "services import",
+        &format!("{file}: {} new, {} updated", n.inserted, n.updated),
+    )?;
     Ok(n)
 }
 
-pub fn upsert_tariffs(conn: &Connection, actor: &Actor, file: &str, rows: &[TariffRow]) -> Result<Upserted> {
+pub fn upsert_tariffs(
+    conn: &Connection,
+    actor: &Actor,
+    file: &str,
+    rows: &[TariffRow],
+) -> Result<Upserted> {
     let mut n = Upserted::default();
     for t in rows {
         let found = conn
@@ -166,7 +214,13 @@ pub fn upsert_tariffs(conn: &Connection, actor: &Actor, file: &str, rows: &[Tari
             ],
         )?;
     }
-    audit::log(conn, actor, None, "tariffs import", &format!("{file}: {} new, {} updated", n.inserted, n.updated))?;
+    audit::log(
+        conn,
+        actor,
+        None,
+        "tariffs import",
+        &format!("{file}: {} new, {} updated", n.inserted, n.updated),
+    )?;
     Ok(n)
 }
 
@@ -197,7 +251,9 @@ pub fn list_customers(conn: &Connection) -> Result<Vec<CustomerRow>> {
             email: r.get(2)?,
             delivery: r.get(3)?,
             payment_method: r.get(4)?,
-            bank: r.get::<_, Option<String>>(5)?.map(|s| crate::domain::bank::mask(&s)),
+            bank: r
+                .get::<_, Option<String>>(5)?
+                .map(|s| crate::domain::bank::mask(&s)),
             cycle: r.get(6)?,
             services: r.get(7)?,
         })
@@ -220,7 +276,13 @@ pub fn list_plans(conn: &Connection) -> Result<Vec<PlanRow>> {
          FROM plans p ORDER BY p.plan",
     )?;
     let rows = st.query_map([], |r| {
-        Ok(PlanRow { plan: r.get(0)?, name: r.get(1)?, monthly_fee: r.get(2)?, tariff: r.get(3)?, services: r.get(4)? })
+        Ok(PlanRow {
+            plan: r.get(0)?,
+            name: r.get(1)?,
+            monthly_fee: r.get(2)?,
+            tariff: r.get(3)?,
+            services: r.get(4)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -302,14 +364,27 @@ pub fn list_cycles(conn: &Connection) -> Result<Vec<CycleRow>> {
          FROM cycles y ORDER BY y.name",
     )?;
     let rows = st.query_map([], |r| {
-        Ok(CycleRow { name: r.get(0)?, day: r.get(1)?, due_days: r.get(2)?, customers: r.get(3)? })
+        Ok(CycleRow {
+            name: r.get(0)?,
+            day: r.get(1)?,
+            due_days: r.get(2)?,
+            customers: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn add_cycle(conn: &Connection, actor: &Actor, name: &str, day: u32, due_days: Option<u32>) -> Result<()> {
+pub fn add_cycle(
+    conn: &Connection,
+    actor: &Actor,
+    name: &str,
+    day: u32,
+    due_days: Option<u32>,
+) -> Result<()> {
     if !(1..=31).contains(&day) {
-        return Err(crate::error::bad_input(format!("--day {day}: a billing day is 1 to 31")));
+        return Err(crate::error::bad_input(format!(
+            "--day {day}: a billing day is 1 to 31"
+        )));
     }
     if name.trim().is_empty() {
         return Err(crate::error::bad_input("--name must not be empty"));
@@ -319,6 +394,12 @@ pub fn add_cycle(conn: &Connection, actor: &Actor, name: &str, day: u32, due_day
          ON CONFLICT(name) DO UPDATE SET day = excluded.day, due_days = excluded.due_days",
         params![name, day, due_days],
     )?;
-    audit::log(conn, actor, None, "cycles add", &format!("{name}: day {day}, due days {due_days:?}"))?;
+    audit::log(
+        conn,
+        actor,
+        None,
+        "cycles add",
+        &format!("{name}: day {day}, due days {due_days:?}"),
+    )?;
     Ok(())
 }

@@ -27,11 +27,12 @@ pub struct Run {
 impl Run {
     /// The due date: set explicitly, else invoice date + due days.
     pub fn effective_due(&self, due_days: u32) -> Option<NaiveDate> {
-        self.due_date.or_else(|| self.invoice_date.map(|d| d + chrono::Duration::days(i64::from(due_days))))
+        self.due_date.or_else(|| {
+            self.invoice_date
+                .map(|d| d + chrono::Duration::days(i64::from(due_days)))
+        })
     }
 }
-
-
 
 fn parse_date(s: Option<String>) -> Option<NaiveDate> {
     s.and_then(|s| s.parse().ok())
@@ -56,26 +57,49 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<Option<Run>> {
-    Ok(conn.query_row(&format!("SELECT {COLS} FROM runs WHERE id = ?1"), [id], row).optional()?)
+    Ok(conn
+        .query_row(&format!("SELECT {COLS} FROM runs WHERE id = ?1"), [id], row)
+        .optional()?)
 }
 
 /// Find a run by id or name; a clear error when there is none.
 pub fn resolve(conn: &Connection, key: &str) -> Result<Run> {
-    let by_id = key.parse::<i64>().ok().map(|id| get(conn, id)).transpose()?.flatten();
+    let by_id = key
+        .parse::<i64>()
+        .ok()
+        .map(|id| get(conn, id))
+        .transpose()?
+        .flatten();
     if let Some(r) = by_id {
         return Ok(r);
     }
-    conn.query_row(&format!("SELECT {COLS} FROM runs WHERE name = ?1"), [key], row)
-        .optional()?
-        .ok_or_else(|| bad_input(format!("no billing run '{key}' (see `billrun runs`)")))
+    conn.query_row(
+        &format!("SELECT {COLS} FROM runs WHERE name = ?1"),
+        [key],
+        row,
+    )
+    .optional()?
+    .ok_or_else(|| bad_input(format!("no billing run '{key}' (see `billrun runs`)")))
 }
 
 /// The latest run that is not complete, if any.
 pub fn latest_open(conn: &Connection) -> Result<Option<Run>> {
     Ok(conn
-        .query_row(&format!("SELECT {COLS} FROM runs WHERE status != 'completed' ORDER BY id DESC LIMIT 1"), [], row)
+        .query_row(
+            &format!(
+                "SELECT {COLS} FROM runs WHERE status != 'completed' ORDER BY id DESC LIMIT 1"
+            ),
+            [],
+            row,
+        )
         .optional()?
-        .or(conn.query_row(&format!("SELECT {COLS} FROM runs ORDER BY id DESC LIMIT 1"), [], row).optional()?))
+        .or(conn
+            .query_row(
+                &format!("SELECT {COLS} FROM runs ORDER BY id DESC LIMIT 1"),
+                [],
+                row,
+            )
+            .optional()?))
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Run>> {
@@ -95,30 +119,49 @@ pub struct Fields {
 
 impl Fields {
     pub fn is_empty(&self) -> bool {
-        self.invoice_date.is_none() && self.cutoff_date.is_none() && self.due_date.is_none() && self.invoice_message.is_none()
+        self.invoice_date.is_none()
+            && self.cutoff_date.is_none()
+            && self.due_date.is_none()
+            && self.invoice_message.is_none()
     }
 }
 
-fn check_dates(inv: Option<NaiveDate>, cutoff: Option<NaiveDate>, due: Option<NaiveDate>) -> Result<()> {
-    if let (Some(i), Some(d)) = (inv, due) {
-        if d < i {
-            return Err(bad_input(format!("due date {d} is before the invoice date {i}")));
-        }
+fn check_dates(
+    inv: Option<NaiveDate>,
+    cutoff: Option<NaiveDate>,
+    due: Option<NaiveDate>,
+) -> Result<()> {
+    if let (Some(i), Some(d)) = (inv, due)
+        && d < i
+    {
+        return Err(bad_input(format!(
+            "due date {d} is before the invoice date {i}"
+        )));
     }
-    if let (Some(i), Some(c)) = (inv, cutoff) {
-        if c > i {
-            return Err(bad_input(format!(
-                "cutoff {c} is after the invoice date {i}: charges up to the cutoff must be known when invoicing"
-            )));
-        }
+    if let (Some(i), Some(c)) = (inv, cutoff)
+        && c > i
+    {
+        return Err(bad_input(format!(
+            "cutoff {c} is after the invoice date {i}: charges up to the cutoff must be known when invoicing"
+        )));
     }
     Ok(())
 }
 
-pub fn create(conn: &Connection, actor: &Actor, name: Option<&str>, cycle: &str, f: &Fields) -> Result<Run> {
-    let known_cycle = conn.query_row("SELECT 1 FROM cycles WHERE name = ?1", [cycle], |_| Ok(())).optional()?;
+pub fn create(
+    conn: &Connection,
+    actor: &Actor,
+    name: Option<&str>,
+    cycle: &str,
+    f: &Fields,
+) -> Result<Run> {
+    let known_cycle = conn
+        .query_row("SELECT 1 FROM cycles WHERE name = ?1", [cycle], |_| Ok(()))
+        .optional()?;
     if known_cycle.is_none() {
-        return Err(bad_input(format!("unknown billing cycle '{cycle}' (see `billrun cycles list`)")));
+        return Err(bad_input(format!(
+            "unknown billing cycle '{cycle}' (see `billrun cycles list`)"
+        )));
     }
     let inv = f.invoice_date.flatten();
     let cutoff = f.cutoff_date.flatten();
@@ -128,12 +171,26 @@ pub fn create(conn: &Connection, actor: &Actor, name: Option<&str>, cycle: &str,
         Some(n) if n.trim().is_empty() => return Err(bad_input("--name must not be empty")),
         Some(n) => n.to_string(),
         None => match cutoff {
-            Some(c) => format!("{}{}", if cycle == "monthly" { String::new() } else { format!("{cycle}-") }, c.format("%Y-%m")),
+            Some(c) => format!(
+                "{}{}",
+                if cycle == "monthly" {
+                    String::new()
+                } else {
+                    format!("{cycle}-")
+                },
+                c.format("%Y-%m")
+            ),
             None => format!("run-{}", super::now_stamp()),
         },
     };
-    if conn.query_row("SELECT 1 FROM runs WHERE name = ?1", [&name], |_| Ok(())).optional()?.is_some() {
-        return Err(bad_input(format!("a run named '{name}' already exists: choose another --name")));
+    if conn
+        .query_row("SELECT 1 FROM runs WHERE name = ?1", [&name], |_| Ok(()))
+        .optional()?
+        .is_some()
+    {
+        return Err(bad_input(format!(
+            "a run named '{name}' already exists: choose another --name"
+        )));
     }
     conn.execute(
         "INSERT INTO runs (name, cycle, status, invoice_date, cutoff_date, due_date, invoice_message, created_at)
@@ -149,7 +206,13 @@ pub fn create(conn: &Connection, actor: &Actor, name: Option<&str>, cycle: &str,
         ],
     )?;
     let id = conn.last_insert_rowid();
-    audit::log(conn, actor, Some(id), "new", &format!("run '{name}' (cycle {cycle})"))?;
+    audit::log(
+        conn,
+        actor,
+        Some(id),
+        "new",
+        &format!("run '{name}' (cycle {cycle})"),
+    )?;
     Ok(get(conn, id)?.expect("just inserted"))
 }
 
@@ -165,7 +228,10 @@ pub fn set_fields(conn: &Connection, actor: &Actor, run: &Run, f: &Fields) -> Re
     let inv = f.invoice_date.unwrap_or(run.invoice_date);
     let cutoff = f.cutoff_date.unwrap_or(run.cutoff_date);
     let due = f.due_date.unwrap_or(run.due_date);
-    let msg = f.invoice_message.clone().unwrap_or(run.invoice_message.clone());
+    let msg = f
+        .invoice_message
+        .clone()
+        .unwrap_or(run.invoice_message.clone());
     check_dates(inv, cutoff, due)?;
     conn.execute(
         "UPDATE runs SET invoice_date=?2, cutoff_date=?3, due_date=?4, invoice_message=?5 WHERE id=?1",
@@ -177,11 +243,26 @@ pub fn set_fields(conn: &Connection, actor: &Actor, run: &Run, f: &Fields) -> Re
         actor,
         Some(run.id),
         "set-dates",
-        &format!("invoice {}, cutoff {}, due {}, message {:?}", show(inv), show(cutoff), show(due), msg),
+        &format!(
+            "invoice {}, cutoff {}, due {}, message {:?}",
+            show(inv),
+            show(cutoff),
+            show(due),
+            msg
+        ),
     )?;
     if matches!(run.status, RunStatus::Ready | RunStatus::Approved) {
-        transition(conn, actor, run, Transition::Reopen, "fields changed after sign-off")?;
-        conn.execute("DELETE FROM confirmations WHERE run_id = ?1 AND step = 'prebill'", [run.id])?;
+        transition(
+            conn,
+            actor,
+            run,
+            Transition::Reopen,
+            "fields changed after sign-off",
+        )?;
+        conn.execute(
+            "DELETE FROM confirmations WHERE run_id = ?1 AND step = 'prebill'",
+            [run.id],
+        )?;
     }
     Ok(get(conn, run.id)?.expect("run exists"))
 }
@@ -189,34 +270,62 @@ pub fn set_fields(conn: &Connection, actor: &Actor, run: &Run, f: &Fields) -> Re
 /// Change the status through the lifecycle; audited. The caller holds the
 /// write transaction, and the status is re-read inside it so two racing
 /// invocations cannot both move the same run.
-pub fn transition(conn: &Connection, actor: &Actor, run: &Run, t: Transition, note: &str) -> Result<RunStatus> {
-    let current: String = conn.query_row("SELECT status FROM runs WHERE id = ?1", [run.id], |r| r.get(0))?;
+pub fn transition(
+    conn: &Connection,
+    actor: &Actor,
+    run: &Run,
+    t: Transition,
+    note: &str,
+) -> Result<RunStatus> {
+    let current: String =
+        conn.query_row("SELECT status FROM runs WHERE id = ?1", [run.id], |r| {
+            r.get(0)
+        })?;
     let current: RunStatus = current.parse().map_err(bad_input)?;
-    let to = lifecycle::apply(current, t).map_err(|e| precondition(format!("run {}: {e}", run.id)))?;
+    let to =
+        lifecycle::apply(current, t).map_err(|e| precondition(format!("run {}: {e}", run.id)))?;
     let stamp = super::now_stamp();
-    conn.execute("UPDATE runs SET status = ?2 WHERE id = ?1", params![run.id, to.as_str()])?;
+    conn.execute(
+        "UPDATE runs SET status = ?2 WHERE id = ?1",
+        params![run.id, to.as_str()],
+    )?;
     match to {
         RunStatus::Requested => {
-            conn.execute("UPDATE runs SET requested_at = ?2 WHERE id = ?1", params![run.id, stamp])?;
+            conn.execute(
+                "UPDATE runs SET requested_at = ?2 WHERE id = ?1",
+                params![run.id, stamp],
+            )?;
         }
         RunStatus::Completed => {
-            conn.execute("UPDATE runs SET completed_at = ?2 WHERE id = ?1", params![run.id, stamp])?;
+            conn.execute(
+                "UPDATE runs SET completed_at = ?2 WHERE id = ?1",
+                params![run.id, stamp],
+            )?;
         }
         _ => {}
     }
-    let detail = if note.is_empty() { format!("{current} → {to}") } else { format!("{current} → {to}: {note}") };
+    let detail = if note.is_empty() {
+        format!("{current} → {to}")
+    } else {
+        format!("{current} → {to}: {note}")
+    };
     audit::log(conn, actor, Some(run.id), t.as_str(), &detail)?;
     Ok(to)
 }
 
 pub fn set_expert(conn: &Connection, run_id: i64, operator: &str) -> Result<()> {
-    conn.execute("UPDATE runs SET expert_by = ?2 WHERE id = ?1", params![run_id, operator])?;
+    conn.execute(
+        "UPDATE runs SET expert_by = ?2 WHERE id = ?1",
+        params![run_id, operator],
+    )?;
     Ok(())
 }
 
 pub fn confirmations(conn: &Connection, run_id: i64) -> Result<std::collections::BTreeSet<String>> {
     let mut st = conn.prepare("SELECT step FROM confirmations WHERE run_id = ?1")?;
-    let v = st.query_map([run_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let v = st
+        .query_map([run_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(v)
 }
 
@@ -241,7 +350,11 @@ pub fn save_prebill(conn: &Connection, run_id: i64, snapshot: &str) -> Result<()
 }
 
 pub fn prebill_snapshot(conn: &Connection, run_id: i64) -> Result<Option<String>> {
-    Ok(conn.query_row("SELECT prebill_snapshot FROM runs WHERE id = ?1", [run_id], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT prebill_snapshot FROM runs WHERE id = ?1",
+        [run_id],
+        |r| r.get(0),
+    )?)
 }
 
 /// Runs of `cycle` for `invoice_date` (idempotent `cycles tick`).
@@ -260,7 +373,9 @@ pub fn exists_for(conn: &Connection, cycle: &str, invoice_date: NaiveDate) -> Re
 pub fn previous(conn: &Connection, run: &Run) -> Result<Option<Run>> {
     Ok(conn
         .query_row(
-            &format!("SELECT {COLS} FROM runs WHERE cycle = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1"),
+            &format!(
+                "SELECT {COLS} FROM runs WHERE cycle = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1"
+            ),
             params![run.cycle, run.id],
             row,
         )
@@ -280,18 +395,46 @@ mod tests {
     fn create_set_and_lock() {
         let s = Store::memory().unwrap();
         let a = Actor::test();
-        let f = Fields { invoice_date: d("2026-12-01"), cutoff_date: d("2026-11-30"), ..Default::default() };
+        let f = Fields {
+            invoice_date: d("2026-12-01"),
+            cutoff_date: d("2026-11-30"),
+            ..Default::default()
+        };
         let r = create(&s.conn, &a, None, "monthly", &f).unwrap();
         assert_eq!(r.name, "2026-11");
         assert_eq!(r.effective_due(14), "2026-12-15".parse().ok());
-        assert!(create(&s.conn, &a, None, "monthly", &f).is_err(), "same name twice");
+        assert!(
+            create(&s.conn, &a, None, "monthly", &f).is_err(),
+            "same name twice"
+        );
         transition(&s.conn, &a, &r, Transition::Ready, "").unwrap();
-        let r = set_fields(&s.conn, &a, &get(&s.conn, r.id).unwrap().unwrap(), &Fields { due_date: d("2026-12-20"), ..Default::default() })
-            .unwrap();
-        assert_eq!(r.status, RunStatus::Pending, "a change after sign-off withdraws it");
+        let r = set_fields(
+            &s.conn,
+            &a,
+            &get(&s.conn, r.id).unwrap().unwrap(),
+            &Fields {
+                due_date: d("2026-12-20"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            r.status,
+            RunStatus::Pending,
+            "a change after sign-off withdraws it"
+        );
         transition(&s.conn, &a, &r, Transition::Request, "").unwrap();
         let r = get(&s.conn, r.id).unwrap().unwrap();
-        let e = set_fields(&s.conn, &a, &r, &Fields { due_date: d("2026-12-21"), ..Default::default() }).unwrap_err();
+        let e = set_fields(
+            &s.conn,
+            &a,
+            &r,
+            &Fields {
+                due_date: d("2026-12-21"),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.exit_code(), 3);
         let log = audit::list(&s.conn, Some(r.id)).unwrap();
         let actions: Vec<_> = log.iter().map(|e| e.action.as_str()).collect();
@@ -301,7 +444,16 @@ mod tests {
     #[test]
     fn cutoff_after_invoice_date_is_refused() {
         let s = Store::memory().unwrap();
-        let f = Fields { invoice_date: d("2026-11-01"), cutoff_date: d("2026-11-30"), ..Default::default() };
-        assert_eq!(create(&s.conn, &Actor::test(), None, "monthly", &f).unwrap_err().exit_code(), 4);
+        let f = Fields {
+            invoice_date: d("2026-11-01"),
+            cutoff_date: d("2026-11-30"),
+            ..Default::default()
+        };
+        assert_eq!(
+            create(&s.conn, &Actor::test(), None, "monthly", &f)
+                .unwrap_err()
+                .exit_code(),
+            4
+        );
     }
 }

@@ -9,7 +9,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// The effective value of a known key (stored, else default).
 pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
     let k = settings::find(key).ok_or_else(|| bad_input(format!("unknown setting '{key}'")))?;
-    let v: Option<String> = conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?;
     Ok(v.or(k.default.map(String::from)).filter(|s| !s.is_empty()))
 }
 
@@ -37,8 +41,11 @@ pub fn set(conn: &Connection, actor: &Actor, key: &str, value: &str) -> Result<S
 pub fn list(conn: &Connection) -> Result<Vec<(&'static str, Option<String>, bool)>> {
     let mut out = Vec::new();
     for k in KEYS {
-        let stored: Option<String> =
-            conn.query_row("SELECT value FROM settings WHERE key = ?1", [k.name], |r| r.get(0)).optional()?;
+        let stored: Option<String> = conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [k.name], |r| {
+                r.get(0)
+            })
+            .optional()?;
         let explicit = stored.is_some();
         out.push((k.name, stored.or(k.default.map(String::from)), explicit));
     }

@@ -1,0 +1,307 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_billrun_global_optspecs
+    string join \n db= json y/yes q/quiet h/help V/version
+end
+
+function __fish_billrun_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_billrun_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_billrun_using_subcommand
+    set -l cmd (__fish_billrun_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c billrun -n "__fish_billrun_needs_command" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_needs_command" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_needs_command" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_needs_command" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_needs_command" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_needs_command" -s V -l version -d 'Print version'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "init" -d 'Create the database (schema and migrations); re-running is harmless'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "demo" -d 'A fresh database with the shipped fixtures, walked through a whole run'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "config" -d 'Settings: `config set KEY VALUE`, `config get KEY`, `config list`'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "customers" -d 'Customers: import (upsert) and list'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "services" -d 'Services (the numbers CDRs carry): import and list'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "plans" -d 'Plans: import and list'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "tariffs" -d 'Tariffs (rate tables): import and list'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "cycles" -d 'Billing cycles: add, list, and tick (create the runs that are due; for cron)'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "new" -d 'Create a billing run (status pending)'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "runs" -d 'List runs with status and key figures'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "set-dates" -d 'Set or clear a run\'s dates and message'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "ready" -d 'Mark a run ready (runs the pre-billing report)'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "approve" -d 'Approve a run (sign-off; runs the pre-billing report)'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "confirm" -d 'Confirm a checklist step: payments, cdrs, errors, fee-errors, prebill, postbill'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "request" -d 'Lock the run and request bills'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "status" -d 'The next-steps checklist of a run'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "audit" -d 'The audit log'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, ...)'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand init" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand init" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand init" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand init" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand init" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand demo" -l dir -d 'Folder for the demo database and output files (recreated)' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand demo" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand demo" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand demo" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand demo" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and not __fish_seen_subcommand_from set get list help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand config; and not __fish_seen_subcommand_from set get list help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and not __fish_seen_subcommand_from set get list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and not __fish_seen_subcommand_from set get list help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and not __fish_seen_subcommand_from set get list help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and not __fish_seen_subcommand_from set get list help" -f -a "set" -d 'Set a setting (validated)'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and not __fish_seen_subcommand_from set get list help" -f -a "get" -d 'Print a setting\'s effective value'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and not __fish_seen_subcommand_from set get list help" -f -a "list" -d 'Every setting with its value (defaults marked)'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and not __fish_seen_subcommand_from set get list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from set" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from set" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from set" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from get" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from get" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from get" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from get" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set a setting (validated)'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "get" -d 'Print a setting\'s effective value'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "list" -d 'Every setting with its value (defaults marked)'
+complete -c billrun -n "__fish_billrun_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert customers from a CSV file (SPEC §3.1)'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from import" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from import" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert customers from a CSV file (SPEC §3.1)'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert services from a CSV file (SPEC §3.3)'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from import" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from import" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert services from a CSV file (SPEC §3.3)'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert plans from a CSV file (SPEC §3.2)'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from import" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from import" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert plans from a CSV file (SPEC §3.2)'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert tariff rates from a CSV file (SPEC §3.4)'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from import" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from import" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert tariff rates from a CSV file (SPEC §3.4)'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list tick help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list tick help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list tick help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list tick help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list tick help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list tick help" -f -a "add" -d 'Add (or change) a billing cycle billing on day D of every month'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list tick help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list tick help" -f -a "tick" -d 'Create the runs that are due (idempotent; for cron)'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list tick help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from add" -l name -r
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from add" -l day -d 'Day of the month of the invoice date (1-31; the cutoff is the day before)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from add" -l due-days -d 'Days from invoice date to due date (default: setting invoice.due_days)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from add" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from add" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from add" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from tick" -l today -d 'Pretend today is this date (YYYY-MM-DD)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from tick" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from tick" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from tick" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from tick" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from tick" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add (or change) a billing cycle billing on day D of every month'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from help" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from help" -f -a "tick" -d 'Create the runs that are due (idempotent; for cron)'
+complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand new" -l name -d 'Run name (default: the cutoff month, e.g. 2026-11)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand new" -l cycle -d 'Billing cycle whose customers the run bills' -r
+complete -c billrun -n "__fish_billrun_using_subcommand new" -l invoice-date -r
+complete -c billrun -n "__fish_billrun_using_subcommand new" -l cutoff -d 'Last date charges apply (usage, fees, one-offs on or before it)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand new" -l due -d 'Payment due date (default: invoice date + invoice.due_days)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand new" -l message -d 'Message printed on every invoice of the run' -r
+complete -c billrun -n "__fish_billrun_using_subcommand new" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand new" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand new" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand new" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand new" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand runs" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand runs" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand runs" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand runs" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand runs" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -l invoice-date -r
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -l cutoff -r
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -l due -r
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -l message -r
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -l clear -d 'Clear fields: due, message (repeatable)' -r -f -a "invoice-date\t''
+cutoff\t''
+due\t''
+message\t''"
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand set-dates" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand ready" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand ready" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand ready" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand ready" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand ready" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand approve" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand approve" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand approve" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand approve" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand approve" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand confirm" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand confirm" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand confirm" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand confirm" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand confirm" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand request" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand request" -l expert -d 'Skip the pre-billing confirmations (audited with your name)'
+complete -c billrun -n "__fish_billrun_using_subcommand request" -l no-produce -d 'Stop at `requested`; produce later with `billrun produce RUN`'
+complete -c billrun -n "__fish_billrun_using_subcommand request" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand request" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand request" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand request" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand status" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand status" -l all -d 'Every open run'
+complete -c billrun -n "__fish_billrun_using_subcommand status" -l check -d 'Exit 3 when any step needs an operator (for cron and runbooks)'
+complete -c billrun -n "__fish_billrun_using_subcommand status" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand status" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand status" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand status" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand audit" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand audit" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand audit" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand audit" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand audit" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand completions" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand completions" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand completions" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand completions" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "init" -d 'Create the database (schema and migrations); re-running is harmless'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "demo" -d 'A fresh database with the shipped fixtures, walked through a whole run'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "config" -d 'Settings: `config set KEY VALUE`, `config get KEY`, `config list`'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "customers" -d 'Customers: import (upsert) and list'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "services" -d 'Services (the numbers CDRs carry): import and list'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "plans" -d 'Plans: import and list'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "tariffs" -d 'Tariffs (rate tables): import and list'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "cycles" -d 'Billing cycles: add, list, and tick (create the runs that are due; for cron)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "new" -d 'Create a billing run (status pending)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "runs" -d 'List runs with status and key figures'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "set-dates" -d 'Set or clear a run\'s dates and message'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "ready" -d 'Mark a run ready (runs the pre-billing report)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "approve" -d 'Approve a run (sign-off; runs the pre-billing report)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "confirm" -d 'Confirm a checklist step: payments, cdrs, errors, fee-errors, prebill, postbill'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "request" -d 'Lock the run and request bills'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "status" -d 'The next-steps checklist of a run'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "audit" -d 'The audit log'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, ...)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a setting (validated)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print a setting\'s effective value'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "list" -d 'Every setting with its value (defaults marked)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from customers" -f -a "import" -d 'Upsert customers from a CSV file (SPEC §3.1)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from customers" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from services" -f -a "import" -d 'Upsert services from a CSV file (SPEC §3.3)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from services" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from plans" -f -a "import" -d 'Upsert plans from a CSV file (SPEC §3.2)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from plans" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from tariffs" -f -a "import" -d 'Upsert tariff rates from a CSV file (SPEC §3.4)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from tariffs" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "add" -d 'Add (or change) a billing cycle billing on day D of every month'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "list"
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "tick" -d 'Create the runs that are due (idempotent; for cron)'
