@@ -555,6 +555,15 @@ mod tests {
     }
 
     #[test]
+    fn implicit_tls_against_plain_server_fails_cleanly() {
+        let server = SmtpServer::start();
+        let started = Instant::now();
+        let err = Mailer::connect(&settings(server.port(), Security::Tls)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+        assert!(matches!(err, EmailError::Connect { .. }), "{err}");
+    }
+
+    #[test]
     fn silent_server_times_out() {
         // Accepts the TCP connection but never greets.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
