@@ -1,6 +1,9 @@
 //! Test helpers: run the real binary in a temporary directory.
 #![allow(dead_code)]
 
+pub mod smtp;
+pub mod stripe;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
