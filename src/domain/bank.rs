@@ -168,36 +168,37 @@ fn mod97(s: &str) -> Option<u32> {
 }
 
 /// IBAN: spaces removed, upper-cased, country length checked, MOD 97-10
-/// check digits verified. Returns the electronic form (no spaces).
+/// check digits verified. Returns the electronic form (no spaces). Error
+/// messages show the IBAN masked (`****3000`).
 pub fn iban(s: &str) -> Result<Normalised, String> {
     let v: String = squash(s, &[' ', '-']).to_ascii_uppercase();
+    let m = mask_account(&v);
     if v.len() < 5 || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(format!(
-            "IBAN '{}' must be letters and digits only, starting with a country code (e.g. DE89 3704 0044 0532 0130 00)",
-            s.trim()
+            "IBAN '{m}' must be letters and digits only, starting with a country code (e.g. DE89 3704 0044 0532 0130 00)"
         ));
     }
     let country = &v[0..2];
     if !country.chars().all(|c| c.is_ascii_uppercase()) || !all_digits(&v[2..4]) {
         return Err(format!(
-            "IBAN '{v}' must start with a 2-letter country code and 2 check digits"
+            "IBAN '{m}' must start with a 2-letter country code and 2 check digits"
         ));
     }
     let Some(&(_, len)) = IBAN_LENGTHS.iter().find(|(c, _)| *c == country) else {
         return Err(format!(
-            "IBAN '{v}': country {country} is not in the SEPA schemes, so it cannot be collected by SEPA Direct Debit"
+            "IBAN '{m}': country {country} is not in the SEPA schemes, so it cannot be collected by SEPA Direct Debit"
         ));
     };
     if v.len() != len {
         return Err(format!(
-            "IBAN '{v}' has {} characters; a {country} IBAN has {len}",
+            "IBAN '{m}' has {} characters; a {country} IBAN has {len}",
             v.len()
         ));
     }
     let rearranged = format!("{}{}", &v[4..], &v[..4]);
     if mod97(&rearranged) != Some(1) {
         return Err(format!(
-            "IBAN '{v}' has wrong check digits (a typing mistake?)"
+            "IBAN '{m}' has wrong check digits (a typing mistake?)"
         ));
     }
     Ok(v)
@@ -329,7 +330,9 @@ mod tests {
             "MT84MALT011000012345MTLCAST001S"
         );
         // one digit changed
-        assert!(iban("DE89370400440532013001").unwrap_err().contains("check digits"));
+        let e = iban("DE89370400440532013001").unwrap_err();
+        assert!(e.contains("check digits") && e.contains("****3001"), "{e}");
+        assert!(!e.contains("DE8937"), "masked: {e}");
         // wrong length
         assert!(iban("DE8937040044053201300").unwrap_err().contains("has 21"));
         // not a SEPA country

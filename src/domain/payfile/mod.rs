@@ -120,6 +120,9 @@ pub enum PayFileError {
         /// Problems with items.
         items: Vec<Unsuitable>,
     },
+    /// A fault in billrun itself (e.g. the XML writer failed on memory).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Every item was unsuitable (or there were none).
     #[error("nothing to collect in the {format} file ({} item(s) left out){}", .unsuitable.len(), bullets(.unsuitable))]
     NothingToCollect {
