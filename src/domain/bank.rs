@@ -238,9 +238,7 @@ pub fn sepa_creditor_id(s: &str) -> Result<Normalised, String> {
     }
     let check = format!("{}{}{}", &v[7..], &v[0..2], &v[2..4]);
     if mod97(&check) != Some(1) {
-        return Err(format!(
-            "creditor identifier '{v}' has wrong check digits"
-        ));
+        return Err(format!("creditor identifier '{v}' has wrong check digits"));
     }
     Ok(v)
 }
@@ -295,7 +293,10 @@ mod tests {
         assert_eq!(uk_account("1234 5678").unwrap(), "12345678");
         let e = uk_account("1234567").unwrap_err();
         assert!(e.contains("8 digits"), "{e}");
-        assert!(!e.contains("1234567"), "error must not show the number: {e}");
+        assert!(
+            !e.contains("1234567"),
+            "error must not show the number: {e}"
+        );
         assert!(uk_account("123456789").is_err());
         assert!(uk_account("1234567a").is_err());
     }
@@ -334,7 +335,11 @@ mod tests {
         assert!(e.contains("check digits") && e.contains("****3001"), "{e}");
         assert!(!e.contains("DE8937"), "masked: {e}");
         // wrong length
-        assert!(iban("DE8937040044053201300").unwrap_err().contains("has 21"));
+        assert!(
+            iban("DE8937040044053201300")
+                .unwrap_err()
+                .contains("has 21")
+        );
         // not a SEPA country
         assert!(iban("US12345678901234").unwrap_err().contains("SEPA"));
         assert!(iban("DE89-3704!").is_err());

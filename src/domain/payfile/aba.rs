@@ -333,10 +333,10 @@ mod tests {
 
         // Hand-built expected records.
         let expected_0 = format!(
-            "0{}01CBA{}{}012345{}030226{}",
+            "0{}01CBA{}{:<26}012345{}030226{}",
             " ".repeat(17),
             " ".repeat(7),
-            format!("{:<26}", "Outback Telecom Pty Ltd"),
+            "Outback Telecom Pty Ltd",
             "INVOICES    ",
             " ".repeat(40)
         );
@@ -374,7 +374,11 @@ mod tests {
         let d2 = recs[3];
         assert_eq!(f(d2, 2, 8), "733-000");
         assert_eq!(f(d2, 9, 17), " 00123456", "leading zeros kept");
-        assert_eq!(f(d2, 21, 30), "0000000001", "0.005 rounds half away to 1 cent");
+        assert_eq!(
+            f(d2, 21, 30),
+            "0000000001",
+            "0.005 rounds half away to 1 cent"
+        );
 
         let t = recs[4];
         let expected_7 = format!(
@@ -395,7 +399,10 @@ mod tests {
         assert_eq!(f(t, 81, 120), " ".repeat(40));
 
         // totals agree with the detail records
-        let sum: i64 = recs[1..4].iter().map(|r| f(r, 21, 30).parse::<i64>().unwrap()).sum();
+        let sum: i64 = recs[1..4]
+            .iter()
+            .map(|r| f(r, 21, 30).parse::<i64>().unwrap())
+            .sum();
         assert_eq!(sum, 16896);
         assert_eq!(file.total_minor, 16896);
         assert_eq!(file.included, ["INV-1000", "INV-1001", "INV-1002"]);
@@ -449,7 +456,10 @@ mod tests {
         else {
             panic!("expected Invalid");
         };
-        let keys: Vec<&str> = settings.iter().map(|s| s.split(':').next().unwrap()).collect();
+        let keys: Vec<&str> = settings
+            .iter()
+            .map(|s| s.split(':').next().unwrap())
+            .collect();
         assert_eq!(
             keys,
             [

@@ -99,8 +99,7 @@
 //! - One contra record for the whole file.
 
 use super::{
-    DebitItem, PayFile, PayFileError, RunInfo, Sequence, Unsuitable, check_items, left, text,
-    zeros,
+    DebitItem, PayFile, PayFileError, RunInfo, Sequence, Unsuitable, check_items, left, text, zeros,
 };
 use crate::domain::{bank, money};
 use chrono::{Datelike, NaiveDate};
@@ -296,13 +295,7 @@ pub fn write_bacs18(
             tail = " ".repeat(20),
         )
     };
-    let hdr2 = |label: &str| {
-        format!(
-            "{label}F0200000100{}00{}",
-            " ".repeat(35),
-            " ".repeat(28)
-        )
-    };
+    let hdr2 = |label: &str| format!("{label}F0200000100{}00{}", " ".repeat(35), " ".repeat(28));
 
     let mut records = Vec::new();
     if o_labels(orig) {
@@ -489,13 +482,25 @@ mod tests {
 
         let expected_d1 = format!(
             "200000{}0{}401122{}    {}{:<18}{:<18}{:<18}",
-            "12345678", "01", "87654321", "00000001050", "NORTHERN TELECOM", "MND-INV-1", "JANE CITIZEN"
+            "12345678",
+            "01",
+            "87654321",
+            "00000001050",
+            "NORTHERN TELECOM",
+            "MND-INV-1",
+            "JANE CITIZEN"
         );
         assert_eq!(recs[4], expected_d1);
         for (r, code, pence, mandate, name) in [
             (recs[4], "01", "00000001050", "MND-INV-1", "JANE CITIZEN"),
             (recs[5], "17", "00000123456", "MND-INV-2", "JANE CITIZEN"),
-            (recs[6], "18", "00000000701", "MND-INV-3", "ZOE O BRIEN & CO. "),
+            (
+                recs[6],
+                "18",
+                "00000000701",
+                "MND-INV-3",
+                "ZOE O BRIEN & CO. ",
+            ),
         ] {
             assert_eq!(r.len(), 100);
             assert_eq!(f(r, 1, 6), "200000");

@@ -285,7 +285,14 @@ pub(crate) mod fixtures {
         let refs: Vec<&str> = problems.iter().map(|p| p.reference.as_str()).collect();
         assert_eq!(
             refs,
-            ["INV-1", "", "INV-3", "INV-4", "INV-5", "INV-6-WAY-TOO-LONG-FOR-IT"]
+            [
+                "INV-1",
+                "",
+                "INV-3",
+                "INV-4",
+                "INV-5",
+                "INV-6-WAY-TOO-LONG-FOR-IT"
+            ]
         );
         assert!(problems[0].reason.contains("twice"));
         assert!(problems[4].reason.contains("maximum of 50.00"));

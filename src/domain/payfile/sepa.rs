@@ -31,9 +31,7 @@
 //! - Amounts are EUR; the maximum per item is 999 999 999.99 (EPC).
 //! - A mandate signed after the collection date leaves the item out.
 
-use super::{
-    DebitItem, PayFile, PayFileError, RunInfo, Sequence, Unsuitable, check_items, text,
-};
+use super::{DebitItem, PayFile, PayFileError, RunInfo, Sequence, Unsuitable, check_items, text};
 use crate::domain::{bank, money};
 use chrono::NaiveDate;
 use quick_xml::Writer;
@@ -266,8 +264,9 @@ fn render(
                             })?;
                             for t in txs {
                                 w.create_element("DrctDbtTxInf").write_inner_content(|w| {
-                                    w.create_element("PmtId")
-                                        .write_inner_content(|w| el(w, "EndToEndId", &t.reference))?;
+                                    w.create_element("PmtId").write_inner_content(|w| {
+                                        el(w, "EndToEndId", &t.reference)
+                                    })?;
                                     w.create_element("InstdAmt")
                                         .with_attribute(("Ccy", "EUR"))
                                         .write_text_content(BytesText::new(&amount(t.cents)))?;
@@ -542,7 +541,10 @@ mod tests {
         let Err(PayFileError::Invalid { settings, .. }) = write_sepa(&c, &run(), &items()) else {
             panic!()
         };
-        let keys: Vec<&str> = settings.iter().map(|s| s.split(':').next().unwrap()).collect();
+        let keys: Vec<&str> = settings
+            .iter()
+            .map(|s| s.split(':').next().unwrap())
+            .collect();
         assert_eq!(keys, ["dd.creditor_id", "dd.iban", "dd.bic", "dd.name"]);
     }
 }
