@@ -6,6 +6,7 @@ pub mod csvfile;
 pub mod cycles;
 pub mod lifecycle;
 pub mod money;
+pub mod payfile;
 pub mod rating;
 pub mod reference;
 pub mod settings;

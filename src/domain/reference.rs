@@ -87,9 +87,9 @@ fn check_bank(r: &mut csvfile::Row<'_>, c: &Customer, dd_format: &str) {
     match dd_format {
         "bacs18" | "aba" => {
             let (what, check): (&str, Check) = if dd_format == "bacs18" {
-                ("UK sort code NN-NN-NN", bank::sort_code)
+                ("UK sort code NN-NN-NN", bank::uk_sort_code)
             } else {
-                ("AU BSB NNN-NNN", bank::bsb)
+                ("AU BSB NNN-NNN", bank::au_bsb)
             };
             match &c.bank_branch {
                 None => r.problem(
@@ -242,9 +242,9 @@ pub fn parse_customers(
         }
         // Store the branch in its canonical form (NN-NN-NN or NNN-NNN).
         let canon: Check = if dd_format == "aba" {
-            crate::domain::bank::bsb
+            crate::domain::bank::au_bsb
         } else {
-            crate::domain::bank::sort_code
+            crate::domain::bank::uk_sort_code
         };
         if let Some(b) = c.bank_branch.as_deref().and_then(|b| canon(b).ok()) {
             c.bank_branch = Some(b);

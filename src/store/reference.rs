@@ -253,7 +253,7 @@ pub fn list_customers(conn: &Connection) -> Result<Vec<CustomerRow>> {
             payment_method: r.get(4)?,
             bank: r
                 .get::<_, Option<String>>(5)?
-                .map(|s| crate::domain::bank::mask(&s)),
+                .map(|s| crate::domain::bank::mask_account(&s)),
             cycle: r.get(6)?,
             services: r.get(7)?,
         })
