@@ -1,0 +1,1473 @@
+//! Carrier CDR files → [`CdrRecord`]s (SPEC §4).
+//!
+//! [`CdrReader`] streams a file (anything `Read`) one physical line at a time
+//! and yields a [`CdrLine`] per non-blank line: its 1-based line number, its
+//! raw text (for error reports) and a [`LineOutcome`]: a CDR, a line that is
+//! deliberately not billed (an unanswered Asterisk call), or a malformed line
+//! with the column and reason. A bad line never stops the file; only a file
+//! that is not a CDR text file at all is refused as a whole with a
+//! [`CdrFileError`] (binary content, invalid UTF-8, a header missing a
+//! required column, an I/O error). Blank and whitespace-only lines are skipped
+//! (but counted for line numbers). A UTF-8 byte-order mark is ignored.
+//!
+//! # Formats
+//!
+//! **`billrun`** (native): CSV with a header row, columns by name (any order,
+//! case-insensitive, extra columns ignored):
+//! `service,start,duration,destination,call_type,quantity,carrier_cost,record_id`.
+//! - Required header columns: `service, start, duration, destination,
+//!   call_type, carrier_cost`; `quantity` and `record_id` may be left out.
+//! - Every line must have exactly as many fields as the header.
+//! - `start`: ISO 8601 local time `YYYY-MM-DDTHH:MM:SS` (or a space instead of
+//!   `T`), optional fractional seconds; a time zone suffix is refused.
+//! - `duration`: whole seconds; required for voice, empty = 0 for sms/data.
+//! - `quantity`: whole number; empty = 1 for voice and sms (one call, one
+//!   message); required for data (bytes).
+//! - `carrier_cost`: plain decimal, empty = 0. `record_id`: empty = none.
+//! - `call_type`: `voice|sms|data` (case-insensitive).
+//! - `service` must not be empty; `destination` may be (an APN, say).
+//!
+//! **`asterisk`**: Asterisk `Master.csv`, no header, columns `accountcode,
+//! src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start,
+//! answer, end, duration, billsec, disposition, amaflags` and optionally
+//! `uniqueid, userfield, …`. service = `src`, destination = `dst`, start =
+//! `start` (`YYYY-MM-DD HH:MM:SS`), duration = `billsec`, call type voice,
+//! quantity 1, carrier cost 0, record id = `uniqueid` when present. Only
+//! disposition `ANSWERED` is billed; any other (`NO ANSWER`, `BUSY`,
+//! `FAILED`, …) is [`LineOutcome::NotBillable`] with the disposition as the
+//! reason. A line with fewer than 16 fields is malformed.
+//!
+//! **`mapped`**: any other carrier CSV, described by a TOML column map
+//! ([`ColumnMap::from_toml_str`]):
+//! ```toml
+//! header = true                        # default true: first line is a header
+//! delimiter = ","                      # default ","; one ASCII char ("\t" for tabs)
+//! timestamp_format = "%d/%m/%Y %H:%M:%S"  # chrono format; default ISO 8601 as above
+//! call_type = "voice"                  # default when there is no call_type column
+//!                                      # (or its field is empty)
+//! duration_unit = "seconds"            # only "seconds" for now (see below)
+//!
+//! [columns]                            # our field = carrier column name (needs
+//! service = "CLI"                      # header = true) or 0-based index
+//! start = "Call Date"
+//! duration = 5
+//! destination = "Dialled"
+//! call_type = "Type"
+//! quantity = "Units"
+//! carrier_cost = "Cost"
+//! record_id = "Ref"
+//!
+//! [call_type_values]                   # optional: carrier values → our call types
+//! GPRS = "data"                        # (matched case-insensitively; voice, sms
+//! TXT = "sms"                          #  and data are always understood)
+//! ```
+//! `service`, `start` and `destination` are required; `call_type` needs a
+//! column or a default; `duration` is required unless every line is sms or
+//! data (a non-voice default and no `call_type` column). Unknown keys are
+//! refused (a typo would otherwise silently lose a column). A line needs at
+//! least as many fields as the highest column used. In mapped files a
+//! duration may carry decimals (`12.3`), rounded up to whole seconds. Other
+//! field rules are as for the native format.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read};
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::money;
+use super::rating::CallType;
+
+/// One call, message or data session as the carrier reported it. Numbers are
+/// kept as in the file (trimmed); rating normalises them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CdrRecord {
+    pub service: String,
+    /// Local time.
+    pub start: NaiveDateTime,
+    /// Seconds (voice; 0 for sms/data unless the file says otherwise).
+    pub duration: u64,
+    pub destination: String,
+    pub call_type: CallType,
+    /// Messages (sms), bytes (data); 1 for voice unless the file says otherwise.
+    pub quantity: u64,
+    pub carrier_cost: Decimal,
+    pub record_id: Option<String>,
+}
+
+impl CdrRecord {
+    /// The units rating charges: seconds for voice, messages for sms, bytes for data.
+    pub fn units(&self) -> u64 {
+        match self.call_type {
+            CallType::Voice => self.duration,
+            CallType::Sms | CallType::Data => self.quantity,
+        }
+    }
+}
+
+/// A carrier's file format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Built once per file, so the size of the mapped variant does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum CdrFormat {
+    Billrun,
+    Asterisk,
+    Mapped(ColumnMap),
+}
+
+/// Where a mapped field is: a header column name or a 0-based index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnRef {
+    Name(String),
+    Index(usize),
+}
+
+/// The columns of a mapped carrier file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappedColumns {
+    pub service: ColumnRef,
+    pub start: ColumnRef,
+    pub duration: Option<ColumnRef>,
+    pub destination: ColumnRef,
+    pub call_type: Option<ColumnRef>,
+    pub quantity: Option<ColumnRef>,
+    pub carrier_cost: Option<ColumnRef>,
+    pub record_id: Option<ColumnRef>,
+}
+
+/// A TOML column map for a carrier's own CSV layout (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnMap {
+    pub header: bool,
+    pub delimiter: u8,
+    /// A chrono format; `None` = ISO 8601 local (`YYYY-MM-DDTHH:MM:SS`).
+    pub timestamp_format: Option<String>,
+    /// Call type when there is no call_type column or its field is empty.
+    pub call_type: Option<CallType>,
+    /// Extra carrier call-type values, keys lowercased.
+    pub call_type_values: HashMap<String, CallType>,
+    pub columns: MappedColumns,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMap {
+    #[serde(default = "default_true")]
+    header: bool,
+    delimiter: Option<String>,
+    timestamp_format: Option<String>,
+    call_type: Option<String>,
+    duration_unit: Option<String>,
+    #[serde(default)]
+    call_type_values: HashMap<String, String>,
+    columns: RawColumns,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumns {
+    service: Option<RawCol>,
+    start: Option<RawCol>,
+    duration: Option<RawCol>,
+    destination: Option<RawCol>,
+    call_type: Option<RawCol>,
+    quantity: Option<RawCol>,
+    carrier_cost: Option<RawCol>,
+    record_id: Option<RawCol>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCol {
+    Index(i64),
+    Name(String),
+}
+
+/// Parse a call type leniently (case-insensitive, trimmed).
+fn call_type_loose(s: &str) -> Option<CallType> {
+    CallType::ALL
+        .into_iter()
+        .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+}
+
+impl ColumnMap {
+    /// Read and check a column map. Errors name the key at fault.
+    pub fn from_toml_str(s: &str) -> Result<ColumnMap, String> {
+        let raw: RawMap = toml::from_str(s).map_err(|e| format!("column map: {e}"))?;
+        let delimiter = match raw.delimiter.as_deref() {
+            None => b',',
+            Some(d) => match d.as_bytes() {
+                [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => *b,
+                _ => {
+                    return Err(format!(
+                        "column map: delimiter = {d:?} must be one ASCII character other than a quote or newline (e.g. \",\", \";\", \"\\t\")"
+                    ));
+                }
+            },
+        };
+        if let Some(f) = &raw.timestamp_format
+            && (f.trim().is_empty() || StrftimeItems::new(f).any(|i| matches!(i, Item::Error)))
+        {
+            return Err(format!(
+                "column map: timestamp_format = {f:?} is not a valid chrono format (e.g. \"%d/%m/%Y %H:%M:%S\")"
+            ));
+        }
+        if let Some(u) = &raw.duration_unit
+            && u != "seconds"
+        {
+            return Err(format!(
+                "column map: duration_unit = {u:?}: only \"seconds\" is supported"
+            ));
+        }
+        let call_type = match &raw.call_type {
+            None => None,
+            Some(c) => Some(
+                c.parse::<CallType>()
+                    .map_err(|e| format!("column map: call_type: {e}"))?,
+            ),
+        };
+        let mut call_type_values = HashMap::new();
+        for (k, v) in &raw.call_type_values {
+            let ct = v
+                .parse::<CallType>()
+                .map_err(|e| format!("column map: call_type_values.{k}: {e}"))?;
+            call_type_values.insert(k.trim().to_ascii_lowercase(), ct);
+        }
+        let header = raw.header;
+        let col = |name: &str, c: Option<RawCol>| -> Result<Option<ColumnRef>, String> {
+            match c {
+                None => Ok(None),
+                Some(RawCol::Index(i)) => usize::try_from(i)
+                    .map(|i| Some(ColumnRef::Index(i)))
+                    .map_err(|_| {
+                        format!("column map: columns.{name} = {i}: an index must be 0 or more")
+                    }),
+                Some(RawCol::Name(n)) if !header => Err(format!(
+                    "column map: columns.{name} = {n:?} names a column, which needs header = true (or give a 0-based index)"
+                )),
+                Some(RawCol::Name(n)) if n.trim().is_empty() => {
+                    Err(format!("column map: columns.{name} is an empty name"))
+                }
+                Some(RawCol::Name(n)) => Ok(Some(ColumnRef::Name(n.trim().to_string()))),
+            }
+        };
+        let required = |name: &str, c: Option<ColumnRef>| {
+            c.ok_or_else(|| {
+                format!("column map: [columns] needs {name} (a column name or 0-based index)")
+            })
+        };
+        let c = raw.columns;
+        let columns = MappedColumns {
+            service: required("service", col("service", c.service)?)?,
+            start: required("start", col("start", c.start)?)?,
+            duration: col("duration", c.duration)?,
+            destination: required("destination", col("destination", c.destination)?)?,
+            call_type: col("call_type", c.call_type)?,
+            quantity: col("quantity", c.quantity)?,
+            carrier_cost: col("carrier_cost", c.carrier_cost)?,
+            record_id: col("record_id", c.record_id)?,
+        };
+        if columns.call_type.is_none() && call_type.is_none() {
+            return Err(
+                "column map: give columns.call_type or a default call_type = \"voice\"".into(),
+            );
+        }
+        let may_be_voice = columns.call_type.is_some() || call_type == Some(CallType::Voice);
+        if may_be_voice && columns.duration.is_none() {
+            return Err("column map: [columns] needs duration when calls may be voice".into());
+        }
+        Ok(ColumnMap {
+            header,
+            delimiter,
+            timestamp_format: raw.timestamp_format,
+            call_type,
+            call_type_values,
+            columns,
+        })
+    }
+}
+
+/// What one line of a CDR file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineOutcome {
+    Cdr(CdrRecord),
+    /// Read fine but deliberately not billed (e.g. an unanswered call); the
+    /// reason says why. Kept, never dropped.
+    NotBillable(String),
+    /// The line cannot be read; `column` names our field when one is at fault.
+    Malformed {
+        column: Option<String>,
+        reason: String,
+    },
+}
+
+/// One non-blank line of a CDR file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CdrLine {
+    /// 1-based physical line number in the file.
+    pub line: u64,
+    /// The line's text without its line ending.
+    pub raw: String,
+    pub outcome: LineOutcome,
+}
+
+/// The whole file cannot be read as a CDR file.
+#[derive(Debug, thiserror::Error)]
+pub enum CdrFileError {
+    #[error(
+        "line {line}: the file contains a NUL byte: it looks like a binary file, not a CSV CDR file"
+    )]
+    Binary { line: u64 },
+    #[error("line {line}: the text is not valid UTF-8 (save the file as UTF-8)")]
+    InvalidUtf8 { line: u64 },
+    #[error("line {line}: the header has no '{column}' column, which the {format} format needs")]
+    MissingColumn {
+        line: u64,
+        column: String,
+        format: &'static str,
+    },
+    #[error("line {line}: reading the file failed: {source}")]
+    Io {
+        line: u64,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A byte-counting pass-through: keeps what the CSV reader has been given,
+/// so each record's raw text can be cut out, and stops at a NUL byte.
+struct Tee<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Absolute file offset of `buf[0]`.
+    base: u64,
+    /// Absolute offset of the first NUL byte seen.
+    nul_at: Option<u64>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.nul_at.is_some() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "NUL byte"));
+        }
+        let n = self.inner.read(out)?;
+        let chunk = &out[..n];
+        if let Some(p) = chunk.iter().position(|&b| b == 0) {
+            // Hand over what precedes the NUL; the next read fails, so the
+            // lines before it are still read and the error names its line.
+            self.buf.extend_from_slice(&chunk[..p]);
+            self.nul_at = Some(self.base + self.buf.len() as u64);
+            return if p > 0 {
+                Ok(p)
+            } else {
+                Err(io::Error::new(io::ErrorKind::InvalidData, "NUL byte"))
+            };
+        }
+        self.buf.extend_from_slice(chunk);
+        Ok(n)
+    }
+}
+
+/// How the fields of a data line are found (resolved from the format).
+#[derive(Debug)]
+struct Layout {
+    name: &'static str,
+    service: usize,
+    start: usize,
+    duration: Option<usize>,
+    destination: usize,
+    call_type: Option<usize>,
+    quantity: Option<usize>,
+    carrier_cost: Option<usize>,
+    /// Read only when the line has that many fields.
+    record_id: Option<usize>,
+    disposition: Option<usize>,
+    default_call_type: Option<CallType>,
+    call_type_values: HashMap<String, CallType>,
+    timestamp_format: Option<String>,
+    fractional_duration: bool,
+    /// Exact field count (native: the header's).
+    exact_fields: Option<usize>,
+    min_fields: usize,
+}
+
+impl Layout {
+    fn asterisk() -> Layout {
+        Layout {
+            name: "asterisk",
+            service: 1,
+            start: 9,
+            duration: Some(13),
+            destination: 2,
+            call_type: None,
+            quantity: None,
+            carrier_cost: None,
+            record_id: Some(16),
+            disposition: Some(14),
+            default_call_type: Some(CallType::Voice),
+            call_type_values: HashMap::new(),
+            timestamp_format: None,
+            fractional_duration: false,
+            exact_fields: None,
+            min_fields: 16,
+        }
+    }
+}
+
+const NATIVE_COLUMNS: [&str; 8] = [
+    "service",
+    "start",
+    "duration",
+    "destination",
+    "call_type",
+    "quantity",
+    "carrier_cost",
+    "record_id",
+];
+const NATIVE_OPTIONAL: [&str; 2] = ["quantity", "record_id"];
+
+/// Streams a CDR file line by line; see the module doc.
+pub struct CdrReader<R: Read> {
+    csv: csv::Reader<Tee<BufReader<R>>>,
+    rec: csv::ByteRecord,
+    layout: Layout,
+    /// Absolute offset where the last record ended.
+    prev_end: u64,
+    /// Physical line number at `prev_end`.
+    next_line: u64,
+    done: bool,
+}
+
+impl<R: Read> CdrReader<R> {
+    /// Start reading `reader` as `format`. Reads the header line (native, or
+    /// mapped with `header = true`) and fails if a required column is missing.
+    pub fn new(format: CdrFormat, reader: R) -> Result<CdrReader<R>, CdrFileError> {
+        let mut inner = BufReader::with_capacity(64 * 1024, reader);
+        let bom = inner
+            .fill_buf()
+            .map_err(|source| CdrFileError::Io { line: 1, source })?
+            .starts_with(b"\xEF\xBB\xBF");
+        if bom {
+            inner.consume(3);
+        }
+        let delimiter = match &format {
+            CdrFormat::Mapped(m) => m.delimiter,
+            _ => b',',
+        };
+        let csv = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .buffer_capacity(64 * 1024)
+            .from_reader(Tee {
+                inner,
+                buf: Vec::new(),
+                base: 0,
+                nul_at: None,
+            });
+        let placeholder = Layout::asterisk();
+        let mut r = CdrReader {
+            csv,
+            rec: csv::ByteRecord::new(),
+            layout: placeholder,
+            prev_end: 0,
+            next_line: 1,
+            done: false,
+        };
+        r.layout = match format {
+            CdrFormat::Asterisk => Layout::asterisk(),
+            CdrFormat::Billrun => r.native_layout()?,
+            CdrFormat::Mapped(m) => r.mapped_layout(m)?,
+        };
+        Ok(r)
+    }
+
+    /// Read the next non-blank record into `self.rec`; its line and raw text.
+    fn next_raw(&mut self) -> Option<Result<(u64, String), CdrFileError>> {
+        loop {
+            let more = match self.csv.read_byte_record(&mut self.rec) {
+                Ok(m) => m,
+                Err(e) => return Some(Err(self.read_error(e))),
+            };
+            if !more {
+                return None;
+            }
+            let end = self.csv.position().byte();
+            let tee = self.csv.get_mut();
+            let from = usize::try_from(self.prev_end - tee.base).unwrap_or(usize::MAX);
+            let to = usize::try_from(end - tee.base).unwrap_or(usize::MAX);
+            let region = tee.buf.get(from..to).unwrap_or(&[]);
+            let lead = region
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            let line =
+                self.next_line + region[..lead].iter().filter(|&&b| b == b'\n').count() as u64;
+            let body = &region[lead..];
+            self.next_line = line + body.iter().filter(|&&b| b == b'\n').count() as u64;
+            let text_len = body.len()
+                - body
+                    .iter()
+                    .rev()
+                    .take_while(|&&b| b == b'\n' || b == b'\r')
+                    .count();
+            let raw = std::str::from_utf8(&body[..text_len]).map(str::to_owned);
+            self.prev_end = end;
+            if end - tee.base > 256 * 1024 {
+                tee.buf.drain(..to);
+                tee.base = end;
+            }
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(_) => return Some(Err(CdrFileError::InvalidUtf8 { line })),
+            };
+            if raw.trim().is_empty() {
+                continue;
+            }
+            return Some(Ok((line, raw)));
+        }
+    }
+
+    fn read_error(&mut self, e: csv::Error) -> CdrFileError {
+        let tee = self.csv.get_ref();
+        if let Some(nul) = tee.nul_at {
+            let from = usize::try_from(self.prev_end.saturating_sub(tee.base)).unwrap_or(0);
+            let to = usize::try_from(nul - tee.base).unwrap_or(0);
+            let upto = tee.buf.get(from..to).unwrap_or(&[]);
+            let line = self.next_line + upto.iter().filter(|&&b| b == b'\n').count() as u64;
+            return CdrFileError::Binary { line };
+        }
+        let line = self.next_line;
+        match e.into_kind() {
+            csv::ErrorKind::Io(source) => CdrFileError::Io { line, source },
+            other => CdrFileError::Io {
+                line,
+                source: io::Error::other(format!("{other:?}")),
+            },
+        }
+    }
+
+    /// The header as trimmed lowercase names, or `None` for an empty file.
+    fn read_header(&mut self) -> Result<Option<(u64, Vec<String>)>, CdrFileError> {
+        match self.next_raw() {
+            None => Ok(None),
+            Some(Err(e)) => Err(e),
+            Some(Ok((line, _))) => {
+                let mut names = Vec::with_capacity(self.rec.len());
+                for f in self.rec.iter() {
+                    let s =
+                        std::str::from_utf8(f).map_err(|_| CdrFileError::InvalidUtf8 { line })?;
+                    names.push(s.trim().to_ascii_lowercase());
+                }
+                Ok(Some((line, names)))
+            }
+        }
+    }
+
+    fn native_layout(&mut self) -> Result<Layout, CdrFileError> {
+        let mut l = Layout {
+            name: "billrun",
+            service: 0,
+            start: 1,
+            duration: Some(2),
+            destination: 3,
+            call_type: Some(4),
+            quantity: Some(5),
+            carrier_cost: Some(6),
+            record_id: Some(7),
+            disposition: None,
+            default_call_type: None,
+            call_type_values: HashMap::new(),
+            timestamp_format: None,
+            fractional_duration: false,
+            exact_fields: Some(8),
+            min_fields: 0,
+        };
+        let Some((line, names)) = self.read_header()? else {
+            return Ok(l); // empty file: nothing to read
+        };
+        let mut idx = [None; 8];
+        for (i, col) in NATIVE_COLUMNS.iter().enumerate() {
+            idx[i] = names.iter().position(|n| n == col);
+            if idx[i].is_none() && !NATIVE_OPTIONAL.contains(col) {
+                return Err(CdrFileError::MissingColumn {
+                    line,
+                    column: (*col).into(),
+                    format: "billrun",
+                });
+            }
+        }
+        let req = |i: usize| idx[i].unwrap_or(0);
+        l.service = req(0);
+        l.start = req(1);
+        l.duration = idx[2];
+        l.destination = req(3);
+        l.call_type = idx[4];
+        l.quantity = idx[5];
+        l.carrier_cost = idx[6];
+        l.record_id = idx[7];
+        l.exact_fields = Some(names.len());
+        Ok(l)
+    }
+
+    fn mapped_layout(&mut self, m: ColumnMap) -> Result<Layout, CdrFileError> {
+        let header = if m.header { self.read_header()? } else { None };
+        let c = &m.columns;
+        let resolve = |_field: &str, r: &ColumnRef| -> Result<usize, CdrFileError> {
+            match r {
+                ColumnRef::Index(i) => Ok(*i),
+                ColumnRef::Name(n) => {
+                    let want = n.to_ascii_lowercase();
+                    match &header {
+                        Some((_, names)) => names.iter().position(|h| *h == want),
+                        None => Some(0), // empty file: nothing will be read
+                    }
+                    .ok_or_else(|| CdrFileError::MissingColumn {
+                        line: header.as_ref().map_or(1, |h| h.0),
+                        column: n.clone(),
+                        format: "mapped",
+                    })
+                }
+            }
+        };
+        let opt =
+            |field: &str, r: &Option<ColumnRef>| r.as_ref().map(|r| resolve(field, r)).transpose();
+        let mut l = Layout {
+            name: "mapped",
+            service: resolve("service", &c.service)?,
+            start: resolve("start", &c.start)?,
+            duration: opt("duration", &c.duration)?,
+            destination: resolve("destination", &c.destination)?,
+            call_type: opt("call_type", &c.call_type)?,
+            quantity: opt("quantity", &c.quantity)?,
+            carrier_cost: opt("carrier_cost", &c.carrier_cost)?,
+            record_id: opt("record_id", &c.record_id)?,
+            disposition: None,
+            default_call_type: m.call_type,
+            call_type_values: m.call_type_values,
+            timestamp_format: m.timestamp_format,
+            fractional_duration: true,
+            exact_fields: None,
+            min_fields: 0,
+        };
+        l.min_fields = 1 + [
+            Some(l.service),
+            Some(l.start),
+            l.duration,
+            Some(l.destination),
+            l.call_type,
+        ]
+        .into_iter()
+        .chain([l.quantity, l.carrier_cost, l.record_id])
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        Ok(l)
+    }
+
+    fn parse_line(&self) -> LineOutcome {
+        match parse_fields(&self.layout, &self.rec) {
+            Ok(o) => o,
+            Err((column, reason)) => LineOutcome::Malformed {
+                column: column.map(str::to_owned),
+                reason,
+            },
+        }
+    }
+}
+
+type FieldError = (Option<&'static str>, String);
+
+fn field<'a>(
+    rec: &'a csv::ByteRecord,
+    i: usize,
+    name: &'static str,
+) -> Result<&'a str, FieldError> {
+    let b = rec
+        .get(i)
+        .ok_or((Some(name), format!("missing {name} field")))?;
+    std::str::from_utf8(b)
+        .map(str::trim)
+        .map_err(|_| (Some(name), "not valid UTF-8".into()))
+}
+
+fn opt_field<'a>(
+    rec: &'a csv::ByteRecord,
+    i: Option<usize>,
+    name: &'static str,
+) -> Result<&'a str, FieldError> {
+    match i {
+        None => Ok(""),
+        Some(i) if i >= rec.len() => Ok(""),
+        Some(i) => field(rec, i, name),
+    }
+}
+
+fn parse_fields(l: &Layout, rec: &csv::ByteRecord) -> Result<LineOutcome, FieldError> {
+    let n = rec.len();
+    if let Some(exact) = l.exact_fields
+        && n != exact
+    {
+        return Err((
+            None,
+            format!("expected {exact} fields as in the header, found {n}"),
+        ));
+    }
+    if n < l.min_fields {
+        return Err((
+            None,
+            format!("expected at least {} fields, found {n}", l.min_fields),
+        ));
+    }
+    if let Some(d) = l.disposition {
+        let disp = field(rec, d, "disposition")?;
+        if !disp.eq_ignore_ascii_case("ANSWERED") {
+            let shown = if disp.is_empty() { "empty" } else { disp };
+            return Ok(LineOutcome::NotBillable(format!(
+                "disposition {shown}: only ANSWERED calls are billed"
+            )));
+        }
+    }
+    let service = field(rec, l.service, "service")?;
+    if service.is_empty() {
+        return Err((Some("service"), "the service number is empty".into()));
+    }
+    let start_s = field(rec, l.start, "start")?;
+    let start = match &l.timestamp_format {
+        None => parse_iso_local(start_s),
+        Some(f) => NaiveDateTime::parse_from_str(start_s, f)
+            .map_err(|e| format!("'{start_s}' does not match the timestamp format '{f}': {e}")),
+    }
+    .map_err(|r| (Some("start"), r))?;
+    let ct_s = opt_field(rec, l.call_type, "call_type")?;
+    let call_type = if ct_s.is_empty() {
+        l.default_call_type.ok_or((
+            Some("call_type"),
+            "the call type is empty (voice, sms or data)".into(),
+        ))?
+    } else {
+        call_type_loose(ct_s)
+            .or_else(|| l.call_type_values.get(&ct_s.to_ascii_lowercase()).copied())
+            .ok_or_else(|| {
+                (
+                    Some("call_type"),
+                    format!("'{ct_s}' is not a call type (voice, sms or data)"),
+                )
+            })?
+    };
+    let dur_s = opt_field(rec, l.duration, "duration")?;
+    let duration = if dur_s.is_empty() {
+        if call_type == CallType::Voice {
+            return Err((
+                Some("duration"),
+                "a voice call needs a duration in seconds".into(),
+            ));
+        }
+        0
+    } else {
+        parse_count(dur_s, l.fractional_duration, "seconds").map_err(|r| (Some("duration"), r))?
+    };
+    let qty_s = opt_field(rec, l.quantity, "quantity")?;
+    let quantity = if qty_s.is_empty() {
+        if call_type == CallType::Data {
+            return Err((
+                Some("quantity"),
+                "a data session needs a quantity in bytes".into(),
+            ));
+        }
+        1
+    } else {
+        parse_count(qty_s, false, "units").map_err(|r| (Some("quantity"), r))?
+    };
+    let cost_s = opt_field(rec, l.carrier_cost, "carrier_cost")?;
+    let carrier_cost = if cost_s.is_empty() {
+        Decimal::ZERO
+    } else {
+        money::parse(cost_s).map_err(|r| (Some("carrier_cost"), r))?
+    };
+    let destination = field(rec, l.destination, "destination")?;
+    let rid = opt_field(rec, l.record_id, "record_id")?;
+    Ok(LineOutcome::Cdr(CdrRecord {
+        service: service.to_owned(),
+        start,
+        duration,
+        destination: destination.to_owned(),
+        call_type,
+        quantity,
+        carrier_cost,
+        record_id: (!rid.is_empty()).then(|| rid.to_owned()),
+    }))
+}
+
+/// A whole number of units; with `fraction`, decimals are rounded up.
+fn parse_count(s: &str, fraction: bool, unit: &str) -> Result<u64, String> {
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<u64>().map_err(|_| format!("'{s}' is too large"));
+    }
+    if fraction
+        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && let Ok(d) = money::parse(s)
+    {
+        return u64::try_from(d.ceil()).map_err(|_| format!("'{s}' is too large"));
+    }
+    Err(format!("'{s}' is not a whole number of {unit}"))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` or with a space, optional `.fraction`, local time.
+pub fn parse_iso_local(s: &str) -> Result<NaiveDateTime, String> {
+    let bad = || format!("'{s}' is not a local date and time YYYY-MM-DDTHH:MM:SS");
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<u32, String> {
+        let mut v = 0u32;
+        for &c in &b[r] {
+            if !c.is_ascii_digit() {
+                return Err(bad());
+            }
+            v = v * 10 + u32::from(c - b'0');
+        }
+        Ok(v)
+    };
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return Err(bad());
+    }
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+        .ok_or_else(|| format!("'{s}': no such date"))?;
+    let mut nanos = 0u32;
+    let rest = &b[19..];
+    if !rest.is_empty() {
+        let digits = rest
+            .strip_prefix(b".")
+            .filter(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit));
+        let Some(digits) = digits else {
+            if matches!(rest[0], b'Z' | b'+' | b'-') {
+                return Err(format!("'{s}': times are local, without a time zone"));
+            }
+            return Err(bad());
+        };
+        for (i, &c) in digits.iter().take(9).enumerate() {
+            nanos += u32::from(c - b'0') * 10u32.pow(8 - i as u32);
+        }
+    }
+    let time = NaiveTime::from_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)
+        .ok_or_else(|| format!("'{s}': no such time of day"))?;
+    Ok(NaiveDateTime::new(date, time))
+}
+
+impl<R: Read> Iterator for CdrReader<R> {
+    type Item = Result<CdrLine, CdrFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_raw() {
+            None => {
+                self.done = true;
+                None
+            }
+            Some(Err(e)) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            Some(Ok((line, raw))) => {
+                let outcome = self.parse_line();
+                Some(Ok(CdrLine { line, raw, outcome }))
+            }
+        }
+    }
+}
+
+impl<R: Read> CdrReader<R> {
+    /// The format's name (`billrun`, `asterisk`, `mapped`).
+    pub fn format_name(&self) -> &'static str {
+        self.layout.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    const NATIVE_HEADER: &str =
+        "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n";
+
+    fn read(format: CdrFormat, text: &[u8]) -> Vec<CdrLine> {
+        CdrReader::new(format, text)
+            .expect("header")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("file")
+    }
+
+    fn native(body: &str) -> Vec<CdrLine> {
+        read(
+            CdrFormat::Billrun,
+            format!("{NATIVE_HEADER}{body}").as_bytes(),
+        )
+    }
+
+    fn file_err(format: CdrFormat, text: &[u8]) -> CdrFileError {
+        match CdrReader::new(format, text) {
+            Err(e) => e,
+            Ok(r) => r
+                .filter_map(Result::err)
+                .next()
+                .expect("expected a whole-file error"),
+        }
+    }
+
+    fn cdr(l: &CdrLine) -> &CdrRecord {
+        match &l.outcome {
+            LineOutcome::Cdr(c) => c,
+            other => panic!("line {}: expected a CDR, got {other:?}", l.line),
+        }
+    }
+
+    fn malformed(l: &CdrLine) -> (Option<&str>, &str) {
+        match &l.outcome {
+            LineOutcome::Malformed { column, reason } => (column.as_deref(), reason.as_str()),
+            other => panic!("line {}: expected malformed, got {other:?}", l.line),
+        }
+    }
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    // ---- native ------------------------------------------------------------
+
+    #[test]
+    fn native_reads_every_call_type() {
+        let lines = native(
+            "07700900001,2026-11-02T09:00:00,61,+44 20 7946 0000,voice,,0.012,R1\n\
+             07700900001,2026-11-02 09:05:00,,447700900002,sms,3,0.03,\n\
+             07700900001,2026-11-02T10:00:00,,internet,data,1048576,0.10,R3\n",
+        );
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            cdr(&lines[0]),
+            &CdrRecord {
+                service: "07700900001".into(),
+                start: dt("2026-11-02 09:00:00"),
+                duration: 61,
+                destination: "+44 20 7946 0000".into(),
+                call_type: CallType::Voice,
+                quantity: 1,
+                carrier_cost: dec!(0.012),
+                record_id: Some("R1".into()),
+            }
+        );
+        assert_eq!(lines[0].line, 2);
+        assert_eq!(
+            lines[0].raw,
+            "07700900001,2026-11-02T09:00:00,61,+44 20 7946 0000,voice,,0.012,R1"
+        );
+        let sms = cdr(&lines[1]);
+        assert_eq!(
+            (sms.call_type, sms.quantity, sms.duration, sms.units()),
+            (CallType::Sms, 3, 0, 3)
+        );
+        assert_eq!(sms.record_id, None);
+        let data = cdr(&lines[2]);
+        assert_eq!((data.call_type, data.units()), (CallType::Data, 1_048_576));
+        assert_eq!(cdr(&lines[0]).units(), 61);
+        assert_eq!(lines[2].line, 4);
+    }
+
+    #[test]
+    fn native_columns_by_name_in_any_order_optional_ones_missing() {
+        let text = "Call_Type , destination,service,start,duration,carrier_cost,extra\n\
+                    sms,4479,0770,2026-11-02T09:00:00,,,x\n";
+        let lines = read(CdrFormat::Billrun, text.as_bytes());
+        let c = cdr(&lines[0]);
+        assert_eq!(
+            (c.service.as_str(), c.quantity, c.carrier_cost),
+            ("0770", 1, dec!(0))
+        );
+        assert_eq!(c.destination, "4479");
+    }
+
+    #[test]
+    fn native_header_missing_a_required_column_is_a_file_error() {
+        let e = file_err(
+            CdrFormat::Billrun,
+            b"service,start,destination,call_type,carrier_cost\n0770,x,1,voice,0\n",
+        );
+        match &e {
+            CdrFileError::MissingColumn {
+                line: 1,
+                column,
+                format: "billrun",
+            } => assert_eq!(column, "duration"),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("'duration'"));
+        // A file without a header at all.
+        let e = file_err(
+            CdrFormat::Billrun,
+            b"0770,2026-11-02T09:00:00,1,44,voice,1,0,\n",
+        );
+        assert!(
+            matches!(e, CdrFileError::MissingColumn { line: 1, .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn native_malformed_lines_name_column_and_line_and_reading_goes_on() {
+        let lines = native(
+            "0770,2026-11-02T09:00:00,61,44,voice,,0,\n\
+             0770,2026-11-02T09:00:00,61,44,voice\n\
+             0770,2026-13-02T09:00:00,61,44,voice,,0,\n\
+             0770,02/11/2026 09:00,61,44,voice,,0,\n\
+             0770,2026-11-02T09:00:00,6x,44,voice,,0,\n\
+             0770,2026-11-02T09:00:00,-5,44,voice,,0,\n\
+             0770,2026-11-02T09:00:00,,44,voice,,0,\n\
+             0770,2026-11-02T09:00:00,1,44,mms,,0,\n\
+             ,2026-11-02T09:00:00,1,44,voice,,0,\n\
+             0770,2026-11-02T09:00:00,1,44,voice,,£1,\n\
+             0770,2026-11-02T09:00:00,,apn,data,,0,\n\
+             0770,2026-11-02T09:00:00,,44,sms,two,0,\n\
+             0770,2026-11-02T09:00:00Z,1,44,voice,,0,\n\
+             0770,2026-11-02T09:00:00,1,44,voice,,0,,\n\
+             0770,2026-11-02T10:00:00,1,44,voice,,0,\n",
+        );
+        assert_eq!(lines.len(), 15);
+        assert!(matches!(lines[0].outcome, LineOutcome::Cdr(_)));
+        let expect: [(u64, Option<&str>, &str); 13] = [
+            (3, None, "expected 8 fields"),
+            (4, Some("start"), "no such date"),
+            (5, Some("start"), "not a local date"),
+            (6, Some("duration"), "not a whole number"),
+            (7, Some("duration"), "not a whole number"),
+            (8, Some("duration"), "needs a duration"),
+            (9, Some("call_type"), "'mms' is not a call type"),
+            (10, Some("service"), "empty"),
+            (11, Some("carrier_cost"), "not a plain decimal"),
+            (12, Some("quantity"), "needs a quantity in bytes"),
+            (13, Some("quantity"), "'two'"),
+            (14, Some("start"), "without a time zone"),
+            (15, None, "found 9"),
+        ];
+        for (l, (line, col, reason)) in lines[1..14].iter().zip(expect) {
+            assert_eq!(l.line, line);
+            let (c, r) = malformed(l);
+            assert_eq!(c, col, "line {line}: {r}");
+            assert!(r.contains(reason), "line {line}: {r}");
+        }
+        assert_eq!(lines[14].line, 16);
+        assert!(matches!(lines[14].outcome, LineOutcome::Cdr(_)));
+    }
+
+    #[test]
+    fn native_call_type_is_case_insensitive_and_fields_trimmed() {
+        let lines = native(" 0770 , 2026-11-02T09:00:00.250 , 5 ,44, VOICE ,,0.5, r \n");
+        let c = cdr(&lines[0]);
+        assert_eq!(c.service, "0770");
+        assert_eq!(c.call_type, CallType::Voice);
+        assert_eq!(
+            c.start,
+            dt("2026-11-02 09:00:00") + chrono::Duration::milliseconds(250)
+        );
+        assert_eq!(c.record_id.as_deref(), Some("r"));
+    }
+
+    #[test]
+    fn blank_lines_are_skipped_but_counted_and_crlf_is_fine() {
+        let text = format!(
+            "\r\n{}\r\n\r\n0770,2026-11-02T09:00:00,1,44,voice,,0,\r\n   \r\n\r\n0770,2026-11-02T09:00:01,1,44,voice,,0,\r\n",
+            NATIVE_HEADER.trim_end()
+        );
+        let lines = read(CdrFormat::Billrun, text.as_bytes());
+        assert_eq!(lines.iter().map(|l| l.line).collect::<Vec<_>>(), [4, 7]);
+        assert_eq!(lines[0].raw, "0770,2026-11-02T09:00:00,1,44,voice,,0,");
+        assert!(
+            lines
+                .iter()
+                .all(|l| matches!(l.outcome, LineOutcome::Cdr(_)))
+        );
+    }
+
+    #[test]
+    fn truncated_last_line_is_malformed() {
+        let lines = native("0770,2026-11-02T09:00:00,1,44,voice,,0,\n0770,2026-11-02T09:0");
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].line, 3);
+        assert_eq!(lines[1].raw, "0770,2026-11-02T09:0");
+        assert_eq!(malformed(&lines[1]).0, None);
+    }
+
+    #[test]
+    fn utf8_bom_and_quoted_fields() {
+        let text = format!(
+            "\u{feff}{NATIVE_HEADER}\"0770\",2026-11-02T09:00:00,1,\"44, London\",voice,,0,\"a \"\"b\"\"\"\n"
+        );
+        let lines = read(CdrFormat::Billrun, text.as_bytes());
+        let c = cdr(&lines[0]);
+        assert_eq!(c.destination, "44, London");
+        assert_eq!(c.record_id.as_deref(), Some("a \"b\""));
+        assert_eq!(lines[0].line, 2);
+    }
+
+    #[test]
+    fn empty_file_and_header_only_give_no_lines() {
+        assert!(read(CdrFormat::Billrun, b"").is_empty());
+        assert!(read(CdrFormat::Billrun, NATIVE_HEADER.as_bytes()).is_empty());
+        assert!(read(CdrFormat::Asterisk, b"\n\n").is_empty());
+    }
+
+    #[test]
+    fn binary_file_is_refused_with_its_line() {
+        let mut text =
+            format!("{NATIVE_HEADER}0770,2026-11-02T09:00:00,1,44,voice,,0,\n").into_bytes();
+        text.extend_from_slice(b"\x1f\x8b\x08\x00\x00\x00");
+        let mut r = CdrReader::new(CdrFormat::Billrun, &text[..]).unwrap();
+        assert!(matches!(r.next(), Some(Ok(_))));
+        let e = r.next().unwrap().unwrap_err();
+        assert!(matches!(e, CdrFileError::Binary { line: 3 }), "{e:?}");
+        assert!(e.to_string().contains("binary"));
+        assert!(r.next().is_none());
+        // NUL in the very first bytes: refused at the header.
+        let e = file_err(CdrFormat::Billrun, b"\x00\x01\x02");
+        assert!(matches!(e, CdrFileError::Binary { line: 1 }), "{e:?}");
+        let e = file_err(CdrFormat::Asterisk, b"\n\nab\x00c\n");
+        assert!(matches!(e, CdrFileError::Binary { line: 3 }), "{e:?}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_with_its_line() {
+        let mut text =
+            format!("{NATIVE_HEADER}0770,2026-11-02T09:00:00,1,44,voice,,0,\n").into_bytes();
+        text.extend_from_slice(b"0770,2026-11-02T09:00:00,1,M\xfcnchen,voice,,0,\n");
+        let e = file_err(CdrFormat::Billrun, &text);
+        assert!(matches!(e, CdrFileError::InvalidUtf8 { line: 3 }), "{e:?}");
+        assert!(e.to_string().starts_with("line 3:"));
+        let e = file_err(CdrFormat::Billrun, b"serv\xe9ce,start\n");
+        assert!(matches!(e, CdrFileError::InvalidUtf8 { line: 1 }), "{e:?}");
+    }
+
+    #[test]
+    fn io_error_is_a_file_error() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let e = CdrReader::new(CdrFormat::Asterisk, Broken).err().unwrap();
+        assert!(e.to_string().contains("disk on fire"));
+    }
+
+    // ---- asterisk ----------------------------------------------------------
+
+    const AST_ANSWERED: &str = "\"acc1\",\"1001\",\"0299990000\",\"from-internal\",\"\"\"Alice\"\" <1001>\",\"SIP/1001-0001\",\"SIP/trunk-0002\",\"Dial\",\"SIP/trunk/0299990000,60\",\"2026-11-02 09:00:00\",\"2026-11-02 09:00:05\",\"2026-11-02 09:01:10\",70,65,\"ANSWERED\",\"DOCUMENTATION\",\"1762074000.1\",\"\"";
+
+    #[test]
+    fn asterisk_answered_call() {
+        let lines = read(CdrFormat::Asterisk, format!("{AST_ANSWERED}\n").as_bytes());
+        assert_eq!(
+            cdr(&lines[0]),
+            &CdrRecord {
+                service: "1001".into(),
+                start: dt("2026-11-02 09:00:00"),
+                duration: 65,
+                destination: "0299990000".into(),
+                call_type: CallType::Voice,
+                quantity: 1,
+                carrier_cost: dec!(0),
+                record_id: Some("1762074000.1".into()),
+            }
+        );
+        assert_eq!(lines[0].raw, AST_ANSWERED);
+    }
+
+    #[test]
+    fn asterisk_unanswered_calls_are_not_billable() {
+        let text = "\"\",\"1001\",\"0299990000\",\"ctx\",\"\",\"SIP/1\",\"\",\"Dial\",\"x\",\"2026-11-02 09:00:00\",,\"2026-11-02 09:00:20\",20,0,\"NO ANSWER\",\"DOCUMENTATION\"\n\
+                    \"\",\"1001\",\"0299990000\",\"ctx\",\"\",\"SIP/1\",\"\",\"Dial\",\"x\",\"2026-11-02 09:00:00\",,\"2026-11-02 09:00:20\",20,0,\"BUSY\",\"DOCUMENTATION\"\n\
+                    \"\",\"1001\",\"0299990000\",\"ctx\",\"\",\"SIP/1\",\"\",\"Dial\",\"x\",\"2026-11-02 09:00:00\",,\"2026-11-02 09:00:20\",20,0,\"FAILED\",\"DOCUMENTATION\"\n";
+        let lines = read(CdrFormat::Asterisk, text.as_bytes());
+        let reasons: Vec<&str> = lines
+            .iter()
+            .map(|l| match &l.outcome {
+                LineOutcome::NotBillable(r) => r.as_str(),
+                o => panic!("{o:?}"),
+            })
+            .collect();
+        assert!(reasons[0].contains("NO ANSWER"));
+        assert!(reasons[1].contains("BUSY"));
+        assert!(reasons[2].contains("FAILED"));
+        assert_eq!(lines.iter().map(|l| l.line).collect::<Vec<_>>(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn asterisk_without_trailing_columns_and_malformed_lines() {
+        let sixteen = "\"\",\"1001\",\"44\",\"ctx\",\"\",\"c\",\"\",\"Dial\",\"x\",\"2026-11-02 09:00:00\",\"2026-11-02 09:00:01\",\"2026-11-02 09:00:09\",9,8,\"ANSWERED\",\"DOCUMENTATION\"";
+        let text = format!(
+            "{sixteen}\n\"\",\"1001\",\"44\",\"ctx\"\n{}\n{}\n",
+            sixteen.replace("\"1001\"", "\"\""),
+            sixteen.replace(",8,", ",eight,")
+        );
+        let lines = read(CdrFormat::Asterisk, text.as_bytes());
+        let c = cdr(&lines[0]);
+        assert_eq!((c.duration, c.record_id.as_ref()), (8, None));
+        let (col, r) = malformed(&lines[1]);
+        assert_eq!((col, lines[1].line), (None, 2));
+        assert!(r.contains("at least 16"), "{r}");
+        assert_eq!(malformed(&lines[2]).0, Some("service"));
+        assert_eq!(malformed(&lines[3]).0, Some("duration"));
+    }
+
+    // ---- mapped ------------------------------------------------------------
+
+    const MAP_NAMES: &str = r#"
+header = true
+delimiter = ";"
+timestamp_format = "%d/%m/%Y %H:%M:%S"
+
+[columns]
+service = "CLI"
+start = "Call Date"
+duration = "Secs"
+destination = "Dialled"
+call_type = "Type"
+quantity = "Units"
+carrier_cost = "Cost"
+record_id = "Ref"
+
+[call_type_values]
+GPRS = "data"
+"#;
+
+    #[test]
+    fn mapped_by_column_names() {
+        let map = ColumnMap::from_toml_str(MAP_NAMES).unwrap();
+        assert_eq!(map.delimiter, b';');
+        let text = "Ref;CLI;Call Date;Dialled;Secs;Type;Units;Cost\n\
+                    A1;0770;02/11/2026 09:00:00;4420;12.3;Voice;;0.01\n\
+                    A2;0770;02/11/2026 09:01:00;internet;;gprs;2048;0.02\n\
+                    A3;0770;2026-11-02 09:01:00;4420;5;voice;;0.01\n";
+        let lines = read(CdrFormat::Mapped(map), text.as_bytes());
+        let c = cdr(&lines[0]);
+        assert_eq!(c.duration, 13); // decimal seconds round up
+        assert_eq!(c.record_id.as_deref(), Some("A1"));
+        assert_eq!(c.start, dt("2026-11-02 09:00:00"));
+        let d = cdr(&lines[1]);
+        assert_eq!((d.call_type, d.quantity), (CallType::Data, 2048));
+        let (col, r) = malformed(&lines[2]);
+        assert_eq!((col, lines[2].line), (Some("start"), 4));
+        assert!(r.contains("%d/%m/%Y"), "{r}");
+    }
+
+    #[test]
+    fn mapped_header_missing_named_column() {
+        let map = ColumnMap::from_toml_str(MAP_NAMES).unwrap();
+        let e = file_err(
+            CdrFormat::Mapped(map),
+            b"Ref;CLI;Date;Dialled;Secs;Type;Units;Cost\n",
+        );
+        match e {
+            CdrFileError::MissingColumn {
+                line: 1,
+                column,
+                format: "mapped",
+            } => assert_eq!(column, "Call Date"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn mapped_by_indexes_without_header() {
+        let map = ColumnMap::from_toml_str(
+            "header = false\ncall_type = \"voice\"\n[columns]\nservice = 2\nstart = 0\nduration = 3\ndestination = 1\n",
+        )
+        .unwrap();
+        let text = "2026-11-02 09:00:00,4420,0770,30\n2026-11-02 09:00:00,4420\n";
+        let lines = read(CdrFormat::Mapped(map), text.as_bytes());
+        let c = cdr(&lines[0]);
+        assert_eq!(
+            (c.service.as_str(), c.destination.as_str(), c.duration),
+            ("0770", "4420", 30)
+        );
+        assert_eq!(c.call_type, CallType::Voice);
+        assert_eq!(c.carrier_cost, dec!(0));
+        let (col, r) = malformed(&lines[1]);
+        assert_eq!(col, None);
+        assert!(r.contains("at least 4"), "{r}");
+    }
+
+    #[test]
+    fn mapped_indexes_with_header_skip_the_header() {
+        let map = ColumnMap::from_toml_str(
+            "call_type = \"sms\"\n[columns]\nservice = 0\nstart = 1\ndestination = 2\nquantity = 3\n",
+        )
+        .unwrap();
+        let lines = read(
+            CdrFormat::Mapped(map),
+            b"a,b,c,d\n0770,2026-11-02T09:00:00,4479,2\n",
+        );
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].line, 2);
+        assert_eq!(cdr(&lines[0]).units(), 2);
+    }
+
+    #[test]
+    fn mapped_tab_delimiter() {
+        let map = ColumnMap::from_toml_str(
+            "header = false\ndelimiter = \"\\t\"\ncall_type = \"voice\"\n[columns]\nservice = 0\nstart = 1\nduration = 2\ndestination = 3\n",
+        )
+        .unwrap();
+        let lines = read(
+            CdrFormat::Mapped(map),
+            b"0770\t2026-11-02T09:00:00\t7\t44\n",
+        );
+        assert_eq!(cdr(&lines[0]).duration, 7);
+    }
+
+    #[test]
+    fn column_map_errors_are_clear() {
+        let bad = |s: &str, want: &str| {
+            let e = ColumnMap::from_toml_str(s).unwrap_err();
+            assert!(e.contains(want), "{s:?}: {e}");
+        };
+        let cols = "[columns]\nservice = 0\nstart = 1\nduration = 2\ndestination = 3\n";
+        bad(&format!("header = false\n{cols}"), "call_type");
+        bad(
+            &format!("delimiter = \";;\"\ncall_type = \"voice\"\n{cols}"),
+            "delimiter",
+        );
+        bad(&format!("call_type = \"fax\"\n{cols}"), "call_type");
+        bad(
+            &format!("call_type = \"voice\"\ntimestamp_format = \"%Q\"\n{cols}"),
+            "timestamp_format",
+        );
+        bad(
+            &format!("call_type = \"voice\"\nheadr = true\n{cols}"),
+            "headr",
+        );
+        bad(
+            "call_type = \"voice\"\n[columns]\nservice = 0\nstart = 1\nduration = 2\n",
+            "destination",
+        );
+        bad(
+            "call_type = \"voice\"\n[columns]\nservice = 0\nstart = 1\ndestination = 2\n",
+            "duration",
+        );
+        bad(
+            "header = false\ncall_type = \"voice\"\n[columns]\nservice = \"CLI\"\nstart = 1\nduration = 2\ndestination = 3\n",
+            "header = true",
+        );
+        bad(
+            "call_type = \"voice\"\n[columns]\nservice = -1\nstart = 1\nduration = 2\ndestination = 3\n",
+            "0 or more",
+        );
+        bad(
+            "call_type = \"voice\"\n[columns]\nservice = 0\nstart = 1\nduration = 2\ndestination = 3\ncost = 4\n",
+            "cost",
+        );
+        bad(
+            &format!("call_type = \"voice\"\n{cols}[call_type_values]\nX = \"fax\"\n"),
+            "call_type_values.X",
+        );
+        bad(
+            &format!("call_type = \"voice\"\nduration_unit = \"minutes\"\n{cols}"),
+            "duration_unit",
+        );
+        bad("not toml at all", "column map");
+        // Without voice, duration may be left out.
+        assert!(ColumnMap::from_toml_str("call_type = \"data\"\n[columns]\nservice = 0\nstart = 1\ndestination = 2\nquantity = 3\n").is_ok());
+    }
+
+    #[test]
+    fn shipped_fixture_map_reads_the_sample() {
+        let map =
+            ColumnMap::from_toml_str(include_str!("../../fixtures/carrier-map.toml")).unwrap();
+        let lines = read(
+            CdrFormat::Mapped(map),
+            include_bytes!("../../fixtures/cdrs/mapped-sample.csv"),
+        );
+        assert!(lines.len() >= 3);
+        assert!(
+            lines
+                .iter()
+                .all(|l| matches!(l.outcome, LineOutcome::Cdr(_))),
+            "{lines:?}"
+        );
+    }
+
+    // ---- timestamps --------------------------------------------------------
+
+    #[test]
+    fn iso_local_timestamps() {
+        assert_eq!(
+            parse_iso_local("2026-11-02T09:00:00").unwrap(),
+            dt("2026-11-02 09:00:00")
+        );
+        assert_eq!(
+            parse_iso_local("2026-11-02 23:59:59").unwrap(),
+            dt("2026-11-02 23:59:59")
+        );
+        assert_eq!(
+            parse_iso_local("2026-11-02 23:59:59.5").unwrap(),
+            dt("2026-11-02 23:59:59") + chrono::Duration::milliseconds(500)
+        );
+        for bad in [
+            "",
+            "2026-11-02",
+            "2026/11/02 09:00:00",
+            "2026-11-02T25:00:00",
+            "2026-02-30T09:00:00",
+            "2026-11-02T09:00:00.",
+            "2026-11-02T09:00:00+01:00",
+            "2026-11-02x09:00:00",
+            "２026-11-02T09:00:00",
+        ] {
+            assert!(parse_iso_local(bad).is_err(), "{bad}");
+        }
+    }
+
+    // ---- volume ------------------------------------------------------------
+
+    #[test]
+    fn parses_100k_generated_lines() {
+        let mut text = String::from(NATIVE_HEADER);
+        for i in 0..100_000u64 {
+            text.push_str(&format!(
+                "0770{:07},2026-11-{:02}T{:02}:{:02}:{:02},{},44{:08},voice,,0.0{},\n",
+                i % 5000,
+                1 + i % 28,
+                i % 24,
+                i % 60,
+                (i * 7) % 60,
+                i % 3600,
+                i,
+                i % 10
+            ));
+        }
+        let mut n = 0u64;
+        let mut last = 0;
+        for l in CdrReader::new(CdrFormat::Billrun, text.as_bytes()).unwrap() {
+            let l = l.unwrap();
+            assert!(matches!(l.outcome, LineOutcome::Cdr(_)), "{l:?}");
+            assert_eq!(l.line, last + if last == 0 { 2 } else { 1 });
+            last = l.line;
+            n += 1;
+        }
+        assert_eq!(n, 100_000);
+        assert_eq!(last, 100_001);
+    }
+}
