@@ -8,4 +8,5 @@ pub mod cli;
 pub mod domain;
 pub mod error;
 pub mod gateway;
+pub mod render;
 pub mod store;
