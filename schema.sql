@@ -120,3 +120,197 @@ CREATE TABLE audit (
     detail   TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_run ON audit(run_id);
+
+-- migration: 2
+-- CDR sources, files, lines and billing errors (SPEC §4, §5); charges,
+-- payments and wholesale fees (§6, §7); invoices (§9).
+
+CREATE TABLE carriers (
+    name       TEXT PRIMARY KEY,
+    format     TEXT NOT NULL,            -- billrun | asterisk | mapped:PATH
+    inbox      TEXT,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE cdr_files (
+    id           INTEGER PRIMARY KEY,
+    carrier      TEXT NOT NULL REFERENCES carriers(name),
+    name         TEXT NOT NULL,           -- file name as received
+    sha256       TEXT NOT NULL UNIQUE,    -- a file is stored once
+    lines        INTEGER NOT NULL DEFAULT 0,
+    state        TEXT NOT NULL CHECK (state IN
+                    ('pending', 'processing', 'processed', 'failed', 'ignored')),
+    failure      TEXT,
+    imported_at  TEXT NOT NULL,
+    processed_at TEXT
+);
+
+-- One row per readable CDR line. `state`: unrated (file pending), rated, error.
+-- How a rated CDR was rated is kept: rate_id, band, billable units, charge.
+-- invoice_id is set by production; a CDR with an invoice is never billed again.
+CREATE TABLE cdrs (
+    id           INTEGER PRIMARY KEY,
+    file_id      INTEGER NOT NULL REFERENCES cdr_files(id),
+    line         INTEGER NOT NULL,
+    service      TEXT NOT NULL,           -- normalised digits
+    start        TEXT NOT NULL,           -- YYYY-MM-DDTHH:MM:SS
+    destination  TEXT NOT NULL,           -- normalised digits
+    call_type    TEXT NOT NULL CHECK (call_type IN ('voice', 'sms', 'data')),
+    units        INTEGER NOT NULL,        -- seconds (voice), messages (sms), bytes (data)
+    carrier_cost TEXT NOT NULL DEFAULT '0',
+    record_id    TEXT,
+    state        TEXT NOT NULL CHECK (state IN ('unrated', 'rated', 'error')),
+    rate_id      INTEGER,
+    band         TEXT,
+    billable     INTEGER,                 -- billable seconds / messages / KB
+    charge_minor INTEGER,
+    description  TEXT,                    -- the rate's destination description
+    invoice_id   INTEGER REFERENCES invoices(id)
+);
+CREATE INDEX cdrs_file ON cdrs(file_id);
+CREATE INDEX cdrs_unbilled ON cdrs(service, start) WHERE invoice_id IS NULL AND state = 'rated';
+CREATE INDEX cdrs_invoice ON cdrs(invoice_id) WHERE invoice_id IS NOT NULL;
+
+-- Billing errors (CDRs) and fee errors (wholesale fee lines).
+CREATE TABLE billing_errors (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('malformed', 'duplicate', 'unknown_service',
+                    'service_inactive', 'no_rate', 'fee_unknown_service', 'fee_unknown_code')),
+    state        TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved', 'ignored')),
+    cdr_id       INTEGER REFERENCES cdrs(id),
+    fee_id       INTEGER REFERENCES fees(id),
+    file_id      INTEGER,                 -- cdr_files.id or fee_files.id by kind
+    line         INTEGER NOT NULL,
+    service      TEXT,
+    destination  TEXT,
+    start        TEXT,
+    carrier_cost TEXT NOT NULL DEFAULT '0',
+    detail       TEXT NOT NULL DEFAULT '',
+    raw          TEXT,
+    created_at   TEXT NOT NULL,
+    closed_at    TEXT,
+    closed_by    TEXT
+);
+CREATE INDEX billing_errors_open ON billing_errors(state, kind);
+CREATE INDEX billing_errors_cdr ON billing_errors(cdr_id);
+
+-- One-off charges and credits (negative). `source`: manual, dishonour_fee.
+CREATE TABLE charges (
+    id           INTEGER PRIMARY KEY,
+    account      TEXT NOT NULL REFERENCES customers(account),
+    service      TEXT REFERENCES services(service),
+    date         TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    source       TEXT NOT NULL DEFAULT 'manual',
+    created_at   TEXT NOT NULL,
+    created_by   TEXT NOT NULL,
+    invoice_id   INTEGER REFERENCES invoices(id)
+);
+CREATE INDEX charges_unbilled ON charges(account) WHERE invoice_id IS NULL;
+
+-- Payments received. Unallocated until production applies them (invoice_id).
+-- `source`: manual, csv, xero, collection. A reversal (dishonour) is a
+-- negative payment with reverses = the payment it cancels.
+CREATE TABLE payments (
+    id           INTEGER PRIMARY KEY,
+    account      TEXT NOT NULL REFERENCES customers(account),
+    date         TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    method       TEXT NOT NULL CHECK (method IN
+                    ('direct_debit', 'card', 'bank_transfer', 'cash', 'cheque', 'xero')),
+    reference    TEXT NOT NULL,
+    source       TEXT NOT NULL DEFAULT 'manual',
+    reverses     INTEGER REFERENCES payments(id),
+    imported_at  TEXT NOT NULL,
+    invoice_id   INTEGER REFERENCES invoices(id),
+    UNIQUE (account, reference)
+);
+CREATE INDEX payments_unallocated ON payments(account) WHERE invoice_id IS NULL;
+
+-- Payment files imported (for the stale Xero payments warning).
+CREATE TABLE payment_imports (
+    id          INTEGER PRIMARY KEY,
+    format      TEXT NOT NULL,            -- csv | xero
+    file        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    rows        INTEGER NOT NULL,
+    imported_at TEXT NOT NULL
+);
+
+-- Wholesale fixed-fee files and lines (SPEC §6.2).
+CREATE TABLE fee_files (
+    id          INTEGER PRIMARY KEY,
+    carrier     TEXT NOT NULL REFERENCES carriers(name),
+    name        TEXT NOT NULL,
+    sha256      TEXT NOT NULL UNIQUE,
+    lines       INTEGER NOT NULL,
+    imported_at TEXT NOT NULL
+);
+CREATE TABLE fees (
+    id           INTEGER PRIMARY KEY,
+    file_id      INTEGER NOT NULL REFERENCES fee_files(id),
+    line         INTEGER NOT NULL,
+    service      TEXT NOT NULL,           -- normalised
+    fee_code     TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    amount       TEXT NOT NULL,           -- carrier's cost, decimal
+    period_start TEXT NOT NULL,
+    period_end   TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('matched', 'error')),
+    account      TEXT REFERENCES customers(account),
+    invoice_id   INTEGER REFERENCES invoices(id)
+);
+CREATE INDEX fees_unbilled ON fees(account) WHERE invoice_id IS NULL AND state = 'matched';
+
+-- Invoices. Figures are copied at production and never recomputed.
+CREATE TABLE invoices (
+    id                    INTEGER PRIMARY KEY,
+    run_id                INTEGER NOT NULL REFERENCES runs(id),
+    number                TEXT NOT NULL UNIQUE,
+    seq                   INTEGER NOT NULL UNIQUE,
+    account               TEXT NOT NULL REFERENCES customers(account),
+    invoice_date          TEXT NOT NULL,
+    due_date              TEXT NOT NULL,
+    cutoff_date           TEXT NOT NULL,
+    currency              TEXT NOT NULL,
+    opening_balance_minor INTEGER NOT NULL,
+    payments_minor        INTEGER NOT NULL,  -- applied, positive = received
+    charges_ex_tax_minor  INTEGER NOT NULL,
+    tax_minor             INTEGER NOT NULL,
+    total_charges_minor   INTEGER NOT NULL,
+    amount_due_minor      INTEGER NOT NULL,
+    message               TEXT NOT NULL DEFAULT '',
+    delivery              TEXT NOT NULL,     -- customer's, at production
+    payment_method        TEXT NOT NULL,     -- customer's, at production
+    pdf_path              TEXT,              -- set when the PDF is complete
+    pdf_sha256            TEXT,
+    created_at            TEXT NOT NULL,
+    UNIQUE (run_id, account)
+);
+CREATE INDEX invoices_account ON invoices(account, seq);
+
+CREATE TABLE invoice_lines (
+    id           INTEGER PRIMARY KEY,
+    invoice_id   INTEGER NOT NULL REFERENCES invoices(id),
+    position     INTEGER NOT NULL,
+    category     TEXT NOT NULL CHECK (category IN
+                    ('usage', 'fixed', 'one_off', 'wholesale', 'adjustment')),
+    service      TEXT,
+    description  TEXT NOT NULL,
+    quantity     TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    taxable      INTEGER NOT NULL DEFAULT 1,
+    period_start TEXT,                       -- fixed fees: the span charged
+    period_end   TEXT
+);
+CREATE INDEX invoice_lines_invoice ON invoice_lines(invoice_id);
+
+-- Customers of a run that got no invoice, and why (empty | too_low).
+CREATE TABLE not_produced (
+    run_id       INTEGER NOT NULL REFERENCES runs(id),
+    account      TEXT NOT NULL REFERENCES customers(account),
+    reason       TEXT NOT NULL CHECK (reason IN ('empty', 'too_low')),
+    amount_minor INTEGER NOT NULL,
+    PRIMARY KEY (run_id, account)
+);
