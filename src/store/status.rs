@@ -7,7 +7,7 @@ use crate::error::Result;
 use rusqlite::Connection;
 
 pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
-    Ok(Facts {
+    let mut facts = Facts {
         run_id: run.id,
         status: Some(run.status),
         dates_set: run.invoice_date.is_some() && run.cutoff_date.is_some(),
@@ -19,5 +19,10 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         wholesale_fees: settings::get_bool(conn, "features.wholesale_fees")?,
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
         ..Default::default()
-    })
+    };
+    let (total, pdf_ready, print_unprinted) = super::invoices::facts(conn, run.id)?;
+    facts.invoices.total = total;
+    facts.invoices.pdf_ready = pdf_ready;
+    facts.invoices.print_unprinted = print_unprinted;
+    Ok(facts)
 }
