@@ -7,10 +7,9 @@ use super::output::{self, Ctx};
 use crate::domain::lifecycle::RunStatus;
 use crate::render::merge_pdfs;
 use crate::store::audit::{self, Actor};
-use crate::store::{Store, invoices, runs};
+use crate::store::{Store, invoices, print, runs};
 use anyhow::Context;
 use clap::Args as ClapArgs;
-use rusqlite::params;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -65,32 +64,22 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Res
             .map(|d| d.get_pages().len())
             .unwrap_or(0);
         let tx = store.write()?;
-        tx.execute(
-            "INSERT INTO print_bundles (run_id, path, invoices, pages, sha256, created_at, created_by)
-             VALUES (?1, '', ?2, ?3, ?4, ?5, ?6)",
-            params![
-                run.id,
-                chunk.len() as i64,
-                pages as i64,
-                hex::encode(Sha256::digest(&merged)),
-                crate::store::now_stamp(),
-                actor.operator
-            ],
+        let ids: Vec<i64> = chunk.iter().map(|i| i.id).collect();
+        let (bundle_id, path) = print::record_bundle(
+            &tx,
+            run.id,
+            &ids,
+            pages,
+            &hex::encode(Sha256::digest(&merged)),
+            &actor.operator,
+            |id| {
+                a.out
+                    .join(format!("{}-bundle-{id:03}.pdf", run.name))
+                    .to_string_lossy()
+                    .into_owned()
+            },
         )?;
-        let bundle_id = tx.last_insert_rowid();
-        let path = a
-            .out
-            .join(format!("{}-bundle-{bundle_id:03}.pdf", run.name));
-        tx.execute(
-            "UPDATE print_bundles SET path = ?2 WHERE id = ?1",
-            params![bundle_id, path.to_string_lossy()],
-        )?;
-        for (pos, i) in chunk.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO print_items (bundle_id, invoice_id, position) VALUES (?1, ?2, ?3)",
-                params![bundle_id, i.id, pos as i64 + 1],
-            )?;
-        }
+        let path = PathBuf::from(path);
         super::produce::write_atomic(&path, &merged)
             .map_err(|e| crate::error::external(format!("cannot write {}: {e}", path.display())))?;
         audit::log(

@@ -88,6 +88,20 @@ pub fn produce(
     db: &Path,
     run: &runs::Run,
 ) -> anyhow::Result<()> {
+    // One producer per run: an OS lock, released by the kernel if killed.
+    let dir = pdf_dir(db, &run.name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| crate::error::external(format!("cannot create {}: {e}", dir.display())))?;
+    let lock = std::fs::File::create(dir.join(".produce.lock")).map_err(|e| {
+        crate::error::external(format!("cannot create a lock in {}: {e}", dir.display()))
+    })?;
+    if lock.try_lock().is_err() {
+        return Err(crate::error::precondition(format!(
+            "run {} is being produced by another billrun process; wait for it (billrun status {})",
+            run.id, run.id
+        ))
+        .into());
+    }
     let tx = store.write()?;
     let created = production::start(&tx, actor, run)?;
     tx.commit()?;
@@ -105,9 +119,6 @@ pub fn produce(
     }
     let run = runs::resolve(&store.conn, &run.id.to_string())?;
     let missing = production::missing_pdfs(&store.conn, run.id)?;
-    let dir = pdf_dir(db, &run.name);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| crate::error::external(format!("cannot create {}: {e}", dir.display())))?;
     let rendered = render_all(ctx, store, &dir, &missing)?;
     let tx = store.write()?;
     let done = production::finish(&tx, actor, &run)?;
@@ -131,7 +142,7 @@ pub fn produce(
             "status": if done { "completed" } else { "running" },
             "invoices": total,
             "pdfs_ready": ready,
-            "pdf_dir": dir,
+            "pdf_dir": &dir,
             "created": created.as_ref().map(|c| serde_json::json!({
                 "invoices": c.invoices, "empty": c.empty, "too_low": c.too_low,
                 "first": c.first_number, "last": c.last_number})),

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod billing;
 pub mod invoices;
+pub mod print;
 pub mod production;
 pub mod reference;
 pub mod runs;

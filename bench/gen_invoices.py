@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Generate reference data and rated CDRs for the production benchmark.
+
+usage: gen_invoices.py DIR CUSTOMERS CALLS_PER_CUSTOMER
+Writes DIR/customers.csv, DIR/services.csv and DIR/cdrs.sql (rated CDRs
+inserted straight into the store: rating speed is measured separately by
+bench/cdr_import.sh; this benchmark is about invoice production).
+"""
+import random
+import sys
+
+out, n, calls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(42)
+methods = ["direct_debit", "card", "manual"]
+deliveries = ["email", "print", "both"]
+with open(f"{out}/customers.csv", "w") as c, open(f"{out}/services.csv", "w") as s:
+    c.write("account,name,email,delivery,payment_method,bank_branch,bank_account,"
+            "bank_account_name,mandate_ref,mandate_date,card_token,address1,town,postcode\n")
+    s.write("service,account,plan,start_date,end_date,description,billed_to\n")
+    for i in range(n):
+        acc = f"B{i:06d}"
+        m = methods[i % 3]
+        bank = ("20-00-00", f"{10000000 + i}", f"CUSTOMER {i}", f"MD{i:06d}", "2025-01-01", "") \
+            if m == "direct_debit" else ("", "", "", "", "", f"pm_{i:08d}" if m == "card" else "")
+        c.write(",".join([acc, f"Customer {i}", f"c{i}@example.com", deliveries[i % 3], m, *bank,
+                          f"{i} Long Road", "Leeds", f"LS{i % 30} {i % 9}AB"]) + "\n")
+        s.write(f"0113{i:07d},{acc},HOME,2025-01-01,,Home line,2026-10-31\n")
+with open(f"{out}/cdrs.sql", "w") as q:
+    q.write("BEGIN;\nINSERT INTO carriers VALUES ('bench','billrun',NULL,'now');\n")
+    q.write("INSERT INTO cdr_files (id, carrier, name, sha256, lines, state, imported_at) "
+            "VALUES (1,'bench','bench.csv','x',0,'processed','now');\n")
+    line = 1
+    for i in range(n):
+        for k in range(calls):
+            dest = f"447700{rnd.randrange(10**6):06d}" if k % 2 else f"44113{rnd.randrange(10**7):07d}"
+            desc = "UK mobile" if k % 2 else "UK landline"
+            secs = rnd.randrange(5, 1800)
+            q.write(f"INSERT INTO cdrs (file_id,line,service,start,destination,call_type,units,"
+                    f"state,band,billable,charge_minor,description) VALUES (1,{line},'0113{i:07d}',"
+                    f"'2026-11-{1 + k % 28:02d}T{8 + k % 10:02d}:{k % 60:02d}:00','{dest}','voice',"
+                    f"{secs},'rated','peak',{secs},{secs // 10},'{desc}');\n")
+            line += 1
+    q.write("COMMIT;\n")
