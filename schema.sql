@@ -314,3 +314,13 @@ CREATE TABLE not_produced (
     amount_minor INTEGER NOT NULL,
     PRIMARY KEY (run_id, account)
 );
+
+-- migration: 3
+-- Wholesale fee codes registered by the operator (`fees codes add`). A fee
+-- line's code is known when it is a plan code or registered here.
+CREATE TABLE fee_codes (
+    code        TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX billing_errors_fee ON billing_errors(fee_id) WHERE fee_id IS NOT NULL;

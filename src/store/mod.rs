@@ -5,7 +5,10 @@
 //! `schema.sql` above `PRAGMA user_version`.
 
 pub mod audit;
+pub mod charges;
+pub mod fees;
 pub mod reference;
+pub mod payments;
 pub mod runs;
 pub mod settings;
 pub mod status;
