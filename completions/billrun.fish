@@ -38,6 +38,9 @@ complete -c billrun -n "__fish_billrun_needs_command" -f -a "services" -d 'Servi
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "plans" -d 'Plans: import and list'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "tariffs" -d 'Tariffs (rate tables): import and list'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "cycles" -d 'Billing cycles: add, list, and tick (create the runs that are due; for cron)'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "charge" -d 'One-off charges and credits: add, list, remove (while unbilled)'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "payments" -d 'Payments received: add, import (csv or Xero), list'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "fees" -d 'Wholesale fixed fees (features.wholesale_fees): import, list, codes'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "new" -d 'Create a billing run (status pending)'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "runs" -d 'List runs with status and key figures'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "set-dates" -d 'Set or clear a run\'s dates and message'
@@ -204,6 +207,112 @@ complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_
 complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from help" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from help" -f -a "tick" -d 'Create the runs that are due (idempotent; for cron)'
 complete -c billrun -n "__fish_billrun_using_subcommand cycles; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and not __fish_seen_subcommand_from add list remove help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and not __fish_seen_subcommand_from add list remove help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and not __fish_seen_subcommand_from add list remove help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and not __fish_seen_subcommand_from add list remove help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and not __fish_seen_subcommand_from add list remove help" -f -a "add" -d 'Add a one-off charge, or a credit (negative amount)'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and not __fish_seen_subcommand_from add list remove help" -f -a "list" -d 'List charges and credits'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and not __fish_seen_subcommand_from add list remove help" -f -a "remove" -d 'Remove a charge that is not billed yet'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and not __fish_seen_subcommand_from add list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -l account -d 'Customer account' -r
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -l amount -d 'Amount ex-tax, at most two decimals; negative for a credit (e.g. -10.00)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -l description -d 'Text printed on the invoice line' -r
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -l service -d 'The service it is for (must belong to the account)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -l date -d 'Date YYYY-MM-DD (default today); billed by the first run whose cutoff is on or after it' -r
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from list" -l account -d 'Only this account\'s' -r
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from list" -l unbilled -d 'Only those no invoice has billed yet'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from remove" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from remove" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from remove" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a one-off charge, or a credit (negative amount)'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from help" -f -a "list" -d 'List charges and credits'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a charge that is not billed yet'
+complete -c billrun -n "__fish_billrun_using_subcommand charge; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -f -a "add" -d 'Record one payment received'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -f -a "import" -d 'Import a payments file (all or nothing)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -f -a "list" -d 'List payments'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l account -r
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l amount -d 'Amount received, above zero, at most two decimals' -r
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l date -d 'Date received, YYYY-MM-DD' -r
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l method -d 'direct_debit, card, bank_transfer, cash, cheque or xero' -r
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l reference -d 'The payment\'s reference (unique per account)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -l format -d 'csv: account, date, amount, method, reference; xero: Xero\'s payments export' -r -f -a "csv\t''
+xero\t''"
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -l account -d 'Only this account\'s' -r
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -l unallocated -d 'Only payments no invoice has applied yet'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from help" -f -a "add" -d 'Record one payment received'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a payments file (all or nothing)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from help" -f -a "list" -d 'List payments'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -f -a "import" -d 'Import a carrier\'s fixed-fee file and match its lines to services'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -f -a "list" -d 'List fee lines'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -f -a "codes" -d 'Fee codes: a line\'s fee code is known when it is a plan code or registered here'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from import" -l carrier -d 'The carrier that sent the file' -r
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from import" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from import" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from list" -l account -r
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from list" -l unbilled -d 'Only matched lines no invoice has billed yet'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from codes" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from codes" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from codes" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from codes" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from codes" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from codes" -f -a "add" -d 'Register (or re-describe) a fee code'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from codes" -f -a "list" -d 'Every known fee code'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from codes" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a carrier\'s fixed-fee file and match its lines to services'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from help" -f -a "list" -d 'List fee lines'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from help" -f -a "codes" -d 'Fee codes: a line\'s fee code is known when it is a plan code or registered here'
+complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand new" -l name -d 'Run name (default: the cutoff month, e.g. 2026-11)' -r
 complete -c billrun -n "__fish_billrun_using_subcommand new" -l cycle -d 'Billing cycle whose customers the run bills' -r
 complete -c billrun -n "__fish_billrun_using_subcommand new" -l invoice-date -r
@@ -272,25 +381,28 @@ complete -c billrun -n "__fish_billrun_using_subcommand completions" -l json -d 
 complete -c billrun -n "__fish_billrun_using_subcommand completions" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand completions" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "init" -d 'Create the database (schema and migrations); re-running is harmless'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "demo" -d 'A fresh database with the shipped fixtures, walked through a whole run'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "config" -d 'Settings: `config set KEY VALUE`, `config get KEY`, `config list`'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "customers" -d 'Customers: import (upsert) and list'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "services" -d 'Services (the numbers CDRs carry): import and list'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "plans" -d 'Plans: import and list'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "tariffs" -d 'Tariffs (rate tables): import and list'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "cycles" -d 'Billing cycles: add, list, and tick (create the runs that are due; for cron)'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "new" -d 'Create a billing run (status pending)'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "runs" -d 'List runs with status and key figures'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "set-dates" -d 'Set or clear a run\'s dates and message'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "ready" -d 'Mark a run ready (runs the pre-billing report)'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "approve" -d 'Approve a run (sign-off; runs the pre-billing report)'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "confirm" -d 'Confirm a checklist step: payments, cdrs, errors, fee-errors, prebill, postbill'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "request" -d 'Lock the run and request bills'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "status" -d 'The next-steps checklist of a run'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "audit" -d 'The audit log'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, ...)'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "init" -d 'Create the database (schema and migrations); re-running is harmless'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "demo" -d 'A fresh database with the shipped fixtures, walked through a whole run'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "config" -d 'Settings: `config set KEY VALUE`, `config get KEY`, `config list`'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "customers" -d 'Customers: import (upsert) and list'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "services" -d 'Services (the numbers CDRs carry): import and list'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "plans" -d 'Plans: import and list'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "tariffs" -d 'Tariffs (rate tables): import and list'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "cycles" -d 'Billing cycles: add, list, and tick (create the runs that are due; for cron)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "charge" -d 'One-off charges and credits: add, list, remove (while unbilled)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "payments" -d 'Payments received: add, import (csv or Xero), list'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "fees" -d 'Wholesale fixed fees (features.wholesale_fees): import, list, codes'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "new" -d 'Create a billing run (status pending)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "runs" -d 'List runs with status and key figures'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "set-dates" -d 'Set or clear a run\'s dates and message'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "ready" -d 'Mark a run ready (runs the pre-billing report)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "approve" -d 'Approve a run (sign-off; runs the pre-billing report)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "confirm" -d 'Confirm a checklist step: payments, cdrs, errors, fee-errors, prebill, postbill'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "request" -d 'Lock the run and request bills'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "status" -d 'The next-steps checklist of a run'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "audit" -d 'The audit log'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, ...)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve confirm request status audit completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a setting (validated)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print a setting\'s effective value'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "list" -d 'Every setting with its value (defaults marked)'
@@ -305,3 +417,12 @@ complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_su
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "add" -d 'Add (or change) a billing cycle billing on day D of every month'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "tick" -d 'Create the runs that are due (idempotent; for cron)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from charge" -f -a "add" -d 'Add a one-off charge, or a credit (negative amount)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from charge" -f -a "list" -d 'List charges and credits'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from charge" -f -a "remove" -d 'Remove a charge that is not billed yet'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from payments" -f -a "add" -d 'Record one payment received'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from payments" -f -a "import" -d 'Import a payments file (all or nothing)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from payments" -f -a "list" -d 'List payments'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from fees" -f -a "import" -d 'Import a carrier\'s fixed-fee file and match its lines to services'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from fees" -f -a "list" -d 'List fee lines'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from fees" -f -a "codes" -d 'Fee codes: a line\'s fee code is known when it is a plan code or registered here'

@@ -58,7 +58,13 @@ fn import_matches_lines_and_records_both_fee_error_kinds() {
     let e = Env::new().with_reference_data();
     with_carrier(&e);
     e.ok(&["config", "set", "features.wholesale_fees", "true"]);
-    e.ok(&["new", "--invoice-date", "2026-12-01", "--cutoff", "2026-11-30"]);
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
     let f = fee_file(&e);
     let v = e.json(&["fees", "import", &f, "--carrier", "openreach"]);
     assert_eq!(v["lines"], 5);
@@ -77,7 +83,12 @@ fn import_matches_lines_and_records_both_fee_error_kinds() {
     assert_eq!(
         errs,
         [
-            ("fee_unknown_service".into(), "open".into(), 4, "18.50".into()),
+            (
+                "fee_unknown_service".into(),
+                "open".into(),
+                4,
+                "18.50".into()
+            ),
             ("fee_unknown_code".into(), "open".into(), 5, "4.00".into()),
         ]
     );

@@ -38,8 +38,18 @@ fn shipped_payments_import_and_list_unallocated() {
 fn bad_payment_file_reports_every_row_and_changes_nothing() {
     let e = Env::new().with_reference_data();
     e.ok(&[
-        "payments", "add", "--account", "C1001", "--amount", "10", "--date", "2026-11-01",
-        "--method", "cash", "--reference", "R-OLD",
+        "payments",
+        "add",
+        "--account",
+        "C1001",
+        "--amount",
+        "10",
+        "--date",
+        "2026-11-01",
+        "--method",
+        "cash",
+        "--reference",
+        "R-OLD",
     ]);
     let before = e.snapshot();
     let f = e.write(
@@ -71,9 +81,15 @@ C1002,2026-11-03,7,cash,X\n"
     }
     assert_eq!(e.snapshot(), before, "a bad file must change nothing");
     // Missing column, and a file that is not there.
-    let f = e.write("nocol.csv", "account,date,amount,method\nC1001,2026-11-02,1,cash\n");
+    let f = e.write(
+        "nocol.csv",
+        "account,date,amount,method\nC1001,2026-11-02,1,cash\n",
+    );
     let err = e.fails(4, &["payments", "import", &f]);
-    assert!(err.contains("nocol.csv:1: reference: required column is missing"), "{err}");
+    assert!(
+        err.contains("nocol.csv:1: reference: required column is missing"),
+        "{err}"
+    );
     let err = e.fails(4, &["payments", "import", "nope.csv"]);
     assert!(err.contains("nope.csv: cannot read"), "{err}");
     assert_eq!(e.snapshot(), before);
@@ -82,7 +98,10 @@ C1002,2026-11-03,7,cash,X\n"
 #[test]
 fn duplicate_reference_refused_on_reimport_and_add() {
     let e = Env::new().with_reference_data();
-    let f = e.write("p.csv", &format!("{HEADER}C1001,2026-11-02,54.00,direct_debit,DD-1\n"));
+    let f = e.write(
+        "p.csv",
+        &format!("{HEADER}C1001,2026-11-02,54.00,direct_debit,DD-1\n"),
+    );
     e.ok(&["payments", "import", &f]);
     let before = e.snapshot();
     let err = e.fails(4, &["payments", "import", &f]);
@@ -93,16 +112,36 @@ fn duplicate_reference_refused_on_reimport_and_add() {
     let err = e.fails(
         4,
         &[
-            "payments", "add", "--account", "C1001", "--amount", "1", "--date", "2026-11-03",
-            "--method", "cash", "--reference", "DD-1",
+            "payments",
+            "add",
+            "--account",
+            "C1001",
+            "--amount",
+            "1",
+            "--date",
+            "2026-11-03",
+            "--method",
+            "cash",
+            "--reference",
+            "DD-1",
         ],
     );
     assert!(err.contains("--reference: duplicate"), "{err}");
     assert_eq!(e.snapshot(), before);
     // The same reference for another account is a different payment.
     e.ok(&[
-        "payments", "add", "--account", "C1002", "--amount", "1", "--date", "2026-11-03",
-        "--method", "cash", "--reference", "DD-1",
+        "payments",
+        "add",
+        "--account",
+        "C1002",
+        "--amount",
+        "1",
+        "--date",
+        "2026-11-03",
+        "--method",
+        "cash",
+        "--reference",
+        "DD-1",
     ]);
 }
 
@@ -112,16 +151,42 @@ fn payments_add_validates_every_flag() {
     let err = e.fails(
         4,
         &[
-            "payments", "add", "--account", "C9999", "--amount", "0", "--date", "2026-02-30",
-            "--method", "gold", "--reference", " ",
+            "payments",
+            "add",
+            "--account",
+            "C9999",
+            "--amount",
+            "0",
+            "--date",
+            "2026-02-30",
+            "--method",
+            "gold",
+            "--reference",
+            " ",
         ],
     );
-    for want in ["--date:", "--amount:", "--method:", "--reference: must not be empty", "--account: unknown account 'C9999'"] {
+    for want in [
+        "--date:",
+        "--amount:",
+        "--method:",
+        "--reference: must not be empty",
+        "--account: unknown account 'C9999'",
+    ] {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
     let v = e.json(&[
-        "payments", "add", "--account", "C1001", "--amount", "12.5", "--date", "2026-11-02",
-        "--method", "card", "--reference", "T1",
+        "payments",
+        "add",
+        "--account",
+        "C1001",
+        "--amount",
+        "12.5",
+        "--date",
+        "2026-11-02",
+        "--method",
+        "card",
+        "--reference",
+        "T1",
     ]);
     assert!(v["id"].as_i64().unwrap() > 0);
     assert_eq!(e.json(&["payments", "list"])[0]["amount"], "12.50");
@@ -185,8 +250,20 @@ fn step(status: &serde_json::Value, key: &str) -> serde_json::Value {
 #[test]
 fn check_payments_compares_this_run_with_the_previous_run() {
     let e = Env::new().with_reference_data();
-    e.ok(&["new", "--invoice-date", "2026-11-01", "--cutoff", "2026-10-31"]);
-    e.ok(&["new", "--invoice-date", "2026-12-01", "--cutoff", "2026-11-30"]);
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-11-01",
+        "--cutoff",
+        "2026-10-31",
+    ]);
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
     let f = e.write(
         "p.csv",
         &format!(
@@ -228,22 +305,41 @@ C1009,2026-12-01,10.00,bank_transfer,DEC-1\n"
     assert!(s.get("warning").is_none(), "Xero is off: no warning");
     // The text checklist shows the same line.
     let text = e.ok(&["status", "2"]);
-    assert!(text.contains("3 unallocated payments, 129.99 (previous run: 3, 138.00)"), "{text}");
+    assert!(
+        text.contains("3 unallocated payments, 129.99 (previous run: 3, 138.00)"),
+        "{text}"
+    );
     // The listing shows all four unallocated (including the December one).
     assert_eq!(
-        e.json(&["payments", "list", "--unallocated"]).as_array().unwrap().len(),
+        e.json(&["payments", "list", "--unallocated"])
+            .as_array()
+            .unwrap()
+            .len(),
         4
     );
     e.ok(&["confirm", "2", "payments"]);
-    assert_eq!(step(&e.json(&["status", "2"]), "check_payments")["state"], "done");
+    assert_eq!(
+        step(&e.json(&["status", "2"]), "check_payments")["state"],
+        "done"
+    );
 }
 
 /// Import time is backdated with rusqlite to simulate the passing days.
 #[test]
 fn stale_xero_payments_warning() {
     let e = Env::new().with_reference_data();
-    e.ok(&["new", "--invoice-date", "2026-12-01", "--cutoff", "2026-11-30"]);
-    assert!(step(&e.json(&["status", "1"]), "check_payments").get("warning").is_none());
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    assert!(
+        step(&e.json(&["status", "1"]), "check_payments")
+            .get("warning")
+            .is_none()
+    );
     e.ok(&["config", "set", "xero.enabled", "true"]);
     let w = step(&e.json(&["status", "1"]), "check_payments")["warning"].clone();
     assert!(w.as_str().unwrap().contains("never imported"), "{w}");
@@ -252,7 +348,11 @@ fn stale_xero_payments_warning() {
         "Date,Account Number,Reference,Amount\n2026-11-05,C1001,X1,10.00\n",
     );
     e.ok(&["payments", "import", &f, "--format", "xero"]);
-    assert!(step(&e.json(&["status", "1"]), "check_payments").get("warning").is_none());
+    assert!(
+        step(&e.json(&["status", "1"]), "check_payments")
+            .get("warning")
+            .is_none()
+    );
     // Our own CSV import does not count as a Xero import.
     db(&e)
         .execute(
@@ -271,5 +371,9 @@ fn stale_xero_payments_warning() {
     assert!(text.contains("⚠ Xero payments last imported"), "{text}");
     // A longer window than the age silences it.
     e.ok(&["config", "set", "payments.stale_days", "100000"]);
-    assert!(step(&e.json(&["status", "1"]), "check_payments").get("warning").is_none());
+    assert!(
+        step(&e.json(&["status", "1"]), "check_payments")
+            .get("warning")
+            .is_none()
+    );
 }

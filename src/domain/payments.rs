@@ -102,7 +102,9 @@ fn check_refs(
     if known.references.contains(&key) {
         out.push((
             "reference",
-            format!("duplicate: reference '{reference}' was already imported for account {account}"),
+            format!(
+                "duplicate: reference '{reference}' was already imported for account {account}"
+            ),
         ));
     } else if let Some(first) = seen.get(&key) {
         out.push((
@@ -175,17 +177,18 @@ pub fn parse_csv(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<NewPayme
         for (col, e) in ref_problems {
             r.problem(col, e);
         }
-        if let (Some(date), Some(amount_minor), Some(method), true) = (date, amount, method, ok) {
-            if !account.is_empty() && !reference.is_empty() {
-                out.push(NewPayment {
-                    line,
-                    account,
-                    date,
-                    amount_minor,
-                    method,
-                    reference,
-                });
-            }
+        if let (Some(date), Some(amount_minor), Some(method), true) = (date, amount, method, ok)
+            && !account.is_empty()
+            && !reference.is_empty()
+        {
+            out.push(NewPayment {
+                line,
+                account,
+                date,
+                amount_minor,
+                method,
+                reference,
+            });
         }
     }
     if problems.is_empty() {
@@ -303,24 +306,26 @@ pub fn parse_xero(
         let invoice = inv_c.as_deref().and_then(|c| r.opt(c));
         let account = match acct_c.as_deref().and_then(|c| r.opt(c)) {
             Some(a) => a,
-            None => match &invoice {
-                Some(n) => match known.invoices.get(n) {
-                    Some(a) => a.clone(),
-                    None => {
-                        let col = inv_c.clone().unwrap_or_default();
-                        r.problem(
+            None => {
+                match &invoice {
+                    Some(n) => match known.invoices.get(n) {
+                        Some(a) => a.clone(),
+                        None => {
+                            let col = inv_c.clone().unwrap_or_default();
+                            r.problem(
                             &col,
                             format!("invoice '{n}' is not a billrun invoice, and the row has no account number"),
                         );
+                            String::new()
+                        }
+                    },
+                    None => {
+                        let col = acct_c.clone().or(inv_c.clone()).unwrap_or_default();
+                        r.problem(&col, "no account number or invoice number: cannot tell whose payment this is");
                         String::new()
                     }
-                },
-                None => {
-                    let col = acct_c.clone().or(inv_c.clone()).unwrap_or_default();
-                    r.problem(&col, "no account number or invoice number: cannot tell whose payment this is");
-                    String::new()
                 }
-            },
+            }
         };
         let reference = ref_c
             .as_deref()
@@ -329,7 +334,10 @@ pub fn parse_xero(
             .unwrap_or_default();
         if reference.is_empty() {
             let col = ref_c.clone().unwrap_or_else(|| "reference".into());
-            r.problem(&col, "no reference and no invoice number: every payment needs a reference");
+            r.problem(
+                &col,
+                "no reference and no invoice number: every payment needs a reference",
+            );
         }
         let line = r.line;
         let ref_problems = check_refs(known, &mut seen, &account, &reference, line);
@@ -342,17 +350,18 @@ pub fn parse_xero(
             };
             r.problem(&name, e);
         }
-        if let (Some(date), Some(amount_minor), true) = (date, amount, ok) {
-            if !account.is_empty() && !reference.is_empty() {
-                out.push(NewPayment {
-                    line,
-                    account,
-                    date,
-                    amount_minor,
-                    method: "xero".into(),
-                    reference,
-                });
-            }
+        if let (Some(date), Some(amount_minor), true) = (date, amount, ok)
+            && !account.is_empty()
+            && !reference.is_empty()
+        {
+            out.push(NewPayment {
+                line,
+                account,
+                date,
+                amount_minor,
+                method: "xero".into(),
+                reference,
+            });
         }
     }
     if problems.is_empty() {
@@ -381,7 +390,11 @@ mod tests {
         assert_eq!(parse_amount_minor("12.5"), Ok(1250));
         assert_eq!(parse_amount_minor("-3.00"), Ok(-300));
         assert_eq!(parse_amount_minor("12.500"), Ok(1250));
-        assert!(parse_amount_minor("12.345").unwrap_err().contains("two decimals"));
+        assert!(
+            parse_amount_minor("12.345")
+                .unwrap_err()
+                .contains("two decimals")
+        );
         assert!(payment_amount("0").is_err());
         assert!(payment_amount("-5").unwrap_err().contains("above zero"));
         assert!(payment_amount("£5").is_err());
@@ -416,8 +429,14 @@ C1002,2026-11-02,6,cash,X\n";
         assert!(s[2].starts_with("p.csv:4:3: amount:"));
         assert!(s[3].starts_with("p.csv:5:4: method: 'barter' is not one of"));
         assert!(s[4].starts_with("p.csv:6:5: reference: required value is empty"));
-        assert!(s[5].contains("p.csv:7:5: reference: duplicate: reference 'OLD-1' was already imported"));
-        assert!(s[6].contains("p.csv:9:5: reference: duplicate: reference 'X' for account C1002 is already on line 8"));
+        assert!(
+            s[5].contains(
+                "p.csv:7:5: reference: duplicate: reference 'OLD-1' was already imported"
+            )
+        );
+        assert!(s[6].contains(
+            "p.csv:9:5: reference: duplicate: reference 'X' for account C1002 is already on line 8"
+        ));
     }
 
     #[test]
@@ -448,7 +467,11 @@ C1002,2026-11-02,6,cash,X\n";
         let e = parse_xero("x.csv", f.as_bytes(), &known()).unwrap_err();
         let s: Vec<String> = e.iter().map(|p| p.to_string()).collect();
         assert_eq!(s.len(), 3, "{s:#?}");
-        assert!(s[0].contains("x.csv:2:2: invoice number: invoice 'NFV-99999' is not a billrun invoice"));
+        assert!(
+            s[0].contains(
+                "x.csv:2:2: invoice number: invoice 'NFV-99999' is not a billrun invoice"
+            )
+        );
         assert!(s[1].starts_with("x.csv:3:1: date:"));
         assert!(s[2].starts_with("x.csv:3:3: amount:"));
         let e = parse_xero("x.csv", b"Reference,Contact Name\nA,B\n", &known()).unwrap_err();

@@ -33,8 +33,7 @@ fn ser_money<S: serde::Serializer>(d: &Decimal, s: S) -> std::result::Result<S::
     s.serialize_str(&money::fmt(*d))
 }
 
-const COLS: &str =
-    "id, account, service, date, description, amount_minor, source, created_at, created_by, invoice_id";
+const COLS: &str = "id, account, service, date, description, amount_minor, source, created_at, created_by, invoice_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Charge> {
     let date: String = r.get(3)?;
@@ -166,11 +165,8 @@ pub fn list(conn: &Connection, account: Option<&str>, unbilled: bool) -> Result<
 /// Remove a charge that no invoice has billed; a billed one is refused
 /// (exit 3) — correct it with a credit instead.
 pub fn remove(conn: &Connection, actor: &Actor, id: i64) -> Result<Charge> {
-    let c = get(conn, id)?.ok_or_else(|| {
-        bad_input(format!(
-            "no charge #{id} (see `billrun charge list`)"
-        ))
-    })?;
+    let c = get(conn, id)?
+        .ok_or_else(|| bad_input(format!("no charge #{id} (see `billrun charge list`)")))?;
     if c.invoice_id.is_some() {
         return Err(precondition(format!(
             "charge #{id} is already billed on an invoice and cannot be removed; add a credit instead: billrun charge add --account {} --amount {} --description '…'",
@@ -178,7 +174,10 @@ pub fn remove(conn: &Connection, actor: &Actor, id: i64) -> Result<Charge> {
             money::fmt_minor(-c.amount_minor)
         )));
     }
-    conn.execute("DELETE FROM charges WHERE id = ?1 AND invoice_id IS NULL", [id])?;
+    conn.execute(
+        "DELETE FROM charges WHERE id = ?1 AND invoice_id IS NULL",
+        [id],
+    )?;
     audit::log(
         conn,
         actor,

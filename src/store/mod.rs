@@ -7,8 +7,8 @@
 pub mod audit;
 pub mod charges;
 pub mod fees;
-pub mod reference;
 pub mod payments;
+pub mod reference;
 pub mod runs;
 pub mod settings;
 pub mod status;

@@ -172,7 +172,11 @@ pub fn list(conn: &Connection, f: &Filter) -> Result<Vec<Payment>> {
 /// For production: the account's unallocated payments dated on or before
 /// `cutoff`, oldest first. Production applies them all to the invoice and
 /// then calls [`mark_billed`].
-pub fn unallocated_for(conn: &Connection, account: &str, cutoff: NaiveDate) -> Result<Vec<Payment>> {
+pub fn unallocated_for(
+    conn: &Connection,
+    account: &str,
+    cutoff: NaiveDate,
+) -> Result<Vec<Payment>> {
     let mut st = conn.prepare(&format!(
         "SELECT {COLS} FROM payments WHERE account = ?1 AND invoice_id IS NULL AND date <= ?2
          ORDER BY date, id"
@@ -187,8 +191,8 @@ pub fn unallocated_for(conn: &Connection, account: &str, cutoff: NaiveDate) -> R
 /// Only unallocated payments are touched; returns how many were allocated,
 /// so a caller can check it got every id it asked for.
 pub fn mark_billed(conn: &Connection, ids: &[i64], invoice_id: i64) -> Result<usize> {
-    let mut st = conn
-        .prepare("UPDATE payments SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL")?;
+    let mut st =
+        conn.prepare("UPDATE payments SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL")?;
     let mut n = 0;
     for id in ids {
         n += st.execute(params![invoice_id, id])?;
@@ -217,7 +221,10 @@ fn totals(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<
 ///   every unallocated payment.
 /// - **previous run**: the payments that run applied, i.e. the payments whose
 ///   invoice belongs to it (empty before it is produced, or without one).
-pub fn check_payments(conn: &Connection, run: &Run) -> Result<(Vec<MethodTotal>, Vec<MethodTotal>)> {
+pub fn check_payments(
+    conn: &Connection,
+    run: &Run,
+) -> Result<(Vec<MethodTotal>, Vec<MethodTotal>)> {
     let now = totals(
         conn,
         "SELECT method, COUNT(*), COALESCE(SUM(amount_minor), 0) FROM payments
@@ -267,7 +274,9 @@ pub fn xero_stale(conn: &Connection, now: chrono::DateTime<chrono::Utc>) -> Resu
         )));
     };
     let Ok(at) = chrono::DateTime::parse_from_rfc3339(&last) else {
-        return Ok(Some(format!("last Xero payments import time unreadable ({last}); {hint}")));
+        return Ok(Some(format!(
+            "last Xero payments import time unreadable ({last}); {hint}"
+        )));
     };
     let age = now.signed_duration_since(at.with_timezone(&chrono::Utc));
     if age > chrono::Duration::days(days) {
@@ -337,7 +346,11 @@ mod tests {
             )
             .unwrap();
         assert_eq!(mark_billed(&s.conn, &[ids[0]], 9).unwrap(), 1);
-        assert_eq!(mark_billed(&s.conn, &[ids[0]], 9).unwrap(), 0, "never twice");
+        assert_eq!(
+            mark_billed(&s.conn, &[ids[0]], 9).unwrap(),
+            0,
+            "never twice"
+        );
         assert!(unallocated_for(&s.conn, "A1", cutoff).unwrap().is_empty());
         let un = list(
             &s.conn,
@@ -350,8 +363,14 @@ mod tests {
         assert_eq!(un.len(), 2);
         // The same reference for the same account is refused by the schema too.
         assert!(
-            insert(&s.conn, &Actor::test(), &[pay("A2", "2026-11-05", 1, "card", "R1")], "manual", None)
-                .is_err()
+            insert(
+                &s.conn,
+                &Actor::test(),
+                &[pay("A2", "2026-11-05", 1, "card", "R1")],
+                "manual",
+                None
+            )
+            .is_err()
         );
     }
 
@@ -361,7 +380,10 @@ mod tests {
         let now = chrono::Utc::now();
         assert_eq!(xero_stale(&s.conn, now).unwrap(), None, "Xero off");
         s.conn
-            .execute("INSERT INTO settings (key, value) VALUES ('xero.enabled', 'true')", [])
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ('xero.enabled', 'true')",
+                [],
+            )
             .unwrap();
         assert!(xero_stale(&s.conn, now).unwrap().unwrap().contains("never"));
         let f = ImportFile {
@@ -372,6 +394,11 @@ mod tests {
         insert(&s.conn, &Actor::test(), &[], "xero", Some(&f)).unwrap();
         assert_eq!(xero_stale(&s.conn, now).unwrap(), None);
         let later = now + chrono::Duration::days(4);
-        assert!(xero_stale(&s.conn, later).unwrap().unwrap().contains("4 days ago"));
+        assert!(
+            xero_stale(&s.conn, later)
+                .unwrap()
+                .unwrap()
+                .contains("4 days ago")
+        );
     }
 }
