@@ -217,8 +217,10 @@ fn totals(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<
 /// The `check_payments` figures, by method, for `run` and the run before it
 /// (same cycle, see `runs::previous`):
 /// - **this run**: payments still unallocated and dated on or before the
-///   run's cutoff — exactly what production will apply. With no cutoff yet,
-///   every unallocated payment.
+///   run's cutoff — exactly what production will apply (with no cutoff yet,
+///   every unallocated payment) — plus, once the run is produced, the
+///   payments its invoices applied, so the figure does not vanish after
+///   production.
 /// - **previous run**: the payments that run applied, i.e. the payments whose
 ///   invoice belongs to it (empty before it is produced, or without one).
 pub fn check_payments(
@@ -228,9 +230,10 @@ pub fn check_payments(
     let now = totals(
         conn,
         "SELECT method, COUNT(*), COALESCE(SUM(amount_minor), 0) FROM payments
-         WHERE invoice_id IS NULL AND (?1 IS NULL OR date <= ?1)
+         WHERE (invoice_id IS NULL AND (?1 IS NULL OR date <= ?1))
+            OR invoice_id IN (SELECT id FROM invoices WHERE run_id = ?2)
          GROUP BY method ORDER BY method",
-        [run.cutoff_date.map(|d| d.to_string())],
+        params![run.cutoff_date.map(|d| d.to_string()), run.id],
     )?;
     let prev = match runs::previous(conn, run)? {
         None => Vec::new(),
