@@ -377,3 +377,33 @@ fn stale_xero_payments_warning() {
             .is_none()
     );
 }
+
+#[test]
+fn demo_imports_payments_and_adds_a_credit_and_a_charge() {
+    let e = Env::new();
+    let out = assert_cmd::Command::cargo_bin("billrun")
+        .unwrap()
+        .args(["demo", "--dir"])
+        .arg(e.path("demo"))
+        .env("BILLRUN_OPERATOR", "tester")
+        .env_remove("BILLRUN_DB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("7 payments imported (csv), total 316.96"),
+        "{text}"
+    );
+    assert!(text.contains("credit #1 added: C1002 -15.00"), "{text}");
+    assert!(text.contains("7 unallocated payments, 316.96"), "{text}");
+    let c = rusqlite::Connection::open(e.path("demo").join("demo.db")).unwrap();
+    let n: i64 = c
+        .query_row("SELECT COUNT(*) FROM charges", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+}
