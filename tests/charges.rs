@@ -192,4 +192,28 @@ fn billed_charge_cannot_be_removed() {
             .unwrap()
             .is_empty()
     );
+    // Run 1 locked: a new charge dated inside its period waits for a later run.
+    e.ok(&["request", "1", "--expert", "--no-produce", "--yes"]);
+    let out = e
+        .cmd()
+        .args([
+            "charge",
+            "add",
+            "--account",
+            "C1001",
+            "--amount",
+            "5",
+            "--description",
+            "Late",
+            "--date",
+            "2026-11-20",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("run 2026-11 (cutoff 2026-11-30) already has its bills requested"),
+        "{err}"
+    );
 }

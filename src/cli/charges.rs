@@ -84,7 +84,13 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             };
             let tx = store.write()?;
             let id = charges::add(&tx, actor, &c)?;
+            let locked = charges::locked_run_covering(&tx, &c.account, c.date)?;
             tx.commit()?;
+            if let Some((run, cutoff)) = locked {
+                ctx.warn(&format!(
+                    "run {run} (cutoff {cutoff}) already has its bills requested: this charge will be billed by the next run"
+                ));
+            }
             let what = if amount_minor < 0 { "credit" } else { "charge" };
             ctx.say(&format!(
                 "{what} #{id} added: {} {} '{}' dated {}",

@@ -139,6 +139,28 @@ pub fn add(conn: &Connection, actor: &Actor, c: &NewCharge) -> Result<i64> {
     Ok(id)
 }
 
+/// The run that would bill a charge of `account` dated `date` (the first run
+/// of the customer's cycle whose cutoff is on or after it), when that run is
+/// already locked: the charge then waits for a later run. `(name, cutoff)`.
+pub fn locked_run_covering(
+    conn: &Connection,
+    account: &str,
+    date: NaiveDate,
+) -> Result<Option<(String, String)>> {
+    let r: Option<(String, String, String)> = conn
+        .query_row(
+            "SELECT r.name, r.cutoff_date, r.status FROM runs r JOIN customers c ON c.cycle = r.cycle
+             WHERE c.account = ?1 AND r.cutoff_date >= ?2 ORDER BY r.cutoff_date, r.id LIMIT 1",
+            params![account, date.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(
+        r.filter(|(_, _, status)| matches!(status.as_str(), "requested" | "running" | "completed"))
+            .map(|(n, c, _)| (n, c)),
+    )
+}
+
 pub fn get(conn: &Connection, id: i64) -> Result<Option<Charge>> {
     Ok(conn
         .query_row(
