@@ -8,7 +8,7 @@ use rusqlite::Connection;
 
 pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
     let (payments_now, payments_prev) = payments::check_payments(conn, run)?;
-    Ok(Facts {
+    let mut facts = Facts {
         run_id: run.id,
         status: Some(run.status),
         dates_set: run.invoice_date.is_some() && run.cutoff_date.is_some(),
@@ -24,5 +24,10 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         open_fee_errors: fees::open_errors(conn)?,
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
         ..Default::default()
-    })
+    };
+    let (total, pdf_ready, print_unprinted) = super::invoices::facts(conn, run.id)?;
+    facts.invoices.total = total;
+    facts.invoices.pdf_ready = pdf_ready;
+    facts.invoices.print_unprinted = print_unprinted;
+    Ok(facts)
 }
