@@ -143,8 +143,9 @@ fn bad_charges_are_refused_and_change_nothing() {
     assert_eq!(e.snapshot(), before);
 }
 
-/// A billed charge is simulated by setting invoice_id with rusqlite: no CLI
-/// path bills charges until production lands.
+/// A billed charge is set up with rusqlite (invoice_id set); the real
+/// production path is covered by `check_payments_after_real_production` in
+/// tests/payments.rs.
 #[test]
 fn billed_charge_cannot_be_removed() {
     let e = Env::new().with_reference_data();

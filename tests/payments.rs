@@ -245,8 +245,9 @@ fn step(status: &serde_json::Value, key: &str) -> serde_json::Value {
         .clone()
 }
 
-/// The previous run's applied payments are simulated with rusqlite (an
-/// invoice of run 1 with payments allocated to it) until production exists.
+/// The previous run's applied payments are set up with rusqlite (an invoice
+/// of run 1 with payments allocated to it), which pins the figures exactly;
+/// `check_payments_after_real_production` takes the real path.
 #[test]
 fn check_payments_compares_this_run_with_the_previous_run() {
     let e = Env::new().with_reference_data();
@@ -406,4 +407,60 @@ fn demo_imports_payments_and_adds_a_credit_and_a_charge() {
         .query_row("SELECT COUNT(*) FROM charges", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 2);
+}
+
+/// The same comparison through real production: run 1 applies the October
+/// payments to its invoices; run 2 shows November's beside them.
+#[test]
+fn check_payments_after_real_production() {
+    let e = Env::new().with_reference_data();
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-11-01",
+        "--cutoff",
+        "2026-10-31",
+    ]);
+    let f = e.write(
+        "p.csv",
+        &format!(
+            "{HEADER}C1001,2026-10-03,54.00,direct_debit,OCT-1\n\
+C1004,2026-10-20,30.00,cheque,OCT-2\n\
+C1001,2026-11-03,69.00,direct_debit,NOV-1\n"
+        ),
+    );
+    e.ok(&["payments", "import", &f]);
+    let c = e.json(&[
+        "charge",
+        "add",
+        "--account",
+        "C1004",
+        "--amount",
+        "-5",
+        "--description",
+        "Credit",
+        "--date",
+        "2026-10-15",
+    ]);
+    e.ok(&["request", "1", "--expert", "--yes"]);
+    // Applied by run 1: allocated, and the credit billed (so it cannot be removed).
+    let un = e.json(&["payments", "list", "--unallocated"]);
+    assert_eq!(un.as_array().unwrap().len(), 1, "{un}");
+    assert_eq!(un[0]["reference"], "NOV-1");
+    let err = e.fails(3, &["charge", "remove", &c["id"].to_string()]);
+    assert!(err.contains("already billed"), "{err}");
+
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    let s = step(&e.json(&["status", "2"]), "check_payments");
+    assert_eq!(
+        s["detail"],
+        "1 unallocated payments, 69.00 (previous run: 2, 84.00); by method: \
+         cheque 0 0.00 (prev 1 30.00), direct_debit 1 69.00 (prev 1 54.00)"
+    );
 }
