@@ -173,3 +173,47 @@ fn bad_fee_files_change_nothing() {
     assert!(err.contains("unknown carrier 'nobody'"), "{err}");
     assert_eq!(e.snapshot(), before);
 }
+
+/// Through real production: matched lines whose period ended by the cutoff
+/// are billed with the markup; the December line and the errors wait.
+#[test]
+fn matched_fees_are_billed_with_markup_by_production() {
+    let e = Env::new().with_reference_data();
+    with_carrier(&e);
+    e.ok(&["config", "set", "features.wholesale_fees", "true"]);
+    e.ok(&["config", "set", "fees.markup_percent", "10"]);
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    let f = fee_file(&e);
+    e.ok(&["fees", "import", &f, "--carrier", "openreach"]);
+    e.ok(&["request", "1", "--expert", "--yes"]);
+    let inv = e.json(&["invoices", "1"]);
+    let c1001 = inv
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["account"] == "C1001")
+        .unwrap();
+    let wholesale: Vec<&serde_json::Value> = c1001["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["category"] == "wholesale")
+        .collect();
+    // 18.50 × 1.10 = 20.35; 3.125 × 1.10 = 3.4375 → 3.44.
+    let amounts: Vec<&str> = wholesale
+        .iter()
+        .map(|l| l["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(amounts, ["20.35", "3.44"], "{wholesale:?}");
+    // December's line is still unbilled; nothing for C1002 was billable.
+    let unbilled = e.json(&["fees", "list", "--unbilled"]);
+    let unbilled = unbilled.as_array().unwrap();
+    assert_eq!(unbilled.len(), 1);
+    assert_eq!(unbilled[0]["period_end"], "2026-12-31");
+}
