@@ -338,3 +338,13 @@ CREATE INDEX print_items_invoice ON print_items(invoice_id);
 
 -- Plan fees billed before billrun (services.csv `billed_to`, optional).
 ALTER TABLE services ADD COLUMN billed_to TEXT;
+
+-- migration: 4
+-- Wholesale fee codes registered by the operator (`fees codes add`). A fee
+-- line's code is known when it is a plan code or registered here.
+CREATE TABLE fee_codes (
+    code        TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX billing_errors_fee ON billing_errors(fee_id) WHERE fee_id IS NOT NULL;

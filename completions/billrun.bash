@@ -22,6 +22,9 @@ _billrun() {
             billrun,audit)
                 cmd="billrun__subcmd__audit"
                 ;;
+            billrun,charge)
+                cmd="billrun__subcmd__charge"
+                ;;
             billrun,completions)
                 cmd="billrun__subcmd__completions"
                 ;;
@@ -40,6 +43,9 @@ _billrun() {
             billrun,demo)
                 cmd="billrun__subcmd__demo"
                 ;;
+            billrun,fees)
+                cmd="billrun__subcmd__fees"
+                ;;
             billrun,help)
                 cmd="billrun__subcmd__help"
                 ;;
@@ -51,6 +57,9 @@ _billrun() {
                 ;;
             billrun,new)
                 cmd="billrun__subcmd__new"
+                ;;
+            billrun,payments)
+                cmd="billrun__subcmd__payments"
                 ;;
             billrun,plans)
                 cmd="billrun__subcmd__plans"
@@ -87,6 +96,30 @@ _billrun() {
                 ;;
             billrun,tariffs)
                 cmd="billrun__subcmd__tariffs"
+                ;;
+            billrun__subcmd__charge,add)
+                cmd="billrun__subcmd__charge__subcmd__add"
+                ;;
+            billrun__subcmd__charge,help)
+                cmd="billrun__subcmd__charge__subcmd__help"
+                ;;
+            billrun__subcmd__charge,list)
+                cmd="billrun__subcmd__charge__subcmd__list"
+                ;;
+            billrun__subcmd__charge,remove)
+                cmd="billrun__subcmd__charge__subcmd__remove"
+                ;;
+            billrun__subcmd__charge__subcmd__help,add)
+                cmd="billrun__subcmd__charge__subcmd__help__subcmd__add"
+                ;;
+            billrun__subcmd__charge__subcmd__help,help)
+                cmd="billrun__subcmd__charge__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__charge__subcmd__help,list)
+                cmd="billrun__subcmd__charge__subcmd__help__subcmd__list"
+                ;;
+            billrun__subcmd__charge__subcmd__help,remove)
+                cmd="billrun__subcmd__charge__subcmd__help__subcmd__remove"
                 ;;
             billrun__subcmd__config,get)
                 cmd="billrun__subcmd__config__subcmd__get"
@@ -154,11 +187,62 @@ _billrun() {
             billrun__subcmd__cycles__subcmd__help,tick)
                 cmd="billrun__subcmd__cycles__subcmd__help__subcmd__tick"
                 ;;
+            billrun__subcmd__fees,codes)
+                cmd="billrun__subcmd__fees__subcmd__codes"
+                ;;
+            billrun__subcmd__fees,help)
+                cmd="billrun__subcmd__fees__subcmd__help"
+                ;;
+            billrun__subcmd__fees,import)
+                cmd="billrun__subcmd__fees__subcmd__import"
+                ;;
+            billrun__subcmd__fees,list)
+                cmd="billrun__subcmd__fees__subcmd__list"
+                ;;
+            billrun__subcmd__fees__subcmd__codes,add)
+                cmd="billrun__subcmd__fees__subcmd__codes__subcmd__add"
+                ;;
+            billrun__subcmd__fees__subcmd__codes,help)
+                cmd="billrun__subcmd__fees__subcmd__codes__subcmd__help"
+                ;;
+            billrun__subcmd__fees__subcmd__codes,list)
+                cmd="billrun__subcmd__fees__subcmd__codes__subcmd__list"
+                ;;
+            billrun__subcmd__fees__subcmd__codes__subcmd__help,add)
+                cmd="billrun__subcmd__fees__subcmd__codes__subcmd__help__subcmd__add"
+                ;;
+            billrun__subcmd__fees__subcmd__codes__subcmd__help,help)
+                cmd="billrun__subcmd__fees__subcmd__codes__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__fees__subcmd__codes__subcmd__help,list)
+                cmd="billrun__subcmd__fees__subcmd__codes__subcmd__help__subcmd__list"
+                ;;
+            billrun__subcmd__fees__subcmd__help,codes)
+                cmd="billrun__subcmd__fees__subcmd__help__subcmd__codes"
+                ;;
+            billrun__subcmd__fees__subcmd__help,help)
+                cmd="billrun__subcmd__fees__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__fees__subcmd__help,import)
+                cmd="billrun__subcmd__fees__subcmd__help__subcmd__import"
+                ;;
+            billrun__subcmd__fees__subcmd__help,list)
+                cmd="billrun__subcmd__fees__subcmd__help__subcmd__list"
+                ;;
+            billrun__subcmd__fees__subcmd__help__subcmd__codes,add)
+                cmd="billrun__subcmd__fees__subcmd__help__subcmd__codes__subcmd__add"
+                ;;
+            billrun__subcmd__fees__subcmd__help__subcmd__codes,list)
+                cmd="billrun__subcmd__fees__subcmd__help__subcmd__codes__subcmd__list"
+                ;;
             billrun__subcmd__help,approve)
                 cmd="billrun__subcmd__help__subcmd__approve"
                 ;;
             billrun__subcmd__help,audit)
                 cmd="billrun__subcmd__help__subcmd__audit"
+                ;;
+            billrun__subcmd__help,charge)
+                cmd="billrun__subcmd__help__subcmd__charge"
                 ;;
             billrun__subcmd__help,completions)
                 cmd="billrun__subcmd__help__subcmd__completions"
@@ -178,6 +262,9 @@ _billrun() {
             billrun__subcmd__help,demo)
                 cmd="billrun__subcmd__help__subcmd__demo"
                 ;;
+            billrun__subcmd__help,fees)
+                cmd="billrun__subcmd__help__subcmd__fees"
+                ;;
             billrun__subcmd__help,help)
                 cmd="billrun__subcmd__help__subcmd__help"
                 ;;
@@ -189,6 +276,9 @@ _billrun() {
                 ;;
             billrun__subcmd__help,new)
                 cmd="billrun__subcmd__help__subcmd__new"
+                ;;
+            billrun__subcmd__help,payments)
+                cmd="billrun__subcmd__help__subcmd__payments"
                 ;;
             billrun__subcmd__help,plans)
                 cmd="billrun__subcmd__help__subcmd__plans"
@@ -226,6 +316,15 @@ _billrun() {
             billrun__subcmd__help,tariffs)
                 cmd="billrun__subcmd__help__subcmd__tariffs"
                 ;;
+            billrun__subcmd__help__subcmd__charge,add)
+                cmd="billrun__subcmd__help__subcmd__charge__subcmd__add"
+                ;;
+            billrun__subcmd__help__subcmd__charge,list)
+                cmd="billrun__subcmd__help__subcmd__charge__subcmd__list"
+                ;;
+            billrun__subcmd__help__subcmd__charge,remove)
+                cmd="billrun__subcmd__help__subcmd__charge__subcmd__remove"
+                ;;
             billrun__subcmd__help__subcmd__config,get)
                 cmd="billrun__subcmd__help__subcmd__config__subcmd__get"
                 ;;
@@ -250,8 +349,32 @@ _billrun() {
             billrun__subcmd__help__subcmd__cycles,tick)
                 cmd="billrun__subcmd__help__subcmd__cycles__subcmd__tick"
                 ;;
+            billrun__subcmd__help__subcmd__fees,codes)
+                cmd="billrun__subcmd__help__subcmd__fees__subcmd__codes"
+                ;;
+            billrun__subcmd__help__subcmd__fees,import)
+                cmd="billrun__subcmd__help__subcmd__fees__subcmd__import"
+                ;;
+            billrun__subcmd__help__subcmd__fees,list)
+                cmd="billrun__subcmd__help__subcmd__fees__subcmd__list"
+                ;;
+            billrun__subcmd__help__subcmd__fees__subcmd__codes,add)
+                cmd="billrun__subcmd__help__subcmd__fees__subcmd__codes__subcmd__add"
+                ;;
+            billrun__subcmd__help__subcmd__fees__subcmd__codes,list)
+                cmd="billrun__subcmd__help__subcmd__fees__subcmd__codes__subcmd__list"
+                ;;
             billrun__subcmd__help__subcmd__invoices,show)
                 cmd="billrun__subcmd__help__subcmd__invoices__subcmd__show"
+                ;;
+            billrun__subcmd__help__subcmd__payments,add)
+                cmd="billrun__subcmd__help__subcmd__payments__subcmd__add"
+                ;;
+            billrun__subcmd__help__subcmd__payments,import)
+                cmd="billrun__subcmd__help__subcmd__payments__subcmd__import"
+                ;;
+            billrun__subcmd__help__subcmd__payments,list)
+                cmd="billrun__subcmd__help__subcmd__payments__subcmd__list"
                 ;;
             billrun__subcmd__help__subcmd__plans,import)
                 cmd="billrun__subcmd__help__subcmd__plans__subcmd__import"
@@ -282,6 +405,30 @@ _billrun() {
                 ;;
             billrun__subcmd__invoices__subcmd__help,show)
                 cmd="billrun__subcmd__invoices__subcmd__help__subcmd__show"
+                ;;
+            billrun__subcmd__payments,add)
+                cmd="billrun__subcmd__payments__subcmd__add"
+                ;;
+            billrun__subcmd__payments,help)
+                cmd="billrun__subcmd__payments__subcmd__help"
+                ;;
+            billrun__subcmd__payments,import)
+                cmd="billrun__subcmd__payments__subcmd__import"
+                ;;
+            billrun__subcmd__payments,list)
+                cmd="billrun__subcmd__payments__subcmd__list"
+                ;;
+            billrun__subcmd__payments__subcmd__help,add)
+                cmd="billrun__subcmd__payments__subcmd__help__subcmd__add"
+                ;;
+            billrun__subcmd__payments__subcmd__help,help)
+                cmd="billrun__subcmd__payments__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__payments__subcmd__help,import)
+                cmd="billrun__subcmd__payments__subcmd__help__subcmd__import"
+                ;;
+            billrun__subcmd__payments__subcmd__help,list)
+                cmd="billrun__subcmd__payments__subcmd__help__subcmd__list"
                 ;;
             billrun__subcmd__plans,help)
                 cmd="billrun__subcmd__plans__subcmd__help"
@@ -344,7 +491,7 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -382,6 +529,172 @@ _billrun() {
         billrun__subcmd__audit)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__charge)
+            opts="-y -q -h --db --json --yes --quiet --help add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__charge__subcmd__add)
+            opts="-y -q -h --account --amount --description --service --date --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --description)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --date)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__charge__subcmd__help)
+            opts="add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__charge__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__charge__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__charge__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__charge__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__charge__subcmd__list)
+            opts="-y -q -h --account --unbilled --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__charge__subcmd__remove)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -865,8 +1178,278 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__fees)
+            opts="-y -q -h --db --json --yes --quiet --help import list codes help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__codes)
+            opts="-y -q -h --db --json --yes --quiet --help add list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__codes__subcmd__add)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__codes__subcmd__help)
+            opts="add list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__codes__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__codes__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__codes__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__codes__subcmd__list)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__help)
+            opts="import list codes help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__help__subcmd__codes)
+            opts="add list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__help__subcmd__codes__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__help__subcmd__codes__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__import)
+            opts="-y -q -h --carrier --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --carrier)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__fees__subcmd__list)
+            opts="-y -q -h --account --unbilled --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit completions help"
+            opts="init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -896,6 +1479,62 @@ _billrun() {
         billrun__subcmd__help__subcmd__audit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__charge)
+            opts="add list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__charge__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__charge__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__charge__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1103,6 +1742,90 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__help__subcmd__fees)
+            opts="import list codes"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__fees__subcmd__codes)
+            opts="add list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__fees__subcmd__codes__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__fees__subcmd__codes__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__fees__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__fees__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1162,6 +1885,62 @@ _billrun() {
         billrun__subcmd__help__subcmd__new)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__payments)
+            opts="add import list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__payments__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__payments__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__payments__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1549,6 +2328,176 @@ _billrun() {
                     return 0
                     ;;
                 --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments)
+            opts="-y -q -h --db --json --yes --quiet --help add import list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__add)
+            opts="-y -q -h --account --amount --date --method --reference --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --date)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reference)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__help)
+            opts="add import list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__import)
+            opts="-y -q -h --format --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "csv xero" -- "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__list)
+            opts="-y -q -h --unallocated --account --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --account)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

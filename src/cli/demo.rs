@@ -24,6 +24,7 @@ pub const FIXTURES: &[(&str, &str)] = &[
     ("plans.csv", include_str!("../../fixtures/plans.csv")),
     ("services.csv", include_str!("../../fixtures/services.csv")),
     ("tariffs.csv", include_str!("../../fixtures/tariffs.csv")),
+    ("payments.csv", include_str!("../../fixtures/payments.csv")),
 ];
 
 const SETTINGS: &[(&str, &str)] = &[
@@ -122,7 +123,48 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
             "2026-11-30",
         ],
     )?;
+    // Money in and one-offs: payments received in November, a goodwill
+    // credit for an outage, and a one-off engineer visit.
+    step(ctx, &db, dir, &["payments", "import", &f("payments.csv")])?;
+    step(
+        ctx,
+        &db,
+        dir,
+        &[
+            "charge",
+            "add",
+            "--account",
+            "C1002",
+            "--amount",
+            "-15.00",
+            "--description",
+            "Goodwill credit: line outage 12 November",
+            "--service",
+            "01134960001",
+            "--date",
+            "2026-11-13",
+        ],
+    )?;
+    step(
+        ctx,
+        &db,
+        dir,
+        &[
+            "charge",
+            "add",
+            "--account",
+            "C1005",
+            "--amount",
+            "85.00",
+            "--description",
+            "Engineer visit: internal wiring",
+            "--date",
+            "2026-11-20",
+        ],
+    )?;
+    step(ctx, &db, dir, &["charge", "list", "--unbilled"])?;
     step(ctx, &db, dir, &["status", "1"])?;
+    step(ctx, &db, dir, &["payments", "list", "--unallocated"])?;
     step(ctx, &db, dir, &["confirm", "1", "payments"])?;
     step(ctx, &db, dir, &["confirm", "1", "cdrs"])?;
     step(ctx, &db, dir, &["confirm", "1", "errors"])?;

@@ -2,12 +2,15 @@
 //! subcommand. The database is opened once here and passed down.
 
 pub mod audit;
+pub mod charges;
 pub mod completions;
 pub mod config;
 pub mod cycles;
 pub mod demo;
+pub mod fees;
 pub mod invoices;
 pub mod output;
+pub mod payments;
 pub mod postbill;
 pub mod prebill;
 pub mod print;
@@ -66,6 +69,15 @@ pub enum Command {
     /// Billing cycles: add, list, and tick (create the runs that are due; for cron).
     #[command(subcommand)]
     Cycles(cycles::Cmd),
+    /// One-off charges and credits: add, list, remove (while unbilled).
+    #[command(subcommand)]
+    Charge(charges::Cmd),
+    /// Payments received: add, import (csv or Xero), list.
+    #[command(subcommand)]
+    Payments(payments::Cmd),
+    /// Wholesale fixed fees (features.wholesale_fees): import, list, codes.
+    #[command(subcommand)]
+    Fees(fees::Cmd),
     /// Create a billing run (status pending).
     New(runs::NewArgs),
     /// List runs with status and key figures.
@@ -126,6 +138,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plans(c) => reference::plans(&ctx, &mut store, &actor, c)?,
         Command::Tariffs(c) => reference::tariffs(&ctx, &mut store, &actor, c)?,
         Command::Cycles(c) => cycles::exec(&ctx, &mut store, &actor, c)?,
+        Command::Charge(c) => charges::exec(&ctx, &mut store, &actor, c)?,
+        Command::Payments(c) => payments::exec(&ctx, &mut store, &actor, c)?,
+        Command::Fees(c) => fees::exec(&ctx, &mut store, &actor, c)?,
         Command::New(a) => runs::new(&ctx, &mut store, &actor, a)?,
         Command::Runs => runs::list(&ctx, &store)?,
         Command::SetDates(a) => runs::set_dates(&ctx, &mut store, &actor, a)?,

@@ -117,7 +117,8 @@ impl Ctx {
 /// Print one JSON document on stdout.
 pub fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v)?;
+    // As an io::Error, so a closed pipe (`| head`) is recognised by main.
+    serde_json::to_writer_pretty(&mut out, v).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
 }

@@ -162,6 +162,36 @@ fn sum_line(v: &[MethodTotal]) -> (u64, i64) {
         .fold((0, 0), |(c, s), m| (c + m.count, s + m.sum_minor))
 }
 
+/// The payments table of `check_payments` as one line: for each method in
+/// either run, count and sum this run beside the previous run's.
+fn by_method(now: &[MethodTotal], prev: &[MethodTotal]) -> String {
+    let mut methods: Vec<&str> = now.iter().chain(prev).map(|m| m.method.as_str()).collect();
+    methods.sort_unstable();
+    methods.dedup();
+    if methods.is_empty() {
+        return String::new();
+    }
+    let get = |v: &[MethodTotal], k: &str| {
+        v.iter()
+            .find(|m| m.method == k)
+            .map(|m| (m.count, m.sum_minor))
+            .unwrap_or((0, 0))
+    };
+    let parts: Vec<String> = methods
+        .iter()
+        .map(|k| {
+            let (c, s) = get(now, k);
+            let (pc, ps) = get(prev, k);
+            format!(
+                "{k} {c} {} (prev {pc} {})",
+                money::fmt_minor(s),
+                money::fmt_minor(ps)
+            )
+        })
+        .collect();
+    format!("; by method: {}", parts.join(", "))
+}
+
 /// Compute the checklist.
 pub fn compute(f: &Facts) -> Checklist {
     use Stage::*;
@@ -216,9 +246,10 @@ pub fn compute(f: &Facts) -> Checklist {
             Todo
         },
         format!(
-            "{pc} unallocated payments, {} (previous run: {qc}, {})",
+            "{pc} unallocated payments, {} (previous run: {qc}, {}){}",
             money::fmt_minor(ps),
-            money::fmt_minor(qs)
+            money::fmt_minor(qs),
+            by_method(&f.payments_now, &f.payments_prev)
         ),
         format!("billrun payments list --unallocated; billrun confirm {id} payments"),
     );
@@ -626,6 +657,27 @@ mod tests {
         assert_eq!(state(&c, "email"), State::Todo);
         assert_eq!(state(&c, "complete"), State::Blocked);
         assert_eq!(c.next, Some("email"));
+    }
+
+    #[test]
+    fn payments_step_shows_methods_beside_previous_run_and_stale_warning() {
+        let mut f = facts();
+        let mt = |m: &str, c, s| MethodTotal {
+            method: m.into(),
+            count: c,
+            sum_minor: s,
+        };
+        f.payments_now = vec![mt("cheque", 1, 2500), mt("direct_debit", 2, 10800)];
+        f.payments_prev = vec![mt("direct_debit", 3, 16200)];
+        f.xero_payments_stale = Some("stale".into());
+        let c = compute(&f);
+        let s = c.steps.iter().find(|s| s.key == "check_payments").unwrap();
+        assert_eq!(
+            s.detail,
+            "3 unallocated payments, 133.00 (previous run: 3, 162.00); by method: \
+             cheque 1 25.00 (prev 0 0.00), direct_debit 2 108.00 (prev 3 162.00)"
+        );
+        assert_eq!(s.warning.as_deref(), Some("stale"));
     }
 
     #[test]

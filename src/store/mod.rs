@@ -6,7 +6,10 @@
 
 pub mod audit;
 pub mod billing;
+pub mod charges;
+pub mod fees;
 pub mod invoices;
+pub mod payments;
 pub mod print;
 pub mod production;
 pub mod reference;

@@ -1,12 +1,13 @@
 //! Gathers the facts the checklist is computed from (`domain::checklist`).
 //! Each feature adds its own facts here; nothing is stored as a step flag.
 
-use super::{runs, settings};
+use super::{fees, payments, runs, settings};
 use crate::domain::checklist::Facts;
 use crate::error::Result;
 use rusqlite::Connection;
 
 pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
+    let (payments_now, payments_prev) = payments::check_payments(conn, run)?;
     let mut facts = Facts {
         run_id: run.id,
         status: Some(run.status),
@@ -17,6 +18,10 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         confirmed: runs::confirmations(conn, run.id)?,
         xero_enabled: settings::get_bool(conn, "xero.enabled")?,
         wholesale_fees: settings::get_bool(conn, "features.wholesale_fees")?,
+        payments_now,
+        payments_prev,
+        xero_payments_stale: payments::xero_stale(conn, chrono::Utc::now())?,
+        open_fee_errors: fees::open_errors(conn)?,
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
         ..Default::default()
     };

@@ -1,0 +1,188 @@
+//! Wholesale fixed fees (SPEC §6.2): a carrier's fixed-fee file, matched to
+//! services, billed with a markup. Pure: the store supplies what exists.
+//!
+//! File: CSV with header `service, fee_code, description, amount,
+//! period_start, period_end`. A row that cannot be read (bad amount or
+//! date, empty field, end before start) makes the whole file bad input:
+//! nothing is imported and every such row is reported. A readable row that
+//! does not match becomes a fee error instead (it does not stop the file):
+//! - `fee_unknown_service`: no service with that (normalised) number;
+//! - `fee_unknown_code`: the fee code is not known. A fee code is known when
+//!   it is a plan code (`plans.csv`) or was registered with
+//!   `billrun fees codes add CODE DESCRIPTION`.
+
+use crate::domain::csvfile::{self, Problem, Table};
+use crate::domain::money;
+use crate::domain::rating::normalise_number;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use std::collections::{HashMap, HashSet};
+
+pub const COLUMNS: &[&str] = &[
+    "service",
+    "fee_code",
+    "description",
+    "amount",
+    "period_start",
+    "period_end",
+];
+
+/// One readable line of a fee file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeeRow {
+    pub line: u64,
+    /// Normalised to digits.
+    pub service: String,
+    pub fee_code: String,
+    pub description: String,
+    /// The carrier's cost, exact as in the file (not rounded).
+    pub amount: Decimal,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// The raw line, kept for fee errors.
+    pub raw: String,
+}
+
+/// How a fee line matched.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Match {
+    /// Matched to the service's account.
+    Account(String),
+    /// A fee error of this kind, with a detail for the operator.
+    Error(&'static str, String),
+}
+
+/// What matching needs to know: service → account, and the known fee codes.
+#[derive(Debug, Default)]
+pub struct Reference {
+    pub services: HashMap<String, String>,
+    pub codes: HashSet<String>,
+}
+
+/// Match one line: the service first (an unknown service names the error
+/// even when the code is unknown too), then the fee code.
+pub fn match_line(r: &Reference, service: &str, fee_code: &str) -> Match {
+    match r.services.get(service) {
+        None => Match::Error(
+            "fee_unknown_service",
+            format!("no service '{service}': add it to services.csv, then `billrun errors rerate`"),
+        ),
+        Some(_) if !r.codes.contains(fee_code) => Match::Error(
+            "fee_unknown_code",
+            format!(
+                "unknown fee code '{fee_code}': register it with `billrun fees codes add {fee_code} DESCRIPTION`, then `billrun errors rerate`"
+            ),
+        ),
+        Some(a) => Match::Account(a.clone()),
+    }
+}
+
+/// The charge for a wholesale fee line: the carrier's amount plus
+/// `markup_percent` %, rounded half away from zero to the minor unit (once,
+/// per fee line). A negative amount (a carrier credit) is marked up alike.
+pub fn wholesale_charge(amount: Decimal, markup_percent: Decimal) -> Decimal {
+    money::round_minor(amount * (Decimal::ONE_HUNDRED + markup_percent) / Decimal::ONE_HUNDRED)
+}
+
+/// Read a fee file; every unreadable row is reported.
+pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<FeeRow>, Vec<Problem>> {
+    let t = Table::read(file, bytes, COLUMNS, COLUMNS)?;
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut problems = Vec::new();
+    let mut out = Vec::new();
+    for i in 0..t.rows.len() {
+        let mut r = t.row(i, &mut problems);
+        let raw_service = r.req("service");
+        let service = normalise_number(&raw_service);
+        if !raw_service.is_empty() && service.is_empty() {
+            r.problem("service", format!("'{raw_service}' has no digits"));
+        }
+        let fee_code = r.req("fee_code");
+        let description = r.req("description");
+        let amount = r.parse_req("amount", money::parse);
+        let start = r.parse_req("period_start", csvfile::date);
+        let end = r.parse_req("period_end", csvfile::date);
+        if let (Some(s), Some(e)) = (start, end)
+            && e < s
+        {
+            r.problem("period_end", format!("{e} is before period_start {s}"));
+        }
+        let line = r.line;
+        if let (Some(amount), Some(period_start), Some(period_end)) = (amount, start, end) {
+            out.push(FeeRow {
+                line,
+                service,
+                fee_code,
+                description,
+                amount,
+                period_start,
+                period_end,
+                raw: lines
+                    .get(line.saturating_sub(1) as usize)
+                    .map(|s| s.trim_end_matches('\r').to_string())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn markup_rounds_half_away_from_zero() {
+        assert_eq!(wholesale_charge(dec!(10.00), dec!(0)), dec!(10.00));
+        assert_eq!(wholesale_charge(dec!(10.00), dec!(15)), dec!(11.50));
+        // 0.25 × 1.1 = 0.275 → 0.28; the negative mirrors it.
+        assert_eq!(wholesale_charge(dec!(0.25), dec!(10)), dec!(0.28));
+        assert_eq!(wholesale_charge(dec!(-0.25), dec!(10)), dec!(-0.28));
+        assert_eq!(wholesale_charge(dec!(3.333), dec!(12.5)), dec!(3.75));
+    }
+
+    #[test]
+    fn matching_names_service_before_code() {
+        let mut r = Reference::default();
+        r.services.insert("01134960000".into(), "C1001".into());
+        r.codes.insert("LINE".into());
+        assert_eq!(
+            match_line(&r, "01134960000", "LINE"),
+            Match::Account("C1001".into())
+        );
+        assert!(matches!(
+            match_line(&r, "01134960000", "XX"),
+            Match::Error("fee_unknown_code", _)
+        ));
+        assert!(matches!(
+            match_line(&r, "999", "XX"),
+            Match::Error("fee_unknown_service", _)
+        ));
+    }
+
+    #[test]
+    fn parses_and_reports_every_bad_row() {
+        let f = "service,fee_code,description,amount,period_start,period_end\n\
++44 113 496 0000,LINE,Line rental,12.345,2026-11-01,2026-11-30\n\
+abc,LINE,x,1,2026-11-01,2026-11-30\n\
+0113,,x,£1,2026-11-01,2026-10-30\n";
+        let e = parse("f.csv", f.as_bytes()).unwrap_err();
+        let s: Vec<String> = e.iter().map(|p| p.to_string()).collect();
+        assert_eq!(s.len(), 4, "{s:#?}");
+        assert!(s[0].starts_with("f.csv:3:1: service: 'abc' has no digits"));
+        assert!(s[1].starts_with("f.csv:4:2: fee_code: required"));
+        assert!(s[2].starts_with("f.csv:4:4: amount:"));
+        assert!(s[3].starts_with("f.csv:4:6: period_end: 2026-10-30 is before"));
+        let ok = "service,fee_code,description,amount,period_start,period_end\n+44 113 496 0000,LINE,Line rental,12.345,2026-11-01,2026-11-30\n";
+        let v = parse("f.csv", ok.as_bytes()).unwrap();
+        assert_eq!(v[0].service, "441134960000");
+        assert_eq!(v[0].amount, dec!(12.345));
+        assert!(v[0].raw.starts_with("+44 113"));
+    }
+}

@@ -1,0 +1,491 @@
+//! Payments received (SPEC §7): parsing and validating payment files and
+//! single payments. Pure: the store supplies the keys already in the
+//! database (accounts, references, invoice numbers) and writes the result.
+//!
+//! Two file formats:
+//! - `csv`, ours: `account, date, amount, method, reference` (header row,
+//!   columns by name, any order).
+//! - `xero`, Xero's payments export (see [`parse_xero`] for the columns read).
+//!
+//! Files are all or nothing: every bad row is reported as
+//! `file:line:col: column: reason` and nothing is imported.
+
+use crate::domain::csvfile::{self, Problem, Table};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use std::collections::{HashMap, HashSet};
+
+/// The payment methods of SPEC §7.
+pub const METHODS: &[&str] = &[
+    "direct_debit",
+    "card",
+    "bank_transfer",
+    "cash",
+    "cheque",
+    "xero",
+];
+
+/// Columns of our payments CSV.
+pub const CSV_COLUMNS: &[&str] = &["account", "date", "amount", "method", "reference"];
+
+/// One payment, validated, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPayment {
+    /// Line in the file (0 for `payments add`).
+    pub line: u64,
+    pub account: String,
+    pub date: NaiveDate,
+    /// Positive: money received, in minor units.
+    pub amount_minor: i64,
+    pub method: String,
+    pub reference: String,
+}
+
+/// What the database already holds, for reference and duplicate checks.
+#[derive(Debug, Default)]
+pub struct Known {
+    pub accounts: HashSet<String>,
+    /// (account, reference) of every payment already stored.
+    pub references: HashSet<(String, String)>,
+    /// Invoice number → account (lets a Xero row name an invoice, not an account).
+    pub invoices: HashMap<String, String>,
+}
+
+/// Parse an amount of money as files and flags carry it (`12.5`, `-3.00`)
+/// into minor units. At most two decimals: a payment or charge is an exact
+/// amount of money, so `12.345` is refused rather than rounded.
+pub fn parse_amount_minor(s: &str) -> Result<i64, String> {
+    let d = crate::domain::money::parse(s)?;
+    if d.normalize().scale() > crate::domain::money::MINOR_DIGITS {
+        return Err(format!(
+            "'{}' has more than two decimals: give an exact amount of money",
+            s.trim()
+        ));
+    }
+    let m = d * Decimal::from(100);
+    i64::try_from(m.trunc()).map_err(|_| format!("'{}' is out of range", s.trim()))
+}
+
+/// A payment amount: exact (two decimals at most) and above zero. Refunds and
+/// reversals are not payments received; a dishonour is recorded by
+/// `collect results`.
+pub fn payment_amount(s: &str) -> Result<i64, String> {
+    let m = parse_amount_minor(s)?;
+    if m <= 0 {
+        return Err(format!(
+            "'{}' is not a payment received: the amount must be above zero",
+            s.trim()
+        ));
+    }
+    Ok(m)
+}
+
+/// Check one payment's account and reference; returns the reasons, per column.
+fn check_refs(
+    known: &Known,
+    seen: &mut HashMap<(String, String), u64>,
+    account: &str,
+    reference: &str,
+    line: u64,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if !account.is_empty() && !known.accounts.contains(account) {
+        out.push((
+            "account",
+            format!("unknown account '{account}' (see `billrun customers list`)"),
+        ));
+    }
+    if account.is_empty() || reference.is_empty() {
+        return out;
+    }
+    let key = (account.to_string(), reference.to_string());
+    if known.references.contains(&key) {
+        out.push((
+            "reference",
+            format!(
+                "duplicate: reference '{reference}' was already imported for account {account}"
+            ),
+        ));
+    } else if let Some(first) = seen.get(&key) {
+        out.push((
+            "reference",
+            format!(
+                "duplicate: reference '{reference}' for account {account} is already on line {first}"
+            ),
+        ));
+    } else {
+        seen.insert(key, line);
+    }
+    out
+}
+
+/// Validate a single payment (`payments add`). Errors are `(flag, reason)`.
+pub fn check_one(
+    known: &Known,
+    account: &str,
+    date: &str,
+    amount: &str,
+    method: &str,
+    reference: &str,
+) -> Result<NewPayment, Vec<(String, String)>> {
+    let mut errs: Vec<(String, String)> = Vec::new();
+    let date = csvfile::date(date.trim())
+        .map_err(|e| errs.push(("--date".into(), e)))
+        .ok();
+    let amount = payment_amount(amount)
+        .map_err(|e| errs.push(("--amount".into(), e)))
+        .ok();
+    let method = csvfile::one_of(METHODS)(method.trim())
+        .map_err(|e| errs.push(("--method".into(), e)))
+        .ok();
+    let reference = reference.trim();
+    if reference.is_empty() {
+        errs.push(("--reference".into(), "must not be empty".into()));
+    }
+    for (col, e) in check_refs(known, &mut HashMap::new(), account.trim(), reference, 0) {
+        errs.push((format!("--{col}"), e));
+    }
+    match (date, amount, method) {
+        (Some(date), Some(amount_minor), Some(method)) if errs.is_empty() => Ok(NewPayment {
+            line: 0,
+            account: account.trim().to_string(),
+            date,
+            amount_minor,
+            method,
+            reference: reference.to_string(),
+        }),
+        _ => Err(errs),
+    }
+}
+
+/// Parse our payments CSV: `account, date, amount, method, reference`.
+pub fn parse_csv(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<NewPayment>, Vec<Problem>> {
+    let t = Table::read(file, bytes, CSV_COLUMNS, CSV_COLUMNS)?;
+    let mut problems = Vec::new();
+    let mut out = Vec::new();
+    let mut seen = HashMap::new();
+    for i in 0..t.rows.len() {
+        let mut r = t.row(i, &mut problems);
+        let account = r.req("account");
+        let date = r.parse_req("date", csvfile::date);
+        let amount = r.parse_req("amount", payment_amount);
+        let method = r.parse_req("method", csvfile::one_of(METHODS));
+        let reference = r.req("reference");
+        let line = r.line;
+        let ref_problems = check_refs(known, &mut seen, &account, &reference, line);
+        let ok = ref_problems.is_empty();
+        for (col, e) in ref_problems {
+            r.problem(col, e);
+        }
+        if let (Some(date), Some(amount_minor), Some(method), true) = (date, amount, method, ok)
+            && !account.is_empty()
+            && !reference.is_empty()
+        {
+            out.push(NewPayment {
+                line,
+                account,
+                date,
+                amount_minor,
+                method,
+                reference,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A Xero header name reduced for matching: lower case, without spaces,
+/// underscores and the `*` Xero puts on required columns.
+fn xero_key(h: &str) -> String {
+    h.chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '*' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The logical Xero columns and the header names accepted for each.
+const XERO_DATE: &[&str] = &["date", "paymentdate"];
+const XERO_AMOUNT: &[&str] = &["amount", "amountpaid", "paymentamount", "paid"];
+const XERO_REFERENCE: &[&str] = &["reference", "paymentreference"];
+const XERO_ACCOUNT: &[&str] = &["accountnumber", "contactaccountnumber"];
+const XERO_INVOICE: &[&str] = &["invoicenumber", "invoiceno", "invoice"];
+
+/// A Xero date: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS`, `DD/MM/YYYY` or
+/// `D Mon YYYY` (`5 Nov 2026`), as Xero writes them by region and report.
+pub fn xero_date(s: &str) -> Result<NaiveDate, String> {
+    let t = s.trim();
+    let date_part = t.split('T').next().unwrap_or(t);
+    for fmt in ["%Y-%m-%d", "%d/%m/%Y", "%d %b %Y", "%d %B %Y"] {
+        if let Ok(d) = NaiveDate::parse_from_str(date_part, fmt) {
+            return Ok(d);
+        }
+    }
+    Err(format!(
+        "'{t}' is not a date (YYYY-MM-DD, DD/MM/YYYY or '5 Nov 2026')"
+    ))
+}
+
+/// Parse Xero's payments export. Columns are found by name, ignoring case,
+/// spaces, underscores and Xero's `*`; other columns (contact name, bank
+/// account, currency, …) are ignored:
+/// - date: `Date` or `Payment Date`;
+/// - amount: `Amount`, `Amount Paid`, `Payment Amount` or `Paid` (Xero's
+///   thousands separators are accepted: `1,250.00`);
+/// - account: `Account Number` (the Xero contact's account number, which is
+///   the billrun account), else `Invoice Number` of a billrun invoice;
+/// - reference: `Reference`; when empty, the invoice number.
+///
+/// Every payment gets method `xero`.
+pub fn parse_xero(
+    file: &str,
+    bytes: &[u8],
+    known: &Known,
+) -> Result<Vec<NewPayment>, Vec<Problem>> {
+    // The header decides which columns exist; accept every column in it.
+    let header: Vec<String> = {
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        rdr.headers()
+            .map(|h| h.iter().map(|s| s.trim().to_ascii_lowercase()).collect())
+            .unwrap_or_default()
+    };
+    let find = |names: &[&str]| {
+        header
+            .iter()
+            .find(|h| names.contains(&xero_key(h).as_str()))
+            .cloned()
+    };
+    let (date_c, amount_c, ref_c, acct_c, inv_c) = (
+        find(XERO_DATE),
+        find(XERO_AMOUNT),
+        find(XERO_REFERENCE),
+        find(XERO_ACCOUNT),
+        find(XERO_INVOICE),
+    );
+    let mut required: Vec<&str> = Vec::new();
+    let known_cols: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut missing = Vec::new();
+    for (c, what) in [(&date_c, "Date"), (&amount_c, "Amount")] {
+        match c {
+            Some(c) => required.push(c.as_str()),
+            None => missing.push(what),
+        }
+    }
+    if acct_c.is_none() && inv_c.is_none() {
+        missing.push("Account Number or Invoice Number");
+    }
+    let t = Table::read(file, bytes, &required, &known_cols)?;
+    if !missing.is_empty() {
+        return Err(missing
+            .into_iter()
+            .map(|m| Problem {
+                file: file.into(),
+                line: 1,
+                col: None,
+                column: Some(m.into()),
+                reason: "required Xero column is missing from the header".into(),
+            })
+            .collect());
+    }
+    let (date_c, amount_c) = (date_c.unwrap_or_default(), amount_c.unwrap_or_default());
+    let mut problems = Vec::new();
+    let mut out = Vec::new();
+    let mut seen = HashMap::new();
+    for i in 0..t.rows.len() {
+        let mut r = t.row(i, &mut problems);
+        let date = r.parse_req(&date_c, xero_date);
+        let amount = r.parse_req(&amount_c, |s| payment_amount(&s.replace(',', "")));
+        let invoice = inv_c.as_deref().and_then(|c| r.opt(c));
+        let account = match acct_c.as_deref().and_then(|c| r.opt(c)) {
+            Some(a) => a,
+            None => {
+                match &invoice {
+                    Some(n) => match known.invoices.get(n) {
+                        Some(a) => a.clone(),
+                        None => {
+                            let col = inv_c.clone().unwrap_or_default();
+                            r.problem(
+                            &col,
+                            format!("invoice '{n}' is not a billrun invoice, and the row has no account number"),
+                        );
+                            String::new()
+                        }
+                    },
+                    None => {
+                        let col = acct_c.clone().or(inv_c.clone()).unwrap_or_default();
+                        r.problem(&col, "no account number or invoice number: cannot tell whose payment this is");
+                        String::new()
+                    }
+                }
+            }
+        };
+        let reference = ref_c
+            .as_deref()
+            .and_then(|c| r.opt(c))
+            .or(invoice)
+            .unwrap_or_default();
+        if reference.is_empty() {
+            let col = ref_c.clone().unwrap_or_else(|| "reference".into());
+            r.problem(
+                &col,
+                "no reference and no invoice number: every payment needs a reference",
+            );
+        }
+        let line = r.line;
+        let ref_problems = check_refs(known, &mut seen, &account, &reference, line);
+        let ok = ref_problems.is_empty();
+        for (col, e) in ref_problems {
+            let name = if col == "account" {
+                acct_c.clone().or(inv_c.clone()).unwrap_or_default()
+            } else {
+                ref_c.clone().or(inv_c.clone()).unwrap_or_default()
+            };
+            r.problem(&name, e);
+        }
+        if let (Some(date), Some(amount_minor), true) = (date, amount, ok)
+            && !account.is_empty()
+            && !reference.is_empty()
+        {
+            out.push(NewPayment {
+                line,
+                account,
+                date,
+                amount_minor,
+                method: "xero".into(),
+                reference,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Known {
+        let mut k = Known::default();
+        for a in ["C1001", "C1002"] {
+            k.accounts.insert(a.into());
+        }
+        k.references.insert(("C1001".into(), "OLD-1".into()));
+        k.invoices.insert("NFV-10001".into(), "C1002".into());
+        k
+    }
+
+    #[test]
+    fn amounts_are_exact_money() {
+        assert_eq!(parse_amount_minor("12.5"), Ok(1250));
+        assert_eq!(parse_amount_minor("-3.00"), Ok(-300));
+        assert_eq!(parse_amount_minor("12.500"), Ok(1250));
+        assert!(
+            parse_amount_minor("12.345")
+                .unwrap_err()
+                .contains("two decimals")
+        );
+        assert!(payment_amount("0").is_err());
+        assert!(payment_amount("-5").unwrap_err().contains("above zero"));
+        assert!(payment_amount("£5").is_err());
+    }
+
+    #[test]
+    fn good_csv_parses() {
+        let f = "account,date,amount,method,reference\nC1001,2026-11-03,54.00,direct_debit,DD-1\nC1002,2026-11-04,10,cheque,CHQ 100\n";
+        let v = parse_csv("p.csv", f.as_bytes(), &known()).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].amount_minor, 5400);
+        assert_eq!(v[1].line, 3);
+        assert_eq!(v[1].reference, "CHQ 100");
+    }
+
+    #[test]
+    fn every_bad_row_is_reported() {
+        let f = "account,date,amount,method,reference\n\
+C9999,2026-11-03,5,cash,A\n\
+C1001,2026-13-01,5,cash,B\n\
+C1001,2026-11-01,5.001,cash,C\n\
+C1001,2026-11-01,5,barter,D\n\
+C1001,2026-11-01,5,cash,\n\
+C1001,2026-11-01,5,cash,OLD-1\n\
+C1002,2026-11-01,5,cash,X\n\
+C1002,2026-11-02,6,cash,X\n";
+        let e = parse_csv("p.csv", f.as_bytes(), &known()).unwrap_err();
+        let s: Vec<String> = e.iter().map(|p| p.to_string()).collect();
+        assert_eq!(s.len(), 7, "{s:#?}");
+        assert!(s[0].starts_with("p.csv:2:1: account: unknown account 'C9999'"));
+        assert!(s[1].starts_with("p.csv:3:2: date:"));
+        assert!(s[2].starts_with("p.csv:4:3: amount:"));
+        assert!(s[3].starts_with("p.csv:5:4: method: 'barter' is not one of"));
+        assert!(s[4].starts_with("p.csv:6:5: reference: required value is empty"));
+        assert!(
+            s[5].contains(
+                "p.csv:7:5: reference: duplicate: reference 'OLD-1' was already imported"
+            )
+        );
+        assert!(s[6].contains(
+            "p.csv:9:5: reference: duplicate: reference 'X' for account C1002 is already on line 8"
+        ));
+    }
+
+    #[test]
+    fn same_reference_for_another_account_is_fine() {
+        let f = "account,date,amount,method,reference\nC1001,2026-11-03,5,cash,R1\nC1002,2026-11-03,5,cash,R1\n";
+        assert_eq!(parse_csv("p.csv", f.as_bytes(), &known()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn xero_export_maps_columns_and_dates() {
+        let f = "\u{feff}*Date,Contact Name,Account Number,Invoice Number,Reference,Amount Paid,Bank Account\n\
+05/11/2026,Harbour Cafe Ltd,C1001,,BACS 991,\"1,250.00\",Business Current\n\
+6 Nov 2026,Northgate Dental,,NFV-10001,,54.00,Business Current\n";
+        let v = parse_xero("x.csv", f.as_bytes(), &known()).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].account, "C1001");
+        assert_eq!(v[0].amount_minor, 125000);
+        assert_eq!(v[0].date, NaiveDate::from_ymd_opt(2026, 11, 5).unwrap());
+        assert_eq!(v[0].method, "xero");
+        assert_eq!(v[1].account, "C1002");
+        assert_eq!(v[1].reference, "NFV-10001");
+        assert_eq!(v[1].date, NaiveDate::from_ymd_opt(2026, 11, 6).unwrap());
+    }
+
+    #[test]
+    fn xero_bad_rows_and_missing_columns() {
+        let f = "Date,Invoice Number,Amount\n2026-11-05,NFV-99999,5\nnot a date,NFV-10001,x\n";
+        let e = parse_xero("x.csv", f.as_bytes(), &known()).unwrap_err();
+        let s: Vec<String> = e.iter().map(|p| p.to_string()).collect();
+        assert_eq!(s.len(), 3, "{s:#?}");
+        assert!(
+            s[0].contains(
+                "x.csv:2:2: invoice number: invoice 'NFV-99999' is not a billrun invoice"
+            )
+        );
+        assert!(s[1].starts_with("x.csv:3:1: date:"));
+        assert!(s[2].starts_with("x.csv:3:3: amount:"));
+        let e = parse_xero("x.csv", b"Reference,Contact Name\nA,B\n", &known()).unwrap_err();
+        assert_eq!(e.len(), 3);
+        assert!(e[0].to_string().contains("Date: required Xero column"));
+    }
+
+    #[test]
+    fn single_payment_checks_flags() {
+        let k = known();
+        let p = check_one(&k, "C1001", "2026-11-01", "20", "card", "R9").unwrap();
+        assert_eq!(p.amount_minor, 2000);
+        let e = check_one(&k, "C1001", "2026-11-01", "0", "gold", "OLD-1").unwrap_err();
+        let flags: Vec<&str> = e.iter().map(|x| x.0.as_str()).collect();
+        assert_eq!(flags, ["--amount", "--method", "--reference"]);
+    }
+}
