@@ -349,6 +349,7 @@ CREATE TABLE payment_items (
     amount_minor    INTEGER NOT NULL CHECK (amount_minor > 0),
     sequence        TEXT,                 -- SEPA FRST/RCUR, Bacs 01/17/18, ABA 13
     mandate_ref     TEXT,                 -- DD: the mandate collected under
+    payee_masked    TEXT NOT NULL DEFAULT '', -- bank account / card token, masked, for display
     attempt         INTEGER NOT NULL DEFAULT 1,
     idempotency_key TEXT UNIQUE,          -- card via the gateway: recorded before the request
     state           TEXT NOT NULL CHECK (state IN

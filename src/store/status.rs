@@ -7,7 +7,7 @@ use crate::error::Result;
 use rusqlite::Connection;
 
 pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
-    Ok(Facts {
+    let mut f = Facts {
         run_id: run.id,
         status: Some(run.status),
         dates_set: run.invoice_date.is_some() && run.cutoff_date.is_some(),
@@ -19,5 +19,7 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         wholesale_fees: settings::get_bool(conn, "features.wholesale_fees")?,
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
         ..Default::default()
-    })
+    };
+    super::collect::facts(conn, run.id, &mut f.invoices)?;
+    Ok(f)
 }
