@@ -2,6 +2,7 @@
 //! subcommand. The database is opened once here and passed down.
 
 pub mod audit;
+pub mod collect;
 pub mod completions;
 pub mod config;
 pub mod cycles;
@@ -75,6 +76,9 @@ pub enum Command {
     Confirm(runs::ConfirmArgs),
     /// Lock the run and request bills.
     Request(runs::RequestArgs),
+    /// Payment runs: Direct Debit files, card charges, results (SPEC §11).
+    #[command(subcommand)]
+    Collect(collect::Cmd),
     /// The next-steps checklist of a run.
     Status(status::Args),
     /// The audit log.
@@ -130,6 +134,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         )?,
         Command::Confirm(a) => runs::confirm(&ctx, &mut store, &actor, a)?,
         Command::Request(a) => runs::request(&ctx, &mut store, &actor, a)?,
+        Command::Collect(c) => return collect::exec(&ctx, &mut store, &actor, &cli.db, c),
         Command::Status(a) => return status::exec(&ctx, &store, a),
         Command::Audit(a) => audit::exec(&ctx, &store, a)?,
         Command::Completions(_) | Command::Demo(_) => unreachable!("handled above"),
