@@ -160,9 +160,9 @@ fn debit_item(c: &store::Candidate, sequence: payfile::Sequence) -> DebitItem {
 /// precondition (configure first), items are bad input.
 fn payfile_error(e: PayFileError) -> Error {
     match &e {
-        PayFileError::Invalid { settings, .. } if !settings.is_empty() => precondition(format!(
-            "{e}\nset them with `billrun config set KEY VALUE`"
-        )),
+        PayFileError::Invalid { settings, .. } if !settings.is_empty() => {
+            precondition(format!("{e}\nset them with `billrun config set KEY VALUE`"))
+        }
         PayFileError::Internal(_) => external(e.to_string()),
         _ => bad_input(format!(
             "{e}\nfix the customers' details (`billrun customers import F`) and run it again"
@@ -265,8 +265,8 @@ fn plan(
     let mut seqs = Vec::new();
     for c in cands {
         // A mandate's first collection only once, even with two invoices.
-        let first = c.first_for_mandate
-            && seen_mandates.insert((c.account.clone(), c.mandate_ref.clone()));
+        let first =
+            c.first_for_mandate && seen_mandates.insert((c.account.clone(), c.mandate_ref.clone()));
         let s = collect::dd_sequence(first, c.attempt);
         debit.push(debit_item(c, s));
         seqs.push(s);
@@ -397,9 +397,7 @@ fn write_run(
 
 fn dd(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path, a: DdArgs) -> anyhow::Result<()> {
     let run = produced_run(store, &a.run)?;
-    let format: DdFormat = setting(store, "dd.format")?
-        .parse()
-        .map_err(precondition)?;
+    let format: DdFormat = setting(store, "dd.format")?.parse().map_err(precondition)?;
     let s = |k: &str| setting(store, k);
     let bacs = BacsOriginator {
         sun: s("dd.sun")?,
@@ -601,7 +599,11 @@ fn charge(
             continue;
         };
         let (state, reason, gid) = if cur.state != ItemState::Live || cur.gateway_id.is_some() {
-            (cur.state.as_str(), cur.reason.clone(), cur.gateway_id.clone())
+            (
+                cur.state.as_str(),
+                cur.reason.clone(),
+                cur.gateway_id.clone(),
+            )
         } else {
             record_outcome(&tx, actor, &cur, &outcome, fee, &mut unanswered)?
         };
@@ -775,7 +777,8 @@ fn results(
 ) -> anyhow::Result<ExitCode> {
     let label = output::file_label(&a.file);
     let bytes = output::read_input(&a.file)?;
-    let rows = collect::parse_results(&label, &bytes).map_err(|p| bad_input(collect::report(&p)))?;
+    let rows =
+        collect::parse_results(&label, &bytes).map_err(|p| bad_input(collect::report(&p)))?;
     let fee = dishonour_fee(store)?;
     let tx = store.write()?;
     let mut problems = Vec::new();
@@ -985,10 +988,7 @@ fn show(ctx: &Ctx, store: &Store, a: ShowArgs) -> anyhow::Result<()> {
         println!("collection date {d}");
     }
     if let Some(f) = &p.file {
-        println!(
-            "file {f} (sha256 {})",
-            p.sha256.as_deref().unwrap_or("-")
-        );
+        println!("file {f} (sha256 {})", p.sha256.as_deref().unwrap_or("-"));
     }
     println!(
         "{} items, total {} {}; approved {} ({}), failed {}, refer {}, live {}",

@@ -262,9 +262,7 @@ pub fn standing(outstanding_minor: i64, history: &[Past], max_retries: u32) -> S
         None => Standing::Uncollected,
         Some(p) => match p.state {
             ItemState::Live | ItemState::Approved => Standing::Settled,
-            ItemState::Refer if p.attempt.saturating_sub(1) < max_retries => {
-                Standing::Uncollected
-            }
+            ItemState::Refer if p.attempt.saturating_sub(1) < max_retries => Standing::Uncollected,
             _ => Standing::Failed,
         },
     }
@@ -358,7 +356,10 @@ pub fn parse_results(file: &str, bytes: &[u8]) -> Result<Vec<ResultRow>, Vec<Pro
         let status = r.parse_req("status", |s| s.parse::<ResultStatus>());
         let reason = r.opt("reason");
         if !reference.is_empty() && !seen.insert(reference.clone()) {
-            r.problem("reference", format!("'{reference}' appears twice in the file"));
+            r.problem(
+                "reference",
+                format!("'{reference}' appears twice in the file"),
+            );
             continue;
         }
         if let Some(status) = status

@@ -134,7 +134,12 @@ pub fn candidates(
 }
 
 /// (uncollected, failed) invoices of `kind` in run `run_id`, for the checklist.
-pub fn standings(conn: &Connection, run_id: i64, kind: Kind, max_retries: u32) -> Result<(u64, u64)> {
+pub fn standings(
+    conn: &Connection,
+    run_id: i64,
+    kind: Kind,
+    max_retries: u32,
+) -> Result<(u64, u64)> {
     let (mut uncollected, mut failed) = (0, 0);
     for (invoice_id, outstanding) in invoices_of(conn, run_id, kind)? {
         match collect::standing(outstanding, &history(conn, invoice_id)?, max_retries) {
@@ -452,7 +457,13 @@ fn set_state(
     conn.execute(
         "UPDATE payment_items SET state = ?2, reason = ?3, gateway_id = COALESCE(?4, gateway_id),
              result_at = ?5 WHERE id = ?1",
-        params![item.id, state.as_str(), reason, gateway_id, super::now_stamp()],
+        params![
+            item.id,
+            state.as_str(),
+            reason,
+            gateway_id,
+            super::now_stamp()
+        ],
     )?;
     refresh_state(conn, item.payment_run_id)
 }
@@ -586,7 +597,13 @@ pub fn fail(
         ));
     }
     set_state(conn, item, state, reason, gateway_id)?;
-    audit::log(conn, actor, Some(item.run_id), &format!("collect {state}"), &detail)?;
+    audit::log(
+        conn,
+        actor,
+        Some(item.run_id),
+        &format!("collect {state}"),
+        &detail,
+    )?;
     Ok(())
 }
 
