@@ -337,12 +337,7 @@ fn write_run(
         created: chrono::Local::now().naive_local(),
         run_number: u32::try_from(id).unwrap_or(0),
     };
-    let planned = match build(&cands, &info) {
-        Ok(p) => p,
-        Err(e) => {
-            return Err(e.into());
-        }
-    };
+    let planned = build(&cands, &info)?;
     let path = out.unwrap_or_else(|| default_out(db, id, format_name, ext));
     write_private_atomic(&path, &planned.file.contents)?;
     let nr = store::NewRun {
@@ -783,12 +778,12 @@ fn results(
     let tx = store.write()?;
     let mut problems = Vec::new();
     let mut unknown = Vec::new();
-    let mut plan = Vec::new();
+    let mut changes = Vec::new();
     for r in &rows {
         match store::item_by_reference(&tx, &r.reference)? {
             None => unknown.push(r),
             Some(item) => match collect::effect(item.state, r.status) {
-                Ok(e) => plan.push((r, item, e)),
+                Ok(e) => changes.push((r, item, e)),
                 Err(why) => problems.push(crate::domain::csvfile::Problem {
                     file: label.clone(),
                     line: r.line,
@@ -803,7 +798,7 @@ fn results(
         return Err(bad_input(collect::report(&problems)).into());
     }
     let mut applied = Vec::new();
-    for (r, item, e) in plan {
+    for (r, item, e) in changes {
         let reason = r.reason.as_deref();
         let effect = match e {
             Effect::Unchanged => "unchanged",
