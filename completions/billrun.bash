@@ -49,11 +49,26 @@ _billrun() {
             billrun,init)
                 cmd="billrun__subcmd__init"
                 ;;
+            billrun,invoices)
+                cmd="billrun__subcmd__invoices"
+                ;;
             billrun,new)
                 cmd="billrun__subcmd__new"
                 ;;
             billrun,plans)
                 cmd="billrun__subcmd__plans"
+                ;;
+            billrun,postbill)
+                cmd="billrun__subcmd__postbill"
+                ;;
+            billrun,prebill)
+                cmd="billrun__subcmd__prebill"
+                ;;
+            billrun,print)
+                cmd="billrun__subcmd__print"
+                ;;
+            billrun,produce)
+                cmd="billrun__subcmd__produce"
                 ;;
             billrun,ready)
                 cmd="billrun__subcmd__ready"
@@ -211,11 +226,26 @@ _billrun() {
             billrun__subcmd__help,init)
                 cmd="billrun__subcmd__help__subcmd__init"
                 ;;
+            billrun__subcmd__help,invoices)
+                cmd="billrun__subcmd__help__subcmd__invoices"
+                ;;
             billrun__subcmd__help,new)
                 cmd="billrun__subcmd__help__subcmd__new"
                 ;;
             billrun__subcmd__help,plans)
                 cmd="billrun__subcmd__help__subcmd__plans"
+                ;;
+            billrun__subcmd__help,postbill)
+                cmd="billrun__subcmd__help__subcmd__postbill"
+                ;;
+            billrun__subcmd__help,prebill)
+                cmd="billrun__subcmd__help__subcmd__prebill"
+                ;;
+            billrun__subcmd__help,print)
+                cmd="billrun__subcmd__help__subcmd__print"
+                ;;
+            billrun__subcmd__help,produce)
+                cmd="billrun__subcmd__help__subcmd__produce"
                 ;;
             billrun__subcmd__help,ready)
                 cmd="billrun__subcmd__help__subcmd__ready"
@@ -277,6 +307,9 @@ _billrun() {
             billrun__subcmd__help__subcmd__cycles,tick)
                 cmd="billrun__subcmd__help__subcmd__cycles__subcmd__tick"
                 ;;
+            billrun__subcmd__help__subcmd__invoices,show)
+                cmd="billrun__subcmd__help__subcmd__invoices__subcmd__show"
+                ;;
             billrun__subcmd__help__subcmd__plans,import)
                 cmd="billrun__subcmd__help__subcmd__plans__subcmd__import"
                 ;;
@@ -294,6 +327,18 @@ _billrun() {
                 ;;
             billrun__subcmd__help__subcmd__tariffs,list)
                 cmd="billrun__subcmd__help__subcmd__tariffs__subcmd__list"
+                ;;
+            billrun__subcmd__invoices,help)
+                cmd="billrun__subcmd__invoices__subcmd__help"
+                ;;
+            billrun__subcmd__invoices,show)
+                cmd="billrun__subcmd__invoices__subcmd__show"
+                ;;
+            billrun__subcmd__invoices__subcmd__help,help)
+                cmd="billrun__subcmd__invoices__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__invoices__subcmd__help,show)
+                cmd="billrun__subcmd__invoices__subcmd__help__subcmd__show"
                 ;;
             billrun__subcmd__plans,help)
                 cmd="billrun__subcmd__plans__subcmd__help"
@@ -356,7 +401,7 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request collect status audit completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print collect status audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1096,7 +1141,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request collect status audit completions help"
+            opts="init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print collect status audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1445,6 +1490,34 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__help__subcmd__invoices)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__invoices__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__help__subcmd__new)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1490,6 +1563,62 @@ _billrun() {
         billrun__subcmd__help__subcmd__plans__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__postbill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__prebill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__print)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__produce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1673,6 +1802,84 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__invoices)
+            opts="-y -q -h --db --json --yes --quiet --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__invoices__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__invoices__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__invoices__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__invoices__subcmd__show)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__new)
             opts="-y -q -h --name --cycle --invoice-date --cutoff --due --message --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1810,6 +2017,94 @@ _billrun() {
         billrun__subcmd__plans__subcmd__list)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__postbill)
+            opts="-y -q -h --csv --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --csv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__prebill)
+            opts="-y -q -h --csv --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --csv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__print)
+            opts="-y -q -h --out --bundle-size --reprint --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__produce)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

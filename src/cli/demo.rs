@@ -127,13 +127,20 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     step(ctx, &db, dir, &["confirm", "1", "cdrs"])?;
     step(ctx, &db, dir, &["confirm", "1", "errors"])?;
     step(ctx, &db, dir, &["ready", "1"])?;
-    // TODO(collect): once invoice production is on main, request without
-    // --no-produce and walk collection to **Run complete**:
-    //   confirm 1 postbill; collect dd 1 (bacs18, settings above);
-    //   collect card 1 --out {dir}/cards.csv; write {dir}/results.csv approving
-    //   every item but one DD item (dishonoured); collect results; status 1.
-    // Collection needs produced invoices (run status completed).
-    step(ctx, &db, dir, &["request", "1", "--expert", "--no-produce"])?;
+    step(
+        ctx,
+        &db,
+        dir,
+        &["prebill", "1", "--csv", "{dir}/prebill-2026-11.csv"],
+    )?;
+    step(ctx, &db, dir, &["confirm", "1", "prebill"])?;
+    step(ctx, &db, dir, &["status", "1"])?;
+    step(ctx, &db, dir, &["request", "1"])?;
+    step(ctx, &db, dir, &["invoices", "1"])?;
+    step(ctx, &db, dir, &["invoices", "show", "NFV-010001"])?;
+    step(ctx, &db, dir, &["postbill", "1"])?;
+    step(ctx, &db, dir, &["confirm", "1", "postbill"])?;
+    step(ctx, &db, dir, &["print", "1", "--out", "{dir}/print"])?;
     step(ctx, &db, dir, &["audit", "1"])?;
     step(ctx, &db, dir, &["status", "1"])
 }
