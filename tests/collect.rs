@@ -3,12 +3,12 @@
 //! charges against a local fake Stripe, results for every status, re-runs,
 //! crash recovery, file modes and masking.
 //!
-//! Invoices: `seed_invoices` stands in for invoice production (written on
-//! main in parallel, not on this branch yet). It creates the run through the
-//! CLI, then inserts the invoices and marks the run `completed` with SQL on
-//! the test database, exactly the rows production writes (`invoices` with
-//! the customer's payment method and amount due). The demo test at the end
-//! walks the real commands.
+//! Invoices: `a_whole_run_*` produces them with the real `request`. The
+//! format tests need customers and amounts of their own (AU, EU, bad bank
+//! details), so `seed_invoices` writes the rows production writes
+//! (`invoices` with the customer's payment method and amount due, run
+//! `completed`) with SQL on the test database after creating the run
+//! through the CLI.
 
 mod support;
 
@@ -983,12 +983,152 @@ fn masking_in_show_and_list_and_status_steps() {
     assert!(show.contains("20-00-00 ****5926"), "{show}");
     let show = env.ok(&["collect", "show", "2"]);
     assert!(show.contains("pm_…9911"), "{show}");
-    // Both steps done; the run is complete once postbill is confirmed.
-    env.ok(&["--yes", "confirm", "1", "postbill"]);
     let st = env.json(&["status", "1"]);
     assert_eq!(step(&st, "collect_dd")["state"], "done");
     assert_eq!(step(&st, "collect_card")["state"], "done");
+}
+
+// ---------------------------------------------------------------- a whole run
+
+#[test]
+fn a_whole_run_is_produced_collected_and_complete_and_the_next_run_bills_nothing_twice() {
+    let env = Env::new().with_reference_data();
+    for (k, v) in BACS_SETTINGS {
+        env.ok(&["config", "set", k, v]);
+    }
+    env.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    env.ok(&["--yes", "request", "1", "--expert"]);
+    env.ok(&["--yes", "confirm", "1", "postbill"]);
+    env.ok(&["print", "1", "--out", env.path("print").to_str().unwrap()]);
+    let st = env.json(&["status", "1"]);
+    assert_eq!(step(&st, "collect_dd")["state"], "todo", "{st:#}");
+    let invoices = env.json(&["invoices", "1"]);
+    let due = |acct: &str| {
+        invoices
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["account"] == acct)
+            .map(|i| i["amount_due"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let dd_count = invoices
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| {
+            sql_str(
+                &env,
+                &format!(
+                    "SELECT payment_method FROM invoices WHERE number = '{}'",
+                    i["number"].as_str().unwrap()
+                ),
+            ) == "direct_debit"
+        })
+        .count();
+    assert_eq!(dd_count, 15);
+
+    let dd = env.json(&[
+        "collect",
+        "dd",
+        "1",
+        "--out",
+        env.path("dd.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(dd["items"], 15);
+    let data = bacs_data(&std::fs::read_to_string(env.path("dd.txt")).unwrap());
+    assert_eq!(data.len(), 16);
+    assert!(data[..15].iter().all(|r| &r[15..17] == "01"));
+    let card = env.json(&[
+        "collect",
+        "card",
+        "1",
+        "--out",
+        env.path("cards.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(card["items"], 5);
+
+    // Approve everything but C1002's debit, which is dishonoured.
+    let mut results = String::from("reference,status,reason\n");
+    for id in ["1", "2"] {
+        for it in env.json(&["collect", "show", id])["items_detail"]
+            .as_array()
+            .unwrap()
+        {
+            let status = if it["account"] == "C1002" {
+                "dishonoured,ARUDD 1 instruction cancelled"
+            } else {
+                "approved,"
+            };
+            results.push_str(&format!("{},{status}\n", it["reference"].as_str().unwrap()));
+        }
+    }
+    let r = env.write("results.csv", &results);
+    env.ok(&["collect", "results", &r]);
+    let st = env.json(&["status", "1"]);
+    assert_eq!(step(&st, "collect_dd")["state"], "done");
+    assert!(
+        step(&st, "collect_dd")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 failed")
+    );
+    assert_eq!(step(&st, "collect_card")["state"], "done");
     assert_eq!(st["complete"], true, "{st:#}");
+    assert!(env.ok(&["status", "1"]).contains("Run complete"));
+
+    // Next month: collected money is applied once, the dishonoured amount
+    // stays due with the fee billed, and nothing is billed twice.
+    let c1001_prev = due("C1001");
+    let c1002_prev = due("C1002");
+    env.ok(&[
+        "new",
+        "--invoice-date",
+        "2027-01-01",
+        "--cutoff",
+        "2026-12-31",
+    ]);
+    env.ok(&["--yes", "request", "2", "--expert"]);
+    let inv2 = env.json(&["invoices", "2"]);
+    let get = |acct: &str| {
+        inv2.as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["account"] == acct)
+            .cloned()
+            .unwrap()
+    };
+    let a = get("C1001");
+    assert_eq!(a["opening_balance"].as_str().unwrap(), c1001_prev);
+    assert_eq!(
+        a["payments"].as_str().unwrap(),
+        c1001_prev,
+        "collected once: {a:#}"
+    );
+    let b = get("C1002");
+    assert_eq!(b["opening_balance"].as_str().unwrap(), c1002_prev);
+    assert_eq!(b["payments"], "0.00", "dishonoured: nothing received");
+    let fee_lines: Vec<_> = b["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["description"].as_str().unwrap().contains("Dishonour fee"))
+        .collect();
+    assert_eq!(fee_lines.len(), 1, "{b:#}");
+    assert_eq!(fee_lines[0]["amount"], "15.00");
+    assert_eq!(
+        sql_i64(
+            &env,
+            "SELECT COUNT(*) FROM payments WHERE invoice_id IS NULL"
+        ),
+        0
+    );
 }
 
 #[test]
