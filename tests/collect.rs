@@ -1174,3 +1174,22 @@ fn refusals_have_clear_errors_and_exit_codes() {
     let err = env.fails(4, &["collect", "show", "7"]);
     assert!(err.contains("no payment run 7"), "{err}");
 }
+
+#[test]
+fn the_demo_collects_and_ends_at_run_complete() {
+    let env = Env::new();
+    let dir = env.path("demo");
+    let out = env.ok(&["demo", "--dir", dir.to_str().unwrap()]);
+    let tail = &out[out.rfind("$ billrun status 1").unwrap()..];
+    assert!(tail.contains("Run complete"), "{tail}");
+    assert!(tail.contains("1 failed collection"), "{tail}");
+    for f in ["dd-2026-11.txt", "cards-2026-11.csv"] {
+        assert!(dir.join(f).exists(), "{f}");
+        #[cfg(unix)]
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    assert!(
+        out.contains("19 approved, 0 declined, 1 dishonoured"),
+        "{out}"
+    );
+}
