@@ -1193,3 +1193,72 @@ fn the_demo_collects_and_ends_at_run_complete() {
         "{out}"
     );
 }
+
+#[test]
+fn two_racing_collect_runs_collect_each_invoice_once() {
+    let env = bacs_env();
+    seed_invoices(
+        &env,
+        "2026-12-01",
+        "2026-11-30",
+        &[("U1", 3600), ("U2", 4800)],
+    );
+    let spawn = |name: &str| {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("billrun"));
+        c.arg("--db")
+            .arg(&env.db)
+            .env("BILLRUN_OPERATOR", "tester")
+            .args(["collect", "dd", "1", "--out"])
+            .arg(env.path(name))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let (a, b) = (spawn("a.txt"), spawn("b.txt"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{a:?}\n{b:?}");
+    assert_eq!(sql_i64(&env, "SELECT COUNT(*) FROM payment_runs"), 1);
+    assert_eq!(sql_i64(&env, "SELECT COUNT(*) FROM payment_items"), 2);
+    assert_eq!(
+        [env.path("a.txt").exists(), env.path("b.txt").exists()]
+            .iter()
+            .filter(|x| **x)
+            .count(),
+        1,
+        "exactly one file written"
+    );
+}
+
+#[test]
+fn a_charge_still_processing_stays_live_until_its_result_arrives() {
+    let env = setup(
+        &[],
+        &["K1,Kiln Architects,,print,card,,,,,,,,pm_card_visa_0001111"],
+    );
+    seed_invoices(&env, "2026-12-01", "2026-11-30", &[("K1", 4550)]);
+    let fake = FakeStripe::start(KEY, vec![Reply::intent("pi_9", "processing")]);
+    env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
+    env.cmd()
+        .env("STRIPE_API_KEY", KEY)
+        .args(["collect", "card", "1"])
+        .assert()
+        .success();
+    assert_eq!(
+        sql_str(&env, "SELECT state || ' ' || gateway_id FROM payment_items"),
+        "live pi_9"
+    );
+    // Not re-sent: it has an answer; it is in a live item.
+    env.cmd()
+        .env("STRIPE_API_KEY", KEY)
+        .args(["collect", "card", "1"])
+        .assert()
+        .success();
+    assert_eq!(fake.requests().len(), 1);
+    let r = env.write("r.csv", "reference,status\nINV-1,approved\n");
+    env.ok(&["collect", "results", &r]);
+    assert_eq!(
+        sql_str(&env, "SELECT method || ' ' || amount_minor FROM payments"),
+        "card 4550"
+    );
+    assert_eq!(sql_str(&env, "SELECT state FROM payment_runs"), "settled");
+}
