@@ -348,3 +348,54 @@ CREATE TABLE fee_codes (
     created_at  TEXT NOT NULL
 );
 CREATE INDEX billing_errors_fee ON billing_errors(fee_id) WHERE fee_id IS NOT NULL;
+
+-- migration: 5
+-- Payment runs (collection, SPEC §11): one row per `collect dd` / `collect
+-- card` invocation that had something to collect, and one item per invoice
+-- collected in it. An invoice is in at most one `live` item (partial unique
+-- index). Item states: live (in a file or sent to the gateway, no final
+-- result yet), approved, declined, dishonoured, refer (the bank will take a
+-- re-presentation), failed (never reached the bank/gateway: e.g. a card that
+-- needs 3-D Secure, or an invalid request).
+CREATE TABLE payment_runs (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind IN ('dd', 'card')),
+    format          TEXT NOT NULL,        -- bacs18 | aba | sepa | card_batch | stripe
+    run_id          INTEGER NOT NULL REFERENCES runs(id),
+    collection_date TEXT,                 -- DD: the date in the file
+    currency        TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('created', 'submitted', 'settled')),
+    file            TEXT,                 -- the payment file written (not for stripe)
+    sha256          TEXT,
+    items           INTEGER NOT NULL DEFAULT 0,
+    total_minor     INTEGER NOT NULL DEFAULT 0,
+    created_at      TEXT NOT NULL,
+    created_by      TEXT NOT NULL
+);
+CREATE INDEX payment_runs_run ON payment_runs(run_id);
+
+CREATE TABLE payment_items (
+    id              INTEGER PRIMARY KEY,
+    payment_run_id  INTEGER NOT NULL REFERENCES payment_runs(id),
+    invoice_id      INTEGER NOT NULL REFERENCES invoices(id),
+    account         TEXT NOT NULL REFERENCES customers(account),
+    reference       TEXT NOT NULL UNIQUE, -- what comes back in the results file
+    amount_minor    INTEGER NOT NULL CHECK (amount_minor > 0),
+    sequence        TEXT,                 -- SEPA FRST/RCUR, Bacs 01/17/18, ABA 13
+    mandate_ref     TEXT,                 -- DD: the mandate collected under
+    payee_masked    TEXT NOT NULL DEFAULT '', -- bank account / card token, masked, for display
+    attempt         INTEGER NOT NULL DEFAULT 1,
+    idempotency_key TEXT UNIQUE,          -- card via the gateway: recorded before the request
+    state           TEXT NOT NULL CHECK (state IN
+                        ('live', 'approved', 'declined', 'dishonoured', 'refer', 'failed')),
+    reason          TEXT,
+    gateway_id      TEXT,                 -- e.g. Stripe PaymentIntent id
+    payment_id      INTEGER REFERENCES payments(id),   -- the payment an approval recorded
+    reversal_id     INTEGER REFERENCES payments(id),   -- its reversal after a dishonour
+    fee_charge_id   INTEGER REFERENCES charges(id),    -- the dishonour fee charged
+    created_at      TEXT NOT NULL,
+    result_at       TEXT
+);
+CREATE UNIQUE INDEX payment_items_one_live ON payment_items(invoice_id) WHERE state = 'live';
+CREATE INDEX payment_items_invoice ON payment_items(invoice_id);
+CREATE INDEX payment_items_run ON payment_items(payment_run_id);

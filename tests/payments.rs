@@ -404,7 +404,11 @@ fn demo_imports_payments_and_adds_a_credit_and_a_charge() {
     assert!(text.contains("7 unallocated payments, 316.96"), "{text}");
     let c = rusqlite::Connection::open(e.path("demo").join("demo.db")).unwrap();
     let n: i64 = c
-        .query_row("SELECT COUNT(*) FROM charges", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM charges WHERE source = 'manual'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(n, 2);
 }

@@ -43,6 +43,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("dd.sort_code", "40-12-34"),
     ("dd.account", "12345678"),
     ("dd.name", "NORTHERN FIBRE"),
+    ("collect.dishonour_fee", "12.50"),
 ];
 
 fn step(ctx: &Ctx, db: &Path, dir: &Path, args: &[&str]) -> anyhow::Result<ExitCode> {
@@ -79,14 +80,20 @@ fn step(ctx: &Ctx, db: &Path, dir: &Path, args: &[&str]) -> anyhow::Result<ExitC
 
 pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     let dir = &a.dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let db = dir.join("demo.db");
-    for ext in ["", "-wal", "-shm"] {
-        let p = PathBuf::from(format!("{}{ext}", db.display()));
-        if p.exists() {
-            std::fs::remove_file(&p).with_context(|| format!("removing old {}", p.display()))?;
+    // Recreate the folder, but never delete a folder the demo did not make.
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)?.next().is_none();
+        if !empty && !db.exists() {
+            return Err(crate::error::precondition(format!(
+                "{} exists and is not a demo folder (no demo.db): choose another --dir",
+                dir.display()
+            ))
+            .into());
         }
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing old {}", dir.display()))?;
     }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let fx = dir.join("fixtures");
     std::fs::create_dir_all(&fx)?;
     for (name, body) in FIXTURES {
@@ -183,6 +190,58 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     step(ctx, &db, dir, &["postbill", "1"])?;
     step(ctx, &db, dir, &["confirm", "1", "postbill"])?;
     step(ctx, &db, dir, &["print", "1", "--out", "{dir}/print"])?;
+    step(ctx, &db, dir, &["status", "1"])?;
+    step(
+        ctx,
+        &db,
+        dir,
+        &["collect", "dd", "1", "--out", "{dir}/dd-2026-11.txt"],
+    )?;
+    step(
+        ctx,
+        &db,
+        dir,
+        &["collect", "card", "1", "--out", "{dir}/cards-2026-11.csv"],
+    )?;
+    let results = bank_results(ctx, &db, dir)?;
+    step(ctx, &db, dir, &["collect", "results", &results])?;
+    step(ctx, &db, dir, &["collect", "list"])?;
+    step(ctx, &db, dir, &["collect", "show", "1"])?;
     step(ctx, &db, dir, &["audit", "1"])?;
     step(ctx, &db, dir, &["status", "1"])
+}
+
+/// Stand in for the bank and the card gateway: a results file approving
+/// every item of the demo's payment runs but one Direct Debit, which the
+/// payer's bank returns (dishonoured).
+fn bank_results(ctx: &Ctx, db: &Path, dir: &Path) -> anyhow::Result<String> {
+    use crate::store::collect;
+    let store = crate::store::Store::open(db)?;
+    let mut csv = String::from("reference,status,reason\n");
+    let mut dishonoured = false;
+    for run in collect::list(&store.conn)? {
+        for (i, item) in collect::items(&store.conn, run.id)?.iter().enumerate() {
+            if run.kind == "dd" && i == 1 && !dishonoured {
+                dishonoured = true;
+                csv.push_str(&format!(
+                    "{},dishonoured,ARUDD 1 instruction cancelled by payer\n",
+                    item.reference
+                ));
+            } else {
+                csv.push_str(&format!("{},approved,\n", item.reference));
+            }
+        }
+    }
+    let path = dir.join("results-2026-11.csv");
+    std::fs::write(&path, csv).with_context(|| format!("writing {}", path.display()))?;
+    if !ctx.quiet {
+        println!(
+            "\n{}",
+            ctx.dim(&format!(
+                "(the bank and the card gateway send back {}: all approved, one Direct Debit dishonoured)",
+                path.display()
+            ))
+        );
+    }
+    Ok(path.display().to_string())
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod charges;
+pub mod collect;
 pub mod completions;
 pub mod config;
 pub mod cycles;
@@ -102,6 +103,9 @@ pub enum Command {
     Invoices(invoices::Args),
     /// Print bundles: merged PDFs of print/both invoices, sorted by postcode.
     Print(print::Args),
+    /// Payment runs: Direct Debit files, card charges, results (SPEC §11).
+    #[command(subcommand)]
+    Collect(collect::Cmd),
     /// The next-steps checklist of a run.
     Status(status::Args),
     /// The audit log.
@@ -165,6 +169,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Postbill(a) => postbill::exec(&ctx, &store, a)?,
         Command::Invoices(a) => invoices::exec(&ctx, &store, a)?,
         Command::Print(a) => print::exec(&ctx, &mut store, &actor, a)?,
+        Command::Collect(c) => return collect::exec(&ctx, &mut store, &actor, &cli.db, c),
         Command::Status(a) => return status::exec(&ctx, &store, a),
         Command::Audit(a) => audit::exec(&ctx, &store, a)?,
         Command::Completions(_) | Command::Demo(_) => unreachable!("handled above"),

@@ -124,6 +124,14 @@ fn print_text(ctx: &Ctx, doc: &serde_json::Value, cl: &Checklist) {
     }
     if cl.complete {
         println!("{}", ctx.green("✔ Run complete"));
+        // Failed collections do not hold the run open, but stay visible.
+        for st in cl
+            .steps
+            .iter()
+            .filter(|st| st.detail.contains("failed collection"))
+        {
+            println!("  {} {}: {}", ctx.yellow("⚠"), st.title, st.detail);
+        }
         return;
     }
     let stage_title = if cl.stage == Stage::Pre {

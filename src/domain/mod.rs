@@ -3,6 +3,7 @@
 pub mod bank;
 pub mod cdr_format;
 pub mod checklist;
+pub mod collect;
 pub mod csvfile;
 pub mod cycles;
 pub mod fees;

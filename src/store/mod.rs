@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod billing;
 pub mod charges;
+pub mod collect;
 pub mod fees;
 pub mod invoices;
 pub mod payments;

@@ -29,5 +29,6 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
     facts.invoices.total = total;
     facts.invoices.pdf_ready = pdf_ready;
     facts.invoices.print_unprinted = print_unprinted;
+    super::collect::facts(conn, run.id, &mut facts.invoices)?;
     Ok(facts)
 }

@@ -1,0 +1,499 @@
+//! Collection rules (SPEC §11), as pure functions: which invoices a new
+//! payment run takes and at which attempt, the Direct Debit sequence of an
+//! item, what a bank/gateway result does to an item, how an invoice stands
+//! for the checklist, and reading the results file.
+//!
+//! Decisions (where the spec is silent):
+//! - An invoice's collection history is its list of payment items, oldest
+//!   first. Only the latest item matters for what happens next.
+//! - `refer` items are retried by the next payment run of their kind
+//!   automatically (SPEC: "retried in the next payment run"), as long as
+//!   fewer than `collect.max_retries` retries were made. `--retry-failed`
+//!   also retries declined, dishonoured and failed items, within the same
+//!   limit. Approved and live items are never collected again.
+//! - Attempt 1 carries the invoice number as its reference; a retry carries
+//!   `NUMBER-R1`, `NUMBER-R2` …, so every item (and the payment it records)
+//!   has a reference of its own, and results match one item exactly.
+//! - A result for an item that already has the same state is accepted and
+//!   changes nothing (re-importing a results file is harmless). A dishonour
+//!   or decline of an *approved* item is a late return: the payment is
+//!   reversed. Any other change of a final state is refused as bad input.
+
+use crate::domain::csvfile::{self, Problem, Table};
+use crate::domain::payfile::Sequence;
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// What a payment run collects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dd,
+    Card,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Dd => "dd",
+            Kind::Card => "card",
+        }
+    }
+    /// The invoice `payment_method` this kind collects, which is also the
+    /// `payments.method` of what it records.
+    pub fn method(self) -> &'static str {
+        match self {
+            Kind::Dd => "direct_debit",
+            Kind::Card => "card",
+        }
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Kind, String> {
+        match s {
+            "dd" => Ok(Kind::Dd),
+            "card" => Ok(Kind::Card),
+            _ => Err(format!("unknown payment run kind '{s}'")),
+        }
+    }
+}
+
+/// The Direct Debit file format (`dd.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DdFormat {
+    Bacs18,
+    Aba,
+    Sepa,
+}
+
+impl DdFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DdFormat::Bacs18 => "bacs18",
+            DdFormat::Aba => "aba",
+            DdFormat::Sepa => "sepa",
+        }
+    }
+    /// File name extension of the default output path.
+    pub fn extension(self) -> &'static str {
+        match self {
+            DdFormat::Bacs18 => "txt",
+            DdFormat::Aba => "aba",
+            DdFormat::Sepa => "xml",
+        }
+    }
+    /// Whether the format distinguishes a mandate's first collection.
+    pub fn uses_mandate_sequence(self) -> bool {
+        !matches!(self, DdFormat::Aba)
+    }
+}
+
+impl FromStr for DdFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DdFormat, String> {
+        match s {
+            "bacs18" => Ok(DdFormat::Bacs18),
+            "aba" => Ok(DdFormat::Aba),
+            "sepa" => Ok(DdFormat::Sepa),
+            _ => Err(format!("dd.format '{s}' is not one of bacs18, aba, sepa")),
+        }
+    }
+}
+
+/// A payment item's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemState {
+    /// In a file or sent to the gateway; no final result yet.
+    Live,
+    Approved,
+    Declined,
+    Dishonoured,
+    /// Returned "refer to payer": may be presented again.
+    Refer,
+    /// Never reached the bank or gateway, or cannot complete there.
+    Failed,
+}
+
+impl ItemState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemState::Live => "live",
+            ItemState::Approved => "approved",
+            ItemState::Declined => "declined",
+            ItemState::Dishonoured => "dishonoured",
+            ItemState::Refer => "refer",
+            ItemState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for ItemState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ItemState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ItemState, String> {
+        Ok(match s {
+            "live" => ItemState::Live,
+            "approved" => ItemState::Approved,
+            "declined" => ItemState::Declined,
+            "dishonoured" => ItemState::Dishonoured,
+            "refer" => ItemState::Refer,
+            "failed" => ItemState::Failed,
+            _ => return Err(format!("unknown item state '{s}'")),
+        })
+    }
+}
+
+/// A status in the results file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultStatus {
+    Approved,
+    Declined,
+    Dishonoured,
+    Refer,
+}
+
+pub const RESULT_STATUSES: &[&str] = &["approved", "declined", "dishonoured", "refer"];
+
+impl ResultStatus {
+    pub fn state(self) -> ItemState {
+        match self {
+            ResultStatus::Approved => ItemState::Approved,
+            ResultStatus::Declined => ItemState::Declined,
+            ResultStatus::Dishonoured => ItemState::Dishonoured,
+            ResultStatus::Refer => ItemState::Refer,
+        }
+    }
+}
+
+impl FromStr for ResultStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ResultStatus, String> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "approved" => ResultStatus::Approved,
+            "declined" => ResultStatus::Declined,
+            "dishonoured" | "dishonored" => ResultStatus::Dishonoured,
+            "refer" => ResultStatus::Refer,
+            _ => {
+                return Err(format!(
+                    "'{s}' is not one of {}",
+                    RESULT_STATUSES.join(", ")
+                ));
+            }
+        })
+    }
+}
+
+/// The reference of an item: the invoice number, `-R<n>` for the n-th retry.
+pub fn item_reference(invoice_number: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        invoice_number.to_string()
+    } else {
+        format!("{invoice_number}-R{}", attempt - 1)
+    }
+}
+
+/// The gateway idempotency key of a card item: one per invoice and attempt.
+pub fn idempotency_key(invoice_number: &str, attempt: u32) -> String {
+    format!("billrun-{invoice_number}-{attempt}")
+}
+
+/// The reference of the reversal payment of an item's payment.
+pub fn reversal_reference(item_reference: &str) -> String {
+    format!("{item_reference}-REV")
+}
+
+/// One earlier item of an invoice: its state and attempt number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Past {
+    pub state: ItemState,
+    pub attempt: u32,
+}
+
+/// The attempt number a new payment run would collect an invoice at, or
+/// `None` when it must not be collected now. `history` is oldest first.
+pub fn next_attempt(
+    outstanding_minor: i64,
+    history: &[Past],
+    max_retries: u32,
+    retry_failed: bool,
+) -> Option<u32> {
+    if outstanding_minor <= 0 {
+        return None;
+    }
+    let Some(last) = history.last() else {
+        return Some(1);
+    };
+    let retries_left = last.attempt.saturating_sub(1) < max_retries;
+    match last.state {
+        ItemState::Live | ItemState::Approved => None,
+        ItemState::Refer if retries_left => Some(last.attempt + 1),
+        ItemState::Declined | ItemState::Dishonoured | ItemState::Failed
+            if retry_failed && retries_left =>
+        {
+            Some(last.attempt + 1)
+        }
+        _ => None,
+    }
+}
+
+/// How an invoice stands for the checklist's collect steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Nothing (more) to collect: paid, zero, or in a live item.
+    Settled,
+    /// Amount due and not in a payment run (or a referral waiting for the next one).
+    Uncollected,
+    /// The last attempt failed and will not be retried without the operator.
+    Failed,
+}
+
+pub fn standing(outstanding_minor: i64, history: &[Past], max_retries: u32) -> Standing {
+    if outstanding_minor <= 0 {
+        return Standing::Settled;
+    }
+    match history.last() {
+        None => Standing::Uncollected,
+        Some(p) => match p.state {
+            ItemState::Live | ItemState::Approved => Standing::Settled,
+            ItemState::Refer if p.attempt.saturating_sub(1) < max_retries => Standing::Uncollected,
+            _ => Standing::Failed,
+        },
+    }
+}
+
+/// The Direct Debit sequence of an item: a retry is a re-presentation; else
+/// the mandate's first collection (no earlier approved or live item under
+/// the same mandate) or a regular one.
+pub fn dd_sequence(first_for_mandate: bool, attempt: u32) -> Sequence {
+    if attempt > 1 {
+        Sequence::Represent
+    } else if first_for_mandate {
+        Sequence::First
+    } else {
+        Sequence::Recurring
+    }
+}
+
+/// The code stored for an item's sequence, as the file carries it.
+pub fn sequence_code(format: DdFormat, s: Sequence) -> &'static str {
+    match format {
+        DdFormat::Bacs18 => crate::domain::payfile::bacs18::transaction_code(s),
+        DdFormat::Aba => "13",
+        DdFormat::Sepa => match s {
+            Sequence::First => "FRST",
+            Sequence::Recurring | Sequence::Represent => "RCUR",
+        },
+    }
+}
+
+/// What a result does to an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Same state again: nothing to do.
+    Unchanged,
+    /// Record a payment.
+    Approve,
+    /// Mark declined/dishonoured; `reverse` when a payment was recorded.
+    Fail { reverse: bool },
+    /// Mark refer (retried by the next payment run).
+    Refer,
+}
+
+/// The effect of `status` on an item in `current`, or why it is refused.
+pub fn effect(current: ItemState, status: ResultStatus) -> Result<Effect, String> {
+    use ItemState as S;
+    use ResultStatus as R;
+    if current == status.state() {
+        return Ok(Effect::Unchanged);
+    }
+    match (current, status) {
+        (S::Live, R::Approved) => Ok(Effect::Approve),
+        (S::Live, R::Declined | R::Dishonoured) => Ok(Effect::Fail { reverse: false }),
+        (S::Live, R::Refer) => Ok(Effect::Refer),
+        (S::Approved, R::Declined | R::Dishonoured) => Ok(Effect::Fail { reverse: true }),
+        (S::Refer, _) => Err(
+            "the item was referred; its retry is a new item with its own reference (NUMBER-R1 …)"
+                .into(),
+        ),
+        (cur, st) => Err(format!(
+            "the item is already {cur}; it cannot become {}",
+            st.state()
+        )),
+    }
+}
+
+/// One row of a results file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub line: u64,
+    pub reference: String,
+    pub status: ResultStatus,
+    pub reason: Option<String>,
+}
+
+/// Read a results file (`reference, status, reason`): every bad row is a
+/// problem (`file:line:col`), and a reference may appear only once.
+pub fn parse_results(file: &str, bytes: &[u8]) -> Result<Vec<ResultRow>, Vec<Problem>> {
+    let table = Table::read(
+        file,
+        bytes,
+        &["reference", "status"],
+        &["reference", "status", "reason"],
+    )?;
+    let mut problems = Vec::new();
+    let mut rows = Vec::new();
+    let mut seen = HashSet::new();
+    for i in 0..table.rows.len() {
+        let mut r = table.row(i, &mut problems);
+        let reference = r.req("reference");
+        let status = r.parse_req("status", |s| s.parse::<ResultStatus>());
+        let reason = r.opt("reason");
+        if !reference.is_empty() && !seen.insert(reference.clone()) {
+            r.problem(
+                "reference",
+                format!("'{reference}' appears twice in the file"),
+            );
+            continue;
+        }
+        if let Some(status) = status
+            && !reference.is_empty()
+        {
+            rows.push(ResultRow {
+                line: r.line,
+                reference,
+                status,
+                reason,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Render problems as the error text of a rejected results file.
+pub fn report(problems: &[Problem]) -> String {
+    csvfile::report(problems, "Fix the file and import it again.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(state: ItemState, attempt: u32) -> Past {
+        Past { state, attempt }
+    }
+
+    #[test]
+    fn references_and_keys() {
+        assert_eq!(item_reference("NFV-10001", 1), "NFV-10001");
+        assert_eq!(item_reference("NFV-10001", 3), "NFV-10001-R2");
+        assert_eq!(idempotency_key("NFV-1", 2), "billrun-NFV-1-2");
+        assert_eq!(reversal_reference("NFV-1-R1"), "NFV-1-R1-REV");
+    }
+
+    #[test]
+    fn next_attempt_rules() {
+        use ItemState::*;
+        assert_eq!(next_attempt(100, &[], 2, false), Some(1));
+        assert_eq!(next_attempt(0, &[], 2, false), None);
+        assert_eq!(next_attempt(-5, &[], 2, true), None);
+        assert_eq!(next_attempt(100, &[p(Live, 1)], 2, true), None);
+        assert_eq!(next_attempt(100, &[p(Approved, 1)], 2, true), None);
+        // refer: retried automatically, up to max_retries retries
+        assert_eq!(next_attempt(100, &[p(Refer, 1)], 2, false), Some(2));
+        assert_eq!(
+            next_attempt(100, &[p(Refer, 1), p(Refer, 2)], 2, false),
+            Some(3)
+        );
+        assert_eq!(next_attempt(100, &[p(Refer, 3)], 2, true), None);
+        assert_eq!(next_attempt(100, &[p(Refer, 1)], 0, true), None);
+        // declined/dishonoured/failed: only when asked
+        for s in [Declined, Dishonoured, Failed] {
+            assert_eq!(next_attempt(100, &[p(s, 1)], 2, false), None);
+            assert_eq!(next_attempt(100, &[p(s, 1)], 2, true), Some(2));
+            assert_eq!(next_attempt(100, &[p(s, 3)], 2, true), None);
+        }
+    }
+
+    #[test]
+    fn standing_for_the_checklist() {
+        use ItemState::*;
+        assert_eq!(standing(100, &[], 2), Standing::Uncollected);
+        assert_eq!(standing(0, &[], 2), Standing::Settled);
+        assert_eq!(standing(100, &[p(Live, 1)], 2), Standing::Settled);
+        assert_eq!(standing(100, &[p(Refer, 1)], 2), Standing::Uncollected);
+        assert_eq!(standing(100, &[p(Refer, 3)], 2), Standing::Failed);
+        assert_eq!(standing(100, &[p(Dishonoured, 1)], 2), Standing::Failed);
+        assert_eq!(standing(100, &[p(Failed, 1)], 2), Standing::Failed);
+    }
+
+    #[test]
+    fn sequences() {
+        assert_eq!(dd_sequence(true, 1), Sequence::First);
+        assert_eq!(dd_sequence(false, 1), Sequence::Recurring);
+        assert_eq!(dd_sequence(true, 2), Sequence::Represent);
+        assert_eq!(sequence_code(DdFormat::Sepa, Sequence::First), "FRST");
+        assert_eq!(sequence_code(DdFormat::Sepa, Sequence::Represent), "RCUR");
+        assert_eq!(sequence_code(DdFormat::Bacs18, Sequence::First), "01");
+        assert_eq!(sequence_code(DdFormat::Bacs18, Sequence::Recurring), "17");
+        assert_eq!(sequence_code(DdFormat::Bacs18, Sequence::Represent), "18");
+        assert_eq!(sequence_code(DdFormat::Aba, Sequence::First), "13");
+    }
+
+    #[test]
+    fn effects_of_results() {
+        use ItemState as S;
+        use ResultStatus as R;
+        assert_eq!(effect(S::Live, R::Approved), Ok(Effect::Approve));
+        assert_eq!(
+            effect(S::Live, R::Dishonoured),
+            Ok(Effect::Fail { reverse: false })
+        );
+        assert_eq!(effect(S::Live, R::Refer), Ok(Effect::Refer));
+        assert_eq!(
+            effect(S::Approved, R::Dishonoured),
+            Ok(Effect::Fail { reverse: true })
+        );
+        assert_eq!(effect(S::Approved, R::Approved), Ok(Effect::Unchanged));
+        assert_eq!(effect(S::Refer, R::Refer), Ok(Effect::Unchanged));
+        assert!(effect(S::Dishonoured, R::Approved).is_err());
+        assert!(effect(S::Approved, R::Refer).is_err());
+        assert!(effect(S::Refer, R::Approved).unwrap_err().contains("R1"));
+        assert!(effect(S::Failed, R::Approved).is_err());
+    }
+
+    #[test]
+    fn results_file_every_problem_reported() {
+        let ok = parse_results(
+            "r.csv",
+            b"reference,status,reason\nINV-1,approved,\nINV-2,Dishonoured,refer to payer\n",
+        )
+        .unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!(ok[1].status, ResultStatus::Dishonoured);
+        assert_eq!(ok[1].reason.as_deref(), Some("refer to payer"));
+        assert_eq!(ok[1].line, 3);
+        let bad = parse_results(
+            "r.csv",
+            b"reference,status\nINV-1,paid\n,approved\nINV-3,refer\nINV-3,approved\n",
+        )
+        .unwrap_err();
+        let text: Vec<String> = bad.iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(text[0].starts_with("r.csv:2:2: status:"), "{text:?}");
+        assert!(text[1].starts_with("r.csv:3:1: reference:"), "{text:?}");
+        assert!(text[2].contains("r.csv:5:1") && text[2].contains("twice"));
+        let unknown_col = parse_results("r.csv", b"reference,status,amount\n").unwrap_err();
+        assert!(unknown_col[0].to_string().contains("unknown column"));
+    }
+}

@@ -1,0 +1,847 @@
+//! Payment runs and payment items (SPEC §11): which invoices are due for
+//! collection, recording a payment run, and recording results (payments,
+//! reversals, dishonour fees). Every change is audited in its transaction.
+//!
+//! Money collected for an invoice is linked to it through its items
+//! (`payment_items.payment_id` / `reversal_id`), so "outstanding" is the
+//! invoice's amount due less what its items collected. The payments
+//! themselves are recorded *unallocated* (`invoice_id` NULL, `source`
+//! `collection`): like every payment received after production, the next
+//! run's production applies them to the customer's next invoice against the
+//! opening balance (SPEC §7, §9). Allocating them to the collected invoice
+//! would hide them from that production and bill the customer twice.
+
+use super::audit::{self, Actor};
+use crate::domain::collect::{self, ItemState, Kind, Past, Standing};
+use crate::error::{Result, bad_input};
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// An invoice that a new payment run would collect, with what the file needs.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub invoice_id: i64,
+    pub number: String,
+    pub account: String,
+    pub customer_name: String,
+    pub due_date: Option<NaiveDate>,
+    pub currency: String,
+    pub outstanding_minor: i64,
+    pub attempt: u32,
+    pub bank_account_name: Option<String>,
+    pub branch: Option<String>,
+    pub bank_account: Option<String>,
+    pub iban: Option<String>,
+    pub bic: Option<String>,
+    pub mandate_ref: Option<String>,
+    pub mandate_date: Option<NaiveDate>,
+    pub card_token: Option<String>,
+    /// No earlier approved or live DD item under the same mandate.
+    pub first_for_mandate: bool,
+}
+
+const OUTSTANDING: &str = "i.amount_due_minor - COALESCE((SELECT SUM(p.amount_minor)
+      FROM payment_items pi JOIN payments p ON p.id = pi.payment_id OR p.id = pi.reversal_id
+      WHERE pi.invoice_id = i.id), 0)";
+
+fn history(conn: &Connection, invoice_id: i64) -> Result<Vec<Past>> {
+    let mut st = conn.prepare_cached(
+        "SELECT state, attempt FROM payment_items WHERE invoice_id = ?1 ORDER BY attempt, id",
+    )?;
+    let rows = st.query_map([invoice_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (s, attempt) = r?;
+        out.push(Past {
+            state: s.parse().map_err(bad_input)?,
+            attempt,
+        });
+    }
+    Ok(out)
+}
+
+/// The invoices of run `run_id` paid by `kind` with their outstanding amount.
+fn invoices_of(conn: &Connection, run_id: i64, kind: Kind) -> Result<Vec<(i64, i64)>> {
+    let sql = format!(
+        "SELECT i.id, {OUTSTANDING} FROM invoices i
+         WHERE i.run_id = ?1 AND i.payment_method = ?2 ORDER BY i.seq"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(params![run_id, kind.method()], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The invoices a new payment run of `kind` for run `run_id` takes now.
+pub fn candidates(
+    conn: &Connection,
+    run_id: i64,
+    kind: Kind,
+    max_retries: u32,
+    retry_failed: bool,
+) -> Result<Vec<Candidate>> {
+    let mut out = Vec::new();
+    for (invoice_id, outstanding) in invoices_of(conn, run_id, kind)? {
+        let h = history(conn, invoice_id)?;
+        let Some(attempt) = collect::next_attempt(outstanding, &h, max_retries, retry_failed)
+        else {
+            continue;
+        };
+        let mut c = conn.query_row(
+            "SELECT i.number, i.account, c.name, i.due_date, i.currency, c.bank_account_name,
+                    c.bank_branch, c.bank_account, c.iban, c.bic, c.mandate_ref, c.mandate_date,
+                    c.card_token
+             FROM invoices i JOIN customers c ON c.account = i.account WHERE i.id = ?1",
+            [invoice_id],
+            |r| {
+                let date = |s: Option<String>| s.and_then(|s| s.parse::<NaiveDate>().ok());
+                Ok(Candidate {
+                    invoice_id,
+                    number: r.get(0)?,
+                    account: r.get(1)?,
+                    customer_name: r.get(2)?,
+                    due_date: date(r.get(3)?),
+                    currency: r.get(4)?,
+                    outstanding_minor: outstanding,
+                    attempt,
+                    bank_account_name: r.get(5)?,
+                    branch: r.get(6)?,
+                    bank_account: r.get(7)?,
+                    iban: r.get(8)?,
+                    bic: r.get(9)?,
+                    mandate_ref: r.get(10)?,
+                    mandate_date: date(r.get(11)?),
+                    card_token: r.get(12)?,
+                    first_for_mandate: false,
+                })
+            },
+        )?;
+        c.first_for_mandate = !conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM payment_items pi
+                 JOIN payment_runs pr ON pr.id = pi.payment_run_id
+                 WHERE pr.kind = 'dd' AND pi.account = ?1 AND pi.mandate_ref IS ?2
+                   AND pi.state IN ('approved', 'live'))",
+            params![c.account, c.mandate_ref],
+            |r| r.get::<_, bool>(0),
+        )?;
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// (uncollected, failed) invoices of `kind` in run `run_id`, for the checklist.
+pub fn standings(
+    conn: &Connection,
+    run_id: i64,
+    kind: Kind,
+    max_retries: u32,
+) -> Result<(u64, u64)> {
+    let (mut uncollected, mut failed) = (0, 0);
+    for (invoice_id, outstanding) in invoices_of(conn, run_id, kind)? {
+        match collect::standing(outstanding, &history(conn, invoice_id)?, max_retries) {
+            Standing::Uncollected => uncollected += 1,
+            Standing::Failed => failed += 1,
+            Standing::Settled => {}
+        }
+    }
+    Ok((uncollected, failed))
+}
+
+/// Fill the collection facts of the checklist.
+pub fn facts(
+    conn: &Connection,
+    run_id: i64,
+    f: &mut crate::domain::checklist::InvoiceFacts,
+) -> Result<()> {
+    let max = max_retries(conn)?;
+    (f.dd_uncollected, f.dd_failed) = standings(conn, run_id, Kind::Dd, max)?;
+    (f.card_uncollected, f.card_failed) = standings(conn, run_id, Kind::Card, max)?;
+    Ok(())
+}
+
+/// `collect.max_retries` (default 2).
+pub fn max_retries(conn: &Connection) -> Result<u32> {
+    Ok(super::settings::get_or(conn, "collect.max_retries", "2")?
+        .parse()
+        .unwrap_or(2))
+}
+
+/// A payment run to record.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub run_id: i64,
+    pub kind: Kind,
+    /// bacs18 | aba | sepa | card_batch | stripe
+    pub format: String,
+    pub collection_date: Option<NaiveDate>,
+    pub currency: String,
+    pub file: Option<String>,
+    pub sha256: Option<String>,
+}
+
+/// An item to record (state `live`).
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub invoice_id: i64,
+    pub account: String,
+    pub reference: String,
+    pub amount_minor: i64,
+    pub sequence: Option<String>,
+    pub mandate_ref: Option<String>,
+    pub attempt: u32,
+    pub idempotency_key: Option<String>,
+    pub payee_masked: String,
+}
+
+/// The id the next payment run will get (stable inside a write transaction).
+pub fn next_id(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(id), 0) + 1 FROM payment_runs",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Record a payment run and its items (all `live`). Call in a write transaction.
+pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -> Result<i64> {
+    let total: i64 = items.iter().map(|i| i.amount_minor).sum();
+    conn.execute(
+        "INSERT INTO payment_runs (kind, format, run_id, collection_date, currency, state, file,
+             sha256, items, total_minor, created_at, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'created', ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            r.kind.as_str(),
+            r.format,
+            r.run_id,
+            r.collection_date.map(|d| d.to_string()),
+            r.currency,
+            r.file,
+            r.sha256,
+            items.len() as i64,
+            total,
+            super::now_stamp(),
+            actor.operator,
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    let now = super::now_stamp();
+    for it in items {
+        conn.execute(
+            "INSERT INTO payment_items (payment_run_id, invoice_id, account, reference, amount_minor,
+                 sequence, mandate_ref, payee_masked, attempt, idempotency_key, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'live', ?11)",
+            params![
+                id,
+                it.invoice_id,
+                it.account,
+                it.reference,
+                it.amount_minor,
+                it.sequence,
+                it.mandate_ref,
+                it.payee_masked,
+                it.attempt,
+                it.idempotency_key,
+                now,
+            ],
+        )?;
+    }
+    audit::log(
+        conn,
+        actor,
+        Some(r.run_id),
+        &format!("collect {}", r.kind.as_str()),
+        &format!(
+            "payment run {id} ({}): {} items, total {}{}",
+            r.format,
+            items.len(),
+            crate::domain::money::fmt_minor(total),
+            r.file
+                .as_deref()
+                .map(|f| format!(", file {f}"))
+                .unwrap_or_default()
+        ),
+    )?;
+    Ok(id)
+}
+
+/// A payment run with its figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentRun {
+    pub id: i64,
+    pub kind: String,
+    pub format: String,
+    pub run_id: i64,
+    pub run_name: String,
+    pub collection_date: Option<String>,
+    pub currency: String,
+    pub state: String,
+    pub file: Option<String>,
+    pub sha256: Option<String>,
+    pub items: i64,
+    pub total_minor: i64,
+    pub live: i64,
+    pub approved: i64,
+    pub approved_minor: i64,
+    pub failed: i64,
+    pub referred: i64,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+const RUN_COLS: &str = "pr.id, pr.kind, pr.format, pr.run_id, r.name, pr.collection_date,
+    pr.currency, pr.state, pr.file, pr.sha256, pr.items, pr.total_minor,
+    (SELECT COUNT(*) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state = 'live'),
+    (SELECT COUNT(*) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state = 'approved'),
+    (SELECT COALESCE(SUM(amount_minor), 0) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state = 'approved'),
+    (SELECT COUNT(*) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state IN ('declined', 'dishonoured', 'failed')),
+    (SELECT COUNT(*) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state = 'refer'),
+    pr.created_at, pr.created_by";
+
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRun> {
+    Ok(PaymentRun {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        format: r.get(2)?,
+        run_id: r.get(3)?,
+        run_name: r.get(4)?,
+        collection_date: r.get(5)?,
+        currency: r.get(6)?,
+        state: r.get(7)?,
+        file: r.get(8)?,
+        sha256: r.get(9)?,
+        items: r.get(10)?,
+        total_minor: r.get(11)?,
+        live: r.get(12)?,
+        approved: r.get(13)?,
+        approved_minor: r.get(14)?,
+        failed: r.get(15)?,
+        referred: r.get(16)?,
+        created_at: r.get(17)?,
+        created_by: r.get(18)?,
+    })
+}
+
+/// Every payment run, oldest first.
+pub fn list(conn: &Connection) -> Result<Vec<PaymentRun>> {
+    let sql = format!(
+        "SELECT {RUN_COLS} FROM payment_runs pr JOIN runs r ON r.id = pr.run_id ORDER BY pr.id"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([], run_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<PaymentRun>> {
+    let sql = format!(
+        "SELECT {RUN_COLS} FROM payment_runs pr JOIN runs r ON r.id = pr.run_id WHERE pr.id = ?1"
+    );
+    Ok(conn.query_row(&sql, [id], run_row).optional()?)
+}
+
+/// A payment item with its invoice and payment run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub id: i64,
+    pub payment_run_id: i64,
+    #[serde(skip)]
+    pub kind: Kind,
+    #[serde(skip)]
+    pub format: String,
+    #[serde(skip)]
+    pub run_id: i64,
+    #[serde(skip)]
+    pub invoice_id: i64,
+    pub invoice: String,
+    pub account: String,
+    pub reference: String,
+    pub amount_minor: i64,
+    pub sequence: Option<String>,
+    pub payee: String,
+    pub attempt: u32,
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    #[serde(skip)]
+    pub state: ItemState,
+    pub reason: Option<String>,
+    pub gateway_id: Option<String>,
+    #[serde(skip)]
+    pub payment_id: Option<i64>,
+    #[serde(skip)]
+    pub card_token: Option<String>,
+    #[serde(skip)]
+    pub currency: String,
+}
+
+const ITEM_COLS: &str = "pi.id, pi.payment_run_id, pr.kind, pr.format, pr.run_id, pi.invoice_id,
+    i.number, pi.account, pi.reference, pi.amount_minor, pi.sequence, pi.payee_masked,
+    pi.attempt, pi.idempotency_key, pi.state, pi.reason, pi.gateway_id, pi.payment_id,
+    c.card_token, pr.currency";
+const ITEM_FROM: &str = "FROM payment_items pi JOIN payment_runs pr ON pr.id = pi.payment_run_id
+    JOIN invoices i ON i.id = pi.invoice_id JOIN customers c ON c.account = pi.account";
+
+fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+    let kind: String = r.get(2)?;
+    let state: String = r.get(14)?;
+    Ok(Item {
+        id: r.get(0)?,
+        payment_run_id: r.get(1)?,
+        kind: kind.parse().unwrap_or(Kind::Dd),
+        format: r.get(3)?,
+        run_id: r.get(4)?,
+        invoice_id: r.get(5)?,
+        invoice: r.get(6)?,
+        account: r.get(7)?,
+        reference: r.get(8)?,
+        amount_minor: r.get(9)?,
+        sequence: r.get(10)?,
+        payee: r.get(11)?,
+        attempt: r.get(12)?,
+        idempotency_key: r.get(13)?,
+        state: state.parse().unwrap_or(ItemState::Failed),
+        reason: r.get(15)?,
+        gateway_id: r.get(16)?,
+        payment_id: r.get(17)?,
+        card_token: r.get(18)?,
+        currency: r.get(19)?,
+    })
+}
+
+impl Item {
+    pub fn state_str(&self) -> &'static str {
+        self.state.as_str()
+    }
+}
+
+/// The items of a payment run, in file order.
+pub fn items(conn: &Connection, payment_run_id: i64) -> Result<Vec<Item>> {
+    let sql = format!("SELECT {ITEM_COLS} {ITEM_FROM} WHERE pi.payment_run_id = ?1 ORDER BY pi.id");
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([payment_run_id], item_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn item_by_reference(conn: &Connection, reference: &str) -> Result<Option<Item>> {
+    let sql = format!("SELECT {ITEM_COLS} {ITEM_FROM} WHERE pi.reference = ?1");
+    Ok(conn.query_row(&sql, [reference], item_row).optional()?)
+}
+
+pub fn item(conn: &Connection, id: i64) -> Result<Option<Item>> {
+    let sql = format!("SELECT {ITEM_COLS} {ITEM_FROM} WHERE pi.id = ?1");
+    Ok(conn.query_row(&sql, [id], item_row).optional()?)
+}
+
+/// Gateway items of run `run_id` sent (or about to be sent) with no answer
+/// recorded: the ones a crash or a network failure left behind. Re-sending
+/// them with their recorded key cannot charge twice.
+pub fn unanswered_gateway_items(conn: &Connection, run_id: i64) -> Result<Vec<Item>> {
+    let sql = format!(
+        "SELECT {ITEM_COLS} {ITEM_FROM} WHERE pr.run_id = ?1 AND pr.format = 'stripe'
+         AND pi.state = 'live' AND pi.gateway_id IS NULL ORDER BY pi.id"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([run_id], item_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn set_state(
+    conn: &Connection,
+    item: &Item,
+    state: ItemState,
+    reason: Option<&str>,
+    gateway_id: Option<&str>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE payment_items SET state = ?2, reason = ?3, gateway_id = COALESCE(?4, gateway_id),
+             result_at = ?5 WHERE id = ?1",
+        params![
+            item.id,
+            state.as_str(),
+            reason,
+            gateway_id,
+            super::now_stamp()
+        ],
+    )?;
+    refresh_state(conn, item.payment_run_id)
+}
+
+/// A payment run is `created` until anything comes back (or it went to the
+/// gateway), then `submitted`, and `settled` once no item is live.
+pub fn refresh_state(conn: &Connection, payment_run_id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE payment_runs SET state = CASE
+            WHEN NOT EXISTS (SELECT 1 FROM payment_items WHERE payment_run_id = ?1 AND state = 'live')
+                THEN 'settled'
+            WHEN format = 'stripe' OR EXISTS (SELECT 1 FROM payment_items
+                 WHERE payment_run_id = ?1 AND (state <> 'live' OR gateway_id IS NOT NULL))
+                THEN 'submitted'
+            ELSE 'created' END
+         WHERE id = ?1",
+        [payment_run_id],
+    )?;
+    Ok(())
+}
+
+/// Record an approval: a payment of the item's amount (method by kind,
+/// reference = the item's reference, source `collection`, unallocated).
+pub fn approve(
+    conn: &Connection,
+    actor: &Actor,
+    item: &Item,
+    date: NaiveDate,
+    gateway_id: Option<&str>,
+    reason: Option<&str>,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO payments (account, date, amount_minor, method, reference, source, imported_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'collection', ?6)",
+        params![
+            item.account,
+            date.to_string(),
+            item.amount_minor,
+            item.kind.method(),
+            item.reference,
+            super::now_stamp()
+        ],
+    )?;
+    let pid = conn.last_insert_rowid();
+    conn.execute(
+        "UPDATE payment_items SET payment_id = ?2 WHERE id = ?1",
+        params![item.id, pid],
+    )?;
+    set_state(conn, item, ItemState::Approved, reason, gateway_id)?;
+    audit::log(
+        conn,
+        actor,
+        Some(item.run_id),
+        "collect approved",
+        &format!(
+            "{} ({}): payment {} of {}",
+            item.reference,
+            item.account,
+            pid,
+            crate::domain::money::fmt_minor(item.amount_minor)
+        ),
+    )?;
+    Ok(pid)
+}
+
+/// Record a decline, dishonour or failure. With a recorded payment, a
+/// reversal (negative payment with `reverses`) is added; a positive
+/// `fee_minor` adds the dishonour fee as an unbilled charge.
+#[allow(clippy::too_many_arguments)]
+pub fn fail(
+    conn: &Connection,
+    actor: &Actor,
+    item: &Item,
+    state: ItemState,
+    reason: Option<&str>,
+    gateway_id: Option<&str>,
+    date: NaiveDate,
+    fee_minor: i64,
+) -> Result<()> {
+    let mut detail = format!("{} ({}): {state}", item.reference, item.account);
+    if let Some(r) = reason {
+        detail.push_str(&format!(" ({r})"));
+    }
+    if let Some(pid) = item.payment_id {
+        let amount: i64 = conn.query_row(
+            "SELECT amount_minor FROM payments WHERE id = ?1",
+            [pid],
+            |r| r.get(0),
+        )?;
+        conn.execute(
+            "INSERT INTO payments (account, date, amount_minor, method, reference, source, reverses, imported_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'collection', ?6, ?7)",
+            params![
+                item.account,
+                date.to_string(),
+                -amount,
+                item.kind.method(),
+                collect::reversal_reference(&item.reference),
+                pid,
+                super::now_stamp()
+            ],
+        )?;
+        let rid = conn.last_insert_rowid();
+        conn.execute(
+            "UPDATE payment_items SET reversal_id = ?2 WHERE id = ?1",
+            params![item.id, rid],
+        )?;
+        detail.push_str(&format!("; payment {pid} reversed by payment {rid}"));
+    }
+    if fee_minor > 0 && matches!(state, ItemState::Dishonoured | ItemState::Declined) {
+        conn.execute(
+            "INSERT INTO charges (account, date, description, amount_minor, source, created_at, created_by)
+             VALUES (?1, ?2, ?3, ?4, 'dishonour_fee', ?5, ?6)",
+            params![
+                item.account,
+                date.to_string(),
+                format!("Dishonour fee ({} {state})", item.invoice),
+                fee_minor,
+                super::now_stamp(),
+                actor.operator
+            ],
+        )?;
+        let cid = conn.last_insert_rowid();
+        conn.execute(
+            "UPDATE payment_items SET fee_charge_id = ?2 WHERE id = ?1",
+            params![item.id, cid],
+        )?;
+        detail.push_str(&format!(
+            "; dishonour fee {} charged",
+            crate::domain::money::fmt_minor(fee_minor)
+        ));
+    }
+    set_state(conn, item, state, reason, gateway_id)?;
+    audit::log(
+        conn,
+        actor,
+        Some(item.run_id),
+        &format!("collect {state}"),
+        &detail,
+    )?;
+    Ok(())
+}
+
+/// Record a referral: the next payment run retries it (up to the limit).
+pub fn refer(conn: &Connection, actor: &Actor, item: &Item, reason: Option<&str>) -> Result<()> {
+    set_state(conn, item, ItemState::Refer, reason, None)?;
+    audit::log(
+        conn,
+        actor,
+        Some(item.run_id),
+        "collect refer",
+        &format!(
+            "{} ({}){}",
+            item.reference,
+            item.account,
+            reason.map(|r| format!(": {r}")).unwrap_or_default()
+        ),
+    )
+}
+
+/// Keep the item live with a note (gateway still processing, or no answer).
+pub fn note_live(
+    conn: &Connection,
+    actor: &Actor,
+    item: &Item,
+    reason: &str,
+    gateway_id: Option<&str>,
+) -> Result<()> {
+    set_state(conn, item, ItemState::Live, Some(reason), gateway_id)?;
+    audit::log(
+        conn,
+        actor,
+        Some(item.run_id),
+        "collect pending",
+        &format!("{} ({}): {reason}", item.reference, item.account),
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// Seed a completed run with invoices by SQL: (account, number, amount
+    /// due, payment method). Customers come from a minimal row each.
+    pub fn seed(s: &Store, invoices: &[(&str, &str, i64, &str)]) -> i64 {
+        let c = &s.conn;
+        c.execute(
+            "INSERT INTO runs (name, cycle, status, invoice_date, cutoff_date, due_date, created_at)
+             VALUES ('2026-11', 'monthly', 'completed', '2026-12-01', '2026-11-30', '2026-12-15', 'now')",
+            [],
+        )
+        .unwrap();
+        let run = c.last_insert_rowid();
+        for (n, (acct, number, due, method)) in invoices.iter().enumerate() {
+            c.execute(
+                "INSERT OR IGNORE INTO customers (account, name, delivery, payment_method, bank_branch,
+                     bank_account, bank_account_name, mandate_ref, mandate_date, card_token, created_at)
+                 VALUES (?1, ?1, 'email', ?2, '20-00-00', '31415926', 'A CUSTOMER', ?3, '2025-01-01',
+                     'pm_test4242424242', 'now')",
+                params![acct, method, format!("MND{acct}")],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO invoices (run_id, number, seq, account, invoice_date, due_date, cutoff_date,
+                     currency, opening_balance_minor, payments_minor, charges_ex_tax_minor, tax_minor,
+                     total_charges_minor, amount_due_minor, delivery, payment_method, created_at)
+                 VALUES (?1, ?2, ?3, ?4, '2026-12-01', '2026-12-15', '2026-11-30', 'GBP', 0, 0, ?5, 0,
+                     ?5, ?5, 'email', ?6, 'now')",
+                params![run, number, n as i64 + 1, acct, due, method],
+            )
+            .unwrap();
+        }
+        run
+    }
+
+    fn new_item(c: &Candidate) -> NewItem {
+        NewItem {
+            invoice_id: c.invoice_id,
+            account: c.account.clone(),
+            reference: collect::item_reference(&c.number, c.attempt),
+            amount_minor: c.outstanding_minor,
+            sequence: None,
+            mandate_ref: c.mandate_ref.clone(),
+            attempt: c.attempt,
+            idempotency_key: None,
+            payee_masked: String::new(),
+        }
+    }
+
+    fn record(s: &Store, run: i64, kind: Kind, retry_failed: bool) -> Option<i64> {
+        let cands = candidates(&s.conn, run, kind, 2, retry_failed).unwrap();
+        if cands.is_empty() {
+            return None;
+        }
+        let items: Vec<NewItem> = cands.iter().map(new_item).collect();
+        let r = NewRun {
+            run_id: run,
+            kind,
+            format: "bacs18".into(),
+            collection_date: None,
+            currency: "GBP".into(),
+            file: None,
+            sha256: None,
+        };
+        Some(create(&s.conn, &Actor::test(), &r, &items).unwrap())
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 20).unwrap()
+    }
+
+    #[test]
+    fn a_story_of_collection() {
+        let s = Store::memory().unwrap();
+        let run = seed(
+            &s,
+            &[
+                ("A", "INV-1", 1000, "direct_debit"),
+                ("B", "INV-2", 2000, "direct_debit"),
+                ("C", "INV-3", 0, "direct_debit"),
+                ("D", "INV-4", 500, "card"),
+                ("E", "INV-5", 700, "manual"),
+            ],
+        );
+        let mut f = crate::domain::checklist::InvoiceFacts::default();
+        facts(&s.conn, run, &mut f).unwrap();
+        assert_eq!((f.dd_uncollected, f.dd_failed), (2, 0));
+        assert_eq!((f.card_uncollected, f.card_failed), (1, 0));
+
+        let c = candidates(&s.conn, run, Kind::Dd, 2, false).unwrap();
+        assert_eq!(c.len(), 2);
+        assert!(c.iter().all(|c| c.first_for_mandate && c.attempt == 1));
+        let pr = record(&s, run, Kind::Dd, false).unwrap();
+        // Re-running takes nothing new; one live item per invoice.
+        assert!(record(&s, run, Kind::Dd, true).is_none());
+        facts(&s.conn, run, &mut f).unwrap();
+        assert_eq!((f.dd_uncollected, f.dd_failed), (0, 0));
+        assert_eq!(get(&s.conn, pr).unwrap().unwrap().state, "created");
+
+        // INV-1 approved, INV-2 referred.
+        let a = item_by_reference(&s.conn, "INV-1").unwrap().unwrap();
+        let pid = approve(&s.conn, &Actor::test(), &a, today(), None, None).unwrap();
+        let b = item_by_reference(&s.conn, "INV-2").unwrap().unwrap();
+        refer(&s.conn, &Actor::test(), &b, Some("refer to payer")).unwrap();
+        assert_eq!(get(&s.conn, pr).unwrap().unwrap().state, "settled");
+        let (method, inv): (String, Option<i64>) = s
+            .conn
+            .query_row(
+                "SELECT method, invoice_id FROM payments WHERE id = ?1",
+                [pid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((method.as_str(), inv), ("direct_debit", None));
+        facts(&s.conn, run, &mut f).unwrap();
+        assert_eq!((f.dd_uncollected, f.dd_failed), (1, 0));
+
+        // The referral is retried by the next run as a re-presentation, not first.
+        let c = candidates(&s.conn, run, Kind::Dd, 2, false).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].number.as_str(), c[0].attempt), ("INV-2", 2));
+        record(&s, run, Kind::Dd, false).unwrap();
+        let b2 = item_by_reference(&s.conn, "INV-2-R1").unwrap().unwrap();
+        fail(
+            &s.conn,
+            &Actor::test(),
+            &b2,
+            ItemState::Dishonoured,
+            Some("no funds"),
+            None,
+            today(),
+            1500,
+        )
+        .unwrap();
+        facts(&s.conn, run, &mut f).unwrap();
+        assert_eq!((f.dd_uncollected, f.dd_failed), (0, 1));
+        let fee: (i64, String) = s
+            .conn
+            .query_row(
+                "SELECT amount_minor, source FROM charges WHERE account = 'B'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(fee, (1500, "dishonour_fee".to_string()));
+
+        // A late dishonour of the approved INV-1 reverses its payment.
+        let a = item_by_reference(&s.conn, "INV-1").unwrap().unwrap();
+        fail(
+            &s.conn,
+            &Actor::test(),
+            &a,
+            ItemState::Dishonoured,
+            None,
+            None,
+            today(),
+            0,
+        )
+        .unwrap();
+        let (amt, rev): (i64, i64) = s
+            .conn
+            .query_row(
+                "SELECT amount_minor, reverses FROM payments WHERE reference = 'INV-1-REV'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((amt, rev), (-1000, pid));
+        // The invoice is due again, and --retry-failed takes both back.
+        let c = candidates(&s.conn, run, Kind::Dd, 2, true).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].outstanding_minor, 1000);
+        // Its only collection was returned: the mandate has no successful one.
+        assert!(c[0].first_for_mandate);
+        assert_eq!(c[0].attempt, 2);
+        assert_eq!(c[1].attempt, 3);
+        // Attempt 3 is the last allowed with max_retries 2.
+        assert!(candidates(&s.conn, run, Kind::Dd, 1, true).unwrap().len() == 1);
+    }
+
+    #[test]
+    fn one_live_item_per_invoice_is_enforced_by_the_schema() {
+        let s = Store::memory().unwrap();
+        let run = seed(&s, &[("A", "INV-1", 1000, "card")]);
+        let c = candidates(&s.conn, run, Kind::Card, 2, false).unwrap();
+        let r = NewRun {
+            run_id: run,
+            kind: Kind::Card,
+            format: "stripe".into(),
+            collection_date: None,
+            currency: "GBP".into(),
+            file: None,
+            sha256: None,
+        };
+        create(&s.conn, &Actor::test(), &r, &[new_item(&c[0])]).unwrap();
+        let mut again = new_item(&c[0]);
+        again.reference = "INV-1-X".into();
+        assert!(create(&s.conn, &Actor::test(), &r, &[again]).is_err());
+    }
+}
