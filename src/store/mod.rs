@@ -5,10 +5,12 @@
 //! `schema.sql` above `PRAGMA user_version`.
 
 pub mod audit;
+pub mod email;
 pub mod reference;
 pub mod runs;
 pub mod settings;
 pub mod status;
+pub mod xero;
 
 use crate::error::Result;
 use rusqlite::Connection;

@@ -1,13 +1,13 @@
 //! Gathers the facts the checklist is computed from (`domain::checklist`).
 //! Each feature adds its own facts here; nothing is stored as a step flag.
 
-use super::{runs, settings};
+use super::{email, runs, settings, xero};
 use crate::domain::checklist::Facts;
 use crate::error::Result;
 use rusqlite::Connection;
 
 pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
-    Ok(Facts {
+    let mut f = Facts {
         run_id: run.id,
         status: Some(run.status),
         dates_set: run.invoice_date.is_some() && run.cutoff_date.is_some(),
@@ -19,5 +19,8 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         wholesale_fees: settings::get_bool(conn, "features.wholesale_fees")?,
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
         ..Default::default()
-    })
+    };
+    email::fill_facts(conn, run.id, &mut f.invoices)?;
+    xero::fill_facts(conn, run.id, &mut f.invoices)?;
+    Ok(f)
 }
