@@ -79,7 +79,11 @@ fn emails_each_invoice_once_with_its_pdf() {
     // C1001 email, C1003 both, C1004 print only.
     let inv = seed::completed_run(
         &env,
-        &[spec("C1001", 12000), spec("C1003", 6000), spec("C1004", 3000)],
+        &[
+            spec("C1001", 12000),
+            spec("C1003", 6000),
+            spec("C1004", 3000),
+        ],
     );
     let before = env.json(&["status", "1"]);
     assert_eq!(step(&before, "email")["state"], "todo");
@@ -145,7 +149,11 @@ fn a_refused_recipient_fails_alone_and_is_retried_on_the_next_run() {
     let env = env_with_smtp(server.port(), "none");
     let inv = seed::completed_run(
         &env,
-        &[spec("C1001", 1200), spec("C1002", 2400), spec("C1005", 3600)],
+        &[
+            spec("C1001", 1200),
+            spec("C1002", 2400),
+            spec("C1005", 3600),
+        ],
     );
     server.refuse(&address(&env, "C1002"));
     let err = env.fails(5, &["email", "1"]);
@@ -244,8 +252,7 @@ fn an_interrupted_send_is_not_repeated_without_resend() {
 #[test]
 fn dry_run_writes_eml_files_and_records_nothing() {
     let env = env_with_smtp(1, "starttls");
-    let inv: Vec<Seeded> =
-        seed::completed_run(&env, &[spec("C1001", 1200), spec("C1004", 2400)]);
+    let inv: Vec<Seeded> = seed::completed_run(&env, &[spec("C1001", 1200), spec("C1004", 2400)]);
     let out = env.json(&["email", "1", "--dry-run", "outbox"]);
     assert_eq!(out["written"].as_array().unwrap().len(), 1);
     let eml = std::fs::read(env.path("outbox").join("NFV-10001.eml")).unwrap();
@@ -258,7 +265,10 @@ fn dry_run_writes_eml_files_and_records_nothing() {
         p.attachment(0).unwrap().contents(),
         std::fs::read(&inv[0].pdf).unwrap().as_slice()
     );
-    assert!(!env.path("outbox").join("NFV-10002.eml").exists(), "print only");
+    assert!(
+        !env.path("outbox").join("NFV-10002.eml").exists(),
+        "print only"
+    );
     assert!(attempts(&env).is_empty());
 }
 
@@ -268,7 +278,10 @@ fn a_customer_without_an_address_is_listed_as_failed() {
     let env = env_with_smtp(server.port(), "none");
     seed::completed_run(&env, &[spec("C1001", 1200), spec("C1002", 2400)]);
     db(&env)
-        .execute("UPDATE customers SET email = NULL WHERE account = 'C1002'", [])
+        .execute(
+            "UPDATE customers SET email = NULL WHERE account = 'C1002'",
+            [],
+        )
         .unwrap();
     let out = env.cmd().args(["--json", "email", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(5));

@@ -141,7 +141,10 @@ fn export_follows_the_template_column_by_column() {
     assert_eq!(rows[3][0], "Kiln & Co Architects");
     assert_eq!(rows[3][3], "", "no second address line");
     // The lines add up to the invoice's charges ex-tax (£60 − £10 VAT).
-    let sum: rust_decimal::Decimal = rows[3..5].iter().map(|r| r[17].parse::<rust_decimal::Decimal>().unwrap()).sum();
+    let sum: rust_decimal::Decimal = rows[3..5]
+        .iter()
+        .map(|r| r[17].parse::<rust_decimal::Decimal>().unwrap())
+        .sum();
     assert_eq!(sum.to_string(), "50.00");
     assert_eq!(xero_step(&env)["state"], "done");
 }
@@ -185,7 +188,11 @@ fn more_invoices_than_the_limit_are_split_into_numbered_files() {
         .args(["--json", "xero", "export", "1", "--out", "xero.csv"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["files"].as_array().unwrap().len(), 3);
     assert!(!env.path("xero.csv").exists());
@@ -200,6 +207,12 @@ fn more_invoices_than_the_limit_are_split_into_numbered_files() {
     }
     assert_eq!(
         numbers,
-        ["NFV-10001", "NFV-10002", "NFV-10003", "NFV-10004", "NFV-10005"]
+        [
+            "NFV-10001",
+            "NFV-10002",
+            "NFV-10003",
+            "NFV-10004",
+            "NFV-10005"
+        ]
     );
 }

@@ -13,7 +13,7 @@ use crate::domain::lifecycle::RunStatus;
 use crate::domain::{money, settings as catalogue};
 use crate::error::{bad_input, precondition};
 use crate::gateway::email::{
-    InvoiceEmail, Mailer, SendOutcome, Security, SmtpSettings, build_message, write_eml,
+    InvoiceEmail, Mailer, Security, SendOutcome, SmtpSettings, build_message, write_eml,
 };
 use crate::store::audit::Actor;
 use crate::store::email::{self as records, Candidate, Outcome, Target};
@@ -263,7 +263,12 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Res
     report(ctx, &run, &summary)
 }
 
-fn dry_run(s: &Setup, dir: &Path, todo: &[&Candidate], summary: &mut Summary) -> anyhow::Result<()> {
+fn dry_run(
+    s: &Setup,
+    dir: &Path,
+    todo: &[&Candidate],
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let settings = SmtpSettings {
         host: String::new(),
@@ -352,7 +357,13 @@ fn send(
             // with the reason, so `status` shows it, and stop (exit 5).
             let reason = e.to_string();
             for (c, to) in &with_address {
-                records::record_failed(store, actor, &target(run_id, c, resend), Some(to), &reason)?;
+                records::record_failed(
+                    store,
+                    actor,
+                    &target(run_id, c, resend),
+                    Some(to),
+                    &reason,
+                )?;
                 summary.failed.push(FailedItem {
                     number: c.number.clone(),
                     account: c.account.clone(),
@@ -373,9 +384,14 @@ fn send(
         bar.set_message(c.number.clone());
         let expected = c.last.as_ref().map(|l| l.attempt);
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.f").to_string();
-        let started = records::start(store, actor, &target(run_id, c, resend), to, expected, |n| {
-            invoice_email::message_id(&c.number, n, &stamp, &s.from_address)
-        })?;
+        let started = records::start(
+            store,
+            actor,
+            &target(run_id, c, resend),
+            to,
+            expected,
+            |n| invoice_email::message_id(&c.number, n, &stamp, &s.from_address),
+        )?;
         let Some(started) = started else {
             // Another invocation attempted it meanwhile: leave it to that one.
             bar.inc(1);

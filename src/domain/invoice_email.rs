@@ -55,10 +55,7 @@ pub fn payment_text(c: &Content) -> String {
     match c.payment_method.as_str() {
         "direct_debit" => format!("The amount due will be collected by Direct Debit on {due}."),
         "card" => format!("The amount due will be charged to your card on file on {due}."),
-        _ => format!(
-            "Please pay by {due}, quoting invoice number {}.",
-            c.number
-        ),
+        _ => format!("Please pay by {due}, quoting invoice number {}.", c.number),
     }
 }
 
@@ -173,7 +170,10 @@ mod tests {
     #[test]
     fn text_body_has_amount_due_date_payment_and_message() {
         let c = compose(&content("direct_debit", dec!(42.5)));
-        assert_eq!(c.subject, "Invoice NFV-10001 from Northern Fibre & Voice Ltd");
+        assert_eq!(
+            c.subject,
+            "Invoice NFV-10001 from Northern Fibre & Voice Ltd"
+        );
         assert!(c.text.contains("Amount due: £42.50"), "{}", c.text);
         assert!(c.text.contains("Due date: 15 December 2026"));
         assert!(
@@ -189,7 +189,9 @@ mod tests {
     #[test]
     fn payment_text_by_method_and_credit() {
         assert!(payment_text(&content("card", dec!(1))).contains("card on file"));
-        assert!(payment_text(&content("manual", dec!(1))).contains("quoting invoice number NFV-10001"));
+        assert!(
+            payment_text(&content("manual", dec!(1))).contains("quoting invoice number NFV-10001")
+        );
         assert!(payment_text(&content("card", dec!(-3))).contains("in credit by £3.00"));
         assert_eq!(
             payment_text(&content("direct_debit", dec!(0))),
@@ -200,7 +202,12 @@ mod tests {
     #[test]
     fn message_ids_are_safe_and_use_the_sender_domain() {
         assert_eq!(
-            message_id("NFV-1", 2, "2026-12-01T10:00:00Z", "Billing <b@nfv.example>"),
+            message_id(
+                "NFV-1",
+                2,
+                "2026-12-01T10:00:00Z",
+                "Billing <b@nfv.example>"
+            ),
             "NFV-1.2.2026-12-01T10_00_00Z@nfv.example"
         );
         assert_eq!(message_id("A/1", 1, "x", "nobody"), "A_1.1.x@nobody");

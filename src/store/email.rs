@@ -459,7 +459,10 @@ mod tests {
         assert_eq!(state_for(&s.conn, p).unwrap(), EmailState::NotByEmail);
         assert_eq!(state_for(&s.conn, a).unwrap(), EmailState::Unsent);
         let f = facts(&s);
-        assert_eq!((f.email_unsent, f.email_failed, f.email_in_flight), (2, 0, 0));
+        assert_eq!(
+            (f.email_unsent, f.email_failed, f.email_in_flight),
+            (2, 0, 0)
+        );
 
         let ta = Target {
             run_id: 1,
@@ -479,7 +482,10 @@ mod tests {
             EmailState::InFlight { .. }
         ));
         let f = facts(&s);
-        assert_eq!((f.email_unsent, f.email_failed, f.email_in_flight), (1, 0, 1));
+        assert_eq!(
+            (f.email_unsent, f.email_failed, f.email_in_flight),
+            (1, 0, 1)
+        );
         // A racing invocation that saw no attempt does not start a second one.
         assert!(
             start(&mut s, &actor, &ta, "x@y", None, |_| "m".into())
@@ -510,7 +516,10 @@ mod tests {
         };
         record_failed(&mut s, &actor, &tb, None, "no email address").unwrap();
         let f = facts(&s);
-        assert_eq!((f.email_unsent, f.email_failed, f.email_in_flight), (1, 1, 0));
+        assert_eq!(
+            (f.email_unsent, f.email_failed, f.email_in_flight),
+            (1, 1, 0)
+        );
         let map = states_for_run(&s.conn, 1).unwrap();
         assert_eq!(map[&b].as_str(), "failed");
         assert_eq!(map[&p].as_str(), "not_by_email");
@@ -524,7 +533,11 @@ mod tests {
         assert_eq!(c[1].email, None);
         let audit: i64 = s
             .conn
-            .query_row("SELECT COUNT(*) FROM audit WHERE action LIKE 'email %'", [], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM audit WHERE action LIKE 'email %'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(audit, 2);
     }

@@ -61,9 +61,14 @@ pub fn completed_run(env: &Env, specs: &[Spec<'_>]) -> Vec<Seeded> {
 /// Add invoices (numbered after the highest so far) to run `run_id`.
 pub fn add_invoices(env: &Env, run_id: i64, specs: &[Spec<'_>]) -> Vec<Seeded> {
     let conn = rusqlite::Connection::open(&env.db).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
     let next: i64 = conn
-        .query_row("SELECT COALESCE(MAX(seq), 10000) + 1 FROM invoices", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 10000) + 1 FROM invoices",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     let dir = env.path("pdfs");
     std::fs::create_dir_all(&dir).unwrap();
