@@ -316,6 +316,30 @@ CREATE TABLE not_produced (
 );
 
 -- migration: 3
+-- Print bundles (SPEC §2 `print`): merged PDFs of invoices for print/both
+-- customers. An invoice is printed once unless `--reprint`.
+CREATE TABLE print_bundles (
+    id         INTEGER PRIMARY KEY,
+    run_id     INTEGER NOT NULL REFERENCES runs(id),
+    path       TEXT NOT NULL,
+    invoices   INTEGER NOT NULL,
+    pages      INTEGER NOT NULL,
+    sha256     TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE print_items (
+    bundle_id  INTEGER NOT NULL REFERENCES print_bundles(id),
+    invoice_id INTEGER NOT NULL REFERENCES invoices(id),
+    position   INTEGER NOT NULL,
+    PRIMARY KEY (bundle_id, invoice_id)
+);
+CREATE INDEX print_items_invoice ON print_items(invoice_id);
+
+-- Plan fees billed before billrun (services.csv `billed_to`, optional).
+ALTER TABLE services ADD COLUMN billed_to TEXT;
+
+-- migration: 4
 -- Delivery (SPEC §10, `xero export`): email attempts and Xero exports.
 
 -- One row per attempt to email an invoice. The row is committed as

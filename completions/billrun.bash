@@ -40,20 +40,32 @@ _billrun() {
             billrun,demo)
                 cmd="billrun__subcmd__demo"
                 ;;
-            billrun,email)
-                cmd="billrun__subcmd__email"
-                ;;
             billrun,help)
                 cmd="billrun__subcmd__help"
                 ;;
             billrun,init)
                 cmd="billrun__subcmd__init"
                 ;;
+            billrun,invoices)
+                cmd="billrun__subcmd__invoices"
+                ;;
             billrun,new)
                 cmd="billrun__subcmd__new"
                 ;;
             billrun,plans)
                 cmd="billrun__subcmd__plans"
+                ;;
+            billrun,postbill)
+                cmd="billrun__subcmd__postbill"
+                ;;
+            billrun,prebill)
+                cmd="billrun__subcmd__prebill"
+                ;;
+            billrun,print)
+                cmd="billrun__subcmd__print"
+                ;;
+            billrun,produce)
+                cmd="billrun__subcmd__produce"
                 ;;
             billrun,ready)
                 cmd="billrun__subcmd__ready"
@@ -75,9 +87,6 @@ _billrun() {
                 ;;
             billrun,tariffs)
                 cmd="billrun__subcmd__tariffs"
-                ;;
-            billrun,xero)
-                cmd="billrun__subcmd__xero"
                 ;;
             billrun__subcmd__config,get)
                 cmd="billrun__subcmd__config__subcmd__get"
@@ -169,20 +178,32 @@ _billrun() {
             billrun__subcmd__help,demo)
                 cmd="billrun__subcmd__help__subcmd__demo"
                 ;;
-            billrun__subcmd__help,email)
-                cmd="billrun__subcmd__help__subcmd__email"
-                ;;
             billrun__subcmd__help,help)
                 cmd="billrun__subcmd__help__subcmd__help"
                 ;;
             billrun__subcmd__help,init)
                 cmd="billrun__subcmd__help__subcmd__init"
                 ;;
+            billrun__subcmd__help,invoices)
+                cmd="billrun__subcmd__help__subcmd__invoices"
+                ;;
             billrun__subcmd__help,new)
                 cmd="billrun__subcmd__help__subcmd__new"
                 ;;
             billrun__subcmd__help,plans)
                 cmd="billrun__subcmd__help__subcmd__plans"
+                ;;
+            billrun__subcmd__help,postbill)
+                cmd="billrun__subcmd__help__subcmd__postbill"
+                ;;
+            billrun__subcmd__help,prebill)
+                cmd="billrun__subcmd__help__subcmd__prebill"
+                ;;
+            billrun__subcmd__help,print)
+                cmd="billrun__subcmd__help__subcmd__print"
+                ;;
+            billrun__subcmd__help,produce)
+                cmd="billrun__subcmd__help__subcmd__produce"
                 ;;
             billrun__subcmd__help,ready)
                 cmd="billrun__subcmd__help__subcmd__ready"
@@ -204,9 +225,6 @@ _billrun() {
                 ;;
             billrun__subcmd__help,tariffs)
                 cmd="billrun__subcmd__help__subcmd__tariffs"
-                ;;
-            billrun__subcmd__help,xero)
-                cmd="billrun__subcmd__help__subcmd__xero"
                 ;;
             billrun__subcmd__help__subcmd__config,get)
                 cmd="billrun__subcmd__help__subcmd__config__subcmd__get"
@@ -232,6 +250,9 @@ _billrun() {
             billrun__subcmd__help__subcmd__cycles,tick)
                 cmd="billrun__subcmd__help__subcmd__cycles__subcmd__tick"
                 ;;
+            billrun__subcmd__help__subcmd__invoices,show)
+                cmd="billrun__subcmd__help__subcmd__invoices__subcmd__show"
+                ;;
             billrun__subcmd__help__subcmd__plans,import)
                 cmd="billrun__subcmd__help__subcmd__plans__subcmd__import"
                 ;;
@@ -250,8 +271,17 @@ _billrun() {
             billrun__subcmd__help__subcmd__tariffs,list)
                 cmd="billrun__subcmd__help__subcmd__tariffs__subcmd__list"
                 ;;
-            billrun__subcmd__help__subcmd__xero,export)
-                cmd="billrun__subcmd__help__subcmd__xero__subcmd__export"
+            billrun__subcmd__invoices,help)
+                cmd="billrun__subcmd__invoices__subcmd__help"
+                ;;
+            billrun__subcmd__invoices,show)
+                cmd="billrun__subcmd__invoices__subcmd__show"
+                ;;
+            billrun__subcmd__invoices__subcmd__help,help)
+                cmd="billrun__subcmd__invoices__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__invoices__subcmd__help,show)
+                cmd="billrun__subcmd__invoices__subcmd__help__subcmd__show"
                 ;;
             billrun__subcmd__plans,help)
                 cmd="billrun__subcmd__plans__subcmd__help"
@@ -307,18 +337,6 @@ _billrun() {
             billrun__subcmd__tariffs__subcmd__help,list)
                 cmd="billrun__subcmd__tariffs__subcmd__help__subcmd__list"
                 ;;
-            billrun__subcmd__xero,export)
-                cmd="billrun__subcmd__xero__subcmd__export"
-                ;;
-            billrun__subcmd__xero,help)
-                cmd="billrun__subcmd__xero__subcmd__help"
-                ;;
-            billrun__subcmd__xero__subcmd__help,export)
-                cmd="billrun__subcmd__xero__subcmd__help__subcmd__export"
-                ;;
-            billrun__subcmd__xero__subcmd__help,help)
-                cmd="billrun__subcmd__xero__subcmd__help__subcmd__help"
-                ;;
             *)
                 ;;
         esac
@@ -326,7 +344,7 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit email xero completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -847,38 +865,8 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        billrun__subcmd__email)
-            opts="-y -q -h --dry-run --resend --limit --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --dry-run)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --resend)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --limit)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit email xero completions help"
+            opts="init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1115,20 +1103,6 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        billrun__subcmd__help__subcmd__email)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         billrun__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1146,6 +1120,34 @@ _billrun() {
         billrun__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__invoices)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__invoices__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1202,6 +1204,62 @@ _billrun() {
         billrun__subcmd__help__subcmd__plans__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__postbill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__prebill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__print)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__produce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1367,8 +1425,44 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        billrun__subcmd__help__subcmd__xero)
-            opts="export"
+        billrun__subcmd__init)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__invoices)
+            opts="-y -q -h --db --json --yes --quiet --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__invoices__subcmd__help)
+            opts="show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1381,7 +1475,7 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        billrun__subcmd__help__subcmd__xero__subcmd__export)
+        billrun__subcmd__invoices__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1395,9 +1489,23 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        billrun__subcmd__init)
+        billrun__subcmd__invoices__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__invoices__subcmd__show)
             opts="-y -q -h --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1550,6 +1658,94 @@ _billrun() {
         billrun__subcmd__plans__subcmd__list)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__postbill)
+            opts="-y -q -h --csv --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --csv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__prebill)
+            opts="-y -q -h --csv --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --csv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__print)
+            opts="-y -q -h --out --bundle-size --reprint --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__produce)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1888,88 +2084,6 @@ _billrun() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__xero)
-            opts="-y -q -h --db --json --yes --quiet --help export help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__xero__subcmd__export)
-            opts="-y -q -h --out --all --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --out)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__xero__subcmd__help)
-            opts="export help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__xero__subcmd__help__subcmd__export)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__xero__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -225,6 +225,7 @@ fn story_from_init_to_requested() {
             "confirm",
             "confirm",
             "approve",
+            "prebill",
             "set-dates",
             "reopen",
             "request"
@@ -237,8 +238,8 @@ fn story_from_init_to_requested() {
             .iter()
             .all(|a| a["operator"] == "tester")
     );
-    assert!(audit[7]["detail"].as_str().unwrap().contains("--expert"));
-    assert!(audit[7]["command"].as_str().unwrap().contains("request"));
+    assert!(audit[8]["detail"].as_str().unwrap().contains("--expert"));
+    assert!(audit[8]["command"].as_str().unwrap().contains("request"));
 }
 
 #[test]

@@ -37,6 +37,7 @@ const SETTINGS: &[(&str, &str)] = &[
         "invoice.default_message",
         "Thank you for your business. Questions? Call 0113 496 0999.",
     ),
+    ("xero.enabled", "true"),
     ("dd.format", "bacs18"),
     ("dd.sun", "123456"),
     ("dd.sort_code", "40-12-34"),
@@ -86,6 +87,17 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
             std::fs::remove_file(&p).with_context(|| format!("removing old {}", p.display()))?;
         }
     }
+    // Outputs of an earlier demo (`xero export` never overwrites a file).
+    let outbox = dir.join("outbox");
+    if outbox.exists() {
+        std::fs::remove_dir_all(&outbox)
+            .with_context(|| format!("removing old {}", outbox.display()))?;
+    }
+    let xero_file = dir.join("xero-2026-11.csv");
+    if xero_file.exists() {
+        std::fs::remove_file(&xero_file)
+            .with_context(|| format!("removing old {}", xero_file.display()))?;
+    }
     let fx = dir.join("fixtures");
     std::fs::create_dir_all(&fx)?;
     for (name, body) in FIXTURES {
@@ -127,7 +139,28 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     step(ctx, &db, dir, &["confirm", "1", "cdrs"])?;
     step(ctx, &db, dir, &["confirm", "1", "errors"])?;
     step(ctx, &db, dir, &["ready", "1"])?;
-    step(ctx, &db, dir, &["request", "1", "--expert", "--no-produce"])?;
+    step(
+        ctx,
+        &db,
+        dir,
+        &["prebill", "1", "--csv", "{dir}/prebill-2026-11.csv"],
+    )?;
+    step(ctx, &db, dir, &["confirm", "1", "prebill"])?;
+    step(ctx, &db, dir, &["status", "1"])?;
+    step(ctx, &db, dir, &["request", "1"])?;
+    step(ctx, &db, dir, &["invoices", "1"])?;
+    step(ctx, &db, dir, &["invoices", "show", "NFV-010001"])?;
+    step(ctx, &db, dir, &["postbill", "1"])?;
+    step(ctx, &db, dir, &["confirm", "1", "postbill"])?;
+    step(ctx, &db, dir, &["print", "1", "--out", "{dir}/print"])?;
+    // Delivery: the emails as .eml files (no SMTP server needed), then Xero.
+    step(ctx, &db, dir, &["email", "1", "--dry-run", "{dir}/outbox"])?;
+    step(
+        ctx,
+        &db,
+        dir,
+        &["xero", "export", "1", "--out", "{dir}/xero-2026-11.csv"],
+    )?;
     step(ctx, &db, dir, &["audit", "1"])?;
     step(ctx, &db, dir, &["status", "1"])
 }

@@ -7,7 +7,12 @@ pub mod config;
 pub mod cycles;
 pub mod demo;
 pub mod email;
+pub mod invoices;
 pub mod output;
+pub mod postbill;
+pub mod prebill;
+pub mod print;
+pub mod produce;
 pub mod reference;
 pub mod runs;
 pub mod status;
@@ -73,10 +78,20 @@ pub enum Command {
     Ready(runs::RunArg),
     /// Approve a run (sign-off; runs the pre-billing report).
     Approve(runs::RunArg),
+    /// The pre-billing report (keeps a snapshot on the run).
+    Prebill(prebill::Args),
     /// Confirm a checklist step: payments, cdrs, errors, fee-errors, prebill, postbill.
     Confirm(runs::ConfirmArgs),
     /// Lock the run and request bills.
     Request(runs::RequestArgs),
+    /// Produce (or resume producing) a requested run's invoices and PDFs.
+    Produce(produce::Args),
+    /// The post-billing report of a produced run.
+    Postbill(postbill::Args),
+    /// List invoices (of a run), or `invoices show NUMBER`.
+    Invoices(invoices::Args),
+    /// Print bundles: merged PDFs of print/both invoices, sorted by postcode.
+    Print(print::Args),
     /// The next-steps checklist of a run.
     Status(status::Args),
     /// The audit log.
@@ -135,8 +150,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             a,
             crate::domain::lifecycle::Transition::Approve,
         )?,
+        Command::Prebill(a) => prebill::exec(&ctx, &mut store, &actor, a)?,
         Command::Confirm(a) => runs::confirm(&ctx, &mut store, &actor, a)?,
-        Command::Request(a) => runs::request(&ctx, &mut store, &actor, a)?,
+        Command::Request(a) => runs::request(&ctx, &mut store, &actor, &cli.db, a)?,
+        Command::Produce(a) => produce::exec(&ctx, &mut store, &actor, &cli.db, a)?,
+        Command::Postbill(a) => postbill::exec(&ctx, &store, a)?,
+        Command::Invoices(a) => invoices::exec(&ctx, &store, a)?,
+        Command::Print(a) => print::exec(&ctx, &mut store, &actor, a)?,
         Command::Status(a) => return status::exec(&ctx, &store, a),
         Command::Audit(a) => audit::exec(&ctx, &store, a)?,
         Command::Email(a) => return email::exec(&ctx, &mut store, &actor, a),

@@ -214,6 +214,12 @@ pub fn sign_off(
     let to = runs::transition(&tx, actor, &run, t, "")?;
     tx.commit()?;
     ctx.say(&format!("run {} is {to}", run.id));
+    let run = runs::resolve(&store.conn, &a.run)?;
+    let report = super::prebill::snapshot(store, actor, &run)?;
+    ctx.say(&format!(
+        "pre-billing report taken: {} invoices, total {} (billrun prebill {} to review)",
+        report.totals.invoices, report.totals.total, run.id
+    ));
     if ctx.json {
         output::print_json(&run_json(store, &runs::resolve(&store.conn, &a.run)?)?)?;
     }
@@ -287,7 +293,13 @@ pub fn confirm(ctx: &Ctx, store: &mut Store, actor: &Actor, a: ConfirmArgs) -> a
     Ok(())
 }
 
-pub fn request(ctx: &Ctx, store: &mut Store, actor: &Actor, a: RequestArgs) -> anyhow::Result<()> {
+pub fn request(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    db: &std::path::Path,
+    a: RequestArgs,
+) -> anyhow::Result<()> {
     let run = runs::resolve(&store.conn, &a.run)?;
     if run.status.is_locked() {
         return Err(precondition(format!(
@@ -339,14 +351,16 @@ pub fn request(ctx: &Ctx, store: &mut Store, actor: &Actor, a: RequestArgs) -> a
         "run {}: bills requested; the run is locked",
         run.id
     ));
-    if !a.no_produce {
+    if a.no_produce {
         ctx.say(&format!(
             "produce the invoices with: billrun produce {}",
             run.id
         ));
+        if ctx.json {
+            output::print_json(&run_json(store, &runs::resolve(&store.conn, &a.run)?)?)?;
+        }
+        return Ok(());
     }
-    if ctx.json {
-        output::print_json(&run_json(store, &runs::resolve(&store.conn, &a.run)?)?)?;
-    }
-    Ok(())
+    let run = runs::resolve(&store.conn, &a.run)?;
+    super::produce::produce(ctx, store, actor, db, &run)
 }

@@ -313,6 +313,9 @@ pub struct Service {
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
     pub description: String,
+    /// Plan fees already billed up to this date (e.g. by a previous billing
+    /// system): the first run charges from the day after. Optional.
+    pub billed_to: Option<NaiveDate>,
 }
 
 pub fn parse_services(
@@ -327,6 +330,7 @@ pub fn parse_services(
         "start_date",
         "end_date",
         "description",
+        "billed_to",
     ];
     let t = Table::read(
         file,
@@ -369,7 +373,9 @@ pub fn parse_services(
             r.problem("end_date", format!("{e} is before start_date {s}"));
         }
         let description = r.opt("description").unwrap_or_default();
+        let billed_to = r.parse_opt("billed_to", csvfile::date);
         out.push(Service {
+            billed_to,
             service,
             account,
             plan,

@@ -10,6 +10,7 @@
 //!   every render: production renders thousands of invoices.
 //! - [`merge_pdfs`] concatenates invoice PDFs into one print bundle.
 
+pub mod document;
 pub mod invoice_pdf;
 
 pub use invoice_pdf::{

@@ -5,7 +5,10 @@
 //! `schema.sql` above `PRAGMA user_version`.
 
 pub mod audit;
+pub mod billing;
 pub mod email;
+pub mod invoices;
+pub mod production;
 pub mod reference;
 pub mod runs;
 pub mod settings;
@@ -125,6 +128,16 @@ pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
         opts.mode(0o600);
     }
     opts.open(path)
+}
+
+/// The directory beside the database that holds the files billrun writes
+/// and keeps (invoice PDFs, print bundles): `<db file name>.files/`.
+pub fn files_dir(db: &Path) -> std::path::PathBuf {
+    let name = db
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "billrun.db".into());
+    db.with_file_name(format!("{name}.files"))
 }
 
 /// Now, as stored in `*_at` columns (RFC 3339, UTC, seconds).

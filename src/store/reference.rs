@@ -151,16 +151,18 @@ pub fn upsert_services(
             n.inserted += 1;
         }
         conn.execute(
-            "INSERT INTO services (service, account, plan, start_date, end_date, description) VALUES (?1,?2,?3,?4,?5,?6)
+            "INSERT INTO services (service, account, plan, start_date, end_date, description, billed_to) VALUES (?1,?2,?3,?4,?5,?6,?7)
              ON CONFLICT(service) DO UPDATE SET account=excluded.account, plan=excluded.plan,
-                start_date=excluded.start_date, end_date=excluded.end_date, description=excluded.description",
+                start_date=excluded.start_date, end_date=excluded.end_date, description=excluded.description,
+                billed_to=excluded.billed_to",
             params![
                 s.service,
                 s.account,
                 s.plan,
                 s.start_date.to_string(),
                 s.end_date.map(|d| d.to_string()),
-                s.description
+                s.description,
+                s.billed_to.map(|d| d.to_string())
             ],
         )?;
     }

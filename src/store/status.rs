@@ -7,7 +7,7 @@ use crate::error::Result;
 use rusqlite::Connection;
 
 pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
-    let mut f = Facts {
+    let mut facts = Facts {
         run_id: run.id,
         status: Some(run.status),
         dates_set: run.invoice_date.is_some() && run.cutoff_date.is_some(),
@@ -20,7 +20,11 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
         ..Default::default()
     };
-    email::fill_facts(conn, run.id, &mut f.invoices)?;
-    xero::fill_facts(conn, run.id, &mut f.invoices)?;
-    Ok(f)
+    let (total, pdf_ready, print_unprinted) = super::invoices::facts(conn, run.id)?;
+    facts.invoices.total = total;
+    facts.invoices.pdf_ready = pdf_ready;
+    facts.invoices.print_unprinted = print_unprinted;
+    email::fill_facts(conn, run.id, &mut facts.invoices)?;
+    xero::fill_facts(conn, run.id, &mut facts.invoices)?;
+    Ok(facts)
 }

@@ -1,11 +1,13 @@
-//! Seed a completed run with invoices and PDFs directly in the test database.
+//! Runs with invoices for the delivery tests: [`produced_run`] through real
+//! production; [`completed_run`] / [`add_invoices`] seed invoices directly in
+//! the test database, for cases production cannot make from the fixtures
+//! (zero and negative invoices need `charge add`, not built yet; an invoice
+//! added to a run after its Xero export).
 //!
-//! Stand-in for invoice production (`request`/`produce`), which is built in
-//! another branch: it writes exactly what production leaves behind per the
-//! schema (an `invoices` row with delivery and payment method copied from the
-//! customer, its `invoice_lines`, a PDF rendered by `render::invoice_pdf` with
-//! `pdf_path` set, and the run `completed`). Once production lands, the email
-//! and Xero tests can build their runs through `request RUN --expert` instead.
+//! The direct seeding writes what production leaves behind per the schema:
+//! an `invoices` row with delivery and payment method copied from the
+//! customer, its `invoice_lines`, a PDF rendered by `render::invoice_pdf`
+//! with `pdf_path` set, and the run `completed`.
 #![allow(dead_code)]
 
 use super::Env;
@@ -186,4 +188,19 @@ pub fn add_invoices(env: &Env, run_id: i64, specs: &[Spec<'_>]) -> Vec<Seeded> {
         });
     }
     out
+}
+
+/// A whole run through production, as an operator does it: (the reference
+/// data already imported) `new`, then `request 1 --expert` produces every
+/// invoice with its PDF. Returns `invoices 1 --json`.
+pub fn produced_run(env: &Env) -> Vec<serde_json::Value> {
+    env.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    env.ok(&["request", "1", "--expert", "--yes"]);
+    env.json(&["invoices", "1"]).as_array().unwrap().clone()
 }

@@ -1,0 +1,161 @@
+//! `invoices [RUN] [--json]` and `invoices show NUMBER`.
+
+use super::output::{self, Ctx};
+use crate::domain::money::fmt_minor;
+use crate::store::{Store, invoices, runs};
+use clap::{Args as ClapArgs, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Debug, ClapArgs)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+    /// Run id or name (default: every run).
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// One invoice with its lines.
+    Show {
+        /// Invoice number, e.g. INV000123.
+        number: String,
+    },
+}
+
+/// One invoice as `invoices --json` prints it (SPEC §2.1).
+pub fn invoice_json(store: &Store, inv: &invoices::Invoice) -> anyhow::Result<Value> {
+    let lines: Vec<Value> = invoices::lines(&store.conn, inv.id)?
+        .iter()
+        .map(|l| {
+            json!({
+                "category": l.category,
+                "service": l.service,
+                "description": l.description,
+                "quantity": l.quantity,
+                "amount": fmt_minor(l.amount_minor),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "number": inv.number,
+        "run": inv.run_id,
+        "account": inv.account,
+        "name": inv.name,
+        "invoice_date": inv.invoice_date.to_string(),
+        "due_date": inv.due_date.to_string(),
+        "currency": inv.currency,
+        "opening_balance": fmt_minor(inv.opening_balance_minor),
+        "payments": fmt_minor(inv.payments_minor),
+        "charges_ex_tax": fmt_minor(inv.charges_ex_tax_minor),
+        "tax": fmt_minor(inv.tax_minor),
+        "total_charges": fmt_minor(inv.total_charges_minor),
+        "amount_due": fmt_minor(inv.amount_due_minor),
+        "delivery": inv.delivery,
+        "payment_method": inv.payment_method,
+        "pdf": inv.pdf_path,
+        "emailed": Value::Null,
+        "printed": inv.printed,
+        "collection": Value::Null,
+        "lines": lines,
+    }))
+}
+
+pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
+    if let Some(Cmd::Show { number }) = a.cmd {
+        return show(ctx, store, &number);
+    }
+    let run_id = match &a.run {
+        Some(r) => Some(runs::resolve(&store.conn, r)?.id),
+        None => None,
+    };
+    let list = invoices::list(&store.conn, run_id)?;
+    if ctx.json {
+        let all = list
+            .iter()
+            .map(|i| invoice_json(store, i))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        return output::print_json(&all);
+    }
+    let mut t = ctx.table(&[
+        "number",
+        "account",
+        "name",
+        "date",
+        "due",
+        "charges",
+        "tax",
+        "total",
+        "amount due",
+        "delivery",
+        "pay by",
+        "PDF",
+    ]);
+    for i in &list {
+        t.add_row(vec![
+            i.number.clone(),
+            i.account.clone(),
+            i.name.clone(),
+            i.invoice_date.to_string(),
+            i.due_date.to_string(),
+            fmt_minor(i.charges_ex_tax_minor),
+            fmt_minor(i.tax_minor),
+            fmt_minor(i.total_charges_minor),
+            fmt_minor(i.amount_due_minor),
+            i.delivery.clone(),
+            i.payment_method.clone(),
+            if i.pdf_path.is_some() {
+                "ready"
+            } else {
+                "missing"
+            }
+            .into(),
+        ]);
+    }
+    output::print_table(ctx, &t)?;
+    ctx.say(&format!("{} invoices", list.len()));
+    Ok(())
+}
+
+fn show(ctx: &Ctx, store: &Store, number: &str) -> anyhow::Result<()> {
+    let inv = invoices::by_number(&store.conn, number)?;
+    if ctx.json {
+        return output::print_json(&invoice_json(store, &inv)?);
+    }
+    ctx.say(&ctx.bold(&format!(
+        "Invoice {} — {} {} (run {})",
+        inv.number, inv.account, inv.name, inv.run_id
+    )));
+    ctx.say(&format!(
+        "date {}, due {}, cutoff {}, {} by {}",
+        inv.invoice_date, inv.due_date, inv.cutoff_date, inv.delivery, inv.payment_method
+    ));
+    let mut t = ctx.table(&["category", "service", "description", "quantity", "amount"]);
+    for l in invoices::lines(&store.conn, inv.id)? {
+        t.add_row(vec![
+            l.category,
+            l.service.unwrap_or_default(),
+            l.description,
+            l.quantity,
+            fmt_minor(l.amount_minor),
+        ]);
+    }
+    output::print_table(ctx, &t)?;
+    let mut t = ctx.table(&["", "amount"]);
+    for (k, v) in [
+        ("opening balance", inv.opening_balance_minor),
+        ("payments", -inv.payments_minor),
+        ("charges ex tax", inv.charges_ex_tax_minor),
+        ("tax", inv.tax_minor),
+        ("total charges", inv.total_charges_minor),
+        ("amount due", inv.amount_due_minor),
+    ] {
+        t.add_row(vec![k.to_owned(), fmt_minor(v)]);
+    }
+    output::print_table(ctx, &t)?;
+    if let Some(p) = &inv.pdf_path {
+        ctx.say(&format!("PDF: {p}"));
+    }
+    Ok(())
+}

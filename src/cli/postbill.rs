@@ -1,0 +1,232 @@
+//! `postbill RUN [--csv F] [--json]`: the post-billing report (SPEC §8).
+
+use super::output::{self, Ctx};
+use crate::domain::lifecycle::RunStatus;
+use crate::domain::money;
+use crate::domain::postbill::{self, NotProduced, Report};
+use crate::domain::prebill::Minor;
+use crate::store::runs::{self, Run};
+use crate::store::{Store, invoices, settings};
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use rust_decimal::Decimal;
+use std::path::PathBuf;
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Run id or name.
+    pub run: String,
+    /// Also write the produced invoices as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+}
+
+/// Per-customer (account, total, outcome) rows of the run's snapshot.
+fn snapshot_rows(
+    store: &Store,
+    run: &Run,
+) -> anyhow::Result<Option<Vec<(String, String, String)>>> {
+    let Some(text) = runs::prebill_snapshot(&store.conn, run.id)? else {
+        return Ok(None);
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&text).context("reading the run's pre-billing snapshot")?;
+    let rows = v["customers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+                    (s("account"), s("total"), s("outcome"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(rows))
+}
+
+pub fn build(store: &Store, run: &Run) -> anyhow::Result<Report<Run>> {
+    let min_change = money::parse(&settings::get_or(
+        &store.conn,
+        "postbill.min_change",
+        "100",
+    )?)
+    .unwrap_or(Decimal::ONE_HUNDRED);
+    let produced = invoices::for_postbill(&store.conn, run.id)?;
+    let not_produced = invoices::not_produced(&store.conn, run.id)?
+        .into_iter()
+        .map(|(account, name, reason, m)| NotProduced {
+            account,
+            name,
+            reason,
+            amount: Minor(m),
+        })
+        .collect();
+    Ok(postbill::report(
+        run.clone(),
+        &produced,
+        not_produced,
+        snapshot_rows(store, run)?,
+        min_change,
+    ))
+}
+
+pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
+    let run = runs::resolve(&store.conn, &a.run)?;
+    if !matches!(run.status, RunStatus::Running | RunStatus::Completed) {
+        return Err(crate::error::precondition(format!(
+            "run {} is {}: the post-billing report comes after production (billrun request {})",
+            run.id, run.status, run.id
+        ))
+        .into());
+    }
+    let r = build(store, &run)?;
+    if let Some(path) = &a.csv {
+        write_csv(store, path, run.id).with_context(|| format!("writing {}", path.display()))?;
+        ctx.say(&format!("wrote {}", path.display()));
+    }
+    if ctx.json {
+        return output::print_json(&r);
+    }
+    ctx.say(&ctx.bold(&format!(
+        "Post-billing report — run {} '{}' ({})",
+        run.id, run.name, run.status
+    )));
+    ctx.say(&format!(
+        "Produced: {} invoices, ex tax {}, tax {}, total {}",
+        r.produced.count, r.produced.charges_ex_tax, r.produced.tax, r.produced.total
+    ));
+    let mut t = ctx.table(&["charge type", "ex tax"]);
+    for (k, v) in &r.by_charge_type {
+        t.add_row(vec![k.clone(), v.to_string()]);
+    }
+    output::print_table(ctx, &t)?;
+    for (title, map) in [
+        ("delivery", &r.by_delivery),
+        ("payment method", &r.by_payment_method),
+    ] {
+        let mut t = ctx.table(&[title, "invoices", "ex tax", "tax", "total"]);
+        for (k, s) in map {
+            t.add_row(vec![
+                k.clone(),
+                s.count.to_string(),
+                s.charges_ex_tax.to_string(),
+                s.tax.to_string(),
+                s.total.to_string(),
+            ]);
+        }
+        output::print_table(ctx, &t)?;
+    }
+    ctx.say(&ctx.bold(&format!("Not produced: {}", r.not_produced.len())));
+    if !r.not_produced.is_empty() {
+        let mut t = ctx.table(&["account", "name", "reason", "charges"]);
+        for n in &r.not_produced {
+            let why = match n.reason.as_str() {
+                "empty" => "nothing to bill, zero balance",
+                "too_low" => "below the minimum: held over to the next run",
+                other => other,
+            };
+            t.add_row(vec![
+                n.account.clone(),
+                n.name.clone(),
+                why.into(),
+                n.amount.to_string(),
+            ]);
+        }
+        output::print_table(ctx, &t)?;
+    }
+    ctx.say(&ctx.bold(&format!(
+        "Unpaid amounts carried from earlier invoices: {}",
+        r.carried.len()
+    )));
+    if !r.carried.is_empty() {
+        let mut t = ctx.table(&["invoice", "account", "name", "unpaid"]);
+        for c in &r.carried {
+            t.add_row(vec![
+                c.number.clone(),
+                c.account.clone(),
+                c.name.clone(),
+                c.unpaid.to_string(),
+            ]);
+        }
+        output::print_table(ctx, &t)?;
+    }
+    ctx.say(&ctx.bold(&format!("Anomalies: {}", r.anomalies.len())));
+    if !r.anomalies.is_empty() {
+        let mut t = ctx.table(&[
+            "invoice",
+            "account",
+            "name",
+            "total",
+            "mean of last 3",
+            "change",
+            "%",
+        ]);
+        for x in &r.anomalies {
+            t.add_row(vec![
+                x.number.clone(),
+                x.account.clone(),
+                x.name.clone(),
+                x.total.to_string(),
+                x.mean_previous.to_string(),
+                x.change.to_string(),
+                x.change_percent.to_string(),
+            ]);
+        }
+        output::print_table(ctx, &t)?;
+    }
+    match &r.snapshot_differences {
+        None => ctx.say("No pre-billing snapshot to compare with (the run was requested with --expert before a report)"),
+        Some(d) if d.is_empty() => ctx.say("Invoices match the pre-billing snapshot."),
+        Some(d) => {
+            ctx.say(&ctx.yellow(&format!(
+                "{} customers differ from the pre-billing snapshot:",
+                d.len()
+            )));
+            let mut t = ctx.table(&["account", "pre-billing total", "produced total"]);
+            for x in d {
+                t.add_row(vec![
+                    x.account.clone(),
+                    x.prebill_total.clone().unwrap_or_else(|| "-".into()),
+                    x.produced_total.clone().unwrap_or_else(|| "-".into()),
+                ]);
+            }
+            output::print_table(ctx, &t)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_csv(store: &Store, path: &std::path::Path, run_id: i64) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record([
+        "number",
+        "account",
+        "name",
+        "delivery",
+        "payment_method",
+        "opening_balance",
+        "payments",
+        "charges_ex_tax",
+        "tax",
+        "total_charges",
+        "amount_due",
+    ])?;
+    for i in invoices::list(&store.conn, Some(run_id))? {
+        w.write_record([
+            i.number,
+            i.account,
+            i.name,
+            i.delivery,
+            i.payment_method,
+            money::fmt_minor(i.opening_balance_minor),
+            money::fmt_minor(i.payments_minor),
+            money::fmt_minor(i.charges_ex_tax_minor),
+            money::fmt_minor(i.tax_minor),
+            money::fmt_minor(i.total_charges_minor),
+            money::fmt_minor(i.amount_due_minor),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! `prebill RUN [--csv F] [--json]`: the pre-billing report (SPEC §8).
+//! Computed without changing any billing data; before bills are requested
+//! the run keeps a snapshot of it (the `prebill` step), which `ready` and
+//! `approve` also take.
+
+use super::output::{self, Ctx};
+use crate::domain::prebill::Report;
+use crate::store::audit::{self, Actor};
+use crate::store::runs::{self, Run};
+use crate::store::{Store, billing};
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use std::path::PathBuf;
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Run id or name.
+    pub run: String,
+    /// Also write the per-customer rows as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+}
+
+/// Compute the report and, while the run is not locked, keep it as the
+/// run's snapshot (audited).
+pub fn snapshot(store: &mut Store, actor: &Actor, run: &Run) -> anyhow::Result<Report<Run>> {
+    let tx = store.write()?;
+    let report = billing::prebill(&tx, run)?;
+    if !run.status.is_locked() {
+        runs::save_prebill(&tx, run.id, &serde_json::to_string(&report)?)?;
+        audit::log(
+            &tx,
+            actor,
+            Some(run.id),
+            "prebill",
+            &format!(
+                "{} invoices, total {}",
+                report.totals.invoices, report.totals.total
+            ),
+        )?;
+    }
+    tx.commit()?;
+    Ok(report)
+}
+
+pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Result<()> {
+    let run = runs::resolve(&store.conn, &a.run)?;
+    if run.cutoff_date.is_none() {
+        return Err(crate::error::precondition(format!(
+            "run {}: set dates first (billrun set-dates {} --invoice-date D --cutoff D)",
+            run.id, run.id
+        ))
+        .into());
+    }
+    let report = snapshot(store, actor, &run)?;
+    if let Some(path) = &a.csv {
+        write_csv(path, &report).with_context(|| format!("writing {}", path.display()))?;
+        ctx.say(&format!("wrote {}", path.display()));
+    }
+    if ctx.json {
+        return output::print_json(&report);
+    }
+    print(ctx, &report)
+}
+
+fn write_csv(path: &std::path::Path, r: &Report<Run>) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record([
+        "account",
+        "name",
+        "usage",
+        "fixed",
+        "one_off",
+        "wholesale",
+        "charges_ex_tax",
+        "tax",
+        "total",
+        "previous_total",
+        "change_percent",
+        "outcome",
+        "flags",
+    ])?;
+    for c in &r.customers {
+        w.write_record([
+            c.account.clone(),
+            c.name.clone(),
+            c.usage.to_string(),
+            c.fixed.to_string(),
+            c.one_off.to_string(),
+            c.wholesale.to_string(),
+            c.charges_ex_tax.to_string(),
+            c.tax.to_string(),
+            c.total.to_string(),
+            c.previous_total.map(|p| p.to_string()).unwrap_or_default(),
+            c.change_percent.map(|p| p.to_string()).unwrap_or_default(),
+            c.outcome.to_owned(),
+            c.flags.join(" "),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn print(ctx: &Ctx, r: &Report<Run>) -> anyhow::Result<()> {
+    ctx.say(&ctx.bold(&format!(
+        "Pre-billing report — run {} '{}', cutoff {}",
+        r.run.id,
+        r.run.name,
+        r.run.cutoff_date.map(|d| d.to_string()).unwrap_or_default()
+    )));
+    let mut t = ctx.table(&[
+        "account",
+        "name",
+        "usage",
+        "fixed",
+        "one-off",
+        "wholesale",
+        "ex tax",
+        "tax",
+        "total",
+        "previous",
+        "change %",
+        "flags",
+    ]);
+    for c in &r.customers {
+        let flags = match c.outcome {
+            "invoice" => c.flags.join(" "),
+            other => format!("NOT PRODUCED ({other}) {}", c.flags.join(" ")),
+        };
+        t.add_row(vec![
+            c.account.clone(),
+            c.name.clone(),
+            c.usage.to_string(),
+            c.fixed.to_string(),
+            c.one_off.to_string(),
+            c.wholesale.to_string(),
+            c.charges_ex_tax.to_string(),
+            c.tax.to_string(),
+            c.total.to_string(),
+            c.previous_total
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
+            c.change_percent
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
+            flags.trim().to_owned(),
+        ]);
+    }
+    output::print_table(ctx, &t)?;
+    let s = &r.totals;
+    let mut t = ctx.table(&["charge type", "amount"]);
+    for (k, v) in [
+        ("usage", s.usage),
+        ("fixed", s.fixed),
+        ("one-off", s.one_off),
+        ("wholesale", s.wholesale),
+        ("total ex tax", s.charges_ex_tax),
+        ("tax", s.tax),
+        ("total", s.total),
+    ] {
+        t.add_row(vec![k.to_owned(), v.to_string()]);
+    }
+    output::print_table(ctx, &t)?;
+    if !r.by_carrier.is_empty() {
+        let mut t = ctx.table(&["carrier", "CDRs", "usage"]);
+        for c in &r.by_carrier {
+            t.add_row(vec![
+                c.carrier.clone(),
+                c.cdrs.to_string(),
+                c.usage.to_string(),
+            ]);
+        }
+        output::print_table(ctx, &t)?;
+    }
+    ctx.say(&format!(
+        "{} customers: {} invoices, {} empty, {} below the minimum (held over)",
+        s.customers, s.invoices, s.empty, s.too_low
+    ));
+    ctx.say(&format!(
+        "CDRs: {} to bill, {} waiting for a later run; {} open billing errors",
+        r.unbilled_cdrs, r.waiting_cdrs, r.open_errors
+    ));
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! `produce RUN`: create the run's invoices (one transaction), then render
+//! every missing PDF, then complete the run. Re-running resumes.
+//!
+//! PDFs are rendered on every core: the main thread loads invoices from the
+//! database and records finished PDFs; worker threads render and write.
+//! Each PDF is written to `NUMBER.pdf.tmp`, synced, renamed to `NUMBER.pdf`
+//! and only then recorded, so a kill at any moment leaves either no record
+//! (the PDF is rendered again on resume) or a complete file.
+
+use super::output::{self, Ctx};
+use crate::domain::money;
+use crate::render::document::{self, Letterhead};
+use crate::render::invoice_pdf::{Fonts, InvoiceDoc, render_invoice};
+use crate::store::audit::Actor;
+use crate::store::{self, Store, invoices, production, runs, settings};
+use anyhow::Context;
+use clap::Args as ClapArgs;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+#[derive(Debug, ClapArgs)]
+pub struct Args {
+    /// Run id or name.
+    pub run: String,
+}
+
+/// Settings printed on invoices.
+pub fn letterhead(conn: &rusqlite::Connection) -> anyhow::Result<Letterhead> {
+    let get =
+        |k: &str| -> anyhow::Result<String> { Ok(settings::get(conn, k)?.unwrap_or_default()) };
+    let rate = settings::get_or(conn, "tax.rate", "0.20")?;
+    Ok(Letterhead::new(
+        &get("company.name")?,
+        &get("company.address")?,
+        &get("company.email")?,
+        &get("company.tax_id")?,
+        &settings::get_or(conn, "tax.name", "VAT")?,
+        money::parse(&rate).map_err(anyhow::Error::msg)?,
+    ))
+}
+
+/// The document of one stored invoice.
+pub fn load_doc(
+    conn: &rusqlite::Connection,
+    head: &Letterhead,
+    id: i64,
+) -> anyhow::Result<InvoiceDoc> {
+    let inv = invoices::get(conn, id)?;
+    let lines = invoices::lines(conn, id)?;
+    let calls = invoices::calls(conn, id)?;
+    Ok(document::document(head, &inv, &lines, &calls))
+}
+
+/// Where a run's PDFs live.
+pub fn pdf_dir(db: &Path, run_name: &str) -> PathBuf {
+    store::files_dir(db).join("invoices").join(run_name)
+}
+
+/// Write bytes to `path` atomically: temp file, sync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("pdf.tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+struct Done {
+    id: i64,
+    path: PathBuf,
+    sha256: String,
+}
+
+pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path, a: Args) -> anyhow::Result<()> {
+    let run = runs::resolve(&store.conn, &a.run)?;
+    produce(ctx, store, actor, db, &run)
+}
+
+/// Produce (or resume producing) a requested or running run.
+pub fn produce(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    db: &Path,
+    run: &runs::Run,
+) -> anyhow::Result<()> {
+    let tx = store.write()?;
+    let created = production::start(&tx, actor, run)?;
+    tx.commit()?;
+    match &created {
+        Some(c) => ctx.say(&format!(
+            "run {}: {} invoices created ({} to {}); not produced: {} empty, {} below the minimum",
+            run.id,
+            c.invoices,
+            c.first_number.as_deref().unwrap_or("-"),
+            c.last_number.as_deref().unwrap_or("-"),
+            c.empty,
+            c.too_low
+        )),
+        None => ctx.say(&format!("run {}: resuming production", run.id)),
+    }
+    let run = runs::resolve(&store.conn, &run.id.to_string())?;
+    let missing = production::missing_pdfs(&store.conn, run.id)?;
+    let dir = pdf_dir(db, &run.name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| crate::error::external(format!("cannot create {}: {e}", dir.display())))?;
+    let rendered = render_all(ctx, store, &dir, &missing)?;
+    let tx = store.write()?;
+    let done = production::finish(&tx, actor, &run)?;
+    tx.commit()?;
+    let (total, ready) = invoices::pdf_progress(&store.conn, run.id)?;
+    if done {
+        ctx.say(&format!(
+            "run {}: completed — {total} invoices, {rendered} PDFs written to {}",
+            run.id,
+            dir.display()
+        ));
+    } else {
+        ctx.say(&format!(
+            "run {}: {ready} of {total} PDFs ready; run billrun produce {} to finish",
+            run.id, run.id
+        ));
+    }
+    if ctx.json {
+        output::print_json(&serde_json::json!({
+            "run": run.id,
+            "status": if done { "completed" } else { "running" },
+            "invoices": total,
+            "pdfs_ready": ready,
+            "pdf_dir": dir,
+            "created": created.as_ref().map(|c| serde_json::json!({
+                "invoices": c.invoices, "empty": c.empty, "too_low": c.too_low,
+                "first": c.first_number, "last": c.last_number})),
+        }))?;
+    }
+    Ok(())
+}
+
+fn render_all(
+    ctx: &Ctx,
+    store: &mut Store,
+    dir: &Path,
+    missing: &[(i64, String)],
+) -> anyhow::Result<usize> {
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let head = letterhead(&store.conn)?;
+    let fonts = Fonts::shared().context("loading the embedded invoice font")?;
+    let bar = if ctx.tty && !ctx.quiet && !ctx.json {
+        let b = indicatif::ProgressBar::new(missing.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} PDFs {eta}")
+                .expect("valid template"),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (job_tx, job_rx) = mpsc::sync_channel::<(i64, String, InvoiceDoc)>(workers * 8);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::channel::<Result<Done, String>>();
+    let mut recorded = 0usize;
+    let result: anyhow::Result<()> = std::thread::scope(|s| {
+        for _ in 0..workers {
+            let rx = Arc::clone(&job_rx);
+            let tx = done_tx.clone();
+            s.spawn(move || {
+                loop {
+                    let job = rx.lock().expect("job queue").recv();
+                    let Ok((id, number, doc)) = job else { break };
+                    let out = render_invoice(&doc, fonts)
+                        .map_err(|e| format!("invoice {number}: {e}"))
+                        .and_then(|bytes| {
+                            let path = dir.join(format!("{number}.pdf"));
+                            write_atomic(&path, &bytes)
+                                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                            Ok(Done {
+                                id,
+                                path,
+                                sha256: hex::encode(Sha256::digest(&bytes)),
+                            })
+                        });
+                    if tx.send(out).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending: Vec<Done> = Vec::new();
+        let mut flush = |store: &mut Store, pending: &mut Vec<Done>| -> anyhow::Result<()> {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let tx = store.write()?;
+            for d in pending.drain(..) {
+                production::record_pdf(&tx, d.id, &d.path.to_string_lossy(), &d.sha256)?;
+                recorded += 1;
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        let mut failure: Option<String> = None;
+        let mut collect = |msg: Result<Done, String>, pending: &mut Vec<Done>| match msg {
+            Ok(d) => {
+                bar.inc(1);
+                pending.push(d);
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        };
+        for (id, number) in missing {
+            let doc = load_doc(&store.conn, &head, *id)?;
+            job_tx.send((*id, number.clone(), doc)).ok();
+            while let Ok(m) = done_rx.try_recv() {
+                collect(m, &mut pending);
+            }
+            if pending.len() >= 200 {
+                flush(store, &mut pending)?;
+            }
+        }
+        drop(job_tx);
+        for m in done_rx.iter() {
+            collect(m, &mut pending);
+            if pending.len() >= 200 {
+                flush(store, &mut pending)?;
+            }
+        }
+        flush(store, &mut pending)?;
+        match failure {
+            Some(e) => Err(crate::error::external(format!(
+                "{e}; the other PDFs are kept — fix the cause and run billrun produce again"
+            ))
+            .into()),
+            None => Ok(()),
+        }
+    });
+    bar.finish_and_clear();
+    result?;
+    Ok(recorded)
+}

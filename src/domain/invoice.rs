@@ -1,0 +1,421 @@
+//! The invoice maths (SPEC §9): one implementation shared by the
+//! pre-billing report and production, so the report's numbers are the
+//! invoices' numbers.
+//!
+//! Everything is in integer minor units (pence/cents) once a line exists:
+//! each CDR is rounded when rated, each fee line when computed, and tax is
+//! rounded once per invoice.
+
+use super::money::{from_minor, round_minor, to_minor};
+use super::prorata::{self, Span};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Usage,
+    Fixed,
+    OneOff,
+    Wholesale,
+    Adjustment,
+}
+
+impl Category {
+    pub const ALL: [Category; 5] = [
+        Category::Usage,
+        Category::Fixed,
+        Category::OneOff,
+        Category::Wholesale,
+        Category::Adjustment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Usage => "usage",
+            Category::Fixed => "fixed",
+            Category::OneOff => "one_off",
+            Category::Wholesale => "wholesale",
+            Category::Adjustment => "adjustment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Rated, unbilled usage of one service summarised by call type and
+/// destination description (the CDRs themselves stay in the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageGroup {
+    pub service: String,
+    pub call_type: String,
+    pub description: String,
+    pub count: u64,
+    /// Seconds (voice), messages (sms) or bytes (data).
+    pub units: u64,
+    pub amount_minor: i64,
+}
+
+/// A service's recurring plan fee, before pro-rata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanFee {
+    pub service: String,
+    pub plan_name: String,
+    pub monthly_fee: Decimal,
+    pub span: Span,
+}
+
+/// A one-off charge or credit, or a wholesale fee line (already marked up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub id: i64,
+    pub service: Option<String>,
+    pub description: String,
+    pub amount_minor: i64,
+}
+
+/// Everything one customer's invoice is made of.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub account: String,
+    pub tax_exempt: bool,
+    /// The customer's `min_invoice`, else `invoice.min_amount`.
+    pub min_amount: Decimal,
+    /// The previous invoice's amount due (0 for a first invoice).
+    pub opening_balance_minor: i64,
+    /// Unallocated payments dated on or before the cutoff: (id, amount).
+    pub payments: Vec<(i64, i64)>,
+    pub usage: Vec<UsageGroup>,
+    pub plan_fees: Vec<PlanFee>,
+    pub one_offs: Vec<Item>,
+    pub wholesale: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub category: Category,
+    pub service: Option<String>,
+    pub description: String,
+    pub quantity: String,
+    pub amount_minor: i64,
+    pub taxable: bool,
+    #[serde(skip)]
+    pub period: Option<Span>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// An invoice is produced.
+    Invoice,
+    /// Nothing to bill and a zero balance: no invoice.
+    Empty,
+    /// New charges below the minimum: held over to the next run.
+    TooLow,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Invoice => "invoice",
+            Outcome::Empty => "empty",
+            Outcome::TooLow => "too_low",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Draft {
+    pub account: String,
+    pub lines: Vec<Line>,
+    pub opening_balance_minor: i64,
+    pub payments_minor: i64,
+    pub charges_ex_tax_minor: i64,
+    pub tax_minor: i64,
+    pub total_charges_minor: i64,
+    pub amount_due_minor: i64,
+    pub outcome: Outcome,
+}
+
+impl Draft {
+    /// Sum of the lines of one category.
+    pub fn category_minor(&self, c: Category) -> i64 {
+        self.lines
+            .iter()
+            .filter(|l| l.category == c)
+            .map(|l| l.amount_minor)
+            .sum()
+    }
+}
+
+/// "12 calls, 1:02:03", "40 messages", "3 sessions, 12.5 MB".
+pub fn usage_quantity(call_type: &str, count: u64, units: u64) -> String {
+    let plural = |n: u64, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    match call_type {
+        "voice" => format!("{}, {}", plural(count, "call", "calls"), duration(units)),
+        "sms" => plural(units, "message", "messages"),
+        _ => {
+            let mb = Decimal::from(units) / Decimal::from(1_048_576u64);
+            format!(
+                "{}, {} MB",
+                plural(count, "session", "sessions"),
+                mb.round_dp(1)
+            )
+        }
+    }
+}
+
+/// Seconds as `M:SS` or `H:MM:SS`.
+pub fn duration(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, (seconds % 3600) / 60, seconds % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+fn usage_description(call_type: &str, description: &str) -> String {
+    let kind = match call_type {
+        "voice" => "Calls",
+        "sms" => "Messages",
+        _ => "Data",
+    };
+    if description.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {description}")
+    }
+}
+
+/// Compute one customer's invoice.
+pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Draft {
+    let mut lines = Vec::new();
+    // Fixed fees first, per service, then usage, one-offs, wholesale.
+    for f in &inputs.plan_fees {
+        let amount = prorata::fee(f.monthly_fee, f.span);
+        lines.push(Line {
+            category: Category::Fixed,
+            service: Some(f.service.clone()),
+            description: format!("{}, {}", f.plan_name, prorata::describe(f.span)),
+            quantity: "1".into(),
+            amount_minor: to_minor(amount),
+            taxable: true,
+            period: Some(f.span),
+        });
+    }
+    let mut usage = inputs.usage.clone();
+    usage.sort_by(|a, b| {
+        (&a.service, &a.call_type, &a.description).cmp(&(&b.service, &b.call_type, &b.description))
+    });
+    for u in &usage {
+        lines.push(Line {
+            category: Category::Usage,
+            service: Some(u.service.clone()),
+            description: usage_description(&u.call_type, &u.description),
+            quantity: usage_quantity(&u.call_type, u.count, u.units),
+            amount_minor: u.amount_minor,
+            taxable: true,
+            period: None,
+        });
+    }
+    for (items, category) in [
+        (&inputs.one_offs, Category::OneOff),
+        (&inputs.wholesale, Category::Wholesale),
+    ] {
+        for i in items {
+            lines.push(Line {
+                category,
+                service: i.service.clone(),
+                description: i.description.clone(),
+                quantity: "1".into(),
+                amount_minor: i.amount_minor,
+                taxable: true,
+                period: None,
+            });
+        }
+    }
+    let charges_ex_tax_minor: i64 = lines.iter().map(|l| l.amount_minor).sum();
+    let taxable_minor: i64 = lines
+        .iter()
+        .filter(|l| l.taxable)
+        .map(|l| l.amount_minor)
+        .sum();
+    let tax_minor = if inputs.tax_exempt {
+        0
+    } else {
+        to_minor(round_minor(from_minor(taxable_minor) * tax_rate))
+    };
+    let total_charges_minor = charges_ex_tax_minor + tax_minor;
+    let payments_minor: i64 = inputs.payments.iter().map(|p| p.1).sum();
+    let amount_due_minor = inputs.opening_balance_minor - payments_minor + total_charges_minor;
+    let outcome = if lines.is_empty() && inputs.opening_balance_minor == 0 && payments_minor == 0 {
+        Outcome::Empty
+    } else if total_charges_minor > 0 && from_minor(total_charges_minor) < inputs.min_amount {
+        Outcome::TooLow
+    } else {
+        Outcome::Invoice
+    };
+    Draft {
+        account: inputs.account.clone(),
+        lines,
+        opening_balance_minor: inputs.opening_balance_minor,
+        payments_minor,
+        charges_ex_tax_minor,
+        tax_minor,
+        total_charges_minor,
+        amount_due_minor,
+        outcome,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use rust_decimal_macros::dec;
+
+    fn d(m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, day).unwrap()
+    }
+
+    fn sample() -> Inputs {
+        Inputs {
+            account: "ACC1".into(),
+            tax_exempt: false,
+            min_amount: Decimal::ZERO,
+            opening_balance_minor: 3000,
+            payments: vec![(1, 3000)],
+            usage: vec![
+                UsageGroup {
+                    service: "0113".into(),
+                    call_type: "voice".into(),
+                    description: "UK mobile".into(),
+                    count: 3,
+                    units: 754,
+                    amount_minor: 123,
+                },
+                UsageGroup {
+                    service: "0113".into(),
+                    call_type: "sms".into(),
+                    description: "UK mobile".into(),
+                    count: 2,
+                    units: 2,
+                    amount_minor: 16,
+                },
+            ],
+            plan_fees: vec![PlanFee {
+                service: "0113".into(),
+                plan_name: "Home Phone".into(),
+                monthly_fee: dec!(19.99),
+                span: Span {
+                    from: d(11, 16),
+                    to: d(11, 30),
+                },
+            }],
+            one_offs: vec![Item {
+                id: 7,
+                service: None,
+                description: "Goodwill credit".into(),
+                amount_minor: -500,
+            }],
+            wholesale: vec![],
+        }
+    }
+
+    #[test]
+    fn lines_tax_and_balances() {
+        let dr = draft(&sample(), dec!(0.20));
+        // Fixed 19.99 × 15/30 = 9.995 → 10.00; usage 1.23 + 0.16; credit −5.00.
+        assert_eq!(dr.category_minor(Category::Fixed), 1000);
+        assert_eq!(dr.category_minor(Category::Usage), 139);
+        assert_eq!(dr.category_minor(Category::OneOff), -500);
+        assert_eq!(dr.charges_ex_tax_minor, 639);
+        // 6.39 × 0.20 = 1.278 → 1.28, once per invoice.
+        assert_eq!(dr.tax_minor, 128);
+        assert_eq!(dr.total_charges_minor, 767);
+        // Opening 30.00 − payments 30.00 + new charges 7.67.
+        assert_eq!(dr.amount_due_minor, 767);
+        assert_eq!(dr.outcome, Outcome::Invoice);
+        assert_eq!(dr.lines[0].description, "Home Phone, 16 Nov to 30 Nov 2026");
+        assert_eq!(dr.lines[1].quantity, "2 messages");
+        assert_eq!(dr.lines[2].quantity, "3 calls, 12:34");
+        assert_eq!(dr.lines[2].description, "Calls: UK mobile");
+    }
+
+    #[test]
+    fn tax_is_rounded_once_per_invoice_not_per_line() {
+        let mut i = sample();
+        i.plan_fees.clear();
+        i.one_offs.clear();
+        // Two lines of 0.03: per-line tax would be 0.01 + 0.01; per invoice 0.012 → 0.01.
+        i.usage[0].amount_minor = 3;
+        i.usage[1].amount_minor = 3;
+        assert_eq!(draft(&i, dec!(0.20)).tax_minor, 1);
+        // Half away from zero: 0.025 → 0.03 (and −0.025 → −0.03).
+        i.usage[0].amount_minor = 10;
+        i.usage[1].amount_minor = 15;
+        assert_eq!(draft(&i, dec!(0.10)).tax_minor, 3);
+        i.usage[0].amount_minor = -10;
+        i.usage[1].amount_minor = -15;
+        assert_eq!(draft(&i, dec!(0.10)).tax_minor, -3);
+    }
+
+    #[test]
+    fn tax_exempt_customers_pay_no_tax() {
+        let mut i = sample();
+        i.tax_exempt = true;
+        let dr = draft(&i, dec!(0.20));
+        assert_eq!(dr.tax_minor, 0);
+        assert_eq!(dr.total_charges_minor, dr.charges_ex_tax_minor);
+    }
+
+    #[test]
+    fn empty_only_with_nothing_to_bill_and_a_zero_balance() {
+        let empty = Inputs {
+            account: "A".into(),
+            ..Default::default()
+        };
+        assert_eq!(draft(&empty, dec!(0.2)).outcome, Outcome::Empty);
+        // An unpaid balance alone still gets a statement invoice.
+        let owing = Inputs {
+            opening_balance_minor: 1250,
+            ..empty.clone()
+        };
+        let dr = draft(&owing, dec!(0.2));
+        assert_eq!(dr.outcome, Outcome::Invoice);
+        assert_eq!(dr.amount_due_minor, 1250);
+        // A payment alone too (it must be applied somewhere).
+        let paid = Inputs {
+            payments: vec![(1, 500)],
+            ..empty
+        };
+        assert_eq!(draft(&paid, dec!(0.2)).amount_due_minor, -500);
+    }
+
+    #[test]
+    fn below_the_minimum_is_held_over() {
+        let mut i = sample();
+        i.min_amount = dec!(10.00);
+        // Total charges 7.67 < 10.00.
+        assert_eq!(draft(&i, dec!(0.20)).outcome, Outcome::TooLow);
+        i.min_amount = dec!(7.67);
+        assert_eq!(draft(&i, dec!(0.20)).outcome, Outcome::Invoice);
+    }
+
+    #[test]
+    fn quantities_read_naturally() {
+        assert_eq!(usage_quantity("voice", 1, 59), "1 call, 0:59");
+        assert_eq!(usage_quantity("voice", 2, 3723), "2 calls, 1:02:03");
+        assert_eq!(usage_quantity("sms", 1, 1), "1 message");
+        assert_eq!(usage_quantity("data", 2, 1_572_864), "2 sessions, 1.5 MB");
+    }
+}

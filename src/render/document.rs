@@ -1,0 +1,138 @@
+//! From a stored invoice to the values the PDF prints.
+
+use super::invoice_pdf::{
+    CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc, InvoiceSummary,
+};
+use crate::domain::invoice::{duration, usage_quantity};
+use crate::domain::money::from_minor;
+use crate::store::invoices::{Call, Invoice, Line};
+use rust_decimal::Decimal;
+
+/// Settings printed on every invoice.
+#[derive(Debug, Clone)]
+pub struct Letterhead {
+    pub company: CompanyHeader,
+    pub tax_name: String,
+    pub tax_rate: Decimal,
+}
+
+impl Letterhead {
+    /// `company.address` may separate lines with newlines or commas.
+    pub fn new(
+        name: &str,
+        address: &str,
+        email: &str,
+        tax_id: &str,
+        tax_name: &str,
+        tax_rate: Decimal,
+    ) -> Letterhead {
+        let sep = ['\n', '|']
+            .into_iter()
+            .find(|c| address.contains(*c))
+            .unwrap_or(',');
+        Letterhead {
+            company: CompanyHeader {
+                name: name.to_owned(),
+                address: address
+                    .split(sep)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                email: email.to_owned(),
+                tax_id: tax_id.to_owned(),
+            },
+            tax_name: tax_name.to_owned(),
+            tax_rate,
+        }
+    }
+}
+
+pub fn currency_symbol(currency: &str) -> &'static str {
+    match currency {
+        "GBP" => "£",
+        "EUR" => "€",
+        "AUD" | "USD" | "NZD" | "CAD" => "$",
+        _ => "",
+    }
+}
+
+/// How the amount due will be paid, by payment method.
+pub fn payment_text(inv: &Invoice) -> String {
+    let due = inv.due_date.format("%-d %B %Y");
+    if inv.amount_due_minor < 0 {
+        return "Your account is in credit: there is nothing to pay.".into();
+    }
+    if inv.amount_due_minor == 0 {
+        return "There is nothing to pay.".into();
+    }
+    match inv.payment_method.as_str() {
+        "direct_debit" => format!("The amount due will be collected by Direct Debit on {due}."),
+        "card" => format!("The amount due will be charged to your card on file on {due}."),
+        _ => format!(
+            "Please pay the amount due by {due}, quoting invoice number {}.",
+            inv.number
+        ),
+    }
+}
+
+pub fn call_quantity(c: &Call) -> String {
+    match c.call_type.as_str() {
+        "voice" => duration(c.units.max(0) as u64),
+        "sms" => usage_quantity("sms", 1, c.units.max(0) as u64),
+        _ => {
+            let kb = (c.units.max(0) as u64).div_ceil(1024);
+            format!("{kb} KB")
+        }
+    }
+}
+
+pub fn document(head: &Letterhead, inv: &Invoice, lines: &[Line], calls: &[Call]) -> InvoiceDoc {
+    let pct = (head.tax_rate * Decimal::ONE_HUNDRED).normalize();
+    InvoiceDoc {
+        company: head.company.clone(),
+        currency_symbol: currency_symbol(&inv.currency).to_owned(),
+        number: inv.number.clone(),
+        invoice_date: inv.invoice_date,
+        due_date: inv.due_date,
+        customer: CustomerAddress {
+            account: inv.account.clone(),
+            name: inv.name.clone(),
+            address: inv.address.clone(),
+            postcode: inv.postcode.clone(),
+        },
+        summary: InvoiceSummary {
+            opening_balance: from_minor(inv.opening_balance_minor),
+            payments: from_minor(inv.payments_minor),
+            charges_ex_tax: from_minor(inv.charges_ex_tax_minor),
+            tax: from_minor(inv.tax_minor),
+            tax_name: head.tax_name.clone(),
+            tax_rate_label: format!("{pct}%"),
+            total_charges: from_minor(inv.total_charges_minor),
+            amount_due: from_minor(inv.amount_due_minor),
+        },
+        lines: lines
+            .iter()
+            .map(|l| ChargeLine {
+                service: l.service.clone().unwrap_or_else(|| "Account".into()),
+                category: l.category.clone(),
+                description: l.description.clone(),
+                quantity: l.quantity.clone(),
+                amount: from_minor(l.amount_minor),
+            })
+            .collect(),
+        calls: calls
+            .iter()
+            .map(|c| CallLine {
+                service: c.service.clone(),
+                start: c.start,
+                destination: c.destination.clone(),
+                description: c.description.clone(),
+                duration_or_quantity: call_quantity(c),
+                amount: from_minor(c.charge_minor),
+            })
+            .collect(),
+        payment_text: payment_text(inv),
+        message: Some(inv.message.clone()).filter(|m| !m.is_empty()),
+    }
+}

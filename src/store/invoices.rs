@@ -1,0 +1,267 @@
+//! Produced invoices: the read model for listings, `invoices show`, PDFs,
+//! the post-billing report and print bundles.
+
+use crate::error::{Result, bad_input};
+use chrono::{NaiveDate, NaiveDateTime};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+#[derive(Debug, Clone)]
+pub struct Invoice {
+    pub id: i64,
+    pub run_id: i64,
+    pub number: String,
+    pub seq: i64,
+    pub account: String,
+    pub invoice_date: NaiveDate,
+    pub due_date: NaiveDate,
+    pub cutoff_date: NaiveDate,
+    pub currency: String,
+    pub opening_balance_minor: i64,
+    pub payments_minor: i64,
+    pub charges_ex_tax_minor: i64,
+    pub tax_minor: i64,
+    pub total_charges_minor: i64,
+    pub amount_due_minor: i64,
+    pub message: String,
+    pub delivery: String,
+    pub payment_method: String,
+    pub pdf_path: Option<String>,
+    pub pdf_sha256: Option<String>,
+    /// Customer details at the time of reading.
+    pub name: String,
+    pub email: Option<String>,
+    pub address: Vec<String>,
+    pub postcode: String,
+    pub printed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub category: String,
+    pub service: Option<String>,
+    pub description: String,
+    pub quantity: String,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub service: String,
+    pub start: NaiveDateTime,
+    pub destination: String,
+    pub description: String,
+    pub call_type: String,
+    pub units: i64,
+    pub charge_minor: i64,
+}
+
+const COLS: &str = "i.id, i.run_id, i.number, i.seq, i.account, i.invoice_date, i.due_date,
+    i.cutoff_date, i.currency, i.opening_balance_minor, i.payments_minor,
+    i.charges_ex_tax_minor, i.tax_minor, i.total_charges_minor, i.amount_due_minor,
+    i.message, i.delivery, i.payment_method, i.pdf_path, i.pdf_sha256,
+    c.name, c.email, c.address1, c.address2, c.town, c.region, c.postcode,
+    EXISTS (SELECT 1 FROM print_items p WHERE p.invoice_id = i.id)";
+
+fn date(r: &Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
+    let s: String = r.get(i)?;
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
+    let address: Vec<String> = (22..=25)
+        .filter_map(|i| r.get::<_, Option<String>>(i).ok().flatten())
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    Ok(Invoice {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        number: r.get(2)?,
+        seq: r.get(3)?,
+        account: r.get(4)?,
+        invoice_date: date(r, 5)?,
+        due_date: date(r, 6)?,
+        cutoff_date: date(r, 7)?,
+        currency: r.get(8)?,
+        opening_balance_minor: r.get(9)?,
+        payments_minor: r.get(10)?,
+        charges_ex_tax_minor: r.get(11)?,
+        tax_minor: r.get(12)?,
+        total_charges_minor: r.get(13)?,
+        amount_due_minor: r.get(14)?,
+        message: r.get(15)?,
+        delivery: r.get(16)?,
+        payment_method: r.get(17)?,
+        pdf_path: r.get(18)?,
+        pdf_sha256: r.get(19)?,
+        name: r.get(20)?,
+        email: r.get::<_, Option<String>>(21)?.filter(|e| !e.is_empty()),
+        address,
+        postcode: r.get::<_, Option<String>>(26)?.unwrap_or_default(),
+        printed: r.get(27)?,
+    })
+}
+
+/// Invoices of a run (or all), in number order.
+pub fn list(conn: &Connection, run_id: Option<i64>) -> Result<Vec<Invoice>> {
+    let sql = format!(
+        "SELECT {COLS} FROM invoices i JOIN customers c ON c.account = i.account
+         WHERE ?1 IS NULL OR i.run_id = ?1 ORDER BY i.seq"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([run_id], row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Invoice> {
+    let sql = format!(
+        "SELECT {COLS} FROM invoices i JOIN customers c ON c.account = i.account WHERE i.id = ?1"
+    );
+    Ok(conn.query_row(&sql, [id], row)?)
+}
+
+/// An invoice by its number (`INV000123`).
+pub fn by_number(conn: &Connection, number: &str) -> Result<Invoice> {
+    let sql = format!(
+        "SELECT {COLS} FROM invoices i JOIN customers c ON c.account = i.account WHERE i.number = ?1"
+    );
+    conn.query_row(&sql, [number], row)
+        .optional()?
+        .ok_or_else(|| {
+            bad_input(format!(
+                "no invoice numbered '{number}': list them with billrun invoices RUN"
+            ))
+        })
+}
+
+pub fn lines(conn: &Connection, invoice_id: i64) -> Result<Vec<Line>> {
+    let mut st = conn.prepare_cached(
+        "SELECT category, service, description, quantity, amount_minor FROM invoice_lines
+         WHERE invoice_id = ?1 ORDER BY position",
+    )?;
+    let rows = st.query_map([invoice_id], |r| {
+        Ok(Line {
+            category: r.get(0)?,
+            service: r.get(1)?,
+            description: r.get(2)?,
+            quantity: r.get(3)?,
+            amount_minor: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The itemised usage an invoice billed, by service and time.
+pub fn calls(conn: &Connection, invoice_id: i64) -> Result<Vec<Call>> {
+    let mut st = conn.prepare_cached(
+        "SELECT service, start, destination, COALESCE(description, ''), call_type, units,
+                charge_minor
+         FROM cdrs WHERE invoice_id = ?1 ORDER BY service, start, id",
+    )?;
+    let rows = st.query_map([invoice_id], |r| {
+        let start: String = r.get(1)?;
+        Ok(Call {
+            service: r.get(0)?,
+            start: NaiveDateTime::parse_from_str(&start, "%Y-%m-%dT%H:%M:%S").map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    1,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
+            destination: r.get(2)?,
+            description: r.get(3)?,
+            call_type: r.get(4)?,
+            units: r.get(5)?,
+            charge_minor: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The last `n` invoices of an account before `seq`, newest first:
+/// (number, total charges).
+pub fn history(conn: &Connection, account: &str, before_seq: i64, n: u32) -> Result<Vec<i64>> {
+    let mut st = conn.prepare_cached(
+        "SELECT total_charges_minor FROM invoices WHERE account = ?1 AND seq < ?2
+         ORDER BY seq DESC LIMIT ?3",
+    )?;
+    let rows = st.query_map(params![account, before_seq, n], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Not produced customers of a run: (account, name, reason, amount).
+pub fn not_produced(conn: &Connection, run_id: i64) -> Result<Vec<(String, String, String, i64)>> {
+    let mut st = conn.prepare(
+        "SELECT n.account, c.name, n.reason, n.amount_minor FROM not_produced n
+         JOIN customers c ON c.account = n.account WHERE n.run_id = ?1 ORDER BY n.account",
+    )?;
+    let rows = st.query_map([run_id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Invoice counts of a run: (total, with a PDF).
+pub fn pdf_progress(conn: &Connection, run_id: i64) -> Result<(u64, u64)> {
+    let (t, p): (i64, i64) = conn.query_row(
+        "SELECT COUNT(*), COUNT(pdf_path) FROM invoices WHERE run_id = ?1",
+        [run_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((t as u64, p as u64))
+}
+
+/// Checklist facts of a run's invoices: total, with a PDF, and for
+/// print/both customers not yet in a print bundle.
+pub fn facts(conn: &Connection, run_id: i64) -> Result<(u64, u64, u64)> {
+    let (t, p, u): (i64, i64, i64) = conn.query_row(
+        "SELECT COUNT(*), COUNT(pdf_path),
+                COALESCE(SUM(delivery IN ('print', 'both') AND NOT EXISTS
+                    (SELECT 1 FROM print_items pi WHERE pi.invoice_id = invoices.id)), 0)
+         FROM invoices WHERE run_id = ?1",
+        [run_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok((t as u64, p as u64, u as u64))
+}
+
+/// The produced invoices of a run as the post-billing report needs them.
+pub fn for_postbill(
+    conn: &Connection,
+    run_id: i64,
+) -> Result<Vec<crate::domain::postbill::Produced>> {
+    let mut by_cat: std::collections::HashMap<i64, Vec<(String, i64)>> = Default::default();
+    {
+        let mut st = conn.prepare(
+            "SELECT l.invoice_id, l.category, SUM(l.amount_minor) FROM invoice_lines l
+             JOIN invoices i ON i.id = l.invoice_id WHERE i.run_id = ?1
+             GROUP BY l.invoice_id, l.category",
+        )?;
+        for r in st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+            let (id, c, m): (i64, String, i64) = r?;
+            by_cat.entry(id).or_default().push((c, m));
+        }
+    }
+    list(conn, Some(run_id))?
+        .into_iter()
+        .map(|i| {
+            Ok(crate::domain::postbill::Produced {
+                history: history(conn, &i.account, i.seq, 3)?,
+                by_category: by_cat.remove(&i.id).unwrap_or_default(),
+                number: i.number,
+                account: i.account,
+                name: i.name,
+                delivery: i.delivery,
+                payment_method: i.payment_method,
+                charges_ex_tax_minor: i.charges_ex_tax_minor,
+                tax_minor: i.tax_minor,
+                total_minor: i.total_charges_minor,
+                opening_balance_minor: i.opening_balance_minor,
+                payments_minor: i.payments_minor,
+                amount_due_minor: i.amount_due_minor,
+            })
+        })
+        .collect()
+}
