@@ -1,7 +1,8 @@
 //! `billrun xero export`: Xero's sales-invoice CSV template, column by column.
 //!
-//! Runs are seeded with invoices by `support::seed` (a stand-in for
-//! production, see there).
+//! Runs go through real production (`request --expert` on the fixtures: 25
+//! invoices); zero and negative invoices, which the fixtures cannot produce
+//! yet (no `charge add`), are seeded directly (`support::seed`).
 
 mod support;
 
@@ -71,38 +72,25 @@ fn export_follows_the_template_column_by_column() {
     let env = Env::new().with_reference_data();
     env.ok(&["config", "set", "xero.enabled", "true"]);
     env.ok(&["config", "set", "xero.account_code", "4000"]);
-    seed::completed_run(
-        &env,
-        &[
-            spec("C1001", 12000),
-            spec("C1003", 6000),
-            spec("C1004", 0),
-            spec("C1005", -600),
-        ],
-    );
+    let inv = seed::produced_run(&env);
+    assert_eq!(inv.len(), 25);
     assert_eq!(xero_step(&env)["state"], "todo");
     assert!(
         xero_step(&env)["detail"]
             .as_str()
             .unwrap()
-            .starts_with("2 invoices")
+            .starts_with("25 invoices"),
+        "{}",
+        xero_step(&env)
     );
 
     let out = env.json(&["xero", "export", "1", "--out", "xero.csv"]);
-    assert_eq!(out["exported"], 2);
-    let excluded: Vec<&str> = out["excluded"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["number"].as_str().unwrap())
-        .collect();
-    assert_eq!(excluded, ["NFV-10003", "NFV-10004"]);
-    assert_eq!(out["excluded"][1]["total_charges"], "-6.00");
+    assert_eq!(out["exported"], 25);
+    assert_eq!(out["excluded"].as_array().unwrap().len(), 0);
 
     let rows = read(&env.path("xero.csv"));
     assert_eq!(rows[0], HEADER);
-    assert_eq!(rows.len(), 1 + 4, "two invoices, two lines each");
-    // NFV-10001: C1001 Harbour Cafe Ltd, £120.00 with £20.00 VAT: lines 50.00 + 50.00.
+    // INV000001: C1001 Harbour Cafe Ltd (fixtures), first line its business line.
     let expected_first: [&str; 27] = [
         "Harbour Cafe Ltd",
         "harbour.cafe.ltd@example.co.uk",
@@ -114,14 +102,14 @@ fn export_follows_the_template_column_by_column() {
         "West Yorkshire",
         "LS1 4AP",
         "",
-        "NFV-10001",
+        "INV000001",
         "C1001",
         "01/12/2026",
         "15/12/2026",
         "",
-        "441130000001: Business Fibre monthly fee",
+        "01134960000: Business Line, 1 Nov to 30 Nov 2026",
         "1",
-        "50.00",
+        "45.00",
         "",
         "4000",
         "OUTPUT2",
@@ -132,45 +120,114 @@ fn export_follows_the_template_column_by_column() {
         "GBP",
         "",
     ];
+    assert_eq!(rows[1].len(), 27);
     for (i, (got, want)) in rows[1].iter().zip(expected_first).enumerate() {
         assert_eq!(got, want, "column {} ({})", i + 1, HEADER[i]);
     }
-    assert_eq!(rows[2][15], "441130000001: Calls to UK mobiles");
-    assert_eq!(rows[2][17], "50.00");
-    assert_eq!(rows[3][10], "NFV-10002");
-    assert_eq!(rows[3][0], "Kiln & Co Architects");
-    assert_eq!(rows[3][3], "", "no second address line");
-    // The lines add up to the invoice's charges ex-tax (£60 − £10 VAT).
-    let sum: rust_decimal::Decimal = rows[3..5]
+    // Every invoice: one row per line, in order, adding up to its charges ex-tax.
+    let mut at = 1;
+    for i in &inv {
+        let lines = i["lines"].as_array().unwrap();
+        let mine = &rows[at..at + lines.len()];
+        at += lines.len();
+        let mut sum = rust_decimal::Decimal::ZERO;
+        for (r, l) in mine.iter().zip(lines) {
+            assert_eq!(r[10], i["number"].as_str().unwrap());
+            assert_eq!(r[11], i["account"].as_str().unwrap());
+            assert_eq!(r[0], i["name"].as_str().unwrap());
+            assert_eq!(r[17], l["amount"].as_str().unwrap());
+            assert!(r[15].ends_with(l["description"].as_str().unwrap()));
+            assert_eq!(r[16], "1");
+            sum += r[17].parse::<rust_decimal::Decimal>().unwrap();
+        }
+        assert_eq!(sum.to_string(), i["charges_ex_tax"].as_str().unwrap());
+    }
+    assert_eq!(at, rows.len(), "nothing else in the file");
+    assert_eq!(xero_step(&env)["state"], "done");
+}
+
+#[test]
+fn zero_and_negative_invoices_are_left_out_and_listed() {
+    let env = Env::new().with_reference_data();
+    env.ok(&["config", "set", "xero.enabled", "true"]);
+    seed::completed_run(
+        &env,
+        &[
+            spec("C1001", 12000),
+            spec("C1003", 6000),
+            spec("C1004", 0),
+            spec("C1005", -600),
+        ],
+    );
+    assert!(
+        xero_step(&env)["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 invoices"),
+        "zero and negative invoices are not counted as to send"
+    );
+    let out = env.json(&["xero", "export", "1", "--out", "xero.csv"]);
+    assert_eq!(out["exported"], 2);
+    let excluded: Vec<&str> = out["excluded"]
+        .as_array()
+        .unwrap()
         .iter()
-        .map(|r| r[17].parse::<rust_decimal::Decimal>().unwrap())
-        .sum();
-    assert_eq!(sum.to_string(), "50.00");
+        .map(|e| e["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(excluded, ["NFV-10003", "NFV-10004"]);
+    assert_eq!(out["excluded"][0]["total_charges"], "0.00");
+    assert_eq!(out["excluded"][1]["total_charges"], "-6.00");
+    let rows = read(&env.path("xero.csv"));
+    let numbers: std::collections::BTreeSet<&str> =
+        rows[1..].iter().map(|r| r[10].as_str()).collect();
+    assert_eq!(
+        numbers.into_iter().collect::<Vec<_>>(),
+        ["NFV-10001", "NFV-10002"]
+    );
+    // The text output lists them too.
+    let text = env
+        .cmd()
+        .args(["xero", "export", "1", "--out", "again.csv", "--all"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&text.stderr);
+    assert!(err.contains("2 invoices left out"), "{err}");
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains("NFV-10004") && stdout.contains("negative"),
+        "{stdout}"
+    );
     assert_eq!(xero_step(&env)["state"], "done");
 }
 
 #[test]
 fn re_export_writes_only_new_invoices_unless_all() {
     let env = Env::new().with_reference_data();
-    seed::completed_run(&env, &[spec("C1001", 1200), spec("C1002", 2400)]);
+    seed::produced_run(&env);
     env.ok(&["xero", "export", "1", "--out", "a.csv"]);
-    assert_eq!(read(&env.path("a.csv")).len(), 1 + 4);
+    assert_eq!(read(&env.path("a.csv")).len(), 1 + 39);
 
     // Nothing new: no file, and the run says so.
     let out = env.ok(&["xero", "export", "1", "--out", "b.csv"]);
     assert!(out.contains("nothing new to export"), "{out}");
     assert!(!env.path("b.csv").exists());
 
-    seed::add_invoices(&env, 1, &[spec("C1005", 3600)]);
+    // An invoice added to the run since (seeded) is the only one exported next.
+    let f = env.write(
+        "new-customer.csv",
+        "account,name,email,delivery,payment_method\nC1026,Late Joiner Ltd,late@example.co.uk,email,manual\n",
+    );
+    env.ok(&["customers", "import", &f]);
+    let added = seed::add_invoices(&env, 1, &[spec("C1026", 3600)]);
     let v = env.json(&["xero", "export", "1", "--out", "c.csv"]);
     assert_eq!(v["exported"], 1);
-    assert_eq!(v["already_exported"], 2);
+    assert_eq!(v["already_exported"], 25);
     let rows = read(&env.path("c.csv"));
     assert_eq!(rows.len(), 1 + 2);
-    assert!(rows[1..].iter().all(|r| r[10] == "NFV-10003"));
+    assert!(rows[1..].iter().all(|r| r[10] == added[0].number));
 
     let v = env.json(&["xero", "export", "1", "--out", "d.csv", "--all"]);
-    assert_eq!(v["exported"], 3);
+    assert_eq!(v["exported"], 26);
     // An existing file is never overwritten.
     let err = env.fails(3, &["xero", "export", "1", "--out", "d.csv", "--all"]);
     assert!(err.contains("already exists"), "{err}");
@@ -179,12 +236,10 @@ fn re_export_writes_only_new_invoices_unless_all() {
 #[test]
 fn more_invoices_than_the_limit_are_split_into_numbered_files() {
     let env = Env::new().with_reference_data();
-    let accounts = ["C1001", "C1002", "C1003", "C1005", "C1006"];
-    let specs: Vec<Spec> = accounts.iter().map(|a| spec(a, 1200)).collect();
-    seed::completed_run(&env, &specs);
+    let inv = seed::produced_run(&env);
     let out = env
         .cmd()
-        .env("BILLRUN_XERO_MAX_PER_FILE", "2")
+        .env("BILLRUN_XERO_MAX_PER_FILE", "10")
         .args(["--json", "xero", "export", "1", "--out", "xero.csv"])
         .output()
         .unwrap();
@@ -197,22 +252,27 @@ fn more_invoices_than_the_limit_are_split_into_numbered_files() {
     assert_eq!(v["files"].as_array().unwrap().len(), 3);
     assert!(!env.path("xero.csv").exists());
     let mut numbers = Vec::new();
-    for (i, n) in [(1, 2), (2, 2), (3, 1)] {
+    for (i, n) in [(1, 10), (2, 10), (3, 5)] {
         let rows = read(&env.path(&format!("xero-{i}.csv")));
         assert_eq!(rows[0], HEADER);
-        let mut inv: Vec<String> = rows[1..].iter().map(|r| r[10].clone()).collect();
-        inv.dedup();
-        assert_eq!(inv.len(), n, "file {i}");
-        numbers.extend(inv);
+        let mut got: Vec<String> = rows[1..].iter().map(|r| r[10].clone()).collect();
+        got.dedup();
+        assert_eq!(
+            got.len(),
+            n,
+            "file {i}: an invoice never straddles two files"
+        );
+        numbers.extend(got);
     }
-    assert_eq!(
-        numbers,
-        [
-            "NFV-10001",
-            "NFV-10002",
-            "NFV-10003",
-            "NFV-10004",
-            "NFV-10005"
-        ]
-    );
+    let all: Vec<String> = inv
+        .iter()
+        .map(|i| i["number"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(numbers, all);
+    // A bad limit is refused.
+    env.cmd()
+        .env("BILLRUN_XERO_MAX_PER_FILE", "0")
+        .args(["xero", "export", "1", "--out", "y.csv", "--all"])
+        .assert()
+        .code(4);
 }
