@@ -40,6 +40,9 @@ _billrun() {
             billrun,demo)
                 cmd="billrun__subcmd__demo"
                 ;;
+            billrun,email)
+                cmd="billrun__subcmd__email"
+                ;;
             billrun,help)
                 cmd="billrun__subcmd__help"
                 ;;
@@ -87,6 +90,9 @@ _billrun() {
                 ;;
             billrun,tariffs)
                 cmd="billrun__subcmd__tariffs"
+                ;;
+            billrun,xero)
+                cmd="billrun__subcmd__xero"
                 ;;
             billrun__subcmd__config,get)
                 cmd="billrun__subcmd__config__subcmd__get"
@@ -178,6 +184,9 @@ _billrun() {
             billrun__subcmd__help,demo)
                 cmd="billrun__subcmd__help__subcmd__demo"
                 ;;
+            billrun__subcmd__help,email)
+                cmd="billrun__subcmd__help__subcmd__email"
+                ;;
             billrun__subcmd__help,help)
                 cmd="billrun__subcmd__help__subcmd__help"
                 ;;
@@ -226,6 +235,9 @@ _billrun() {
             billrun__subcmd__help,tariffs)
                 cmd="billrun__subcmd__help__subcmd__tariffs"
                 ;;
+            billrun__subcmd__help,xero)
+                cmd="billrun__subcmd__help__subcmd__xero"
+                ;;
             billrun__subcmd__help__subcmd__config,get)
                 cmd="billrun__subcmd__help__subcmd__config__subcmd__get"
                 ;;
@@ -270,6 +282,9 @@ _billrun() {
                 ;;
             billrun__subcmd__help__subcmd__tariffs,list)
                 cmd="billrun__subcmd__help__subcmd__tariffs__subcmd__list"
+                ;;
+            billrun__subcmd__help__subcmd__xero,export)
+                cmd="billrun__subcmd__help__subcmd__xero__subcmd__export"
                 ;;
             billrun__subcmd__invoices,help)
                 cmd="billrun__subcmd__invoices__subcmd__help"
@@ -337,6 +352,18 @@ _billrun() {
             billrun__subcmd__tariffs__subcmd__help,list)
                 cmd="billrun__subcmd__tariffs__subcmd__help__subcmd__list"
                 ;;
+            billrun__subcmd__xero,export)
+                cmd="billrun__subcmd__xero__subcmd__export"
+                ;;
+            billrun__subcmd__xero,help)
+                cmd="billrun__subcmd__xero__subcmd__help"
+                ;;
+            billrun__subcmd__xero__subcmd__help,export)
+                cmd="billrun__subcmd__xero__subcmd__help__subcmd__export"
+                ;;
+            billrun__subcmd__xero__subcmd__help,help)
+                cmd="billrun__subcmd__xero__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -344,7 +371,7 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit email xero completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -865,8 +892,38 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__email)
+            opts="-y -q -h --dry-run --resend --limit --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dry-run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit completions help"
+            opts="init demo config customers services plans tariffs cycles new runs set-dates ready approve prebill confirm request produce postbill invoices print status audit email xero completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1090,6 +1147,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__email)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1412,6 +1483,34 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__tariffs__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__xero)
+            opts="export"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__xero__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2084,6 +2183,88 @@ _billrun() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero)
+            opts="-y -q -h --db --json --yes --quiet --help export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__export)
+            opts="-y -q -h --out --all --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__help)
+            opts="export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
