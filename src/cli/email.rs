@@ -258,7 +258,12 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Res
     if let Some(dir) = &a.dry_run {
         dry_run(&s, dir, &todo, &mut summary)?;
     } else {
-        send(ctx, store, actor, &s, run.id, &todo, resend, &mut summary)?;
+        let job = Job {
+            setup: &s,
+            run_id: run.id,
+            resend,
+        };
+        send(ctx, store, actor, &job, &todo, &mut summary)?;
     }
     report(ctx, &run, &summary)
 }
@@ -311,17 +316,27 @@ fn dry_run(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What one `email` invocation sends with.
+struct Job<'a> {
+    setup: &'a Setup,
+    run_id: i64,
+    /// The invoices were named with `--resend`.
+    resend: bool,
+}
+
 fn send(
     ctx: &Ctx,
     store: &mut Store,
     actor: &Actor,
-    s: &Setup,
-    run_id: i64,
+    job: &Job<'_>,
     todo: &[&Candidate],
-    resend: bool,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
+    let Job {
+        setup: s,
+        run_id,
+        resend,
+    } = *job;
     fn target(run_id: i64, c: &Candidate, resend: bool) -> Target<'_> {
         Target {
             run_id,
