@@ -399,3 +399,36 @@ CREATE TABLE payment_items (
 CREATE UNIQUE INDEX payment_items_one_live ON payment_items(invoice_id) WHERE state = 'live';
 CREATE INDEX payment_items_invoice ON payment_items(invoice_id);
 CREATE INDEX payment_items_run ON payment_items(payment_run_id);
+
+-- migration: 6
+-- Delivery (SPEC §10, `xero export`): email attempts and Xero exports.
+
+-- One row per attempt to email an invoice. The row is committed as
+-- `in_flight` BEFORE the message goes to the SMTP server, then updated to
+-- `sent` (server reply) or `failed` (reason). An invoice whose last attempt is
+-- still `in_flight` was interrupted between send and record: it is never
+-- re-sent automatically, only with `email RUN --resend NUMBER`.
+CREATE TABLE email_attempts (
+    id          INTEGER PRIMARY KEY,
+    invoice_id  INTEGER NOT NULL REFERENCES invoices(id),
+    attempt     INTEGER NOT NULL,         -- 1, 2, … per invoice
+    state       TEXT NOT NULL CHECK (state IN ('in_flight', 'sent', 'failed')),
+    recipient   TEXT,                     -- the address used (NULL: none on file)
+    message_id  TEXT,
+    reply       TEXT,                     -- server reply (sent) or reason (failed)
+    resend      INTEGER NOT NULL DEFAULT 0,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    operator    TEXT NOT NULL,
+    UNIQUE (invoice_id, attempt)
+);
+
+-- Invoices written to a Xero import file (one row per invoice and export).
+CREATE TABLE xero_exports (
+    id          INTEGER PRIMARY KEY,
+    invoice_id  INTEGER NOT NULL REFERENCES invoices(id),
+    file        TEXT NOT NULL,
+    exported_at TEXT NOT NULL,
+    operator    TEXT NOT NULL
+);
+CREATE INDEX xero_exports_invoice ON xero_exports(invoice_id);

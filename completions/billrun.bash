@@ -46,6 +46,9 @@ _billrun() {
             billrun,demo)
                 cmd="billrun__subcmd__demo"
                 ;;
+            billrun,email)
+                cmd="billrun__subcmd__email"
+                ;;
             billrun,fees)
                 cmd="billrun__subcmd__fees"
                 ;;
@@ -99,6 +102,9 @@ _billrun() {
                 ;;
             billrun,tariffs)
                 cmd="billrun__subcmd__tariffs"
+                ;;
+            billrun,xero)
+                cmd="billrun__subcmd__xero"
                 ;;
             billrun__subcmd__charge,add)
                 cmd="billrun__subcmd__charge__subcmd__add"
@@ -304,6 +310,9 @@ _billrun() {
             billrun__subcmd__help,demo)
                 cmd="billrun__subcmd__help__subcmd__demo"
                 ;;
+            billrun__subcmd__help,email)
+                cmd="billrun__subcmd__help__subcmd__email"
+                ;;
             billrun__subcmd__help,fees)
                 cmd="billrun__subcmd__help__subcmd__fees"
                 ;;
@@ -357,6 +366,9 @@ _billrun() {
                 ;;
             billrun__subcmd__help,tariffs)
                 cmd="billrun__subcmd__help__subcmd__tariffs"
+                ;;
+            billrun__subcmd__help,xero)
+                cmd="billrun__subcmd__help__subcmd__xero"
                 ;;
             billrun__subcmd__help__subcmd__charge,add)
                 cmd="billrun__subcmd__help__subcmd__charge__subcmd__add"
@@ -451,6 +463,9 @@ _billrun() {
             billrun__subcmd__help__subcmd__tariffs,list)
                 cmd="billrun__subcmd__help__subcmd__tariffs__subcmd__list"
                 ;;
+            billrun__subcmd__help__subcmd__xero,export)
+                cmd="billrun__subcmd__help__subcmd__xero__subcmd__export"
+                ;;
             billrun__subcmd__invoices,help)
                 cmd="billrun__subcmd__invoices__subcmd__help"
                 ;;
@@ -541,6 +556,18 @@ _billrun() {
             billrun__subcmd__tariffs__subcmd__help,list)
                 cmd="billrun__subcmd__tariffs__subcmd__help__subcmd__list"
                 ;;
+            billrun__subcmd__xero,export)
+                cmd="billrun__subcmd__xero__subcmd__export"
+                ;;
+            billrun__subcmd__xero,help)
+                cmd="billrun__subcmd__xero__subcmd__help"
+                ;;
+            billrun__subcmd__xero__subcmd__help,export)
+                cmd="billrun__subcmd__xero__subcmd__help__subcmd__export"
+                ;;
+            billrun__subcmd__xero__subcmd__help,help)
+                cmd="billrun__subcmd__xero__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -548,7 +575,7 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve prebill confirm request produce postbill invoices print collect status audit completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve prebill confirm request produce postbill invoices print collect status audit email xero completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1453,6 +1480,36 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__email)
+            opts="-y -q -h --dry-run --resend --limit --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dry-run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__fees)
             opts="-y -q -h --db --json --yes --quiet --help import list codes help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1724,7 +1781,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve prebill confirm request produce postbill invoices print collect status audit completions help"
+            opts="init demo config customers services plans tariffs cycles charge payments fees new runs set-dates ready approve prebill confirm request produce postbill invoices print collect status audit email xero completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2088,6 +2145,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__email)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2550,6 +2621,34 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__tariffs__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__xero)
+            opts="export"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__xero__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3392,6 +3491,88 @@ _billrun() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero)
+            opts="-y -q -h --db --json --yes --quiet --help export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__export)
+            opts="-y -q -h --out --all --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__help)
+            opts="export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -1006,6 +1006,18 @@ fn a_whole_run_is_produced_collected_and_complete_and_the_next_run_bills_nothing
     env.ok(&["--yes", "request", "1", "--expert"]);
     env.ok(&["--yes", "confirm", "1", "postbill"]);
     env.ok(&["print", "1", "--out", env.path("print").to_str().unwrap()]);
+    // Email the email/both invoices to a real loopback SMTP server.
+    let smtp = support::smtp::SmtpServer::start().unwrap();
+    for (k, v) in [
+        ("smtp.host", "127.0.0.1".to_string()),
+        ("smtp.port", smtp.port().to_string()),
+        ("smtp.security", "none".to_string()),
+        ("smtp.from", "billing@example.com".to_string()),
+    ] {
+        env.ok(&["config", "set", k, &v]);
+    }
+    env.ok(&["email", "1"]);
+    assert_eq!(smtp.messages().len(), 20);
     let st = env.json(&["status", "1"]);
     assert_eq!(step(&st, "collect_dd")["state"], "todo", "{st:#}");
     let invoices = env.json(&["invoices", "1"]);

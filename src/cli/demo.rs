@@ -38,6 +38,7 @@ const SETTINGS: &[(&str, &str)] = &[
         "invoice.default_message",
         "Thank you for your business. Questions? Call 0113 496 0999.",
     ),
+    ("xero.enabled", "true"),
     ("dd.format", "bacs18"),
     ("dd.sun", "123456"),
     ("dd.sort_code", "40-12-34"),
@@ -190,6 +191,40 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     step(ctx, &db, dir, &["postbill", "1"])?;
     step(ctx, &db, dir, &["confirm", "1", "postbill"])?;
     step(ctx, &db, dir, &["print", "1", "--out", "{dir}/print"])?;
+    // Delivery: the emails as .eml files first (a dry run), then really sent
+    // over SMTP to a local mailbox the demo starts on 127.0.0.1 (a stand-in
+    // for the provider's mail server), then the Xero export.
+    step(ctx, &db, dir, &["email", "1", "--dry-run", "{dir}/outbox"])?;
+    let mailbox = crate::gateway::mailbox::SmtpServer::start()
+        .context("starting the demo's local SMTP mailbox")?;
+    let port = mailbox.port().to_string();
+    for (k, v) in [
+        ("smtp.host", "127.0.0.1"),
+        ("smtp.port", port.as_str()),
+        ("smtp.security", "none"),
+        ("smtp.from", "billing@northernfibre.example"),
+    ] {
+        step(ctx, &db, dir, &["config", "set", k, v])?;
+    }
+    step(ctx, &db, dir, &["email", "1"])?;
+    let inbox = dir.join("mailbox");
+    std::fs::create_dir_all(&inbox)?;
+    for (i, m) in mailbox.messages().iter().enumerate() {
+        std::fs::write(inbox.join(format!("{:03}.eml", i + 1)), &m.data)?;
+    }
+    if !ctx.quiet {
+        println!(
+            "(the local mailbox received {} messages: {})",
+            mailbox.messages().len(),
+            inbox.display()
+        );
+    }
+    step(
+        ctx,
+        &db,
+        dir,
+        &["xero", "export", "1", "--out", "{dir}/xero-2026-11.csv"],
+    )?;
     step(ctx, &db, dir, &["status", "1"])?;
     step(
         ctx,

@@ -8,6 +8,7 @@ pub mod completions;
 pub mod config;
 pub mod cycles;
 pub mod demo;
+pub mod email;
 pub mod fees;
 pub mod invoices;
 pub mod output;
@@ -19,6 +20,7 @@ pub mod produce;
 pub mod reference;
 pub mod runs;
 pub mod status;
+pub mod xero;
 
 use crate::store::Store;
 use crate::store::audit::Actor;
@@ -110,6 +112,11 @@ pub enum Command {
     Status(status::Args),
     /// The audit log.
     Audit(audit::Args),
+    /// Email a completed run's invoices (PDF attached) over SMTP.
+    Email(email::Args),
+    /// Xero: `xero export RUN --out F` writes Xero's sales-invoice import CSV.
+    #[command(subcommand)]
+    Xero(xero::Cmd),
     /// Print shell completions (bash, zsh, fish, ...).
     Completions(completions::Args),
 }
@@ -172,6 +179,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Collect(c) => return collect::exec(&ctx, &mut store, &actor, &cli.db, c),
         Command::Status(a) => return status::exec(&ctx, &store, a),
         Command::Audit(a) => audit::exec(&ctx, &store, a)?,
+        Command::Email(a) => return email::exec(&ctx, &mut store, &actor, a),
+        Command::Xero(c) => xero::exec(&ctx, &mut store, &actor, c)?,
         Command::Completions(_) | Command::Demo(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

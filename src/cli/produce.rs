@@ -92,6 +92,10 @@ pub fn produce(
     let dir = pdf_dir(db, &run.name);
     std::fs::create_dir_all(&dir)
         .map_err(|e| crate::error::external(format!("cannot create {}: {e}", dir.display())))?;
+    // Record absolute paths, so `email` and `print` find the PDFs from any
+    // working directory.
+    let dir = std::fs::canonicalize(&dir)
+        .map_err(|e| crate::error::external(format!("cannot resolve {}: {e}", dir.display())))?;
     let lock = std::fs::File::create(dir.join(".produce.lock")).map_err(|e| {
         crate::error::external(format!("cannot create a lock in {}: {e}", dir.display()))
     })?;

@@ -224,6 +224,12 @@ pub const KEYS: &[Key] = &[
         "Xero sales account code"
     ),
     key!("xero.tax_type", Some("OUTPUT2"), Text, "Xero tax type"),
+    key!(
+        "xero.exempt_tax_type",
+        Some("NONE"),
+        Text,
+        "Xero tax type of untaxed lines (tax-exempt customers)"
+    ),
     key!("smtp.host", None, Text, "SMTP server host"),
     key!("smtp.port", Some("587"), Port, "SMTP server port"),
     key!(

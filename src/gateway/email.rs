@@ -374,13 +374,9 @@ fn reply_text(response: &Response) -> String {
 }
 
 #[cfg(test)]
-#[path = "../../tests/support/smtp.rs"]
-mod smtp_server;
-
-#[cfg(test)]
 mod tests {
-    use super::smtp_server::SmtpServer;
     use super::*;
+    use crate::gateway::mailbox::SmtpServer;
     use mail_parser::{MessageParser, MimeHeaders};
 
     fn settings(port: u16, security: Security) -> SmtpSettings {
@@ -465,7 +461,7 @@ mod tests {
 
     #[test]
     fn delivers_two_messages_over_one_connection() {
-        let server = SmtpServer::start();
+        let server = SmtpServer::start().unwrap();
         let s = settings(server.port(), Security::None);
         let mailer = Mailer::connect(&s).unwrap();
         let first = build_message(&s, &invoice("INV-000001", "jane@example.com", 1)).unwrap();
@@ -516,7 +512,7 @@ mod tests {
 
     #[test]
     fn refused_recipient_fails_that_message_only() {
-        let server = SmtpServer::start();
+        let server = SmtpServer::start().unwrap();
         server.refuse("gone@example.com");
         let s = settings(server.port(), Security::None);
         let mailer = Mailer::connect(&s).unwrap();
@@ -540,7 +536,7 @@ mod tests {
 
     #[test]
     fn starttls_required_but_not_offered_fails_cleanly() {
-        let server = SmtpServer::start();
+        let server = SmtpServer::start().unwrap();
         let s = settings(server.port(), Security::StartTls);
         let started = Instant::now();
         let err = Mailer::connect(&s).unwrap_err();
@@ -556,7 +552,7 @@ mod tests {
 
     #[test]
     fn implicit_tls_against_plain_server_fails_cleanly() {
-        let server = SmtpServer::start();
+        let server = SmtpServer::start().unwrap();
         let started = Instant::now();
         let err = Mailer::connect(&settings(server.port(), Security::Tls)).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5), "{err}");

@@ -8,4 +8,5 @@
 //! Neither ever writes a password or API key into a message, log or error.
 
 pub mod email;
+pub mod mailbox;
 pub mod stripe;

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod billing;
 pub mod charges;
 pub mod collect;
+pub mod email;
 pub mod fees;
 pub mod invoices;
 pub mod payments;
@@ -17,6 +18,7 @@ pub mod reference;
 pub mod runs;
 pub mod settings;
 pub mod status;
+pub mod xero;
 
 use crate::error::Result;
 use rusqlite::Connection;

@@ -1,7 +1,7 @@
 //! Gathers the facts the checklist is computed from (`domain::checklist`).
 //! Each feature adds its own facts here; nothing is stored as a step flag.
 
-use super::{fees, payments, runs, settings};
+use super::{email, fees, payments, runs, settings, xero};
 use crate::domain::checklist::Facts;
 use crate::error::Result;
 use rusqlite::Connection;
@@ -30,5 +30,7 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
     facts.invoices.pdf_ready = pdf_ready;
     facts.invoices.print_unprinted = print_unprinted;
     super::collect::facts(conn, run.id, &mut facts.invoices)?;
+    email::fill_facts(conn, run.id, &mut facts.invoices)?;
+    xero::fill_facts(conn, run.id, &mut facts.invoices)?;
     Ok(facts)
 }

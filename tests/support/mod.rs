@@ -1,6 +1,7 @@
 //! Test helpers: run the real binary in a temporary directory.
 #![allow(dead_code)]
 
+pub mod seed;
 pub mod smtp;
 pub mod stripe;
 

@@ -1,0 +1,153 @@
+//! Xero export records: which invoices went into which import file.
+
+use super::Store;
+use super::audit::{self, Actor};
+use crate::domain::checklist::InvoiceFacts;
+use crate::domain::money;
+use crate::domain::xero::{Invoice, Line};
+use crate::error::Result;
+use rusqlite::{Connection, params};
+
+/// The run's invoices as the Xero template needs them, in number order, each
+/// with whether it was exported before.
+pub fn invoices(conn: &Connection, run_id: i64) -> Result<Vec<(Invoice, bool)>> {
+    let mut st = conn.prepare(
+        "SELECT i.id, i.number, i.account, c.name, c.email, c.address1, c.address2, c.town,
+                c.region, c.postcode, i.invoice_date, i.due_date, i.currency,
+                i.total_charges_minor, i.tax_minor,
+                EXISTS (SELECT 1 FROM xero_exports x WHERE x.invoice_id = i.id)
+         FROM invoices i JOIN customers c ON c.account = i.account
+         WHERE i.run_id = ?1 ORDER BY i.seq",
+    )?;
+    let rows: Vec<(Invoice, bool)> = st
+        .query_map([run_id], |r| {
+            let date = |i: usize| -> rusqlite::Result<chrono::NaiveDate> {
+                let s: String = r.get(i)?;
+                s.parse().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        i,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })
+            };
+            let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+            Ok((
+                Invoice {
+                    id: r.get(0)?,
+                    number: r.get(1)?,
+                    account: r.get(2)?,
+                    contact_name: r.get(3)?,
+                    email: blank(r.get(4)?),
+                    address1: blank(r.get(5)?),
+                    address2: blank(r.get(6)?),
+                    town: blank(r.get(7)?),
+                    region: blank(r.get(8)?),
+                    postcode: blank(r.get(9)?),
+                    invoice_date: date(10)?,
+                    due_date: date(11)?,
+                    currency: r.get(12)?,
+                    total_charges: money::from_minor(r.get(13)?),
+                    tax: money::from_minor(r.get(14)?),
+                    lines: Vec::new(),
+                },
+                r.get(15)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut lines = conn.prepare(
+        "SELECT service, description, amount_minor, taxable FROM invoice_lines
+         WHERE invoice_id = ?1 ORDER BY position, id",
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (mut inv, exported) in rows {
+        inv.lines = lines
+            .query_map([inv.id], |r| {
+                Ok(Line {
+                    service: r.get(0)?,
+                    description: r.get(1)?,
+                    amount: money::from_minor(r.get(2)?),
+                    taxable: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        out.push((inv, exported));
+    }
+    Ok(out)
+}
+
+/// Record that these invoices were written to `file` (one transaction, audited).
+pub fn record(
+    store: &mut Store,
+    actor: &Actor,
+    run_id: i64,
+    file: &str,
+    invoices: &[(i64, &str)],
+) -> Result<()> {
+    let tx = store.write()?;
+    let now = super::now_stamp();
+    {
+        let mut ins = tx.prepare(
+            "INSERT INTO xero_exports (invoice_id, file, exported_at, operator)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (id, _) in invoices {
+            ins.execute(params![id, file, now, actor.operator])?;
+        }
+    }
+    let first = invoices.first().map(|i| i.1).unwrap_or("");
+    let last = invoices.last().map(|i| i.1).unwrap_or("");
+    audit::log(
+        &tx,
+        actor,
+        Some(run_id),
+        "xero export",
+        &format!("{} invoices ({first}…{last}) to {file}", invoices.len()),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The checklist's Xero fact: invoices Xero accepts (new charges above zero)
+/// not yet exported. Zero and negative invoices never count.
+pub fn fill_facts(conn: &Connection, run_id: i64, f: &mut InvoiceFacts) -> Result<()> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM invoices i
+         WHERE i.run_id = ?1 AND i.total_charges_minor > 0
+           AND NOT EXISTS (SELECT 1 FROM xero_exports x WHERE x.invoice_id = i.id)",
+        [run_id],
+        |r| r.get(0),
+    )?;
+    f.xero_unsent = n as u64;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::email::seed;
+
+    #[test]
+    fn export_records_resolve_the_fact() {
+        let mut s = Store::memory().unwrap();
+        seed::run(&s);
+        let a = seed::invoice(&s, 1, "C1", "email", 1200);
+        seed::invoice(&s, 2, "C2", "both", 0);
+        seed::invoice(&s, 3, "C3", "print", -600);
+        let mut f = InvoiceFacts::default();
+        fill_facts(&s.conn, 1, &mut f).unwrap();
+        assert_eq!(f.xero_unsent, 1, "zero and negative invoices never count");
+
+        let all = invoices(&s.conn, 1).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].0.contact_name, "One Ltd");
+        assert_eq!(all[0].0.lines.len(), 1);
+        assert_eq!(all[0].0.lines[0].amount.to_string(), "10.00");
+        assert!(!all[0].1);
+
+        record(&mut s, &Actor::test(), 1, "x.csv", &[(a, "INV-1")]).unwrap();
+        fill_facts(&s.conn, 1, &mut f).unwrap();
+        assert_eq!(f.xero_unsent, 0);
+        assert!(invoices(&s.conn, 1).unwrap()[0].1);
+    }
+}
