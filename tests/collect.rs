@@ -1083,6 +1083,16 @@ fn a_whole_run_is_produced_collected_and_complete_and_the_next_run_bills_nothing
     }
     let r = env.write("results.csv", &results);
     env.ok(&["collect", "results", &r]);
+    // invoices --json shows each invoice's email and collection outcome.
+    let after = env.json(&["invoices", "1"]);
+    let c1002 = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["account"] == "C1002")
+        .unwrap();
+    assert_eq!(c1002["collection"]["state"], "dishonoured", "{c1002:#}");
+    assert_eq!(c1002["emailed"]["state"], "sent", "{c1002:#}");
     let st = env.json(&["status", "1"]);
     assert_eq!(step(&st, "collect_dd")["state"], "done");
     assert!(

@@ -2,7 +2,7 @@
 
 use super::output::{self, Ctx};
 use crate::domain::money::fmt_minor;
-use crate::store::{Store, invoices, runs};
+use crate::store::{Store, collect, email, invoices, runs};
 use clap::{Args as ClapArgs, Subcommand};
 use serde_json::{Value, json};
 
@@ -55,9 +55,14 @@ pub fn invoice_json(store: &Store, inv: &invoices::Invoice) -> anyhow::Result<Va
         "delivery": inv.delivery,
         "payment_method": inv.payment_method,
         "pdf": inv.pdf_path,
-        "emailed": Value::Null,
+        "emailed": serde_json::to_value(email::state_for(&store.conn, inv.id)?)?,
         "printed": inv.printed,
-        "collection": Value::Null,
+        "collection": collect::latest_for_invoice(&store.conn, inv.id)?.map(
+            |(payment_run, reference, state, reason)| {
+                json!({"payment_run": payment_run, "reference": reference,
+                       "state": state, "reason": reason})
+            }
+        ),
         "lines": lines,
     }))
 }

@@ -845,3 +845,19 @@ pub(crate) mod tests {
         assert!(create(&s.conn, &Actor::test(), &r, &[again]).is_err());
     }
 }
+
+/// The latest payment item of an invoice, for `invoices --json`:
+/// (payment run id, reference, state, reason).
+pub fn latest_for_invoice(
+    conn: &Connection,
+    invoice_id: i64,
+) -> Result<Option<(i64, String, String, Option<String>)>> {
+    Ok(conn
+        .query_row(
+            "SELECT payment_run_id, reference, state, reason FROM payment_items
+             WHERE invoice_id = ?1 ORDER BY id DESC LIMIT 1",
+            [invoice_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?)
+}
