@@ -57,12 +57,7 @@ pub fn invoice_json(store: &Store, inv: &invoices::Invoice) -> anyhow::Result<Va
         "pdf": inv.pdf_path,
         "emailed": serde_json::to_value(email::state_for(&store.conn, inv.id)?)?,
         "printed": inv.printed,
-        "collection": collect::latest_for_invoice(&store.conn, inv.id)?.map(
-            |(payment_run, reference, state, reason)| {
-                json!({"payment_run": payment_run, "reference": reference,
-                       "state": state, "reason": reason})
-            }
-        ),
+        "collection": collect::latest_for_invoice(&store.conn, inv.id)?,
         "lines": lines,
     }))
 }

@@ -846,18 +846,29 @@ pub(crate) mod tests {
     }
 }
 
-/// The latest payment item of an invoice, for `invoices --json`:
-/// (payment run id, reference, state, reason).
-pub fn latest_for_invoice(
-    conn: &Connection,
-    invoice_id: i64,
-) -> Result<Option<(i64, String, String, Option<String>)>> {
+/// The latest payment item of an invoice, as `invoices --json` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatestItem {
+    pub payment_run: i64,
+    pub reference: String,
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+pub fn latest_for_invoice(conn: &Connection, invoice_id: i64) -> Result<Option<LatestItem>> {
     Ok(conn
         .query_row(
             "SELECT payment_run_id, reference, state, reason FROM payment_items
              WHERE invoice_id = ?1 ORDER BY id DESC LIMIT 1",
             [invoice_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| {
+                Ok(LatestItem {
+                    payment_run: r.get(0)?,
+                    reference: r.get(1)?,
+                    state: r.get(2)?,
+                    reason: r.get(3)?,
+                })
+            },
         )
         .optional()?)
 }
