@@ -412,3 +412,85 @@ fn production_resumes_after_kill_9() {
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
+
+/// Each pre-billing flag, on a second run so changes have a baseline.
+#[test]
+fn prebill_flags_each_condition() {
+    let e = setup();
+    e.ok(&[
+        "new",
+        "--name",
+        "2026-11",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    e.ok(&["request", "2026-11", "--expert", "--yes"]);
+    // December: A2 overpays; A5 gets a charge and an equal credit; the
+    // provider moves to SEPA, so A1's UK bank details no longer suit.
+    sql(
+        &e,
+        "INSERT INTO payments (account, date, amount_minor, method, reference, imported_at)
+           VALUES ('A2', '2026-12-10', 10000, 'cheque', 'CHQ-9', 'now');
+         INSERT INTO charges (account, date, description, amount_minor, created_at, created_by)
+           VALUES ('A5', '2026-12-05', 'Router', 1000, 'now', 'tester'),
+                  ('A5', '2026-12-06', 'Router returned', -1000, 'now', 'tester');",
+    );
+    e.ok(&["config", "set", "dd.format", "sepa"]);
+    e.ok(&[
+        "new",
+        "--name",
+        "2026-12",
+        "--invoice-date",
+        "2027-01-01",
+        "--cutoff",
+        "2026-12-31",
+    ]);
+    let pre = e.json(&["prebill", "2026-12"]);
+    let flags = |acc: &str| -> Vec<String> {
+        pre["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["account"] == acc)
+            .unwrap()["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // A1: 18.00 in November, 35.99 now (+99.9 % > 50 %); no IBAN for SEPA.
+    assert_eq!(flags("A1"), ["no_usage", "large_change", "no_bank_details"]);
+    let a1 = pre["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["account"] == "A1")
+        .unwrap();
+    assert_eq!(a1["previous_total"], "18.00");
+    assert_eq!(a1["change_percent"], "99.9");
+    // A2: opening 15.00 − 100.00 paid + 15.00 = −70.00.
+    assert_eq!(flags("A2"), ["no_usage", "credit_balance"]);
+    // A5: a zero invoice, and never invoiced before.
+    assert_eq!(
+        flags("A5"),
+        ["zero_bill", "no_usage", "new_customer", "no_bank_details"]
+    );
+    // The threshold is a setting.
+    e.ok(&["config", "set", "prebill.change_percent", "100"]);
+    let pre = e.json(&["prebill", "2026-12"]);
+    let a1 = pre["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["account"] == "A1")
+        .unwrap();
+    assert!(
+        !a1["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&"large_change".into())
+    );
+}

@@ -79,13 +79,16 @@ pub fn gather(conn: &Connection, run: &Run) -> Result<Vec<(BillCustomer, Inputs)
     {
         let mut st = conn.prepare_cached(
             "SELECT c.account, c.name, c.email, c.delivery, c.payment_method,
-                    (c.bank_account IS NOT NULL AND c.bank_account <> '') OR
-                    (c.iban IS NOT NULL AND c.iban <> ''),
+                    CASE ?2 WHEN 'sepa' THEN COALESCE(c.iban, '') <> ''
+                                           AND COALESCE(c.mandate_ref, '') <> ''
+                            ELSE COALESCE(c.bank_branch, '') <> ''
+                                 AND COALESCE(c.bank_account, '') <> '' END,
                     c.card_token IS NOT NULL AND c.card_token <> '',
                     c.invoice_message, c.postcode, c.tax_exempt, c.min_invoice
              FROM customers c WHERE c.cycle = ?1 ORDER BY c.account",
         )?;
-        let rows = st.query_map([&run.cycle], |r| {
+        let dd_format = settings::get_or(conn, "dd.format", "bacs18")?;
+        let rows = st.query_map(params![run.cycle, dd_format], |r| {
             let method: String = r.get(4)?;
             let bank: bool = r.get(5)?;
             let card: bool = r.get(6)?;
