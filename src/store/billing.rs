@@ -4,8 +4,9 @@
 //! and for production. Read-only; production marks what it billed.
 
 use super::{runs::Run, settings};
+use crate::domain::fees;
 use crate::domain::invoice::{self, Inputs, Item, PlanFee, UsageGroup};
-use crate::domain::money::{self, round_minor, to_minor};
+use crate::domain::money::{self, to_minor};
 use crate::domain::prebill::{self, CarrierRow, CustomerFacts, Minor, Report};
 use crate::domain::prorata;
 use crate::error::{Result, precondition};
@@ -261,7 +262,7 @@ pub fn gather(conn: &Connection, run: &Run) -> Result<Vec<(BillCustomer, Inputs)
                 id,
                 service: Some(service),
                 description: format!("{description} ({from} to {to})"),
-                amount_minor: to_minor(marked_up(cost, terms.markup_percent)),
+                amount_minor: to_minor(fees::wholesale_charge(cost, terms.markup_percent)),
             });
         }
     }
@@ -346,11 +347,6 @@ pub fn prebill(conn: &Connection, run: &Run) -> Result<Report<Run>> {
         waiting_cdrs,
         open_errors,
     })
-}
-
-/// A wholesale fee with the markup, rounded to the minor unit.
-pub fn marked_up(cost: Decimal, markup_percent: Decimal) -> Decimal {
-    round_minor(cost * (Decimal::ONE_HUNDRED + markup_percent) / Decimal::ONE_HUNDRED)
 }
 
 /// CDR counts for the pre-billing report: rated and unbilled up to the

@@ -191,8 +191,9 @@ pub fn unallocated_for(
 /// Only unallocated payments are touched; returns how many were allocated,
 /// so a caller can check it got every id it asked for.
 pub fn mark_billed(conn: &Connection, ids: &[i64], invoice_id: i64) -> Result<usize> {
-    let mut st =
-        conn.prepare("UPDATE payments SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL")?;
+    let mut st = conn.prepare_cached(
+        "UPDATE payments SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL",
+    )?;
     let mut n = 0;
     for id in ids {
         n += st.execute(params![invoice_id, id])?;

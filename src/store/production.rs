@@ -11,7 +11,7 @@
 use super::audit::{self, Actor};
 use super::billing::{self, BillCustomer};
 use super::runs::{self, Run};
-use super::settings;
+use super::{charges, fees, payments, settings};
 use crate::domain::invoice::{self, Draft, Outcome};
 use crate::domain::lifecycle::{RunStatus, Transition};
 use crate::error::{Result, precondition};
@@ -119,14 +119,6 @@ fn create_invoices(conn: &Connection, actor: &Actor, run: &Run) -> Result<Create
          WHERE state = 'rated' AND invoice_id IS NULL AND start < ?2
            AND service IN (SELECT service FROM services WHERE account = ?3)",
     )?;
-    let mut mark_charge = conn.prepare_cached(
-        "UPDATE charges SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL",
-    )?;
-    let mut mark_fee = conn
-        .prepare_cached("UPDATE fees SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL")?;
-    let mut mark_payment = conn.prepare_cached(
-        "UPDATE payments SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL",
-    )?;
     let mut ins_not = conn.prepare_cached(
         "INSERT INTO not_produced (run_id, account, reason, amount_minor) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -187,15 +179,11 @@ fn create_invoices(conn: &Connection, actor: &Actor, run: &Run) -> Result<Create
             ])?;
         }
         mark_cdrs.execute(params![invoice_id, bound, d.account])?;
-        for c in &inputs.one_offs {
-            mark_charge.execute(params![invoice_id, c.id])?;
-        }
-        for f in &inputs.wholesale {
-            mark_fee.execute(params![invoice_id, f.id])?;
-        }
-        for (id, _) in &inputs.payments {
-            mark_payment.execute(params![invoice_id, id])?;
-        }
+        let ids = |items: &[invoice::Item]| items.iter().map(|i| i.id).collect::<Vec<_>>();
+        charges::mark_billed(conn, &ids(&inputs.one_offs), invoice_id)?;
+        fees::mark_billed(conn, &ids(&inputs.wholesale), invoice_id)?;
+        let paid: Vec<i64> = inputs.payments.iter().map(|p| p.0).collect();
+        payments::mark_billed(conn, &paid, invoice_id)?;
         created.first_number.get_or_insert_with(|| num.clone());
         created.last_number = Some(num);
         created.invoices += 1;
