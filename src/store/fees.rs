@@ -344,14 +344,7 @@ pub fn unbilled_for(conn: &Connection, account: &str, cutoff: NaiveDate) -> Resu
 /// Mark fee lines billed by an invoice (production, inside its transaction).
 /// Only matched, unbilled lines are touched; returns how many were marked.
 pub fn mark_billed(conn: &Connection, ids: &[i64], invoice_id: i64) -> Result<usize> {
-    let mut st = conn.prepare_cached(
-        "UPDATE fees SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL AND state = 'matched'",
-    )?;
-    let mut n = 0;
-    for id in ids {
-        n += st.execute(params![invoice_id, id])?;
-    }
-    Ok(n)
+    super::mark_invoiced(conn, "fees", "AND state = 'matched'", ids, invoice_id)
 }
 
 #[cfg(test)]

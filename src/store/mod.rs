@@ -145,6 +145,26 @@ pub fn files_dir(db: &Path) -> std::path::PathBuf {
     db.with_file_name(format!("{name}.files"))
 }
 
+/// Set `invoice_id` on the rows `ids` of `table` that no invoice has billed
+/// yet (and that meet `and`, an extra SQL condition or ""); returns how many
+/// were marked. Used by production, inside its transaction.
+pub(crate) fn mark_invoiced(
+    conn: &rusqlite::Connection,
+    table: &'static str,
+    and: &'static str,
+    ids: &[i64],
+    invoice_id: i64,
+) -> Result<usize> {
+    let sql =
+        format!("UPDATE {table} SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL {and}");
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut n = 0;
+    for id in ids {
+        n += st.execute(rusqlite::params![invoice_id, id])?;
+    }
+    Ok(n)
+}
+
 /// Now, as stored in `*_at` columns (RFC 3339, UTC, seconds).
 pub fn now_stamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

@@ -191,14 +191,7 @@ pub fn unallocated_for(
 /// Only unallocated payments are touched; returns how many were allocated,
 /// so a caller can check it got every id it asked for.
 pub fn mark_billed(conn: &Connection, ids: &[i64], invoice_id: i64) -> Result<usize> {
-    let mut st = conn.prepare_cached(
-        "UPDATE payments SET invoice_id = ?1 WHERE id = ?2 AND invoice_id IS NULL",
-    )?;
-    let mut n = 0;
-    for id in ids {
-        n += st.execute(params![invoice_id, id])?;
-    }
-    Ok(n)
+    super::mark_invoiced(conn, "payments", "", ids, invoice_id)
 }
 
 fn totals(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<MethodTotal>> {
