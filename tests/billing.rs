@@ -122,6 +122,19 @@ fn two_runs_every_figure_by_hand() {
     assert_eq!(row("A5")["outcome"], "empty");
     assert_eq!(pre["totals"]["invoices"], 3);
     assert_eq!(pre["totals"]["total"], "42.00");
+    // The same rows as CSV.
+    let csv_path = e.path("pre.csv");
+    e.ok(&["prebill", "2026-11", "--csv", csv_path.to_str().unwrap()]);
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "account,name,usage,fixed,one_off,wholesale,charges_ex_tax,tax,total,previous_total,change_percent,outcome,flags"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        "A1,Ann Able,0.00,15.00,-5.00,0.00,10.00,2.00,12.00,,,invoice,no_usage new_customer"
+    );
 
     e.ok(&["request", "2026-11", "--expert", "--yes"]);
     let inv = e.json(&["invoices", "2026-11"]);

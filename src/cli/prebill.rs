@@ -4,7 +4,7 @@
 //! `approve` also take.
 
 use super::output::{self, Ctx};
-use crate::domain::prebill::Report;
+use crate::domain::prebill::{CustomerRow, Report};
 use crate::store::audit::{self, Actor};
 use crate::store::runs::{self, Run};
 use crate::store::{Store, billing};
@@ -63,6 +63,26 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Res
     print(ctx, &report)
 }
 
+/// The figures of a customer row, as both the CSV and the table show them
+/// (`none` stands for a missing previous total or change).
+fn cells(c: &CustomerRow, none: &str) -> Vec<String> {
+    vec![
+        c.account.clone(),
+        c.name.clone(),
+        c.usage.to_string(),
+        c.fixed.to_string(),
+        c.one_off.to_string(),
+        c.wholesale.to_string(),
+        c.charges_ex_tax.to_string(),
+        c.tax.to_string(),
+        c.total.to_string(),
+        c.previous_total
+            .map_or_else(|| none.to_owned(), |p| p.to_string()),
+        c.change_percent
+            .map_or_else(|| none.to_owned(), |p| p.to_string()),
+    ]
+}
+
 fn write_csv(path: &std::path::Path, r: &Report<Run>) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record([
@@ -81,21 +101,10 @@ fn write_csv(path: &std::path::Path, r: &Report<Run>) -> anyhow::Result<()> {
         "flags",
     ])?;
     for c in &r.customers {
-        w.write_record([
-            c.account.clone(),
-            c.name.clone(),
-            c.usage.to_string(),
-            c.fixed.to_string(),
-            c.one_off.to_string(),
-            c.wholesale.to_string(),
-            c.charges_ex_tax.to_string(),
-            c.tax.to_string(),
-            c.total.to_string(),
-            c.previous_total.map(|p| p.to_string()).unwrap_or_default(),
-            c.change_percent.map(|p| p.to_string()).unwrap_or_default(),
-            c.outcome.to_owned(),
-            c.flags.join(" "),
-        ])?;
+        let mut row = cells(c, "");
+        row.push(c.outcome.to_owned());
+        row.push(c.flags.join(" "));
+        w.write_record(&row)?;
     }
     w.flush()?;
     Ok(())
@@ -127,24 +136,9 @@ fn print(ctx: &Ctx, r: &Report<Run>) -> anyhow::Result<()> {
             "invoice" => c.flags.join(" "),
             other => format!("NOT PRODUCED ({other}) {}", c.flags.join(" ")),
         };
-        t.add_row(vec![
-            c.account.clone(),
-            c.name.clone(),
-            c.usage.to_string(),
-            c.fixed.to_string(),
-            c.one_off.to_string(),
-            c.wholesale.to_string(),
-            c.charges_ex_tax.to_string(),
-            c.tax.to_string(),
-            c.total.to_string(),
-            c.previous_total
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into()),
-            c.change_percent
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into()),
-            flags.trim().to_owned(),
-        ]);
+        let mut row = cells(c, "-");
+        row.push(flags.trim().to_owned());
+        t.add_row(row);
     }
     output::print_table(ctx, &t)?;
     let s = &r.totals;
