@@ -5,6 +5,7 @@
 //! `schema.sql` above `PRAGMA user_version`.
 
 pub mod audit;
+pub mod cdrs;
 pub mod reference;
 pub mod runs;
 pub mod settings;
