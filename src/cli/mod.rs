@@ -2,10 +2,13 @@
 //! subcommand. The database is opened once here and passed down.
 
 pub mod audit;
+pub mod carriers;
+pub mod cdr;
 pub mod completions;
 pub mod config;
 pub mod cycles;
 pub mod demo;
+pub mod errors;
 pub mod output;
 pub mod reference;
 pub mod runs;
@@ -61,6 +64,14 @@ pub enum Command {
     /// Billing cycles: add, list, and tick (create the runs that are due; for cron).
     #[command(subcommand)]
     Cycles(cycles::Cmd),
+    /// CDR sources: add and list.
+    #[command(subcommand)]
+    Carriers(carriers::Cmd),
+    /// CDR files: import, fetch, list, ignore, process.
+    #[command(subcommand)]
+    Cdr(cdr::Cmd),
+    /// Billing errors: summary and drill-down; resolve, ignore, rerate.
+    Errors(errors::Args),
     /// Create a billing run (status pending).
     New(runs::NewArgs),
     /// List runs with status and key figures.
@@ -111,6 +122,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plans(c) => reference::plans(&ctx, &mut store, &actor, c)?,
         Command::Tariffs(c) => reference::tariffs(&ctx, &mut store, &actor, c)?,
         Command::Cycles(c) => cycles::exec(&ctx, &mut store, &actor, c)?,
+        Command::Carriers(c) => carriers::exec(&ctx, &mut store, &actor, c)?,
+        Command::Cdr(c) => cdr::exec(&ctx, &mut store, &actor, &cli.db, c)?,
+        Command::Errors(a) => errors::exec(&ctx, &mut store, &actor, a)?,
         Command::New(a) => runs::new(&ctx, &mut store, &actor, a)?,
         Command::Runs => runs::list(&ctx, &store)?,
         Command::SetDates(a) => runs::set_dates(&ctx, &mut store, &actor, a)?,

@@ -18,6 +18,8 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         xero_enabled: settings::get_bool(conn, "xero.enabled")?,
         wholesale_fees: settings::get_bool(conn, "features.wholesale_fees")?,
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
+        cdr: super::cdrs::cdr_facts(conn, run)?,
+        open_errors: super::cdrs::open_error_counts(conn)?,
         ..Default::default()
     })
 }
