@@ -134,6 +134,7 @@ fn import(
     cdrs::ensure_dir(&dir)?;
     let stored = cdrs::stored_path(&dir, &sha);
     let created = store_copy(file, &stored, false)?;
+    cdrs::tune_for_import(&store.conn)?;
     let result = (|| -> anyhow::Result<Option<Processed>> {
         let tx = store.write()?;
         let id = cdrs::register_file(&tx, actor, carrier, &file_name(file), &sha)?;
@@ -147,7 +148,8 @@ fn import(
         let rater = cdrs::load_rater(&tx)?;
         let input = std::fs::File::open(&stored)
             .map_err(|e| external(format!("{}: cannot read: {e}", stored.display())))?;
-        match cdrs::process_file(&tx, actor, id, format, input, &rater)? {
+        let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+        match cdrs::process_file(&tx, actor, id, format, input, size, &rater)? {
             Ok(p) => {
                 tx.commit()?;
                 Ok(Some(p))
@@ -309,7 +311,8 @@ fn process(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Re
                     Err(e) => Err(format!("stored copy {}: {e}", path.display())),
                     Ok(input) => {
                         let rater = cdrs::load_rater(&tx)?;
-                        cdrs::process_file(&tx, actor, id, format, input, &rater)?
+                        let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+                        cdrs::process_file(&tx, actor, id, format, input, size, &rater)?
                             .map_err(|e| e.to_string())
                     }
                 }
