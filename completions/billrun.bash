@@ -22,6 +22,12 @@ _billrun() {
             billrun,audit)
                 cmd="billrun__subcmd__audit"
                 ;;
+            billrun,carriers)
+                cmd="billrun__subcmd__carriers"
+                ;;
+            billrun,cdr)
+                cmd="billrun__subcmd__cdr"
+                ;;
             billrun,completions)
                 cmd="billrun__subcmd__completions"
                 ;;
@@ -39,6 +45,9 @@ _billrun() {
                 ;;
             billrun,demo)
                 cmd="billrun__subcmd__demo"
+                ;;
+            billrun,errors)
+                cmd="billrun__subcmd__errors"
                 ;;
             billrun,help)
                 cmd="billrun__subcmd__help"
@@ -72,6 +81,60 @@ _billrun() {
                 ;;
             billrun,tariffs)
                 cmd="billrun__subcmd__tariffs"
+                ;;
+            billrun__subcmd__carriers,add)
+                cmd="billrun__subcmd__carriers__subcmd__add"
+                ;;
+            billrun__subcmd__carriers,help)
+                cmd="billrun__subcmd__carriers__subcmd__help"
+                ;;
+            billrun__subcmd__carriers,list)
+                cmd="billrun__subcmd__carriers__subcmd__list"
+                ;;
+            billrun__subcmd__carriers__subcmd__help,add)
+                cmd="billrun__subcmd__carriers__subcmd__help__subcmd__add"
+                ;;
+            billrun__subcmd__carriers__subcmd__help,help)
+                cmd="billrun__subcmd__carriers__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__carriers__subcmd__help,list)
+                cmd="billrun__subcmd__carriers__subcmd__help__subcmd__list"
+                ;;
+            billrun__subcmd__cdr,fetch)
+                cmd="billrun__subcmd__cdr__subcmd__fetch"
+                ;;
+            billrun__subcmd__cdr,help)
+                cmd="billrun__subcmd__cdr__subcmd__help"
+                ;;
+            billrun__subcmd__cdr,ignore)
+                cmd="billrun__subcmd__cdr__subcmd__ignore"
+                ;;
+            billrun__subcmd__cdr,import)
+                cmd="billrun__subcmd__cdr__subcmd__import"
+                ;;
+            billrun__subcmd__cdr,list)
+                cmd="billrun__subcmd__cdr__subcmd__list"
+                ;;
+            billrun__subcmd__cdr,process)
+                cmd="billrun__subcmd__cdr__subcmd__process"
+                ;;
+            billrun__subcmd__cdr__subcmd__help,fetch)
+                cmd="billrun__subcmd__cdr__subcmd__help__subcmd__fetch"
+                ;;
+            billrun__subcmd__cdr__subcmd__help,help)
+                cmd="billrun__subcmd__cdr__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__cdr__subcmd__help,ignore)
+                cmd="billrun__subcmd__cdr__subcmd__help__subcmd__ignore"
+                ;;
+            billrun__subcmd__cdr__subcmd__help,import)
+                cmd="billrun__subcmd__cdr__subcmd__help__subcmd__import"
+                ;;
+            billrun__subcmd__cdr__subcmd__help,list)
+                cmd="billrun__subcmd__cdr__subcmd__help__subcmd__list"
+                ;;
+            billrun__subcmd__cdr__subcmd__help,process)
+                cmd="billrun__subcmd__cdr__subcmd__help__subcmd__process"
                 ;;
             billrun__subcmd__config,get)
                 cmd="billrun__subcmd__config__subcmd__get"
@@ -139,11 +202,41 @@ _billrun() {
             billrun__subcmd__cycles__subcmd__help,tick)
                 cmd="billrun__subcmd__cycles__subcmd__help__subcmd__tick"
                 ;;
+            billrun__subcmd__errors,help)
+                cmd="billrun__subcmd__errors__subcmd__help"
+                ;;
+            billrun__subcmd__errors,ignore)
+                cmd="billrun__subcmd__errors__subcmd__ignore"
+                ;;
+            billrun__subcmd__errors,rerate)
+                cmd="billrun__subcmd__errors__subcmd__rerate"
+                ;;
+            billrun__subcmd__errors,resolve)
+                cmd="billrun__subcmd__errors__subcmd__resolve"
+                ;;
+            billrun__subcmd__errors__subcmd__help,help)
+                cmd="billrun__subcmd__errors__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__errors__subcmd__help,ignore)
+                cmd="billrun__subcmd__errors__subcmd__help__subcmd__ignore"
+                ;;
+            billrun__subcmd__errors__subcmd__help,rerate)
+                cmd="billrun__subcmd__errors__subcmd__help__subcmd__rerate"
+                ;;
+            billrun__subcmd__errors__subcmd__help,resolve)
+                cmd="billrun__subcmd__errors__subcmd__help__subcmd__resolve"
+                ;;
             billrun__subcmd__help,approve)
                 cmd="billrun__subcmd__help__subcmd__approve"
                 ;;
             billrun__subcmd__help,audit)
                 cmd="billrun__subcmd__help__subcmd__audit"
+                ;;
+            billrun__subcmd__help,carriers)
+                cmd="billrun__subcmd__help__subcmd__carriers"
+                ;;
+            billrun__subcmd__help,cdr)
+                cmd="billrun__subcmd__help__subcmd__cdr"
                 ;;
             billrun__subcmd__help,completions)
                 cmd="billrun__subcmd__help__subcmd__completions"
@@ -162,6 +255,9 @@ _billrun() {
                 ;;
             billrun__subcmd__help,demo)
                 cmd="billrun__subcmd__help__subcmd__demo"
+                ;;
+            billrun__subcmd__help,errors)
+                cmd="billrun__subcmd__help__subcmd__errors"
                 ;;
             billrun__subcmd__help,help)
                 cmd="billrun__subcmd__help__subcmd__help"
@@ -196,6 +292,27 @@ _billrun() {
             billrun__subcmd__help,tariffs)
                 cmd="billrun__subcmd__help__subcmd__tariffs"
                 ;;
+            billrun__subcmd__help__subcmd__carriers,add)
+                cmd="billrun__subcmd__help__subcmd__carriers__subcmd__add"
+                ;;
+            billrun__subcmd__help__subcmd__carriers,list)
+                cmd="billrun__subcmd__help__subcmd__carriers__subcmd__list"
+                ;;
+            billrun__subcmd__help__subcmd__cdr,fetch)
+                cmd="billrun__subcmd__help__subcmd__cdr__subcmd__fetch"
+                ;;
+            billrun__subcmd__help__subcmd__cdr,ignore)
+                cmd="billrun__subcmd__help__subcmd__cdr__subcmd__ignore"
+                ;;
+            billrun__subcmd__help__subcmd__cdr,import)
+                cmd="billrun__subcmd__help__subcmd__cdr__subcmd__import"
+                ;;
+            billrun__subcmd__help__subcmd__cdr,list)
+                cmd="billrun__subcmd__help__subcmd__cdr__subcmd__list"
+                ;;
+            billrun__subcmd__help__subcmd__cdr,process)
+                cmd="billrun__subcmd__help__subcmd__cdr__subcmd__process"
+                ;;
             billrun__subcmd__help__subcmd__config,get)
                 cmd="billrun__subcmd__help__subcmd__config__subcmd__get"
                 ;;
@@ -219,6 +336,15 @@ _billrun() {
                 ;;
             billrun__subcmd__help__subcmd__cycles,tick)
                 cmd="billrun__subcmd__help__subcmd__cycles__subcmd__tick"
+                ;;
+            billrun__subcmd__help__subcmd__errors,ignore)
+                cmd="billrun__subcmd__help__subcmd__errors__subcmd__ignore"
+                ;;
+            billrun__subcmd__help__subcmd__errors,rerate)
+                cmd="billrun__subcmd__help__subcmd__errors__subcmd__rerate"
+                ;;
+            billrun__subcmd__help__subcmd__errors,resolve)
+                cmd="billrun__subcmd__help__subcmd__errors__subcmd__resolve"
                 ;;
             billrun__subcmd__help__subcmd__plans,import)
                 cmd="billrun__subcmd__help__subcmd__plans__subcmd__import"
@@ -299,7 +425,7 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles carriers cdr errors new runs set-dates ready approve confirm request status audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,6 +463,334 @@ _billrun() {
         billrun__subcmd__audit)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__carriers)
+            opts="-y -q -h --db --json --yes --quiet --help add list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__carriers__subcmd__add)
+            opts="-y -q -h --format --inbox --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inbox)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__carriers__subcmd__help)
+            opts="add list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__carriers__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__carriers__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__carriers__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__carriers__subcmd__list)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr)
+            opts="-y -q -h --db --json --yes --quiet --help import fetch list ignore process help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__fetch)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__help)
+            opts="import fetch list ignore process help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__help__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__help__subcmd__ignore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__help__subcmd__process)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__ignore)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__import)
+            opts="-y -q -h --carrier --no-process --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --carrier)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__list)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cdr__subcmd__process)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -820,8 +1274,154 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__errors)
+            opts="-y -q -h --kind --detail --all --db --json --yes --quiet --help resolve ignore rerate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__errors__subcmd__help)
+            opts="resolve ignore rerate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__errors__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__errors__subcmd__help__subcmd__ignore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__errors__subcmd__help__subcmd__rerate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__errors__subcmd__help__subcmd__resolve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__errors__subcmd__ignore)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__errors__subcmd__rerate)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__errors__subcmd__resolve)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs cycles new runs set-dates ready approve confirm request status audit completions help"
+            opts="init demo config customers services plans tariffs cycles carriers cdr errors new runs set-dates ready approve confirm request status audit completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -851,6 +1451,132 @@ _billrun() {
         billrun__subcmd__help__subcmd__audit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__carriers)
+            opts="add list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__carriers__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__carriers__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__cdr)
+            opts="import fetch list ignore process"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__cdr__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__cdr__subcmd__ignore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__cdr__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__cdr__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__cdr__subcmd__process)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1047,6 +1773,62 @@ _billrun() {
         billrun__subcmd__help__subcmd__demo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__errors)
+            opts="resolve ignore rerate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__errors__subcmd__ignore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__errors__subcmd__rerate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__errors__subcmd__resolve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

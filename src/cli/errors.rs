@@ -233,3 +233,14 @@ fn report(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The ids of the open errors of these kinds (for the demo's scripted
+/// operator, who would read them off `errors --detail`).
+pub fn open_ids(db: &std::path::Path, kinds: &[&str]) -> anyhow::Result<Vec<String>> {
+    let store = super::open(db)?;
+    Ok(cdrs::list_errors(&store.conn, None, None, false)?
+        .into_iter()
+        .filter(|r| kinds.contains(&r.kind.as_str()))
+        .map(|r| r.id.to_string())
+        .collect())
+}

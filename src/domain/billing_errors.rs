@@ -102,7 +102,7 @@ pub fn summarise(rows: &[ErrorRow]) -> Vec<KindSummary> {
         }
     }
     // Stable sort keeps the SPEC order among equal costs.
-    out.sort_by(|a, b| b.carrier_cost.cmp(&a.carrier_cost));
+    out.sort_by_key(|s| std::cmp::Reverse(s.carrier_cost));
     out
 }
 
