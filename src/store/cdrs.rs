@@ -560,11 +560,101 @@ fn units_i64(u: u64) -> i64 {
     i64::try_from(u).unwrap_or(i64::MAX)
 }
 
+/// One line, parsed and rated off the database thread.
+enum Prepared<'r> {
+    NotBillable,
+    Malformed {
+        line: i64,
+        detail: String,
+        raw: String,
+    },
+    Cdr(Box<PreparedCdr<'r>>),
+}
+
+struct PreparedCdr<'r> {
+    line: i64,
+    raw: String,
+    service: String,
+    start: String,
+    when: NaiveDateTime,
+    destination: String,
+    call_type: CallType,
+    units: u64,
+    cost: String,
+    record_id: Option<String>,
+    rated: std::result::Result<crate::domain::cdrs::RatedWith<'r>, (ErrorKind, String)>,
+}
+
+impl PreparedCdr<'_> {
+    fn identity(&self) -> Identity<'_> {
+        Identity {
+            service: &self.service,
+            start: &self.start,
+            destination: &self.destination,
+            call_type: self.call_type,
+            units: self.units,
+        }
+    }
+}
+
+fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepared<'r> {
+    let line = units_i64(l.line);
+    let rec = match l.outcome {
+        LineOutcome::NotBillable(_) => return Prepared::NotBillable,
+        LineOutcome::Malformed { column, reason } => {
+            let detail = match column {
+                Some(c) => format!("{c}: {reason}"),
+                None => reason,
+            };
+            return Prepared::Malformed {
+                line,
+                detail,
+                raw: l.raw,
+            };
+        }
+        LineOutcome::Cdr(rec) => rec,
+    };
+    let (mut service, mut destination, mut start) =
+        (String::new(), String::new(), String::with_capacity(19));
+    normalise_into(&rec.service, &mut service);
+    normalise_into(&rec.destination, &mut destination);
+    format_start(rec.start, &mut start);
+    let units = rec.units();
+    let rated = rater
+        .rate(&service, rec.start, &destination, rec.call_type, units)
+        .map_err(|e| {
+            (
+                e.kind(),
+                rater.explain(e, &service, rec.start, &destination, rec.call_type),
+            )
+        });
+    Prepared::Cdr(Box::new(PreparedCdr {
+        line,
+        raw: l.raw,
+        service,
+        start,
+        when: rec.start,
+        destination,
+        call_type: rec.call_type,
+        units,
+        cost: rec.carrier_cost.to_string(),
+        record_id: rec.record_id,
+        rated,
+    }))
+}
+
+/// Lines handed from the parsing thread to the database thread at a time.
+const BATCH: usize = 2048;
+
 /// Parse, dedupe, rate and store every line of file `file_id`, inside the
 /// caller's transaction. A whole-file problem comes back as the inner
 /// `Err` (the caller rolls back); bad lines become `malformed` errors and
 /// the file goes on. The file ends `processed`.
-pub fn process_file<R: Read>(
+///
+/// Two threads: one reads, parses and rates lines (pure work on the
+/// in-memory [`Rater`]) and hands them over in bounded batches; this thread
+/// only writes to SQLite. Memory stays bounded by the batch queue.
+pub fn process_file<R: Read + Send>(
     conn: &Connection,
     actor: &Actor,
     file_id: i64,
@@ -582,185 +672,44 @@ pub fn process_file<R: Read>(
     } else {
         None
     };
-    let now = super::now_stamp();
-    let mut ins = conn.prepare_cached(INSERT_CDR)?;
-    let mut err_ins = conn.prepare_cached(INSERT_ERROR)?;
-    let mut find = conn.prepare_cached(
-        "SELECT id, service, start, destination, call_type, units, file_id, line FROM cdrs WHERE dedupe = ?1",
-    )?;
-    let mut out = Processed {
-        file_id,
-        ..Default::default()
-    };
-    let mut kinds = [0u64; 5];
-    let (mut svc, mut dest, mut start) = (String::new(), String::new(), String::new());
-    let mut cost = String::new();
-    for item in reader {
-        let l = match item {
-            Ok(l) => l,
-            Err(e) => return Ok(Err(e)),
-        };
-        out.lines += 1;
-        let line = units_i64(l.line);
-        let rec = match l.outcome {
-            LineOutcome::NotBillable(_) => {
-                out.not_billable += 1;
-                continue;
-            }
-            LineOutcome::Malformed { column, reason } => {
-                let detail = match column {
-                    Some(c) => format!("{c}: {reason}"),
-                    None => reason,
-                };
-                err_ins.execute(params![
-                    "malformed",
-                    None::<i64>,
-                    file_id,
-                    line,
-                    None::<String>,
-                    None::<String>,
-                    None::<String>,
-                    "0",
-                    detail,
-                    l.raw,
-                    now
-                ])?;
-                kinds[0] += 1;
-                continue;
-            }
-            LineOutcome::Cdr(rec) => rec,
-        };
-        normalise_into(&rec.service, &mut svc);
-        normalise_into(&rec.destination, &mut dest);
-        format_start(rec.start, &mut start);
-        let units = rec.units();
-        cost.clear();
-        {
-            use std::fmt::Write as _;
-            let _ = write!(cost, "{}", rec.carrier_cost);
-        }
-        let ident = Identity {
-            service: &svc,
-            start: &start,
-            destination: &dest,
-            call_type: rec.call_type,
-            units,
-        };
-        let rated = rater.rate(&svc, rec.start, &dest, rec.call_type, units);
-        let (state, rate_id, band, billable, charge, desc) = match &rated {
-            Ok(r) => (
-                "rated",
-                Some(r.rate.id),
-                Some(r.band.as_str()),
-                Some(units_i64(r.billable_units)),
-                Some(money::to_minor(r.amount)),
-                Some(r.rate.description.as_str()),
-            ),
-            Err(_) => ("error", None, None, None, None, None),
-        };
-        let mut probe = 0u32;
-        let dup_of: Option<(i64, i64)> = loop {
-            let key = dedupe_key(&ident, rec.start, probe);
-            let n = ins.execute(params![
-                file_id,
-                line,
-                svc,
-                start,
-                dest,
-                rec.call_type.as_str(),
-                units_i64(units),
-                cost,
-                rec.record_id,
-                state,
-                rate_id,
-                band,
-                billable,
-                charge,
-                desc,
-                key
-            ])?;
-            if n == 1 {
-                break None;
-            }
-            // The key is taken: the same CDR, or a hash collision?
-            let same = find.query_row([key], |r| {
-                let same = r.get_ref(1)?.as_str()? == svc
-                    && r.get_ref(2)?.as_str()? == start
-                    && r.get_ref(3)?.as_str()? == dest
-                    && r.get_ref(4)?.as_str()? == rec.call_type.as_str()
-                    && r.get::<_, i64>(5)? == units_i64(units);
-                Ok(same.then(|| (r.get::<_, i64>(6), r.get::<_, i64>(7))))
-            })?;
-            if let Some((f, ln)) = same {
-                break Some((f?, ln?));
-            }
-            probe += 1;
-        };
-        let (kind, detail, cdr_id) = if let Some((f, ln)) = dup_of {
-            ins.execute(params![
-                file_id,
-                line,
-                svc,
-                start,
-                dest,
-                rec.call_type.as_str(),
-                units_i64(units),
-                cost,
-                rec.record_id,
-                "error",
-                None::<i64>,
-                None::<String>,
-                None::<i64>,
-                None::<i64>,
-                None::<String>,
-                None::<i64>
-            ])?;
-            let where_ = if f == file_id {
-                format!("line {ln} of this file")
-            } else {
-                format!("CDR file {f} line {ln}")
-            };
-            (
-                ErrorKind::Duplicate,
-                format!("same CDR as {where_}"),
-                conn.last_insert_rowid(),
-            )
-        } else {
-            match rated {
-                Ok(r) => {
-                    out.rated += 1;
-                    out.charge_minor += money::to_minor(r.amount);
-                    continue;
+    type Batch<'r> = std::result::Result<Vec<Prepared<'r>>, CdrFileError>;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(4);
+    let result = std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for item in reader {
+                match item {
+                    Ok(l) => batch.push(prepare(l, rater)),
+                    Err(e) => {
+                        if !batch.is_empty() {
+                            let _ = tx.send(Ok(std::mem::take(&mut batch)));
+                        }
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
                 }
-                Err(e) => (
-                    e.kind(),
-                    rater.explain(e, &svc, rec.start, &dest, rec.call_type),
-                    conn.last_insert_rowid(),
-                ),
+                if batch.len() == BATCH
+                    && tx
+                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                        .is_err()
+                {
+                    return; // the writer stopped (a database error)
+                }
             }
-        };
-        kinds[kind_index(kind)] += 1;
-        err_ins.execute(params![
-            kind.as_str(),
-            cdr_id,
-            file_id,
-            line,
-            svc,
-            dest,
-            start,
-            cost,
-            detail,
-            l.raw,
-            now
-        ])?;
-    }
-    for (i, k) in ErrorKind::ALL.iter().take(5).enumerate() {
-        if kinds[i] > 0 {
-            out.errors.insert(k.as_str().to_string(), kinds[i]);
-        }
-    }
-    drop((ins, err_ins, find));
+            if !batch.is_empty() {
+                let _ = tx.send(Ok(batch));
+            }
+        });
+        store_prepared(conn, file_id, rx)
+        // Leaving the scope joins the reader; on a writer error `rx` is
+        // dropped first, so the reader's next send fails and it stops.
+    });
+    let out = match result? {
+        Ok(out) => out,
+        Err(e) => return Ok(Err(e)),
+    };
     restore_index(conn, suspended)?;
+    let now = super::now_stamp();
     conn.execute(
         "UPDATE cdr_files SET state = 'processed', lines = ?2, not_billable = ?3, processed_at = ?4,
             failure = NULL WHERE id = ?1",
@@ -780,6 +729,164 @@ pub fn process_file<R: Read>(
             out.not_billable
         ),
     )?;
+    Ok(Ok(out))
+}
+
+/// The database side of [`process_file`].
+fn store_prepared(
+    conn: &Connection,
+    file_id: i64,
+    rx: std::sync::mpsc::Receiver<std::result::Result<Vec<Prepared<'_>>, CdrFileError>>,
+) -> Result<std::result::Result<Processed, CdrFileError>> {
+    let now = super::now_stamp();
+    let mut ins = conn.prepare_cached(INSERT_CDR)?;
+    let mut err_ins = conn.prepare_cached(INSERT_ERROR)?;
+    let mut find = conn.prepare_cached(
+        "SELECT id, service, start, destination, call_type, units, file_id, line FROM cdrs WHERE dedupe = ?1",
+    )?;
+    let mut out = Processed {
+        file_id,
+        ..Default::default()
+    };
+    let mut kinds = [0u64; 5];
+    for batch in rx {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(e)),
+        };
+        for p in batch {
+            out.lines += 1;
+            let c = match p {
+                Prepared::NotBillable => {
+                    out.not_billable += 1;
+                    continue;
+                }
+                Prepared::Malformed { line, detail, raw } => {
+                    err_ins.execute(params![
+                        "malformed",
+                        None::<i64>,
+                        file_id,
+                        line,
+                        None::<String>,
+                        None::<String>,
+                        None::<String>,
+                        "0",
+                        detail,
+                        raw,
+                        now
+                    ])?;
+                    kinds[0] += 1;
+                    continue;
+                }
+                Prepared::Cdr(c) => c,
+            };
+            let (state, rate_id, band, billable, charge, desc) = match &c.rated {
+                Ok(r) => (
+                    "rated",
+                    Some(r.rate.id),
+                    Some(r.band.as_str()),
+                    Some(units_i64(r.billable_units)),
+                    Some(money::to_minor(r.amount)),
+                    Some(r.rate.description.as_str()),
+                ),
+                Err(_) => ("error", None, None, None, None, None),
+            };
+            let units = units_i64(c.units);
+            let mut probe = 0u32;
+            let dup_of: Option<(i64, i64)> = loop {
+                let key = dedupe_key(&c.identity(), c.when, probe);
+                let n = ins.execute(params![
+                    file_id,
+                    c.line,
+                    c.service,
+                    c.start,
+                    c.destination,
+                    c.call_type.as_str(),
+                    units,
+                    c.cost,
+                    c.record_id,
+                    state,
+                    rate_id,
+                    band,
+                    billable,
+                    charge,
+                    desc,
+                    key
+                ])?;
+                if n == 1 {
+                    break None;
+                }
+                // The key is taken: the same CDR, or a hash collision?
+                let same = find.query_row([key], |r| {
+                    let same = r.get_ref(1)?.as_str()? == c.service
+                        && r.get_ref(2)?.as_str()? == c.start
+                        && r.get_ref(3)?.as_str()? == c.destination
+                        && r.get_ref(4)?.as_str()? == c.call_type.as_str()
+                        && r.get::<_, i64>(5)? == units;
+                    Ok(same.then(|| (r.get::<_, i64>(6), r.get::<_, i64>(7))))
+                })?;
+                if let Some((f, ln)) = same {
+                    break Some((f?, ln?));
+                }
+                probe += 1;
+            };
+            let (kind, detail) = if let Some((f, ln)) = dup_of {
+                ins.execute(params![
+                    file_id,
+                    c.line,
+                    c.service,
+                    c.start,
+                    c.destination,
+                    c.call_type.as_str(),
+                    units,
+                    c.cost,
+                    c.record_id,
+                    "error",
+                    None::<i64>,
+                    None::<String>,
+                    None::<i64>,
+                    None::<i64>,
+                    None::<String>,
+                    None::<i64>
+                ])?;
+                let where_ = if f == file_id {
+                    format!("line {ln} of this file")
+                } else {
+                    format!("CDR file {f} line {ln}")
+                };
+                (ErrorKind::Duplicate, format!("same CDR as {where_}"))
+            } else {
+                match &c.rated {
+                    Ok(r) => {
+                        out.rated += 1;
+                        out.charge_minor += money::to_minor(r.amount);
+                        continue;
+                    }
+                    Err((k, why)) => (*k, why.clone()),
+                }
+            };
+            let cdr_id = conn.last_insert_rowid();
+            kinds[kind_index(kind)] += 1;
+            err_ins.execute(params![
+                kind.as_str(),
+                cdr_id,
+                file_id,
+                c.line,
+                c.service,
+                c.destination,
+                c.start,
+                c.cost,
+                detail,
+                c.raw,
+                now
+            ])?;
+        }
+    }
+    for (i, k) in ErrorKind::ALL.iter().take(5).enumerate() {
+        if kinds[i] > 0 {
+            out.errors.insert(k.as_str().to_string(), kinds[i]);
+        }
+    }
     Ok(Ok(out))
 }
 
