@@ -68,29 +68,40 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// Copy `from` into the store as `to` (via a temporary name, so a crash
-/// never leaves half a file under the final name). Returns whether it was new.
-/// With `link` (fetch: the inbox name is removed afterwards) a hard link is
-/// tried first; an operator's own file is always copied, so editing it later
-/// cannot change the stored copy.
-fn store_copy(from: &Path, to: &Path, link: bool) -> anyhow::Result<bool> {
-    if to.exists() {
-        return Ok(false);
-    }
-    let tmp = to.with_extension("tmp");
+/// A file copied into the store under a temporary name, and the SHA-256 of
+/// the copy: the bytes stored are exactly the bytes hashed, even if the
+/// source changes meanwhile.
+struct Stashed {
+    tmp: PathBuf,
+    sha: String,
+}
+
+fn stash(from: &Path, dir: &Path) -> anyhow::Result<Stashed> {
+    cdrs::ensure_dir(dir)?;
+    let tmp = dir.join(format!("incoming-{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    if !link || std::fs::hard_link(from, &tmp).is_err() {
-        std::fs::copy(from, &tmp).map_err(|e| {
-            external(format!(
-                "cannot copy {} into {}: {e}",
-                from.display(),
-                tmp.display()
-            ))
-        })?;
+    std::fs::copy(from, &tmp)
+        .map_err(|e| bad_input(format!("{}: cannot read: {e}", from.display())))?;
+    let sha = cdrs::sha256_file(&tmp)?;
+    Ok(Stashed { tmp, sha })
+}
+
+impl Stashed {
+    /// Give the copy its final name; returns whether it is new in the store.
+    fn keep(self, dir: &Path) -> anyhow::Result<(PathBuf, bool)> {
+        let to = cdrs::stored_path(dir, &self.sha);
+        if to.exists() {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Ok((to, false));
+        }
+        std::fs::rename(&self.tmp, &to)
+            .map_err(|e| external(format!("cannot store {}: {e}", to.display())))?;
+        Ok((to, true))
     }
-    std::fs::rename(&tmp, to)
-        .map_err(|e| external(format!("cannot store {}: {e}", to.display())))?;
-    Ok(true)
+
+    fn discard(self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
 }
 
 fn summary(p: &Processed) -> String {
@@ -126,14 +137,14 @@ fn import(
     let label = output::file_label(file);
     let c = cdrs::carrier_required(&store.conn, carrier)?;
     let format = cdrs::parse_format(&c.format)?;
-    let sha = cdrs::sha256_file(file)?;
+    let dir = cdrs::files_dir(db);
+    let stashed = stash(file, &dir)?;
+    let sha = stashed.sha.clone();
     if let Some((id, n, at)) = cdrs::file_by_sha(&store.conn, &sha)? {
+        stashed.discard();
         return Err(cdrs::already_imported(&label, id, &n, &at).into());
     }
-    let dir = cdrs::files_dir(db);
-    cdrs::ensure_dir(&dir)?;
-    let stored = cdrs::stored_path(&dir, &sha);
-    let created = store_copy(file, &stored, false)?;
+    let (stored, created) = stashed.keep(&dir)?;
     cdrs::tune_for_import(&store.conn)?;
     let result = (|| -> anyhow::Result<Option<Processed>> {
         let tx = store.write()?;
@@ -238,9 +249,11 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
             growing.push(path.display().to_string());
             continue;
         }
-        let sha = cdrs::sha256_file(&path)?;
+        let stashed = stash(&path, &dir)?;
+        let sha = stashed.sha.clone();
         let name = file_name(&path);
         if let Some((id, n, at)) = cdrs::file_by_sha(&store.conn, &sha)? {
+            stashed.discard();
             if n == name && cdrs::stored_path(&dir, &sha).exists() {
                 // An earlier fetch stored it but did not get to remove it.
                 let _ = std::fs::remove_file(&path);
@@ -257,8 +270,7 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
             rejected.push(path.display().to_string());
             continue;
         }
-        cdrs::ensure_dir(&dir)?;
-        store_copy(&path, &cdrs::stored_path(&dir, &sha), true)?;
+        stashed.keep(&dir)?;
         let tx = store.write()?;
         let id = cdrs::register_file(&tx, actor, &carrier, &name, &sha)?;
         tx.commit()?;
