@@ -213,7 +213,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -s h -l help -d 'Print help'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -f -a "add" -d 'Add a CDR source: format billrun, asterisk or mapped:PATH (a TOML column map)'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -f -a "list" -d 'List carriers with their files'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -f -a "list" -d 'List carriers with their files, and CDR files/lines in the open run\'s period against the previous period'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l format -d 'billrun | asterisk | mapped:PATH' -r
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l inbox -d 'A drop directory `billrun cdr fetch` takes new files from' -r -F
@@ -228,7 +228,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_see
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a CDR source: format billrun, asterisk or mapped:PATH (a TOML column map)'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from help" -f -a "list" -d 'List carriers with their files'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from help" -f -a "list" -d 'List carriers with their files, and CDR files/lines in the open run\'s period against the previous period'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand cdr; and not __fish_seen_subcommand_from import fetch list ignore process help" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand cdr; and not __fish_seen_subcommand_from import fetch list ignore process help" -l json -d 'Machine output: one JSON document on stdout'
@@ -410,7 +410,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_su
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "tick" -d 'Create the runs that are due (idempotent; for cron)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from carriers" -f -a "add" -d 'Add a CDR source: format billrun, asterisk or mapped:PATH (a TOML column map)'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from carriers" -f -a "list" -d 'List carriers with their files'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from carriers" -f -a "list" -d 'List carriers with their files, and CDR files/lines in the open run\'s period against the previous period'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cdr" -f -a "import" -d 'Import a CDR file from a carrier: stored once (by SHA-256), then rated'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cdr" -f -a "fetch" -d 'Move new files from every carrier\'s inbox into the store (pending)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cdr" -f -a "list" -d 'CDR files with their state and line counts'

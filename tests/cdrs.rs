@@ -479,6 +479,19 @@ fn confirm_cdrs_refused_while_files_are_pending() {
     let d = step["detail"].as_str().unwrap();
     assert!(d.starts_with("1 files, 9 CDR lines this period"), "{d}");
     assert!(d.contains("no file from northern"), "{d}");
+    // Carrier by carrier.
+    let carriers = e.json(&["carriers", "list"]);
+    assert_eq!(carriers[0]["name"], "northern");
+    assert_eq!(carriers[0]["lines_this"], 0);
+    assert_eq!(carriers[1]["name"], "pbx");
+    assert_eq!(
+        (
+            carriers[1]["files_this"].as_u64(),
+            carriers[1]["lines_this"].as_u64()
+        ),
+        (Some(1), Some(9))
+    );
+    assert_eq!(carriers[1]["lines_prev"], 0);
     e.ok(&["confirm", "1", "cdrs"]);
     let st = e.json(&["status", "1"]);
     let errs = st["steps"]
@@ -693,4 +706,40 @@ fn a_failed_fetched_file_is_marked_failed_and_can_be_ignored() {
     assert_eq!(e.json(&["status", "1"])["banner"]["failed_cdr_files"], 1);
     e.ok(&["cdr", "ignore", "x.csv"]);
     assert_eq!(e.json(&["status", "1"])["banner"]["failed_cdr_files"], 0);
+}
+
+#[test]
+fn check_cdrs_compares_this_period_with_the_previous_one() {
+    let e = env();
+    // Period of run 1 (no earlier run): 31 Oct to 30 Nov; previous: 1 to 30 Oct.
+    let f = e.write(
+        "two-months.csv",
+        &format!(
+            "{HEAD}07700900100,2026-10-15T10:00:00,5,4420,voice,,0,\n\
+             07700900100,2026-10-30T23:59:59,5,4420,voice,,0,\n\
+             07700900100,2026-10-31T00:00:00,5,4420,voice,,0,\n\
+             07700900100,2026-11-30T23:59:59,5,4420,voice,,0,\n\
+             07700900100,2026-12-01T00:00:00,5,4420,voice,,0,\n"
+        ),
+    );
+    e.ok(&["cdr", "import", &f, "--carrier", "northern"]);
+    let st = e.json(&["status", "1"]);
+    let step = st["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "check_cdrs")
+        .unwrap()
+        .clone();
+    let d = step["detail"].as_str().unwrap();
+    assert!(
+        d.starts_with("1 files, 2 CDR lines this period (previous 1 files, 2 lines)"),
+        "{d}"
+    );
+    assert!(d.contains("no file from pbx"), "{d}");
+    let c = &e.json(&["carriers", "list"])[0];
+    assert_eq!(
+        (c["lines_this"].as_u64(), c["lines_prev"].as_u64()),
+        (Some(2), Some(2))
+    );
 }

@@ -18,7 +18,8 @@ pub enum Cmd {
         #[arg(long)]
         inbox: Option<PathBuf>,
     },
-    /// List carriers with their files.
+    /// List carriers with their files, and CDR files/lines in the open run's
+    /// period against the previous period.
     List,
 }
 
@@ -85,6 +86,8 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                     r.files.to_string(),
                     r.pending.to_string(),
                     r.last_import.unwrap_or_default(),
+                    format!("{} files, {} lines", r.files_this, r.lines_this),
+                    format!("{} files, {} lines", r.files_prev, r.lines_prev),
                 ]);
             }
             output::print_table(ctx, &t)

@@ -52,6 +52,12 @@ pub struct CarrierRow {
     pub files: u64,
     pub pending: u64,
     pub last_import: Option<String>,
+    /// CDR files and lines in the latest open run's period, and the
+    /// previous period (see [`periods`]); 0 without such a run.
+    pub files_this: u64,
+    pub lines_this: u64,
+    pub files_prev: u64,
+    pub lines_prev: u64,
 }
 
 /// Parse a carrier's format text: `billrun`, `asterisk` or `mapped:PATH`
@@ -144,9 +150,41 @@ pub fn list_carriers(conn: &Connection) -> Result<Vec<CarrierRow>> {
             files: r.get(3)?,
             pending: r.get(4)?,
             last_import: r.get(5)?,
+            files_this: 0,
+            lines_this: 0,
+            files_prev: 0,
+            lines_prev: 0,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut out: Vec<CarrierRow> = rows.collect::<Result<_, _>>()?;
+    let Some(run) = runs::latest_open(conn)? else {
+        return Ok(out);
+    };
+    let Some(cutoff) = run.cutoff_date else {
+        return Ok(out);
+    };
+    let prev = runs::previous(conn, &run)?.and_then(|p| p.cutoff_date);
+    let (this, before) = periods(cutoff, prev);
+    let mut st = conn.prepare(
+        "SELECT f.carrier, count(DISTINCT f.id), count(*) FROM cdrs c JOIN cdr_files f ON f.id = c.file_id
+         WHERE c.start >= ?1 AND c.start < ?2 GROUP BY f.carrier",
+    )?;
+    for (i, (a, b)) in [this, before].into_iter().enumerate() {
+        let counts: HashMap<String, (u64, u64)> = st
+            .query_map(params![day_after(a), day_after(b)], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
+            })?
+            .collect::<Result<_, _>>()?;
+        for c in out.iter_mut() {
+            let (f, l) = counts.get(&c.name).copied().unwrap_or_default();
+            if i == 0 {
+                (c.files_this, c.lines_this) = (f, l);
+            } else {
+                (c.files_prev, c.lines_prev) = (f, l);
+            }
+        }
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------- files
