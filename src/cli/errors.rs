@@ -76,6 +76,10 @@ fn rerate(ctx: &Ctx, store: &mut Store, actor: &Actor) -> anyhow::Result<()> {
     let tx = store.write()?;
     let rater = cdrs::load_rater(&tx)?;
     let r = cdrs::rerate(&tx, actor, &rater)?;
+    // MERGE: with the fees module (main's `store::fees::rematch_open`), also
+    // re-match the open fee errors here, in this transaction, and report its
+    // `resolved`/`still_open` beside the CDR figures:
+    //     let fees = crate::store::fees::rematch_open(&tx, actor)?;
     tx.commit()?;
     ctx.say(&format!(
         "{} open errors re-rated: {} now rate ({}), {} still open",

@@ -1056,8 +1056,9 @@ pub struct Rerated {
 /// re-rated.
 ///
 /// Hook: wholesale fee errors (`fee_unknown_service`, `fee_unknown_code`)
-/// are re-matched by the fees module; call its re-match from here when it
-/// lands so `errors rerate` covers both.
+/// are re-matched by the fees module (`store::fees::rematch_open` on main),
+/// which `cli::errors::rerate` calls in the same transaction — see the
+/// MERGE note there.
 pub fn rerate(conn: &Connection, actor: &Actor, rater: &Rater) -> Result<Rerated> {
     let mut out = Rerated::default();
     let now = super::now_stamp();
