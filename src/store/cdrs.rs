@@ -652,12 +652,11 @@ fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepa
         }
         LineOutcome::Cdr(rec) => rec,
     };
-    let (mut service, mut destination, mut start) =
-        (String::new(), String::new(), String::with_capacity(19));
-    normalise_into(&rec.service, &mut service);
-    normalise_into(&rec.destination, &mut destination);
+    let mut start = String::with_capacity(19);
     format_start(rec.start, &mut start);
     let units = rec.units();
+    let service = digits_only(rec.service);
+    let destination = digits_only(rec.destination);
     let rated = rater
         .rate(&service, rec.start, &destination, rec.call_type, units)
         .map_err(|e| {
@@ -679,6 +678,17 @@ fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepa
         record_id: rec.record_id,
         rated,
     }))
+}
+
+/// A number normalised to its digits, reusing the string when it already is.
+fn digits_only(s: String) -> String {
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        s
+    } else {
+        let mut out = String::with_capacity(s.len());
+        normalise_into(&s, &mut out);
+        out
+    }
 }
 
 /// Lines handed from the parsing thread to the database thread at a time.
