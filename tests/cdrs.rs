@@ -743,3 +743,31 @@ fn check_cdrs_compares_this_period_with_the_previous_one() {
         (Some(2), Some(2))
     );
 }
+
+#[test]
+fn errors_of_a_run_stop_at_its_cutoff() {
+    let e = env();
+    let f = e.write(
+        "late.csv",
+        &format!(
+            "{HEAD}07700900999,2026-11-30T23:59:59,5,4420,voice,,0.10,\n\
+             07700900999,2026-12-01T00:00:00,5,4420,voice,,0.20,\n\
+             bad line\n"
+        ),
+    );
+    e.ok(&["cdr", "import", &f, "--carrier", "northern"]);
+    let all = e.json(&["errors"]);
+    assert_eq!(all["errors"].as_array().unwrap().len(), 3);
+    // Run 1 (cutoff 30 November): the December CDR is not its concern; the
+    // undated malformed line is.
+    let run = e.json(&["errors", "1"]);
+    let lines: Vec<i64> = run["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![2, 4]);
+    assert_eq!(run["summary"][0]["kind"], "unknown_service");
+    assert_eq!(run["summary"][0]["carrier_cost"], "0.10");
+}
