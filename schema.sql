@@ -432,3 +432,13 @@ CREATE TABLE xero_exports (
     operator    TEXT NOT NULL
 );
 CREATE INDEX xero_exports_invoice ON xero_exports(invoice_id);
+
+-- migration: 7
+-- CDR import (issue 3). `dedupe` is the compact identity key of a CDR
+-- (domain::cdrs::dedupe_key: start seconds << 28 | 28-bit hash), unique so
+-- the insert itself detects a possible duplicate; copies keep NULL. A key
+-- hit is always confirmed by comparing the fields. `not_billable` counts the
+-- lines read but deliberately not billed (unanswered Asterisk calls).
+ALTER TABLE cdrs ADD COLUMN dedupe INTEGER;
+CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe);
+ALTER TABLE cdr_files ADD COLUMN not_billable INTEGER NOT NULL DEFAULT 0;

@@ -25,6 +25,18 @@ pub const FIXTURES: &[(&str, &str)] = &[
     ("services.csv", include_str!("../../fixtures/services.csv")),
     ("tariffs.csv", include_str!("../../fixtures/tariffs.csv")),
     ("payments.csv", include_str!("../../fixtures/payments.csv")),
+    (
+        "northern-2026-11.csv",
+        include_str!("../../fixtures/cdrs/northern-2026-11.csv"),
+    ),
+    (
+        "pbx-Master.csv",
+        include_str!("../../fixtures/cdrs/pbx-Master.csv"),
+    ),
+    (
+        "found-services.csv",
+        include_str!("../../fixtures/cdrs/found-services.csv"),
+    ),
 ];
 
 const SETTINGS: &[(&str, &str)] = &[
@@ -174,8 +186,7 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     step(ctx, &db, dir, &["status", "1"])?;
     step(ctx, &db, dir, &["payments", "list", "--unallocated"])?;
     step(ctx, &db, dir, &["confirm", "1", "payments"])?;
-    step(ctx, &db, dir, &["confirm", "1", "cdrs"])?;
-    step(ctx, &db, dir, &["confirm", "1", "errors"])?;
+    cdr_walk(ctx, &db, dir, &f)?;
     step(ctx, &db, dir, &["ready", "1"])?;
     step(
         ctx,
@@ -279,4 +290,90 @@ fn bank_results(ctx: &Ctx, db: &Path, dir: &Path) -> anyhow::Result<String> {
         );
     }
     Ok(path.display().to_string())
+}
+
+/// The CDR part of the walk: two carriers (a native file and an Asterisk
+/// Master.csv, one left pending to show the banner), the billing errors
+/// worked top down, then `confirm 1 cdrs` and `confirm 1 errors`.
+fn cdr_walk(ctx: &Ctx, db: &Path, dir: &Path, f: &dyn Fn(&str) -> String) -> anyhow::Result<()> {
+    // CDRs: two carriers, one native file and one Asterisk Master.csv.
+    step(
+        ctx,
+        db,
+        dir,
+        &["carriers", "add", "northern", "--format", "billrun"],
+    )?;
+    step(
+        ctx,
+        db,
+        dir,
+        &["carriers", "add", "pbx", "--format", "asterisk"],
+    )?;
+    step(
+        ctx,
+        db,
+        dir,
+        &[
+            "cdr",
+            "import",
+            &f("northern-2026-11.csv"),
+            "--carrier",
+            "northern",
+        ],
+    )?;
+    step(
+        ctx,
+        db,
+        dir,
+        &[
+            "cdr",
+            "import",
+            &f("pbx-Master.csv"),
+            "--carrier",
+            "pbx",
+            "--no-process",
+        ],
+    )?;
+    step(ctx, db, dir, &["status", "1"])?; // the pending-file banner
+    step(ctx, db, dir, &["cdr", "process"])?;
+    step(ctx, db, dir, &["cdr", "list"])?;
+    step(ctx, db, dir, &["confirm", "1", "cdrs"])?;
+    // Billing errors, worked top down as an operator would.
+    step(ctx, db, dir, &["errors", "1"])?;
+    step(
+        ctx,
+        db,
+        dir,
+        &["errors", "1", "--kind", "unknown_service", "--detail"],
+    )?;
+    // The carrier sends 447700900112 for the known 07700900112, and the lab
+    // line 01174960099 was never set up: add both numbers, then re-rate.
+    step(
+        ctx,
+        db,
+        dir,
+        &["services", "import", &f("found-services.csv")],
+    )?;
+    step(ctx, db, dir, &["errors", "rerate"])?;
+    // Duplicates, unreadable lines, calls to unrated destinations and the
+    // stranger number are not billed: the carrier is told,
+    // and the errors are ignored. The ceased/not-yet-live service calls are
+    // disputed with the carrier: resolved.
+    for kind in ["duplicate", "malformed", "no_rate"] {
+        step(ctx, db, dir, &["errors", "1", "--kind", kind, "--detail"])?;
+    }
+    let ids = super::errors::open_ids(
+        db,
+        &["duplicate", "malformed", "no_rate", "unknown_service"],
+    )?;
+    let mut argv: Vec<&str> = vec!["errors", "ignore"];
+    argv.extend(ids.iter().map(String::as_str));
+    step(ctx, db, dir, &argv)?;
+    let ids = super::errors::open_ids(db, &["service_inactive"])?;
+    let mut argv: Vec<&str> = vec!["errors", "resolve"];
+    argv.extend(ids.iter().map(String::as_str));
+    step(ctx, db, dir, &argv)?;
+    step(ctx, db, dir, &["errors", "1"])?;
+    step(ctx, db, dir, &["confirm", "1", "errors"])?;
+    Ok(())
 }

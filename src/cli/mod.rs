@@ -2,6 +2,8 @@
 //! subcommand. The database is opened once here and passed down.
 
 pub mod audit;
+pub mod carriers;
+pub mod cdr;
 pub mod charges;
 pub mod collect;
 pub mod completions;
@@ -9,6 +11,7 @@ pub mod config;
 pub mod cycles;
 pub mod demo;
 pub mod email;
+pub mod errors;
 pub mod fees;
 pub mod invoices;
 pub mod output;
@@ -81,6 +84,14 @@ pub enum Command {
     /// Wholesale fixed fees (features.wholesale_fees): import, list, codes.
     #[command(subcommand)]
     Fees(fees::Cmd),
+    /// CDR sources: add and list.
+    #[command(subcommand)]
+    Carriers(carriers::Cmd),
+    /// CDR files: import, fetch, list, ignore, process.
+    #[command(subcommand)]
+    Cdr(cdr::Cmd),
+    /// Billing errors: summary and drill-down; resolve, ignore, rerate.
+    Errors(errors::Args),
     /// Create a billing run (status pending).
     New(runs::NewArgs),
     /// List runs with status and key figures.
@@ -152,6 +163,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Charge(c) => charges::exec(&ctx, &mut store, &actor, c)?,
         Command::Payments(c) => payments::exec(&ctx, &mut store, &actor, c)?,
         Command::Fees(c) => fees::exec(&ctx, &mut store, &actor, c)?,
+        Command::Carriers(c) => carriers::exec(&ctx, &mut store, &actor, c)?,
+        Command::Cdr(c) => cdr::exec(&ctx, &mut store, &actor, &cli.db, c)?,
+        Command::Errors(a) => errors::exec(&ctx, &mut store, &actor, a)?,
         Command::New(a) => runs::new(&ctx, &mut store, &actor, a)?,
         Command::Runs => runs::list(&ctx, &store)?,
         Command::SetDates(a) => runs::set_dates(&ctx, &mut store, &actor, a)?,

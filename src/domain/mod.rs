@@ -1,7 +1,9 @@
 //! Pure domain logic: values in, values out. No SQLite, no terminal, no files.
 
 pub mod bank;
+pub mod billing_errors;
 pub mod cdr_format;
+pub mod cdrs;
 pub mod checklist;
 pub mod collect;
 pub mod csvfile;

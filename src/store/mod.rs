@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod billing;
+pub mod cdrs;
 pub mod charges;
 pub mod collect;
 pub mod email;

@@ -23,6 +23,8 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         xero_payments_stale: payments::xero_stale(conn, chrono::Utc::now())?,
         open_fee_errors: fees::open_errors(conn)?,
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
+        cdr: super::cdrs::cdr_facts(conn, run)?,
+        open_errors: super::cdrs::open_error_counts(conn)?,
         ..Default::default()
     };
     let (total, pdf_ready, print_unprinted) = super::invoices::facts(conn, run.id)?;

@@ -1,0 +1,404 @@
+//! `billrun cdr import|fetch|list|ignore|process` (SPEC §4).
+
+use super::output::{self, Ctx};
+use crate::domain::money;
+use crate::error::{bad_input, external};
+use crate::store::cdrs::{self, Processed};
+use crate::store::{Store, audit::Actor};
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Import a CDR file from a carrier: stored once (by SHA-256), then rated.
+    Import {
+        file: PathBuf,
+        /// The carrier (see `billrun carriers list`).
+        #[arg(long)]
+        carrier: String,
+        /// Only store the file (state pending); rate it later with `cdr process`.
+        #[arg(long)]
+        no_process: bool,
+    },
+    /// Move new files from every carrier's inbox into the store (pending).
+    Fetch,
+    /// CDR files with their state and line counts.
+    List,
+    /// Ignore a pending or failed file (by id or name).
+    Ignore { file: String },
+    /// Rate every pending file.
+    Process,
+}
+
+pub fn exec(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    db: &Path,
+    cmd: Cmd,
+) -> anyhow::Result<()> {
+    match cmd {
+        Cmd::Import {
+            file,
+            carrier,
+            no_process,
+        } => import(ctx, store, actor, db, &file, &carrier, no_process),
+        Cmd::Fetch => fetch(ctx, store, actor, db),
+        Cmd::List => list(ctx, store),
+        Cmd::Ignore { file } => {
+            let tx = store.write()?;
+            let (id, name) = cdrs::ignore_file(&tx, actor, &file)?;
+            tx.commit()?;
+            ctx.say(&format!("CDR file {id} ({name}) ignored"));
+            if ctx.json {
+                output::print_json(
+                    &serde_json::json!({"id": id, "name": name, "state": "ignored"}),
+                )?;
+            }
+            Ok(())
+        }
+        Cmd::Process => process(ctx, store, actor, db),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// A file copied into the store under a temporary name, and the SHA-256 of
+/// the copy: the bytes stored are exactly the bytes hashed, even if the
+/// source changes meanwhile.
+struct Stashed {
+    tmp: PathBuf,
+    sha: String,
+}
+
+fn stash(from: &Path, dir: &Path) -> anyhow::Result<Stashed> {
+    cdrs::ensure_dir(dir)?;
+    let tmp = dir.join(format!("incoming-{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::fs::copy(from, &tmp)
+        .map_err(|e| bad_input(format!("{}: cannot read: {e}", from.display())))?;
+    let sha = cdrs::sha256_file(&tmp)?;
+    Ok(Stashed { tmp, sha })
+}
+
+impl Stashed {
+    /// Give the copy its final name; returns whether it is new in the store.
+    fn keep(self, dir: &Path) -> anyhow::Result<(PathBuf, bool)> {
+        let to = cdrs::stored_path(dir, &self.sha);
+        if to.exists() {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Ok((to, false));
+        }
+        std::fs::rename(&self.tmp, &to)
+            .map_err(|e| external(format!("cannot store {}: {e}", to.display())))?;
+        Ok((to, true))
+    }
+
+    fn discard(self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+fn summary(p: &Processed) -> String {
+    let mut s = format!(
+        "{} lines: {} rated ({})",
+        p.lines,
+        p.rated,
+        money::fmt_minor(p.charge_minor)
+    );
+    if p.error_count() > 0 {
+        let kinds: Vec<String> = p.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        s.push_str(&format!(
+            ", {} errors ({})",
+            p.error_count(),
+            kinds.join(", ")
+        ));
+    }
+    if p.not_billable > 0 {
+        s.push_str(&format!(", {} not billable", p.not_billable));
+    }
+    s
+}
+
+fn import(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    db: &Path,
+    file: &Path,
+    carrier: &str,
+    no_process: bool,
+) -> anyhow::Result<()> {
+    let label = output::file_label(file);
+    let c = cdrs::carrier_required(&store.conn, carrier)?;
+    let format = cdrs::parse_format(&c.format)?;
+    let dir = cdrs::files_dir(db);
+    let stashed = stash(file, &dir)?;
+    let sha = stashed.sha.clone();
+    if let Some((id, n, at)) = cdrs::file_by_sha(&store.conn, &sha)? {
+        stashed.discard();
+        return Err(cdrs::already_imported(&label, id, &n, &at).into());
+    }
+    let (stored, created) = stashed.keep(&dir)?;
+    cdrs::tune_for_import(&store.conn)?;
+    let result = (|| -> anyhow::Result<Option<Processed>> {
+        let tx = store.write()?;
+        let id = cdrs::register_file(&tx, actor, carrier, &file_name(file), &sha)?;
+        if no_process {
+            tx.commit()?;
+            ctx.say(&format!(
+                "CDR file {id} ({label}) stored as pending: rate it with billrun cdr process"
+            ));
+            return Ok(None);
+        }
+        let rater = cdrs::load_rater(&tx)?;
+        let input = std::fs::File::open(&stored)
+            .map_err(|e| external(format!("{}: cannot read: {e}", stored.display())))?;
+        let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+        match cdrs::process_file(&tx, actor, id, format, input, size, &rater)? {
+            Ok(p) => {
+                tx.commit()?;
+                Ok(Some(p))
+            }
+            Err(e) => Err(bad_input(format!(
+                "{label}: {e}; the file was not imported (nothing was changed)"
+            ))
+            .into()),
+        }
+    })();
+    if result.is_err() && created {
+        let _ = std::fs::remove_file(&stored);
+    }
+    let Some(p) = result? else {
+        if ctx.json {
+            output::print_json(&serde_json::json!({"file": label, "state": "pending"}))?;
+        }
+        return Ok(());
+    };
+    ctx.say(&format!(
+        "CDR file {} ({label}): {}",
+        p.file_id,
+        summary(&p)
+    ));
+    if p.error_count() > 0 {
+        ctx.say("  see billrun errors (billing errors, most costly first)");
+    }
+    if ctx.json {
+        output::print_json(&p)?;
+    }
+    Ok(())
+}
+
+/// How long `cdr fetch` waits between its two looks at an inbox (a file
+/// whose size or modification time changes is still being written).
+/// `BILLRUN_FETCH_SETTLE_MS` overrides the default of 1000 ms.
+fn settle_interval() -> Duration {
+    let ms = std::env::var("BILLRUN_FETCH_SETTLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    Duration::from_millis(ms)
+}
+
+type Look = (u64, Option<std::time::SystemTime>);
+
+fn look(p: &Path) -> Option<Look> {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.len(), m.modified().ok()))
+}
+
+fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Result<()> {
+    let carriers: Vec<_> = cdrs::list_carriers(&store.conn)?
+        .into_iter()
+        .filter(|c| c.inbox.is_some())
+        .collect();
+    // First look: every candidate file and its size.
+    let mut seen: Vec<(String, PathBuf, Look)> = Vec::new();
+    for c in &carriers {
+        let inbox = PathBuf::from(c.inbox.as_deref().unwrap_or_default());
+        let rd = std::fs::read_dir(&inbox)
+            .map_err(|e| external(format!("inbox {} of {}: {e}", inbox.display(), c.name)))?;
+        let mut files: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file() && !file_name(p).starts_with('.') && !file_name(p).ends_with(".tmp")
+            })
+            .collect();
+        files.sort();
+        for p in files {
+            if let Some(l) = look(&p) {
+                seen.push((c.name.clone(), p, l));
+            }
+        }
+    }
+    if !seen.is_empty() {
+        std::thread::sleep(settle_interval());
+    }
+    let dir = cdrs::files_dir(db);
+    let mut fetched = Vec::new();
+    let mut growing = Vec::new();
+    let mut rejected = Vec::new();
+    for (carrier, path, first) in seen {
+        if look(&path) != Some(first) {
+            growing.push(path.display().to_string());
+            continue;
+        }
+        let stashed = stash(&path, &dir)?;
+        let sha = stashed.sha.clone();
+        let name = file_name(&path);
+        if let Some((id, n, at)) = cdrs::file_by_sha(&store.conn, &sha)? {
+            stashed.discard();
+            if n == name && cdrs::stored_path(&dir, &sha).exists() {
+                // An earlier fetch stored it but did not get to remove it.
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            let rej = path.parent().unwrap_or(Path::new(".")).join("rejected");
+            std::fs::create_dir_all(&rej)?;
+            std::fs::rename(&path, rej.join(&name))?;
+            ctx.warn(&format!(
+                "{}: already imported as CDR file {id} ({n}, {at}); moved to {}",
+                path.display(),
+                rej.display()
+            ));
+            rejected.push(path.display().to_string());
+            continue;
+        }
+        stashed.keep(&dir)?;
+        let tx = store.write()?;
+        let id = cdrs::register_file(&tx, actor, &carrier, &name, &sha)?;
+        tx.commit()?;
+        std::fs::remove_file(&path).map_err(|e| {
+            external(format!(
+                "{}: stored, but cannot remove it from the inbox: {e}",
+                path.display()
+            ))
+        })?;
+        ctx.say(&format!(
+            "fetched {name} from {carrier}: CDR file {id}, pending"
+        ));
+        fetched.push(serde_json::json!({"id": id, "carrier": carrier, "name": name}));
+    }
+    for g in &growing {
+        ctx.say(&format!(
+            "{g}: still being written; left for the next fetch"
+        ));
+    }
+    ctx.say(&format!(
+        "{} files fetched{}",
+        fetched.len(),
+        if fetched.is_empty() {
+            String::new()
+        } else {
+            ": rate them with billrun cdr process".into()
+        }
+    ));
+    if ctx.json {
+        output::print_json(
+            &serde_json::json!({"fetched": fetched, "still_writing": growing, "rejected": rejected}),
+        )?;
+    }
+    Ok(())
+}
+
+fn process(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Result<()> {
+    let dir = cdrs::files_dir(db);
+    let pending = cdrs::pending_files(&store.conn)?;
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for (id, name, carrier, sha) in pending {
+        let c = cdrs::carrier_required(&store.conn, &carrier)?;
+        let tx = store.write()?;
+        let outcome = match cdrs::parse_format(&c.format) {
+            Err(e) => Err(e.to_string()),
+            Ok(format) => {
+                let path = cdrs::stored_path(&dir, &sha);
+                match std::fs::File::open(&path) {
+                    Err(e) => Err(format!("stored copy {}: {e}", path.display())),
+                    Ok(input) => {
+                        let rater = cdrs::load_rater(&tx)?;
+                        let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+                        cdrs::process_file(&tx, actor, id, format, input, size, &rater)?
+                            .map_err(|e| e.to_string())
+                    }
+                }
+            }
+        };
+        match outcome {
+            Ok(p) => {
+                tx.commit()?;
+                ctx.say(&format!("CDR file {id} ({name}): {}", summary(&p)));
+                done.push(p);
+            }
+            Err(why) => {
+                drop(tx); // roll back this file's lines
+                let tx = store.write()?;
+                cdrs::fail_file(&tx, actor, id, &why)?;
+                tx.commit()?;
+                ctx.warn(&format!("CDR file {id} ({name}) failed: {why}"));
+                failed.push(format!("{id} ({name}): {why}"));
+            }
+        }
+    }
+    if done.is_empty() && failed.is_empty() {
+        ctx.say("no pending CDR files");
+    }
+    if ctx.json {
+        output::print_json(&serde_json::json!({"processed": done, "failed": failed}))?;
+    }
+    if !failed.is_empty() {
+        return Err(bad_input(format!(
+            "{} CDR files failed: {} — fix the carrier's format, or ignore them (billrun cdr ignore FILE)",
+            failed.len(),
+            failed.join("; ")
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
+    let rows = cdrs::list_files(&store.conn)?;
+    if ctx.json {
+        return output::print_json(&rows);
+    }
+    let mut t = ctx.table(&[
+        "id", "carrier", "name", "state", "lines", "rated", "errors", "waiting", "billed",
+        "imported",
+    ]);
+    for r in &rows {
+        let state = match r.state.as_str() {
+            "pending" | "processing" => ctx.yellow(&r.state),
+            "failed" => ctx.red(&r.state),
+            _ => r.state.clone(),
+        };
+        t.add_row(vec![
+            r.id.to_string(),
+            r.carrier.clone(),
+            r.name.clone(),
+            state,
+            r.lines.to_string(),
+            r.rated.to_string(),
+            r.errors.to_string(),
+            r.waiting.to_string(),
+            r.billed.to_string(),
+            r.imported_at.clone(),
+        ]);
+    }
+    output::print_table(ctx, &t)?;
+    for r in rows.iter().filter(|r| r.failure.is_some()) {
+        ctx.warn(&format!(
+            "file {} ({}): {}",
+            r.id,
+            r.name,
+            r.failure.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(())
+}

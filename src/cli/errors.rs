@@ -1,0 +1,254 @@
+//! `billrun errors [RUN] [--kind K] [--detail]`, `errors resolve ID…`,
+//! `errors ignore ID…`, `errors rerate` (SPEC §5).
+
+use super::output::{self, Ctx};
+use crate::domain::billing_errors::{self as be, ErrorRow, KindSummary};
+use crate::domain::money;
+use crate::domain::rating::ErrorKind;
+use crate::error::Error;
+use crate::store::{Store, audit::Actor, cdrs, runs, settings};
+use clap::Subcommand;
+use std::collections::BTreeMap;
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    /// Only errors dated on or before this run's cutoff (id or name).
+    pub run: Option<String>,
+    /// Only this kind: malformed, duplicate, unknown_service, service_inactive,
+    /// no_rate, fee_unknown_service, fee_unknown_code.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// List the errors one by one (the drill-down).
+    #[arg(long)]
+    pub detail: bool,
+    /// With --detail/--json: resolved and ignored errors too.
+    #[arg(long)]
+    pub all: bool,
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Mark errors resolved (handled); the CDR stays unbilled unless re-rated.
+    Resolve {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Mark errors ignored (accepted as not billable).
+    Ignore {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Re-rate every open error's CDR against today's reference data and
+    /// resolve those that now rate.
+    Rerate,
+}
+
+pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Result<()> {
+    match a.cmd {
+        Some(Cmd::Resolve { ids }) => close(ctx, store, actor, &ids, "resolved"),
+        Some(Cmd::Ignore { ids }) => close(ctx, store, actor, &ids, "ignored"),
+        Some(Cmd::Rerate) => rerate(ctx, store, actor),
+        None => report(ctx, store, a),
+    }
+}
+
+fn close(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    ids: &[i64],
+    state: &str,
+) -> anyhow::Result<()> {
+    let tx = store.write()?;
+    let n = cdrs::close_errors(&tx, actor, ids, state)?;
+    tx.commit()?;
+    ctx.say(&format!("{n} billing errors {state}"));
+    if ctx.json {
+        output::print_json(&serde_json::json!({"state": state, "ids": ids}))?;
+    }
+    Ok(())
+}
+
+fn rerate(ctx: &Ctx, store: &mut Store, actor: &Actor) -> anyhow::Result<()> {
+    let tx = store.write()?;
+    let rater = cdrs::load_rater(&tx)?;
+    let r = cdrs::rerate(&tx, actor, &rater)?;
+    // Open wholesale fee errors are re-matched in the same transaction.
+    let fees = crate::store::fees::rematch_open(&tx, actor)?;
+    tx.commit()?;
+    if fees.resolved + fees.still_open > 0 {
+        ctx.say(&format!(
+            "fee errors re-matched: {} now match, {} still open",
+            fees.resolved, fees.still_open
+        ));
+    }
+    ctx.say(&format!(
+        "{} open errors re-rated: {} now rate ({}), {} still open",
+        r.checked,
+        r.resolved,
+        money::fmt_minor(r.charge_minor),
+        r.still_open + r.changed.len() as u64
+    ));
+    for (old, new, kind) in &r.changed {
+        ctx.say(&format!(
+            "  error {old} now fails a later check: new error {new} ({kind})"
+        ));
+    }
+    if ctx.json {
+        output::print_json(&r)?;
+    }
+    Ok(())
+}
+
+/// Suggestions for the open unknown_service errors: (number, CDRs, matches).
+fn suggestions(
+    store: &Store,
+    rows: &[ErrorRow],
+) -> anyhow::Result<Vec<(String, u64, Vec<String>)>> {
+    let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.kind == ErrorKind::UnknownService && r.state == "open")
+    {
+        *unknown
+            .entry(r.service.clone().unwrap_or_default())
+            .or_default() += 1;
+    }
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    let known = cdrs::service_numbers(&store.conn)?;
+    let cc = be::country_code(&settings::get_or(&store.conn, "currency", "GBP")?);
+    Ok(unknown
+        .into_iter()
+        .map(|(n, c)| {
+            let s = be::suggestions(&n, &known, cc);
+            (n, c, s)
+        })
+        .collect())
+}
+
+fn summary_json(s: &KindSummary) -> serde_json::Value {
+    serde_json::json!({
+        "kind": s.kind.as_str(), "open": s.open, "resolved": s.resolved, "ignored": s.ignored,
+        "carrier_cost": be::cost(s), "distinct": s.distinct,
+        "distinct_of": be::distinct_label(s.kind),
+    })
+}
+
+fn error_json(r: &ErrorRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id, "kind": r.kind.as_str(), "state": r.state, "service": r.service,
+        "destination": r.destination, "start": r.start, "file": r.file, "line": r.line,
+        "detail": r.detail, "carrier_cost": money::fmt(r.carrier_cost),
+    })
+}
+
+fn report(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
+    let kind = a
+        .kind
+        .as_deref()
+        .map(|k| k.parse::<ErrorKind>().map_err(Error::Usage))
+        .transpose()?;
+    let cutoff = match &a.run {
+        Some(r) => runs::resolve(&store.conn, r)?.cutoff_date,
+        None => None,
+    };
+    let rows = cdrs::list_errors(&store.conn, kind, cutoff, true)?;
+    let summary = be::summarise(&rows);
+    let sugg = suggestions(store, &rows)?;
+    let listed: Vec<&ErrorRow> = rows.iter().filter(|r| a.all || r.state == "open").collect();
+    if ctx.json {
+        return output::print_json(&serde_json::json!({
+            "summary": summary.iter().map(summary_json).collect::<Vec<_>>(),
+            "errors": listed.iter().map(|r| error_json(r)).collect::<Vec<_>>(),
+            "suggestions": sugg.iter().map(|(n, c, s)| serde_json::json!(
+                {"service": n, "cdrs": c, "suggest": s})).collect::<Vec<_>>(),
+        }));
+    }
+    if summary.is_empty() {
+        ctx.say("no billing errors");
+        return Ok(());
+    }
+    let mut t = ctx.table(&[
+        "kind",
+        "open",
+        "carrier cost",
+        "distinct",
+        "resolved",
+        "ignored",
+    ]);
+    for s in &summary {
+        let open = if s.open > 0 {
+            ctx.red(&s.open.to_string())
+        } else {
+            ctx.green("0")
+        };
+        t.add_row(vec![
+            s.kind.as_str().to_string(),
+            open,
+            be::cost(s),
+            format!("{} {}", s.distinct, be::distinct_label(s.kind)),
+            s.resolved.to_string(),
+            s.ignored.to_string(),
+        ]);
+    }
+    output::print_table(ctx, &t)?;
+    let with: Vec<_> = sugg.iter().filter(|s| !s.2.is_empty()).collect();
+    if !with.is_empty() {
+        println!("Suggestions (unknown services that look like known ones):");
+        for (n, c, s) in with {
+            println!(
+                "  {n} ({c} CDRs): did you mean {}? (the same number in another national/international form)",
+                s.join(" or ")
+            );
+        }
+    }
+    if a.detail {
+        let mut t = ctx.table(&[
+            "id",
+            "kind",
+            "state",
+            "service",
+            "destination",
+            "start",
+            "file:line",
+            "cost",
+            "detail",
+        ]);
+        for r in &listed {
+            t.add_row(vec![
+                r.id.to_string(),
+                r.kind.as_str().to_string(),
+                r.state.clone(),
+                r.service.clone().unwrap_or_default(),
+                r.destination.clone().unwrap_or_default(),
+                r.start.clone().unwrap_or_default(),
+                format!("{}:{}", r.file.as_deref().unwrap_or("?"), r.line),
+                money::fmt(r.carrier_cost),
+                r.detail.clone(),
+            ]);
+        }
+        output::print_table(ctx, &t)?;
+    } else if let Some(top) = summary.iter().find(|s| s.open > 0) {
+        ctx.say(&format!(
+            "Drill down: billrun errors --kind {} --detail; then fix reference data and billrun errors rerate, or billrun errors resolve|ignore ID…",
+            top.kind
+        ));
+    }
+    Ok(())
+}
+
+/// The ids of the open errors of these kinds (for the demo's scripted
+/// operator, who would read them off `errors --detail`).
+pub fn open_ids(db: &std::path::Path, kinds: &[&str]) -> anyhow::Result<Vec<String>> {
+    let store = super::open(db)?;
+    Ok(cdrs::list_errors(&store.conn, None, None, false)?
+        .into_iter()
+        .filter(|r| kinds.contains(&r.kind.as_str()))
+        .map(|r| r.id.to_string())
+        .collect())
+}

@@ -1,0 +1,318 @@
+//! CDR rating against reference data held in memory, and the CDR identity
+//! used for `duplicate` detection (SPEC §5). Pure: values in, values out.
+//!
+//! [`Rater`] holds every service (by normalised number) and the rate table,
+//! loaded once per command, so rating a line costs a few hash probes.
+//!
+//! The **dedupe key** is a compact 64-bit integer stored (uniquely indexed)
+//! beside each CDR: the start time in seconds in the high bits (so a
+//! time-ordered file inserts into the index almost sequentially) and a
+//! 28-bit FNV-1a hash of the identity (service, start, destination, units,
+//! call type) in the low bits. A key is never trusted alone: on a key hit
+//! the stored CDR's fields are compared in full, and when they differ (a
+//! real hash collision) the next key of the probe sequence ([`dedupe_key`]
+//! with `probe + 1`) is tried, as in open addressing. CDRs are never deleted,
+//! so the first free key on the sequence proves "not seen before".
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use chrono::{Datelike, NaiveDateTime, Timelike};
+
+use super::rating::{
+    Band, CallType, PeakWindow, RateError, RateRow, RateTable, ServiceInfo, band_at, charge,
+};
+
+/// The fields that make two CDRs "identical" (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity<'a> {
+    /// Normalised digits.
+    pub service: &'a str,
+    /// `YYYY-MM-DDTHH:MM:SS`.
+    pub start: &'a str,
+    /// Normalised digits (may be empty).
+    pub destination: &'a str,
+    pub call_type: CallType,
+    /// Seconds (voice), messages (sms), bytes (data).
+    pub units: u64,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// The `probe`-th dedupe key of a CDR (see the module doc). Stable across
+/// builds and platforms: keys are stored in the database.
+pub fn dedupe_key(id: &Identity<'_>, start: NaiveDateTime, probe: u32) -> i64 {
+    let mut h = fnv(
+        FNV_OFFSET ^ u64::from(probe).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        b"",
+    );
+    h = fnv(h, id.service.as_bytes());
+    h = fnv(h, b"|");
+    h = fnv(h, id.start.as_bytes());
+    h = fnv(h, b"|");
+    h = fnv(h, id.destination.as_bytes());
+    h = fnv(h, b"|");
+    h = fnv(h, id.call_type.as_str().as_bytes());
+    h = fnv(h, &id.units.to_le_bytes());
+    // Fold the high bits in, FNV's low bits alone mix less well.
+    let low = (h ^ (h >> 28) ^ (h >> 56)) & 0x0FFF_FFFF;
+    let secs = start.and_utc().timestamp().clamp(0, (1 << 35) - 1);
+    (secs << 28) | low as i64
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` into `out` (cleared first), without fractions:
+/// the stored form of a CDR's start.
+pub fn format_start(t: NaiveDateTime, out: &mut String) {
+    out.clear();
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+}
+
+/// Digits of `s` into `out` (cleared first); see `rating::normalise_number`.
+pub fn normalise_into(s: &str, out: &mut String) {
+    out.clear();
+    out.extend(s.chars().filter(|c| c.is_ascii_digit()));
+}
+
+/// A rated CDR and the rate row that priced it.
+#[derive(Debug, Clone, Copy)]
+pub struct RatedWith<'a> {
+    pub rate: &'a RateRow,
+    pub band: Band,
+    pub billable_units: u64,
+    /// Rounded to cents.
+    pub amount: rust_decimal::Decimal,
+}
+
+/// Reference data for rating, loaded once.
+#[derive(Debug, Default)]
+pub struct Rater {
+    pub services: HashMap<String, ServiceInfo>,
+    pub rates: RateTable,
+    pub peak: PeakWindow,
+}
+
+impl Rater {
+    /// Rate one CDR whose numbers are already normalised. Checks in SPEC
+    /// order: `unknown_service`, `service_inactive`, `no_rate` (`malformed`
+    /// and `duplicate` come before and are decided by the caller).
+    pub fn rate(
+        &self,
+        service: &str,
+        start: NaiveDateTime,
+        destination: &str,
+        call_type: CallType,
+        units: u64,
+    ) -> Result<RatedWith<'_>, RateError> {
+        let info = self
+            .services
+            .get(service)
+            .ok_or(RateError::UnknownService)?;
+        if !info.active_on(start.date()) {
+            return Err(RateError::ServiceInactive);
+        }
+        let band = band_at(start, &self.peak);
+        let rate = self
+            .rates
+            .find(&info.tariff, call_type, band, destination)
+            .ok_or(RateError::NoRate)?;
+        let c = charge(rate, call_type, units);
+        Ok(RatedWith {
+            rate,
+            band,
+            billable_units: c.billable_units,
+            amount: c.amount,
+        })
+    }
+
+    /// Why rating failed, in words an operator can act on.
+    pub fn explain(
+        &self,
+        err: RateError,
+        service: &str,
+        start: NaiveDateTime,
+        destination: &str,
+        call_type: CallType,
+    ) -> String {
+        match err {
+            RateError::UnknownService => format!("no service {service}"),
+            RateError::ServiceInactive => match self.services.get(service) {
+                Some(s) => format!(
+                    "service {service} is active {} to {}, the call is on {}",
+                    s.start_date,
+                    s.end_date.map_or("(open)".to_string(), |d| d.to_string()),
+                    start.date()
+                ),
+                None => format!("service {service} is not active on {}", start.date()),
+            },
+            RateError::NoRate => {
+                let band = band_at(start, &self.peak);
+                let tariff = self
+                    .services
+                    .get(service)
+                    .map_or("?", |s| s.tariff.as_str());
+                let dest = if destination.is_empty() {
+                    "(no digits)"
+                } else {
+                    destination
+                };
+                format!("tariff {tariff} has no {call_type} rate ({band} or all) for {dest}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn t(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap()
+    }
+
+    fn id<'a>(svc: &'a str, start: &'a str, dest: &'a str, units: u64) -> Identity<'a> {
+        Identity {
+            service: svc,
+            start,
+            destination: dest,
+            call_type: CallType::Voice,
+            units,
+        }
+    }
+
+    #[test]
+    fn dedupe_key_is_stable_and_ordered_by_time() {
+        let a = id("441134960000", "2026-11-02T09:00:00", "442079460000", 60);
+        let k = dedupe_key(&a, t("2026-11-02T09:00:00"), 0);
+        // Pinned: keys are stored, so the function must never change.
+        assert_eq!(k, dedupe_key(&a.clone(), t("2026-11-02T09:00:00"), 0));
+        assert_eq!(k >> 28, t("2026-11-02T09:00:00").and_utc().timestamp());
+        assert_eq!(
+            k, 481_468_518_502_041_433,
+            "dedupe key changed: stored keys would break"
+        );
+        let later = dedupe_key(&a, t("2026-11-02T09:00:01"), 0);
+        assert!(later > k);
+        // Each identity field matters, and probes differ.
+        for other in [
+            id("441134960001", "2026-11-02T09:00:00", "442079460000", 60),
+            id("441134960000", "2026-11-02T09:00:00", "442079460001", 60),
+            id("441134960000", "2026-11-02T09:00:00", "442079460000", 61),
+        ] {
+            assert_ne!(dedupe_key(&other, t("2026-11-02T09:00:00"), 0), k);
+        }
+        let mut sms = a.clone();
+        sms.call_type = CallType::Sms;
+        assert_ne!(dedupe_key(&sms, t("2026-11-02T09:00:00"), 0), k);
+        assert_ne!(dedupe_key(&a, t("2026-11-02T09:00:00"), 1), k);
+    }
+
+    #[test]
+    fn start_is_formatted_without_fractions() {
+        let mut s = String::from("junk");
+        let ts = NaiveDate::from_ymd_opt(2026, 1, 2)
+            .unwrap()
+            .and_hms_milli_opt(3, 4, 5, 678)
+            .unwrap();
+        format_start(ts, &mut s);
+        assert_eq!(s, "2026-01-02T03:04:05");
+        normalise_into("+44 (0) 20-79", &mut s);
+        assert_eq!(s, "4402079");
+    }
+
+    fn rater() -> Rater {
+        let row = |id, prefix: &str, band, rate: &str, inc: &str| RateRow {
+            id,
+            tariff: "STD".into(),
+            prefix: prefix.into(),
+            description: format!("d{id}"),
+            call_type: CallType::Voice,
+            band,
+            flagfall: "0".parse().unwrap(),
+            rate: rate.parse().unwrap(),
+            increment: inc.parse().unwrap(),
+            minimum_charge: "0".parse().unwrap(),
+            maximum_charge: None,
+        };
+        let mut services = HashMap::new();
+        services.insert(
+            "447700900300".to_string(),
+            ServiceInfo {
+                tariff: "STD".into(),
+                start_date: NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(),
+                end_date: None,
+            },
+        );
+        Rater {
+            services,
+            rates: RateTable::new(vec![
+                row(1, "44", Band::Peak, "0.09", "60/60"),
+                row(2, "44", Band::Offpeak, "0.04", "60/60"),
+            ]),
+            peak: PeakWindow::default(),
+        }
+    }
+
+    #[test]
+    fn rater_checks_in_spec_order() {
+        let r = rater();
+        let svc = "447700900300";
+        assert_eq!(
+            r.rate("1", t("2026-11-17T10:00:00"), "44", CallType::Voice, 1)
+                .unwrap_err(),
+            RateError::UnknownService
+        );
+        assert_eq!(
+            r.rate(svc, t("2026-11-15T23:59:59"), "44", CallType::Voice, 1)
+                .unwrap_err(),
+            RateError::ServiceInactive
+        );
+        assert_eq!(
+            r.rate(svc, t("2026-11-17T10:00:00"), "33", CallType::Voice, 1)
+                .unwrap_err(),
+            RateError::NoRate
+        );
+        // Tuesday 10:00 peak, 61 s at 60/60 → 120 s × 0.09/60 = 0.18.
+        let ok = r
+            .rate(svc, t("2026-11-17T10:00:00"), "4420", CallType::Voice, 61)
+            .unwrap();
+        assert_eq!(ok.rate.id, 1);
+        assert_eq!(ok.band, Band::Peak);
+        assert_eq!(ok.billable_units, 120);
+        assert_eq!(ok.amount.to_string(), "0.18");
+        let why = r.explain(
+            RateError::ServiceInactive,
+            svc,
+            t("2026-11-15T10:00:00"),
+            "",
+            CallType::Voice,
+        );
+        assert!(why.contains("2026-11-16 to (open)"), "{why}");
+        let why = r.explain(
+            RateError::NoRate,
+            svc,
+            t("2026-11-17T10:00:00"),
+            "33",
+            CallType::Voice,
+        );
+        assert_eq!(why, "tariff STD has no voice rate (peak or all) for 33");
+    }
+}
