@@ -507,3 +507,101 @@ fn prebill_flags_each_condition() {
             .contains(&"large_change".into())
     );
 }
+
+/// Usage from a real CDR import: rated, summarised on the invoice, itemised
+/// on the PDF, and a CDR after the cutoff waits for the next run.
+#[test]
+fn usage_lines_and_itemised_calls_from_imported_cdrs() {
+    let e = setup();
+    e.ok(&["carriers", "add", "northern", "--format", "billrun"]);
+    let cdrs = e.write(
+        "n.csv",
+        "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n\
+         01130000001,2026-11-17T09:00:00,125,+44 20 7946 0000,voice,,0.01,R1\n\
+         01130000001,2026-11-18T20:00:00,61,+44 7700 900123,voice,,0.01,R2\n\
+         01130000001,2026-12-01T09:00:00,30,+44 20 7946 0001,voice,,0.01,R3\n",
+    );
+    e.ok(&["cdr", "import", &cdrs, "--carrier", "northern"]);
+    e.ok(&[
+        "new",
+        "--name",
+        "2026-11",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    let pre = e.json(&["prebill", "2026-11"]);
+    // Peak landline 125 s at 60/60 → 180 s × 0.09/min = 0.27; off-peak
+    // mobile 61 s at 60/1 → 61 s × 0.08/min = 0.0813 → 0.08 (above the 0.05
+    // minimum). Usage 0.35; with the fee 15.35, VAT 3.07, total 18.42.
+    let a1 = pre["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["account"] == "A1")
+        .unwrap();
+    assert_eq!(a1["usage"], "0.35");
+    assert_eq!(a1["total"], "18.42");
+    assert_eq!(pre["unbilled_cdrs"], 2);
+    assert_eq!(pre["waiting_cdrs"], 1);
+    e.ok(&["request", "2026-11", "--expert", "--yes"]);
+    let inv = e.json(&["invoices", "2026-11"]);
+    let a1 = by_account(&inv, "A1");
+    let usage: Vec<(&str, &str, &str)> = a1["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["category"] == "usage")
+        .map(|l| {
+            (
+                l["description"].as_str().unwrap(),
+                l["quantity"].as_str().unwrap(),
+                l["amount"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        usage,
+        [
+            ("Calls: UK landline", "1 call, 2:05", "0.27"),
+            ("Calls: UK mobile", "1 call, 1:01", "0.08")
+        ]
+    );
+    assert_eq!(a1["amount_due"], "18.42");
+    let text = pdftotext(a1["pdf"].as_str().unwrap());
+    assert!(text.contains("Itemised calls"), "{text}");
+    let first = text
+        .lines()
+        .find(|l| l.contains("442079460000"))
+        .expect("first call itemised");
+    assert!(
+        first.contains("17 Nov 2026") && first.contains("09:00") && first.contains("0.27"),
+        "{first}"
+    );
+    assert!(
+        !text.contains("442079460001"),
+        "a call after the cutoff was billed:\n{text}"
+    );
+    // The waiting CDR is billed by the next run, once.
+    e.ok(&[
+        "new",
+        "--name",
+        "2026-12",
+        "--invoice-date",
+        "2027-01-01",
+        "--cutoff",
+        "2026-12-31",
+    ]);
+    e.ok(&["request", "2026-12", "--expert", "--yes"]);
+    let inv = e.json(&["invoices", "2026-12"]);
+    let usage: Vec<&str> = by_account(&inv, "A1")["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["category"] == "usage")
+        .map(|l| l["amount"].as_str().unwrap())
+        .collect();
+    // 30 s peak landline at 60/60 → 60 s × 0.09 = 0.09.
+    assert_eq!(usage, ["0.09"]);
+}
