@@ -167,6 +167,9 @@ fn two_runs_every_figure_by_hand() {
     assert_eq!(a1["lines"][1]["category"], "one_off");
     assert_eq!(a1["due_date"], "2026-12-15");
 
+    let runs = e.json(&["runs"]);
+    assert_eq!(runs[0]["invoices"], 3);
+    assert_eq!(runs[0]["total_charges"], "42.00");
     let post = e.json(&["postbill", "2026-11"]);
     assert_eq!(post["produced"]["count"], 3);
     assert_eq!(post["produced"]["total"], "42.00");

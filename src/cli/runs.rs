@@ -3,6 +3,7 @@
 use super::output::{self, Ctx};
 use crate::domain::checklist::{self, State};
 use crate::domain::lifecycle::{RunStatus, Transition};
+use crate::domain::money::fmt_minor;
 use crate::error::{Error, bad_input, precondition};
 use crate::store::{Store, audit::Actor, runs, settings, status};
 use chrono::NaiveDate;
@@ -97,10 +98,12 @@ pub fn run_json(store: &Store, r: &runs::Run) -> anyhow::Result<serde_json::Valu
     let due_days: u32 = settings::get_or(&store.conn, "invoice.due_days", "14")?
         .parse()
         .unwrap_or(14);
+    let (invoices, total, due) = crate::store::invoices::run_totals(&store.conn, r.id)?;
     Ok(serde_json::json!({
         "id": r.id, "name": r.name, "cycle": r.cycle, "status": r.status.as_str(),
         "invoice_date": r.invoice_date, "cutoff_date": r.cutoff_date,
         "due_date": r.effective_due(due_days), "invoice_message": r.invoice_message,
+        "invoices": invoices, "total_charges": fmt_minor(total), "amount_due": fmt_minor(due),
     }))
 }
 
@@ -124,6 +127,8 @@ pub fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
         "invoice date",
         "cutoff",
         "due",
+        "invoices",
+        "total",
         "next step",
     ]);
     for r in &all {
@@ -133,6 +138,7 @@ pub fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
             .and_then(|k| cl.steps.iter().find(|s| s.key == k))
             .map(|s| s.title.to_string())
             .unwrap_or_else(|| "Run complete".into());
+        let (invoices, total, _) = crate::store::invoices::run_totals(&store.conn, r.id)?;
         let show = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
         t.add_row(vec![
             r.id.to_string(),
@@ -142,6 +148,8 @@ pub fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
             show(r.invoice_date),
             show(r.cutoff_date),
             show(r.effective_due(due_days)),
+            invoices.to_string(),
+            fmt_minor(total),
             next,
         ]);
     }

@@ -265,3 +265,14 @@ pub fn for_postbill(
         })
         .collect()
 }
+
+/// A run's key figures: (invoices, total charges, amount due).
+pub fn run_totals(conn: &Connection, run_id: i64) -> Result<(u64, i64, i64)> {
+    let (n, t, d): (i64, i64, i64) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(total_charges_minor), 0), COALESCE(SUM(amount_due_minor), 0)
+         FROM invoices WHERE run_id = ?1",
+        [run_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok((n as u64, t, d))
+}
