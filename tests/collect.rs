@@ -59,6 +59,14 @@ fn seed_invoices(env: &Env, invoice_date: &str, cutoff: &str, invoices: &[(&str,
             rusqlite::params![run, seq, invoice_date, due, cutoff, due_minor, account],
         )
         .unwrap();
+        // As production does: the invoice applies the account's unallocated
+        // payments dated on or before the cutoff.
+        conn.execute(
+            "UPDATE payments SET invoice_id = last_insert_rowid()
+             WHERE account = ?1 AND invoice_id IS NULL AND date <= ?2",
+            rusqlite::params![account, cutoff],
+        )
+        .unwrap();
     }
     conn.execute(
         "UPDATE runs SET status = 'completed', requested_at = 'now', completed_at = 'now' WHERE id = ?1",
@@ -1283,4 +1291,50 @@ fn a_charge_still_processing_stays_live_until_its_result_arrives() {
         "card 4550"
     );
     assert_eq!(sql_str(&env, "SELECT state FROM payment_runs"), "settled");
+}
+
+/// The same money is never collected twice across runs: an old invoice's
+/// balance carried into a newer invoice is collected once, on the newer one,
+/// less what is still being collected on the old one.
+#[test]
+fn a_balance_carried_into_the_next_invoice_is_collected_once() {
+    let env = bacs_env();
+    seed_invoices(&env, "2026-12-01", "2026-11-30", &[("U1", 3600)]);
+    env.ok(&[
+        "collect",
+        "dd",
+        "1",
+        "--out",
+        env.path("a.txt").to_str().unwrap(),
+    ]);
+    // Next month, before the bank's results: INV-2 carries 36.00 + 10.00.
+    seed_invoices(&env, "2027-01-01", "2026-12-31", &[("U1", 4600)]);
+    env.ok(&[
+        "collect",
+        "dd",
+        "2",
+        "--out",
+        env.path("b.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        sql_i64(
+            &env,
+            "SELECT amount_minor FROM payment_items WHERE payment_run_id = 2"
+        ),
+        1000,
+        "only the new charges: 36.00 is still being collected on INV-1"
+    );
+    // INV-1 is referred: it is superseded by INV-2, so no retry collects
+    // the 36.00 on it; nothing more to collect on run 2 either.
+    let r = env.write("r.csv", "reference,status,reason\nINV-1,refer,\n");
+    env.ok(&["collect", "results", &r]);
+    let out = env.ok(&[
+        "collect",
+        "dd",
+        "1",
+        "--out",
+        env.path("c.txt").to_str().unwrap(),
+    ]);
+    assert!(!env.path("c.txt").exists(), "{out}");
+    assert_eq!(sql_i64(&env, "SELECT COUNT(*) FROM payment_items"), 2);
 }

@@ -41,9 +41,22 @@ pub struct Candidate {
     pub first_for_mandate: bool,
 }
 
-const OUTSTANDING: &str = "i.amount_due_minor - COALESCE((SELECT SUM(p.amount_minor)
-      FROM payment_items pi JOIN payments p ON p.id = pi.payment_id OR p.id = pi.reversal_id
-      WHERE pi.invoice_id = i.id), 0)";
+/// What is still to collect on invoice `i`, judged on the whole account so
+/// the same money is never collected twice:
+/// - an invoice with a newer invoice for the account is superseded (its
+///   unpaid balance is carried into the newer one's amount due): 0;
+/// - otherwise its amount due, less every payment not yet applied to an
+///   invoice (collections approved for it, transfers, reversals — all
+///   unallocated until the next production), less what live items on the
+///   account's other invoices are collecting now.
+const OUTSTANDING: &str = "CASE WHEN EXISTS (SELECT 1 FROM invoices n
+        WHERE n.account = i.account AND n.seq > i.seq) THEN 0
+    ELSE i.amount_due_minor
+      - COALESCE((SELECT SUM(p.amount_minor) FROM payments p
+          WHERE p.account = i.account AND p.invoice_id IS NULL), 0)
+      - COALESCE((SELECT SUM(pi.amount_minor) FROM payment_items pi
+          WHERE pi.account = i.account AND pi.invoice_id <> i.id AND pi.state = 'live'), 0)
+    END";
 
 fn history(conn: &Connection, invoice_id: i64) -> Result<Vec<Past>> {
     let mut st = conn.prepare_cached(
