@@ -586,7 +586,8 @@ pub fn fail(
         )?;
         detail.push_str(&format!("; payment {pid} reversed by payment {rid}"));
     }
-    if fee_minor > 0 && matches!(state, ItemState::Dishonoured | ItemState::Declined) {
+    // SPEC §11: the fee is for a dishonour (a returned debit), not a decline.
+    if fee_minor > 0 && state == ItemState::Dishonoured {
         conn.execute(
             "INSERT INTO charges (account, date, description, amount_minor, source, created_at, created_by)
              VALUES (?1, ?2, ?3, ?4, 'dishonour_fee', ?5, ?6)",
