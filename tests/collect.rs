@@ -545,14 +545,14 @@ fn results_for_every_status_unknown_references_and_bad_rows() {
     assert_eq!(
         sql_str(
             &env,
-            "SELECT method || ' ' || amount_minor || ' ' || source FROM payments WHERE reference = 'INV-1'"
+            "SELECT method || ' ' || amount_minor || ' ' || source FROM payments WHERE reference = 'DD:INV-1'"
         ),
         "direct_debit 3600 collection"
     );
     assert_eq!(
         sql_str(
             &env,
-            "SELECT method FROM payments WHERE reference = 'INV-1'"
+            "SELECT method FROM payments WHERE reference = 'DD:INV-1'"
         ),
         "direct_debit"
     );
@@ -627,7 +627,7 @@ fn results_for_every_status_unknown_references_and_bad_rows() {
     assert_eq!(
         sql_str(
             &env,
-            "SELECT amount_minor || ' ' || (reverses = (SELECT id FROM payments WHERE reference = 'INV-1')) FROM payments WHERE reference = 'INV-1-REV'"
+            "SELECT amount_minor || ' ' || (reverses = (SELECT id FROM payments WHERE reference = 'DD:INV-1')) FROM payments WHERE reference = 'DD:INV-1-REV'"
         ),
         "-3600 1"
     );
@@ -789,7 +789,7 @@ fn card_charges_through_stripe_with_idempotency_keys() {
             &env,
             "SELECT method || ' ' || amount_minor || ' ' || reference FROM payments"
         ),
-        "card 4550 INV-1"
+        "card 4550 CARD:INV-1"
     );
     let st = env.json(&["status", "1"]);
     assert_eq!(step(&st, "collect_card")["state"], "done");
@@ -841,7 +841,7 @@ fn crash_between_request_and_record_never_charges_twice() {
     conn.execute_batch(
         "UPDATE payment_items SET state = 'live', gateway_id = NULL, payment_id = NULL, result_at = NULL
              WHERE reference = 'INV-2';
-         DELETE FROM payments WHERE reference = 'INV-2';
+         DELETE FROM payments WHERE reference = 'CARD:INV-2';
          UPDATE payment_runs SET state = 'submitted';",
     )
     .unwrap();
@@ -866,7 +866,7 @@ fn crash_between_request_and_record_never_charges_twice() {
     assert_eq!(
         sql_i64(
             &env,
-            "SELECT COUNT(*) FROM payments WHERE reference = 'INV-2'"
+            "SELECT COUNT(*) FROM payments WHERE reference = 'CARD:INV-2'"
         ),
         1
     );
@@ -1334,4 +1334,43 @@ fn a_balance_carried_into_the_next_invoice_is_collected_once() {
     ]);
     assert!(!env.path("c.txt").exists(), "{out}");
     assert_eq!(sql_i64(&env, "SELECT COUNT(*) FROM payment_items"), 2);
+}
+
+/// A customer's own payment quoting the invoice number does not block the
+/// Direct Debit result for that invoice (collection payments have their own
+/// reference space).
+#[test]
+fn a_transfer_quoting_the_invoice_number_does_not_clash_with_the_collection() {
+    let env = bacs_env();
+    seed_invoices(&env, "2026-12-01", "2026-11-30", &[("U1", 3600)]);
+    env.ok(&[
+        "collect",
+        "dd",
+        "1",
+        "--out",
+        env.path("a.txt").to_str().unwrap(),
+    ]);
+    env.ok(&[
+        "payments",
+        "add",
+        "--account",
+        "U1",
+        "--amount",
+        "5.00",
+        "--date",
+        "2026-12-02",
+        "--method",
+        "bank_transfer",
+        "--reference",
+        "INV-1",
+    ]);
+    let r = env.write("r.csv", "reference,status,reason\nINV-1,approved,\n");
+    env.ok(&["collect", "results", &r]);
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT group_concat(reference, ' ') FROM (SELECT reference FROM payments ORDER BY reference)"
+        ),
+        "DD:INV-1 INV-1"
+    );
 }

@@ -204,9 +204,20 @@ pub fn idempotency_key(invoice_number: &str, attempt: u32) -> String {
     format!("billrun-{invoice_number}-{attempt}")
 }
 
+/// The reference of the payment an approved item records: the item's
+/// reference in a namespace of its own (`DD:`/`CARD:`), so it can never
+/// clash with a payment the customer made quoting the invoice number.
+pub fn payment_reference(kind: Kind, item_reference: &str) -> String {
+    let space = match kind {
+        Kind::Dd => "DD",
+        Kind::Card => "CARD",
+    };
+    format!("{space}:{item_reference}")
+}
+
 /// The reference of the reversal payment of an item's payment.
-pub fn reversal_reference(item_reference: &str) -> String {
-    format!("{item_reference}-REV")
+pub fn reversal_reference(kind: Kind, item_reference: &str) -> String {
+    format!("{}-REV", payment_reference(kind, item_reference))
 }
 
 /// One earlier item of an invoice: its state and attempt number.
@@ -398,7 +409,8 @@ mod tests {
         assert_eq!(item_reference("NFV-10001", 1), "NFV-10001");
         assert_eq!(item_reference("NFV-10001", 3), "NFV-10001-R2");
         assert_eq!(idempotency_key("NFV-1", 2), "billrun-NFV-1-2");
-        assert_eq!(reversal_reference("NFV-1-R1"), "NFV-1-R1-REV");
+        assert_eq!(reversal_reference(Kind::Dd, "NFV-1-R1"), "DD:NFV-1-R1-REV");
+        assert_eq!(payment_reference(Kind::Card, "NFV-2"), "CARD:NFV-2");
     }
 
     #[test]

@@ -499,7 +499,8 @@ pub fn refresh_state(conn: &Connection, payment_run_id: i64) -> Result<()> {
 }
 
 /// Record an approval: a payment of the item's amount (method by kind,
-/// reference = the item's reference, source `collection`, unallocated).
+/// reference `DD:`/`CARD:` + the item's reference, source `collection`,
+/// unallocated).
 pub fn approve(
     conn: &Connection,
     actor: &Actor,
@@ -516,7 +517,7 @@ pub fn approve(
             date.to_string(),
             item.amount_minor,
             item.kind.method(),
-            item.reference,
+            collect::payment_reference(item.kind, &item.reference),
             super::now_stamp()
         ],
     )?;
@@ -574,7 +575,7 @@ pub fn fail(
                 date.to_string(),
                 -amount,
                 item.kind.method(),
-                collect::reversal_reference(&item.reference),
+                collect::reversal_reference(item.kind, &item.reference),
                 pid,
                 super::now_stamp()
             ],
@@ -821,7 +822,7 @@ pub(crate) mod tests {
         let (amt, rev): (i64, i64) = s
             .conn
             .query_row(
-                "SELECT amount_minor, reverses FROM payments WHERE reference = 'INV-1-REV'",
+                "SELECT amount_minor, reverses FROM payments WHERE reference = 'DD:INV-1-REV'",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
