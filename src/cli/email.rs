@@ -419,6 +419,20 @@ fn send(
             Ok(msg) => match mailer.send(&msg) {
                 SendOutcome::Sent { reply } => Outcome::Sent { reply },
                 SendOutcome::Failed { reason, .. } => Outcome::Failed { reason },
+                SendOutcome::Unknown { reason } => {
+                    // It may have gone: the attempt stays in flight, for the
+                    // operator to check and `--resend` (never automatic).
+                    bar.suspend(|| ctx.warn(&format!("{}: outcome unknown ({reason})", c.number)));
+                    summary.needs_operator.push(WaitingItem {
+                        number: c.number.clone(),
+                        account: c.account.clone(),
+                        to: Some((*to).clone()),
+                        message_id: Some(started.message_id.clone()),
+                        since: crate::store::now_stamp(),
+                    });
+                    bar.inc(1);
+                    continue;
+                }
             },
         };
         records::finish(store, actor, run_id, started.row_id, &c.number, &outcome)?;

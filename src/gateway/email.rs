@@ -142,6 +142,13 @@ pub enum SendOutcome {
         /// connection problems, worth another try later.
         permanent: bool,
     },
+    /// The connection broke or timed out after sending began, without the
+    /// server's final answer: the message may or may not have been accepted.
+    /// It must not be sent again automatically.
+    Unknown {
+        /// The network/TLS problem.
+        reason: String,
+    },
 }
 
 /// Build the MIME message for one invoice.
@@ -342,9 +349,16 @@ impl Mailer {
                 if live.conn.has_broken() {
                     *guard = None;
                 }
-                SendOutcome::Failed {
-                    reason: e.to_string(),
-                    permanent: e.is_permanent(),
+                if e.is_permanent() || e.is_transient() {
+                    // The server answered with a refusal: definitely not sent.
+                    SendOutcome::Failed {
+                        reason: e.to_string(),
+                        permanent: e.is_permanent(),
+                    }
+                } else {
+                    SendOutcome::Unknown {
+                        reason: e.to_string(),
+                    }
                 }
             }
         }
@@ -548,6 +562,46 @@ mod tests {
             "{text}"
         );
         assert!(server.messages().is_empty());
+    }
+
+    /// A server that takes the whole message and hangs up before its final
+    /// reply: the outcome is unknown, not failed (a re-run must not resend).
+    #[test]
+    fn a_hang_up_after_the_data_is_unknown_not_failed() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut w = stream.try_clone().unwrap();
+            let mut r = BufReader::new(stream);
+            w.write_all(b"220 hangup.test ESMTP\r\n").unwrap();
+            let mut line = String::new();
+            let mut in_data = false;
+            while r.read_line(&mut line).unwrap_or(0) > 0 {
+                let cmd = line.to_ascii_uppercase();
+                if in_data {
+                    if line == ".\r\n" {
+                        return; // hang up without the final 250
+                    }
+                } else if cmd.starts_with("EHLO") {
+                    w.write_all(b"250-hangup.test\r\n250 8BITMIME\r\n").unwrap();
+                } else if cmd.starts_with("DATA") {
+                    in_data = true;
+                    w.write_all(b"354 go ahead\r\n").unwrap();
+                } else {
+                    w.write_all(b"250 ok\r\n").unwrap();
+                }
+                line.clear();
+            }
+        });
+        let s = settings(port, Security::None);
+        let mailer = Mailer::connect(&s).unwrap();
+        let msg = build_message(&s, &invoice("INV-000009", "jane@example.com", 9)).unwrap();
+        match mailer.send(&msg) {
+            SendOutcome::Unknown { reason } => assert!(!reason.is_empty()),
+            other => panic!("a hang-up after DATA must be unknown, was {other:?}"),
+        }
     }
 
     #[test]
