@@ -315,6 +315,9 @@ fn process(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Re
     for (id, name, carrier, sha) in pending {
         let c = cdrs::carrier_required(&store.conn, &carrier)?;
         let tx = store.write()?;
+        if !cdrs::still_pending(&tx, id)? {
+            continue; // another `cdr process` took it meanwhile
+        }
         let outcome = match cdrs::parse_format(&c.format) {
             Err(e) => Err(e.to_string()),
             Ok(format) => {

@@ -171,7 +171,7 @@ fn payfile_error(e: PayFileError) -> Error {
 }
 
 /// Write `bytes` to `path`, mode 0600, atomically; refuse an existing file.
-pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub fn stage_private(path: &Path, bytes: &[u8]) -> Result<PathBuf, Error> {
     if path.exists() {
         return Err(precondition(format!(
             "{} already exists: payment files are never overwritten; choose another --out \
@@ -187,20 +187,19 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "payfile".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let fail = |e: std::io::Error| external(format!("cannot write {}: {e}", path.display()));
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let fail = |e: std::io::Error| external(format!("cannot write {}: {e}", tmp.display()));
     let _ = std::fs::remove_file(&tmp);
     let result = (|| {
         let mut f = crate::store::create_private(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        f.sync_all()
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(fail(e));
     }
-    Ok(())
+    Ok(tmp)
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -339,7 +338,10 @@ fn write_run(
     };
     let planned = build(&cands, &info)?;
     let path = out.unwrap_or_else(|| default_out(db, id, format_name, ext));
-    write_private_atomic(&path, &planned.file.contents)?;
+    // The file is written under a temporary name, the payment run is
+    // committed, and only then is the file renamed into place: a kill at any
+    // moment never leaves a submittable file that no payment run records.
+    let staged = stage_private(&path, &planned.file.contents)?;
     let nr = store::NewRun {
         run_id: run.id,
         kind,
@@ -356,11 +358,19 @@ fn write_run(
     let pid = match recorded {
         Ok(pid) => pid,
         Err(e) => {
-            // Not recorded: the file must not be submitted.
-            let _ = std::fs::remove_file(&path);
+            // Not recorded: the file must not exist.
+            let _ = std::fs::remove_file(&staged);
             return Err(e.into());
         }
     };
+    std::fs::rename(&staged, &path).map_err(|e| {
+        external(format!(
+            "payment run {pid} is recorded but its file could not be put in place ({e}): \
+             rename {} to {} before submitting it",
+            staged.display(),
+            path.display()
+        ))
+    })?;
     print_unsuitable(ctx, &planned.file.unsuitable);
     ctx.say(&format!(
         "payment run {pid}: {} {} file {} (mode 0600): {} invoice(s), total {}{}",

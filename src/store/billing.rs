@@ -349,14 +349,17 @@ pub fn prebill(conn: &Connection, run: &Run) -> Result<Report<Run>> {
     })
 }
 
-/// CDR counts for the pre-billing report: rated and unbilled up to the
-/// cutoff, rated but after the cutoff (waiting), open errors.
+/// CDR counts for the pre-billing report: of the run's cycle's customers,
+/// rated and unbilled up to the cutoff, rated but after the cutoff
+/// (waiting); and every open billing error (an error has no customer yet).
 pub fn cdr_counts(conn: &Connection, run: &Run) -> Result<(u64, u64, u64)> {
     let bound = run.cutoff_date.map(cutoff_bound).unwrap_or_default();
     let (unbilled, waiting): (i64, i64) = conn.query_row(
-        "SELECT COALESCE(SUM(start < ?1), 0), COALESCE(SUM(start >= ?1), 0) FROM cdrs
-         WHERE state = 'rated' AND invoice_id IS NULL",
-        [&bound],
+        "SELECT COALESCE(SUM(c.start < ?1), 0), COALESCE(SUM(c.start >= ?1), 0) FROM cdrs c
+         JOIN services s ON s.service = c.service
+         JOIN customers cu ON cu.account = s.account AND cu.cycle = ?2
+         WHERE c.state = 'rated' AND c.invoice_id IS NULL",
+        params![bound, run.cycle],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let open: i64 = conn.query_row(
