@@ -217,3 +217,27 @@ fn matched_fees_are_billed_with_markup_by_production() {
     assert_eq!(unbilled.len(), 1);
     assert_eq!(unbilled[0]["period_end"], "2026-12-31");
 }
+
+/// A corrected file repeating lines already imported is refused, naming each
+/// repeated line, so no fee is billed twice.
+#[test]
+fn fee_lines_already_imported_from_another_file_are_refused() {
+    let e = Env::new().with_reference_data();
+    e.ok(&["carriers", "add", "openreach", "--format", "billrun"]);
+    e.ok(&["config", "set", "features.wholesale_fees", "true"]);
+    e.ok(&["fees", "import", &fee_file(&e), "--carrier", "openreach"]);
+    let again = e.write(
+        "fees-nov-v2.csv",
+        &format!(
+            "{HEADER}01134960000,BIZ,Line rental wholesale,18.50,2026-11-01,2026-11-30\n\
+01134960002,BIZ,Line rental wholesale,18.50,2026-11-01,2026-11-30\n"
+        ),
+    );
+    let before = e.snapshot();
+    let err = e.fails(4, &["fees", "import", &again, "--carrier", "openreach"]);
+    assert!(
+        err.contains("fees-nov-v2.csv:2: the same fee line") && err.contains("fees-nov.csv line 2"),
+        "{err}"
+    );
+    assert_eq!(e.snapshot(), before);
+}

@@ -70,6 +70,44 @@ pub fn import(
             "{name}: this file was already imported (fee file #{id} '{n}', {at}); nothing was changed"
         )));
     }
+    // A fee line already imported from another file (same service, code,
+    // period and amount) would be billed twice: refuse the file, naming
+    // every such line.
+    let mut copies = Vec::new();
+    {
+        let mut st = conn.prepare_cached(
+            "SELECT f.line, ff.name FROM fees f JOIN fee_files ff ON ff.id = f.file_id
+             WHERE f.service = ?1 AND f.fee_code = ?2 AND f.period_start = ?3
+               AND f.period_end = ?4 AND f.amount = ?5 LIMIT 1",
+        )?;
+        for f in rows {
+            let hit: Option<(i64, String)> = st
+                .query_row(
+                    params![
+                        f.service,
+                        f.fee_code,
+                        f.period_start.to_string(),
+                        f.period_end.to_string(),
+                        f.amount.to_string()
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((line, other)) = hit {
+                copies.push(format!(
+                    "{name}:{}: the same fee line ({} {} {} to {}) was imported from {other} line {line}",
+                    f.line, f.service, f.fee_code, f.period_start, f.period_end
+                ));
+            }
+        }
+    }
+    if !copies.is_empty() {
+        return Err(bad_input(format!(
+            "{}\n{} fee lines were already imported; nothing was changed (remove them from the file, or ask the carrier for a file of new lines only)",
+            copies.join("\n"),
+            copies.len()
+        )));
+    }
     let now = super::now_stamp();
     conn.execute(
         "INSERT INTO fee_files (carrier, name, sha256, lines, imported_at) VALUES (?1, ?2, ?3, ?4, ?5)",
