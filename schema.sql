@@ -442,3 +442,10 @@ CREATE INDEX xero_exports_invoice ON xero_exports(invoice_id);
 ALTER TABLE cdrs ADD COLUMN dedupe INTEGER;
 CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe);
 ALTER TABLE cdr_files ADD COLUMN not_billable INTEGER NOT NULL DEFAULT 0;
+
+-- migration: 8
+-- The card token a gateway item charges, recorded with its idempotency key
+-- before the request: a resend after a crash repeats exactly the same
+-- request even if the customer's token changed meanwhile (Stripe refuses a
+-- reused key with other parameters). Never printed.
+ALTER TABLE payment_items ADD COLUMN card_token TEXT;

@@ -842,7 +842,9 @@ fn crash_between_request_and_record_never_charges_twice() {
         "UPDATE payment_items SET state = 'live', gateway_id = NULL, payment_id = NULL, result_at = NULL
              WHERE reference = 'INV-2';
          DELETE FROM payments WHERE reference = 'CARD:INV-2';
-         UPDATE payment_runs SET state = 'submitted';",
+         UPDATE payment_runs SET state = 'submitted';
+         UPDATE customers SET card_token = 'pm_changed_meanwhile'
+             WHERE account = (SELECT account FROM payment_items WHERE reference = 'INV-2');",
     )
     .unwrap();
     drop(conn);
@@ -862,6 +864,14 @@ fn crash_between_request_and_record_never_charges_twice() {
         "same key"
     );
     assert!(reqs[3].replayed, "Stripe replayed the stored result");
+    // The resend repeats the original request exactly, even though the
+    // customer's token changed meanwhile (Stripe refuses a reused key with
+    // other parameters).
+    let original = reqs[..3]
+        .iter()
+        .find(|r| r.idempotency_key.as_deref() == Some("billrun-INV-2-1"))
+        .unwrap();
+    assert_eq!(reqs[3].form, original.form);
     assert_eq!(fake.charges(), 3, "no second charge");
     assert_eq!(
         sql_i64(

@@ -291,6 +291,7 @@ fn plan(
             attempt: c.attempt,
             idempotency_key: None,
             payee_masked: payee(c, kind, format),
+            card_token: None,
         });
     }
     Ok(Planned { file, items })
@@ -551,6 +552,7 @@ fn charge(
                 attempt: c.attempt,
                 idempotency_key: Some(collect::idempotency_key(&c.number, c.attempt)),
                 payee_masked: payee(c, Kind::Card, None),
+                card_token: c.card_token.clone(),
             });
         }
         if !items.is_empty() {

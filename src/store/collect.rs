@@ -208,6 +208,8 @@ pub struct NewItem {
     pub attempt: u32,
     pub idempotency_key: Option<String>,
     pub payee_masked: String,
+    /// Gateway items: the card token charged, kept for an identical resend.
+    pub card_token: Option<String>,
 }
 
 /// The id the next payment run will get (stable inside a write transaction).
@@ -245,8 +247,9 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
     for it in items {
         conn.execute(
             "INSERT INTO payment_items (payment_run_id, invoice_id, account, reference, amount_minor,
-                 sequence, mandate_ref, payee_masked, attempt, idempotency_key, state, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'live', ?11)",
+                 sequence, mandate_ref, payee_masked, attempt, idempotency_key, state, created_at,
+                 card_token)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'live', ?11, ?12)",
             params![
                 id,
                 it.invoice_id,
@@ -259,6 +262,7 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
                 it.attempt,
                 it.idempotency_key,
                 now,
+                it.card_token,
             ],
         )?;
     }
@@ -392,7 +396,7 @@ pub struct Item {
 const ITEM_COLS: &str = "pi.id, pi.payment_run_id, pr.kind, pr.format, pr.run_id, pi.invoice_id,
     i.number, pi.account, pi.reference, pi.amount_minor, pi.sequence, pi.payee_masked,
     pi.attempt, pi.idempotency_key, pi.state, pi.reason, pi.gateway_id, pi.payment_id,
-    c.card_token, pr.currency";
+    COALESCE(pi.card_token, c.card_token), pr.currency";
 const ITEM_FROM: &str = "FROM payment_items pi JOIN payment_runs pr ON pr.id = pi.payment_run_id
     JOIN invoices i ON i.id = pi.invoice_id JOIN customers c ON c.account = pi.account";
 
@@ -706,6 +710,7 @@ pub(crate) mod tests {
             attempt: c.attempt,
             idempotency_key: None,
             payee_masked: String::new(),
+            card_token: None,
         }
     }
 
