@@ -3,9 +3,11 @@
 //!
 //! PDFs are rendered on every core: the main thread loads invoices from the
 //! database and records finished PDFs; worker threads render and write.
-//! Each PDF is written to `NUMBER.pdf.tmp`, synced, renamed to `NUMBER.pdf`
-//! and only then recorded, so a kill at any moment leaves either no record
-//! (the PDF is rendered again on resume) or a complete file.
+//! Each PDF is written to `NUMBER.pdf.tmp` and renamed to `NUMBER.pdf`; a
+//! batch of renamed PDFs is then made durable with one `syncfs` (on another
+//! thread, so rendering goes on meanwhile) and only then recorded, so a kill
+//! or power cut at any moment leaves either no record (the PDF is rendered
+//! again on resume, to the same bytes) or a complete file on disk.
 
 use super::output::{self, Ctx};
 use crate::domain::money;
@@ -68,6 +70,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     std::fs::rename(&tmp, path)
 }
+
+/// Put bytes at `path` whole: write a temp file, rename it into place. Not
+/// durable yet: call [`make_durable`] before relying on the file.
+fn write_complete(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("pdf.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Make the files `written` by [`write_complete`] in `dir`, and their names,
+/// durable: one `syncfs` of the file system holding `dir` on Linux (it waits
+/// for every dirty page and the journal, a single flush for the whole batch);
+/// elsewhere each file, then the directory, is synced.
+fn make_durable(dir: &Path, written: &[Done]) -> std::io::Result<()> {
+    let d = std::fs::File::open(dir)?;
+    #[cfg(target_os = "linux")]
+    {
+        let _ = written;
+        rustix::fs::syncfs(&d)?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        for w in written {
+            std::fs::File::open(&w.path)?.sync_all()?;
+        }
+        d.sync_all()?;
+    }
+    Ok(())
+}
+
+/// PDFs made durable and recorded per batch: at most this many...
+const BATCH: usize = 250;
+/// ...and at least this often while PDFs are coming in, so a kill loses
+/// little work.
+const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 struct Done {
     id: i64,
@@ -193,7 +230,7 @@ fn render_all(
                         .map_err(|e| format!("invoice {number}: {e}"))
                         .and_then(|bytes| {
                             let path = dir.join(format!("{number}.pdf"));
-                            write_atomic(&path, &bytes)
+                            write_complete(&path, &bytes)
                                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                             Ok(Done {
                                 id,
@@ -208,47 +245,81 @@ fn render_all(
             });
         }
         drop(done_tx);
-        let mut pending: Vec<Done> = Vec::new();
-        let mut flush = |store: &mut Store, pending: &mut Vec<Done>| -> anyhow::Result<()> {
-            if pending.is_empty() {
-                return Ok(());
+        // The syncer makes each batch of written PDFs durable and hands it
+        // back; only then is it recorded.
+        let (sync_tx, sync_rx) = mpsc::channel::<Vec<Done>>();
+        let (durable_tx, durable_rx) = mpsc::channel::<Result<Vec<Done>, String>>();
+        s.spawn(move || {
+            for batch in sync_rx {
+                let out = make_durable(dir, &batch)
+                    .map(|()| batch)
+                    .map_err(|e| format!("cannot sync the PDFs in {}: {e}", dir.display()));
+                if durable_tx.send(out).is_err() {
+                    break;
+                }
             }
+        });
+        let mut failure: Option<String> = None;
+        let mut record = |store: &mut Store,
+                          batch: Result<Vec<Done>, String>,
+                          failure: &mut Option<String>|
+         -> anyhow::Result<()> {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    return Ok(());
+                }
+            };
             let tx = store.write()?;
-            for d in pending.drain(..) {
+            for d in &batch {
                 production::record_pdf(&tx, d.id, &d.path.to_string_lossy(), &d.sha256)?;
-                recorded += 1;
             }
             tx.commit()?;
+            recorded += batch.len();
             Ok(())
         };
-        let mut failure: Option<String> = None;
-        let mut collect = |msg: Result<Done, String>, pending: &mut Vec<Done>| match msg {
-            Ok(d) => {
-                bar.inc(1);
-                pending.push(d);
-            }
-            Err(e) => {
-                failure.get_or_insert(e);
-            }
-        };
+        let mut pending: Vec<Done> = Vec::with_capacity(BATCH);
+        let last_batch = std::cell::Cell::new(std::time::Instant::now());
+        let collect =
+            |msg: Result<Done, String>, pending: &mut Vec<Done>, failure: &mut Option<String>| {
+                match msg {
+                    Ok(d) => {
+                        bar.inc(1);
+                        pending.push(d);
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+                if pending.len() >= BATCH
+                    || (!pending.is_empty() && last_batch.get().elapsed() >= BATCH_WAIT)
+                {
+                    sync_tx.send(std::mem::take(pending)).ok();
+                    last_batch.set(std::time::Instant::now());
+                }
+            };
         for (id, number) in missing {
             let doc = load_doc(&store.conn, &head, *id)?;
             job_tx.send((*id, number.clone(), doc)).ok();
             while let Ok(m) = done_rx.try_recv() {
-                collect(m, &mut pending);
+                collect(m, &mut pending, &mut failure);
             }
-            if pending.len() >= 200 {
-                flush(store, &mut pending)?;
+            while let Ok(b) = durable_rx.try_recv() {
+                record(store, b, &mut failure)?;
             }
         }
         drop(job_tx);
         for m in done_rx.iter() {
-            collect(m, &mut pending);
-            if pending.len() >= 200 {
-                flush(store, &mut pending)?;
-            }
+            collect(m, &mut pending, &mut failure);
         }
-        flush(store, &mut pending)?;
+        if !pending.is_empty() {
+            sync_tx.send(std::mem::take(&mut pending)).ok();
+        }
+        drop(sync_tx);
+        for b in durable_rx.iter() {
+            record(store, b, &mut failure)?;
+        }
         match failure {
             Some(e) => Err(crate::error::external(format!(
                 "{e}; the other PDFs are kept — fix the cause and run billrun produce again"

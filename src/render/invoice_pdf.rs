@@ -12,13 +12,11 @@
 use std::sync::OnceLock;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use printpdf::{
-    Color, FontId, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFont,
-    PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem,
-};
+use printpdf::ParsedFont;
 use rust_decimal::Decimal;
 
 use super::PdfError;
+use super::pdf_out::{self, DocInfo, FontSets, PageOp};
 use crate::domain::money;
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/fonts/LICENSE-DejaVu.txt`).
@@ -194,6 +192,8 @@ impl Face {
 pub struct Fonts {
     regular: Face,
     bold: Face,
+    /// The embedded font programs, subset and compressed once.
+    sets: FontSets,
 }
 
 impl std::fmt::Debug for Fonts {
@@ -205,9 +205,13 @@ impl std::fmt::Debug for Fonts {
 impl Fonts {
     /// Parse the embedded fonts. Prefer [`Fonts::shared`].
     pub fn load() -> Result<Fonts, PdfError> {
+        let regular = Face::parse(REGULAR_TTF, "DejaVuSans.ttf")?;
+        let bold = Face::parse(BOLD_TTF, "DejaVuSans-Bold.ttf")?;
+        let sets = FontSets::build([&regular.parsed, &bold.parsed])?;
         Ok(Fonts {
-            regular: Face::parse(REGULAR_TTF, "DejaVuSans.ttf")?,
-            bold: Face::parse(BOLD_TTF, "DejaVuSans-Bold.ttf")?,
+            regular,
+            bold,
+            sets,
         })
     }
 
@@ -217,7 +221,7 @@ impl Fonts {
         FONTS
             .get_or_init(|| {
                 Fonts::load().map_err(|e| match e {
-                    PdfError::Font(name) => name,
+                    PdfError::Font(name) | PdfError::Subset(name, _) => name,
                     _ => "DejaVu Sans",
                 })
             })
@@ -293,31 +297,18 @@ const CHG_ROW: f32 = 13.0;
 struct Writer<'a> {
     fonts: &'a Fonts,
     doc: &'a InvoiceDoc,
-    regular_id: FontId,
-    bold_id: FontId,
-    pages: Vec<Vec<Op>>,
-    ops: Vec<Op>,
+    pages: Vec<Vec<PageOp>>,
+    ops: Vec<PageOp>,
     /// Baseline of the next line of flowing content.
     y: f32,
     /// Fill colour in effect, to skip redundant colour operators.
     fill: Option<[f32; 3]>,
 }
 
-fn rgb(c: [f32; 3]) -> Color {
-    Color::Rgb(Rgb::new(c[0], c[1], c[2], None))
-}
-
-fn pt(x: f32, y: f32) -> LinePoint {
-    LinePoint {
-        p: Point { x: Pt(x), y: Pt(y) },
-        bezier: false,
-    }
-}
-
 impl<'a> Writer<'a> {
     fn set_fill(&mut self, c: [f32; 3]) {
         if self.fill != Some(c) {
-            self.ops.push(Op::SetFillColor { col: rgb(c) });
+            self.ops.push(PageOp::Fill(c));
             self.fill = Some(c);
         }
     }
@@ -332,26 +323,13 @@ impl<'a> Writer<'a> {
             return;
         }
         self.set_fill(st.color);
-        let id = if st.bold {
-            &self.bold_id
-        } else {
-            &self.regular_id
-        };
-        let font = PdfFontHandle::External(id.clone());
-        self.ops.extend([
-            Op::StartTextSection,
-            Op::SetFont {
-                font,
-                size: Pt(st.size),
-            },
-            Op::SetTextCursor {
-                pos: Point { x: Pt(x), y: Pt(y) },
-            },
-            Op::ShowText {
-                items: vec![TextItem::Text(s.to_owned())],
-            },
-            Op::EndTextSection,
-        ]);
+        self.ops.push(PageOp::Text {
+            bold: st.bold,
+            size: st.size,
+            x,
+            y,
+            text: s.to_owned(),
+        });
     }
 
     /// Text with its right edge at `x`.
@@ -385,23 +363,18 @@ impl<'a> Writer<'a> {
     /// A filled rectangle; `y` is the bottom edge.
     fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, c: [f32; 3]) {
         self.set_fill(c);
-        let mut r = Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h));
-        r.mode = Some(PaintMode::Fill);
-        self.ops.push(Op::DrawRectangle { rectangle: r });
+        self.ops.push(PageOp::Rect { x, y, w, h });
     }
 
     /// A horizontal rule.
     fn hline(&mut self, x1: f32, x2: f32, y: f32, thickness: f32, c: [f32; 3]) {
-        self.ops.extend([
-            Op::SetOutlineColor { col: rgb(c) },
-            Op::SetOutlineThickness { pt: Pt(thickness) },
-            Op::DrawLine {
-                line: Line {
-                    points: vec![pt(x1, y), pt(x2, y)],
-                    is_closed: false,
-                },
-            },
-        ]);
+        self.ops.push(PageOp::HLine {
+            x1,
+            x2,
+            y,
+            width: thickness,
+            color: c,
+        });
     }
 
     /// Word-wrap `s` (honouring its line breaks) to lines at most `max_w` wide.
@@ -556,31 +529,15 @@ fn group_by_service<'t, T>(
 
 /// Render one invoice as an A4 PDF.
 ///
-/// The fonts are embedded subset to the glyphs used, so the file stays small
-/// (tens of KB) whatever the currency symbol. The output is deterministic:
-/// the same `doc` gives the same bytes.
+/// The fonts are embedded subset to printable ASCII, `£`, `€` and a little
+/// punctuation — built once per process and copied into every file — plus
+/// any other character the invoice uses, so the file stays small (~45 KB)
+/// whatever it prints. The output is deterministic: the same `doc` gives the
+/// same bytes.
 pub fn render_invoice(doc: &InvoiceDoc, fonts: &Fonts) -> Result<Vec<u8>, PdfError> {
-    let mut pdf = PdfDocument::new(&format!("Invoice {}", doc.number));
-    pdf.metadata.info.author = doc.company.name.clone();
-    pdf.metadata.info.subject = format!(
-        "Invoice {} for account {}",
-        doc.number, doc.customer.account
-    );
-    // Fixed resource names (add_font would pick random ones) keep the output
-    // deterministic. printpdf also uses them as the subset tag of the font
-    // name, which PDF wants as six capital letters (`BILLRA+DejaVuSans`).
-    let regular_id = FontId("BILLRA".to_owned());
-    let bold_id = FontId("BILLRB".to_owned());
-    for (id, face) in [(&regular_id, &fonts.regular), (&bold_id, &fonts.bold)] {
-        let font = PdfFont::new(face.parsed.clone());
-        pdf.resources.fonts.map.insert(id.clone(), font);
-    }
-
     let mut w = Writer {
         fonts,
         doc,
-        regular_id,
-        bold_id,
         pages: Vec::new(),
         ops: Vec::with_capacity(1024),
         y: 0.0,
@@ -593,26 +550,24 @@ pub fn render_invoice(doc: &InvoiceDoc, fonts: &Fonts) -> Result<Vec<u8>, PdfErr
     w.pages.push(last);
     w.footers();
 
-    let pages = w
-        .pages
-        .into_iter()
-        .map(|ops| PdfPage::new(Mm(210.0), Mm(297.0), ops))
-        .collect();
-    let opts = PdfSaveOptions::default(); // compressed streams, subset fonts
-    let mut lo = pdf
-        .with_pages(pages)
-        .to_lopdf_document(&opts, &mut Vec::new());
-    lo.compress();
-    // printpdf sets a random file ID; derive it from the invoice instead.
-    // (printpdf links its own lopdf version, so edit its strings in place.)
+    let title = format!("Invoice {}", doc.number);
+    let subject = format!(
+        "Invoice {} for account {}",
+        doc.number, doc.customer.account
+    );
     let id = document_id(doc);
-    if let Ok(ids) = lo.trailer.get_mut(b"ID").and_then(|o| o.as_array_mut()) {
-        for s in ids.iter_mut().filter_map(|o| o.as_str_mut().ok()) {
-            s.clone_from(&id);
-        }
-    }
-    let mut bytes = Vec::with_capacity(64 * 1024);
-    lo.save_to(&mut bytes).map_err(PdfError::Write)?;
+    let info = DocInfo {
+        title: &title,
+        author: &doc.company.name,
+        subject: &subject,
+        id: &id,
+    };
+    let bytes = pdf_out::write_pdf(
+        &fonts.sets,
+        [&fonts.regular.parsed, &fonts.bold.parsed],
+        &w.pages,
+        &info,
+    )?;
     if bytes.is_empty() {
         return Err(PdfError::Empty(doc.number.clone()));
     }
@@ -1116,6 +1071,36 @@ pub(crate) mod tests {
             "PDF is {} bytes; is the font subset?",
             pdf.len()
         );
+    }
+
+    #[test]
+    fn ascii_invoice_reads_back_with_the_shared_fonts() {
+        let mut doc = sample(10);
+        doc.customer.name = "Brown & Daughters Cafe".into();
+        let pdf = render_invoice(&doc, Fonts::shared().unwrap()).unwrap();
+        let text = text_of(&pdf);
+        for needle in ["Brown & Daughters Cafe", "£1,254.80", "Page 1 of"] {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn characters_beyond_the_base_set_print_and_read_back() {
+        let fonts = Fonts::shared().unwrap();
+        let mut doc = sample(3);
+        doc.customer.name = "Ζωή Παπαδοπούλου".into();
+        doc.customer.address = vec!["ul. Piotrkowska 12".into(), "Łódź".into()];
+        doc.message = Some("Grüße — «merci» 10 × 2 ½".into());
+        let a = render_invoice(&doc, fonts).unwrap();
+        let text = text_of(&a);
+        for needle in ["Ζωή Παπαδοπούλου", "Łódź", "Grüße", "«merci»", "×", "½"]
+        {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+        // The extended fonts come from the cache the second time, and from a
+        // fresh process-like `Fonts`: the same bytes either way.
+        assert!(render_invoice(&doc, fonts).unwrap() == a);
+        assert!(render_invoice(&doc, &Fonts::load().unwrap()).unwrap() == a);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! and the run's `running` status are one transaction, so after a crash
 //! either all invoices exist or none do. PDFs are rendered afterwards; an
 //! invoice's `pdf_path` is set only after its file was written to a temporary
-//! name, synced and renamed, so `produce` resumes with the invoices whose
+//! name, renamed and synced, so `produce` resumes with the invoices whose
 //! PDF is missing.
 
 use super::audit::{self, Actor};
@@ -220,7 +220,7 @@ pub fn missing_pdfs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, String)>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Record a complete PDF (written, synced and renamed into place).
+/// Record a complete PDF (written, renamed into place and synced to disk).
 pub fn record_pdf(conn: &Connection, invoice_id: i64, path: &str, sha256: &str) -> Result<()> {
     conn.execute(
         "UPDATE invoices SET pdf_path = ?2, pdf_sha256 = ?3 WHERE id = ?1",
