@@ -448,8 +448,27 @@ fn production_resumes_after_kill_9() {
         "no kill landed while PDFs were being produced"
     );
     // Resume (unless the last kill came after production had completed).
+    // A recorded PDF that went missing or was changed is rendered again.
     if e.json(&["status", "2026-11"])["run"]["status"] != "completed" {
-        e.ok(&["produce", "2026-11"]);
+        let conn = rusqlite::Connection::open(&e.db).unwrap();
+        let mut st = conn
+            .prepare("SELECT pdf_path FROM invoices WHERE pdf_path IS NOT NULL LIMIT 2")
+            .unwrap();
+        let paths: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        std::fs::remove_file(&paths[0]).unwrap();
+        if let Some(p) = paths.get(1) {
+            std::fs::write(p, b"%PDF-1.7 not the recorded file").unwrap();
+        }
+        let out = e.ok(&["produce", "2026-11"]);
+        let bad = if paths.len() > 1 { "2" } else { "1" };
+        assert!(
+            out.contains(&format!("{bad} recorded PDFs are missing or changed")),
+            "{out}"
+        );
     }
     let inv = e.json(&["invoices", "2026-11"]);
     let list = inv.as_array().unwrap();
@@ -464,9 +483,18 @@ fn production_resumes_after_kill_9() {
         (first..first + TOTAL as u32).collect::<Vec<_>>(),
         "gap or duplicate"
     );
+    let conn = rusqlite::Connection::open(&e.db).unwrap();
     for (n, i) in list.iter().enumerate() {
         let pdf = i["pdf"].as_str().expect("every invoice has a PDF");
         let bytes = std::fs::read(pdf).unwrap();
+        let sha: String = conn
+            .query_row(
+                "SELECT pdf_sha256 FROM invoices WHERE pdf_path = ?1",
+                [pdf],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sha256_hex(&bytes), sha, "{pdf} is not the recorded file");
         assert!(
             bytes.starts_with(b"%PDF") && bytes.trim_ascii_end().ends_with(b"%%EOF"),
             "truncated {pdf}"

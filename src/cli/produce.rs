@@ -159,6 +159,15 @@ pub fn produce(
         None => ctx.say(&format!("run {}: resuming production", run.id)),
     }
     let run = runs::resolve(&store.conn, &run.id.to_string())?;
+    if created.is_none() {
+        let bad = check_recorded(store, run.id)?;
+        if bad > 0 {
+            ctx.say(&format!(
+                "run {}: {bad} recorded PDFs are missing or changed on disk; rendering them again",
+                run.id
+            ));
+        }
+    }
     let missing = production::missing_pdfs(&store.conn, run.id)?;
     let rendered = render_all(ctx, store, &dir, &missing)?;
     let tx = store.write()?;
@@ -190,6 +199,26 @@ pub fn produce(
         }))?;
     }
     Ok(())
+}
+
+/// On resume: forget every recorded PDF whose file is missing or does not
+/// have the recorded SHA-256, so it is rendered again. Returns how many.
+fn check_recorded(store: &mut Store, run_id: i64) -> anyhow::Result<usize> {
+    let bad: Vec<i64> = production::recorded_pdfs(&store.conn, run_id)?
+        .into_iter()
+        .filter(|(_, path, sha)| {
+            std::fs::read(path).map_or(true, |b| hex::encode(Sha256::digest(&b)) != *sha)
+        })
+        .map(|(id, _, _)| id)
+        .collect();
+    if !bad.is_empty() {
+        let tx = store.write()?;
+        for id in &bad {
+            production::forget_pdf(&tx, *id)?;
+        }
+        tx.commit()?;
+    }
+    Ok(bad.len())
 }
 
 fn render_all(

@@ -220,6 +220,26 @@ pub fn missing_pdfs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, String)>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// PDFs recorded for a run: (invoice id, path, sha256).
+pub fn recorded_pdfs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, String, String)>> {
+    let mut st = conn.prepare(
+        "SELECT id, pdf_path, COALESCE(pdf_sha256, '') FROM invoices
+         WHERE run_id = ?1 AND pdf_path IS NOT NULL ORDER BY seq",
+    )?;
+    let rows = st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Forget an invoice's PDF (its file is missing or not the one recorded), so
+/// production renders it again.
+pub fn forget_pdf(conn: &Connection, invoice_id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE invoices SET pdf_path = NULL, pdf_sha256 = NULL WHERE id = ?1",
+        [invoice_id],
+    )?;
+    Ok(())
+}
+
 /// Record a complete PDF (written, renamed into place and synced to disk).
 pub fn record_pdf(conn: &Connection, invoice_id: i64, path: &str, sha256: &str) -> Result<()> {
     conn.execute(
