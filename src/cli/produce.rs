@@ -84,18 +84,22 @@ fn write_complete(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// for every dirty page and the journal, a single flush for the whole batch);
 /// elsewhere each file, then the directory, is synced.
 fn make_durable(dir: &Path, written: &[Done]) -> std::io::Result<()> {
-    let d = std::fs::File::open(dir)?;
     #[cfg(target_os = "linux")]
     {
         let _ = written;
-        rustix::fs::syncfs(&d)?;
+        rustix::fs::syncfs(std::fs::File::open(dir)?)?;
     }
     #[cfg(not(target_os = "linux"))]
     {
         for w in written {
             std::fs::File::open(&w.path)?.sync_all()?;
         }
-        d.sync_all()?;
+        // A directory can be opened and synced on Unix; std offers no way
+        // to on Windows, so there only the files are synced.
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        #[cfg(not(unix))]
+        let _ = dir;
     }
     Ok(())
 }
