@@ -1,11 +1,12 @@
-//! The PDF file of an invoice, written directly.
+//! The PDF file of an invoice, assembled with `lopdf` from fonts built once.
 //!
 //! Production writes thousands of invoices with the same two fonts, so the
-//! expensive part of a PDF — the embedded font programs, subset, compressed,
-//! with their width tables and ToUnicode maps — is built once per process for
-//! a fixed character set ([`base_chars`]: printable ASCII, `£`, `€`, and
-//! common typographic punctuation) and copied into every file as ready-made
-//! bytes. An invoice using a character outside that set (`Café`, a name in
+//! expensive part of a PDF — the embedded font programs, subset (by printpdf)
+//! and compressed, with their width tables and ToUnicode maps — is built once
+//! per process for a fixed character set ([`base_chars`]: printable ASCII,
+//! `£`, `€`, and common typographic punctuation) as lopdf objects, and cloned
+//! into every document; printpdf's own writer would subset and compress them
+//! again for every invoice (most of the time it took). lopdf writes the file. An invoice using a character outside that set (`Café`, a name in
 //! Greek) gets fonts subset to the base set plus its extra characters; up to
 //! 64 of those sets are cached too. Either way the output depends only on
 //! the invoice: the same invoice gives the same bytes.
@@ -21,6 +22,9 @@ use std::sync::{Arc, Mutex};
 
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
+use lopdf::content::{Content, Operation};
+use lopdf::xref::XrefType;
+use lopdf::{Document, Object, ObjectId, Stream, StringFormat, dictionary};
 use printpdf::ParsedFont;
 
 use super::PdfError;
@@ -63,27 +67,32 @@ fn base_chars() -> BTreeSet<char> {
 /// Resource names of the two faces (also the subset tags of their names).
 const FACE_TAGS: [&str; 2] = ["BILLRA", "BILLRB"];
 
-/// The two fonts subset to one character set, serialised as PDF objects 4–12.
+/// The two fonts subset to one character set, as PDF objects 4–12.
 pub(super) struct FontSet {
     /// The characters the set was built for.
     chars: HashSet<char>,
     /// Per face (regular, bold): character → glyph id in the subset font.
     gids: [HashMap<char, u16>; 2],
-    /// Objects 4 to 12, ready to copy into a file.
-    objects: Vec<u8>,
-    /// Offset of each of objects 4..=12 within `objects`.
-    offsets: [usize; 9],
+    /// Objects 4 (page resources) to 12, ready to clone into a document; the
+    /// font programs and ToUnicode maps are compressed already.
+    objects: Vec<(ObjectId, Object)>,
 }
 
 impl FontSet {
     fn build(faces: [&ParsedFont; 2], chars: &BTreeSet<char>) -> Result<FontSet, PdfError> {
-        let mut objects = Vec::with_capacity(96 * 1024);
-        let mut offsets = [0usize; 9];
-        offsets[0] = 0;
-        objects.extend_from_slice(b"4 0 obj\n<</Font<</BILLRA 5 0 R/BILLRB 9 0 R>>>>\nendobj\n");
+        let mut objects: Vec<(ObjectId, Object)> = Vec::with_capacity(9);
+        objects.push((
+            (4, 0),
+            Object::Dictionary(dictionary! {
+                "Font" => dictionary! {
+                    FACE_TAGS[0] => Object::Reference((5, 0)),
+                    FACE_TAGS[1] => Object::Reference((9, 0)),
+                },
+            }),
+        ));
         let mut gids: [HashMap<char, u16>; 2] = [HashMap::new(), HashMap::new()];
         for (k, face) in faces.into_iter().enumerate() {
-            let base = 5 + 4 * k;
+            let base = 5 + 4 * k as u32;
             let tag = FACE_TAGS[k];
             let fail = |e: String| PdfError::Subset(tag, e);
 
@@ -113,44 +122,58 @@ impl FontSet {
                 face.font_name.as_deref().unwrap_or(tag).replace(' ', "")
             );
 
-            // Widths of glyphs 1..=n (the requested glyphs, renumbered in order).
+            // Widths of the subset's glyphs, in runs of consecutive ids:
+            // `[first [w w …] first [w …] …]`.
             let mut by_new: Vec<(u16, u16, &str)> = sub
                 .glyph_mapping
                 .iter()
                 .map(|(orig, (new, text))| (*new, *orig, text.as_str()))
                 .collect();
             by_new.sort_unstable();
-            let mut w = String::from("[");
+            let mut widths: Vec<Object> = Vec::new();
+            let mut run: Vec<Object> = Vec::new();
             let mut prev: Option<u16> = None;
             for (new, orig, _) in &by_new {
                 if prev.is_none_or(|p| p + 1 != *new) {
                     if prev.is_some() {
-                        w.push(']');
+                        widths.push(Object::Array(std::mem::take(&mut run)));
                     }
-                    w.push_str(&format!("{new}["));
-                } else {
-                    w.push(' ');
+                    widths.push(Object::Integer(i64::from(*new)));
                 }
-                w.push_str(&scale(f32::from(face.get_horizontal_advance(*orig))).to_string());
+                run.push(Object::Integer(scale(f32::from(
+                    face.get_horizontal_advance(*orig),
+                ))));
                 prev = Some(*new);
             }
             if prev.is_some() {
-                w.push(']');
+                widths.push(Object::Array(run));
             }
-            w.push(']');
 
             // Type0 font with its CIDFontType2 descendant.
-            offsets[base - 4] = objects.len();
-            write!(
-                objects,
-                "{base} 0 obj\n<</Type/Font/Subtype/Type0/BaseFont/{name}/Encoding/Identity-H\
-                 /ToUnicode {tu} 0 R/DescendantFonts[<</Type/Font/Subtype/CIDFontType2\
-                 /BaseFont/{name}/CIDSystemInfo<</Registry(Adobe)/Ordering(Identity)/Supplement 0>>\
-                 /W{w}/DW 1000/FontDescriptor {fd} 0 R/CIDToGIDMap/Identity>>]>>\nendobj\n",
-                tu = base + 3,
-                fd = base + 1,
-            )
-            .map_err(|e| fail(e.to_string()))?;
+            objects.push((
+                (base, 0),
+                Object::Dictionary(dictionary! {
+                    "Type" => "Font",
+                    "Subtype" => "Type0",
+                    "BaseFont" => Object::Name(name.clone().into_bytes()),
+                    "Encoding" => "Identity-H",
+                    "ToUnicode" => Object::Reference((base + 3, 0)),
+                    "DescendantFonts" => vec![Object::Dictionary(dictionary! {
+                        "Type" => "Font",
+                        "Subtype" => "CIDFontType2",
+                        "BaseFont" => Object::Name(name.clone().into_bytes()),
+                        "CIDSystemInfo" => dictionary! {
+                            "Registry" => Object::string_literal("Adobe"),
+                            "Ordering" => Object::string_literal("Identity"),
+                            "Supplement" => 0,
+                        },
+                        "W" => widths,
+                        "DW" => 1000,
+                        "FontDescriptor" => Object::Reference((base + 1, 0)),
+                        "CIDToGIDMap" => "Identity",
+                    })],
+                }),
+            ));
 
             // Descriptor (metrics scaled to 1/1000 em, as printpdf wrote them).
             let ascent = scale(f32::from(m.ascender));
@@ -160,44 +183,45 @@ impl FontSet {
                 50 + (f32::from(m.us_weight_class) / 65.0).powi(2).round() as i64
             };
             let italic = m.caret_slope_run != 0 && m.caret_slope_rise != 0;
-            offsets[base - 3] = objects.len();
-            write!(
-                objects,
-                "{fd} 0 obj\n<</Type/FontDescriptor/FontName/{name}/Ascent {ascent}/Descent {descent}\
-                 /CapHeight {ascent}/ItalicAngle {ia}/Flags {flags}/StemV {stem_v}\
-                 /FontBBox[{x0} {y0} {x1} {y1}]/FontFile2 {ff} 0 R>>\nendobj\n",
-                fd = base + 1,
-                descent = scale(f32::from(m.descender)),
-                ia = if italic {
-                    (-f32::from(m.caret_slope_run)
-                        .atan2(f32::from(m.caret_slope_rise))
-                        .to_degrees())
-                    .round() as i64
-                } else {
-                    0
-                },
-                flags = if italic { 32 | 64 } else { 32 },
-                x0 = scale(f32::from(m.x_min)),
-                y0 = scale(f32::from(m.y_min)),
-                x1 = scale(f32::from(m.x_max)),
-                y1 = scale(f32::from(m.y_max)),
-                ff = base + 2,
-            )
-            .map_err(|e| fail(e.to_string()))?;
+            let italic_angle = if italic {
+                (-f32::from(m.caret_slope_run)
+                    .atan2(f32::from(m.caret_slope_rise))
+                    .to_degrees())
+                .round() as i64
+            } else {
+                0
+            };
+            objects.push((
+                (base + 1, 0),
+                Object::Dictionary(dictionary! {
+                    "Type" => "FontDescriptor",
+                    "FontName" => Object::Name(name.into_bytes()),
+                    "Ascent" => ascent,
+                    "Descent" => scale(f32::from(m.descender)),
+                    "CapHeight" => ascent,
+                    "ItalicAngle" => italic_angle,
+                    "Flags" => if italic { 32 | 64 } else { 32 },
+                    "StemV" => stem_v,
+                    "FontBBox" => vec![
+                        scale(f32::from(m.x_min)).into(),
+                        scale(f32::from(m.y_min)).into(),
+                        scale(f32::from(m.x_max)).into(),
+                        scale(f32::from(m.y_max)).into(),
+                    ],
+                    "FontFile2" => Object::Reference((base + 2, 0)),
+                }),
+            ));
 
             // The font program.
-            offsets[base - 2] = objects.len();
-            let packed = deflate(&sub.bytes, Compression::best());
-            write!(
-                objects,
-                "{} 0 obj\n<</Length {}/Length1 {}/Filter/FlateDecode>>\nstream\n",
-                base + 2,
-                packed.len(),
-                sub.bytes.len()
+            let program = Stream::new(
+                dictionary! {
+                    "Length1" => sub.bytes.len() as i64,
+                    "Filter" => "FlateDecode",
+                },
+                deflate(&sub.bytes, Compression::best()),
             )
-            .map_err(|e| fail(e.to_string()))?;
-            objects.extend_from_slice(&packed);
-            objects.extend_from_slice(b"\nendstream\nendobj\n");
+            .with_compression(false);
+            objects.push(((base + 2, 0), Object::Stream(program)));
 
             // ToUnicode map: glyph id → text, so the PDF text can be extracted.
             let mut cmap = format!(
@@ -218,23 +242,17 @@ impl FontSet {
                 cmap.push_str("endbfchar\n");
             }
             cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
-            offsets[base - 1] = objects.len();
-            let packed = deflate(cmap.as_bytes(), Compression::best());
-            write!(
-                objects,
-                "{} 0 obj\n<</Length {}/Filter/FlateDecode>>\nstream\n",
-                base + 3,
-                packed.len()
+            let to_unicode = Stream::new(
+                dictionary! { "Filter" => "FlateDecode" },
+                deflate(cmap.as_bytes(), Compression::best()),
             )
-            .map_err(|e| fail(e.to_string()))?;
-            objects.extend_from_slice(&packed);
-            objects.extend_from_slice(b"\nendstream\nendobj\n");
+            .with_compression(false);
+            objects.push(((base + 3, 0), Object::Stream(to_unicode)));
         }
         Ok(FontSet {
             chars: chars.iter().copied().collect(),
             gids,
             objects,
-            offsets,
         })
     }
 }
@@ -335,10 +353,12 @@ pub(super) struct DocInfo<'a> {
     pub id: &'a [u8],
 }
 
-/// A4 in points, as the media box of every page.
-const MEDIA_BOX: &[u8] = b"[0 0 595.2756 841.8898]";
+/// A4 in points (210 × 297 mm), as the media box of every page.
+const MEDIA_BOX: [f32; 4] = [0.0, 0.0, 595.2756, 841.8898];
 
-/// Write a complete PDF of `pages`.
+/// Write a complete PDF of `pages`: a lopdf document with fixed object
+/// numbers (see the module documentation), saved with a classic
+/// cross-reference table.
 pub(super) fn write_pdf(
     sets: &FontSets,
     faces: [&ParsedFont; 2],
@@ -346,83 +366,74 @@ pub(super) fn write_pdf(
     info: &DocInfo,
 ) -> Result<Vec<u8>, PdfError> {
     let set = sets.for_pages(faces, pages)?;
-    let n_obj = 12 + 2 * pages.len();
-    let mut offsets = vec![0usize; n_obj + 1];
-    let mut out = Vec::with_capacity(set.objects.len() + 16 * 1024 * pages.len() + 4096);
-    out.extend_from_slice(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n");
+    let mut doc = Document::with_version("1.7");
+    doc.reference_table.cross_reference_type = XrefType::CrossReferenceTable;
+    let page_id = |i: usize| (13 + 2 * i as u32, 0);
 
-    let start = out.len();
-    out.extend_from_slice(&set.objects);
-    for (i, off) in set.offsets.iter().enumerate() {
-        offsets[4 + i] = start + off;
+    doc.objects.insert(
+        (1, 0),
+        Object::Dictionary(
+            dictionary! { "Type" => "Catalog", "Pages" => Object::Reference((2, 0)) },
+        ),
+    );
+    doc.objects.insert(
+        (2, 0),
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages",
+            "Kids" => (0..pages.len()).map(|i| Object::Reference(page_id(i))).collect::<Vec<_>>(),
+            "Count" => pages.len() as i64,
+        }),
+    );
+    doc.objects.insert(
+        (3, 0),
+        Object::Dictionary(dictionary! {
+            "Title" => lopdf::text_string(info.title),
+            "Author" => lopdf::text_string(info.author),
+            "Subject" => lopdf::text_string(info.subject),
+            "Producer" => Object::string_literal("billrun"),
+        }),
+    );
+    for (id, object) in &set.objects {
+        doc.objects.insert(*id, object.clone());
     }
-
-    offsets[1] = out.len();
-    out.extend_from_slice(b"1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n");
-    offsets[2] = out.len();
-    out.extend_from_slice(b"2 0 obj\n<</Type/Pages/Kids[");
-    for i in 0..pages.len() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        write_int(&mut out, 13 + 2 * i as i64);
-        out.extend_from_slice(b" 0 R");
-    }
-    out.extend_from_slice(b"]/Count ");
-    write_int(&mut out, pages.len() as i64);
-    out.extend_from_slice(b">>\nendobj\n");
-    offsets[3] = out.len();
-    out.extend_from_slice(b"3 0 obj\n<</Title");
-    text_string(&mut out, info.title);
-    out.extend_from_slice(b"/Author");
-    text_string(&mut out, info.author);
-    out.extend_from_slice(b"/Subject");
-    text_string(&mut out, info.subject);
-    out.extend_from_slice(b"/Producer(billrun)>>\nendobj\n");
-
-    let mut content = Vec::with_capacity(32 * 1024);
     for (i, ops) in pages.iter().enumerate() {
-        let page_obj = 13 + 2 * i;
-        offsets[page_obj] = out.len();
-        write!(
-            out,
-            "{page_obj} 0 obj\n<</Type/Page/Parent 2 0 R/MediaBox{}/Resources 4 0 R/Contents {} 0 R>>\nendobj\n",
-            std::str::from_utf8(MEDIA_BOX).unwrap_or_default(),
-            page_obj + 1
+        let (page, generation) = page_id(i);
+        let contents = (page + 1, generation);
+        doc.objects.insert(
+            (page, generation),
+            Object::Dictionary(dictionary! {
+                "Type" => "Page",
+                "Parent" => Object::Reference((2, 0)),
+                "MediaBox" => MEDIA_BOX.iter().map(|v| Object::Real(*v)).collect::<Vec<_>>(),
+                "Resources" => Object::Reference((4, 0)),
+                "Contents" => Object::Reference(contents),
+            }),
+        );
+        let content = Content {
+            operations: page_operations(&set, ops),
+        }
+        .encode()
+        .map_err(|e| PdfError::Write(std::io::Error::other(e)))?;
+        // The fast level: content streams are small, and there are many.
+        let stream = Stream::new(
+            dictionary! { "Filter" => "FlateDecode" },
+            deflate(&content, Compression::fast()),
         )
-        .map_err(PdfError::Write)?;
-        content.clear();
-        encode_page(&mut content, &set, ops);
-        let packed = deflate(&content, Compression::fast());
-        offsets[page_obj + 1] = out.len();
-        write!(
-            out,
-            "{} 0 obj\n<</Length {}/Filter/FlateDecode>>\nstream\n",
-            page_obj + 1,
-            packed.len()
-        )
-        .map_err(PdfError::Write)?;
-        out.extend_from_slice(&packed);
-        out.extend_from_slice(b"\nendstream\nendobj\n");
+        .with_compression(false);
+        doc.objects.insert(contents, Object::Stream(stream));
     }
-
-    let xref = out.len();
-    write!(out, "xref\n0 {}\n0000000000 65535 f \n", n_obj + 1).map_err(PdfError::Write)?;
-    for off in &offsets[1..] {
-        writeln!(out, "{off:010} 00000 n ").map_err(PdfError::Write)?;
-    }
-    write!(
-        out,
-        "trailer\n<</Size {}/Root 1 0 R/Info 3 0 R/ID[",
-        n_obj + 1
-    )
-    .map_err(PdfError::Write)?;
-    for _ in 0..2 {
-        out.push(b'(');
-        out.extend_from_slice(info.id);
-        out.push(b')');
-    }
-    write!(out, "]>>\nstartxref\n{xref}\n%%EOF\n").map_err(PdfError::Write)?;
+    doc.max_id = page_id(pages.len()).0 - 1;
+    doc.trailer.set("Root", Object::Reference((1, 0)));
+    doc.trailer.set("Info", Object::Reference((3, 0)));
+    doc.trailer.set(
+        "ID",
+        vec![
+            Object::string_literal(info.id.to_vec()),
+            Object::string_literal(info.id.to_vec()),
+        ],
+    );
+    let mut out = Vec::with_capacity(96 * 1024);
+    doc.save_to(&mut out).map_err(PdfError::Write)?;
     Ok(out)
 }
 
@@ -433,82 +444,21 @@ fn deflate(bytes: &[u8], level: Compression) -> Vec<u8> {
     z.finish().expect("deflate into memory")
 }
 
-/// A text string in UTF-16BE with a byte order mark, as hex.
-fn text_string(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(b"<FEFF");
-    for u in s.encode_utf16() {
-        hex4(out, u);
-    }
-    out.push(b'>');
+/// A coordinate or size, rounded to 1/1000 point (keeps content streams short).
+fn real(v: f32) -> Object {
+    Object::Real((v * 1000.0).round() / 1000.0)
 }
 
-fn hex4(out: &mut Vec<u8>, v: u16) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.extend_from_slice(&[
-        HEX[usize::from(v >> 12)],
-        HEX[usize::from((v >> 8) & 15)],
-        HEX[usize::from((v >> 4) & 15)],
-        HEX[usize::from(v & 15)],
-    ]);
+fn color_op(operator: &str, c: [f32; 3]) -> Operation {
+    Operation::new(operator, c.iter().map(|v| real(*v)).collect())
 }
 
-fn write_int(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    let mut n = v.unsigned_abs();
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// A number with at most three decimals, trailing zeros dropped.
-fn num(out: &mut Vec<u8>, v: f32) {
-    let m = (f64::from(v) * 1000.0).round() as i64;
-    if m < 0 {
-        out.push(b'-');
-    }
-    let m = m.unsigned_abs();
-    write_int(out, (m / 1000) as i64);
-    let mut frac = m % 1000;
-    if frac != 0 {
-        out.push(b'.');
-        let mut digits = 3;
-        while frac.is_multiple_of(10) {
-            frac /= 10;
-            digits -= 1;
-        }
-        let s = [
-            b'0' + (frac / 100 % 10) as u8,
-            b'0' + (frac / 10 % 10) as u8,
-            b'0' + (frac % 10) as u8,
-        ];
-        out.extend_from_slice(&s[3 - digits..]);
-    }
-}
-
-fn color(out: &mut Vec<u8>, c: [f32; 3], op: &[u8]) {
-    for v in c {
-        num(out, v);
-        out.push(b' ');
-    }
-    out.extend_from_slice(op);
-    out.push(b'\n');
-}
-
-/// The content stream of one page.
-fn encode_page(out: &mut Vec<u8>, set: &FontSet, ops: &[PageOp]) {
+/// The drawing operations of one page.
+fn page_operations(set: &FontSet, ops: &[PageOp]) -> Vec<Operation> {
+    let mut out = Vec::with_capacity(ops.len() * 3);
     for op in ops {
         match op {
-            PageOp::Fill(c) => color(out, *c, b"rg"),
+            PageOp::Fill(c) => out.push(color_op("rg", *c)),
             PageOp::Text {
                 bold,
                 size,
@@ -517,26 +467,29 @@ fn encode_page(out: &mut Vec<u8>, set: &FontSet, ops: &[PageOp]) {
                 text,
             } => {
                 let k = usize::from(*bold);
-                out.extend_from_slice(b"BT\n/");
-                out.extend_from_slice(FACE_TAGS[k].as_bytes());
-                out.push(b' ');
-                num(out, *size);
-                out.extend_from_slice(b" Tf\n");
-                num(out, *x);
-                out.push(b' ');
-                num(out, *y);
-                out.extend_from_slice(b" Td\n<");
-                for c in text.chars() {
-                    hex4(out, set.gids[k].get(&c).copied().unwrap_or(0));
-                }
-                out.extend_from_slice(b"> Tj\nET\n");
+                // Identity-H: two bytes per glyph id of the subset font.
+                let glyphs: Vec<u8> = text
+                    .chars()
+                    .flat_map(|c| set.gids[k].get(&c).copied().unwrap_or(0).to_be_bytes())
+                    .collect();
+                out.push(Operation::new("BT", vec![]));
+                out.push(Operation::new(
+                    "Tf",
+                    vec![Object::Name(FACE_TAGS[k].into()), real(*size)],
+                ));
+                out.push(Operation::new("Td", vec![real(*x), real(*y)]));
+                out.push(Operation::new(
+                    "Tj",
+                    vec![Object::String(glyphs, StringFormat::Hexadecimal)],
+                ));
+                out.push(Operation::new("ET", vec![]));
             }
             PageOp::Rect { x, y, w, h } => {
-                for v in [x, y, w, h] {
-                    num(out, *v);
-                    out.push(b' ');
-                }
-                out.extend_from_slice(b"re\nf\n");
+                out.push(Operation::new(
+                    "re",
+                    vec![real(*x), real(*y), real(*w), real(*h)],
+                ));
+                out.push(Operation::new("f", vec![]));
             }
             PageOp::HLine {
                 x1,
@@ -545,40 +498,13 @@ fn encode_page(out: &mut Vec<u8>, set: &FontSet, ops: &[PageOp]) {
                 width,
                 color: c,
             } => {
-                color(out, *c, b"RG");
-                num(out, *width);
-                out.extend_from_slice(b" w\n");
-                num(out, *x1);
-                out.push(b' ');
-                num(out, *y);
-                out.extend_from_slice(b" m\n");
-                num(out, *x2);
-                out.push(b' ');
-                num(out, *y);
-                out.extend_from_slice(b" l\nS\n");
+                out.push(color_op("RG", *c));
+                out.push(Operation::new("w", vec![real(*width)]));
+                out.push(Operation::new("m", vec![real(*x1), real(*y)]));
+                out.push(Operation::new("l", vec![real(*x2), real(*y)]));
+                out.push(Operation::new("S", vec![]));
             }
         }
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_print_with_up_to_three_decimals() {
-        let s = |v: f32| {
-            let mut o = Vec::new();
-            num(&mut o, v);
-            String::from_utf8(o).unwrap()
-        };
-        assert_eq!(s(0.0), "0");
-        assert_eq!(s(48.0), "48");
-        assert_eq!(s(-3.5), "-3.5");
-        assert_eq!(s(0.975), "0.975");
-        assert_eq!(s(445.59604), "445.596");
-        assert_eq!(s(0.1), "0.1");
-        assert_eq!(s(547.28), "547.28");
-        assert_eq!(s(-0.0004), "0");
-    }
+    out
 }
