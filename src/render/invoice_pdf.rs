@@ -879,7 +879,8 @@ fn calls(w: &mut Writer) {
         }
         w.need(CALL_ROW + 4.0);
         w.hline(CALL_AMOUNT_R - 60.0, CALL_AMOUNT_R, w.y + 8.0, 0.4, RULE);
-        let label = format!("{} calls from {service}", calls.len());
+        let noun = if calls.len() == 1 { "call" } else { "calls" };
+        let label = format!("{} {noun} from {service}", calls.len());
         w.text_right(CALL_DURATION_R, w.y, SMALL_BOLD, &label);
         w.text_right(CALL_AMOUNT_R, w.y, SMALL_BOLD, &amount(total));
         w.y -= CALL_ROW + 6.0;
