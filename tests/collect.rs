@@ -890,6 +890,77 @@ fn crash_between_request_and_record_never_charges_twice() {
     assert_eq!(sql_str(&env, "SELECT state FROM payment_runs"), "settled");
 }
 
+/// Stripe may forget an idempotency key after 24 hours: a charge with no
+/// recorded answer whose key is older than that is not re-sent (it could be
+/// a second charge); the operator records its outcome with a results file.
+#[test]
+fn an_unanswered_charge_with_an_old_key_is_left_to_the_operator() {
+    let env = card_env();
+    let fake = FakeStripe::start(
+        KEY,
+        vec![
+            Reply::intent("pi_1", "succeeded"),
+            Reply::intent("pi_2", "succeeded"),
+            Reply::intent("pi_3", "succeeded"),
+        ],
+    );
+    env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
+    env.cmd()
+        .env("STRIPE_API_KEY", KEY)
+        .args(["collect", "card", "1"])
+        .assert()
+        .success();
+    // A crash two days ago after Stripe charged INV-2, before the record.
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute_batch(
+        "UPDATE payment_items SET state = 'live', gateway_id = NULL, payment_id = NULL, result_at = NULL,
+                 created_at = '2026-01-01T09:00:00Z'
+             WHERE reference = 'INV-2';
+         DELETE FROM payments WHERE reference = 'CARD:INV-2';
+         UPDATE payment_runs SET state = 'submitted';",
+    )
+    .unwrap();
+    drop(conn);
+    let out = env
+        .cmd()
+        .env("STRIPE_API_KEY", KEY)
+        .args(["collect", "card", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("INV-2") && err.contains("not re-sent"),
+        "{err}"
+    );
+    assert!(err.contains("collect results"), "{err}");
+    assert_eq!(fake.requests().len(), 3, "nothing sent again");
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT state FROM payment_items WHERE reference = 'INV-2'"
+        ),
+        "live"
+    );
+    // The operator found it charged in the dashboard and records it.
+    let r = env.write("r.csv", "reference,status,reason\nINV-2,approved,\n");
+    env.ok(&["collect", "results", &r]);
+    assert_eq!(
+        sql_i64(
+            &env,
+            "SELECT COUNT(*) FROM payments WHERE reference = 'CARD:INV-2'"
+        ),
+        1
+    );
+    // Nothing left to ask about: a further run is quiet and charges nothing.
+    env.cmd()
+        .env("STRIPE_API_KEY", KEY)
+        .args(["collect", "card", "1"])
+        .assert()
+        .success();
+    assert_eq!(fake.charges(), 3);
+}
+
 #[test]
 fn gateway_down_keeps_items_live_and_a_rerun_uses_the_same_keys() {
     let env = card_env();

@@ -519,7 +519,30 @@ fn charge(
     let client = StripeClient::new(&base, key, Duration::from_secs(30));
     let max = store::max_retries(&store.conn)?;
 
-    let mut todo = store::unanswered_gateway_items(&store.conn, run.id)?;
+    // Charges that got no recorded answer are re-sent with their key, but
+    // only while Stripe surely remembers it; older ones need the operator.
+    let now = chrono::Utc::now();
+    let (mut todo, expired): (Vec<_>, Vec<_>) =
+        store::unanswered_gateway_items(&store.conn, run.id)?
+            .into_iter()
+            .partition(|it| {
+                chrono::DateTime::parse_from_rfc3339(&it.created_at)
+                    .is_ok_and(|t| collect::may_resend(t.to_utc(), now))
+            });
+    for it in &expired {
+        ctx.warn(&format!(
+            "{}: its charge of {} got no recorded answer and its idempotency key {} was first used at {}, \
+             more than {} hours ago: Stripe may have forgotten the key, so it is not re-sent (that could \
+             charge the card twice). Find the PaymentIntent with metadata reference {} in the Stripe \
+             dashboard and record its outcome with `billrun collect results FILE` (reference,status,reason)",
+            it.reference,
+            money::fmt_minor(it.amount_minor),
+            it.idempotency_key.as_deref().unwrap_or(""),
+            it.created_at,
+            collect::IDEMPOTENCY_KEY_TRUSTED_HOURS,
+            it.reference,
+        ));
+    }
     if !todo.is_empty() {
         ctx.say(&format!(
             "resuming {} charge(s) that got no recorded answer, with their original idempotency keys",
@@ -572,9 +595,22 @@ fn charge(
         }
     }
     print_unsuitable(ctx, &unsuitable);
+    let needs_operator = |code: ExitCode| -> anyhow::Result<ExitCode> {
+        if expired.is_empty() {
+            Ok(code)
+        } else {
+            Err(precondition(format!(
+                "{} card charge(s) of run {} need the operator (see above): their outcome is unknown \
+                 and too old to re-send safely",
+                expired.len(),
+                run.id
+            ))
+            .into())
+        }
+    };
     if todo.is_empty() {
         nothing_new(ctx, run, Kind::Card)?;
-        return Ok(ExitCode::SUCCESS);
+        return needs_operator(ExitCode::SUCCESS);
     }
     if let Some(pid) = new_run {
         ctx.say(&format!(
@@ -664,7 +700,7 @@ fn charge(
         ))
         .into());
     }
-    Ok(ExitCode::SUCCESS)
+    needs_operator(ExitCode::SUCCESS)
 }
 
 /// Record a gateway outcome on a live item. Returns (state, reason, gateway id).

@@ -204,6 +204,21 @@ pub fn idempotency_key(invoice_number: &str, attempt: u32) -> String {
     format!("billrun-{invoice_number}-{attempt}")
 }
 
+/// How long after its first use an idempotency key is trusted for a resend.
+/// Stripe keeps a key's result for at least 24 hours and may prune it after
+/// that; a resend with a pruned key is a new charge. An hour of margin.
+pub const IDEMPOTENCY_KEY_TRUSTED_HOURS: i64 = 23;
+
+/// Whether a charge that got no recorded answer may be re-sent with its
+/// idempotency key: only while the gateway surely still remembers the key
+/// (the item was created, and its first request sent, at `created`).
+pub fn may_resend(
+    created: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    now - created < chrono::Duration::hours(IDEMPOTENCY_KEY_TRUSTED_HOURS)
+}
+
 /// The reference of the payment an approved item records: the item's
 /// reference in a namespace of its own (`DD:`/`CARD:`), so it can never
 /// clash with a payment the customer made quoting the invoice number.
@@ -507,5 +522,15 @@ mod tests {
         assert!(text[2].contains("r.csv:5:1") && text[2].contains("twice"));
         let unknown_col = parse_results("r.csv", b"reference,status,amount\n").unwrap_err();
         assert!(unknown_col[0].to_string().contains("unknown column"));
+    }
+
+    #[test]
+    fn a_charge_is_resent_only_while_its_key_is_remembered() {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let created = at("2026-11-30T10:00:00Z");
+        assert!(may_resend(created, at("2026-11-30T10:00:00Z")));
+        assert!(may_resend(created, at("2026-12-01T08:59:59Z")));
+        assert!(!may_resend(created, at("2026-12-01T09:00:00Z")), "23 h");
+        assert!(!may_resend(created, at("2026-12-03T10:00:00Z")));
     }
 }

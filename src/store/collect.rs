@@ -391,12 +391,15 @@ pub struct Item {
     pub card_token: Option<String>,
     #[serde(skip)]
     pub currency: String,
+    /// When the item (and its idempotency key) was created: RFC 3339.
+    #[serde(skip)]
+    pub created_at: String,
 }
 
 const ITEM_COLS: &str = "pi.id, pi.payment_run_id, pr.kind, pr.format, pr.run_id, pi.invoice_id,
     i.number, pi.account, pi.reference, pi.amount_minor, pi.sequence, pi.payee_masked,
     pi.attempt, pi.idempotency_key, pi.state, pi.reason, pi.gateway_id, pi.payment_id,
-    COALESCE(pi.card_token, c.card_token), pr.currency";
+    COALESCE(pi.card_token, c.card_token), pr.currency, pi.created_at";
 const ITEM_FROM: &str = "FROM payment_items pi JOIN payment_runs pr ON pr.id = pi.payment_run_id
     JOIN invoices i ON i.id = pi.invoice_id JOIN customers c ON c.account = pi.account";
 
@@ -424,6 +427,7 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         payment_id: r.get(17)?,
         card_token: r.get(18)?,
         currency: r.get(19)?,
+        created_at: r.get(20)?,
     })
 }
 
