@@ -85,6 +85,24 @@ pub fn format_start(t: NaiveDateTime, out: &mut String) {
     );
 }
 
+/// The stored form of a CDR's start: seconds since 1970-01-01T00:00:00 of
+/// its local wall-clock time (no zone is involved; what `schema.sql`
+/// migration 9 calls `start`). Order and day boundaries are those of the
+/// `YYYY-MM-DDTHH:MM:SS` text it replaces.
+pub fn start_secs(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp()
+}
+
+/// The first second of a day, in the form of [`start_secs`].
+pub fn day_secs(d: chrono::NaiveDate) -> i64 {
+    start_secs(d.and_time(chrono::NaiveTime::MIN))
+}
+
+/// A stored start back as a local time (`None` if out of range).
+pub fn from_start_secs(s: i64) -> Option<NaiveDateTime> {
+    chrono::DateTime::from_timestamp(s, 0).map(|d| d.naive_utc())
+}
+
 /// Digits of `s` into `out` (cleared first); see `rating::normalise_number`.
 pub fn normalise_into(s: &str, out: &mut String) {
     out.clear();

@@ -26,7 +26,10 @@ use super::audit::{self, Actor};
 use super::{runs, settings};
 use crate::domain::billing_errors::ErrorRow;
 use crate::domain::cdr_format::{CdrFileError, CdrFormat, CdrReader, ColumnMap, LineOutcome};
-use crate::domain::cdrs::{Identity, Rater, dedupe_key, format_start, normalise_into};
+use crate::domain::cdrs::{
+    Identity, Rater, day_secs, dedupe_key, format_start, from_start_secs, normalise_into,
+    start_secs,
+};
 use crate::domain::checklist::CdrFacts;
 use crate::domain::money;
 use crate::domain::rating::{
@@ -304,8 +307,16 @@ pub fn waiting_from(conn: &Connection) -> Result<Option<String>> {
         .map(|d| d.to_string()))
 }
 
+/// [`waiting_from`] in the stored form of a CDR start.
+fn waiting_from_secs(conn: &Connection) -> Result<Option<i64>> {
+    Ok(runs::latest_open(conn)?
+        .and_then(|r| r.cutoff_date)
+        .and_then(|c| c.checked_add_days(Days::new(1)))
+        .map(day_secs))
+}
+
 pub fn list_files(conn: &Connection) -> Result<Vec<FileRow>> {
-    let from = waiting_from(conn)?;
+    let from = waiting_from_secs(conn)?;
     let mut counts: HashMap<i64, [u64; 4]> = HashMap::new();
     {
         let mut st = conn.prepare(
@@ -533,39 +544,6 @@ pub fn tune_for_import(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Files at least this big are imported with the unbilled-CDR index
-/// rebuilt once at the end instead of updated per line (see below).
-pub const LARGE_FILE_BYTES: u64 = 16 << 20;
-
-/// For a large file, inside the import transaction: drop the partial index
-/// of unbilled CDRs (`cdrs_unbilled`, keyed by service then start, so every
-/// line would land at a random place in it) and return its definition for
-/// [`restore_index`]. Rebuilding it by one sort at the end costs about a
-/// third of updating it line by line; it only holds *unbilled* rated CDRs,
-/// so the rebuild is bounded by the open period, not by all history.
-/// Readers never see it missing: both happen in one transaction.
-pub fn suspend_unbilled_index(conn: &Connection) -> Result<Option<String>> {
-    let sql: Option<String> = conn
-        .query_row(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'cdrs_unbilled'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if sql.is_some() {
-        conn.execute_batch("DROP INDEX cdrs_unbilled")?;
-    }
-    Ok(sql)
-}
-
-/// Re-create an index dropped by [`suspend_unbilled_index`].
-pub fn restore_index(conn: &Connection, sql: Option<String>) -> Result<()> {
-    if let Some(sql) = sql {
-        conn.execute_batch(&sql)?;
-    }
-    Ok(())
-}
-
 /// What processing one file did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Processed {
@@ -586,8 +564,8 @@ impl Processed {
 
 const INSERT_CDR: &str =
     "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
-    carrier_cost, record_id, state, rate_id, band, billable, charge_minor, description, dedupe)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+    carrier_cost, record_id, state, rate_id, band, billable, charge_minor, dedupe)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
     ON CONFLICT(dedupe) DO NOTHING";
 
 const INSERT_ERROR: &str = "INSERT INTO billing_errors (kind, cdr_id, file_id, line, service,
@@ -614,6 +592,8 @@ struct PreparedCdr<'r> {
     raw: String,
     service: String,
     start: String,
+    /// `start` as stored ([`start_secs`]).
+    secs: i64,
     when: NaiveDateTime,
     destination: String,
     call_type: CallType,
@@ -670,6 +650,7 @@ fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepa
         raw: l.raw,
         service,
         start,
+        secs: start_secs(rec.start),
         when: rec.start,
         destination,
         call_type: rec.call_type,
@@ -708,17 +689,11 @@ pub fn process_file<R: Read + Send>(
     file_id: i64,
     format: CdrFormat,
     input: R,
-    size: u64,
     rater: &Rater,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
     let reader = match CdrReader::new(format, input) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
-    };
-    let suspended = if size >= LARGE_FILE_BYTES {
-        suspend_unbilled_index(conn)?
-    } else {
-        None
     };
     type Batch<'r> = std::result::Result<Vec<Prepared<'r>>, CdrFileError>;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(4);
@@ -756,7 +731,6 @@ pub fn process_file<R: Read + Send>(
         Ok(out) => out,
         Err(e) => return Ok(Err(e)),
     };
-    restore_index(conn, suspended)?;
     let now = super::now_stamp();
     conn.execute(
         "UPDATE cdr_files SET state = 'processed', lines = ?2, not_billable = ?3, processed_at = ?4,
@@ -828,16 +802,15 @@ fn store_prepared(
                 }
                 Prepared::Cdr(c) => c,
             };
-            let (state, rate_id, band, billable, charge, desc) = match &c.rated {
+            let (state, rate_id, band, billable, charge) = match &c.rated {
                 Ok(r) => (
                     "rated",
                     Some(r.rate.id),
                     Some(r.band.as_str()),
                     Some(units_i64(r.billable_units)),
                     Some(money::to_minor(r.amount)),
-                    Some(r.rate.description.as_str()),
                 ),
-                Err(_) => ("error", None, None, None, None, None),
+                Err(_) => ("error", None, None, None, None),
             };
             let units = units_i64(c.units);
             let mut probe = 0u32;
@@ -847,7 +820,7 @@ fn store_prepared(
                     file_id,
                     c.line,
                     c.service,
-                    c.start,
+                    c.secs,
                     c.destination,
                     c.call_type.as_str(),
                     units,
@@ -858,7 +831,6 @@ fn store_prepared(
                     band,
                     billable,
                     charge,
-                    desc,
                     key
                 ])?;
                 if n == 1 {
@@ -867,7 +839,7 @@ fn store_prepared(
                 // The key is taken: the same CDR, or a hash collision?
                 let same = find.query_row([key], |r| {
                     let same = r.get_ref(1)?.as_str()? == c.service
-                        && r.get_ref(2)?.as_str()? == c.start
+                        && r.get::<_, i64>(2)? == c.secs
                         && r.get_ref(3)?.as_str()? == c.destination
                         && r.get_ref(4)?.as_str()? == c.call_type.as_str()
                         && r.get::<_, i64>(5)? == units;
@@ -883,7 +855,7 @@ fn store_prepared(
                     file_id,
                     c.line,
                     c.service,
-                    c.start,
+                    c.secs,
                     c.destination,
                     c.call_type.as_str(),
                     units,
@@ -894,7 +866,6 @@ fn store_prepared(
                     None::<String>,
                     None::<i64>,
                     None::<i64>,
-                    None::<String>,
                     None::<i64>
                 ])?;
                 let where_ = if f == file_id {
@@ -1078,7 +1049,7 @@ pub fn rerate(conn: &Connection, actor: &Actor, rater: &Rater) -> Result<Rerated
          WHERE e.state = 'open' AND e.kind IN ('unknown_service', 'service_inactive', 'no_rate')
          ORDER BY e.id",
     )?;
-    type Row = (i64, String, i64, String, String, String, String, i64);
+    type Row = (i64, String, i64, String, i64, String, String, i64);
     let rows: Vec<Row> = st
         .query_map([], |r| {
             Ok((
@@ -1095,22 +1066,21 @@ pub fn rerate(conn: &Connection, actor: &Actor, rater: &Rater) -> Result<Rerated
         .collect::<Result<_, _>>()?;
     for (eid, kind, cid, svc, start, dest, ct, units) in rows {
         out.checked += 1;
-        let when = NaiveDateTime::parse_from_str(&start, "%Y-%m-%dT%H:%M:%S")
-            .map_err(|e| bad_input(format!("stored CDR {cid} start '{start}': {e}")))?;
+        let when = from_start_secs(start)
+            .ok_or_else(|| bad_input(format!("stored CDR {cid} start {start} is out of range")))?;
         let ct: CallType = ct.parse().map_err(bad_input)?;
         match rater.rate(&svc, when, &dest, ct, u64::try_from(units).unwrap_or(0)) {
             Ok(r) => {
                 let charge = money::to_minor(r.amount);
                 conn.execute(
                     "UPDATE cdrs SET state = 'rated', rate_id = ?2, band = ?3, billable = ?4,
-                        charge_minor = ?5, description = ?6 WHERE id = ?1",
+                        charge_minor = ?5 WHERE id = ?1",
                     params![
                         cid,
                         r.rate.id,
                         r.band.as_str(),
                         units_i64(r.billable_units),
-                        charge,
-                        r.rate.description
+                        charge
                     ],
                 )?;
                 conn.execute(
@@ -1187,8 +1157,9 @@ pub fn periods(
     ((from, cutoff), (prev_from, from))
 }
 
-fn day_after(d: NaiveDate) -> String {
-    d.checked_add_days(Days::new(1)).unwrap_or(d).to_string()
+/// The first second of the day after `d`, as a stored CDR start.
+fn day_after(d: NaiveDate) -> i64 {
+    day_secs(d.checked_add_days(Days::new(1)).unwrap_or(d))
 }
 
 /// Checklist facts for the CDR step.
@@ -1310,7 +1281,7 @@ mod tests {
         let a = Actor::test();
         let tx = s.write().unwrap();
         let id = register_file(&tx, &a, "c", "f.csv", sha).unwrap();
-        let p = process_file(&tx, &a, id, CdrFormat::Billrun, body.as_bytes(), 0, r)
+        let p = process_file(&tx, &a, id, CdrFormat::Billrun, body.as_bytes(), r)
             .unwrap()
             .unwrap();
         tx.commit().unwrap();
@@ -1401,8 +1372,8 @@ mod tests {
         s.conn
             .execute(
                 "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units, state, dedupe)
-                 VALUES (1, 1, '441', '2026-11-02T10:00:00', '4499', 'voice', 10, 'rated', ?1)",
-                [key],
+                 VALUES (1, 1, '441', ?2, '4499', 'voice', 10, 'rated', ?1)",
+                params![key, start_secs(t)],
             )
             .unwrap();
         let p = import(
