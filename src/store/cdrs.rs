@@ -27,8 +27,7 @@ use super::{runs, settings};
 use crate::domain::billing_errors::ErrorRow;
 use crate::domain::cdr_format::{CdrFileError, CdrFormat, CdrReader, ColumnMap, LineOutcome};
 use crate::domain::cdrs::{
-    Identity, Rater, day_secs, dedupe_key, format_start, from_start_secs, normalise_into,
-    start_secs,
+    Identity, Rater, StartText, day_secs, dedupe_key, from_start_secs, normalise_into, start_secs,
 };
 use crate::domain::checklist::CdrFacts;
 use crate::domain::money;
@@ -576,7 +575,10 @@ fn units_i64(u: u64) -> i64 {
     i64::try_from(u).unwrap_or(i64::MAX)
 }
 
-/// One line, parsed and rated off the database thread.
+/// One line, parsed and rated off the database thread. Unboxed: a batch
+/// is one allocation, not one per line (the lines are freed on the other
+/// thread, where every cross-thread free costs).
+#[allow(clippy::large_enum_variant)]
 enum Prepared<'r> {
     NotBillable,
     Malformed {
@@ -584,17 +586,20 @@ enum Prepared<'r> {
         detail: String,
         raw: String,
     },
-    Cdr(Box<PreparedCdr<'r>>),
+    Cdr(PreparedCdr<'r>),
 }
 
 struct PreparedCdr<'r> {
     line: i64,
     raw: String,
     service: String,
-    start: String,
+    start: StartText,
     /// `start` as stored ([`start_secs`]).
     secs: i64,
     when: NaiveDateTime,
+    /// The first dedupe key ([`dedupe_key`] probe 0), computed off the
+    /// database thread.
+    key: i64,
     destination: String,
     call_type: CallType,
     units: u64,
@@ -607,7 +612,7 @@ impl PreparedCdr<'_> {
     fn identity(&self) -> Identity<'_> {
         Identity {
             service: &self.service,
-            start: &self.start,
+            start: self.start.as_str(),
             destination: &self.destination,
             call_type: self.call_type,
             units: self.units,
@@ -632,8 +637,13 @@ fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepa
         }
         LineOutcome::Cdr(rec) => rec,
     };
-    let mut start = String::with_capacity(19);
-    format_start(rec.start, &mut start);
+    let Some(start) = StartText::new(rec.start) else {
+        return Prepared::Malformed {
+            line,
+            detail: "start: the year is not between 0000 and 9999".into(),
+            raw: l.raw,
+        };
+    };
     let units = rec.units();
     let service = digits_only(rec.service);
     let destination = digits_only(rec.destination);
@@ -645,20 +655,32 @@ fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepa
                 rater.explain(e, &service, rec.start, &destination, rec.call_type),
             )
         });
-    Prepared::Cdr(Box::new(PreparedCdr {
+    let key = dedupe_key(
+        &Identity {
+            service: &service,
+            start: start.as_str(),
+            destination: &destination,
+            call_type: rec.call_type,
+            units,
+        },
+        rec.start,
+        0,
+    );
+    Prepared::Cdr(PreparedCdr {
         line,
         raw: l.raw,
         service,
         start,
         secs: start_secs(rec.start),
         when: rec.start,
+        key,
         destination,
         call_type: rec.call_type,
         units,
         cost: rec.carrier_cost.to_string(),
         record_id: rec.record_id,
         rated,
-    }))
+    })
 }
 
 /// A number normalised to its digits, reusing the string when it already is.
@@ -697,9 +719,20 @@ pub fn process_file<R: Read + Send>(
     };
     type Batch<'r> = std::result::Result<Vec<Prepared<'r>>, CdrFileError>;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(4);
+    // Stored batches come back to the reading thread to be emptied and
+    // reused: their strings are freed by the thread that allocated them
+    // (cheap), and the batch vectors are allocated once.
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<Prepared<'_>>>(8);
     let result = std::thread::scope(|s| {
         s.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
+            let fresh = || match back_rx.try_recv() {
+                Ok(mut v) => {
+                    v.clear();
+                    v
+                }
+                Err(_) => Vec::with_capacity(BATCH),
+            };
+            let mut batch = fresh();
             for item in reader {
                 match item {
                     Ok(l) => batch.push(prepare(l, rater)),
@@ -712,9 +745,7 @@ pub fn process_file<R: Read + Send>(
                     }
                 }
                 if batch.len() == BATCH
-                    && tx
-                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
-                        .is_err()
+                    && tx.send(Ok(std::mem::replace(&mut batch, fresh()))).is_err()
                 {
                     return; // the writer stopped (a database error)
                 }
@@ -723,7 +754,7 @@ pub fn process_file<R: Read + Send>(
                 let _ = tx.send(Ok(batch));
             }
         });
-        store_prepared(conn, file_id, rx)
+        store_prepared(conn, file_id, rx, back_tx)
         // Leaving the scope joins the reader; on a writer error `rx` is
         // dropped first, so the reader's next send fails and it stops.
     });
@@ -755,10 +786,11 @@ pub fn process_file<R: Read + Send>(
 }
 
 /// The database side of [`process_file`].
-fn store_prepared(
+fn store_prepared<'r>(
     conn: &Connection,
     file_id: i64,
-    rx: std::sync::mpsc::Receiver<std::result::Result<Vec<Prepared<'_>>, CdrFileError>>,
+    rx: std::sync::mpsc::Receiver<std::result::Result<Vec<Prepared<'r>>, CdrFileError>>,
+    back: std::sync::mpsc::SyncSender<Vec<Prepared<'r>>>,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
     let now = super::now_stamp();
     let mut ins = conn.prepare_cached(INSERT_CDR)?;
@@ -776,7 +808,7 @@ fn store_prepared(
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
-        for p in batch {
+        for p in &batch {
             out.lines += 1;
             let c = match p {
                 Prepared::NotBillable => {
@@ -815,7 +847,11 @@ fn store_prepared(
             let units = units_i64(c.units);
             let mut probe = 0u32;
             let dup_of: Option<(i64, i64)> = loop {
-                let key = dedupe_key(&c.identity(), c.when, probe);
+                let key = if probe == 0 {
+                    c.key
+                } else {
+                    dedupe_key(&c.identity(), c.when, probe)
+                };
                 let n = ins.execute(params![
                     file_id,
                     c.line,
@@ -893,13 +929,16 @@ fn store_prepared(
                 c.line,
                 c.service,
                 c.destination,
-                c.start,
+                c.start.as_str(),
                 c.cost,
                 detail,
                 c.raw,
                 now
             ])?;
         }
+        // Back to the reader to be emptied there (or dropped here if it
+        // has stopped or has enough).
+        let _ = back.try_send(batch);
     }
     for (i, k) in ErrorKind::ALL.iter().take(5).enumerate() {
         if kinds[i] > 0 {
