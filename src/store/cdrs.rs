@@ -561,12 +561,6 @@ impl Processed {
     }
 }
 
-const INSERT_CDR: &str =
-    "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
-    carrier_cost, record_id, state, rate_id, band, billable, charge_minor, dedupe)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-    ON CONFLICT(dedupe) DO NOTHING";
-
 const INSERT_ERROR: &str = "INSERT INTO billing_errors (kind, cdr_id, file_id, line, service,
     destination, start, carrier_cost, detail, raw, created_at)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
@@ -597,6 +591,8 @@ struct PreparedCdr<'r> {
     /// `start` as stored ([`start_secs`]).
     secs: i64,
     when: NaiveDateTime,
+    /// The rated charge in minor units (0 when rating failed).
+    charge_minor: i64,
     /// The first dedupe key ([`dedupe_key`] probe 0), computed off the
     /// database thread.
     key: i64,
@@ -673,6 +669,7 @@ fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepa
         start,
         secs: start_secs(rec.start),
         when: rec.start,
+        charge_minor: rated.as_ref().map_or(0, |r| money::to_minor(r.amount)),
         key,
         destination,
         call_type: rec.call_type,
@@ -785,7 +782,120 @@ pub fn process_file<R: Read + Send>(
     Ok(Ok(out))
 }
 
+/// CDRs written by one multi-row INSERT (see [`store_prepared`]).
+const CHUNK: usize = 32;
+/// Columns bound per CDR row.
+const COLS: usize = 15;
+
+/// The CDR insert for `rows` rows; a row whose dedupe key is taken is
+/// skipped (`ON CONFLICT DO NOTHING`), found and settled afterwards.
+fn insert_cdrs_sql(rows: usize) -> String {
+    let mut s = String::from(
+        "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
+            carrier_cost, record_id, state, rate_id, band, billable, charge_minor, dedupe) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    }
+    s.push_str(" ON CONFLICT(dedupe) DO NOTHING");
+    s
+}
+
+/// Bind CDR `c` as the row whose first parameter is `at + 1`: as rated or
+/// failed rating, with dedupe `key`; or, with `copy`, as the stored copy
+/// of a duplicate (state error, no rating, no key).
+fn bind_cdr(
+    st: &mut rusqlite::CachedStatement<'_>,
+    at: usize,
+    file_id: i64,
+    c: &PreparedCdr<'_>,
+    key: Option<i64>,
+    copy: bool,
+) -> rusqlite::Result<()> {
+    let (state, rate_id, band, billable, charge) = match &c.rated {
+        Ok(r) if !copy => (
+            "rated",
+            Some(r.rate.id),
+            Some(r.band.as_str()),
+            Some(units_i64(r.billable_units)),
+            Some(c.charge_minor),
+        ),
+        _ => ("error", None, None, None, None),
+    };
+    st.raw_bind_parameter(at + 1, file_id)?;
+    st.raw_bind_parameter(at + 2, c.line)?;
+    st.raw_bind_parameter(at + 3, c.service.as_str())?;
+    st.raw_bind_parameter(at + 4, c.secs)?;
+    st.raw_bind_parameter(at + 5, c.destination.as_str())?;
+    st.raw_bind_parameter(at + 6, c.call_type.as_str())?;
+    st.raw_bind_parameter(at + 7, units_i64(c.units))?;
+    st.raw_bind_parameter(at + 8, c.cost.as_str())?;
+    st.raw_bind_parameter(at + 9, c.record_id.as_deref())?;
+    st.raw_bind_parameter(at + 10, state)?;
+    st.raw_bind_parameter(at + 11, rate_id)?;
+    st.raw_bind_parameter(at + 12, band)?;
+    st.raw_bind_parameter(at + 13, billable)?;
+    st.raw_bind_parameter(at + 14, charge)?;
+    st.raw_bind_parameter(at + 15, key)?;
+    Ok(())
+}
+
+/// Where a CDR ended up.
+enum Placed {
+    /// Stored under one of its dedupe keys; its id when already known.
+    New(Option<i64>),
+    /// The same CDR is stored already: (file id, line) of that one.
+    Duplicate(i64, i64),
+}
+
+/// A CDR whose first dedupe key is taken: the same CDR (a duplicate), or a
+/// hash collision, in which case the next keys of its probe sequence are
+/// tried until one is free (stored) or holds the same CDR.
+fn settle_taken(
+    conn: &Connection,
+    ins: &mut rusqlite::CachedStatement<'_>,
+    find: &mut rusqlite::CachedStatement<'_>,
+    file_id: i64,
+    c: &PreparedCdr<'_>,
+) -> Result<Placed> {
+    let units = units_i64(c.units);
+    let mut key = c.key;
+    let mut probe = 0u32;
+    loop {
+        // The key is taken: the same CDR, or a hash collision?
+        let same = find.query_row([key], |r| {
+            let same = r.get_ref(1)?.as_str()? == c.service
+                && r.get::<_, i64>(2)? == c.secs
+                && r.get_ref(3)?.as_str()? == c.destination
+                && r.get_ref(4)?.as_str()? == c.call_type.as_str()
+                && r.get::<_, i64>(5)? == units;
+            Ok(same.then(|| (r.get::<_, i64>(6), r.get::<_, i64>(7))))
+        })?;
+        if let Some((f, ln)) = same {
+            return Ok(Placed::Duplicate(f?, ln?));
+        }
+        probe += 1;
+        key = dedupe_key(&c.identity(), c.when, probe);
+        bind_cdr(ins, 0, file_id, c, Some(key), false)?;
+        if ins.raw_execute()? == 1 {
+            return Ok(Placed::New(Some(conn.last_insert_rowid())));
+        }
+    }
+}
+
 /// The database side of [`process_file`].
+///
+/// A batch is written in chunks of [`CHUNK`] lines: when all are CDRs
+/// they go in with one multi-row INSERT (most of SQLite's per-statement
+/// cost is paid once per chunk), else one INSERT each. Then every line is
+/// settled in file order, exactly as if inserted alone: a CDR whose first
+/// dedupe key turned out to be taken (the chunk stored fewer rows than it
+/// had) is looked up by that key; if the owner is not this line, the
+/// duplicate / collision check of [`settle_taken`] runs. Billing errors are
+/// written in line order.
 fn store_prepared<'r>(
     conn: &Connection,
     file_id: i64,
@@ -793,11 +903,13 @@ fn store_prepared<'r>(
     back: std::sync::mpsc::SyncSender<Vec<Prepared<'r>>>,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
     let now = super::now_stamp();
-    let mut ins = conn.prepare_cached(INSERT_CDR)?;
+    let mut ins = conn.prepare_cached(&insert_cdrs_sql(1))?;
+    let mut ins_chunk = conn.prepare_cached(&insert_cdrs_sql(CHUNK))?;
     let mut err_ins = conn.prepare_cached(INSERT_ERROR)?;
     let mut find = conn.prepare_cached(
         "SELECT id, service, start, destination, call_type, units, file_id, line FROM cdrs WHERE dedupe = ?1",
     )?;
+    let mut owner = conn.prepare_cached("SELECT id, file_id, line FROM cdrs WHERE dedupe = ?1")?;
     let mut out = Processed {
         file_id,
         ..Default::default()
@@ -808,133 +920,107 @@ fn store_prepared<'r>(
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
-        for p in &batch {
-            out.lines += 1;
-            let c = match p {
-                Prepared::NotBillable => {
-                    out.not_billable += 1;
-                    continue;
+        for items in batch.chunks(CHUNK) {
+            let chunked =
+                items.len() == CHUNK && items.iter().all(|p| matches!(p, Prepared::Cdr(_)));
+            let mut all_stored = false;
+            if chunked {
+                for (i, p) in items.iter().enumerate() {
+                    if let Prepared::Cdr(c) = p {
+                        bind_cdr(&mut ins_chunk, i * COLS, file_id, c, Some(c.key), false)?;
+                    }
                 }
-                Prepared::Malformed { line, detail, raw } => {
-                    err_ins.execute(params![
-                        "malformed",
-                        None::<i64>,
-                        file_id,
-                        line,
-                        None::<String>,
-                        None::<String>,
-                        None::<String>,
-                        "0",
-                        detail,
-                        raw,
-                        now
-                    ])?;
-                    kinds[0] += 1;
-                    continue;
-                }
-                Prepared::Cdr(c) => c,
-            };
-            let (state, rate_id, band, billable, charge) = match &c.rated {
-                Ok(r) => (
-                    "rated",
-                    Some(r.rate.id),
-                    Some(r.band.as_str()),
-                    Some(units_i64(r.billable_units)),
-                    Some(money::to_minor(r.amount)),
-                ),
-                Err(_) => ("error", None, None, None, None),
-            };
-            let units = units_i64(c.units);
-            let mut probe = 0u32;
-            let dup_of: Option<(i64, i64)> = loop {
-                let key = if probe == 0 {
-                    c.key
-                } else {
-                    dedupe_key(&c.identity(), c.when, probe)
-                };
-                let n = ins.execute(params![
-                    file_id,
-                    c.line,
-                    c.service,
-                    c.secs,
-                    c.destination,
-                    c.call_type.as_str(),
-                    units,
-                    c.cost,
-                    c.record_id,
-                    state,
-                    rate_id,
-                    band,
-                    billable,
-                    charge,
-                    key
-                ])?;
-                if n == 1 {
-                    break None;
-                }
-                // The key is taken: the same CDR, or a hash collision?
-                let same = find.query_row([key], |r| {
-                    let same = r.get_ref(1)?.as_str()? == c.service
-                        && r.get::<_, i64>(2)? == c.secs
-                        && r.get_ref(3)?.as_str()? == c.destination
-                        && r.get_ref(4)?.as_str()? == c.call_type.as_str()
-                        && r.get::<_, i64>(5)? == units;
-                    Ok(same.then(|| (r.get::<_, i64>(6), r.get::<_, i64>(7))))
-                })?;
-                if let Some((f, ln)) = same {
-                    break Some((f?, ln?));
-                }
-                probe += 1;
-            };
-            let (kind, detail) = if let Some((f, ln)) = dup_of {
-                ins.execute(params![
-                    file_id,
-                    c.line,
-                    c.service,
-                    c.secs,
-                    c.destination,
-                    c.call_type.as_str(),
-                    units,
-                    c.cost,
-                    c.record_id,
-                    "error",
-                    None::<i64>,
-                    None::<String>,
-                    None::<i64>,
-                    None::<i64>,
-                    None::<i64>
-                ])?;
-                let where_ = if f == file_id {
-                    format!("line {ln} of this file")
-                } else {
-                    format!("CDR file {f} line {ln}")
-                };
-                (ErrorKind::Duplicate, format!("same CDR as {where_}"))
-            } else {
-                match &c.rated {
-                    Ok(r) => {
-                        out.rated += 1;
-                        out.charge_minor += money::to_minor(r.amount);
+                all_stored = ins_chunk.raw_execute()? == CHUNK;
+            }
+            for p in items {
+                out.lines += 1;
+                let c = match p {
+                    Prepared::NotBillable => {
+                        out.not_billable += 1;
                         continue;
                     }
-                    Err((k, why)) => (*k, why.clone()),
-                }
-            };
-            let cdr_id = conn.last_insert_rowid();
-            kinds[kind_index(kind)] += 1;
-            err_ins.execute(params![
-                kind.as_str(),
-                cdr_id,
-                file_id,
-                c.line,
-                c.service,
-                c.destination,
-                c.start.as_str(),
-                c.cost,
-                detail,
-                c.raw,
-                now
-            ])?;
+                    Prepared::Malformed { line, detail, raw } => {
+                        err_ins.execute(params![
+                            "malformed",
+                            None::<i64>,
+                            file_id,
+                            line,
+                            None::<String>,
+                            None::<String>,
+                            None::<String>,
+                            "0",
+                            detail,
+                            raw,
+                            now
+                        ])?;
+                        kinds[0] += 1;
+                        continue;
+                    }
+                    Prepared::Cdr(c) => c,
+                };
+                let placed = if all_stored {
+                    Placed::New(None)
+                } else if chunked {
+                    let (id, f, ln): (i64, i64, i64) =
+                        owner.query_row([c.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    if (f, ln) == (file_id, c.line) {
+                        Placed::New(Some(id))
+                    } else {
+                        settle_taken(conn, &mut ins, &mut find, file_id, c)?
+                    }
+                } else {
+                    bind_cdr(&mut ins, 0, file_id, c, Some(c.key), false)?;
+                    if ins.raw_execute()? == 1 {
+                        Placed::New(Some(conn.last_insert_rowid()))
+                    } else {
+                        settle_taken(conn, &mut ins, &mut find, file_id, c)?
+                    }
+                };
+                let (kind, detail, cdr_id) = match placed {
+                    Placed::Duplicate(f, ln) => {
+                        bind_cdr(&mut ins, 0, file_id, c, None, true)?;
+                        ins.raw_execute()?;
+                        let where_ = if f == file_id {
+                            format!("line {ln} of this file")
+                        } else {
+                            format!("CDR file {f} line {ln}")
+                        };
+                        (
+                            ErrorKind::Duplicate,
+                            format!("same CDR as {where_}"),
+                            conn.last_insert_rowid(),
+                        )
+                    }
+                    Placed::New(id) => match &c.rated {
+                        Ok(_) => {
+                            out.rated += 1;
+                            out.charge_minor += c.charge_minor;
+                            continue;
+                        }
+                        Err((k, why)) => {
+                            let id = match id {
+                                Some(id) => id,
+                                None => owner.query_row([c.key], |r| r.get(0))?,
+                            };
+                            (*k, why.clone(), id)
+                        }
+                    },
+                };
+                kinds[kind_index(kind)] += 1;
+                err_ins.execute(params![
+                    kind.as_str(),
+                    cdr_id,
+                    file_id,
+                    c.line,
+                    c.service,
+                    c.destination,
+                    c.start.as_str(),
+                    c.cost,
+                    detail,
+                    c.raw,
+                    now
+                ])?;
+            }
         }
         // Back to the reader to be emptied there (or dropped here if it
         // has stopped or has enough).
@@ -1391,6 +1477,97 @@ mod tests {
         // A file of the same bytes is refused before anything is stored.
         let e = register_file(&s.conn, &Actor::test(), "c", "again.csv", "a").unwrap_err();
         assert_eq!(e.exit_code(), 4);
+    }
+
+    /// Errors point at their own CDR row (same file and line).
+    fn errors_match_their_cdrs(s: &Store) {
+        let bad: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM billing_errors e JOIN cdrs c ON c.id = e.cdr_id
+                 WHERE c.file_id <> e.file_id OR c.line <> e.line",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bad, 0);
+    }
+
+    #[test]
+    fn chunked_inserts_settle_duplicates_and_errors_line_by_line() {
+        let (mut s, r) = setup();
+        // 100 lines: whole chunks of CDRs. Every 10th line repeats the line
+        // before it (a duplicate inside a chunk), every 7th is of an unknown
+        // service; one chunk holds a malformed line (inserted one by one).
+        let mut body = String::from(HEAD);
+        let mut expect_dups = 0;
+        let mut expect_unknown = 0;
+        let mut prev = String::new();
+        for i in 0..100u32 {
+            let line = if i % 10 == 9 {
+                expect_dups += 1;
+                prev.clone()
+            } else if i % 7 == 6 {
+                expect_unknown += 1;
+                format!(
+                    "999,2026-11-02T10:{:02}:{:02},{},4420,voice,,0.01,\n",
+                    i / 60,
+                    i % 60,
+                    i + 1
+                )
+            } else if i == 40 {
+                "441,not a time,10,4420,voice,,0.01,\n".to_string()
+            } else {
+                format!(
+                    "441,2026-11-02T10:{:02}:{:02},{},4420,voice,,0.01,\n",
+                    i / 60,
+                    i % 60,
+                    i + 1
+                )
+            };
+            body.push_str(&line);
+            prev = line;
+        }
+        let p = import(&mut s, &r, "a", &body);
+        assert_eq!(p.lines, 100);
+        assert_eq!(p.errors.get("duplicate"), Some(&expect_dups));
+        assert_eq!(p.errors.get("unknown_service"), Some(&expect_unknown));
+        assert_eq!(p.errors.get("malformed"), Some(&1));
+        assert_eq!(p.rated + p.error_count(), 100);
+        errors_match_their_cdrs(&s);
+        let dup = list_errors(&s.conn, Some(ErrorKind::Duplicate), None, false).unwrap();
+        // Line 11 (the 10th data line) repeats line 10.
+        assert!(
+            dup[0].detail.contains("line 10 of this file"),
+            "{:?}",
+            dup[0]
+        );
+        // The same 100 lines again in another file: every CDR is a duplicate
+        // of file 1 (the repeated ones too), the malformed line is malformed.
+        let p2 = import(&mut s, &r, "b", &body);
+        assert_eq!(p2.rated, 0);
+        assert_eq!(p2.errors.get("duplicate"), Some(&99));
+        errors_match_their_cdrs(&s);
+        let ids: Vec<i64> = s
+            .conn
+            .prepare("SELECT id FROM billing_errors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let lines: Vec<(i64, i64)> = s
+            .conn
+            .prepare("SELECT file_id, line FROM billing_errors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(ids.len(), lines.len());
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(lines, sorted, "errors are written in file and line order");
     }
 
     #[test]
