@@ -12,7 +12,13 @@
 //! ([`Rater`]). Duplicate detection costs nothing extra on the common path:
 //! the CDR is inserted with its compact dedupe key under a unique index
 //! (`ON CONFLICT DO NOTHING`); only when the key is taken are the stored
-//! fields compared (see `domain::cdrs`).
+//! fields compared (see `domain::cdrs`). CDRs go in 32 to a multi-row
+//! INSERT and are then settled line by line ([`store_prepared`]).
+//!
+//! **Stored form** (schema.sql migration 9): `start` is INTEGER seconds of
+//! the local wall-clock time ([`start_secs`]); the rate description is read
+//! through `rate_id`; the unbilled-CDR index is keyed by `start`, so billing
+//! and production read the unbilled CDRs before a cutoff as one index range.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
