@@ -38,7 +38,7 @@ use crate::domain::cdrs::{
 use crate::domain::checklist::CdrFacts;
 use crate::domain::money;
 use crate::domain::rating::{
-    CallType, ErrorKind, Increment, PeakWindow, RateRow, RateTable, ServiceInfo,
+    Band, CallType, ErrorKind, Increment, PeakWindow, RateRow, RateTable, ServiceInfo,
 };
 use crate::error::{Error, Result, bad_input, external, precondition};
 
@@ -793,9 +793,30 @@ const CHUNK: usize = 32;
 /// Columns bound per CDR row.
 const COLS: usize = 15;
 
+/// Bands by their code in the CDR insert (see [`insert_cdrs_sql`]).
+const BANDS: [Band; 3] = [Band::All, Band::Peak, Band::Offpeak];
+
+/// `CASE ? WHEN 0 THEN 'a' WHEN 1 THEN 'b' … END` (NULL for any other
+/// value, which a NOT NULL column refuses).
+fn case_of(names: &[&str]) -> String {
+    let mut s = String::from("CASE ?");
+    for (i, n) in names.iter().enumerate() {
+        s.push_str(&format!(" WHEN {i} THEN '{n}'"));
+    }
+    s.push_str(" END");
+    s
+}
+
 /// The CDR insert for `rows` rows; a row whose dedupe key is taken is
-/// skipped (`ON CONFLICT DO NOTHING`), found and settled afterwards.
+/// skipped (`ON CONFLICT DO NOTHING`), found and settled afterwards. The
+/// call type, state and band are bound as small codes and turned into
+/// their stored text by the statement (a constant: no text to copy and
+/// free per row).
 fn insert_cdrs_sql(rows: usize) -> String {
+    let call_type = case_of(&CallType::ALL.map(CallType::as_str));
+    let state = case_of(&["error", "rated"]);
+    let band = case_of(&BANDS.map(Band::as_str));
+    let row = format!("(?,?,?,?,?,{call_type},?,?,?,{state},?,{band},?,?,?)");
     let mut s = String::from(
         "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
             carrier_cost, record_id, state, rate_id, band, billable, charge_minor, dedupe) VALUES ",
@@ -804,10 +825,15 @@ fn insert_cdrs_sql(rows: usize) -> String {
         if r > 0 {
             s.push(',');
         }
-        s.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        s.push_str(&row);
     }
     s.push_str(" ON CONFLICT(dedupe) DO NOTHING");
     s
+}
+
+/// The code of a value in `all` (its position), for [`insert_cdrs_sql`].
+fn code_of<T: PartialEq>(all: &[T], v: &T) -> i64 {
+    all.iter().position(|x| x == v).map_or(-1, |i| i as i64)
 }
 
 /// Bind CDR `c` as the row whose first parameter is `at + 1`: as rated or
@@ -821,22 +847,23 @@ fn bind_cdr(
     key: Option<i64>,
     copy: bool,
 ) -> rusqlite::Result<()> {
+    // State codes: 0 error, 1 rated (see insert_cdrs_sql).
     let (state, rate_id, band, billable, charge) = match &c.rated {
         Ok(r) if !copy => (
-            "rated",
+            1i64,
             Some(r.rate.id),
-            Some(r.band.as_str()),
+            Some(code_of(&BANDS, &r.band)),
             Some(units_i64(r.billable_units)),
             Some(c.charge_minor),
         ),
-        _ => ("error", None, None, None, None),
+        _ => (0, None, None, None, None),
     };
     st.raw_bind_parameter(at + 1, file_id)?;
     st.raw_bind_parameter(at + 2, c.line)?;
     st.raw_bind_parameter(at + 3, c.service.as_str())?;
     st.raw_bind_parameter(at + 4, c.secs)?;
     st.raw_bind_parameter(at + 5, c.destination.as_str())?;
-    st.raw_bind_parameter(at + 6, c.call_type.as_str())?;
+    st.raw_bind_parameter(at + 6, code_of(&CallType::ALL, &c.call_type))?;
     st.raw_bind_parameter(at + 7, units_i64(c.units))?;
     st.raw_bind_parameter(at + 8, c.cost.as_str())?;
     st.raw_bind_parameter(at + 9, c.record_id.as_deref())?;
