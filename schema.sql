@@ -449,3 +449,51 @@ ALTER TABLE cdr_files ADD COLUMN not_billable INTEGER NOT NULL DEFAULT 0;
 -- request even if the customer's token changed meanwhile (Stripe refuses a
 -- reused key with other parameters). Never printed.
 ALTER TABLE payment_items ADD COLUMN card_token TEXT;
+
+-- migration: 9
+-- CDR storage narrowed for import speed (SPEC §13; README, Performance).
+-- `start` is INTEGER seconds since 1970-01-01T00:00:00 of the CDR's local
+-- time (no zone: the same wall clock as the old TEXT, 4 bytes instead of
+-- 19; domain::cdrs::start_secs). The rate's `description` is no longer
+-- copied into every row: it is read through `rate_id` (rates are updated
+-- in place, never deleted), so an invoice shows the description current at
+-- production, which invoice_lines then keep. `cdrs_file` is gone (readers
+-- by file scan; nothing looks one file's CDRs up on a hot path). The
+-- unbilled index is keyed by `start` alone: a time-ordered file appends to
+-- it instead of landing at random places in a (service, start) index, so
+-- the import no longer drops and rebuilds it; billing and production read
+-- the unbilled CDRs before the cutoff as one range of it, bounded by the
+-- open period, not by history. The rows keep their ids (billing_errors.cdr_id).
+-- The CHECKs are written with OR, not IN (...): SQLite evaluates a CHECK's
+-- IN list by building a temporary b-tree for every row inserted, which cost
+-- about 1 s per million CDRs. store::Store::migrate turns foreign keys off around migrations (SQLite's
+-- documented table rebuild).
+CREATE TABLE cdrs_v9 (
+    id           INTEGER PRIMARY KEY,
+    file_id      INTEGER NOT NULL REFERENCES cdr_files(id),
+    line         INTEGER NOT NULL,
+    service      TEXT NOT NULL,           -- normalised digits
+    start        INTEGER NOT NULL,        -- seconds since 1970-01-01T00:00:00, local time
+    destination  TEXT NOT NULL,           -- normalised digits
+    call_type    TEXT NOT NULL CHECK (call_type = 'voice' OR call_type = 'sms' OR call_type = 'data'),
+    units        INTEGER NOT NULL,        -- seconds (voice), messages (sms), bytes (data)
+    carrier_cost TEXT NOT NULL DEFAULT '0',
+    record_id    TEXT,
+    state        TEXT NOT NULL CHECK (state = 'rated' OR state = 'error' OR state = 'unrated'),
+    rate_id      INTEGER,                 -- rates.id; the description is read through it
+    band         TEXT,
+    billable     INTEGER,                 -- billable seconds / messages / KB
+    charge_minor INTEGER,
+    invoice_id   INTEGER REFERENCES invoices(id),
+    dedupe       INTEGER
+);
+INSERT INTO cdrs_v9 (id, file_id, line, service, start, destination, call_type, units,
+    carrier_cost, record_id, state, rate_id, band, billable, charge_minor, invoice_id, dedupe)
+SELECT id, file_id, line, service, CAST(strftime('%s', start) AS INTEGER), destination, call_type,
+    units, carrier_cost, record_id, state, rate_id, band, billable, charge_minor, invoice_id, dedupe
+FROM cdrs;
+DROP TABLE cdrs;
+ALTER TABLE cdrs_v9 RENAME TO cdrs;
+CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe);
+CREATE INDEX cdrs_unbilled ON cdrs(start) WHERE invoice_id IS NULL AND state = 'rated';
+CREATE INDEX cdrs_invoice ON cdrs(invoice_id) WHERE invoice_id IS NOT NULL;

@@ -64,7 +64,8 @@ fn native_file_is_rated_and_every_error_kind_names_file_and_line() {
     // How a CDR was rated is kept: line 2, BIZ UK landline 0.03/min 1/1, 125 s → 0.0625 → 0.06.
     let (rate_desc, band, billable, charge): (String, String, i64, i64) = db(&e)
         .query_row(
-            "SELECT description, band, billable, charge_minor FROM cdrs WHERE file_id = 1 AND line = 2",
+            "SELECT r.description, c.band, c.billable, c.charge_minor FROM cdrs c
+             JOIN rates r ON r.id = c.rate_id WHERE c.file_id = 1 AND c.line = 2",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )

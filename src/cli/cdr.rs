@@ -159,8 +159,7 @@ fn import(
         let rater = cdrs::load_rater(&tx)?;
         let input = std::fs::File::open(&stored)
             .map_err(|e| external(format!("{}: cannot read: {e}", stored.display())))?;
-        let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-        match cdrs::process_file(&tx, actor, id, format, input, size, &rater)? {
+        match cdrs::process_file(&tx, actor, id, format, input, &rater)? {
             Ok(p) => {
                 tx.commit()?;
                 Ok(Some(p))
@@ -326,8 +325,7 @@ fn process(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Re
                     Err(e) => Err(format!("stored copy {}: {e}", path.display())),
                     Ok(input) => {
                         let rater = cdrs::load_rater(&tx)?;
-                        let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-                        cdrs::process_file(&tx, actor, id, format, input, size, &rater)?
+                        cdrs::process_file(&tx, actor, id, format, input, &rater)?
                             .map_err(|e| e.to_string())
                     }
                 }

@@ -691,7 +691,7 @@ fn field<'a>(
 ) -> Result<&'a str, FieldError> {
     let b = rec
         .get(i)
-        .ok_or((Some(name), format!("missing {name} field")))?;
+        .ok_or_else(|| (Some(name), format!("missing {name} field")))?;
     std::str::from_utf8(b)
         .map(str::trim)
         .map_err(|_| (Some(name), "not valid UTF-8".into()))
@@ -747,10 +747,12 @@ fn parse_fields(l: &Layout, rec: &csv::ByteRecord) -> Result<LineOutcome, FieldE
     .map_err(|r| (Some("start"), r))?;
     let ct_s = opt_field(rec, l.call_type, "call_type")?;
     let call_type = if ct_s.is_empty() {
-        l.default_call_type.ok_or((
-            Some("call_type"),
-            "the call type is empty (voice, sms or data)".into(),
-        ))?
+        l.default_call_type.ok_or_else(|| {
+            (
+                Some("call_type"),
+                "the call type is empty (voice, sms or data)".into(),
+            )
+        })?
     } else {
         call_type_loose(ct_s)
             .or_else(|| l.call_type_values.get(&ct_s.to_ascii_lowercase()).copied())

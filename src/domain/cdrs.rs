@@ -70,19 +70,73 @@ pub fn dedupe_key(id: &Identity<'_>, start: NaiveDateTime, probe: u32) -> i64 {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` into `out` (cleared first), without fractions:
-/// the stored form of a CDR's start.
+/// the text form of a CDR's start (error rows, the dedupe hash).
 pub fn format_start(t: NaiveDateTime, out: &mut String) {
     out.clear();
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    match StartText::new(t) {
+        Some(s) => out.push_str(s.as_str()),
+        None => {
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+        }
+    }
+}
+
+/// A CDR start as `YYYY-MM-DDTHH:MM:SS`, on the stack (the import formats
+/// one per line: no allocation, no formatting machinery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartText([u8; 19]);
+
+impl StartText {
+    /// `None` for a year outside 0000–9999 (not four digits).
+    pub fn new(t: NaiveDateTime) -> Option<StartText> {
+        let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+        let mut b = *b"0000-00-00T00:00:00";
+        let mut put = |at: usize, width: usize, v: u32| {
+            let mut v = v;
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        put(17, 2, t.second());
+        Some(StartText(b))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ASCII digits and separators")
+    }
+}
+
+/// The stored form of a CDR's start: seconds since 1970-01-01T00:00:00 of
+/// its local wall-clock time (no zone is involved; what `schema.sql`
+/// migration 9 calls `start`). Order and day boundaries are those of the
+/// `YYYY-MM-DDTHH:MM:SS` text it replaces.
+pub fn start_secs(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp()
+}
+
+/// The first second of a day, in the form of [`start_secs`].
+pub fn day_secs(d: chrono::NaiveDate) -> i64 {
+    start_secs(d.and_time(chrono::NaiveTime::MIN))
+}
+
+/// A stored start back as a local time (`None` if out of range).
+pub fn from_start_secs(s: i64) -> Option<NaiveDateTime> {
+    chrono::DateTime::from_timestamp(s, 0).map(|d| d.naive_utc())
 }
 
 /// Digits of `s` into `out` (cleared first); see `rating::normalise_number`.
@@ -234,6 +288,14 @@ mod tests {
             .unwrap();
         format_start(ts, &mut s);
         assert_eq!(s, "2026-01-02T03:04:05");
+        assert_eq!(StartText::new(ts).unwrap().as_str(), "2026-01-02T03:04:05");
+        let far = NaiveDate::from_ymd_opt(12026, 12, 31)
+            .unwrap()
+            .and_hms_opt(23, 59, 58)
+            .unwrap();
+        assert!(StartText::new(far).is_none());
+        format_start(far, &mut s);
+        assert_eq!(s, "12026-12-31T23:59:58");
         normalise_into("+44 (0) 20-79", &mut s);
         assert_eq!(s, "4402079");
     }

@@ -62,9 +62,10 @@ pub fn terms(conn: &Connection) -> Result<Terms> {
     })
 }
 
-/// The cutoff as the exclusive upper bound of CDR start times.
-fn cutoff_bound(cutoff: NaiveDate) -> String {
-    format!("{}T", cutoff.succ_opt().unwrap_or(cutoff))
+/// The cutoff as the exclusive upper bound of stored CDR start times (the
+/// first second of the day after; see `domain::cdrs::start_secs`).
+pub(crate) fn cutoff_bound(cutoff: NaiveDate) -> i64 {
+    crate::domain::cdrs::day_secs(cutoff.succ_opt().unwrap_or(cutoff))
 }
 
 /// The customers of the run's cycle, in account order, with their inputs.
@@ -143,11 +144,12 @@ pub fn gather(conn: &Connection, run: &Run) -> Result<Vec<(BillCustomer, Inputs)
     let mut usage: HashMap<String, Vec<UsageGroup>> = HashMap::new();
     {
         let mut st = conn.prepare(
-            "SELECT s.account, c.service, c.call_type, COALESCE(c.description, ''),
+            "SELECT s.account, c.service, c.call_type, COALESCE(r.description, ''),
                     COUNT(*), SUM(c.units), SUM(c.charge_minor)
              FROM cdrs c JOIN services s ON s.service = c.service
+             LEFT JOIN rates r ON r.id = c.rate_id
              WHERE c.state = 'rated' AND c.invoice_id IS NULL AND c.start < ?1
-             GROUP BY s.account, c.service, c.call_type, c.description",
+             GROUP BY s.account, c.service, c.call_type, COALESCE(r.description, '')",
         )?;
         for r in st.query_map([&bound], |r| {
             Ok((
@@ -353,7 +355,7 @@ pub fn prebill(conn: &Connection, run: &Run) -> Result<Report<Run>> {
 /// rated and unbilled up to the cutoff, rated but after the cutoff
 /// (waiting); and every open billing error (an error has no customer yet).
 pub fn cdr_counts(conn: &Connection, run: &Run) -> Result<(u64, u64, u64)> {
-    let bound = run.cutoff_date.map(cutoff_bound).unwrap_or_default();
+    let bound = run.cutoff_date.map(cutoff_bound).unwrap_or(i64::MIN);
     let (unbilled, waiting): (i64, i64) = conn.query_row(
         "SELECT COALESCE(SUM(c.start < ?1), 0), COALESCE(SUM(c.start >= ?1), 0) FROM cdrs c
          JOIN services s ON s.service = c.service
@@ -372,7 +374,7 @@ pub fn cdr_counts(conn: &Connection, run: &Run) -> Result<(u64, u64, u64)> {
 
 /// Usage charges by carrier for the pre-billing report.
 pub fn usage_by_carrier(conn: &Connection, run: &Run) -> Result<Vec<(String, u64, i64)>> {
-    let bound = run.cutoff_date.map(cutoff_bound).unwrap_or_default();
+    let bound = run.cutoff_date.map(cutoff_bound).unwrap_or(i64::MIN);
     let mut st = conn.prepare(
         "SELECT f.carrier, COUNT(*), COALESCE(SUM(c.charge_minor), 0)
          FROM cdrs c JOIN cdr_files f ON f.id = c.file_id

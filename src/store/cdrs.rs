@@ -12,7 +12,13 @@
 //! ([`Rater`]). Duplicate detection costs nothing extra on the common path:
 //! the CDR is inserted with its compact dedupe key under a unique index
 //! (`ON CONFLICT DO NOTHING`); only when the key is taken are the stored
-//! fields compared (see `domain::cdrs`).
+//! fields compared (see `domain::cdrs`). CDRs go in 32 to a multi-row
+//! INSERT and are then settled line by line ([`store_prepared`]).
+//!
+//! **Stored form** (schema.sql migration 9): `start` is INTEGER seconds of
+//! the local wall-clock time ([`start_secs`]); the rate description is read
+//! through `rate_id`; the unbilled-CDR index is keyed by `start`, so billing
+//! and production read the unbilled CDRs before a cutoff as one index range.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -26,11 +32,13 @@ use super::audit::{self, Actor};
 use super::{runs, settings};
 use crate::domain::billing_errors::ErrorRow;
 use crate::domain::cdr_format::{CdrFileError, CdrFormat, CdrReader, ColumnMap, LineOutcome};
-use crate::domain::cdrs::{Identity, Rater, dedupe_key, format_start, normalise_into};
+use crate::domain::cdrs::{
+    Identity, Rater, StartText, day_secs, dedupe_key, from_start_secs, normalise_into, start_secs,
+};
 use crate::domain::checklist::CdrFacts;
 use crate::domain::money;
 use crate::domain::rating::{
-    CallType, ErrorKind, Increment, PeakWindow, RateRow, RateTable, ServiceInfo,
+    Band, CallType, ErrorKind, Increment, PeakWindow, RateRow, RateTable, ServiceInfo,
 };
 use crate::error::{Error, Result, bad_input, external, precondition};
 
@@ -304,8 +312,16 @@ pub fn waiting_from(conn: &Connection) -> Result<Option<String>> {
         .map(|d| d.to_string()))
 }
 
+/// [`waiting_from`] in the stored form of a CDR start.
+fn waiting_from_secs(conn: &Connection) -> Result<Option<i64>> {
+    Ok(runs::latest_open(conn)?
+        .and_then(|r| r.cutoff_date)
+        .and_then(|c| c.checked_add_days(Days::new(1)))
+        .map(day_secs))
+}
+
 pub fn list_files(conn: &Connection) -> Result<Vec<FileRow>> {
-    let from = waiting_from(conn)?;
+    let from = waiting_from_secs(conn)?;
     let mut counts: HashMap<i64, [u64; 4]> = HashMap::new();
     {
         let mut st = conn.prepare(
@@ -533,39 +549,6 @@ pub fn tune_for_import(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Files at least this big are imported with the unbilled-CDR index
-/// rebuilt once at the end instead of updated per line (see below).
-pub const LARGE_FILE_BYTES: u64 = 16 << 20;
-
-/// For a large file, inside the import transaction: drop the partial index
-/// of unbilled CDRs (`cdrs_unbilled`, keyed by service then start, so every
-/// line would land at a random place in it) and return its definition for
-/// [`restore_index`]. Rebuilding it by one sort at the end costs about a
-/// third of updating it line by line; it only holds *unbilled* rated CDRs,
-/// so the rebuild is bounded by the open period, not by all history.
-/// Readers never see it missing: both happen in one transaction.
-pub fn suspend_unbilled_index(conn: &Connection) -> Result<Option<String>> {
-    let sql: Option<String> = conn
-        .query_row(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'cdrs_unbilled'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if sql.is_some() {
-        conn.execute_batch("DROP INDEX cdrs_unbilled")?;
-    }
-    Ok(sql)
-}
-
-/// Re-create an index dropped by [`suspend_unbilled_index`].
-pub fn restore_index(conn: &Connection, sql: Option<String>) -> Result<()> {
-    if let Some(sql) = sql {
-        conn.execute_batch(&sql)?;
-    }
-    Ok(())
-}
-
 /// What processing one file did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Processed {
@@ -584,12 +567,6 @@ impl Processed {
     }
 }
 
-const INSERT_CDR: &str =
-    "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
-    carrier_cost, record_id, state, rate_id, band, billable, charge_minor, description, dedupe)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-    ON CONFLICT(dedupe) DO NOTHING";
-
 const INSERT_ERROR: &str = "INSERT INTO billing_errors (kind, cdr_id, file_id, line, service,
     destination, start, carrier_cost, detail, raw, created_at)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
@@ -598,7 +575,10 @@ fn units_i64(u: u64) -> i64 {
     i64::try_from(u).unwrap_or(i64::MAX)
 }
 
-/// One line, parsed and rated off the database thread.
+/// One line, parsed and rated off the database thread. Unboxed: a batch
+/// is one allocation, not one per line (the lines are freed on the other
+/// thread, where every cross-thread free costs).
+#[allow(clippy::large_enum_variant)]
 enum Prepared<'r> {
     NotBillable,
     Malformed {
@@ -606,15 +586,22 @@ enum Prepared<'r> {
         detail: String,
         raw: String,
     },
-    Cdr(Box<PreparedCdr<'r>>),
+    Cdr(PreparedCdr<'r>),
 }
 
 struct PreparedCdr<'r> {
     line: i64,
     raw: String,
     service: String,
-    start: String,
+    start: StartText,
+    /// `start` as stored ([`start_secs`]).
+    secs: i64,
     when: NaiveDateTime,
+    /// The rated charge in minor units (0 when rating failed).
+    charge_minor: i64,
+    /// The first dedupe key ([`dedupe_key`] probe 0), computed off the
+    /// database thread.
+    key: i64,
     destination: String,
     call_type: CallType,
     units: u64,
@@ -627,7 +614,7 @@ impl PreparedCdr<'_> {
     fn identity(&self) -> Identity<'_> {
         Identity {
             service: &self.service,
-            start: &self.start,
+            start: self.start.as_str(),
             destination: &self.destination,
             call_type: self.call_type,
             units: self.units,
@@ -652,8 +639,13 @@ fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepa
         }
         LineOutcome::Cdr(rec) => rec,
     };
-    let mut start = String::with_capacity(19);
-    format_start(rec.start, &mut start);
+    let Some(start) = StartText::new(rec.start) else {
+        return Prepared::Malformed {
+            line,
+            detail: "start: the year is not between 0000 and 9999".into(),
+            raw: l.raw,
+        };
+    };
     let units = rec.units();
     let service = digits_only(rec.service);
     let destination = digits_only(rec.destination);
@@ -665,19 +657,33 @@ fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepa
                 rater.explain(e, &service, rec.start, &destination, rec.call_type),
             )
         });
-    Prepared::Cdr(Box::new(PreparedCdr {
+    let key = dedupe_key(
+        &Identity {
+            service: &service,
+            start: start.as_str(),
+            destination: &destination,
+            call_type: rec.call_type,
+            units,
+        },
+        rec.start,
+        0,
+    );
+    Prepared::Cdr(PreparedCdr {
         line,
         raw: l.raw,
         service,
         start,
+        secs: start_secs(rec.start),
         when: rec.start,
+        charge_minor: rated.as_ref().map_or(0, |r| money::to_minor(r.amount)),
+        key,
         destination,
         call_type: rec.call_type,
         units,
         cost: rec.carrier_cost.to_string(),
         record_id: rec.record_id,
         rated,
-    }))
+    })
 }
 
 /// A number normalised to its digits, reusing the string when it already is.
@@ -708,23 +714,28 @@ pub fn process_file<R: Read + Send>(
     file_id: i64,
     format: CdrFormat,
     input: R,
-    size: u64,
     rater: &Rater,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
     let reader = match CdrReader::new(format, input) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
-    let suspended = if size >= LARGE_FILE_BYTES {
-        suspend_unbilled_index(conn)?
-    } else {
-        None
-    };
     type Batch<'r> = std::result::Result<Vec<Prepared<'r>>, CdrFileError>;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(4);
+    // Stored batches come back to the reading thread to be emptied and
+    // reused: their strings are freed by the thread that allocated them
+    // (cheap), and the batch vectors are allocated once.
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<Prepared<'_>>>(8);
     let result = std::thread::scope(|s| {
         s.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
+            let fresh = || match back_rx.try_recv() {
+                Ok(mut v) => {
+                    v.clear();
+                    v
+                }
+                Err(_) => Vec::with_capacity(BATCH),
+            };
+            let mut batch = fresh();
             for item in reader {
                 match item {
                     Ok(l) => batch.push(prepare(l, rater)),
@@ -737,9 +748,7 @@ pub fn process_file<R: Read + Send>(
                     }
                 }
                 if batch.len() == BATCH
-                    && tx
-                        .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
-                        .is_err()
+                    && tx.send(Ok(std::mem::replace(&mut batch, fresh()))).is_err()
                 {
                     return; // the writer stopped (a database error)
                 }
@@ -748,7 +757,7 @@ pub fn process_file<R: Read + Send>(
                 let _ = tx.send(Ok(batch));
             }
         });
-        store_prepared(conn, file_id, rx)
+        store_prepared(conn, file_id, rx, back_tx)
         // Leaving the scope joins the reader; on a writer error `rx` is
         // dropped first, so the reader's next send fails and it stops.
     });
@@ -756,7 +765,6 @@ pub fn process_file<R: Read + Send>(
         Ok(out) => out,
         Err(e) => return Ok(Err(e)),
     };
-    restore_index(conn, suspended)?;
     let now = super::now_stamp();
     conn.execute(
         "UPDATE cdr_files SET state = 'processed', lines = ?2, not_billable = ?3, processed_at = ?4,
@@ -780,18 +788,161 @@ pub fn process_file<R: Read + Send>(
     Ok(Ok(out))
 }
 
+/// CDRs written by one multi-row INSERT (see [`store_prepared`]).
+const CHUNK: usize = 32;
+/// Columns bound per CDR row.
+const COLS: usize = 15;
+
+/// Bands by their code in the CDR insert (see [`insert_cdrs_sql`]).
+const BANDS: [Band; 3] = [Band::All, Band::Peak, Band::Offpeak];
+
+/// `CASE ? WHEN 0 THEN 'a' WHEN 1 THEN 'b' … END` (NULL for any other
+/// value, which a NOT NULL column refuses).
+fn case_of(names: &[&str]) -> String {
+    let mut s = String::from("CASE ?");
+    for (i, n) in names.iter().enumerate() {
+        s.push_str(&format!(" WHEN {i} THEN '{n}'"));
+    }
+    s.push_str(" END");
+    s
+}
+
+/// The CDR insert for `rows` rows; a row whose dedupe key is taken is
+/// skipped (`ON CONFLICT DO NOTHING`), found and settled afterwards. The
+/// call type, state and band are bound as small codes and turned into
+/// their stored text by the statement (a constant: no text to copy and
+/// free per row).
+fn insert_cdrs_sql(rows: usize) -> String {
+    let call_type = case_of(&CallType::ALL.map(CallType::as_str));
+    let state = case_of(&["error", "rated"]);
+    let band = case_of(&BANDS.map(Band::as_str));
+    let row = format!("(?,?,?,?,?,{call_type},?,?,?,{state},?,{band},?,?,?)");
+    let mut s = String::from(
+        "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
+            carrier_cost, record_id, state, rate_id, band, billable, charge_minor, dedupe) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push_str(&row);
+    }
+    s.push_str(" ON CONFLICT(dedupe) DO NOTHING");
+    s
+}
+
+/// The code of a value in `all` (its position), for [`insert_cdrs_sql`].
+fn code_of<T: PartialEq>(all: &[T], v: &T) -> i64 {
+    all.iter().position(|x| x == v).map_or(-1, |i| i as i64)
+}
+
+/// Bind CDR `c` as the row whose first parameter is `at + 1`: as rated or
+/// failed rating, with dedupe `key`; or, with `copy`, as the stored copy
+/// of a duplicate (state error, no rating, no key).
+fn bind_cdr(
+    st: &mut rusqlite::CachedStatement<'_>,
+    at: usize,
+    file_id: i64,
+    c: &PreparedCdr<'_>,
+    key: Option<i64>,
+    copy: bool,
+) -> rusqlite::Result<()> {
+    // State codes: 0 error, 1 rated (see insert_cdrs_sql).
+    let (state, rate_id, band, billable, charge) = match &c.rated {
+        Ok(r) if !copy => (
+            1i64,
+            Some(r.rate.id),
+            Some(code_of(&BANDS, &r.band)),
+            Some(units_i64(r.billable_units)),
+            Some(c.charge_minor),
+        ),
+        _ => (0, None, None, None, None),
+    };
+    st.raw_bind_parameter(at + 1, file_id)?;
+    st.raw_bind_parameter(at + 2, c.line)?;
+    st.raw_bind_parameter(at + 3, c.service.as_str())?;
+    st.raw_bind_parameter(at + 4, c.secs)?;
+    st.raw_bind_parameter(at + 5, c.destination.as_str())?;
+    st.raw_bind_parameter(at + 6, code_of(&CallType::ALL, &c.call_type))?;
+    st.raw_bind_parameter(at + 7, units_i64(c.units))?;
+    st.raw_bind_parameter(at + 8, c.cost.as_str())?;
+    st.raw_bind_parameter(at + 9, c.record_id.as_deref())?;
+    st.raw_bind_parameter(at + 10, state)?;
+    st.raw_bind_parameter(at + 11, rate_id)?;
+    st.raw_bind_parameter(at + 12, band)?;
+    st.raw_bind_parameter(at + 13, billable)?;
+    st.raw_bind_parameter(at + 14, charge)?;
+    st.raw_bind_parameter(at + 15, key)?;
+    Ok(())
+}
+
+/// Where a CDR ended up.
+enum Placed {
+    /// Stored under one of its dedupe keys; its id when already known.
+    New(Option<i64>),
+    /// The same CDR is stored already: (file id, line) of that one.
+    Duplicate(i64, i64),
+}
+
+/// A CDR whose first dedupe key is taken: the same CDR (a duplicate), or a
+/// hash collision, in which case the next keys of its probe sequence are
+/// tried until one is free (stored) or holds the same CDR.
+fn settle_taken(
+    conn: &Connection,
+    ins: &mut rusqlite::CachedStatement<'_>,
+    find: &mut rusqlite::CachedStatement<'_>,
+    file_id: i64,
+    c: &PreparedCdr<'_>,
+) -> Result<Placed> {
+    let units = units_i64(c.units);
+    let mut key = c.key;
+    let mut probe = 0u32;
+    loop {
+        // The key is taken: the same CDR, or a hash collision?
+        let same = find.query_row([key], |r| {
+            let same = r.get_ref(1)?.as_str()? == c.service
+                && r.get::<_, i64>(2)? == c.secs
+                && r.get_ref(3)?.as_str()? == c.destination
+                && r.get_ref(4)?.as_str()? == c.call_type.as_str()
+                && r.get::<_, i64>(5)? == units;
+            Ok(same.then(|| (r.get::<_, i64>(6), r.get::<_, i64>(7))))
+        })?;
+        if let Some((f, ln)) = same {
+            return Ok(Placed::Duplicate(f?, ln?));
+        }
+        probe += 1;
+        key = dedupe_key(&c.identity(), c.when, probe);
+        bind_cdr(ins, 0, file_id, c, Some(key), false)?;
+        if ins.raw_execute()? == 1 {
+            return Ok(Placed::New(Some(conn.last_insert_rowid())));
+        }
+    }
+}
+
 /// The database side of [`process_file`].
-fn store_prepared(
+///
+/// A batch is written in chunks of [`CHUNK`] lines: when all are CDRs
+/// they go in with one multi-row INSERT (most of SQLite's per-statement
+/// cost is paid once per chunk), else one INSERT each. Then every line is
+/// settled in file order, exactly as if inserted alone: a CDR whose first
+/// dedupe key turned out to be taken (the chunk stored fewer rows than it
+/// had) is looked up by that key; if the owner is not this line, the
+/// duplicate / collision check of [`settle_taken`] runs. Billing errors are
+/// written in line order.
+fn store_prepared<'r>(
     conn: &Connection,
     file_id: i64,
-    rx: std::sync::mpsc::Receiver<std::result::Result<Vec<Prepared<'_>>, CdrFileError>>,
+    rx: std::sync::mpsc::Receiver<std::result::Result<Vec<Prepared<'r>>, CdrFileError>>,
+    back: std::sync::mpsc::SyncSender<Vec<Prepared<'r>>>,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
     let now = super::now_stamp();
-    let mut ins = conn.prepare_cached(INSERT_CDR)?;
+    let mut ins = conn.prepare_cached(&insert_cdrs_sql(1))?;
+    let mut ins_chunk = conn.prepare_cached(&insert_cdrs_sql(CHUNK))?;
     let mut err_ins = conn.prepare_cached(INSERT_ERROR)?;
     let mut find = conn.prepare_cached(
         "SELECT id, service, start, destination, call_type, units, file_id, line FROM cdrs WHERE dedupe = ?1",
     )?;
+    let mut owner = conn.prepare_cached("SELECT id, file_id, line FROM cdrs WHERE dedupe = ?1")?;
     let mut out = Processed {
         file_id,
         ..Default::default()
@@ -802,133 +953,111 @@ fn store_prepared(
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
-        for p in batch {
-            out.lines += 1;
-            let c = match p {
-                Prepared::NotBillable => {
-                    out.not_billable += 1;
-                    continue;
+        for items in batch.chunks(CHUNK) {
+            let chunked =
+                items.len() == CHUNK && items.iter().all(|p| matches!(p, Prepared::Cdr(_)));
+            let mut all_stored = false;
+            if chunked {
+                for (i, p) in items.iter().enumerate() {
+                    if let Prepared::Cdr(c) = p {
+                        bind_cdr(&mut ins_chunk, i * COLS, file_id, c, Some(c.key), false)?;
+                    }
                 }
-                Prepared::Malformed { line, detail, raw } => {
-                    err_ins.execute(params![
-                        "malformed",
-                        None::<i64>,
-                        file_id,
-                        line,
-                        None::<String>,
-                        None::<String>,
-                        None::<String>,
-                        "0",
-                        detail,
-                        raw,
-                        now
-                    ])?;
-                    kinds[0] += 1;
-                    continue;
-                }
-                Prepared::Cdr(c) => c,
-            };
-            let (state, rate_id, band, billable, charge, desc) = match &c.rated {
-                Ok(r) => (
-                    "rated",
-                    Some(r.rate.id),
-                    Some(r.band.as_str()),
-                    Some(units_i64(r.billable_units)),
-                    Some(money::to_minor(r.amount)),
-                    Some(r.rate.description.as_str()),
-                ),
-                Err(_) => ("error", None, None, None, None, None),
-            };
-            let units = units_i64(c.units);
-            let mut probe = 0u32;
-            let dup_of: Option<(i64, i64)> = loop {
-                let key = dedupe_key(&c.identity(), c.when, probe);
-                let n = ins.execute(params![
-                    file_id,
-                    c.line,
-                    c.service,
-                    c.start,
-                    c.destination,
-                    c.call_type.as_str(),
-                    units,
-                    c.cost,
-                    c.record_id,
-                    state,
-                    rate_id,
-                    band,
-                    billable,
-                    charge,
-                    desc,
-                    key
-                ])?;
-                if n == 1 {
-                    break None;
-                }
-                // The key is taken: the same CDR, or a hash collision?
-                let same = find.query_row([key], |r| {
-                    let same = r.get_ref(1)?.as_str()? == c.service
-                        && r.get_ref(2)?.as_str()? == c.start
-                        && r.get_ref(3)?.as_str()? == c.destination
-                        && r.get_ref(4)?.as_str()? == c.call_type.as_str()
-                        && r.get::<_, i64>(5)? == units;
-                    Ok(same.then(|| (r.get::<_, i64>(6), r.get::<_, i64>(7))))
-                })?;
-                if let Some((f, ln)) = same {
-                    break Some((f?, ln?));
-                }
-                probe += 1;
-            };
-            let (kind, detail) = if let Some((f, ln)) = dup_of {
-                ins.execute(params![
-                    file_id,
-                    c.line,
-                    c.service,
-                    c.start,
-                    c.destination,
-                    c.call_type.as_str(),
-                    units,
-                    c.cost,
-                    c.record_id,
-                    "error",
-                    None::<i64>,
-                    None::<String>,
-                    None::<i64>,
-                    None::<i64>,
-                    None::<String>,
-                    None::<i64>
-                ])?;
-                let where_ = if f == file_id {
-                    format!("line {ln} of this file")
-                } else {
-                    format!("CDR file {f} line {ln}")
-                };
-                (ErrorKind::Duplicate, format!("same CDR as {where_}"))
-            } else {
-                match &c.rated {
-                    Ok(r) => {
-                        out.rated += 1;
-                        out.charge_minor += money::to_minor(r.amount);
+                all_stored = ins_chunk.raw_execute()? == CHUNK;
+            }
+            for p in items {
+                out.lines += 1;
+                let c = match p {
+                    Prepared::NotBillable => {
+                        out.not_billable += 1;
                         continue;
                     }
-                    Err((k, why)) => (*k, why.clone()),
-                }
-            };
-            let cdr_id = conn.last_insert_rowid();
-            kinds[kind_index(kind)] += 1;
-            err_ins.execute(params![
-                kind.as_str(),
-                cdr_id,
-                file_id,
-                c.line,
-                c.service,
-                c.destination,
-                c.start,
-                c.cost,
-                detail,
-                c.raw,
-                now
-            ])?;
+                    Prepared::Malformed { line, detail, raw } => {
+                        err_ins.execute(params![
+                            "malformed",
+                            None::<i64>,
+                            file_id,
+                            line,
+                            None::<String>,
+                            None::<String>,
+                            None::<String>,
+                            "0",
+                            detail,
+                            raw,
+                            now
+                        ])?;
+                        kinds[0] += 1;
+                        continue;
+                    }
+                    Prepared::Cdr(c) => c,
+                };
+                let placed = if all_stored {
+                    Placed::New(None)
+                } else if chunked {
+                    let (id, f, ln): (i64, i64, i64) =
+                        owner.query_row([c.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    if (f, ln) == (file_id, c.line) {
+                        Placed::New(Some(id))
+                    } else {
+                        settle_taken(conn, &mut ins, &mut find, file_id, c)?
+                    }
+                } else {
+                    bind_cdr(&mut ins, 0, file_id, c, Some(c.key), false)?;
+                    if ins.raw_execute()? == 1 {
+                        Placed::New(Some(conn.last_insert_rowid()))
+                    } else {
+                        settle_taken(conn, &mut ins, &mut find, file_id, c)?
+                    }
+                };
+                let (kind, detail, cdr_id) = match placed {
+                    Placed::Duplicate(f, ln) => {
+                        bind_cdr(&mut ins, 0, file_id, c, None, true)?;
+                        ins.raw_execute()?;
+                        let where_ = if f == file_id {
+                            format!("line {ln} of this file")
+                        } else {
+                            format!("CDR file {f} line {ln}")
+                        };
+                        (
+                            ErrorKind::Duplicate,
+                            format!("same CDR as {where_}"),
+                            conn.last_insert_rowid(),
+                        )
+                    }
+                    Placed::New(id) => match &c.rated {
+                        Ok(_) => {
+                            out.rated += 1;
+                            out.charge_minor += c.charge_minor;
+                            continue;
+                        }
+                        Err((k, why)) => {
+                            let id = match id {
+                                Some(id) => id,
+                                None => owner.query_row([c.key], |r| r.get(0))?,
+                            };
+                            (*k, why.clone(), id)
+                        }
+                    },
+                };
+                kinds[kind_index(kind)] += 1;
+                err_ins.execute(params![
+                    kind.as_str(),
+                    cdr_id,
+                    file_id,
+                    c.line,
+                    c.service,
+                    c.destination,
+                    c.start.as_str(),
+                    c.cost,
+                    detail,
+                    c.raw,
+                    now
+                ])?;
+            }
         }
+        // Back to the reader to be emptied there (or dropped here if it
+        // has stopped or has enough).
+        let _ = back.try_send(batch);
     }
     for (i, k) in ErrorKind::ALL.iter().take(5).enumerate() {
         if kinds[i] > 0 {
@@ -1078,7 +1207,7 @@ pub fn rerate(conn: &Connection, actor: &Actor, rater: &Rater) -> Result<Rerated
          WHERE e.state = 'open' AND e.kind IN ('unknown_service', 'service_inactive', 'no_rate')
          ORDER BY e.id",
     )?;
-    type Row = (i64, String, i64, String, String, String, String, i64);
+    type Row = (i64, String, i64, String, i64, String, String, i64);
     let rows: Vec<Row> = st
         .query_map([], |r| {
             Ok((
@@ -1095,22 +1224,21 @@ pub fn rerate(conn: &Connection, actor: &Actor, rater: &Rater) -> Result<Rerated
         .collect::<Result<_, _>>()?;
     for (eid, kind, cid, svc, start, dest, ct, units) in rows {
         out.checked += 1;
-        let when = NaiveDateTime::parse_from_str(&start, "%Y-%m-%dT%H:%M:%S")
-            .map_err(|e| bad_input(format!("stored CDR {cid} start '{start}': {e}")))?;
+        let when = from_start_secs(start)
+            .ok_or_else(|| bad_input(format!("stored CDR {cid} start {start} is out of range")))?;
         let ct: CallType = ct.parse().map_err(bad_input)?;
         match rater.rate(&svc, when, &dest, ct, u64::try_from(units).unwrap_or(0)) {
             Ok(r) => {
                 let charge = money::to_minor(r.amount);
                 conn.execute(
                     "UPDATE cdrs SET state = 'rated', rate_id = ?2, band = ?3, billable = ?4,
-                        charge_minor = ?5, description = ?6 WHERE id = ?1",
+                        charge_minor = ?5 WHERE id = ?1",
                     params![
                         cid,
                         r.rate.id,
                         r.band.as_str(),
                         units_i64(r.billable_units),
-                        charge,
-                        r.rate.description
+                        charge
                     ],
                 )?;
                 conn.execute(
@@ -1187,8 +1315,9 @@ pub fn periods(
     ((from, cutoff), (prev_from, from))
 }
 
-fn day_after(d: NaiveDate) -> String {
-    d.checked_add_days(Days::new(1)).unwrap_or(d).to_string()
+/// The first second of the day after `d`, as a stored CDR start.
+fn day_after(d: NaiveDate) -> i64 {
+    day_secs(d.checked_add_days(Days::new(1)).unwrap_or(d))
 }
 
 /// Checklist facts for the CDR step.
@@ -1224,9 +1353,12 @@ pub fn cdr_facts(conn: &Connection, run: &runs::Run) -> Result<CdrFacts> {
     (f.files_this, f.lines_this) = count(from, to)?;
     (f.files_prev, f.lines_prev) = count(pfrom, pto)?;
     let mut st = conn.prepare(
-        "SELECT name FROM carriers c WHERE NOT EXISTS (
-            SELECT 1 FROM cdr_files f WHERE f.carrier = c.name AND (f.state = 'pending' OR EXISTS (
-                SELECT 1 FROM cdrs x WHERE x.file_id = f.id AND x.start >= ?1 AND x.start < ?2)))
+        // One pass over the CDRs for the carriers heard from in the period
+        // (there is no index by file: a per-file EXISTS would scan per file).
+        "SELECT name FROM carriers c
+         WHERE NOT EXISTS (SELECT 1 FROM cdr_files f WHERE f.carrier = c.name AND f.state = 'pending')
+           AND c.name NOT IN (SELECT f.carrier FROM cdrs x JOIN cdr_files f ON f.id = x.file_id
+                              WHERE x.start >= ?1 AND x.start < ?2)
          ORDER BY name",
     )?;
     f.carriers_without_file = st
@@ -1310,7 +1442,7 @@ mod tests {
         let a = Actor::test();
         let tx = s.write().unwrap();
         let id = register_file(&tx, &a, "c", "f.csv", sha).unwrap();
-        let p = process_file(&tx, &a, id, CdrFormat::Billrun, body.as_bytes(), 0, r)
+        let p = process_file(&tx, &a, id, CdrFormat::Billrun, body.as_bytes(), r)
             .unwrap()
             .unwrap();
         tx.commit().unwrap();
@@ -1383,6 +1515,97 @@ mod tests {
         assert_eq!(e.exit_code(), 4);
     }
 
+    /// Errors point at their own CDR row (same file and line).
+    fn errors_match_their_cdrs(s: &Store) {
+        let bad: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM billing_errors e JOIN cdrs c ON c.id = e.cdr_id
+                 WHERE c.file_id <> e.file_id OR c.line <> e.line",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bad, 0);
+    }
+
+    #[test]
+    fn chunked_inserts_settle_duplicates_and_errors_line_by_line() {
+        let (mut s, r) = setup();
+        // 100 lines: whole chunks of CDRs. Every 10th line repeats the line
+        // before it (a duplicate inside a chunk), every 7th is of an unknown
+        // service; one chunk holds a malformed line (inserted one by one).
+        let mut body = String::from(HEAD);
+        let mut expect_dups = 0;
+        let mut expect_unknown = 0;
+        let mut prev = String::new();
+        for i in 0..100u32 {
+            let line = if i % 10 == 9 {
+                expect_dups += 1;
+                prev.clone()
+            } else if i % 7 == 6 {
+                expect_unknown += 1;
+                format!(
+                    "999,2026-11-02T10:{:02}:{:02},{},4420,voice,,0.01,\n",
+                    i / 60,
+                    i % 60,
+                    i + 1
+                )
+            } else if i == 40 {
+                "441,not a time,10,4420,voice,,0.01,\n".to_string()
+            } else {
+                format!(
+                    "441,2026-11-02T10:{:02}:{:02},{},4420,voice,,0.01,\n",
+                    i / 60,
+                    i % 60,
+                    i + 1
+                )
+            };
+            body.push_str(&line);
+            prev = line;
+        }
+        let p = import(&mut s, &r, "a", &body);
+        assert_eq!(p.lines, 100);
+        assert_eq!(p.errors.get("duplicate"), Some(&expect_dups));
+        assert_eq!(p.errors.get("unknown_service"), Some(&expect_unknown));
+        assert_eq!(p.errors.get("malformed"), Some(&1));
+        assert_eq!(p.rated + p.error_count(), 100);
+        errors_match_their_cdrs(&s);
+        let dup = list_errors(&s.conn, Some(ErrorKind::Duplicate), None, false).unwrap();
+        // Line 11 (the 10th data line) repeats line 10.
+        assert!(
+            dup[0].detail.contains("line 10 of this file"),
+            "{:?}",
+            dup[0]
+        );
+        // The same 100 lines again in another file: every CDR is a duplicate
+        // of file 1 (the repeated ones too), the malformed line is malformed.
+        let p2 = import(&mut s, &r, "b", &body);
+        assert_eq!(p2.rated, 0);
+        assert_eq!(p2.errors.get("duplicate"), Some(&99));
+        errors_match_their_cdrs(&s);
+        let ids: Vec<i64> = s
+            .conn
+            .prepare("SELECT id FROM billing_errors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let lines: Vec<(i64, i64)> = s
+            .conn
+            .prepare("SELECT file_id, line FROM billing_errors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(ids.len(), lines.len());
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(lines, sorted, "errors are written in file and line order");
+    }
+
     #[test]
     fn a_hash_collision_is_not_a_duplicate() {
         let (mut s, r) = setup();
@@ -1401,8 +1624,8 @@ mod tests {
         s.conn
             .execute(
                 "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units, state, dedupe)
-                 VALUES (1, 1, '441', '2026-11-02T10:00:00', '4499', 'voice', 10, 'rated', ?1)",
-                [key],
+                 VALUES (1, 1, '441', ?2, '4499', 'voice', 10, 'rated', ?1)",
+                params![key, start_secs(t)],
             )
             .unwrap();
         let p = import(

@@ -155,21 +155,17 @@ pub fn lines(conn: &Connection, invoice_id: i64) -> Result<Vec<Line>> {
 /// The itemised usage an invoice billed, by service and time.
 pub fn calls(conn: &Connection, invoice_id: i64) -> Result<Vec<Call>> {
     let mut st = conn.prepare_cached(
-        "SELECT service, start, destination, COALESCE(description, ''), call_type, units,
-                charge_minor
-         FROM cdrs WHERE invoice_id = ?1 ORDER BY service, start, id",
+        "SELECT c.service, c.start, c.destination, COALESCE(r.description, ''), c.call_type,
+                c.units, c.charge_minor
+         FROM cdrs c LEFT JOIN rates r ON r.id = c.rate_id
+         WHERE c.invoice_id = ?1 ORDER BY c.service, c.start, c.id",
     )?;
     let rows = st.query_map([invoice_id], |r| {
-        let start: String = r.get(1)?;
+        let start: i64 = r.get(1)?;
         Ok(Call {
             service: r.get(0)?,
-            start: NaiveDateTime::parse_from_str(&start, "%Y-%m-%dT%H:%M:%S").map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    1,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })?,
+            start: crate::domain::cdrs::from_start_secs(start)
+                .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(1, start))?,
             destination: r.get(2)?,
             description: r.get(3)?,
             call_type: r.get(4)?,

@@ -22,7 +22,7 @@ pub mod status;
 pub mod xero;
 
 use crate::error::Result;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 use std::time::Duration;
 
@@ -86,10 +86,24 @@ impl Store {
         Ok(store)
     }
 
+    /// Apply the migrations above `user_version`. Foreign keys are off
+    /// while they run (SQLite's documented procedure for rebuilding a table
+    /// that others reference: migration 9 rebuilds `cdrs` keeping its ids)
+    /// and checked before each commit.
     fn migrate(&mut self) -> Result<()> {
         let current: u32 = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if migrations().len() as u32 <= current {
+            return Ok(());
+        }
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let done = self.apply_migrations(current);
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        done
+    }
+
+    fn apply_migrations(&mut self, current: u32) -> Result<()> {
         for (n, sql) in migrations() {
             if n <= current {
                 continue;
@@ -103,6 +117,14 @@ impl Store {
                 continue;
             }
             tx.execute_batch(&sql)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()?;
+            if let Some(table) = broken {
+                return Err(crate::error::external(format!(
+                    "migration {n} would break a reference from table {table}; nothing was changed"
+                )));
+            }
             tx.pragma_update(None, "user_version", n)?;
             tx.commit()?;
         }
@@ -182,6 +204,81 @@ mod tests {
         let mut s2 = s;
         s2.migrate().unwrap();
         assert_eq!(s2.schema_version().unwrap() as usize, migrations().len());
+    }
+
+    #[test]
+    fn migration_9_narrows_cdrs_keeping_ids_and_references() {
+        // A database at version 8 with a rated, a billed and an error CDR.
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        for (n, sql) in migrations().into_iter().take(8) {
+            conn.execute_batch(&sql).unwrap();
+            conn.pragma_update(None, "user_version", n).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO customers (account, name, delivery, payment_method, created_at)
+                VALUES ('C1', 'One', 'print', 'manual', 'x');
+             INSERT INTO carriers VALUES ('c', 'billrun', NULL, 'x');
+             INSERT INTO cdr_files (id, carrier, name, sha256, state, imported_at)
+                VALUES (1, 'c', 'f.csv', 'aa', 'processed', 'x');
+             INSERT INTO rates (id, tariff, prefix, description, call_type, band, flagfall, rate,
+                increment, minimum_charge) VALUES (7, 'T', '44', 'UK', 'voice', 'all', '0', '0.6', '1/1', '0');
+             INSERT INTO cdrs (id, file_id, line, service, start, destination, call_type, units,
+                state, rate_id, band, billable, charge_minor, description, dedupe)
+                VALUES (5, 1, 2, '441', '2026-11-30T23:59:59', '4420', 'voice', 10, 'rated', 7,
+                    'all', 10, 10, 'UK', 123),
+                       (9, 1, 3, '441', '2026-12-01T00:00:00', '4420', 'voice', 10, 'error',
+                    NULL, NULL, NULL, NULL, NULL, NULL);
+             INSERT INTO billing_errors (kind, cdr_id, file_id, line, created_at)
+                VALUES ('duplicate', 9, 1, 3, 'x');",
+        )
+        .unwrap();
+        let s = Store::setup(conn, false).unwrap();
+        assert_eq!(s.schema_version().unwrap() as usize, migrations().len());
+        let rows: Vec<(i64, i64, i64)> = s
+            .conn
+            .prepare("SELECT id, start, coalesce(dedupe, 0) FROM cdrs ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let t = |s: &str| {
+            crate::domain::cdrs::start_secs(
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap(),
+            )
+        };
+        assert_eq!(
+            rows,
+            vec![
+                (5, t("2026-11-30T23:59:59"), 123),
+                (9, t("2026-12-01T00:00:00"), 0)
+            ]
+        );
+        let cdr: i64 = s
+            .conn
+            .query_row(
+                "SELECT c.id FROM billing_errors e JOIN cdrs c ON c.id = e.cdr_id",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(cdr, 9);
+        let fk: bool = s
+            .conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert!(fk, "foreign keys are back on after migrating");
+        // The unique dedupe key still refuses a second row with the same key.
+        assert!(
+            s.conn
+                .execute(
+                    "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
+                        state, dedupe) VALUES (1, 4, '441', 0, '44', 'voice', 1, 'error', 123)",
+                    [],
+                )
+                .is_err()
+        );
     }
 
     #[test]

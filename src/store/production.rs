@@ -99,7 +99,7 @@ fn create_invoices(conn: &Connection, actor: &Actor, run: &Run) -> Result<Create
         r.get(0)
     })?;
     seq = seq.max(max_seq + 1);
-    let bound = format!("{}T", cutoff.succ_opt().unwrap_or(cutoff));
+    let bound = billing::cutoff_bound(cutoff);
     let stamp = super::now_stamp();
 
     let mut created = Created::default();
@@ -114,11 +114,8 @@ fn create_invoices(conn: &Connection, actor: &Actor, run: &Run) -> Result<Create
             quantity, amount_minor, taxable, period_start, period_end)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    let mut mark_cdrs = conn.prepare_cached(
-        "UPDATE cdrs SET invoice_id = ?1
-         WHERE state = 'rated' AND invoice_id IS NULL AND start < ?2
-           AND service IN (SELECT service FROM services WHERE account = ?3)",
-    )?;
+    // Invoiced accounts, whose usage is marked in one pass at the end.
+    let mut invoiced: Vec<(String, i64)> = Vec::new();
     let mut ins_not = conn.prepare_cached(
         "INSERT INTO not_produced (run_id, account, reason, amount_minor) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -178,7 +175,7 @@ fn create_invoices(conn: &Connection, actor: &Actor, run: &Run) -> Result<Create
                 l.period.map(|p| p.to.to_string()),
             ])?;
         }
-        mark_cdrs.execute(params![invoice_id, bound, d.account])?;
+        invoiced.push((d.account.clone(), invoice_id));
         let ids = |items: &[invoice::Item]| items.iter().map(|i| i.id).collect::<Vec<_>>();
         charges::mark_billed(conn, &ids(&inputs.one_offs), invoice_id)?;
         fees::mark_billed(conn, &ids(&inputs.wholesale), invoice_id)?;
@@ -189,6 +186,7 @@ fn create_invoices(conn: &Connection, actor: &Actor, run: &Run) -> Result<Create
         created.invoices += 1;
         seq += 1;
     }
+    mark_usage(conn, &invoiced, bound)?;
     conn.execute(
         "INSERT INTO settings (key, value) VALUES ('invoice.next_number', ?1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -209,6 +207,39 @@ fn create_invoices(conn: &Connection, actor: &Actor, run: &Run) -> Result<Create
         ),
     )?;
     Ok(created)
+}
+
+/// Give every rated, unbilled CDR starting before `bound` of an invoiced
+/// account's services that account's new invoice: the CDRs the usage lines
+/// summed (`billing::gather`, same conditions). One pass over the range of
+/// the unbilled-CDR index (keyed by start), not one per account, so the
+/// cost is bounded by the open period whatever the history.
+fn mark_usage(conn: &Connection, invoiced: &[(String, i64)], bound: i64) -> Result<()> {
+    if invoiced.is_empty() {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS produced_accounts
+            (account TEXT PRIMARY KEY, invoice_id INTEGER NOT NULL);
+         DELETE FROM temp.produced_accounts;",
+    )?;
+    {
+        let mut ins = conn
+            .prepare("INSERT INTO temp.produced_accounts (account, invoice_id) VALUES (?1, ?2)")?;
+        for (account, id) in invoiced {
+            ins.execute(params![account, id])?;
+        }
+    }
+    conn.execute(
+        "UPDATE cdrs SET invoice_id = (SELECT p.invoice_id FROM services s
+                JOIN temp.produced_accounts p ON p.account = s.account WHERE s.service = cdrs.service)
+         WHERE state = 'rated' AND invoice_id IS NULL AND start < ?1
+           AND service IN (SELECT s.service FROM services s
+                JOIN temp.produced_accounts p ON p.account = s.account)",
+        [bound],
+    )?;
+    conn.execute_batch("DROP TABLE temp.produced_accounts")?;
+    Ok(())
 }
 
 /// Invoices of a run still without a complete PDF: (id, number).
