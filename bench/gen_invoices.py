@@ -33,11 +33,16 @@ with open(f"{out}/cdrs.sql", "w") as q:
     for i in range(n):
         for k in range(calls):
             dest = f"447700{rnd.randrange(10**6):06d}" if k % 2 else f"44113{rnd.randrange(10**7):07d}"
-            desc = "UK mobile" if k % 2 else "UK landline"
+            prefix = "447" if k % 2 else "44"
             secs = rnd.randrange(5, 1800)
+            # start: seconds since 1970-01-01T00:00:00 of the local time
+            # (schema migration 9); the description comes through rate_id.
+            start = (f"CAST(strftime('%s','2026-11-{1 + k % 28:02d}T{8 + k % 10:02d}:"
+                     f"{k % 60:02d}:00') AS INTEGER)")
             q.write(f"INSERT INTO cdrs (file_id,line,service,start,destination,call_type,units,"
-                    f"state,band,billable,charge_minor,description) VALUES (1,{line},'0113{i:07d}',"
-                    f"'2026-11-{1 + k % 28:02d}T{8 + k % 10:02d}:{k % 60:02d}:00','{dest}','voice',"
-                    f"{secs},'rated','peak',{secs},{secs // 10},'{desc}');\n")
+                    f"state,rate_id,band,billable,charge_minor) VALUES (1,{line},'0113{i:07d}',"
+                    f"{start},'{dest}','voice',{secs},'rated',"
+                    f"(SELECT id FROM rates WHERE tariff='STD' AND prefix='{prefix}' "
+                    f"AND call_type='voice' AND band='peak'),'peak',{secs},{secs // 10});\n")
             line += 1
     q.write("COMMIT;\n")
