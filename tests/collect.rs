@@ -817,9 +817,11 @@ fn card_charges_through_stripe_with_idempotency_keys() {
     );
 }
 
-#[test]
-fn crash_between_request_and_record_never_charges_twice() {
-    let env = card_env();
+/// Charge the three card invoices through a fake Stripe, then simulate a
+/// crash after Stripe charged INV-2 but before billrun recorded it: the item
+/// is live with its key and no answer, no payment exists. `more_sql` runs in
+/// the same batch (e.g. to age the item).
+fn charged_then_inv2_answer_lost(env: &Env, more_sql: &str) -> FakeStripe {
     let fake = FakeStripe::start(
         KEY,
         vec![
@@ -835,19 +837,26 @@ fn crash_between_request_and_record_never_charges_twice() {
         .assert()
         .success();
     assert_eq!(fake.charges(), 3);
-    // Simulate a crash after Stripe charged INV-2 but before billrun recorded
-    // it: the item is live with its key and no answer, no payment exists.
     let conn = rusqlite::Connection::open(&env.db).unwrap();
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "UPDATE payment_items SET state = 'live', gateway_id = NULL, payment_id = NULL, result_at = NULL
              WHERE reference = 'INV-2';
          DELETE FROM payments WHERE reference = 'CARD:INV-2';
          UPDATE payment_runs SET state = 'submitted';
-         UPDATE customers SET card_token = 'pm_changed_meanwhile'
-             WHERE account = (SELECT account FROM payment_items WHERE reference = 'INV-2');",
-    )
+         {more_sql}"
+    ))
     .unwrap();
-    drop(conn);
+    fake
+}
+
+#[test]
+fn crash_between_request_and_record_never_charges_twice() {
+    let env = card_env();
+    let fake = charged_then_inv2_answer_lost(
+        &env,
+        "UPDATE customers SET card_token = 'pm_changed_meanwhile'
+             WHERE account = (SELECT account FROM payment_items WHERE reference = 'INV-2');",
+    );
     let out = env
         .cmd()
         .env("STRIPE_API_KEY", KEY)
@@ -896,31 +905,11 @@ fn crash_between_request_and_record_never_charges_twice() {
 #[test]
 fn an_unanswered_charge_with_an_old_key_is_left_to_the_operator() {
     let env = card_env();
-    let fake = FakeStripe::start(
-        KEY,
-        vec![
-            Reply::intent("pi_1", "succeeded"),
-            Reply::intent("pi_2", "succeeded"),
-            Reply::intent("pi_3", "succeeded"),
-        ],
+    // The crash was two days ago.
+    let fake = charged_then_inv2_answer_lost(
+        &env,
+        "UPDATE payment_items SET created_at = '2026-01-01T09:00:00Z' WHERE reference = 'INV-2';",
     );
-    env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
-    env.cmd()
-        .env("STRIPE_API_KEY", KEY)
-        .args(["collect", "card", "1"])
-        .assert()
-        .success();
-    // A crash two days ago after Stripe charged INV-2, before the record.
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
-    conn.execute_batch(
-        "UPDATE payment_items SET state = 'live', gateway_id = NULL, payment_id = NULL, result_at = NULL,
-                 created_at = '2026-01-01T09:00:00Z'
-             WHERE reference = 'INV-2';
-         DELETE FROM payments WHERE reference = 'CARD:INV-2';
-         UPDATE payment_runs SET state = 'submitted';",
-    )
-    .unwrap();
-    drop(conn);
     let out = env
         .cmd()
         .env("STRIPE_API_KEY", KEY)
