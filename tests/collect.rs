@@ -817,6 +817,15 @@ fn card_charges_through_stripe_with_idempotency_keys() {
     );
 }
 
+/// `billrun collect card 1` with the Stripe key, which must succeed.
+fn collect_card_ok(env: &Env) {
+    env.cmd()
+        .env("STRIPE_API_KEY", KEY)
+        .args(["collect", "card", "1"])
+        .assert()
+        .success();
+}
+
 /// Charge the three card invoices through a fake Stripe, then simulate a
 /// crash after Stripe charged INV-2 but before billrun recorded it: the item
 /// is live with its key and no answer, no payment exists. `more_sql` runs in
@@ -831,11 +840,7 @@ fn charged_then_inv2_answer_lost(env: &Env, more_sql: &str) -> FakeStripe {
         ],
     );
     env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
-    env.cmd()
-        .env("STRIPE_API_KEY", KEY)
-        .args(["collect", "card", "1"])
-        .assert()
-        .success();
+    collect_card_ok(env);
     assert_eq!(fake.charges(), 3);
     let conn = rusqlite::Connection::open(&env.db).unwrap();
     conn.execute_batch(&format!(
@@ -942,11 +947,7 @@ fn an_unanswered_charge_with_an_old_key_is_left_to_the_operator() {
         1
     );
     // Nothing left to ask about: a further run is quiet and charges nothing.
-    env.cmd()
-        .env("STRIPE_API_KEY", KEY)
-        .args(["collect", "card", "1"])
-        .assert()
-        .success();
+    collect_card_ok(&env);
     assert_eq!(fake.charges(), 3);
 }
 
@@ -1335,21 +1336,13 @@ fn a_charge_still_processing_stays_live_until_its_result_arrives() {
     seed_invoices(&env, "2026-12-01", "2026-11-30", &[("K1", 4550)]);
     let fake = FakeStripe::start(KEY, vec![Reply::intent("pi_9", "processing")]);
     env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
-    env.cmd()
-        .env("STRIPE_API_KEY", KEY)
-        .args(["collect", "card", "1"])
-        .assert()
-        .success();
+    collect_card_ok(&env);
     assert_eq!(
         sql_str(&env, "SELECT state || ' ' || gateway_id FROM payment_items"),
         "live pi_9"
     );
     // Not re-sent: it has an answer; it is in a live item.
-    env.cmd()
-        .env("STRIPE_API_KEY", KEY)
-        .args(["collect", "card", "1"])
-        .assert()
-        .success();
+    collect_card_ok(&env);
     assert_eq!(fake.requests().len(), 1);
     let r = env.write("r.csv", "reference,status\nINV-1,approved\n");
     env.ok(&["collect", "results", &r]);
