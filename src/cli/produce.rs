@@ -80,26 +80,30 @@ fn write_complete(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Make the files `written` by [`write_complete`] in `dir`, and their names,
-/// durable: one `syncfs` of the file system holding `dir` on Linux (it waits
-/// for every dirty page and the journal, a single flush for the whole batch);
-/// elsewhere each file, then the directory, is synced.
-fn make_durable(dir: &Path, written: &[Done]) -> std::io::Result<()> {
+/// durable. On Linux: one `syncfs` of the file system holding `dir`, through
+/// `dir_fd` (it waits for every dirty page and the journal, a single flush
+/// for the whole batch). `dir_fd` is opened once, before the first PDF is
+/// written, and reused: a write-back error (Linux 5.8 and later) is reported
+/// to each open descriptor once, so a descriptor opened later could miss an
+/// error that happened before it. Elsewhere each file, then the directory,
+/// is synced.
+fn make_durable(dir_fd: &std::fs::File, written: &[Done]) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         let _ = written;
-        rustix::fs::syncfs(std::fs::File::open(dir)?)?;
+        rustix::fs::syncfs(dir_fd)?;
     }
     #[cfg(not(target_os = "linux"))]
     {
         for w in written {
             std::fs::File::open(&w.path)?.sync_all()?;
         }
-        // A directory can be opened and synced on Unix; std offers no way
-        // to on Windows, so there only the files are synced.
+        // A directory can be synced on Unix; std offers no way to on
+        // Windows, so there only the files are synced.
         #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
+        dir_fd.sync_all()?;
         #[cfg(not(unix))]
-        let _ = dir;
+        let _ = dir_fd;
     }
     Ok(())
 }
@@ -246,6 +250,9 @@ fn render_all(
     } else {
         indicatif::ProgressBar::hidden()
     };
+    // Opened before any PDF is written (see make_durable).
+    let dir_fd = std::fs::File::open(dir)
+        .map_err(|e| crate::error::external(format!("cannot open {}: {e}", dir.display())))?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (job_tx, job_rx) = mpsc::sync_channel::<(i64, String, InvoiceDoc)>(workers * 8);
     let job_rx = Arc::new(Mutex::new(job_rx));
@@ -282,11 +289,25 @@ fn render_all(
         // back; only then is it recorded.
         let (sync_tx, sync_rx) = mpsc::channel::<Vec<Done>>();
         let (durable_tx, durable_rx) = mpsc::channel::<Result<Vec<Done>, String>>();
+        // After one failed sync nothing more is recorded: a sync covers
+        // files of later batches too, and a write-back error is reported only
+        // once, so a later sync that succeeds proves nothing about them. The
+        // unrecorded PDFs are rendered again by the next `produce`.
         s.spawn(move || {
+            let mut failed = false;
             for batch in sync_rx {
-                let out = make_durable(dir, &batch)
-                    .map(|()| batch)
-                    .map_err(|e| format!("cannot sync the PDFs in {}: {e}", dir.display()));
+                let out = if failed {
+                    Err(format!(
+                        "{} PDFs not recorded after the failed sync in {}",
+                        batch.len(),
+                        dir.display()
+                    ))
+                } else {
+                    make_durable(&dir_fd, &batch).map(|()| batch).map_err(|e| {
+                        failed = true;
+                        format!("cannot sync the PDFs in {}: {e}", dir.display())
+                    })
+                };
                 if durable_tx.send(out).is_err() {
                     break;
                 }
