@@ -811,14 +811,17 @@ fn case_of(names: &[&str]) -> String {
 /// skipped (`ON CONFLICT DO NOTHING`), found and settled afterwards. The
 /// call type, state and band are bound as small codes and turned into
 /// their stored text by the statement (a constant: no text to copy and
-/// free per row).
+/// free per row). `OR FAIL` and the deferred references of `cdrs`
+/// (schema.sql migration 10) spare SQLite a statement journal for the
+/// multi-row INSERT; any error still fails the statement, and the caller
+/// rolls the whole import back.
 fn insert_cdrs_sql(rows: usize) -> String {
     let call_type = case_of(&CallType::ALL.map(CallType::as_str));
     let state = case_of(&["error", "rated"]);
     let band = case_of(&BANDS.map(Band::as_str));
     let row = format!("(?,?,?,?,?,{call_type},?,?,?,{state},?,{band},?,?,?)");
     let mut s = String::from(
-        "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
+        "INSERT OR FAIL INTO cdrs (file_id, line, service, start, destination, call_type, units,
             carrier_cost, record_id, state, rate_id, band, billable, charge_minor, dedupe) VALUES ",
     );
     for r in 0..rows {

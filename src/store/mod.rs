@@ -282,6 +282,28 @@ mod tests {
     }
 
     #[test]
+    fn cdr_references_are_checked_at_commit() {
+        let mut s = Store::memory().unwrap();
+        s.conn
+            .execute_batch("INSERT INTO carriers VALUES ('c', 'billrun', NULL, 'x');")
+            .unwrap();
+        let tx = s.write().unwrap();
+        // Deferred: the statement goes through, the commit refuses.
+        tx.execute(
+            "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units, state)
+                VALUES (999, 1, '441', 0, '44', 'voice', 1, 'error')",
+            [],
+        )
+        .unwrap();
+        assert!(tx.commit().is_err());
+        let n: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM cdrs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0, "nothing of the refused transaction is left");
+    }
+
+    #[test]
     fn database_file_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("b.db");
