@@ -31,6 +31,10 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 /// How long a second invocation waits for the database before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The page size of a new database (SQLite's default is 4096). Larger
+/// pages mean fewer pages, frames and system calls per imported CDR.
+pub const PAGE_SIZE: i64 = 16384;
+
 pub struct Store {
     pub conn: Connection,
 }
@@ -76,6 +80,12 @@ impl Store {
 
     fn setup(conn: Connection, wal: bool) -> Result<Store> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // A page size only takes on a database without pages yet (and
+        // before WAL is on); an existing database keeps its own.
+        let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+        if pages == 0 {
+            conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+        }
         if wal {
             conn.pragma_update(None, "journal_mode", "WAL")?;
         }
@@ -301,6 +311,25 @@ mod tests {
             .query_row("SELECT count(*) FROM cdrs", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0, "nothing of the refused transaction is left");
+    }
+
+    #[test]
+    fn a_new_database_gets_the_page_size_an_existing_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.db");
+        let size = |s: &Store| -> i64 {
+            s.conn
+                .pragma_query_value(None, "page_size", |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(size(&Store::open(&p).unwrap()), PAGE_SIZE);
+        let old = dir.path().join("old.db");
+        {
+            let c = Connection::open(&old).unwrap();
+            c.execute_batch("PRAGMA page_size = 4096; CREATE TABLE t (x);")
+                .unwrap();
+        }
+        assert_eq!(size(&Store::open(&old).unwrap()), 4096);
     }
 
     #[test]
