@@ -1,6 +1,7 @@
 //! The storage layer: the only code that speaks SQL.
 //!
-//! `Store::open` creates the file (mode 0600), sets WAL, `synchronous=NORMAL`,
+//! `Store::open` creates the file (mode 0600; a new database gets
+//! [`PAGE_SIZE`] pages), sets WAL, `synchronous=NORMAL`,
 //! foreign keys and a busy timeout, then applies the numbered migrations of
 //! `schema.sql` above `PRAGMA user_version`.
 
