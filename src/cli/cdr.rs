@@ -146,9 +146,7 @@ fn import(
     }
     let (stored, created) = stashed.keep(&dir)?;
     cdrs::tune_for_import(&store.conn)?;
-    // Rating runs with foreign keys off: process_file checks the references
-    // it writes (see store::Store::without_foreign_keys).
-    let run = |store: &mut Store| -> anyhow::Result<Option<Processed>> {
+    let result = (|| -> anyhow::Result<Option<Processed>> {
         let tx = store.write()?;
         let id = cdrs::register_file(&tx, actor, carrier, &file_name(file), &sha)?;
         if no_process {
@@ -171,12 +169,7 @@ fn import(
             ))
             .into()),
         }
-    };
-    let result = if no_process {
-        run(store)
-    } else {
-        store.without_foreign_keys(run)
-    };
+    })();
     if result.is_err() && created {
         let _ = std::fs::remove_file(&stored);
     }
@@ -314,12 +307,6 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
 }
 
 fn process(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Result<()> {
-    store.without_foreign_keys(|store| process_pending(ctx, store, actor, db))
-}
-
-/// [`process`], with foreign keys off (`cdrs::process_file` checks the
-/// references it writes).
-fn process_pending(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Result<()> {
     let dir = cdrs::files_dir(db);
     let pending = cdrs::pending_files(&store.conn)?;
     let mut done = Vec::new();

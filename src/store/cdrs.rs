@@ -720,10 +720,6 @@ pub fn process_file<R: Read + Send>(
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
-    let errors_before: i64 =
-        conn.query_row("SELECT coalesce(max(id), 0) FROM billing_errors", [], |r| {
-            r.get(0)
-        })?;
     type Batch<'r> = std::result::Result<Vec<Prepared<'r>>, CdrFileError>;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(4);
     // Stored batches come back to the reading thread to be emptied and
@@ -769,7 +765,6 @@ pub fn process_file<R: Read + Send>(
         Ok(out) => out,
         Err(e) => return Ok(Err(e)),
     };
-    check_import_references(conn, file_id, errors_before)?;
     let now = super::now_stamp();
     conn.execute(
         "UPDATE cdr_files SET state = 'processed', lines = ?2, not_billable = ?3, processed_at = ?4,
@@ -791,32 +786,6 @@ pub fn process_file<R: Read + Send>(
         ),
     )?;
     Ok(Ok(out))
-}
-
-/// The references an import wrote, checked once instead of per row: the
-/// callers run imports with foreign keys off ([`super::Store::without_foreign_keys`];
-/// SQLite's per-row parent lookup of `file_id` cost ~750 instructions per
-/// CDR). The import writes these references and no others: every CDR's
-/// `file_id` is `file_id` (one variable, bound by [`bind_cdr`]) and its
-/// `invoice_id` is NULL (not in the INSERT); the file's `carrier`; each new
-/// billing error's `cdr_id` (a CDR of this transaction). All must exist,
-/// or the import fails and is rolled back.
-fn check_import_references(conn: &Connection, file_id: i64, errors_before: i64) -> Result<()> {
-    let ok: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM cdr_files f JOIN carriers c ON c.name = f.carrier
-                WHERE f.id = ?1)
-            AND NOT EXISTS (SELECT 1 FROM billing_errors e WHERE e.id > ?2
-                AND ((e.cdr_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM cdrs c WHERE c.id = e.cdr_id))
-                  OR (e.fee_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM fees x WHERE x.id = e.fee_id))))",
-        params![file_id, errors_before],
-        |r| r.get(0),
-    )?;
-    if !ok {
-        return Err(external(format!(
-            "CDR file {file_id}: the import would leave a broken reference; nothing was changed"
-        )));
-    }
-    Ok(())
 }
 
 /// CDRs written by one multi-row INSERT (see [`store_prepared`]).
@@ -1638,46 +1607,6 @@ mod tests {
         let mut sorted = lines.clone();
         sorted.sort();
         assert_eq!(lines, sorted, "errors are written in file and line order");
-    }
-
-    #[test]
-    fn an_import_checks_the_references_it_wrote() {
-        let (mut s, _) = setup();
-        s.conn
-            .execute_batch(
-                "INSERT INTO cdr_files (id, carrier, name, sha256, state, imported_at)
-                    VALUES (1, 'c', 'f', 'aa', 'pending', 'x')",
-            )
-            .unwrap();
-        check_import_references(&s.conn, 1, 0).unwrap();
-        s.without_foreign_keys(|s| {
-            s.conn.execute_batch(
-                "INSERT INTO billing_errors (kind, cdr_id, file_id, line, created_at)
-                    VALUES ('duplicate', 42, 1, 1, 'x');
-                 INSERT INTO cdr_files (id, carrier, name, sha256, state, imported_at)
-                    VALUES (2, 'nobody', 'g', 'bb', 'pending', 'x');",
-            )?;
-            Ok(())
-        })
-        .unwrap();
-        assert!(
-            check_import_references(&s.conn, 1, 0).is_err(),
-            "missing CDR 42"
-        );
-        let last: i64 = s
-            .conn
-            .query_row("SELECT max(id) FROM billing_errors", [], |r| r.get(0))
-            .unwrap();
-        check_import_references(&s.conn, 1, last).unwrap();
-        assert!(
-            check_import_references(&s.conn, 2, last).is_err(),
-            "missing carrier"
-        );
-        let fk: bool = s
-            .conn
-            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
-            .unwrap();
-        assert!(fk, "foreign keys are back on");
     }
 
     #[test]

@@ -148,24 +148,6 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
-    /// `f` with foreign keys off, back on afterwards whatever happened.
-    /// SQLite ignores the pragma inside a transaction, so this wraps the
-    /// caller's transactions. Only for the CDR import, which checks the few
-    /// references it writes itself before committing
-    /// (`cdrs::process_file`): the per-row check cost ~7 % of its
-    /// database thread.
-    pub fn without_foreign_keys<T>(
-        &mut self,
-        f: impl FnOnce(&mut Store) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
-        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
-        let out = f(self);
-        let back = self.conn.pragma_update(None, "foreign_keys", "ON");
-        let out = out?;
-        back?;
-        Ok(out)
-    }
-
     /// A write transaction that takes the write lock at once, so two racing
     /// invocations serialise (the second waits up to the busy timeout).
     pub fn write(&mut self) -> Result<rusqlite::Transaction<'_>> {
