@@ -127,6 +127,7 @@ impl Store {
             if n <= now {
                 continue;
             }
+            check_before_migration(&tx, n)?;
             tx.execute_batch(&sql)?;
             let broken: Option<String> = tx
                 .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
@@ -199,6 +200,37 @@ pub(crate) fn mark_invoiced(
     Ok(n)
 }
 
+/// What a migration needs of the data, checked before it runs, so that it
+/// fails with a message an operator can act on rather than a constraint
+/// error. Migration 9 turns each CDR's start into seconds: a start SQLite
+/// cannot read as a date (a year after 9999, from an old mapped format)
+/// would make it fail on every command.
+fn check_before_migration(conn: &Connection, n: u32) -> Result<()> {
+    if n != 9 {
+        return Ok(());
+    }
+    let bad: Vec<(i64, String)> = conn
+        .prepare("SELECT id, start FROM cdrs WHERE strftime('%s', start) IS NULL ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = bad
+        .iter()
+        .take(10)
+        .map(|(id, start)| format!("{id} ({start})"))
+        .collect();
+    Err(crate::error::external(format!(
+        "cannot upgrade the database to schema 9: {} CDRs have a start time that is not a \
+         date (id and start: {}{}); nothing was changed. Correct them with sqlite3, e.g. \
+         UPDATE cdrs SET start = 'YYYY-MM-DDTHH:MM:SS' WHERE id = …, then run billrun again",
+        bad.len(),
+        shown.join(", "),
+        if bad.len() > 10 { ", …" } else { "" }
+    )))
+}
+
 /// Now, as stored in `*_at` columns (RFC 3339, UTC, seconds).
 pub fn now_stamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -215,6 +247,41 @@ mod tests {
         let mut s2 = s;
         s2.migrate().unwrap();
         assert_eq!(s2.schema_version().unwrap() as usize, migrations().len());
+    }
+
+    #[test]
+    fn migration_9_refuses_a_start_that_is_not_a_date_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.db");
+        let conn = Connection::open(&path).unwrap();
+        for (n, sql) in migrations().into_iter().take(8) {
+            conn.execute_batch(&sql).unwrap();
+            conn.pragma_update(None, "user_version", n).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO carriers VALUES ('c', 'billrun', NULL, 'x');
+             INSERT INTO cdr_files (id, carrier, name, sha256, state, imported_at)
+                VALUES (1, 'c', 'f.csv', 'aa', 'processed', 'x');
+             INSERT INTO cdrs (id, file_id, line, service, start, destination, call_type, units, state)
+                VALUES (4, 1, 2, '441', '12026-11-30T10:00:00', '4420', 'voice', 10, 'unrated');",
+        )
+        .unwrap();
+        let err = Store::setup(conn, false)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("schema 9"), "{err}");
+        assert!(err.contains("4 (12026-11-30T10:00:00)"), "{err}");
+        assert!(err.contains("nothing was changed"), "{err}");
+        let conn = Connection::open(&path).unwrap();
+        let version: u32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 8, "still at version 8");
+        let start: String = conn
+            .query_row("SELECT start FROM cdrs WHERE id = 4", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(start, "12026-11-30T10:00:00");
     }
 
     #[test]
