@@ -15,7 +15,6 @@
 //! so the first free key on the sequence proves "not seen before".
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
@@ -67,27 +66,6 @@ pub fn dedupe_key(id: &Identity<'_>, start: NaiveDateTime, probe: u32) -> i64 {
     let low = (h ^ (h >> 28) ^ (h >> 56)) & 0x0FFF_FFFF;
     let secs = start.and_utc().timestamp().clamp(0, (1 << 35) - 1);
     (secs << 28) | low as i64
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` into `out` (cleared first), without fractions:
-/// the text form of a CDR's start (error rows, the dedupe hash).
-pub fn format_start(t: NaiveDateTime, out: &mut String) {
-    out.clear();
-    match StartText::new(t) {
-        Some(s) => out.push_str(s.as_str()),
-        None => {
-            let _ = write!(
-                out,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                t.year(),
-                t.month(),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            );
-        }
-    }
 }
 
 /// A CDR start as `YYYY-MM-DDTHH:MM:SS`, on the stack (the import formats
@@ -286,16 +264,12 @@ mod tests {
             .unwrap()
             .and_hms_milli_opt(3, 4, 5, 678)
             .unwrap();
-        format_start(ts, &mut s);
-        assert_eq!(s, "2026-01-02T03:04:05");
         assert_eq!(StartText::new(ts).unwrap().as_str(), "2026-01-02T03:04:05");
         let far = NaiveDate::from_ymd_opt(12026, 12, 31)
             .unwrap()
             .and_hms_opt(23, 59, 58)
             .unwrap();
         assert!(StartText::new(far).is_none());
-        format_start(far, &mut s);
-        assert_eq!(s, "12026-12-31T23:59:58");
         normalise_into("+44 (0) 20-79", &mut s);
         assert_eq!(s, "4402079");
     }

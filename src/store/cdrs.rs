@@ -303,16 +303,9 @@ pub fn register_file(
     Ok(id)
 }
 
-/// The waiting boundary: CDRs starting on or after this date wait for a
-/// later run (the day after the cutoff of the latest open run).
-pub fn waiting_from(conn: &Connection) -> Result<Option<String>> {
-    Ok(runs::latest_open(conn)?
-        .and_then(|r| r.cutoff_date)
-        .and_then(|c| c.checked_add_days(Days::new(1)))
-        .map(|d| d.to_string()))
-}
-
-/// [`waiting_from`] in the stored form of a CDR start.
+/// The waiting boundary, in the stored form of a CDR start: CDRs starting
+/// at or after it wait for a later run (the first second of the day after
+/// the cutoff of the latest open run).
 fn waiting_from_secs(conn: &Connection) -> Result<Option<i64>> {
     Ok(runs::latest_open(conn)?
         .and_then(|r| r.cutoff_date)
