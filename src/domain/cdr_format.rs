@@ -70,7 +70,7 @@
 //! field rules are as for the native format.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 
 use chrono::format::{Item, StrftimeItems};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
@@ -100,10 +100,14 @@ pub struct CdrRecord {
 impl CdrRecord {
     /// The units rating charges: seconds for voice, messages for sms, bytes for data.
     pub fn units(&self) -> u64 {
-        match self.call_type {
-            CallType::Voice => self.duration,
-            CallType::Sms | CallType::Data => self.quantity,
-        }
+        units_of(self.call_type, self.duration, self.quantity)
+    }
+}
+
+fn units_of(call_type: CallType, duration: u64, quantity: u64) -> u64 {
+    match call_type {
+        CallType::Voice => duration,
+        CallType::Sms | CallType::Data => quantity,
     }
 }
 
@@ -317,6 +321,79 @@ pub struct CdrLine {
     pub outcome: LineOutcome,
 }
 
+/// A CDR as read, borrowing the reader's buffer (see
+/// [`CdrReader::next_line`]); [`CdrRecord`] is its owned form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CdrFields<'a> {
+    pub service: &'a str,
+    pub start: NaiveDateTime,
+    pub duration: u64,
+    pub destination: &'a str,
+    pub call_type: CallType,
+    pub quantity: u64,
+    pub carrier_cost: Decimal,
+    /// `carrier_cost` as written in the file (trimmed; empty for 0).
+    pub carrier_cost_text: &'a str,
+    pub record_id: Option<&'a str>,
+}
+
+impl CdrFields<'_> {
+    /// See [`CdrRecord::units`].
+    pub fn units(&self) -> u64 {
+        units_of(self.call_type, self.duration, self.quantity)
+    }
+
+    pub fn to_record(&self) -> CdrRecord {
+        CdrRecord {
+            service: self.service.to_owned(),
+            start: self.start,
+            duration: self.duration,
+            destination: self.destination.to_owned(),
+            call_type: self.call_type,
+            quantity: self.quantity,
+            carrier_cost: self.carrier_cost,
+            record_id: self.record_id.map(str::to_owned),
+        }
+    }
+}
+
+/// What one line is, borrowing the reader's buffer (see [`LineOutcome`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    Cdr(CdrFields<'a>),
+    NotBillable(String),
+    Malformed {
+        column: Option<&'static str>,
+        reason: String,
+    },
+}
+
+/// One non-blank line, borrowing the reader's buffer (see [`CdrLine`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineView<'a> {
+    pub line: u64,
+    pub raw: &'a str,
+    pub outcome: Outcome<'a>,
+}
+
+impl LineView<'_> {
+    /// The owned form.
+    pub fn to_line(&self) -> CdrLine {
+        CdrLine {
+            line: self.line,
+            raw: self.raw.to_owned(),
+            outcome: match &self.outcome {
+                Outcome::Cdr(f) => LineOutcome::Cdr(f.to_record()),
+                Outcome::NotBillable(why) => LineOutcome::NotBillable(why.clone()),
+                Outcome::Malformed { column, reason } => LineOutcome::Malformed {
+                    column: column.map(str::to_owned),
+                    reason: reason.clone(),
+                },
+            },
+        }
+    }
+}
+
 /// The whole file cannot be read as a CDR file.
 #[derive(Debug, thiserror::Error)]
 pub enum CdrFileError {
@@ -338,40 +415,6 @@ pub enum CdrFileError {
         #[source]
         source: io::Error,
     },
-}
-
-/// A byte-counting pass-through: keeps what the CSV reader has been given,
-/// so each record's raw text can be cut out, and stops at a NUL byte.
-struct Tee<R> {
-    inner: R,
-    buf: Vec<u8>,
-    /// Absolute file offset of `buf[0]`.
-    base: u64,
-    /// Absolute offset of the first NUL byte seen.
-    nul_at: Option<u64>,
-}
-
-impl<R: Read> Read for Tee<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.nul_at.is_some() {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "NUL byte"));
-        }
-        let n = self.inner.read(out)?;
-        let chunk = &out[..n];
-        if let Some(p) = chunk.iter().position(|&b| b == 0) {
-            // Hand over what precedes the NUL; the next read fails, so the
-            // lines before it are still read and the error names its line.
-            self.buf.extend_from_slice(&chunk[..p]);
-            self.nul_at = Some(self.base + self.buf.len() as u64);
-            return if p > 0 {
-                Ok(p)
-            } else {
-                Err(io::Error::new(io::ErrorKind::InvalidData, "NUL byte"))
-            };
-        }
-        self.buf.extend_from_slice(chunk);
-        Ok(n)
-    }
 }
 
 /// How the fields of a data line are found (resolved from the format).
@@ -433,53 +476,111 @@ const NATIVE_COLUMNS: [&str; 8] = [
 const NATIVE_OPTIONAL: [&str; 2] = ["quantity", "record_id"];
 
 /// Streams a CDR file line by line; see the module doc.
+///
+/// The file is read into one buffer that the reader owns, and each record
+/// is parsed there by `csv_core` (the parser under the `csv` crate), so a
+/// record's raw text is a slice of that buffer and its fields are slices
+/// of the raw text (or, for a record with quotes, of the parser's output):
+/// reading a line allocates nothing ([`CdrReader::next_line`]). The
+/// [`Iterator`] gives owned [`CdrLine`]s.
 pub struct CdrReader<R: Read> {
-    csv: csv::Reader<Tee<BufReader<R>>>,
-    rec: csv::ByteRecord,
+    scan: Scanner<R>,
     layout: Layout,
-    /// Absolute offset where the last record ended.
-    prev_end: u64,
-    /// Physical line number at `prev_end`.
-    next_line: u64,
     done: bool,
+}
+
+/// The reading state of a [`CdrReader`]: its buffer and the current record.
+struct Scanner<R> {
+    input: R,
+    core: csv_core::Reader,
+    /// File bytes; `buf[pos..len]` not parsed yet.
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    /// The input has ended (or stopped at a NUL byte, `nul`).
+    eof: bool,
+    /// A NUL byte was found at the end of `buf[..len]`: the input is binary.
+    nul: bool,
+    /// The BOM check has been done (at the first fill).
+    started: bool,
+    /// The current record: `buf[text.0..text.1]` is its text without line
+    /// endings; `out`/`ends` its unescaped fields as `csv_core` gives them.
+    text: (usize, usize),
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    fields: usize,
+    /// Line endings before the record's text (blank lines).
+    lead_lines: u64,
+    /// Physical line number at `buf[pos]`.
+    next_line: u64,
+}
+
+/// How much is read from the input at a time (the buffer grows for a
+/// longer record).
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The fields of the current record (see [`CdrReader`]).
+struct Rec<'a> {
+    text: &'a str,
+    out: &'a [u8],
+    ends: &'a [usize],
+    quoted: bool,
+}
+
+impl<'a> Rec<'a> {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Field `i` untrimmed; `Err` if it is not valid UTF-8 (only possible
+    /// for a quoted record, whose fields are unescaped copies).
+    fn get(&self, i: usize) -> Option<Result<&'a str, ()>> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        if self.quoted {
+            Some(std::str::from_utf8(&self.out[start..end]).map_err(|_| ()))
+        } else {
+            // Unquoted: the text is the fields joined by one delimiter
+            // byte each, so field i starts i bytes further on.
+            Some(self.text.get(start + i..end + i).ok_or(()))
+        }
+    }
 }
 
 impl<R: Read> CdrReader<R> {
     /// Start reading `reader` as `format`. Reads the header line (native, or
     /// mapped with `header = true`) and fails if a required column is missing.
     pub fn new(format: CdrFormat, reader: R) -> Result<CdrReader<R>, CdrFileError> {
-        let mut inner = BufReader::with_capacity(64 * 1024, reader);
-        let bom = inner
-            .fill_buf()
-            .map_err(|source| CdrFileError::Io { line: 1, source })?
-            .starts_with(b"\xEF\xBB\xBF");
-        if bom {
-            inner.consume(3);
-        }
         let delimiter = match &format {
             CdrFormat::Mapped(m) => m.delimiter,
             _ => b',',
         };
-        let csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
+        let core = csv_core::ReaderBuilder::new()
             .delimiter(delimiter)
-            .buffer_capacity(64 * 1024)
-            .from_reader(Tee {
-                inner,
-                buf: Vec::new(),
-                base: 0,
-                nul_at: None,
-            });
-        let placeholder = Layout::asterisk();
+            .build();
         let mut r = CdrReader {
-            csv,
-            rec: csv::ByteRecord::new(),
-            layout: placeholder,
-            prev_end: 0,
-            next_line: 1,
+            scan: Scanner {
+                input: reader,
+                core,
+                buf: vec![0; READ_CHUNK],
+                pos: 0,
+                len: 0,
+                eof: false,
+                nul: false,
+                started: false,
+                text: (0, 0),
+                out: vec![0; 1024],
+                ends: vec![0; 64],
+                fields: 0,
+                lead_lines: 0,
+                next_line: 1,
+            },
+            layout: Layout::asterisk(),
             done: false,
         };
+        // The first read (and the BOM check) now: an unreadable input is
+        // refused at once.
+        r.scan.fill()?;
         r.layout = match format {
             CdrFormat::Asterisk => Layout::asterisk(),
             CdrFormat::Billrun => r.native_layout()?,
@@ -487,83 +588,165 @@ impl<R: Read> CdrReader<R> {
         };
         Ok(r)
     }
+}
 
-    /// Read the next non-blank record into `self.rec`; its line and raw text.
-    fn next_raw(&mut self) -> Option<Result<(u64, String), CdrFileError>> {
+impl<R: Read> Scanner<R> {
+    /// Move the unparsed bytes to the front and read more after them
+    /// (growing the buffer if a record fills it). Stops at a NUL byte.
+    fn fill(&mut self) -> Result<(), CdrFileError> {
+        self.buf.copy_within(self.pos..self.len, 0);
+        self.len -= self.pos;
+        self.pos = 0;
+        if self.len == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        // Fill the buffer (or reach the end), so that a record cut by the
+        // buffer's end is parsed again at most once per buffer-full.
+        let fresh = self.len;
+        while self.len < self.buf.len() {
+            match self.input.read(&mut self.buf[self.len..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(CdrFileError::Io {
+                        line: self.next_line,
+                        source,
+                    });
+                }
+            }
+        }
+        if let Some(p) = memchr::memchr(0, &self.buf[fresh..self.len]) {
+            // Parse what precedes the NUL: the lines before it are still
+            // read, then the error names the NUL's line.
+            self.len = fresh + p;
+            self.nul = true;
+            self.eof = true;
+        }
+        if !self.started {
+            self.started = true;
+            if self.buf[..self.len].starts_with(b"\xEF\xBB\xBF") {
+                self.pos = 3;
+            }
+        }
+        Ok(())
+    }
+
+    /// Parse the next record into `text`/`out`/`ends`; `false` at the end.
+    /// A record cut by the end of the buffer is parsed again from its
+    /// start once more input is in, so its text is always one slice.
+    fn read_record(&mut self) -> Result<bool, CdrFileError> {
+        let (mut at, mut nout, mut nend) = (self.pos, 0, 0);
         loop {
-            let more = match self.csv.read_byte_record(&mut self.rec) {
-                Ok(m) => m,
-                Err(e) => return Some(Err(self.read_error(e))),
-            };
-            if !more {
-                return None;
+            if at == self.len {
+                if !self.eof {
+                    self.core.reset();
+                    self.fill()?;
+                    (at, nout, nend) = (self.pos, 0, 0);
+                    continue;
+                }
+                if self.nul {
+                    let upto = &self.buf[self.pos..self.len];
+                    let line = self.next_line + memchr::memchr_iter(b'\n', upto).count() as u64;
+                    return Err(CdrFileError::Binary { line });
+                }
+                // At the end of the input, the empty slice tells the
+                // parser so, and it ends the last record.
             }
-            let end = self.csv.position().byte();
-            let tee = self.csv.get_mut();
-            let from = usize::try_from(self.prev_end - tee.base).unwrap_or(usize::MAX);
-            let to = usize::try_from(end - tee.base).unwrap_or(usize::MAX);
-            let region = tee.buf.get(from..to).unwrap_or(&[]);
-            let lead = region
-                .iter()
-                .take_while(|&&b| b == b'\n' || b == b'\r')
-                .count();
-            let line =
-                self.next_line + region[..lead].iter().filter(|&&b| b == b'\n').count() as u64;
-            let body = &region[lead..];
-            self.next_line = line + body.iter().filter(|&&b| b == b'\n').count() as u64;
-            let text_len = body.len()
-                - body
-                    .iter()
-                    .rev()
-                    .take_while(|&&b| b == b'\n' || b == b'\r')
-                    .count();
-            let raw = std::str::from_utf8(&body[..text_len]).map(str::to_owned);
-            self.prev_end = end;
-            if end - tee.base > 256 * 1024 {
-                tee.buf.drain(..to);
-                tee.base = end;
+            let (res, nin, o, e) = self.core.read_record(
+                &self.buf[at..self.len],
+                &mut self.out[nout..],
+                &mut self.ends[nend..],
+            );
+            at += nin;
+            nout += o;
+            nend += e;
+            match res {
+                csv_core::ReadRecordResult::InputEmpty => {}
+                csv_core::ReadRecordResult::OutputFull => {
+                    self.out.resize(self.out.len() * 2, 0);
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    self.ends.resize(self.ends.len() * 2, 0);
+                }
+                csv_core::ReadRecordResult::Record => {
+                    let region = &self.buf[self.pos..at];
+                    let lead = region
+                        .iter()
+                        .take_while(|&&b| b == b'\n' || b == b'\r')
+                        .count();
+                    let trail = region[lead..]
+                        .iter()
+                        .rev()
+                        .take_while(|&&b| b == b'\n' || b == b'\r')
+                        .count();
+                    self.lead_lines = memchr::memchr_iter(b'\n', &region[..lead]).count() as u64;
+                    self.text = (self.pos + lead, at - trail);
+                    self.fields = nend;
+                    self.pos = at;
+                    return Ok(true);
+                }
+                csv_core::ReadRecordResult::End => {
+                    self.pos = at;
+                    return Ok(false);
+                }
             }
-            let raw = match raw {
-                Ok(raw) => raw,
-                Err(_) => return Some(Err(CdrFileError::InvalidUtf8 { line })),
-            };
-            if raw.trim().is_empty() {
-                continue;
-            }
-            return Some(Ok((line, raw)));
         }
     }
 
-    fn read_error(&mut self, e: csv::Error) -> CdrFileError {
-        let tee = self.csv.get_ref();
-        if let Some(nul) = tee.nul_at {
-            let from = usize::try_from(self.prev_end.saturating_sub(tee.base)).unwrap_or(0);
-            let to = usize::try_from(nul - tee.base).unwrap_or(0);
-            let upto = tee.buf.get(from..to).unwrap_or(&[]);
-            let line = self.next_line + upto.iter().filter(|&&b| b == b'\n').count() as u64;
-            return CdrFileError::Binary { line };
-        }
-        let line = self.next_line;
-        match e.into_kind() {
-            csv::ErrorKind::Io(source) => CdrFileError::Io { line, source },
-            other => CdrFileError::Io {
-                line,
-                source: io::Error::other(format!("{other:?}")),
+    /// The next non-blank record: its line number and fields.
+    fn next_raw(&mut self) -> Option<Result<(u64, Rec<'_>), CdrFileError>> {
+        let (line, from, to) = loop {
+            match self.read_record() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e)),
+            }
+            let (from, to) = self.text;
+            let line = self.next_line + self.lead_lines;
+            self.next_line =
+                line + memchr::memchr_iter(b'\n', &self.buf[from..self.pos]).count() as u64;
+            // Blank (whitespace only)? A visible ASCII first byte says no
+            // at once; anything else is looked at as text.
+            let first = self.buf.get(from).copied().unwrap_or(b' ');
+            let blank = !(first > b' ' && first < 0x80)
+                && std::str::from_utf8(&self.buf[from..to]).is_ok_and(|t| t.trim().is_empty());
+            if !blank {
+                break (line, from, to);
+            }
+        };
+        let Ok(text) = std::str::from_utf8(&self.buf[from..to]) else {
+            return Some(Err(CdrFileError::InvalidUtf8 { line }));
+        };
+        Some(Ok((
+            line,
+            Rec {
+                text,
+                out: &self.out,
+                ends: &self.ends[..self.fields],
+                quoted: memchr::memchr(b'"', text.as_bytes()).is_some(),
             },
-        }
+        )))
     }
+}
 
+impl<R: Read> CdrReader<R> {
     /// The header as trimmed lowercase names, or `None` for an empty file.
     fn read_header(&mut self) -> Result<Option<(u64, Vec<String>)>, CdrFileError> {
-        match self.next_raw() {
+        match self.scan.next_raw() {
             None => Ok(None),
             Some(Err(e)) => Err(e),
-            Some(Ok((line, _))) => {
-                let mut names = Vec::with_capacity(self.rec.len());
-                for f in self.rec.iter() {
-                    let s =
-                        std::str::from_utf8(f).map_err(|_| CdrFileError::InvalidUtf8 { line })?;
-                    names.push(s.trim().to_ascii_lowercase());
+            Some(Ok((line, rec))) => {
+                let mut names = Vec::with_capacity(rec.len());
+                for i in 0..rec.len() {
+                    let f = rec
+                        .get(i)
+                        .and_then(Result::ok)
+                        .ok_or(CdrFileError::InvalidUtf8 { line })?;
+                    names.push(f.trim().to_ascii_lowercase());
                 }
                 Ok(Some((line, names)))
             }
@@ -670,35 +853,31 @@ impl<R: Read> CdrReader<R> {
         .unwrap_or(0);
         Ok(l)
     }
-
-    fn parse_line(&self) -> LineOutcome {
-        match parse_fields(&self.layout, &self.rec) {
-            Ok(o) => o,
-            Err((column, reason)) => LineOutcome::Malformed {
-                column: column.map(str::to_owned),
-                reason,
-            },
-        }
-    }
 }
 
 type FieldError = (Option<&'static str>, String);
 
-fn field<'a>(
-    rec: &'a csv::ByteRecord,
-    i: usize,
-    name: &'static str,
-) -> Result<&'a str, FieldError> {
-    let b = rec
-        .get(i)
-        .ok_or_else(|| (Some(name), format!("missing {name} field")))?;
-    std::str::from_utf8(b)
-        .map(str::trim)
-        .map_err(|_| (Some(name), "not valid UTF-8".into()))
+/// `s` without leading and trailing whitespace; a field that starts and
+/// ends with a visible ASCII character (nearly all) is not looked at further.
+fn trimmed(s: &str) -> &str {
+    let b = s.as_bytes();
+    let visible = |c: u8| c > b' ' && c < 0x80;
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if visible(f) && visible(l) => s,
+        _ => s.trim(),
+    }
+}
+
+fn field<'a>(rec: &Rec<'a>, i: usize, name: &'static str) -> Result<&'a str, FieldError> {
+    match rec.get(i) {
+        None => Err((Some(name), format!("missing {name} field"))),
+        Some(Err(())) => Err((Some(name), "not valid UTF-8".into())),
+        Some(Ok(f)) => Ok(trimmed(f)),
+    }
 }
 
 fn opt_field<'a>(
-    rec: &'a csv::ByteRecord,
+    rec: &Rec<'a>,
     i: Option<usize>,
     name: &'static str,
 ) -> Result<&'a str, FieldError> {
@@ -709,7 +888,7 @@ fn opt_field<'a>(
     }
 }
 
-fn parse_fields(l: &Layout, rec: &csv::ByteRecord) -> Result<LineOutcome, FieldError> {
+fn parse_fields<'a>(l: &Layout, rec: &Rec<'a>) -> Result<Outcome<'a>, FieldError> {
     let n = rec.len();
     if let Some(exact) = l.exact_fields
         && n != exact
@@ -729,7 +908,7 @@ fn parse_fields(l: &Layout, rec: &csv::ByteRecord) -> Result<LineOutcome, FieldE
         let disp = field(rec, d, "disposition")?;
         if !disp.eq_ignore_ascii_case("ANSWERED") {
             let shown = if disp.is_empty() { "empty" } else { disp };
-            return Ok(LineOutcome::NotBillable(format!(
+            return Ok(Outcome::NotBillable(format!(
                 "disposition {shown}: only ANSWERED calls are billed"
             )));
         }
@@ -795,15 +974,16 @@ fn parse_fields(l: &Layout, rec: &csv::ByteRecord) -> Result<LineOutcome, FieldE
     };
     let destination = field(rec, l.destination, "destination")?;
     let rid = opt_field(rec, l.record_id, "record_id")?;
-    Ok(LineOutcome::Cdr(CdrRecord {
-        service: service.to_owned(),
+    Ok(Outcome::Cdr(CdrFields {
+        service,
         start,
         duration,
-        destination: destination.to_owned(),
+        destination,
         call_type,
         quantity,
         carrier_cost,
-        record_id: (!rid.is_empty()).then(|| rid.to_owned()),
+        carrier_cost_text: cost_s,
+        record_id: (!rid.is_empty()).then_some(rid),
     }))
 }
 
@@ -869,14 +1049,15 @@ pub fn parse_iso_local(s: &str) -> Result<NaiveDateTime, String> {
     Ok(NaiveDateTime::new(date, time))
 }
 
-impl<R: Read> Iterator for CdrReader<R> {
-    type Item = Result<CdrLine, CdrFileError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: Read> CdrReader<R> {
+    /// The next non-blank line, borrowing the reader's buffer (nothing is
+    /// allocated for a good line); `None` at the end of the file. After an
+    /// error, `None`.
+    pub fn next_line(&mut self) -> Option<Result<LineView<'_>, CdrFileError>> {
         if self.done {
             return None;
         }
-        match self.next_raw() {
+        match self.scan.next_raw() {
             None => {
                 self.done = true;
                 None
@@ -885,11 +1066,26 @@ impl<R: Read> Iterator for CdrReader<R> {
                 self.done = true;
                 Some(Err(e))
             }
-            Some(Ok((line, raw))) => {
-                let outcome = self.parse_line();
-                Some(Ok(CdrLine { line, raw, outcome }))
+            Some(Ok((line, rec))) => {
+                let outcome = match parse_fields(&self.layout, &rec) {
+                    Ok(o) => o,
+                    Err((column, reason)) => Outcome::Malformed { column, reason },
+                };
+                Some(Ok(LineView {
+                    line,
+                    raw: rec.text,
+                    outcome,
+                }))
             }
         }
+    }
+}
+
+impl<R: Read> Iterator for CdrReader<R> {
+    type Item = Result<CdrLine, CdrFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_line().map(|r| r.map(|v| v.to_line()))
     }
 }
 
@@ -1123,6 +1319,63 @@ mod tests {
         assert_eq!(c.destination, "44, London");
         assert_eq!(c.record_id.as_deref(), Some("a \"b\""));
         assert_eq!(lines[0].line, 2);
+    }
+
+    /// Hands out its bytes a few at a time, as a pipe or socket might.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn records_cut_by_any_read_boundary_read_the_same() {
+        // Quoted newline, CRLF, blank lines, a long field (output growth),
+        // a line longer than the read buffer (buffer growth), many fields
+        // (field-end growth), no newline at the end.
+        let long = "9".repeat(READ_CHUNK + 10);
+        let many = ",x".repeat(100);
+        let text = format!(
+            "{NATIVE_HEADER}0770,2026-11-02T09:00:00,1,\"44\n20\",voice,,0,a\r\n\r\n\n\
+             0771,2026-11-02T09:00:01,2,\"{long}\",voice,,0,b\n\
+             0772,2026-11-02T09:00:02,3,44{long},voice,,0,c\n\
+             0773,2026-11-02T09:00:03,4,44,voice,,0,d{many}\n\
+             0774,2026-11-02T09:00:04,5,44,voice,,0.5,e"
+        );
+        let whole = read(CdrFormat::Billrun, text.as_bytes());
+        assert_eq!(whole.len(), 5);
+        assert_eq!(
+            whole.iter().map(|l| l.line).collect::<Vec<_>>(),
+            [2, 6, 7, 8, 9]
+        );
+        assert_eq!(cdr(&whole[0]).destination, "44\n20");
+        assert_eq!(whole[0].raw, "0770,2026-11-02T09:00:00,1,\"44\n20\",voice,,0,a");
+        assert_eq!(cdr(&whole[1]).destination.len(), long.len());
+        assert_eq!(cdr(&whole[2]).destination.len(), long.len() + 2);
+        assert!(malformed(&whole[3]).1.contains("found 108"), "{:?}", whole[3]);
+        assert_eq!(cdr(&whole[4]).record_id.as_deref(), Some("e"));
+        for step in [1, 2, 3, 7, 64, 4099] {
+            let trickled: Vec<CdrLine> =
+                CdrReader::new(CdrFormat::Billrun, Trickle(text.as_bytes(), step))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+            assert_eq!(trickled, whole, "reads of {step} bytes");
+        }
+    }
+
+    #[test]
+    fn binary_content_right_after_a_line_end_is_still_refused() {
+        let text = format!("{NATIVE_HEADER}0770,2026-11-02T09:00:00,1,44,voice,,0,a\n\0\0\0");
+        let mut r = CdrReader::new(CdrFormat::Billrun, text.as_bytes()).unwrap();
+        assert!(r.next().unwrap().is_ok());
+        let e = r.next().unwrap().unwrap_err();
+        assert!(matches!(e, CdrFileError::Binary { line: 3 }), "{e:?}");
+        assert!(r.next().is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! with `probe + 1`) is tried, as in open addressing. CDRs are never deleted,
 //! so the first free key on the sequence proves "not seen before".
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
@@ -136,7 +136,8 @@ pub struct RatedWith<'a> {
 /// Reference data for rating, loaded once.
 #[derive(Debug, Default)]
 pub struct Rater {
-    pub services: HashMap<String, ServiceInfo>,
+    /// By normalised number (Fx hash: one probe per CDR).
+    pub services: FxHashMap<String, ServiceInfo>,
     pub rates: RateTable,
     pub peak: PeakWindow,
 }
@@ -288,7 +289,7 @@ mod tests {
             minimum_charge: "0".parse().unwrap(),
             maximum_charge: None,
         };
-        let mut services = HashMap::new();
+        let mut services = FxHashMap::default();
         services.insert(
             "447700900300".to_string(),
             ServiceInfo {

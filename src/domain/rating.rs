@@ -25,7 +25,7 @@
 //!   the first row given to [`RateTable::new`] wins (imports key on exactly
 //!   these columns, so this does not happen with imported data).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -273,53 +273,10 @@ impl BandSlots {
     }
 }
 
-/// A fast hasher for the rate index (the Fx hash of rustc: a rotate, xor
-/// and multiply per 8 bytes). Keys are the operator's own tariff names and
-/// digit prefixes, looked up several times per CDR, so the default SipHash
-/// (built to resist hostile keys) is needless cost here.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl std::hash::Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// A `HashMap` with [`FxHasher`].
-pub type FxHashMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
-
+// The rate index hashes with rustc's Fx hash (`rustc_hash`): keys are the
+// operator's own tariff names and digit prefixes, looked up several times
+// per CDR, so the default SipHash (built to resist hostile keys) is
+// needless cost here.
 /// The rates of one (tariff, call type), indexed by prefix.
 #[derive(Debug, Default)]
 struct PrefixIndex {

@@ -459,7 +459,7 @@ pub fn fail_file(conn: &Connection, actor: &Actor, id: i64, why: &str) -> Result
 
 /// Services (by number), rates and the peak window, for rating.
 pub fn load_rater(conn: &Connection) -> Result<Rater> {
-    let mut services = HashMap::new();
+    let mut services = rustc_hash::FxHashMap::default();
     {
         let mut st = conn.prepare(
             "SELECT s.service, p.tariff, s.start_date, s.end_date
