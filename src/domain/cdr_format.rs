@@ -555,9 +555,7 @@ impl<R: Read> CdrReader<R> {
             CdrFormat::Mapped(m) => m.delimiter,
             _ => b',',
         };
-        let core = csv_core::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .build();
+        let core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
         let mut r = CdrReader {
             scan: Scanner {
                 input: reader,
@@ -1353,10 +1351,17 @@ mod tests {
             [2, 6, 7, 8, 9]
         );
         assert_eq!(cdr(&whole[0]).destination, "44\n20");
-        assert_eq!(whole[0].raw, "0770,2026-11-02T09:00:00,1,\"44\n20\",voice,,0,a");
+        assert_eq!(
+            whole[0].raw,
+            "0770,2026-11-02T09:00:00,1,\"44\n20\",voice,,0,a"
+        );
         assert_eq!(cdr(&whole[1]).destination.len(), long.len());
         assert_eq!(cdr(&whole[2]).destination.len(), long.len() + 2);
-        assert!(malformed(&whole[3]).1.contains("found 108"), "{:?}", whole[3]);
+        assert!(
+            malformed(&whole[3]).1.contains("found 108"),
+            "{:?}",
+            whole[3]
+        );
         assert_eq!(cdr(&whole[4]).record_id.as_deref(), Some("e"));
         for step in [1, 2, 3, 7, 64, 4099] {
             let trickled: Vec<CdrLine> =

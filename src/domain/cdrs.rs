@@ -117,10 +117,14 @@ pub fn from_start_secs(s: i64) -> Option<NaiveDateTime> {
     chrono::DateTime::from_timestamp(s, 0).map(|d| d.naive_utc())
 }
 
-/// Digits of `s` into `out` (cleared first); see `rating::normalise_number`.
-pub fn normalise_into(s: &str, out: &mut String) {
-    out.clear();
-    out.extend(s.chars().filter(|c| c.is_ascii_digit()));
+/// Append the digits of `s` to `out` (see `rating::normalise_number`); a
+/// number that is all digits already is copied as it is.
+pub fn push_digits(s: &str, out: &mut String) {
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        out.push_str(s);
+    } else {
+        out.extend(s.chars().filter(char::is_ascii_digit));
+    }
 }
 
 /// A rated CDR and the rate row that priced it.
@@ -271,8 +275,11 @@ mod tests {
             .and_hms_opt(23, 59, 58)
             .unwrap();
         assert!(StartText::new(far).is_none());
-        normalise_into("+44 (0) 20-79", &mut s);
-        assert_eq!(s, "4402079");
+        s.clear();
+        push_digits("+44 (0) 20-79", &mut s);
+        push_digits("|0770", &mut s);
+        push_digits("0771", &mut s);
+        assert_eq!(s, "440207907700771");
     }
 
     fn rater() -> Rater {

@@ -56,10 +56,66 @@ pub fn parse(s: &str) -> Result<Decimal, String> {
     Decimal::from_str(t).map_err(|e| format!("'{t}' is not a decimal amount: {e}"))
 }
 
+/// `d`, read by [`parse`] from `s`, as text: `s` itself when it already
+/// is what `d.to_string()` would give (no formatting: the CDR import
+/// stores one per line), else `d.to_string()`. The fast form: up to 20
+/// characters, an optional `-` on a non-zero amount, digits without a
+/// leading zero (but a lone `0` before the point), optionally a point
+/// followed by digits.
+pub fn canonical_text(s: &str, d: Decimal) -> std::borrow::Cow<'_, str> {
+    let b = s.as_bytes();
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let (int, frac) = match memchr::memchr(b'.', digits) {
+        Some(p) => (&digits[..p], Some(&digits[p + 1..])),
+        None => (digits, None),
+    };
+    let canonical = b.len() <= 20
+        && !int.is_empty()
+        && int.iter().all(u8::is_ascii_digit)
+        && (int[0] != b'0' || int.len() == 1)
+        && frac.is_none_or(|f| !f.is_empty() && f.iter().all(u8::is_ascii_digit))
+        && (digits.len() == b.len() || !d.is_zero());
+    if canonical {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(d.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn canonical_text_is_what_to_string_gives() {
+        for s in [
+            "0",
+            "0.0294",
+            "12",
+            "12.50",
+            "-3.00",
+            "-0",
+            "-0.00",
+            "0.00",
+            "007",
+            "07.5",
+            ".5",
+            "+1.5",
+            "10.",
+            "-.5",
+            "1234567890.1234567890",
+            "12345678901234567890.5",
+            "0.0000000000000000000000000001",
+        ] {
+            let d = parse(s).unwrap();
+            assert_eq!(canonical_text(s, d), d.to_string(), "{s}");
+        }
+        assert!(matches!(
+            canonical_text("0.0294", dec!(0.0294)),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn rounds_half_away_from_zero_both_signs() {

@@ -31,9 +31,9 @@ use serde::Serialize;
 use super::audit::{self, Actor};
 use super::{runs, settings};
 use crate::domain::billing_errors::ErrorRow;
-use crate::domain::cdr_format::{CdrFileError, CdrFormat, CdrReader, ColumnMap, LineOutcome};
+use crate::domain::cdr_format::{CdrFileError, CdrFormat, CdrReader, ColumnMap, LineView, Outcome};
 use crate::domain::cdrs::{
-    Identity, Rater, StartText, day_secs, dedupe_key, from_start_secs, normalise_into, start_secs,
+    Identity, Rater, StartText, day_secs, dedupe_key, from_start_secs, push_digits, start_secs,
 };
 use crate::domain::checklist::CdrFacts;
 use crate::domain::money;
@@ -568,24 +568,142 @@ fn units_i64(u: u64) -> i64 {
     i64::try_from(u).unwrap_or(i64::MAX)
 }
 
-/// One line, parsed and rated off the database thread. Unboxed: a batch
-/// is one allocation, not one per line (the lines are freed on the other
-/// thread, where every cross-thread free costs).
+/// Where a text of a prepared line is in its batch's `text`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    at: usize,
+    len: usize,
+}
+
+/// Lines handed from the parsing thread to the database thread, with all
+/// their texts in one string: a batch allocates nothing per line, and is
+/// sent back to be emptied and reused.
+#[derive(Default)]
+struct Batch<'r> {
+    text: String,
+    lines: Vec<Prepared<'r>>,
+}
+
+impl<'r> Batch<'r> {
+    fn push(&mut self, s: &str) -> Span {
+        let at = self.text.len();
+        self.text.push_str(s);
+        Span { at, len: s.len() }
+    }
+
+    /// `s` normalised to its digits (see `rating::normalise_number`).
+    fn push_digits(&mut self, s: &str) -> Span {
+        let at = self.text.len();
+        push_digits(s, &mut self.text);
+        Span {
+            at,
+            len: self.text.len() - at,
+        }
+    }
+
+    fn str(&self, s: Span) -> &str {
+        &self.text[s.at..s.at + s.len]
+    }
+
+    fn texts(&self, c: &PreparedCdr<'_>) -> CdrText<'_> {
+        CdrText {
+            raw: self.str(c.raw),
+            service: self.str(c.service),
+            destination: self.str(c.destination),
+            cost: self.str(c.cost),
+            record_id: c.record_id.map(|r| self.str(r)),
+        }
+    }
+
+    /// Parse and rate one line into the batch.
+    fn prepare(&mut self, l: LineView<'_>, rater: &'r Rater) {
+        let line = units_i64(l.line);
+        let rec = match l.outcome {
+            Outcome::NotBillable(_) => return self.lines.push(Prepared::NotBillable),
+            Outcome::Malformed { column, reason } => {
+                let detail = match column {
+                    Some(c) => format!("{c}: {reason}"),
+                    None => reason,
+                };
+                let raw = self.push(l.raw);
+                return self.lines.push(Prepared::Malformed { line, detail, raw });
+            }
+            Outcome::Cdr(rec) => rec,
+        };
+        let Some(start) = StartText::new(rec.start) else {
+            let raw = self.push(l.raw);
+            return self.lines.push(Prepared::Malformed {
+                line,
+                detail: "start: the year is not between 0000 and 9999".into(),
+                raw,
+            });
+        };
+        let units = rec.units();
+        let raw = self.push(l.raw);
+        let service = self.push_digits(rec.service);
+        let destination = self.push_digits(rec.destination);
+        let cost = self.push(&money::canonical_text(
+            rec.carrier_cost_text,
+            rec.carrier_cost,
+        ));
+        let record_id = rec.record_id.map(|r| self.push(r));
+        let (service_s, destination_s) = (self.str(service), self.str(destination));
+        let rated = rater
+            .rate(service_s, rec.start, destination_s, rec.call_type, units)
+            .map_err(|e| {
+                (
+                    e.kind(),
+                    rater.explain(e, service_s, rec.start, destination_s, rec.call_type),
+                )
+            });
+        let key = dedupe_key(
+            &Identity {
+                service: service_s,
+                start: start.as_str(),
+                destination: destination_s,
+                call_type: rec.call_type,
+                units,
+            },
+            rec.start,
+            0,
+        );
+        self.lines.push(Prepared::Cdr(PreparedCdr {
+            line,
+            raw,
+            service,
+            start,
+            secs: start_secs(rec.start),
+            when: rec.start,
+            charge_minor: rated.as_ref().map_or(0, |r| money::to_minor(r.amount)),
+            key,
+            destination,
+            call_type: rec.call_type,
+            units,
+            cost,
+            record_id,
+            rated,
+        }));
+    }
+}
+
+/// One line, parsed and rated off the database thread; its texts are in
+/// its [`Batch`].
 #[allow(clippy::large_enum_variant)]
 enum Prepared<'r> {
     NotBillable,
     Malformed {
         line: i64,
         detail: String,
-        raw: String,
+        raw: Span,
     },
     Cdr(PreparedCdr<'r>),
 }
 
 struct PreparedCdr<'r> {
     line: i64,
-    raw: String,
-    service: String,
+    raw: Span,
+    /// Normalised digits.
+    service: Span,
     start: StartText,
     /// `start` as stored ([`start_secs`]).
     secs: i64,
@@ -595,103 +713,41 @@ struct PreparedCdr<'r> {
     /// The first dedupe key ([`dedupe_key`] probe 0), computed off the
     /// database thread.
     key: i64,
-    destination: String,
+    /// Normalised digits.
+    destination: Span,
     call_type: CallType,
     units: u64,
-    cost: String,
-    record_id: Option<String>,
+    cost: Span,
+    record_id: Option<Span>,
     rated: std::result::Result<crate::domain::cdrs::RatedWith<'r>, (ErrorKind, String)>,
 }
 
+/// The texts of a [`PreparedCdr`], out of its batch.
+struct CdrText<'a> {
+    raw: &'a str,
+    service: &'a str,
+    destination: &'a str,
+    cost: &'a str,
+    record_id: Option<&'a str>,
+}
+
 impl PreparedCdr<'_> {
-    fn identity(&self) -> Identity<'_> {
+    fn identity<'a>(&'a self, t: &CdrText<'a>) -> Identity<'a> {
         Identity {
-            service: &self.service,
+            service: t.service,
             start: self.start.as_str(),
-            destination: &self.destination,
+            destination: t.destination,
             call_type: self.call_type,
             units: self.units,
         }
     }
 }
 
-fn prepare<'r>(l: crate::domain::cdr_format::CdrLine, rater: &'r Rater) -> Prepared<'r> {
-    let line = units_i64(l.line);
-    let rec = match l.outcome {
-        LineOutcome::NotBillable(_) => return Prepared::NotBillable,
-        LineOutcome::Malformed { column, reason } => {
-            let detail = match column {
-                Some(c) => format!("{c}: {reason}"),
-                None => reason,
-            };
-            return Prepared::Malformed {
-                line,
-                detail,
-                raw: l.raw,
-            };
-        }
-        LineOutcome::Cdr(rec) => rec,
-    };
-    let Some(start) = StartText::new(rec.start) else {
-        return Prepared::Malformed {
-            line,
-            detail: "start: the year is not between 0000 and 9999".into(),
-            raw: l.raw,
-        };
-    };
-    let units = rec.units();
-    let service = digits_only(rec.service);
-    let destination = digits_only(rec.destination);
-    let rated = rater
-        .rate(&service, rec.start, &destination, rec.call_type, units)
-        .map_err(|e| {
-            (
-                e.kind(),
-                rater.explain(e, &service, rec.start, &destination, rec.call_type),
-            )
-        });
-    let key = dedupe_key(
-        &Identity {
-            service: &service,
-            start: start.as_str(),
-            destination: &destination,
-            call_type: rec.call_type,
-            units,
-        },
-        rec.start,
-        0,
-    );
-    Prepared::Cdr(PreparedCdr {
-        line,
-        raw: l.raw,
-        service,
-        start,
-        secs: start_secs(rec.start),
-        when: rec.start,
-        charge_minor: rated.as_ref().map_or(0, |r| money::to_minor(r.amount)),
-        key,
-        destination,
-        call_type: rec.call_type,
-        units,
-        cost: rec.carrier_cost.to_string(),
-        record_id: rec.record_id,
-        rated,
-    })
-}
-
-/// A number normalised to its digits, reusing the string when it already is.
-fn digits_only(s: String) -> String {
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        s
-    } else {
-        let mut out = String::with_capacity(s.len());
-        normalise_into(&s, &mut out);
-        out
-    }
-}
-
 /// Lines handed from the parsing thread to the database thread at a time.
 const BATCH: usize = 2048;
+
+/// What the parsing thread sends: a batch, or why the file cannot be read.
+type Sent<'r> = std::result::Result<Batch<'r>, CdrFileError>;
 
 /// Parse, dedupe, rate and store every line of file `file_id`, inside the
 /// caller's transaction. A whole-file problem comes back as the inner
@@ -713,40 +769,43 @@ pub fn process_file<R: Read + Send>(
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
-    type Batch<'r> = std::result::Result<Vec<Prepared<'r>>, CdrFileError>;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Sent<'_>>(4);
     // Stored batches come back to the reading thread to be emptied and
-    // reused: their strings are freed by the thread that allocated them
-    // (cheap), and the batch vectors are allocated once.
-    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<Prepared<'_>>>(8);
+    // reused: the batch's string and vector are allocated once.
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(8);
     let result = std::thread::scope(|s| {
         s.spawn(move || {
+            let mut reader = reader;
             let fresh = || match back_rx.try_recv() {
-                Ok(mut v) => {
-                    v.clear();
-                    v
+                Ok(mut b) => {
+                    b.text.clear();
+                    b.lines.clear();
+                    b
                 }
-                Err(_) => Vec::with_capacity(BATCH),
+                Err(_) => Batch {
+                    text: String::with_capacity(BATCH * 128),
+                    lines: Vec::with_capacity(BATCH),
+                },
             };
             let mut batch = fresh();
-            for item in reader {
+            while let Some(item) = reader.next_line() {
                 match item {
-                    Ok(l) => batch.push(prepare(l, rater)),
+                    Ok(l) => batch.prepare(l, rater),
                     Err(e) => {
-                        if !batch.is_empty() {
+                        if !batch.lines.is_empty() {
                             let _ = tx.send(Ok(std::mem::take(&mut batch)));
                         }
                         let _ = tx.send(Err(e));
                         return;
                     }
                 }
-                if batch.len() == BATCH
+                if batch.lines.len() == BATCH
                     && tx.send(Ok(std::mem::replace(&mut batch, fresh()))).is_err()
                 {
                     return; // the writer stopped (a database error)
                 }
             }
-            if !batch.is_empty() {
+            if !batch.lines.is_empty() {
                 let _ = tx.send(Ok(batch));
             }
         });
@@ -840,6 +899,7 @@ fn bind_cdr(
     at: usize,
     file_id: i64,
     c: &PreparedCdr<'_>,
+    t: &CdrText<'_>,
     key: Option<i64>,
     copy: bool,
 ) -> rusqlite::Result<()> {
@@ -856,13 +916,13 @@ fn bind_cdr(
     };
     st.raw_bind_parameter(at + 1, file_id)?;
     st.raw_bind_parameter(at + 2, c.line)?;
-    st.raw_bind_parameter(at + 3, c.service.as_str())?;
+    st.raw_bind_parameter(at + 3, t.service)?;
     st.raw_bind_parameter(at + 4, c.secs)?;
-    st.raw_bind_parameter(at + 5, c.destination.as_str())?;
+    st.raw_bind_parameter(at + 5, t.destination)?;
     st.raw_bind_parameter(at + 6, code_of(&CallType::ALL, &c.call_type))?;
     st.raw_bind_parameter(at + 7, units_i64(c.units))?;
-    st.raw_bind_parameter(at + 8, c.cost.as_str())?;
-    st.raw_bind_parameter(at + 9, c.record_id.as_deref())?;
+    st.raw_bind_parameter(at + 8, t.cost)?;
+    st.raw_bind_parameter(at + 9, t.record_id)?;
     st.raw_bind_parameter(at + 10, state)?;
     st.raw_bind_parameter(at + 11, rate_id)?;
     st.raw_bind_parameter(at + 12, band)?;
@@ -889,6 +949,7 @@ fn settle_taken(
     find: &mut rusqlite::CachedStatement<'_>,
     file_id: i64,
     c: &PreparedCdr<'_>,
+    t: &CdrText<'_>,
 ) -> Result<Placed> {
     let units = units_i64(c.units);
     let mut key = c.key;
@@ -896,9 +957,9 @@ fn settle_taken(
     loop {
         // The key is taken: the same CDR, or a hash collision?
         let same = find.query_row([key], |r| {
-            let same = r.get_ref(1)?.as_str()? == c.service
+            let same = r.get_ref(1)?.as_str()? == t.service
                 && r.get::<_, i64>(2)? == c.secs
-                && r.get_ref(3)?.as_str()? == c.destination
+                && r.get_ref(3)?.as_str()? == t.destination
                 && r.get_ref(4)?.as_str()? == c.call_type.as_str()
                 && r.get::<_, i64>(5)? == units;
             Ok(same.then(|| (r.get::<_, i64>(6), r.get::<_, i64>(7))))
@@ -907,8 +968,8 @@ fn settle_taken(
             return Ok(Placed::Duplicate(f?, ln?));
         }
         probe += 1;
-        key = dedupe_key(&c.identity(), c.when, probe);
-        bind_cdr(ins, 0, file_id, c, Some(key), false)?;
+        key = dedupe_key(&c.identity(t), c.when, probe);
+        bind_cdr(ins, 0, file_id, c, t, Some(key), false)?;
         if ins.raw_execute()? == 1 {
             return Ok(Placed::New(Some(conn.last_insert_rowid())));
         }
@@ -928,8 +989,8 @@ fn settle_taken(
 fn store_prepared<'r>(
     conn: &Connection,
     file_id: i64,
-    rx: std::sync::mpsc::Receiver<std::result::Result<Vec<Prepared<'r>>, CdrFileError>>,
-    back: std::sync::mpsc::SyncSender<Vec<Prepared<'r>>>,
+    rx: std::sync::mpsc::Receiver<Sent<'r>>,
+    back: std::sync::mpsc::SyncSender<Batch<'r>>,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
     let now = super::now_stamp();
     let mut ins = conn.prepare_cached(&insert_cdrs_sql(1))?;
@@ -949,14 +1010,15 @@ fn store_prepared<'r>(
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
-        for items in batch.chunks(CHUNK) {
+        for items in batch.lines.chunks(CHUNK) {
             let chunked =
                 items.len() == CHUNK && items.iter().all(|p| matches!(p, Prepared::Cdr(_)));
             let mut all_stored = false;
             if chunked {
                 for (i, p) in items.iter().enumerate() {
                     if let Prepared::Cdr(c) = p {
-                        bind_cdr(&mut ins_chunk, i * COLS, file_id, c, Some(c.key), false)?;
+                        let t = batch.texts(c);
+                        bind_cdr(&mut ins_chunk, i * COLS, file_id, c, &t, Some(c.key), false)?;
                     }
                 }
                 all_stored = ins_chunk.raw_execute()? == CHUNK;
@@ -979,7 +1041,7 @@ fn store_prepared<'r>(
                             None::<String>,
                             "0",
                             detail,
-                            raw,
+                            batch.str(*raw),
                             now
                         ])?;
                         kinds[0] += 1;
@@ -987,6 +1049,7 @@ fn store_prepared<'r>(
                     }
                     Prepared::Cdr(c) => c,
                 };
+                let t = batch.texts(c);
                 let placed = if all_stored {
                     Placed::New(None)
                 } else if chunked {
@@ -995,19 +1058,19 @@ fn store_prepared<'r>(
                     if (f, ln) == (file_id, c.line) {
                         Placed::New(Some(id))
                     } else {
-                        settle_taken(conn, &mut ins, &mut find, file_id, c)?
+                        settle_taken(conn, &mut ins, &mut find, file_id, c, &t)?
                     }
                 } else {
-                    bind_cdr(&mut ins, 0, file_id, c, Some(c.key), false)?;
+                    bind_cdr(&mut ins, 0, file_id, c, &t, Some(c.key), false)?;
                     if ins.raw_execute()? == 1 {
                         Placed::New(Some(conn.last_insert_rowid()))
                     } else {
-                        settle_taken(conn, &mut ins, &mut find, file_id, c)?
+                        settle_taken(conn, &mut ins, &mut find, file_id, c, &t)?
                     }
                 };
                 let (kind, detail, cdr_id) = match placed {
                     Placed::Duplicate(f, ln) => {
-                        bind_cdr(&mut ins, 0, file_id, c, None, true)?;
+                        bind_cdr(&mut ins, 0, file_id, c, &t, None, true)?;
                         ins.raw_execute()?;
                         let where_ = if f == file_id {
                             format!("line {ln} of this file")
@@ -1041,12 +1104,12 @@ fn store_prepared<'r>(
                     cdr_id,
                     file_id,
                     c.line,
-                    c.service,
-                    c.destination,
+                    t.service,
+                    t.destination,
                     c.start.as_str(),
-                    c.cost,
+                    t.cost,
                     detail,
-                    c.raw,
+                    t.raw,
                     now
                 ])?;
             }
