@@ -539,3 +539,48 @@ ALTER TABLE cdrs_v10 RENAME TO cdrs;
 CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe);
 CREATE INDEX cdrs_unbilled ON cdrs(start) WHERE invoice_id IS NULL AND state = 'rated';
 CREATE INDEX cdrs_invoice ON cdrs(invoice_id) WHERE invoice_id IS NOT NULL;
+
+-- migration: 11
+-- `call_type`, `state` and `band` of `cdrs` stored as small integer codes
+-- instead of words (README, Performance): a CDR row is ~14 bytes (16 %)
+-- smaller, the import binds them as they are (no CASE per row) and its
+-- CHECKs and the partial unbilled index compare integers. The codes (the
+-- one place they are defined in code: store::cdrs, `CallTypeCode` …):
+--   call_type  0 voice, 1 sms, 2 data
+--   state      0 error, 1 rated, 2 unrated
+--   band       0 all, 1 peak, 2 offpeak (NULL unless rated)
+-- Rebuilt as in migration 10 (same ids, deferred references).
+CREATE TABLE cdrs_v11 (
+    id           INTEGER PRIMARY KEY,
+    file_id      INTEGER NOT NULL REFERENCES cdr_files(id) DEFERRABLE INITIALLY DEFERRED,
+    line         INTEGER NOT NULL,
+    service      TEXT NOT NULL,           -- normalised digits
+    start        INTEGER NOT NULL,        -- seconds since 1970-01-01T00:00:00, local time
+    destination  TEXT NOT NULL,           -- normalised digits
+    call_type    INTEGER NOT NULL CHECK (call_type BETWEEN 0 AND 2),  -- 0 voice, 1 sms, 2 data
+    units        INTEGER NOT NULL,        -- seconds (voice), messages (sms), bytes (data)
+    carrier_cost TEXT NOT NULL DEFAULT '0',
+    record_id    TEXT,
+    state        INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2),      -- 0 error, 1 rated, 2 unrated
+    rate_id      INTEGER,                 -- rates.id; the description is read through it
+    band         INTEGER CHECK (band BETWEEN 0 AND 2),                -- 0 all, 1 peak, 2 offpeak
+    billable     INTEGER,                 -- billable seconds / messages / KB
+    charge_minor INTEGER,
+    invoice_id   INTEGER REFERENCES invoices(id) DEFERRABLE INITIALLY DEFERRED,
+    dedupe       INTEGER
+);
+INSERT INTO cdrs_v11 (id, file_id, line, service, start, destination, call_type, units,
+    carrier_cost, record_id, state, rate_id, band, billable, charge_minor, invoice_id, dedupe)
+SELECT id, file_id, line, service, start, destination,
+    CASE call_type WHEN 'voice' THEN 0 WHEN 'sms' THEN 1 WHEN 'data' THEN 2 END,
+    units, carrier_cost, record_id,
+    CASE state WHEN 'error' THEN 0 WHEN 'rated' THEN 1 WHEN 'unrated' THEN 2 END,
+    rate_id,
+    CASE band WHEN 'all' THEN 0 WHEN 'peak' THEN 1 WHEN 'offpeak' THEN 2 END,
+    billable, charge_minor, invoice_id, dedupe
+FROM cdrs;
+DROP TABLE cdrs;
+ALTER TABLE cdrs_v11 RENAME TO cdrs;
+CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe);
+CREATE INDEX cdrs_unbilled ON cdrs(start) WHERE invoice_id IS NULL AND state = 1;
+CREATE INDEX cdrs_invoice ON cdrs(invoice_id) WHERE invoice_id IS NOT NULL;

@@ -54,7 +54,7 @@ measure billrun "$WORK/billrun.time" \
     "${B[@]}" cdr import "$WORK/cdrs.csv" --carrier bench
 
 rows=$(sqlite3 "$WORK/bench.db" "SELECT count(*) FROM cdrs")
-rated=$(sqlite3 "$WORK/bench.db" "SELECT count(*) FROM cdrs WHERE state = 'rated'")
+rated=$(sqlite3 "$WORK/bench.db" "SELECT count(*) FROM cdrs WHERE state = 1")
 plain=$(sqlite3 "$WORK/plain.db" "SELECT count(*) FROM cdrs")
 tb=$(wall "$WORK/billrun.time"); tf=$(wall "$WORK/sqlite-file.time"); tm=$(wall "$WORK/sqlite-mem.time")
 echo

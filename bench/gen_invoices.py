@@ -36,13 +36,14 @@ with open(f"{out}/cdrs.sql", "w") as q:
             prefix = "447" if k % 2 else "44"
             secs = rnd.randrange(5, 1800)
             # start: seconds since 1970-01-01T00:00:00 of the local time
-            # (schema migration 9); the description comes through rate_id.
+            # (schema migration 9); the description comes through rate_id;
+            # call type voice = 0, state rated = 1, band peak = 1 (migration 11).
             start = (f"CAST(strftime('%s','2026-11-{1 + k % 28:02d}T{8 + k % 10:02d}:"
                      f"{k % 60:02d}:00') AS INTEGER)")
             q.write(f"INSERT INTO cdrs (file_id,line,service,start,destination,call_type,units,"
                     f"state,rate_id,band,billable,charge_minor) VALUES (1,{line},'0113{i:07d}',"
-                    f"{start},'{dest}','voice',{secs},'rated',"
+                    f"{start},'{dest}',0,{secs},1,"
                     f"(SELECT id FROM rates WHERE tariff='STD' AND prefix='{prefix}' "
-                    f"AND call_type='voice' AND band='peak'),'peak',{secs},{secs // 10});\n")
+                    f"AND call_type='voice' AND band='peak'),1,{secs},{secs // 10});\n")
             line += 1
     q.write("COMMIT;\n")

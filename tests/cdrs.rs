@@ -27,11 +27,13 @@ fn db(e: &Env) -> rusqlite::Connection {
     rusqlite::Connection::open(&e.db).unwrap()
 }
 
-/// (state, charge) of the CDR on `line` of file `file_id`.
+/// (state, charge) of the CDR on `line` of file `file_id` (the state's
+/// code, schema.sql migration 11, as its name).
 fn cdr_at(e: &Env, file_id: i64, line: i64) -> (String, Option<i64>) {
     db(e)
         .query_row(
-            "SELECT state, charge_minor FROM cdrs WHERE file_id = ?1 AND line = ?2",
+            "SELECT CASE state WHEN 0 THEN 'error' WHEN 1 THEN 'rated' WHEN 2 THEN 'unrated' END,
+                charge_minor FROM cdrs WHERE file_id = ?1 AND line = ?2",
             [file_id, line],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -64,7 +66,8 @@ fn native_file_is_rated_and_every_error_kind_names_file_and_line() {
     // How a CDR was rated is kept: line 2, BIZ UK landline 0.03/min 1/1, 125 s → 0.0625 → 0.06.
     let (rate_desc, band, billable, charge): (String, String, i64, i64) = db(&e)
         .query_row(
-            "SELECT r.description, c.band, c.billable, c.charge_minor FROM cdrs c
+            "SELECT r.description, CASE c.band WHEN 0 THEN 'all' WHEN 1 THEN 'peak'
+                WHEN 2 THEN 'offpeak' END, c.billable, c.charge_minor FROM cdrs c
              JOIN rates r ON r.id = c.rate_id WHERE c.file_id = 1 AND c.line = 2",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),

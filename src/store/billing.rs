@@ -148,7 +148,7 @@ pub fn gather(conn: &Connection, run: &Run) -> Result<Vec<(BillCustomer, Inputs)
                     COUNT(*), SUM(c.units), SUM(c.charge_minor)
              FROM cdrs c JOIN services s ON s.service = c.service
              LEFT JOIN rates r ON r.id = c.rate_id
-             WHERE c.state = 'rated' AND c.invoice_id IS NULL AND c.start < ?1
+             WHERE c.state = 1 AND c.invoice_id IS NULL AND c.start < ?1
              GROUP BY s.account, c.service, c.call_type, COALESCE(r.description, '')",
         )?;
         for r in st.query_map([&bound], |r| {
@@ -156,7 +156,7 @@ pub fn gather(conn: &Connection, run: &Run) -> Result<Vec<(BillCustomer, Inputs)
                 r.get::<_, String>(0)?,
                 UsageGroup {
                     service: r.get(1)?,
-                    call_type: r.get(2)?,
+                    call_type: super::cdrs::code::call_type_name(r.get(2)?)?,
                     description: r.get(3)?,
                     count: r.get::<_, i64>(4)? as u64,
                     units: r.get::<_, i64>(5)? as u64,
@@ -360,7 +360,7 @@ pub fn cdr_counts(conn: &Connection, run: &Run) -> Result<(u64, u64, u64)> {
         "SELECT COALESCE(SUM(c.start < ?1), 0), COALESCE(SUM(c.start >= ?1), 0) FROM cdrs c
          JOIN services s ON s.service = c.service
          JOIN customers cu ON cu.account = s.account AND cu.cycle = ?2
-         WHERE c.state = 'rated' AND c.invoice_id IS NULL",
+         WHERE c.state = 1 AND c.invoice_id IS NULL",
         params![bound, run.cycle],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
@@ -380,7 +380,7 @@ pub fn usage_by_carrier(conn: &Connection, run: &Run) -> Result<Vec<(String, u64
          FROM cdrs c JOIN cdr_files f ON f.id = c.file_id
          JOIN services s ON s.service = c.service
          JOIN customers cu ON cu.account = s.account AND cu.cycle = ?2
-         WHERE c.state = 'rated' AND c.invoice_id IS NULL AND c.start < ?1
+         WHERE c.state = 1 AND c.invoice_id IS NULL AND c.start < ?1
          GROUP BY f.carrier ORDER BY f.carrier",
     )?;
     let rows = st.query_map(params![bound, run.cycle], |r| {

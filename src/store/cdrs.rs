@@ -38,7 +38,7 @@ use crate::domain::cdrs::{
 use crate::domain::checklist::CdrFacts;
 use crate::domain::money;
 use crate::domain::rating::{
-    Band, CallType, ErrorKind, Increment, PeakWindow, RateRow, RateTable, ServiceInfo,
+    CallType, ErrorKind, Increment, PeakWindow, RateRow, RateTable, ServiceInfo,
 };
 use crate::error::{Error, Result, bad_input, external, precondition};
 
@@ -318,8 +318,8 @@ pub fn list_files(conn: &Connection) -> Result<Vec<FileRow>> {
     let mut counts: HashMap<i64, [u64; 4]> = HashMap::new();
     {
         let mut st = conn.prepare(
-            "SELECT file_id, sum(state = 'rated'), sum(state = 'error'),
-                    sum(state = 'rated' AND invoice_id IS NULL AND ?1 IS NOT NULL AND start >= ?1),
+            "SELECT file_id, sum(state = 1), sum(state = 0),
+                    sum(state = 1 AND invoice_id IS NULL AND ?1 IS NOT NULL AND start >= ?1),
                     sum(invoice_id IS NOT NULL)
              FROM cdrs GROUP BY file_id",
         )?;
@@ -840,38 +840,75 @@ pub fn process_file<R: Read + Send>(
     Ok(Ok(out))
 }
 
+/// How `cdrs` stores call types, states and bands: small integer codes
+/// (schema.sql migration 11, which lists them too).
+pub mod code {
+    use crate::domain::rating::{Band, CallType};
+
+    /// `state` of a CDR that is a billing error (or a duplicate's copy).
+    pub const ERROR: i64 = 0;
+    /// `state` of a rated CDR.
+    pub const RATED: i64 = 1;
+
+    pub fn call_type(c: CallType) -> i64 {
+        match c {
+            CallType::Voice => 0,
+            CallType::Sms => 1,
+            CallType::Data => 2,
+        }
+    }
+
+    pub fn call_type_of(code: i64) -> Option<CallType> {
+        CallType::ALL.into_iter().find(|c| call_type(*c) == code)
+    }
+
+    pub fn band(b: Band) -> i64 {
+        match b {
+            Band::All => 0,
+            Band::Peak => 1,
+            Band::Offpeak => 2,
+        }
+    }
+
+    /// A stored call type as its name (`voice`, `sms`, `data`), for readers
+    /// that report it.
+    pub fn call_type_name(code: i64) -> rusqlite::Result<String> {
+        call_type_of(code)
+            .map(|c| c.as_str().to_string())
+            .ok_or(rusqlite::Error::IntegralValueOutOfRange(0, code))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn codes_round_trip_and_match_migration_11() {
+            assert_eq!(CallType::ALL.map(call_type), [0, 1, 2]);
+            for c in CallType::ALL {
+                assert_eq!(call_type_of(call_type(c)), Some(c));
+            }
+            assert_eq!(call_type_of(3), None);
+            assert_eq!([Band::All, Band::Peak, Band::Offpeak].map(band), [0, 1, 2]);
+            assert_eq!(call_type_name(1).unwrap(), "sms");
+            assert!(call_type_name(7).is_err());
+        }
+    }
+}
+
 /// CDRs written by one multi-row INSERT (see [`store_prepared`]).
 const CHUNK: usize = 32;
 /// Columns bound per CDR row.
-const COLS: usize = 15;
+const COLS: usize = 14;
 
-/// Bands by their code in the CDR insert (see [`insert_cdrs_sql`]).
-const BANDS: [Band; 3] = [Band::All, Band::Peak, Band::Offpeak];
-
-/// `CASE ? WHEN 0 THEN 'a' WHEN 1 THEN 'b' … END` (NULL for any other
-/// value, which a NOT NULL column refuses).
-fn case_of(names: &[&str]) -> String {
-    let mut s = String::from("CASE ?");
-    for (i, n) in names.iter().enumerate() {
-        s.push_str(&format!(" WHEN {i} THEN '{n}'"));
-    }
-    s.push_str(" END");
-    s
-}
-
-/// The CDR insert for `rows` rows; a row whose dedupe key is taken is
-/// skipped (`ON CONFLICT DO NOTHING`), found and settled afterwards. The
-/// call type, state and band are bound as small codes and turned into
-/// their stored text by the statement (a constant: no text to copy and
-/// free per row). `OR FAIL` and the deferred references of `cdrs`
-/// (schema.sql migration 10) spare SQLite a statement journal for the
-/// multi-row INSERT; any error still fails the statement, and the caller
-/// rolls the whole import back.
-fn insert_cdrs_sql(rows: usize) -> String {
-    let call_type = case_of(&CallType::ALL.map(CallType::as_str));
-    let state = case_of(&["error", "rated"]);
-    let band = case_of(&BANDS.map(Band::as_str));
-    let row = format!("(?,?,?,?,?,{call_type},?,?,?,{state},?,{band},?,?,?)");
+/// The CDR insert for `rows` rows of file `file_id` (a literal: one bind
+/// less per row); a row whose dedupe key is taken is skipped (`ON CONFLICT
+/// DO NOTHING`), found and settled afterwards. `OR FAIL` and the deferred
+/// references of `cdrs` (schema.sql migration 10) spare SQLite a statement
+/// journal for the multi-row INSERT; any error still fails the statement,
+/// and the caller rolls the whole import back.
+fn insert_cdrs_sql(rows: usize, file_id: i64) -> String {
+    let row = format!("({file_id},?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     let mut s = String::from(
         "INSERT OR FAIL INTO cdrs (file_id, line, service, start, destination, call_type, units,
             carrier_cost, record_id, state, rate_id, band, billable, charge_minor, dedupe) VALUES ",
@@ -886,49 +923,41 @@ fn insert_cdrs_sql(rows: usize) -> String {
     s
 }
 
-/// The code of a value in `all` (its position), for [`insert_cdrs_sql`].
-fn code_of<T: PartialEq>(all: &[T], v: &T) -> i64 {
-    all.iter().position(|x| x == v).map_or(-1, |i| i as i64)
-}
-
 /// Bind CDR `c` as the row whose first parameter is `at + 1`: as rated or
 /// failed rating, with dedupe `key`; or, with `copy`, as the stored copy
 /// of a duplicate (state error, no rating, no key).
 fn bind_cdr(
     st: &mut rusqlite::CachedStatement<'_>,
     at: usize,
-    file_id: i64,
     c: &PreparedCdr<'_>,
     t: &CdrText<'_>,
     key: Option<i64>,
     copy: bool,
 ) -> rusqlite::Result<()> {
-    // State codes: 0 error, 1 rated (see insert_cdrs_sql).
     let (state, rate_id, band, billable, charge) = match &c.rated {
         Ok(r) if !copy => (
-            1i64,
+            code::RATED,
             Some(r.rate.id),
-            Some(code_of(&BANDS, &r.band)),
+            Some(code::band(r.band)),
             Some(units_i64(r.billable_units)),
             Some(c.charge_minor),
         ),
-        _ => (0, None, None, None, None),
+        _ => (code::ERROR, None, None, None, None),
     };
-    st.raw_bind_parameter(at + 1, file_id)?;
-    st.raw_bind_parameter(at + 2, c.line)?;
-    st.raw_bind_parameter(at + 3, t.service)?;
-    st.raw_bind_parameter(at + 4, c.secs)?;
-    st.raw_bind_parameter(at + 5, t.destination)?;
-    st.raw_bind_parameter(at + 6, code_of(&CallType::ALL, &c.call_type))?;
-    st.raw_bind_parameter(at + 7, units_i64(c.units))?;
-    st.raw_bind_parameter(at + 8, t.cost)?;
-    st.raw_bind_parameter(at + 9, t.record_id)?;
-    st.raw_bind_parameter(at + 10, state)?;
-    st.raw_bind_parameter(at + 11, rate_id)?;
-    st.raw_bind_parameter(at + 12, band)?;
-    st.raw_bind_parameter(at + 13, billable)?;
-    st.raw_bind_parameter(at + 14, charge)?;
-    st.raw_bind_parameter(at + 15, key)?;
+    st.raw_bind_parameter(at + 1, c.line)?;
+    st.raw_bind_parameter(at + 2, t.service)?;
+    st.raw_bind_parameter(at + 3, c.secs)?;
+    st.raw_bind_parameter(at + 4, t.destination)?;
+    st.raw_bind_parameter(at + 5, code::call_type(c.call_type))?;
+    st.raw_bind_parameter(at + 6, units_i64(c.units))?;
+    st.raw_bind_parameter(at + 7, t.cost)?;
+    st.raw_bind_parameter(at + 8, t.record_id)?;
+    st.raw_bind_parameter(at + 9, state)?;
+    st.raw_bind_parameter(at + 10, rate_id)?;
+    st.raw_bind_parameter(at + 11, band)?;
+    st.raw_bind_parameter(at + 12, billable)?;
+    st.raw_bind_parameter(at + 13, charge)?;
+    st.raw_bind_parameter(at + 14, key)?;
     Ok(())
 }
 
@@ -947,7 +976,6 @@ fn settle_taken(
     conn: &Connection,
     ins: &mut rusqlite::CachedStatement<'_>,
     find: &mut rusqlite::CachedStatement<'_>,
-    file_id: i64,
     c: &PreparedCdr<'_>,
     t: &CdrText<'_>,
 ) -> Result<Placed> {
@@ -960,7 +988,7 @@ fn settle_taken(
             let same = r.get_ref(1)?.as_str()? == t.service
                 && r.get::<_, i64>(2)? == c.secs
                 && r.get_ref(3)?.as_str()? == t.destination
-                && r.get_ref(4)?.as_str()? == c.call_type.as_str()
+                && r.get::<_, i64>(4)? == code::call_type(c.call_type)
                 && r.get::<_, i64>(5)? == units;
             Ok(same.then(|| (r.get::<_, i64>(6), r.get::<_, i64>(7))))
         })?;
@@ -969,7 +997,7 @@ fn settle_taken(
         }
         probe += 1;
         key = dedupe_key(&c.identity(t), c.when, probe);
-        bind_cdr(ins, 0, file_id, c, t, Some(key), false)?;
+        bind_cdr(ins, 0, c, t, Some(key), false)?;
         if ins.raw_execute()? == 1 {
             return Ok(Placed::New(Some(conn.last_insert_rowid())));
         }
@@ -993,8 +1021,8 @@ fn store_prepared<'r>(
     back: std::sync::mpsc::SyncSender<Batch<'r>>,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
     let now = super::now_stamp();
-    let mut ins = conn.prepare_cached(&insert_cdrs_sql(1))?;
-    let mut ins_chunk = conn.prepare_cached(&insert_cdrs_sql(CHUNK))?;
+    let mut ins = conn.prepare_cached(&insert_cdrs_sql(1, file_id))?;
+    let mut ins_chunk = conn.prepare_cached(&insert_cdrs_sql(CHUNK, file_id))?;
     let mut err_ins = conn.prepare_cached(INSERT_ERROR)?;
     let mut find = conn.prepare_cached(
         "SELECT id, service, start, destination, call_type, units, file_id, line FROM cdrs WHERE dedupe = ?1",
@@ -1018,7 +1046,7 @@ fn store_prepared<'r>(
                 for (i, p) in items.iter().enumerate() {
                     if let Prepared::Cdr(c) = p {
                         let t = batch.texts(c);
-                        bind_cdr(&mut ins_chunk, i * COLS, file_id, c, &t, Some(c.key), false)?;
+                        bind_cdr(&mut ins_chunk, i * COLS, c, &t, Some(c.key), false)?;
                     }
                 }
                 all_stored = ins_chunk.raw_execute()? == CHUNK;
@@ -1049,6 +1077,12 @@ fn store_prepared<'r>(
                     }
                     Prepared::Cdr(c) => c,
                 };
+                if all_stored && c.rated.is_ok() {
+                    // Stored and rated: the common case, nothing to settle.
+                    out.rated += 1;
+                    out.charge_minor += c.charge_minor;
+                    continue;
+                }
                 let t = batch.texts(c);
                 let placed = if all_stored {
                     Placed::New(None)
@@ -1058,19 +1092,19 @@ fn store_prepared<'r>(
                     if (f, ln) == (file_id, c.line) {
                         Placed::New(Some(id))
                     } else {
-                        settle_taken(conn, &mut ins, &mut find, file_id, c, &t)?
+                        settle_taken(conn, &mut ins, &mut find, c, &t)?
                     }
                 } else {
-                    bind_cdr(&mut ins, 0, file_id, c, &t, Some(c.key), false)?;
+                    bind_cdr(&mut ins, 0, c, &t, Some(c.key), false)?;
                     if ins.raw_execute()? == 1 {
                         Placed::New(Some(conn.last_insert_rowid()))
                     } else {
-                        settle_taken(conn, &mut ins, &mut find, file_id, c, &t)?
+                        settle_taken(conn, &mut ins, &mut find, c, &t)?
                     }
                 };
                 let (kind, detail, cdr_id) = match placed {
                     Placed::Duplicate(f, ln) => {
-                        bind_cdr(&mut ins, 0, file_id, c, &t, None, true)?;
+                        bind_cdr(&mut ins, 0, c, &t, None, true)?;
                         ins.raw_execute()?;
                         let where_ = if f == file_id {
                             format!("line {ln} of this file")
@@ -1266,7 +1300,7 @@ pub fn rerate(conn: &Connection, actor: &Actor, rater: &Rater) -> Result<Rerated
          WHERE e.state = 'open' AND e.kind IN ('unknown_service', 'service_inactive', 'no_rate')
          ORDER BY e.id",
     )?;
-    type Row = (i64, String, i64, String, i64, String, String, i64);
+    type Row = (i64, String, i64, String, i64, String, i64, i64);
     let rows: Vec<Row> = st
         .query_map([], |r| {
             Ok((
@@ -1285,17 +1319,18 @@ pub fn rerate(conn: &Connection, actor: &Actor, rater: &Rater) -> Result<Rerated
         out.checked += 1;
         let when = from_start_secs(start)
             .ok_or_else(|| bad_input(format!("stored CDR {cid} start {start} is out of range")))?;
-        let ct: CallType = ct.parse().map_err(bad_input)?;
+        let ct = code::call_type_of(ct)
+            .ok_or_else(|| bad_input(format!("stored CDR {cid} has call type code {ct}")))?;
         match rater.rate(&svc, when, &dest, ct, u64::try_from(units).unwrap_or(0)) {
             Ok(r) => {
                 let charge = money::to_minor(r.amount);
                 conn.execute(
-                    "UPDATE cdrs SET state = 'rated', rate_id = ?2, band = ?3, billable = ?4,
+                    "UPDATE cdrs SET state = 1, rate_id = ?2, band = ?3, billable = ?4,
                         charge_minor = ?5 WHERE id = ?1",
                     params![
                         cid,
                         r.rate.id,
-                        r.band.as_str(),
+                        code::band(r.band),
                         units_i64(r.billable_units),
                         charge
                     ],
@@ -1683,7 +1718,7 @@ mod tests {
         s.conn
             .execute(
                 "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units, state, dedupe)
-                 VALUES (1, 1, '441', ?2, '4499', 'voice', 10, 'rated', ?1)",
+                 VALUES (1, 1, '441', ?2, '4499', 0, 10, 1, ?1)",
                 params![key, start_secs(t)],
             )
             .unwrap();

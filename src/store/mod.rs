@@ -321,6 +321,16 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
+        // Migration 11: call type, state and band as their codes.
+        let codes: Vec<(i64, i64, Option<i64>)> = s
+            .conn
+            .prepare("SELECT call_type, state, band FROM cdrs ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(codes, vec![(0, 1, Some(0)), (0, 0, None)]);
         let t = |s: &str| {
             crate::domain::cdrs::start_secs(
                 chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap(),
@@ -352,7 +362,7 @@ mod tests {
             s.conn
                 .execute(
                     "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
-                        state, dedupe) VALUES (1, 4, '441', 0, '44', 'voice', 1, 'error', 123)",
+                        state, dedupe) VALUES (1, 4, '441', 0, '44', 0, 1, 0, 123)",
                     [],
                 )
                 .is_err()
@@ -369,7 +379,7 @@ mod tests {
         // Deferred: the statement goes through, the commit refuses.
         tx.execute(
             "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units, state)
-                VALUES (999, 1, '441', 0, '44', 'voice', 1, 'error')",
+                VALUES (999, 1, '441', 0, '44', 0, 1, 0)",
             [],
         )
         .unwrap();

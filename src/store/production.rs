@@ -233,7 +233,7 @@ fn mark_usage(conn: &Connection, invoiced: &[(String, i64)], bound: i64) -> Resu
     conn.execute(
         "UPDATE cdrs SET invoice_id = (SELECT p.invoice_id FROM services s
                 JOIN temp.produced_accounts p ON p.account = s.account WHERE s.service = cdrs.service)
-         WHERE state = 'rated' AND invoice_id IS NULL AND start < ?1
+         WHERE state = 1 AND invoice_id IS NULL AND start < ?1
            AND service IN (SELECT s.service FROM services s
                 JOIN temp.produced_accounts p ON p.account = s.account)",
         [bound],
