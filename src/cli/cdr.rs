@@ -74,29 +74,78 @@ fn file_name(path: &Path) -> String {
 struct Stashed {
     tmp: PathBuf,
     sha: String,
+    file: std::fs::File,
 }
 
 fn stash(from: &Path, dir: &Path) -> anyhow::Result<Stashed> {
     cdrs::ensure_dir(dir)?;
     let tmp = dir.join(format!("incoming-{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    std::fs::copy(from, &tmp)
-        .map_err(|e| bad_input(format!("{}: cannot read: {e}", from.display())))?;
-    let sha = cdrs::sha256_file(&tmp)?;
-    Ok(Stashed { tmp, sha })
+    let (sha, file) = cdrs::copy_hashing(from, &tmp)?;
+    Ok(Stashed { tmp, sha, file })
+}
+
+/// A stored copy being made durable (see [`Stashed::keep`]): [`Kept::wait`]
+/// before committing anything that refers to it, or removing its source.
+struct Kept {
+    path: PathBuf,
+    /// The copy is new in the store (an import that fails removes it).
+    created: bool,
+    syncing: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Kept {
+    /// Wait until the copy is on disk under its final name.
+    fn wait(&mut self) -> anyhow::Result<()> {
+        let Some(h) = self.syncing.take() else {
+            return Ok(());
+        };
+        h.join()
+            .map_err(|_| external("syncing the stored CDR file panicked"))?
+            .map_err(|e| {
+                external(format!(
+                    "cannot store {} durably: {e}; nothing was imported",
+                    self.path.display()
+                ))
+            })?;
+        Ok(())
+    }
 }
 
 impl Stashed {
-    /// Give the copy its final name; returns whether it is new in the store.
-    fn keep(self, dir: &Path) -> anyhow::Result<(PathBuf, bool)> {
+    /// The copy opened for reading (before [`Self::keep`] renames it).
+    fn reader(&self) -> anyhow::Result<std::fs::File> {
+        std::fs::File::open(&self.tmp)
+            .map_err(|e| external(format!("{}: cannot read: {e}", self.tmp.display())).into())
+    }
+
+    /// Give the copy its final name, durably and in this order: its data
+    /// synced, then the rename, then the directory synced (a stored name
+    /// is never a partly written file, even after a power cut). That runs
+    /// on a thread of its own while the caller goes on (an import reads
+    /// the copy meanwhile through [`Self::reader`]); the caller waits with
+    /// [`Kept::wait`] before it commits.
+    fn keep(self, dir: &Path) -> anyhow::Result<Kept> {
         let to = cdrs::stored_path(dir, &self.sha);
         if to.exists() {
             let _ = std::fs::remove_file(&self.tmp);
-            return Ok((to, false));
+            return Ok(Kept {
+                path: to,
+                created: false,
+                syncing: None,
+            });
         }
-        std::fs::rename(&self.tmp, &to)
-            .map_err(|e| external(format!("cannot store {}: {e}", to.display())))?;
-        Ok((to, true))
+        let (tmp, file, path, dir) = (self.tmp, self.file, to.clone(), dir.to_path_buf());
+        let syncing = std::thread::spawn(move || {
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&dir)?.sync_all()
+        });
+        Ok(Kept {
+            path: to,
+            created: true,
+            syncing: Some(syncing),
+        })
     }
 
     fn discard(self) {
@@ -144,12 +193,14 @@ fn import(
         stashed.discard();
         return Err(cdrs::already_imported(&label, id, &n, &at).into());
     }
-    let (stored, created) = stashed.keep(&dir)?;
+    let input = stashed.reader()?;
+    let mut kept = stashed.keep(&dir)?;
     cdrs::tune_for_import(&store.conn)?;
     let result = (|| -> anyhow::Result<Option<Processed>> {
         let tx = store.write()?;
         let id = cdrs::register_file(&tx, actor, carrier, &file_name(file), &sha)?;
         if no_process {
+            kept.wait()?;
             tx.commit()?;
             ctx.say(&format!(
                 "CDR file {id} ({label}) stored as pending: rate it with billrun cdr process"
@@ -157,10 +208,9 @@ fn import(
             return Ok(None);
         }
         let rater = cdrs::load_rater(&tx)?;
-        let input = std::fs::File::open(&stored)
-            .map_err(|e| external(format!("{}: cannot read: {e}", stored.display())))?;
         match cdrs::process_file(&tx, actor, id, format, input, &rater)? {
             Ok(p) => {
+                kept.wait()?;
                 tx.commit()?;
                 Ok(Some(p))
             }
@@ -170,8 +220,9 @@ fn import(
             .into()),
         }
     })();
-    if result.is_err() && created {
-        let _ = std::fs::remove_file(&stored);
+    if result.is_err() && kept.created {
+        let _ = kept.wait();
+        let _ = std::fs::remove_file(&kept.path);
     }
     let Some(p) = result? else {
         if ctx.json {
@@ -269,7 +320,7 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
             rejected.push(path.display().to_string());
             continue;
         }
-        stashed.keep(&dir)?;
+        stashed.keep(&dir)?.wait()?;
         let tx = store.write()?;
         let id = cdrs::register_file(&tx, actor, &carrier, &name, &sha)?;
         tx.commit()?;

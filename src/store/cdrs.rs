@@ -207,23 +207,31 @@ pub fn stored_path(dir: &Path, sha256: &str) -> PathBuf {
     dir.join(sha256)
 }
 
-/// SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
+/// Copy `from` into the new file `to` in one pass and return the SHA-256
+/// of the bytes written (so the bytes stored are exactly the bytes hashed,
+/// even if the source changes meanwhile) and the copy, still open for
+/// syncing. Not synced here: see `cli::cdr`'s `Stashed::keep`.
+pub fn copy_hashing(from: &Path, to: &Path) -> Result<(String, std::fs::File)> {
     use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
+    use std::io::Write;
+    let cannot_read =
+        |e: std::io::Error| bad_input(format!("{}: cannot read: {e}", from.display()));
+    let cannot_write = |e: std::io::Error| external(format!("{}: cannot write: {e}", to.display()));
+    let mut src = std::fs::File::open(from).map_err(cannot_read)?;
+    let mut dst = std::fs::File::create(to).map_err(cannot_write)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut buf = vec![0u8; 1024 * 1024];
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| bad_input(format!("{}: cannot read: {e}", path.display())))?;
-        if n == 0 {
-            break;
-        }
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(cannot_read(e)),
+        };
         h.update(&buf[..n]);
+        dst.write_all(&buf[..n]).map_err(cannot_write)?;
     }
-    Ok(hex::encode(h.finalize()))
+    Ok((hex::encode(h.finalize()), dst))
 }
 
 /// Make the file store directory (owner only).
@@ -585,6 +593,13 @@ struct Batch<'r> {
 }
 
 impl<'r> Batch<'r> {
+    /// This batch, empty, its memory kept for reuse.
+    fn emptied(mut self) -> Self {
+        self.text.clear();
+        self.lines.clear();
+        self
+    }
+
     fn push(&mut self, s: &str) -> Span {
         let at = self.text.len();
         self.text.push_str(s);
@@ -746,6 +761,11 @@ impl PreparedCdr<'_> {
 /// Lines handed from the parsing thread to the database thread at a time.
 const BATCH: usize = 2048;
 
+/// Batches queued between the two threads.
+const QUEUED: usize = 4;
+/// Batches that exist at most: the queue, one being filled, one being stored.
+const IN_FLIGHT: usize = QUEUED + 2;
+
 /// What the parsing thread sends: a batch, or why the file cannot be read.
 type Sent<'r> = std::result::Result<Batch<'r>, CdrFileError>;
 
@@ -769,25 +789,31 @@ pub fn process_file<R: Read + Send>(
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Sent<'_>>(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Sent<'_>>(QUEUED);
     // Stored batches come back to the reading thread to be emptied and
-    // reused: the batch's string and vector are allocated once.
-    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(8);
+    // reused: at most IN_FLIGHT batches ever exist (the queue, the one
+    // being filled, the one being stored), so memory is bounded and no
+    // batch is allocated (and its pages faulted in) more than once.
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(IN_FLIGHT);
     let result = std::thread::scope(|s| {
         s.spawn(move || {
             let mut reader = reader;
-            let fresh = || match back_rx.try_recv() {
-                Ok(mut b) => {
-                    b.text.clear();
-                    b.lines.clear();
-                    b
+            let mut allocated = 0;
+            let mut fresh = || {
+                if let Ok(b) = back_rx.try_recv() {
+                    return Some(b.emptied());
                 }
-                Err(_) => Batch {
-                    text: String::with_capacity(BATCH * 128),
-                    lines: Vec::with_capacity(BATCH),
-                },
+                if allocated < IN_FLIGHT {
+                    allocated += 1;
+                    return Some(Batch {
+                        text: String::with_capacity(BATCH * 128),
+                        lines: Vec::with_capacity(BATCH),
+                    });
+                }
+                // None: the writer has stopped (a database error).
+                back_rx.recv().ok().map(Batch::emptied)
             };
-            let mut batch = fresh();
+            let Some(mut batch) = fresh() else { return };
             while let Some(item) = reader.next_line() {
                 match item {
                     Ok(l) => batch.prepare(l, rater),
@@ -799,10 +825,11 @@ pub fn process_file<R: Read + Send>(
                         return;
                     }
                 }
-                if batch.lines.len() == BATCH
-                    && tx.send(Ok(std::mem::replace(&mut batch, fresh()))).is_err()
-                {
-                    return; // the writer stopped (a database error)
+                if batch.lines.len() == BATCH {
+                    let Some(next) = fresh() else { return };
+                    if tx.send(Ok(std::mem::replace(&mut batch, next))).is_err() {
+                        return; // the writer stopped (a database error)
+                    }
                 }
             }
             if !batch.lines.is_empty() {
