@@ -194,13 +194,30 @@ fn cdr_list_json_shape_and_waiting() {
     assert_eq!(f["waiting"], 2);
     assert_eq!(f["billed"], 0);
     assert_eq!(f["sha256"].as_str().unwrap().len(), 64);
-    // The stored copy is kept beside the database.
-    let stored = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display()))
-        .join(f["sha256"].as_str().unwrap());
-    assert_eq!(
-        std::fs::read(stored).unwrap(),
-        std::fs::read(cdr_fixture("northern-2026-11.csv")).unwrap()
-    );
+    // The stored copy is kept beside the database, named by the SHA-256 of
+    // its bytes, and nothing else is left there (no temporary copy).
+    let original = std::fs::read(cdr_fixture("northern-2026-11.csv")).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&original))
+    };
+    assert_eq!(f["sha256"], sha.as_str());
+    assert_eq!(stored_files(&e), vec![sha.clone()]);
+    let stored = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display())).join(&sha);
+    assert_eq!(std::fs::read(stored).unwrap(), original);
+}
+
+/// The names in the CDR file store (sorted; none when it does not exist).
+fn stored_files(e: &Env) -> Vec<String> {
+    let dir = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display()));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 #[test]
@@ -572,6 +589,8 @@ fn binary_and_wrongly_encoded_files_are_refused_whole() {
     let err = e.fails(4, &["cdr", "import", &nohead, "--carrier", "northern"]);
     assert!(err.contains("header"), "{err}");
     assert_eq!(before, e.snapshot());
+    // No stored copy of a refused file is left behind, nor a temporary one.
+    assert_eq!(stored_files(&e), Vec::<String>::new());
     // A truncated last line is one malformed line; the rest is imported.
     let cut = e.write(
         "cut.csv",
