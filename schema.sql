@@ -545,7 +545,7 @@ CREATE INDEX cdrs_invoice ON cdrs(invoice_id) WHERE invoice_id IS NOT NULL;
 -- instead of words (README, Performance): a CDR row is ~14 bytes (16 %)
 -- smaller, the import binds them as they are (no CASE per row) and its
 -- CHECKs and the partial unbilled index compare integers. The codes (the
--- one place they are defined in code: store::cdrs, `CallTypeCode` …):
+-- one place they are defined in code: the module store::cdrs::code):
 --   call_type  0 voice, 1 sms, 2 data
 --   state      0 error, 1 rated, 2 unrated
 --   band       0 all, 1 peak, 2 offpeak (NULL unless rated)

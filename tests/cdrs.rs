@@ -207,6 +207,30 @@ fn cdr_list_json_shape_and_waiting() {
     assert_eq!(std::fs::read(stored).unwrap(), original);
 }
 
+#[test]
+fn a_partial_copy_left_in_the_store_is_replaced_by_the_import() {
+    let e = env();
+    let original = std::fs::read(cdr_fixture("northern-2026-11.csv")).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&original))
+    };
+    // As if an earlier import had been cut off half-way through its copy.
+    let dir = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&sha), &original[..original.len() / 2]).unwrap();
+    let v = e.json(&[
+        "cdr",
+        "import",
+        &cdr_fixture("northern-2026-11.csv"),
+        "--carrier",
+        "northern",
+    ]);
+    assert_eq!(v["lines"], 26);
+    assert_eq!(std::fs::read(dir.join(&sha)).unwrap(), original);
+    assert_eq!(stored_files(&e), vec![sha]);
+}
+
 /// The names in the CDR file store (sorted; none when it does not exist).
 fn stored_files(e: &Env) -> Vec<String> {
     let dir = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display()));

@@ -124,28 +124,27 @@ impl Stashed {
     /// is never a partly written file, even after a power cut). That runs
     /// on a thread of its own while the caller goes on (an import reads
     /// the copy meanwhile through [`Self::reader`]); the caller waits with
-    /// [`Kept::wait`] before it commits.
-    fn keep(self, dir: &Path) -> anyhow::Result<Kept> {
+    /// [`Kept::wait`] before it commits. Call it holding the database's
+    /// write lock, so that no other import's clean-up can remove the stored
+    /// copy between this rename and the commit. An earlier copy of the same
+    /// bytes (left by an import that failed) is replaced.
+    fn keep(self, dir: &Path) -> Kept {
         let to = cdrs::stored_path(dir, &self.sha);
-        if to.exists() {
-            let _ = std::fs::remove_file(&self.tmp);
-            return Ok(Kept {
-                path: to,
-                created: false,
-                syncing: None,
-            });
-        }
+        let created = !to.exists();
         let (tmp, file, path, dir) = (self.tmp, self.file, to.clone(), dir.to_path_buf());
         let syncing = std::thread::spawn(move || {
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
+            let placed = file.sync_all().and_then(|()| std::fs::rename(&tmp, &path));
+            if placed.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            placed?;
             std::fs::File::open(&dir)?.sync_all()
         });
-        Ok(Kept {
+        Kept {
             path: to,
-            created: true,
+            created,
             syncing: Some(syncing),
-        })
+        }
     }
 
     fn discard(self) {
@@ -193,36 +192,56 @@ fn import(
         stashed.discard();
         return Err(cdrs::already_imported(&label, id, &n, &at).into());
     }
-    let input = stashed.reader()?;
-    let mut kept = stashed.keep(&dir)?;
+    let input = match stashed.reader() {
+        Ok(f) => f,
+        Err(e) => {
+            stashed.discard();
+            return Err(e);
+        }
+    };
     cdrs::tune_for_import(&store.conn)?;
+    let tx = store.write()?;
+    // Checked again under the write lock (another import may have stored
+    // the same bytes meanwhile).
+    let id = match cdrs::register_file(&tx, actor, carrier, &file_name(file), &sha) {
+        Ok(id) => id,
+        Err(e) => {
+            stashed.discard();
+            return Err(e.into());
+        }
+    };
+    let mut kept = stashed.keep(&dir);
     let result = (|| -> anyhow::Result<Option<Processed>> {
-        let tx = store.write()?;
-        let id = cdrs::register_file(&tx, actor, carrier, &file_name(file), &sha)?;
         if no_process {
-            kept.wait()?;
-            tx.commit()?;
-            ctx.say(&format!(
-                "CDR file {id} ({label}) stored as pending: rate it with billrun cdr process"
-            ));
             return Ok(None);
         }
         let rater = cdrs::load_rater(&tx)?;
         match cdrs::process_file(&tx, actor, id, format, input, &rater)? {
-            Ok(p) => {
-                kept.wait()?;
-                tx.commit()?;
-                Ok(Some(p))
-            }
+            Ok(p) => Ok(Some(p)),
             Err(e) => Err(bad_input(format!(
                 "{label}: {e}; the file was not imported (nothing was changed)"
             ))
             .into()),
         }
     })();
-    if result.is_err() && kept.created {
-        let _ = kept.wait();
-        let _ = std::fs::remove_file(&kept.path);
+    let result = result.and_then(|r| kept.wait().map(|()| r));
+    let result = match result {
+        Ok(r) => tx.commit().map(|()| r).map_err(anyhow::Error::from),
+        Err(e) => {
+            // Still under the write lock: no other import can have
+            // renamed its copy into place since ours.
+            if kept.created {
+                let _ = kept.wait();
+                let _ = std::fs::remove_file(&kept.path);
+            }
+            drop(tx);
+            Err(e)
+        }
+    };
+    if let Ok(None) = result {
+        ctx.say(&format!(
+            "CDR file {id} ({label}) stored as pending: rate it with billrun cdr process"
+        ));
     }
     let Some(p) = result? else {
         if ctx.json {
@@ -263,6 +282,11 @@ fn look(p: &Path) -> Option<Look> {
 }
 
 fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Result<()> {
+    // A fetched file is removed from its inbox right after its commit, so
+    // that commit must be on disk first: this command's connection syncs
+    // the WAL at each commit (the store's default, NORMAL, leaves that to
+    // the next checkpoint).
+    store.conn.pragma_update(None, "synchronous", "FULL")?;
     let carriers: Vec<_> = cdrs::list_carriers(&store.conn)?
         .into_iter()
         .filter(|c| c.inbox.is_some())
@@ -320,9 +344,21 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
             rejected.push(path.display().to_string());
             continue;
         }
-        stashed.keep(&dir)?.wait()?;
         let tx = store.write()?;
-        let id = cdrs::register_file(&tx, actor, &carrier, &name, &sha)?;
+        let id = match cdrs::register_file(&tx, actor, &carrier, &name, &sha) {
+            Ok(id) => id,
+            Err(e) => {
+                stashed.discard();
+                return Err(e.into());
+            }
+        };
+        let mut kept = stashed.keep(&dir);
+        if let Err(e) = kept.wait() {
+            if kept.created {
+                let _ = std::fs::remove_file(&kept.path);
+            }
+            return Err(e);
+        }
         tx.commit()?;
         std::fs::remove_file(&path).map_err(|e| {
             external(format!(

@@ -156,7 +156,7 @@ pub fn gather(conn: &Connection, run: &Run) -> Result<Vec<(BillCustomer, Inputs)
                 r.get::<_, String>(0)?,
                 UsageGroup {
                     service: r.get(1)?,
-                    call_type: super::cdrs::code::call_type_name(r.get(2)?)?,
+                    call_type: super::cdrs::code::call_type_name(r.get(2)?, 2)?,
                     description: r.get(3)?,
                     count: r.get::<_, i64>(4)? as u64,
                     units: r.get::<_, i64>(5)? as u64,

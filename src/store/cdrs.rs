@@ -908,12 +908,12 @@ pub mod code {
         }
     }
 
-    /// A stored call type as its name (`voice`, `sms`, `data`), for readers
-    /// that report it.
-    pub fn call_type_name(code: i64) -> rusqlite::Result<String> {
+    /// A stored call type (read from result column `col`) as its name
+    /// (`voice`, `sms`, `data`), for readers that report it.
+    pub fn call_type_name(code: i64, col: usize) -> rusqlite::Result<String> {
         call_type_of(code)
             .map(|c| c.as_str().to_string())
-            .ok_or(rusqlite::Error::IntegralValueOutOfRange(0, code))
+            .ok_or(rusqlite::Error::IntegralValueOutOfRange(col, code))
     }
 
     #[cfg(test)]
@@ -928,19 +928,22 @@ pub mod code {
             }
             assert_eq!(call_type_of(3), None);
             assert_eq!([Band::All, Band::Peak, Band::Offpeak].map(band), [0, 1, 2]);
-            assert_eq!(call_type_name(1).unwrap(), "sms");
-            assert!(call_type_name(7).is_err());
+            assert_eq!(call_type_name(1, 2).unwrap(), "sms");
+            assert!(call_type_name(7, 2).is_err());
         }
     }
 }
 
 /// While a large import writes its pages to the WAL, have the kernel write
 /// them to disk as they come (an `fdatasync` of the WAL every 50 ms, on
-/// this thread), until `stop` hangs up. The commit's own WAL sync then
-/// finds little left to write: the disk works while the import computes
-/// instead of after it. It changes nothing SQLite relies on (it only makes
-/// written frames durable sooner); a failure here is ignored, as SQLite
-/// syncs the WAL itself at commit and reports its own errors.
+/// this thread), until `stop` hangs up. The checkpoint that follows the
+/// commit of a large import (its WAL is far past SQLite's 1,000-page
+/// auto-checkpoint) syncs the WAL before copying it into the database;
+/// that sync then finds little left to write: the disk works while the
+/// import computes instead of after it. This adds no durability and
+/// changes nothing SQLite relies on (written frames only reach the disk
+/// sooner); a failure here is ignored, as the checkpoint's own sync
+/// reports errors.
 fn flush_wal_meanwhile(wal: &Path, stop: &std::sync::mpsc::Receiver<()>) {
     let mut file = None;
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =

@@ -168,7 +168,7 @@ pub fn calls(conn: &Connection, invoice_id: i64) -> Result<Vec<Call>> {
                 .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(1, start))?,
             destination: r.get(2)?,
             description: r.get(3)?,
-            call_type: super::cdrs::code::call_type_name(r.get(4)?)?,
+            call_type: super::cdrs::code::call_type_name(r.get(4)?, 4)?,
             units: r.get(5)?,
             charge_minor: r.get(6)?,
         })
