@@ -197,10 +197,7 @@ fn cdr_list_json_shape_and_waiting() {
     // The stored copy is kept beside the database, named by the SHA-256 of
     // its bytes, and nothing else is left there (no temporary copy).
     let original = std::fs::read(cdr_fixture("northern-2026-11.csv")).unwrap();
-    let sha = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&original))
-    };
+    let sha = sha256_hex(&original);
     assert_eq!(f["sha256"], sha.as_str());
     assert_eq!(stored_files(&e), vec![sha.clone()]);
     let stored = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display())).join(&sha);
@@ -211,10 +208,7 @@ fn cdr_list_json_shape_and_waiting() {
 fn a_partial_copy_left_in_the_store_is_replaced_by_the_import() {
     let e = env();
     let original = std::fs::read(cdr_fixture("northern-2026-11.csv")).unwrap();
-    let sha = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&original))
-    };
+    let sha = sha256_hex(&original);
     // As if an earlier import had been cut off half-way through its copy.
     let dir = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -229,6 +223,11 @@ fn a_partial_copy_left_in_the_store_is_replaced_by_the_import() {
     assert_eq!(v["lines"], 26);
     assert_eq!(std::fs::read(dir.join(&sha)).unwrap(), original);
     assert_eq!(stored_files(&e), vec![sha]);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// The names in the CDR file store (sorted; none when it does not exist).
