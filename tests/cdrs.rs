@@ -49,13 +49,7 @@ const HEAD: &str = "service,start,duration,destination,call_type,quantity,carrie
 #[test]
 fn native_file_is_rated_and_every_error_kind_names_file_and_line() {
     let e = env();
-    let v = e.json(&[
-        "cdr",
-        "import",
-        &cdr_fixture("northern-2026-11.csv"),
-        "--carrier",
-        "northern",
-    ]);
+    let v = import_northern(&e);
     assert_eq!(v["lines"], 26);
     assert_eq!(v["rated"], 18);
     assert_eq!(v["errors"]["malformed"], 2);
@@ -161,13 +155,7 @@ fn native_file_is_rated_and_every_error_kind_names_file_and_line() {
 #[test]
 fn cdr_list_json_shape_and_waiting() {
     let e = env();
-    e.ok(&[
-        "cdr",
-        "import",
-        &cdr_fixture("northern-2026-11.csv"),
-        "--carrier",
-        "northern",
-    ]);
+    import_northern(&e);
     let list = e.json(&["cdr", "list"]);
     let f = &list[0];
     for k in [
@@ -200,7 +188,7 @@ fn cdr_list_json_shape_and_waiting() {
     let sha = sha256_hex(&original);
     assert_eq!(f["sha256"], sha.as_str());
     assert_eq!(stored_files(&e), vec![sha.clone()]);
-    let stored = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display())).join(&sha);
+    let stored = store_dir(&e).join(&sha);
     assert_eq!(std::fs::read(stored).unwrap(), original);
 }
 
@@ -210,19 +198,29 @@ fn a_partial_copy_left_in_the_store_is_replaced_by_the_import() {
     let original = std::fs::read(cdr_fixture("northern-2026-11.csv")).unwrap();
     let sha = sha256_hex(&original);
     // As if an earlier import had been cut off half-way through its copy.
-    let dir = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display()));
+    let dir = store_dir(&e);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(&sha), &original[..original.len() / 2]).unwrap();
-    let v = e.json(&[
+    let v = import_northern(&e);
+    assert_eq!(v["lines"], 26);
+    assert_eq!(std::fs::read(dir.join(&sha)).unwrap(), original);
+    assert_eq!(stored_files(&e), vec![sha]);
+}
+
+/// `cdr import` of the native fixture from carrier `northern`, as JSON.
+fn import_northern(e: &Env) -> Value {
+    e.json(&[
         "cdr",
         "import",
         &cdr_fixture("northern-2026-11.csv"),
         "--carrier",
         "northern",
-    ]);
-    assert_eq!(v["lines"], 26);
-    assert_eq!(std::fs::read(dir.join(&sha)).unwrap(), original);
-    assert_eq!(stored_files(&e), vec![sha]);
+    ])
+}
+
+/// The CDR file store beside the test database.
+fn store_dir(e: &Env) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{}.files/cdr", e.db.display()))
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -232,7 +230,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The names in the CDR file store (sorted; none when it does not exist).
 fn stored_files(e: &Env) -> Vec<String> {
-    let dir = std::path::PathBuf::from(format!("{}.files/cdr", e.db.display()));
+    let dir = store_dir(e);
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.map(|f| f.unwrap().file_name().to_string_lossy().into_owned())

@@ -117,16 +117,6 @@ pub fn from_start_secs(s: i64) -> Option<NaiveDateTime> {
     chrono::DateTime::from_timestamp(s, 0).map(|d| d.naive_utc())
 }
 
-/// Append the digits of `s` to `out` (see `rating::normalise_number`); a
-/// number that is all digits already is copied as it is.
-pub fn push_digits(s: &str, out: &mut String) {
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        out.push_str(s);
-    } else {
-        out.extend(s.chars().filter(char::is_ascii_digit));
-    }
-}
-
 /// A rated CDR and the rate row that priced it.
 #[derive(Debug, Clone, Copy)]
 pub struct RatedWith<'a> {
@@ -264,7 +254,6 @@ mod tests {
 
     #[test]
     fn start_is_formatted_without_fractions() {
-        let mut s = String::from("junk");
         let ts = NaiveDate::from_ymd_opt(2026, 1, 2)
             .unwrap()
             .and_hms_milli_opt(3, 4, 5, 678)
@@ -275,11 +264,6 @@ mod tests {
             .and_hms_opt(23, 59, 58)
             .unwrap();
         assert!(StartText::new(far).is_none());
-        s.clear();
-        push_digits("+44 (0) 20-79", &mut s);
-        push_digits("|0770", &mut s);
-        push_digits("0771", &mut s);
-        assert_eq!(s, "440207907700771");
     }
 
     fn rater() -> Rater {

@@ -242,7 +242,20 @@ pub fn band_at(start: NaiveDateTime, w: &PeakWindow) -> Band {
 /// A number reduced to its digits: `+44 20-7946 0000` → `442079460000`. A
 /// value with no digits (an APN such as `internet`) becomes empty.
 pub fn normalise_number(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_digit()).collect()
+    let mut out = String::with_capacity(s.len());
+    push_digits(s, &mut out);
+    out
+}
+
+/// [`normalise_number`] appended to `out` (the CDR import writes many
+/// numbers into one string); a number that is all digits already is
+/// copied as it is.
+pub fn push_digits(s: &str, out: &mut String) {
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        out.push_str(s);
+    } else {
+        out.extend(s.chars().filter(char::is_ascii_digit));
+    }
 }
 
 /// Row indices for one prefix, one slot per band.
@@ -541,6 +554,17 @@ impl fmt::Display for ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_reduced_to_their_digits() {
+        assert_eq!(normalise_number("+44 (0) 20-79"), "4402079");
+        assert_eq!(normalise_number("internet"), "");
+        let mut s = String::from("x");
+        push_digits("+44 (0) 20-79", &mut s);
+        push_digits("|0770", &mut s);
+        push_digits("0771", &mut s);
+        assert_eq!(s, "x440207907700771");
+    }
     use rust_decimal_macros::dec;
 
     fn row(id: i64, prefix: &str, ct: CallType, band: Band) -> RateRow {

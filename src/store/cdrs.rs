@@ -33,7 +33,7 @@ use super::{runs, settings};
 use crate::domain::billing_errors::ErrorRow;
 use crate::domain::cdr_format::{CdrFileError, CdrFormat, CdrReader, ColumnMap, LineView, Outcome};
 use crate::domain::cdrs::{
-    Identity, Rater, StartText, day_secs, dedupe_key, from_start_secs, push_digits, start_secs,
+    Identity, Rater, StartText, day_secs, dedupe_key, from_start_secs, start_secs,
 };
 use crate::domain::checklist::CdrFacts;
 use crate::domain::money;
@@ -609,7 +609,7 @@ impl<'r> Batch<'r> {
     /// `s` normalised to its digits (see `rating::normalise_number`).
     fn push_digits(&mut self, s: &str) -> Span {
         let at = self.text.len();
-        push_digits(s, &mut self.text);
+        crate::domain::rating::push_digits(s, &mut self.text);
         Span {
             at,
             len: self.text.len() - at,
@@ -989,7 +989,7 @@ fn insert_cdrs_sql(rows: usize, file_id: i64) -> String {
 /// failed rating, with dedupe `key`; or, with `copy`, as the stored copy
 /// of a duplicate (state error, no rating, no key).
 fn bind_cdr(
-    st: &mut rusqlite::CachedStatement<'_>,
+    st: &mut rusqlite::Statement<'_>,
     at: usize,
     c: &PreparedCdr<'_>,
     t: &CdrText<'_>,
@@ -1036,8 +1036,8 @@ enum Placed {
 /// tried until one is free (stored) or holds the same CDR.
 fn settle_taken(
     conn: &Connection,
-    ins: &mut rusqlite::CachedStatement<'_>,
-    find: &mut rusqlite::CachedStatement<'_>,
+    ins: &mut rusqlite::Statement<'_>,
+    find: &mut rusqlite::Statement<'_>,
     c: &PreparedCdr<'_>,
     t: &CdrText<'_>,
 ) -> Result<Placed> {
@@ -1083,8 +1083,9 @@ fn store_prepared<'r>(
     back: std::sync::mpsc::SyncSender<Batch<'r>>,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
     let now = super::now_stamp();
-    let mut ins = conn.prepare_cached(&insert_cdrs_sql(1, file_id))?;
-    let mut ins_chunk = conn.prepare_cached(&insert_cdrs_sql(CHUNK, file_id))?;
+    // Per file (its id is in the SQL): prepared, not kept in the cache.
+    let mut ins = conn.prepare(&insert_cdrs_sql(1, file_id))?;
+    let mut ins_chunk = conn.prepare(&insert_cdrs_sql(CHUNK, file_id))?;
     let mut err_ins = conn.prepare_cached(INSERT_ERROR)?;
     let mut find = conn.prepare_cached(
         "SELECT id, service, start, destination, call_type, units, file_id, line FROM cdrs WHERE dedupe = ?1",
