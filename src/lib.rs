@@ -10,3 +10,4 @@ pub mod error;
 pub mod gateway;
 pub mod render;
 pub mod store;
+pub mod whole_file;

@@ -5,6 +5,7 @@ use crate::domain::money;
 use crate::error::{bad_input, external};
 use crate::store::cdrs::{self, Processed};
 use crate::store::{Store, audit::Actor};
+use crate::whole_file;
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -68,21 +69,25 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// A file copied into the store under a temporary name, and the SHA-256 of
-/// the copy: the bytes stored are exactly the bytes hashed, even if the
-/// source changes meanwhile.
+/// A file copied into the store under a temporary name (`incoming-*.tmp`,
+/// from `tempfile`: unique, mode 0600, removed when dropped), and the
+/// SHA-256 of the copy: the bytes stored are exactly the bytes hashed, even
+/// if the source changes meanwhile.
 struct Stashed {
-    tmp: PathBuf,
+    tmp: tempfile::NamedTempFile,
     sha: String,
-    file: std::fs::File,
 }
 
 fn stash(from: &Path, dir: &Path) -> anyhow::Result<Stashed> {
     cdrs::ensure_dir(dir)?;
-    let tmp = dir.join(format!("incoming-{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let (sha, file) = cdrs::copy_hashing(from, &tmp)?;
-    Ok(Stashed { tmp, sha, file })
+    let mut tmp = tempfile::Builder::new()
+        .prefix("incoming-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| external(format!("cannot create a file in {}: {e}", dir.display())))?;
+    let at = tmp.path().to_path_buf();
+    let sha = cdrs::copy_hashing(from, tmp.as_file_mut(), &at)?;
+    Ok(Stashed { tmp, sha })
 }
 
 /// A stored copy being made durable (see [`Stashed::keep`]): [`Kept::wait`]
@@ -115,8 +120,9 @@ impl Kept {
 impl Stashed {
     /// The copy opened for reading (before [`Self::keep`] renames it).
     fn reader(&self) -> anyhow::Result<std::fs::File> {
-        std::fs::File::open(&self.tmp)
-            .map_err(|e| external(format!("{}: cannot read: {e}", self.tmp.display())).into())
+        self.tmp.reopen().map_err(|e| {
+            external(format!("{}: cannot read: {e}", self.tmp.path().display())).into()
+        })
     }
 
     /// Give the copy its final name, durably and in this order: its data
@@ -131,14 +137,13 @@ impl Stashed {
     fn keep(self, dir: &Path) -> Kept {
         let to = cdrs::stored_path(dir, &self.sha);
         let created = !to.exists();
-        let (tmp, file, path, dir) = (self.tmp, self.file, to.clone(), dir.to_path_buf());
+        let (tmp, path, dir) = (self.tmp, to.clone(), dir.to_path_buf());
         let syncing = std::thread::spawn(move || {
-            let placed = file.sync_all().and_then(|()| std::fs::rename(&tmp, &path));
-            if placed.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            placed?;
-            std::fs::File::open(&dir)?.sync_all()
+            tmp.as_file().sync_all()?;
+            // A failed rename hands the temporary file back; dropping it
+            // removes it.
+            tmp.persist(&path).map_err(|e| e.error)?;
+            whole_file::sync_dir(&dir)
         });
         Kept {
             path: to,
@@ -147,8 +152,9 @@ impl Stashed {
         }
     }
 
+    /// Drop the copy (its temporary file is removed).
     fn discard(self) {
-        let _ = std::fs::remove_file(&self.tmp);
+        drop(self.tmp);
     }
 }
 

@@ -17,9 +17,9 @@ use crate::domain::{bank, money};
 use crate::error::{Error, bad_input, external, precondition};
 use crate::gateway::stripe::{ChargeOutcome, ChargeRequest, StripeClient};
 use crate::store::{Store, audit::Actor, collect as store, runs, settings};
+use crate::whole_file;
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -170,8 +170,10 @@ fn payfile_error(e: PayFileError) -> Error {
     }
 }
 
-/// Write `bytes` to `path`, mode 0600, atomically; refuse an existing file.
-pub fn stage_private(path: &Path, bytes: &[u8]) -> Result<PathBuf, Error> {
+/// `bytes` for `path`, synced in a temporary file beside it (mode 0600),
+/// to be put in place with [`whole_file::place_new`]; an existing file at
+/// `path` is refused.
+fn stage_private(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, Error> {
     if path.exists() {
         return Err(precondition(format!(
             "{} already exists: payment files are never overwritten; choose another --out \
@@ -179,27 +181,12 @@ pub fn stage_private(path: &Path, bytes: &[u8]) -> Result<PathBuf, Error> {
             path.display()
         )));
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "payfile".into());
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let fail = |e: std::io::Error| external(format!("cannot write {}: {e}", tmp.display()));
-    let _ = std::fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = crate::store::create_private(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
-    Ok(tmp)
+    whole_file::stage(path, bytes).map_err(|e| {
+        external(format!(
+            "cannot write a temporary file beside {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -356,19 +343,14 @@ fn write_run(
         tx.commit()?;
         Ok(pid)
     });
-    let pid = match recorded {
-        Ok(pid) => pid,
-        Err(e) => {
-            // Not recorded: the file must not exist.
-            let _ = std::fs::remove_file(&staged);
-            return Err(e.into());
-        }
-    };
-    std::fs::rename(&staged, &path).map_err(|e| {
+    // Not recorded: the staged file is dropped, which removes it.
+    let pid = recorded?;
+    let staged_at = staged.path().to_path_buf();
+    whole_file::place_new(staged, &path).map_err(|e| {
         external(format!(
             "payment run {pid} is recorded but its file could not be put in place ({e}): \
              rename {} to {} before submitting it",
-            staged.display(),
+            staged_at.display(),
             path.display()
         ))
     })?;

@@ -80,7 +80,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Res
             },
         )?;
         let path = PathBuf::from(path);
-        super::produce::write_atomic(&path, &merged)
+        crate::whole_file::write(&path, &merged, crate::whole_file::Sync::Now)
             .map_err(|e| crate::error::external(format!("cannot write {}: {e}", path.display())))?;
         audit::log(
             &tx,

@@ -3,7 +3,8 @@
 //!
 //! PDFs are rendered on every core: the main thread loads invoices from the
 //! database and records finished PDFs; worker threads render and write.
-//! Each PDF is written to `NUMBER.pdf.tmp` and renamed to `NUMBER.pdf`; a
+//! Each PDF is written to a temporary file beside `NUMBER.pdf` and renamed
+//! to it (`whole_file`); a
 //! batch of renamed PDFs is then made durable with one `syncfs` (on another
 //! thread, so rendering goes on meanwhile) and only then recorded, so a kill
 //! or power cut at any moment leaves either no record (the PDF is rendered
@@ -15,10 +16,10 @@ use crate::render::document::{self, Letterhead};
 use crate::render::invoice_pdf::{Fonts, InvoiceDoc, render_invoice};
 use crate::store::audit::Actor;
 use crate::store::{self, Store, invoices, production, runs, settings};
+use crate::whole_file;
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -60,26 +61,7 @@ pub fn pdf_dir(db: &Path, run_name: &str) -> PathBuf {
     store::files_dir(db).join("invoices").join(run_name)
 }
 
-/// Write bytes to `path` atomically: temp file, sync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("pdf.tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_data()?;
-    }
-    std::fs::rename(&tmp, path)
-}
-
-/// Put bytes at `path` whole: write a temp file, rename it into place. Not
-/// durable yet: call [`make_durable`] before relying on the file.
-fn write_complete(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("pdf.tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Make the files `written` by [`write_complete`] in `dir`, and their names,
+/// Make the files `written` (by `whole_file::write`, `Sync::Later`) in `dir`, and their names,
 /// durable. On Linux: one `syncfs` of the file system holding `dir`, through
 /// `dir_fd` (it waits for every dirty page and the journal, a single flush
 /// for the whole batch). `dir_fd` is opened once, before the first PDF is
@@ -151,6 +133,15 @@ pub fn produce(
         ))
         .into());
     }
+    // Under the lock no other producer writes here: a temporary file is
+    // what a killed producer left mid-write (its PDF was never recorded,
+    // and is rendered again below).
+    whole_file::remove_leftovers(&dir).map_err(|e| {
+        crate::error::external(format!(
+            "cannot clear {} of temporary files: {e}",
+            dir.display()
+        ))
+    })?;
     let tx = store.write()?;
     let created = production::start(&tx, actor, run)?;
     tx.commit()?;
@@ -270,7 +261,7 @@ fn render_all(
                         .map_err(|e| format!("invoice {number}: {e}"))
                         .and_then(|bytes| {
                             let path = dir.join(format!("{number}.pdf"));
-                            write_complete(&path, &bytes)
+                            whole_file::write(&path, &bytes, whole_file::Sync::Later)
                                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                             Ok(Done {
                                 id,

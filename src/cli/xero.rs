@@ -18,8 +18,9 @@ use crate::domain::xero::{self, Codes, MAX_INVOICES_PER_FILE};
 use crate::error::{bad_input, external, precondition};
 use crate::store::audit::Actor;
 use crate::store::{Store, runs, settings};
+use crate::whole_file;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Environment variable lowering the invoices-per-file limit.
 pub const MAX_PER_FILE_ENV: &str = "BILLRUN_XERO_MAX_PER_FILE";
@@ -86,21 +87,6 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), crate::error::Error> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            external(format!("cannot write {}: {e}", path.display()))
-        })
-}
-
 fn export(ctx: &Ctx, store: &mut Store, actor: &Actor, a: ExportArgs) -> anyhow::Result<()> {
     let run = runs::resolve(&store.conn, &a.run)?;
     if run.status != RunStatus::Completed {
@@ -140,7 +126,8 @@ fn export(ctx: &Ctx, store: &mut Store, actor: &Actor, a: ExportArgs) -> anyhow:
     let mut files = Vec::new();
     for (chunk, path) in chunks.iter().zip(&names) {
         let bytes = xero::csv(chunk, &codes);
-        write_atomically(path, &bytes)?;
+        whole_file::write(path, &bytes, whole_file::Sync::Now)
+            .map_err(|e| external(format!("cannot write {}: {e}", path.display())))?;
         let ids: Vec<(i64, &str)> = chunk.iter().map(|i| (i.id, i.number.as_str())).collect();
         crate::store::xero::record(store, actor, run.id, &path.display().to_string(), &ids)?;
         files.push(FileItem {

@@ -207,18 +207,17 @@ pub fn stored_path(dir: &Path, sha256: &str) -> PathBuf {
     dir.join(sha256)
 }
 
-/// Copy `from` into the new file `to` in one pass and return the SHA-256
-/// of the bytes written (so the bytes stored are exactly the bytes hashed,
-/// even if the source changes meanwhile) and the copy, still open for
-/// syncing. Not synced here: see `cli::cdr`'s `Stashed::keep`.
-pub fn copy_hashing(from: &Path, to: &Path) -> Result<(String, std::fs::File)> {
+/// Copy `from` into `dst` (a new file at `to`, named in errors) in one
+/// pass and return the SHA-256 of the bytes written, so the bytes stored
+/// are exactly the bytes hashed, even if the source changes meanwhile. Not
+/// synced here: see `cli::cdr`'s `Stashed::keep`.
+pub fn copy_hashing(from: &Path, dst: &mut std::fs::File, to: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Write;
     let cannot_read =
         |e: std::io::Error| bad_input(format!("{}: cannot read: {e}", from.display()));
     let cannot_write = |e: std::io::Error| external(format!("{}: cannot write: {e}", to.display()));
     let mut src = std::fs::File::open(from).map_err(cannot_read)?;
-    let mut dst = std::fs::File::create(to).map_err(cannot_write)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1024 * 1024];
     loop {
@@ -231,7 +230,7 @@ pub fn copy_hashing(from: &Path, to: &Path) -> Result<(String, std::fs::File)> {
         h.update(&buf[..n]);
         dst.write_all(&buf[..n]).map_err(cannot_write)?;
     }
-    Ok((hex::encode(h.finalize()), dst))
+    Ok(hex::encode(h.finalize()))
 }
 
 /// Make the file store directory (owner only).
