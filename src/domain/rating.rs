@@ -56,7 +56,10 @@ impl CallType {
         }
     }
 
-    fn index(self) -> usize {
+    /// Its position in [`Self::ALL`] (0 voice, 1 sms, 2 data): the index
+    /// of per-call-type tables, and the code `cdrs.call_type` stores
+    /// (`store::cdrs::code`, schema.sql migration 11).
+    pub fn index(self) -> usize {
         match self {
             CallType::Voice => 0,
             CallType::Sms => 1,
@@ -554,6 +557,14 @@ impl fmt::Display for ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn call_type_index_is_its_position_in_all() {
+        for (i, c) in CallType::ALL.into_iter().enumerate() {
+            assert_eq!(c.index(), i);
+            assert_eq!(c.as_str().parse::<CallType>(), Ok(c));
+        }
+    }
 
     #[test]
     fn numbers_are_reduced_to_their_digits() {

@@ -888,11 +888,7 @@ pub mod code {
     pub const RATED: i64 = 1;
 
     pub fn call_type(c: CallType) -> i64 {
-        match c {
-            CallType::Voice => 0,
-            CallType::Sms => 1,
-            CallType::Data => 2,
-        }
+        c.index() as i64
     }
 
     pub fn call_type_of(code: i64) -> Option<CallType> {
