@@ -12,6 +12,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 use tempfile::NamedTempFile;
 
 /// How far a written file is made durable before `write` returns.
@@ -56,18 +57,27 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Remove the temporary files (`.<name>.XXXXXX.tmp`) that writers killed
-/// mid-write left in `dir`; returns how many. Only while no writer can be
-/// at work in `dir` (e.g. under the lock that admits one writer).
-pub fn remove_leftovers(dir: &Path) -> std::io::Result<usize> {
+/// mid-write left in `dir`; returns how many. Without `older_than`, only
+/// while no writer can be at work in `dir` (under the lock that admits one
+/// writer); with it, only those untouched for that long (a directory that
+/// writers share without a lock, each for the length of one command).
+pub fn remove_leftovers(dir: &Path, older_than: Option<Duration>) -> std::io::Result<usize> {
     let mut removed = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".tmp") && entry.file_type()?.is_file() {
-            std::fs::remove_file(entry.path())?;
-            removed += 1;
+        if !(name.starts_with('.') && name.ends_with(".tmp") && entry.file_type()?.is_file()) {
+            continue;
         }
+        if let Some(age) = older_than {
+            let idle = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+            if idle < age {
+                continue;
+            }
+        }
+        std::fs::remove_file(entry.path())?;
+        removed += 1;
     }
     Ok(removed)
 }
@@ -188,8 +198,21 @@ mod tests {
         write(&d.path().join("INV2.pdf"), b"%PDF", Sync::Later).unwrap();
         std::fs::write(d.path().join(".produce.lock"), b"").unwrap();
         std::fs::write(d.path().join("notes.tmp"), b"not ours").unwrap();
-        assert_eq!(remove_leftovers(d.path()).unwrap(), 1);
+        assert_eq!(remove_leftovers(d.path(), None).unwrap(), 1);
         assert_eq!(names(d.path()), [".produce.lock", "INV2.pdf", "notes.tmp"]);
+    }
+
+    #[test]
+    fn with_an_age_only_idle_leftovers_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let (_, old) = beside(&d.path().join("incoming")).unwrap().keep().unwrap();
+        let (_, fresh) = beside(&d.path().join("incoming")).unwrap().keep().unwrap();
+        let day = Duration::from_secs(24 * 3600);
+        let f = std::fs::File::options().write(true).open(&old).unwrap();
+        f.set_modified(std::time::SystemTime::now() - 2 * day)
+            .unwrap();
+        assert_eq!(remove_leftovers(d.path(), Some(day)).unwrap(), 1);
+        assert!(!old.exists() && fresh.exists());
     }
 
     #[test]

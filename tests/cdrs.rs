@@ -207,6 +207,33 @@ fn a_partial_copy_left_in_the_store_is_replaced_by_the_import() {
     assert_eq!(stored_files(&e), vec![sha]);
 }
 
+#[test]
+fn copies_left_by_killed_imports_are_removed_after_a_day() {
+    let e = env();
+    let dir = store_dir(&e);
+    std::fs::create_dir_all(&dir).unwrap();
+    // As a `kill -9` during the copy leaves them: one two days old, one
+    // that could belong to an import still running.
+    let old = dir.join(".incoming.k1Ll3d.tmp");
+    let recent = dir.join(".incoming.RuNn1n.tmp");
+    std::fs::write(&old, b"half a file").unwrap();
+    std::fs::write(&recent, b"half a file").unwrap();
+    let two_days = std::time::Duration::from_secs(2 * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - two_days)
+        .unwrap();
+    let v = import_northern(&e);
+    assert_eq!(v["lines"], 26);
+    let sha = sha256_hex(&std::fs::read(cdr_fixture("northern-2026-11.csv")).unwrap());
+    assert_eq!(
+        stored_files(&e),
+        vec![".incoming.RuNn1n.tmp".to_string(), sha]
+    );
+}
+
 /// `cdr import` of the native fixture from carrier `northern`, as JSON.
 fn import_northern(e: &Env) -> Value {
     e.json(&[

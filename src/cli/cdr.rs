@@ -69,21 +69,25 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// A file copied into the store under a temporary name (`incoming-*.tmp`,
-/// from `tempfile`: unique, mode 0600, removed when dropped), and the
-/// SHA-256 of the copy: the bytes stored are exactly the bytes hashed, even
-/// if the source changes meanwhile.
+/// A file copied into the store under a temporary name
+/// (`.incoming.XXXXXX.tmp`, from `whole_file::beside`: unique, mode 0600,
+/// removed when dropped), and the SHA-256 of the copy: the bytes stored are
+/// exactly the bytes hashed, even if the source changes meanwhile.
 struct Stashed {
     tmp: tempfile::NamedTempFile,
     sha: String,
 }
 
+/// How long a temporary copy in the file store stays before a later
+/// import removes it as left by a killed command.
+const LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
+
 fn stash(from: &Path, dir: &Path) -> anyhow::Result<Stashed> {
     cdrs::ensure_dir(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix("incoming-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
+    // A copy lives as long as one command; one untouched for a day was left
+    // by a command that was killed. Best effort: the import goes on anyway.
+    let _ = whole_file::remove_leftovers(dir, Some(LEFTOVER_AGE));
+    let mut tmp = whole_file::beside(&dir.join("incoming"))
         .map_err(|e| external(format!("cannot create a file in {}: {e}", dir.display())))?;
     let at = tmp.path().to_path_buf();
     let sha = cdrs::copy_hashing(from, tmp.as_file_mut(), &at)?;

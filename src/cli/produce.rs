@@ -136,7 +136,7 @@ pub fn produce(
     // Under the lock no other producer writes here: a temporary file is
     // what a killed producer left mid-write (its PDF was never recorded,
     // and is rendered again below).
-    whole_file::remove_leftovers(&dir).map_err(|e| {
+    whole_file::remove_leftovers(&dir, None).map_err(|e| {
         crate::error::external(format!(
             "cannot clear {} of temporary files: {e}",
             dir.display()
