@@ -1,14 +1,18 @@
 //! Files written whole: the bytes go to a temporary file beside the
-//! destination, which is then renamed over it, so a reader (a print shop,
-//! a bank upload, a later `billrun` run) never sees half a file, even after
-//! a kill or a power cut.
+//! destination, which is then renamed to it, so a reader (a print shop, a
+//! bank upload, a later `billrun` run) never sees half a file, even after a
+//! kill. With [`Sync::Now`] (and for [`write_new`] and staged files) the
+//! data and the new name are also synced, so they survive a power cut;
+//! with [`Sync::Later`] the caller syncs (invoice PDFs: one `syncfs` per
+//! batch, before they are recorded).
 //!
 //! The temporary file comes from the `tempfile` crate: a unique name in
 //! the destination's directory (`.<name>.XXXXXX.tmp`, so that concurrent
 //! writers never share one and a listing shows what it belongs to), created
-//! mode 0600, and removed when dropped on any error path. Every file billrun
-//! writes therefore starts readable by its owner only: invoices, print
-//! bundles, payment files and Xero exports all carry customer data.
+//! mode 0600 (less any umask bits), and removed when dropped on any error
+//! path. The files billrun keeps or hands on — invoice PDFs, print bundles,
+//! payment files, Xero exports, dry-run emails, stored CDR files — are
+//! therefore readable by their owner only: they carry customer data.
 
 use std::io::Write;
 use std::path::Path;
@@ -56,18 +60,38 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Remove the temporary files (`.<name>.XXXXXX.tmp`) that writers killed
-/// mid-write left in `dir`; returns how many. Without `older_than`, only
-/// while no writer can be at work in `dir` (under the lock that admits one
-/// writer); with it, only those untouched for that long (a directory that
-/// writers share without a lock, each for the length of one command).
-pub fn remove_leftovers(dir: &Path, older_than: Option<Duration>) -> std::io::Result<usize> {
+/// The destination name a temporary file from [`beside`] belongs to:
+/// `INV000123.pdf` for `.INV000123.pdf.a1B2c3.tmp`; `None` for any other
+/// name.
+pub fn temporary_of(name: &str) -> Option<&str> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (dest, random) = inner.rsplit_once('.')?;
+    (!dest.is_empty()
+        && random.len() == RANDOM_LEN
+        && random.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then_some(dest)
+}
+
+/// Random characters in a temporary file's name (`tempfile`'s default).
+const RANDOM_LEN: usize = 6;
+
+/// Remove the temporary files in `dir` that writers killed mid-write left
+/// there for a destination name that `ours` accepts; returns how many.
+/// Without `older_than`, only while no writer of such names can be at work
+/// in `dir` (under the lock that admits one); with it, only those untouched
+/// for that long (a directory that writers share without a lock, each for
+/// the length of one command).
+pub fn remove_leftovers(
+    dir: &Path,
+    ours: impl Fn(&str) -> bool,
+    older_than: Option<Duration>,
+) -> std::io::Result<usize> {
     let mut removed = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if !(name.starts_with('.') && name.ends_with(".tmp") && entry.file_type()?.is_file()) {
+        if !temporary_of(&name).is_some_and(&ours) || !entry.file_type()?.is_file() {
             continue;
         }
         if let Some(age) = older_than {
@@ -109,16 +133,88 @@ pub fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<NamedTempFile> {
     Ok(tmp)
 }
 
+/// Why [`place_new`] failed.
+#[derive(Debug)]
+pub enum PlaceError {
+    /// A file is at the destination already; the staged file is kept, at
+    /// the path given.
+    Exists(std::path::PathBuf),
+    /// The rename failed; the staged file is kept, at the path given.
+    NotPlaced(std::path::PathBuf, std::io::Error),
+    /// The file is in place, but its directory could not be synced.
+    NotSynced(std::io::Error),
+}
+
+impl std::fmt::Display for PlaceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlaceError::Exists(kept) => {
+                write!(
+                    f,
+                    "a file appeared there meanwhile (ours is kept at {})",
+                    kept.display()
+                )
+            }
+            PlaceError::NotPlaced(kept, e) => {
+                write!(f, "cannot rename {} to it: {e}", kept.display())
+            }
+            PlaceError::NotSynced(e) => {
+                write!(f, "it is in place, but syncing its directory failed: {e}")
+            }
+        }
+    }
+}
+
 /// Rename a staged file to `path`, never replacing a file already there,
 /// then sync the directory. If the rename fails the staged file is kept
-/// (not removed), so the caller can tell the operator where it is: take
-/// its path before calling.
-pub fn place_new(staged: NamedTempFile, path: &Path) -> std::io::Result<()> {
-    if let Err(e) = staged.persist_noclobber(path) {
-        let _ = e.file.keep();
-        return Err(e.error);
+/// (not removed), and the error says where it is.
+///
+/// The no-replace rename is `renameat2(RENAME_NOREPLACE)`, or a hard link
+/// then an unlink where the file system lacks it (both in `tempfile`). On a
+/// file system that has neither (some FUSE and SMB mounts) it falls back to
+/// a plain rename after checking that `path` is still free: the one case
+/// where a file appearing in that instant could be replaced.
+pub fn place_new(staged: NamedTempFile, path: &Path) -> Result<(), PlaceError> {
+    let staged = match staged.persist_noclobber(path) {
+        Ok(_) => None,
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+            let kept = e.file.keep().map(|(_, p)| p).unwrap_or_default();
+            return Err(PlaceError::Exists(kept));
+        }
+        Err(e) => Some(e.file),
+    };
+    if let Some(staged) = staged {
+        if path.exists() {
+            let kept = staged.keep().map(|(_, p)| p).unwrap_or_default();
+            return Err(PlaceError::Exists(kept));
+        }
+        let at = staged.path().to_path_buf();
+        if let Err(e) = staged.persist(path) {
+            let _ = e.file.keep();
+            return Err(PlaceError::NotPlaced(at, e.error));
+        }
     }
-    sync_dir(dir_of(path))
+    sync_dir(dir_of(path)).map_err(PlaceError::NotSynced)
+}
+
+/// Put `bytes` at `path` whole and durably, never replacing a file there
+/// (a file that appears there meanwhile is an error, and ours is removed).
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let staged = stage(path, bytes)?;
+    place_new(staged, path).map_err(|e| match e {
+        PlaceError::Exists(kept) => {
+            let _ = std::fs::remove_file(kept);
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a file appeared there meanwhile",
+            )
+        }
+        PlaceError::NotPlaced(kept, e) => {
+            let _ = std::fs::remove_file(kept);
+            e
+        }
+        PlaceError::NotSynced(e) => e,
+    })
 }
 
 #[cfg(test)]
@@ -146,7 +242,7 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&p).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
         }
     }
 
@@ -185,7 +281,7 @@ mod tests {
         std::fs::write(&p, b"older").unwrap();
         let staged = stage(&p, b"newer").unwrap();
         let at = staged.path().to_path_buf();
-        assert!(place_new(staged, &p).is_err());
+        assert!(matches!(place_new(staged, &p), Err(PlaceError::Exists(k)) if k == at));
         assert_eq!(std::fs::read(&p).unwrap(), b"older");
         assert_eq!(std::fs::read(&at).unwrap(), b"newer");
     }
@@ -198,8 +294,53 @@ mod tests {
         write(&d.path().join("INV2.pdf"), b"%PDF", Sync::Later).unwrap();
         std::fs::write(d.path().join(".produce.lock"), b"").unwrap();
         std::fs::write(d.path().join("notes.tmp"), b"not ours").unwrap();
-        assert_eq!(remove_leftovers(d.path(), None).unwrap(), 1);
-        assert_eq!(names(d.path()), [".produce.lock", "INV2.pdf", "notes.tmp"]);
+        let (_, other) = stage(&d.path().join("pay.aba"), b"0")
+            .unwrap()
+            .keep()
+            .unwrap();
+        assert_eq!(
+            remove_leftovers(d.path(), |n| n.ends_with(".pdf"), None).unwrap(),
+            1
+        );
+        let other = other.file_name().unwrap().to_string_lossy().into_owned();
+        let mut left = vec![
+            ".produce.lock".to_string(),
+            other,
+            "INV2.pdf".into(),
+            "notes.tmp".into(),
+        ];
+        left.sort();
+        assert_eq!(names(d.path()), left);
+    }
+
+    #[test]
+    fn temporary_of_names_the_destination() {
+        assert_eq!(
+            temporary_of(".INV000123.pdf.a1B2c3.tmp"),
+            Some("INV000123.pdf")
+        );
+        assert_eq!(temporary_of(".incoming.Zz0099.tmp"), Some("incoming"));
+        for not in [
+            ".produce.lock",
+            "INV1.pdf.tmp",
+            ".x.tmp",
+            "..abcdef.tmp",
+            ".a.b-c_d.tmp",
+            ".a.abcdefg.tmp",
+        ] {
+            assert_eq!(temporary_of(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn write_new_never_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("xero.csv");
+        write_new(&p, b"one").unwrap();
+        let e = write_new(&p, b"two").unwrap_err();
+        assert!(e.to_string().contains("appeared there meanwhile"), "{e}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        assert_eq!(names(d.path()), ["xero.csv"]);
     }
 
     #[test]
@@ -211,7 +352,10 @@ mod tests {
         let f = std::fs::File::options().write(true).open(&old).unwrap();
         f.set_modified(std::time::SystemTime::now() - 2 * day)
             .unwrap();
-        assert_eq!(remove_leftovers(d.path(), Some(day)).unwrap(), 1);
+        assert_eq!(
+            remove_leftovers(d.path(), |n| n == "incoming", Some(day)).unwrap(),
+            1
+        );
         assert!(!old.exists() && fresh.exists());
     }
 

@@ -463,7 +463,22 @@ fn production_resumes_after_kill_9() {
         if let Some(p) = paths.get(1) {
             std::fs::write(p, b"%PDF-1.7 not the recorded file").unwrap();
         }
+        // What a kill mid-write leaves for a PDF still to render (removed by
+        // the resume), and a temporary file of something else (kept).
+        let first = std::path::Path::new(&paths[0]);
+        let dir = first.parent().unwrap();
+        let name = first.file_name().unwrap().to_string_lossy().into_owned();
+        let leftover = dir.join(format!(".{name}.K1ll3d.tmp"));
+        let foreign = dir.join(".collect-1-aba.aba.AbC123.tmp");
+        std::fs::write(&leftover, b"%PDF-1.7 half").unwrap();
+        std::fs::write(&foreign, b"0 not a PDF").unwrap();
         let out = e.ok(&["produce", "2026-11"]);
+        assert!(
+            !leftover.exists(),
+            "the killed producer's temporary file is removed"
+        );
+        assert!(foreign.exists(), "another writer's temporary file is kept");
+        std::fs::remove_file(&foreign).unwrap();
         let bad = if paths.len() > 1 { "2" } else { "1" };
         assert!(
             out.contains(&format!("{bad} recorded PDFs are missing or changed")),

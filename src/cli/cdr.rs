@@ -86,7 +86,7 @@ fn stash(from: &Path, dir: &Path) -> anyhow::Result<Stashed> {
     cdrs::ensure_dir(dir)?;
     // A copy lives as long as one command; one untouched for a day was left
     // by a command that was killed. Best effort: the import goes on anyway.
-    let _ = whole_file::remove_leftovers(dir, Some(LEFTOVER_AGE));
+    let _ = whole_file::remove_leftovers(dir, |n| n == "incoming", Some(LEFTOVER_AGE));
     let mut tmp = whole_file::beside(&dir.join("incoming"))
         .map_err(|e| external(format!("cannot create a file in {}: {e}", dir.display())))?;
     let at = tmp.path().to_path_buf();

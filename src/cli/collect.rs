@@ -284,9 +284,12 @@ fn plan(
     Ok(Planned { file, items })
 }
 
-/// Record the payment run and write its file, in one transaction: the file
-/// is renamed into place before the commit, so a recorded run always has
-/// its file.
+/// Record the payment run and write its file: the file is staged (written
+/// and synced under a temporary name), the run committed durably
+/// (`synchronous=FULL` on this connection), and only then is the file
+/// renamed into place: a submittable file always has its payment run on
+/// disk. A kill in between leaves the staged file as `.<name>.XXXXXX.tmp`
+/// beside the file's path; a failed rename names it in the error.
 #[allow(clippy::too_many_arguments)]
 fn write_run(
     ctx: &Ctx,
@@ -304,6 +307,9 @@ fn write_run(
 ) -> anyhow::Result<()> {
     let max = store::max_retries(&store.conn)?;
     let currency = setting(store, "currency")?;
+    // The commit must be on disk before the file is put in place (the
+    // store's default, NORMAL, leaves the WAL's sync to the next checkpoint).
+    store.conn.pragma_update(None, "synchronous", "FULL")?;
     let tx = store.write()?;
     let cands = store::candidates(&tx, run.id, kind, max, retry_failed)?;
     if cands.is_empty() {
@@ -345,12 +351,23 @@ fn write_run(
     });
     // Not recorded: the staged file is dropped, which removes it.
     let pid = recorded?;
-    let staged_at = staged.path().to_path_buf();
     whole_file::place_new(staged, &path).map_err(|e| {
+        let what = match &e {
+            whole_file::PlaceError::NotSynced(_) => {
+                "check the file is there before submitting it".to_string()
+            }
+            whole_file::PlaceError::Exists(kept) => format!(
+                "compare the two: submit {} under the name you choose, and only once",
+                kept.display()
+            ),
+            whole_file::PlaceError::NotPlaced(kept, _) => format!(
+                "rename {} to {} before submitting it",
+                kept.display(),
+                path.display()
+            ),
+        };
         external(format!(
-            "payment run {pid} is recorded but its file could not be put in place ({e}): \
-             rename {} to {} before submitting it",
-            staged_at.display(),
+            "payment run {pid} is recorded, but its file {}: {e}; {what}",
             path.display()
         ))
     })?;

@@ -301,7 +301,7 @@ fn dry_run(
         match msg {
             Ok(m) => {
                 let path = dir.join(format!("{}.eml", c.number));
-                std::fs::write(&path, write_eml(&m))
+                crate::whole_file::write(&path, &write_eml(&m), crate::whole_file::Sync::Later)
                     .with_context(|| format!("writing {}", path.display()))?;
                 summary.written.push(WrittenItem {
                     number: c.number.clone(),

@@ -133,15 +133,6 @@ pub fn produce(
         ))
         .into());
     }
-    // Under the lock no other producer writes here: a temporary file is
-    // what a killed producer left mid-write (its PDF was never recorded,
-    // and is rendered again below).
-    whole_file::remove_leftovers(&dir, None).map_err(|e| {
-        crate::error::external(format!(
-            "cannot clear {} of temporary files: {e}",
-            dir.display()
-        ))
-    })?;
     let tx = store.write()?;
     let created = production::start(&tx, actor, run)?;
     tx.commit()?;
@@ -168,6 +159,16 @@ pub fn produce(
         }
     }
     let missing = production::missing_pdfs(&store.conn, run.id)?;
+    // Under the lock no other producer writes here: a temporary file of a
+    // PDF still to render is what a killed producer left mid-write.
+    let to_render: std::collections::HashSet<String> =
+        missing.iter().map(|(_, n)| format!("{n}.pdf")).collect();
+    whole_file::remove_leftovers(&dir, |n| to_render.contains(n), None).map_err(|e| {
+        crate::error::external(format!(
+            "cannot clear {} of temporary files: {e}",
+            dir.display()
+        ))
+    })?;
     let rendered = render_all(ctx, store, &dir, &missing)?;
     let tx = store.write()?;
     let done = production::finish(&tx, actor, &run)?;

@@ -126,7 +126,7 @@ fn export(ctx: &Ctx, store: &mut Store, actor: &Actor, a: ExportArgs) -> anyhow:
     let mut files = Vec::new();
     for (chunk, path) in chunks.iter().zip(&names) {
         let bytes = xero::csv(chunk, &codes);
-        whole_file::write(path, &bytes, whole_file::Sync::Now)
+        whole_file::write_new(path, &bytes)
             .map_err(|e| external(format!("cannot write {}: {e}", path.display())))?;
         let ids: Vec<(i64, &str)> = chunk.iter().map(|i| (i.id, i.number.as_str())).collect();
         crate::store::xero::record(store, actor, run.id, &path.display().to_string(), &ids)?;
