@@ -178,23 +178,28 @@ pub fn place_new(staged: NamedTempFile, path: &Path) -> Result<(), PlaceError> {
     let staged = match staged.persist_noclobber(path) {
         Ok(_) => None,
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            let kept = e.file.keep().map(|(_, p)| p).unwrap_or_default();
-            return Err(PlaceError::Exists(kept));
+            return Err(PlaceError::Exists(keep(e.file)));
         }
         Err(e) => Some(e.file),
     };
     if let Some(staged) = staged {
         if path.exists() {
-            let kept = staged.keep().map(|(_, p)| p).unwrap_or_default();
-            return Err(PlaceError::Exists(kept));
+            return Err(PlaceError::Exists(keep(staged)));
         }
-        let at = staged.path().to_path_buf();
         if let Err(e) = staged.persist(path) {
-            let _ = e.file.keep();
-            return Err(PlaceError::NotPlaced(at, e.error));
+            return Err(PlaceError::NotPlaced(keep(e.file), e.error));
         }
     }
     sync_dir(dir_of(path)).map_err(PlaceError::NotSynced)
+}
+
+/// Keep a temporary file on disk (not removed when dropped); its path.
+fn keep(file: NamedTempFile) -> std::path::PathBuf {
+    file.into_temp_path().keep().unwrap_or_else(|e| {
+        let p = e.path.to_path_buf();
+        std::mem::forget(e.path); // not removed either way
+        p
+    })
 }
 
 /// Put `bytes` at `path` whole and durably, never replacing a file there
