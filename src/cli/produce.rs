@@ -4,11 +4,11 @@
 //! PDFs are rendered on every core: the main thread loads invoices from the
 //! database and records finished PDFs; worker threads render and write.
 //! Each PDF is written to a temporary file beside `NUMBER.pdf` and renamed
-//! to it (`whole_file`); a
-//! batch of renamed PDFs is then made durable with one `syncfs` (on another
-//! thread, so rendering goes on meanwhile) and only then recorded, so a kill
-//! or power cut at any moment leaves either no record (the PDF is rendered
-//! again on resume, to the same bytes) or a complete file on disk.
+//! to it (`whole_file`); a batch of renamed PDFs is then made durable with
+//! one `syncfs` (on another thread, so rendering goes on meanwhile) and only
+//! then recorded, so a kill or power cut at any moment leaves either no
+//! record (the PDF is rendered again on resume, to the same bytes) or a
+//! complete file on disk.
 
 use super::output::{self, Ctx};
 use crate::domain::money;
@@ -61,8 +61,8 @@ pub fn pdf_dir(db: &Path, run_name: &str) -> PathBuf {
     store::files_dir(db).join("invoices").join(run_name)
 }
 
-/// Make the files `written` (by `whole_file::write`, `Sync::Later`) in `dir`, and their names,
-/// durable. On Linux: one `syncfs` of the file system holding `dir`, through
+/// Make the files `written` (by `whole_file::write`, `Sync::Later`) in
+/// `dir`, and their names, durable. On Linux: one `syncfs` of the file system holding `dir`, through
 /// `dir_fd` (it waits for every dirty page and the journal, a single flush
 /// for the whole batch). `dir_fd` is opened once, before the first PDF is
 /// written, and reused: a write-back error (Linux 5.8 and later) is reported
