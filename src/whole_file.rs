@@ -110,16 +110,21 @@ pub fn remove_leftovers(
 pub fn write(path: &Path, bytes: &[u8], sync: Sync) -> std::io::Result<()> {
     let mut tmp = beside(path)?;
     tmp.write_all(bytes)?;
-    if sync == Sync::Now {
-        tmp.as_file().sync_data()?;
+    match sync {
+        Sync::Now => place(tmp, path),
+        // On failure the error hands the temporary file back, and dropping
+        // it removes it.
+        Sync::Later => tmp.persist(path).map(drop).map_err(|e| e.error),
     }
-    // On failure the error hands the temporary file back, and dropping it
-    // removes it.
+}
+
+/// Put a written temporary file (from [`beside`]) at `path` durably,
+/// replacing any file there: its data synced, the rename, then the
+/// directory synced. On failure the temporary file is removed.
+pub fn place(tmp: NamedTempFile, path: &Path) -> std::io::Result<()> {
+    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    if sync == Sync::Now {
-        sync_dir(dir_of(path))?;
-    }
-    Ok(())
+    sync_dir(dir_of(path))
 }
 
 /// `bytes`, synced, in a temporary file beside `path`, not yet in place:

@@ -141,14 +141,8 @@ impl Stashed {
     fn keep(self, dir: &Path) -> Kept {
         let to = cdrs::stored_path(dir, &self.sha);
         let created = !to.exists();
-        let (tmp, path, dir) = (self.tmp, to.clone(), dir.to_path_buf());
-        let syncing = std::thread::spawn(move || {
-            tmp.as_file().sync_all()?;
-            // A failed rename hands the temporary file back; dropping it
-            // removes it.
-            tmp.persist(&path).map_err(|e| e.error)?;
-            whole_file::sync_dir(&dir)
-        });
+        let (tmp, path) = (self.tmp, to.clone());
+        let syncing = std::thread::spawn(move || whole_file::place(tmp, &path));
         Kept {
             path: to,
             created,
