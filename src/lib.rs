@@ -8,6 +8,7 @@ pub mod cli;
 pub mod domain;
 pub mod error;
 pub mod gateway;
+pub mod ops;
 pub mod render;
 pub mod store;
 pub mod whole_file;

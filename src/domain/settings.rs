@@ -319,6 +319,213 @@ pub fn validate(name: &str, value: &str) -> Result<String, String> {
     }
 }
 
+/// Every setting as a typed value, read once per command (`store::settings::load`).
+///
+/// Defaults live only in [`KEYS`]; this type parses the effective values
+/// (stored, else the catalogue default). Optional settings without a default
+/// are `None` when unset or empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub company: Company,
+    /// ISO code: GBP, AUD or EUR.
+    pub currency: String,
+    pub invoice: InvoiceSettings,
+    pub tax: Tax,
+    /// Post-billing anomaly: minimum absolute change.
+    pub postbill_min_change: Decimal,
+    /// Pre-billing `large_change` flag threshold, in percent.
+    pub prebill_change_percent: Decimal,
+    /// Warn when Xero payments are older than this many days.
+    pub payments_stale_days: u32,
+    pub collect: CollectSettings,
+    /// Stripe API base URL (no trailing slash).
+    pub stripe_api_base: String,
+    pub dd: DirectDebit,
+    /// Start and end of the peak band, Monday to Friday.
+    pub peak_start: NaiveTime,
+    pub peak_end: NaiveTime,
+    /// Bill carrier wholesale fixed-fee files.
+    pub wholesale_fees: bool,
+    /// Markup on wholesale fixed fees, in percent.
+    pub fees_markup_percent: Decimal,
+    pub xero: XeroSettings,
+    pub smtp: Smtp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Company {
+    pub name: String,
+    pub tax_id: Option<String>,
+    pub address: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceSettings {
+    pub prefix: String,
+    /// The next sequential invoice number (production never reuses one).
+    pub next_number: u64,
+    pub due_days: u32,
+    pub default_message: Option<String>,
+    /// Totals below this are held over to the next run.
+    pub min_amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tax {
+    /// A fraction: 0.20 for 20 %.
+    pub rate: Decimal,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectSettings {
+    pub dishonour_fee: Decimal,
+    pub max_retries: u32,
+}
+
+/// The originator's Direct Debit details, per `dd.format`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectDebit {
+    /// `bacs18`, `aba` or `sepa`.
+    pub format: String,
+    pub sun: Option<String>,
+    pub sort_code: Option<String>,
+    pub account: Option<String>,
+    pub name: Option<String>,
+    pub user_name: Option<String>,
+    pub user_id: Option<String>,
+    pub bank: Option<String>,
+    pub bsb: Option<String>,
+    pub remitter: Option<String>,
+    pub creditor_id: Option<String>,
+    pub iban: Option<String>,
+    pub bic: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct XeroSettings {
+    pub enabled: bool,
+    pub account_code: String,
+    pub tax_type: String,
+    pub exempt_tax_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smtp {
+    pub host: Option<String>,
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub security: String,
+    pub username: Option<String>,
+    pub from: Option<String>,
+}
+
+impl Settings {
+    /// Build from stored values: `stored(key)` is the stored text of a key, if
+    /// any. Unset keys take the catalogue default. A stored value that no
+    /// longer parses (edited by hand) is an error naming the key and the fix.
+    pub fn from_stored(stored: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let text = |name: &str| -> Option<String> {
+            let default = find(name).and_then(|k| k.default).map(String::from);
+            stored(name).or(default).filter(|v| !v.is_empty())
+        };
+        let bad = |name: &str, v: &str, why: &str| {
+            format!(
+                "setting {name} = '{v}' is not valid ({why}): fix it with billrun config set {name} VALUE"
+            )
+        };
+        let req = |name: &str| text(name).unwrap_or_default();
+        let dec = |name: &str| -> Result<Decimal, String> {
+            let v = req(name);
+            crate::domain::money::parse(&v).map_err(|e| bad(name, &v, &e))
+        };
+        fn num<T: std::str::FromStr>(
+            v: String,
+            name: &str,
+            bad: &dyn Fn(&str, &str, &str) -> String,
+        ) -> Result<T, String> {
+            v.parse()
+                .map_err(|_| bad(name, &v, "expected a whole number"))
+        }
+        let time = |name: &str| -> Result<NaiveTime, String> {
+            let v = req(name);
+            NaiveTime::parse_from_str(&v, "%H:%M").map_err(|e| bad(name, &v, &e.to_string()))
+        };
+        let flag = |name: &str| text(name).as_deref() == Some("true");
+        Ok(Settings {
+            company: Company {
+                name: req("company.name"),
+                tax_id: text("company.tax_id"),
+                address: text("company.address"),
+                email: text("company.email"),
+            },
+            currency: req("currency"),
+            invoice: InvoiceSettings {
+                prefix: text("invoice.prefix").unwrap_or_default(),
+                next_number: num(req("invoice.next_number"), "invoice.next_number", &bad)?,
+                due_days: num(req("invoice.due_days"), "invoice.due_days", &bad)?,
+                default_message: text("invoice.default_message"),
+                min_amount: dec("invoice.min_amount")?,
+            },
+            tax: Tax {
+                rate: dec("tax.rate")?,
+                name: req("tax.name"),
+            },
+            postbill_min_change: dec("postbill.min_change")?,
+            prebill_change_percent: dec("prebill.change_percent")?,
+            payments_stale_days: num(req("payments.stale_days"), "payments.stale_days", &bad)?,
+            collect: CollectSettings {
+                dishonour_fee: dec("collect.dishonour_fee")?,
+                max_retries: num(req("collect.max_retries"), "collect.max_retries", &bad)?,
+            },
+            stripe_api_base: req("stripe.api_base"),
+            dd: DirectDebit {
+                format: req("dd.format"),
+                sun: text("dd.sun"),
+                sort_code: text("dd.sort_code"),
+                account: text("dd.account"),
+                name: text("dd.name"),
+                user_name: text("dd.user_name"),
+                user_id: text("dd.user_id"),
+                bank: text("dd.bank"),
+                bsb: text("dd.bsb"),
+                remitter: text("dd.remitter"),
+                creditor_id: text("dd.creditor_id"),
+                iban: text("dd.iban"),
+                bic: text("dd.bic"),
+            },
+            peak_start: time("bands.peak_start")?,
+            peak_end: time("bands.peak_end")?,
+            wholesale_fees: flag("features.wholesale_fees"),
+            fees_markup_percent: dec("fees.markup_percent")?,
+            xero: XeroSettings {
+                enabled: flag("xero.enabled"),
+                account_code: req("xero.account_code"),
+                tax_type: req("xero.tax_type"),
+                exempt_tax_type: req("xero.exempt_tax_type"),
+            },
+            smtp: Smtp {
+                host: text("smtp.host"),
+                port: num(req("smtp.port"), "smtp.port", &bad)?,
+                security: req("smtp.security"),
+                username: text("smtp.username"),
+                from: text("smtp.from"),
+            },
+        })
+    }
+
+    /// The catalogue defaults alone (an empty settings table).
+    pub fn defaults() -> Settings {
+        Settings::from_stored(|_| None).expect("every default parses (tested)")
+    }
+
+    /// Currency symbol for documents.
+    pub fn currency_symbol(&self) -> &'static str {
+        currency_symbol(&self.currency)
+    }
+}
+
 /// Currency symbol for documents.
 pub fn currency_symbol(code: &str) -> &'static str {
     match code {
@@ -344,6 +551,31 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn typed_settings_take_defaults_and_stored_values() {
+        let d = Settings::defaults();
+        assert_eq!(d.invoice.due_days, 14);
+        assert_eq!(d.tax.rate, Decimal::new(20, 2));
+        assert_eq!(d.smtp.port, 587);
+        assert_eq!(d.dd.sun, None);
+        assert!(!d.xero.enabled);
+        let s = Settings::from_stored(|k| match k {
+            "invoice.due_days" => Some("30".into()),
+            "xero.enabled" => Some("true".into()),
+            "dd.sun" => Some("123456".into()),
+            "company.tax_id" => Some(String::new()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.invoice.due_days, 30);
+        assert!(s.xero.enabled);
+        assert_eq!(s.dd.sun.as_deref(), Some("123456"));
+        assert_eq!(s.company.tax_id, None);
+        let e =
+            Settings::from_stored(|k| (k == "tax.rate").then(|| "ten".to_string())).unwrap_err();
+        assert!(e.contains("tax.rate") && e.contains("config set"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,15 @@ pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(v.or(k.default.map(String::from)).filter(|s| !s.is_empty()))
 }
 
+/// Every setting, typed, read in one query (stored values over defaults).
+pub fn load(conn: &Connection) -> Result<settings::Settings> {
+    let mut stmt = conn.prepare("SELECT key, value FROM settings")?;
+    let stored: std::collections::HashMap<String, String> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    settings::Settings::from_stored(|k| stored.get(k).cloned()).map_err(crate::error::precondition)
+}
+
 /// The effective value, or `default` when unset.
 pub fn get_or(conn: &Connection, key: &str, default: &str) -> Result<String> {
     Ok(get(conn, key)?.unwrap_or_else(|| default.to_string()))

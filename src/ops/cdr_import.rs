@@ -1,0 +1,1 @@
+//! Importing, fetching and processing carrier CDR files.

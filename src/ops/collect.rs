@@ -1,0 +1,1 @@
+//! Collection: Direct Debit files, card charges, results.

@@ -1,0 +1,1 @@
+//! Emailing a run's invoices.

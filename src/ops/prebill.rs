@@ -1,0 +1,1 @@
+//! The pre-billing report.

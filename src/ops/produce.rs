@@ -1,0 +1,1 @@
+//! Producing a requested run: invoices, numbers, PDFs, resume after a kill.

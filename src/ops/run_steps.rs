@@ -1,0 +1,1 @@
+//! A run's steps: new, set-dates, confirm, ready, approve, request.
