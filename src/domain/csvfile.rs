@@ -47,6 +47,28 @@ pub fn report(problems: &[Problem], what_to_do: &str) -> String {
     s
 }
 
+/// Characters no imported text may hold: C0 and C1 control characters
+/// (line feed, carriage return and tab among them), DEL, and the Unicode
+/// line and paragraph separators. A name with a newline would break an email
+/// header, a CSV row or a fixed-width bank record.
+pub fn is_forbidden_control(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// `U+000A (line feed)` and the like, for error messages.
+pub fn describe_control(c: char) -> String {
+    let name = match c {
+        '\n' => " (line feed)",
+        '\r' => " (carriage return)",
+        '\t' => " (tab)",
+        '\u{7f}' => " (delete)",
+        '\u{2028}' => " (line separator)",
+        '\u{2029}' => " (paragraph separator)",
+        _ => "",
+    };
+    format!("U+{:04X}{name}", c as u32)
+}
+
 /// A parsed CSV file: header and rows with their line numbers.
 pub struct Table {
     pub file: String,
@@ -168,7 +190,25 @@ impl Table {
                         ));
                         continue;
                     }
-                    rows.push((line, r.iter().map(|s| s.trim().to_string()).collect()));
+                    let mut clean = true;
+                    for (i, f) in r.iter().enumerate() {
+                        if let Some(c) = f.chars().find(|&c| is_forbidden_control(c)) {
+                            clean = false;
+                            problems.push(Problem {
+                                file: file.into(),
+                                line,
+                                col: Some(i + 1),
+                                column: Some(header[i].clone()),
+                                reason: format!(
+                                    "contains the control character {}: remove it (names and texts reach email headers, PDFs, CSVs and bank files)",
+                                    describe_control(c)
+                                ),
+                            });
+                        }
+                    }
+                    if clean {
+                        rows.push((line, r.iter().map(|s| s.trim().to_string()).collect()));
+                    }
                 }
                 Err(e) => {
                     let line = e.position().map(|p| line_of(p.byte())).unwrap_or(0);
@@ -310,6 +350,27 @@ mod tests {
             "x.csv:1:2: zz: unknown column (expected columns: a, b)"
         );
         assert!(e[1].to_string().starts_with("x.csv:1: b: required column"));
+    }
+
+    #[test]
+    fn refuses_control_characters_with_line_and_column() {
+        let e = Table::read(
+            "c.csv",
+            b"account,name\nA1,\"Evil\r\nBcc: x@y\"\nA2,ok\nA3,tab\there\n",
+            &["account"],
+            &["account", "name"],
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(
+            e[0].to_string(),
+            "c.csv:2:2: name: contains the control character U+000D (carriage return): remove it (names and texts reach email headers, PDFs, CSVs and bank files)"
+        );
+        assert_eq!((e[1].line, e[1].col), (5, Some(2)));
+        assert!(e[1].reason.contains("U+0009 (tab)"));
+        assert!(is_forbidden_control('\u{2028}') && is_forbidden_control('\u{85}'));
+        assert!(!is_forbidden_control('é') && !is_forbidden_control(' '));
     }
 
     #[test]
