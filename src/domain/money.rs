@@ -53,8 +53,20 @@ pub fn parse(s: &str) -> Result<Decimal, String> {
     if !ok || t.matches('.').count() > 1 || t == "-" || t == "+" || t == "." {
         return Err(format!("'{t}' is not a plain decimal amount (e.g. 12.50)"));
     }
-    Decimal::from_str(t).map_err(|e| format!("'{t}' is not a decimal amount: {e}"))
+    let d = Decimal::from_str(t).map_err(|e| format!("'{t}' is not a decimal amount: {e}"))?;
+    if d.abs() > MAX_AMOUNT {
+        return Err(format!(
+            "'{t}' is beyond the largest amount billrun accepts ({MAX_AMOUNT}, in either direction)"
+        ));
+    }
+    Ok(d)
 }
+
+/// The largest amount, price or rate billrun accepts from any input (files,
+/// the command line, settings): ten million in the currency. Anything larger
+/// is a typing or export error; refusing it at the door keeps every sum of a
+/// month (even 10M CDRs at this rate) far inside the range of the arithmetic.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 0);
 
 /// `d`, read by [`parse`] from `s`, as text: `s` itself when it already
 /// is what `d.to_string()` would give (no formatting: the CDR import
@@ -88,6 +100,16 @@ mod tests {
     use rust_decimal_macros::dec;
 
     #[test]
+    fn parse_refuses_amounts_beyond_the_maximum() {
+        assert_eq!(parse("10000000").unwrap(), MAX_AMOUNT);
+        assert_eq!(parse("-10000000.00").unwrap(), -MAX_AMOUNT);
+        let e = parse("99999999999999999999999999.99").unwrap_err();
+        assert!(e.contains("largest amount"), "{e}");
+        assert!(parse("10000000.01").is_err());
+        assert!(parse("-10000000.01").is_err());
+    }
+
+    #[test]
     fn canonical_text_is_what_to_string_gives() {
         for s in [
             "0",
@@ -108,7 +130,8 @@ mod tests {
             "12345678901234567890.5",
             "0.0000000000000000000000000001",
         ] {
-            let d = parse(s).unwrap();
+            // Beyond MAX_AMOUNT parse refuses; canonical_text must still agree.
+            let d = parse(s).or_else(|_| Decimal::from_str(s)).unwrap();
             assert_eq!(canonical_text(s, d), d.to_string(), "{s}");
         }
         assert!(matches!(
