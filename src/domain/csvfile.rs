@@ -69,6 +69,23 @@ pub fn describe_control(c: char) -> String {
     format!("U+{:04X}{name}", c as u32)
 }
 
+/// A text cell made safe for spreadsheets (OWASP "CSV injection"): a cell
+/// that begins with `=`, `+`, `-`, `@`, tab or carriage return would be read
+/// by Excel, LibreOffice or Google Sheets as a formula, so it gets a leading
+/// single quote. Genuine numbers (`-15.00`, `+3`) are left alone. Every CSV
+/// billrun writes passes its text cells through this.
+pub fn safe_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = matches!(
+        cell.chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r')
+    );
+    if risky && crate::domain::money::parse(cell).is_err() {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// A parsed CSV file: header and rows with their line numbers.
 pub struct Table {
     pub file: String,
@@ -371,6 +388,24 @@ mod tests {
         assert!(e[1].reason.contains("U+0009 (tab)"));
         assert!(is_forbidden_control('\u{2028}') && is_forbidden_control('\u{85}'));
         assert!(!is_forbidden_control('é') && !is_forbidden_control(' '));
+    }
+
+    #[test]
+    fn safe_cell_neutralises_formulas_but_not_numbers() {
+        for (cell, want) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+441234", "+441234"),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-15.00", "-15.00"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("Harbour Cafe", "Harbour Cafe"),
+            ("", ""),
+        ] {
+            assert_eq!(safe_cell(cell), want, "{cell:?}");
+        }
     }
 
     #[test]
