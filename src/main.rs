@@ -3,8 +3,28 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Backstop: a `println!` meeting a closed pipe panics with this message;
+    // a reader that went away is not a failure (`status | grep -q`).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info)
+    }));
     let cli = billrun::cli::Cli::parse();
-    match billrun::cli::run(cli) {
+    let result = billrun::cli::run(cli);
+    if let Some(e) = billrun::cli::output::finish_stdout() {
+        eprintln!("error: cannot write to standard output: {e}");
+        return ExitCode::from(5);
+    }
+    match result {
         Ok(code) => code,
         Err(err) => {
             // A closed pipe (e.g. `billrun runs | head`) is not a failure.

@@ -114,20 +114,79 @@ impl Ctx {
     }
 }
 
+/// Set when standard output turned out closed (`| head`, `| grep -q`): from
+/// then on output is dropped and the command carries on to the end, so a
+/// closed pipe never abandons work half done and the exit code is the
+/// command's own.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The first write error on standard output other than a closed pipe
+/// (a full disk behind `> file`): reported by `main` when the command ends.
+static STDOUT_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Write to standard output without ever panicking (what `println!` does on
+/// a closed pipe). Used through the [`outln!`](crate::outln) and
+/// [`out!`](crate::out) macros.
+pub fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let r = out.write_fmt(args).and_then(|()| {
+        if newline {
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    });
+    if let Err(e) = r {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let mut slot = STDOUT_ERROR.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
+/// Flush standard output at the end of a command; the first write error
+/// other than a closed pipe, if any, to be reported.
+pub fn finish_stdout() -> Option<String> {
+    use std::sync::atomic::Ordering;
+    if !STDOUT_CLOSED.load(Ordering::Relaxed)
+        && let Err(e) = std::io::stdout().lock().flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Some(e.to_string());
+    }
+    STDOUT_ERROR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+}
+
+/// `println!` that never panics: a closed pipe drops the output.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::cli::output::write_stdout(format_args!(""), true) };
+    ($($t:tt)*) => { $crate::cli::output::write_stdout(format_args!($($t)*), true) };
+}
+
+/// `print!` that never panics: a closed pipe drops the output.
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::output::write_stdout(format_args!($($t)*), false) };
+}
+
 /// Print one JSON document on stdout.
 pub fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    // As an io::Error, so a closed pipe (`| head`) is recognised by main.
-    serde_json::to_writer_pretty(&mut out, v).map_err(std::io::Error::from)?;
-    writeln!(out)?;
+    let text = serde_json::to_string_pretty(v)?;
+    write_stdout(format_args!("{text}"), true);
     Ok(())
 }
 
 /// Print a table (or nothing when quiet).
 pub fn print_table(ctx: &Ctx, t: &Table) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
     let _ = ctx;
-    writeln!(out, "{t}")?;
+    write_stdout(format_args!("{t}"), true);
     Ok(())
 }
 
