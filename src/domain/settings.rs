@@ -267,6 +267,15 @@ pub fn validate(name: &str, value: &str) -> Result<String, String> {
         format!("unknown setting '{name}'{hint}")
     })?;
     let v = value.trim();
+    if let Some(c) = v
+        .chars()
+        .find(|&c| crate::domain::csvfile::is_forbidden_control(c))
+    {
+        return Err(format!(
+            "bad value {value:?} for {name}: contains the control character {} (settings reach email headers, PDFs and bank files); for line breaks in company.address use '|' or '\\n'",
+            crate::domain::csvfile::describe_control(c)
+        ));
+    }
     let bad = |what: &str| Err(format!("bad value '{value}' for {name}: {what}"));
     match key.kind {
         Text => Ok(v.to_string()),
@@ -586,6 +595,10 @@ mod tests {
                 .contains("did you mean tax.rate")
         );
         assert!(validate("nonsense", "1").is_err());
+        let e = validate("company.name", "Acme\r\nBcc: x@evil").unwrap_err();
+        assert!(e.contains("U+000D (carriage return)"), "{e}");
+        assert!(validate("company.address", "1 High St\nLeeds").is_err());
+        assert!(validate("company.address", "1 High St|Leeds").is_ok());
         assert!(validate("tax.rate", "20").is_err());
         assert!(validate("tax.rate", "-0.1").is_err());
         assert!(validate("tax.rate", "0.1").is_ok());
