@@ -223,12 +223,17 @@ pub const KEYS: &[Key] = &[
         Text,
         "Xero sales account code"
     ),
-    key!("xero.tax_type", Some("OUTPUT2"), Text, "Xero tax type"),
+    key!(
+        "xero.tax_type",
+        None,
+        Text,
+        "Xero tax rate display name of taxed lines, as Xero lists it under Accounting > Tax rates (unset: '20% (VAT on Income)' for GBP at 20 %, 'GST on Income' for AUD)"
+    ),
     key!(
         "xero.exempt_tax_type",
-        Some("NONE"),
+        None,
         Text,
-        "Xero tax type of untaxed lines (tax-exempt customers)"
+        "Xero tax rate display name of untaxed lines (unset: 'No VAT' for GBP and EUR, 'GST Free Income' for AUD)"
     ),
     key!("smtp.host", None, Text, "SMTP server host"),
     key!("smtp.port", Some("587"), Port, "SMTP server port"),
@@ -511,8 +516,11 @@ impl Settings {
             xero: XeroSettings {
                 enabled: flag("xero.enabled"),
                 account_code: req("xero.account_code"),
-                tax_type: req("xero.tax_type"),
-                exempt_tax_type: req("xero.exempt_tax_type"),
+                tax_type: text("xero.tax_type").unwrap_or_else(|| {
+                    xero_tax_rate_name(&req("currency"), dec("tax.rate").unwrap_or_default())
+                }),
+                exempt_tax_type: text("xero.exempt_tax_type")
+                    .unwrap_or_else(|| xero_exempt_rate_name(&req("currency")).into()),
             },
             smtp: Smtp {
                 host: text("smtp.host"),
@@ -532,6 +540,30 @@ impl Settings {
     /// Currency symbol for documents.
     pub fn currency_symbol(&self) -> &'static str {
         currency_symbol(&self.currency)
+    }
+}
+
+/// Xero's CSV import wants the tax rate's display name as the organisation's
+/// Xero shows it (not the API code such as `OUTPUT2`). The default follows the
+/// currency's country and the tax rate: UK `20% (VAT on Income)`, Australia
+/// `GST on Income`; euro organisations name their rates per country, so the
+/// UK pattern is only a starting point there.
+pub fn xero_tax_rate_name(currency: &str, rate: Decimal) -> String {
+    match currency {
+        "AUD" => "GST on Income".into(),
+        _ if rate.is_zero() => xero_exempt_rate_name(currency).into(),
+        _ => format!(
+            "{}% (VAT on Income)",
+            (rate * Decimal::ONE_HUNDRED).normalize()
+        ),
+    }
+}
+
+/// The display name of Xero's rate for untaxed lines (tax-exempt customers).
+pub fn xero_exempt_rate_name(currency: &str) -> &'static str {
+    match currency {
+        "AUD" => "GST Free Income",
+        _ => "No VAT",
     }
 }
 
@@ -570,6 +602,20 @@ mod tests {
         assert_eq!(d.smtp.port, 587);
         assert_eq!(d.dd.sun, None);
         assert!(!d.xero.enabled);
+        assert_eq!(d.xero.tax_type, "20% (VAT on Income)");
+        assert_eq!(d.xero.exempt_tax_type, "No VAT");
+        let au = Settings::from_stored(|k| match k {
+            "currency" => Some("AUD".into()),
+            "tax.rate" => Some("0.10".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(au.xero.tax_type, "GST on Income");
+        assert_eq!(au.xero.exempt_tax_type, "GST Free Income");
+        let gb5 = Settings::from_stored(|k| (k == "tax.rate").then(|| "0.05".into())).unwrap();
+        assert_eq!(gb5.xero.tax_type, "5% (VAT on Income)");
+        let own = Settings::from_stored(|k| (k == "xero.tax_type").then(|| "OUTPUT2".into()));
+        assert_eq!(own.unwrap().xero.tax_type, "OUTPUT2");
         let s = Settings::from_stored(|k| match k {
             "invoice.due_days" => Some("30".into()),
             "xero.enabled" => Some("true".into()),
