@@ -104,3 +104,49 @@ pub fn remove(store: &mut Store, actor: &Actor, id: i64) -> Result<Charge> {
     tx.commit()?;
     Ok(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::FixedClock;
+
+    #[test]
+    fn adds_a_charge_dated_today_and_removes_it() {
+        let mut s = Store::memory().unwrap();
+        s.conn
+            .execute_batch(
+                "INSERT INTO customers (account, name, delivery, payment_method, created_at)
+                 VALUES ('A1', 'One', 'print', 'manual', 'x');",
+            )
+            .unwrap();
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let o = AddOptions {
+            account: " A1 ".into(),
+            amount: "-10.00".into(),
+            description: " Goodwill ".into(),
+            service: None,
+            date: None,
+        };
+        let a = add(&mut s, &Actor::test(), &o, &clock).unwrap();
+        let c = a.charge.unwrap();
+        assert_eq!(c.date.to_string(), "2026-12-02", "today by the clock");
+        assert_eq!((c.account.as_str(), c.amount_minor), ("A1", -1000));
+        assert_eq!(c.description, "Goodwill");
+        assert_eq!(a.locked_run, None);
+
+        let zero = AddOptions {
+            amount: "0".into(),
+            ..o.clone()
+        };
+        let e = add(&mut s, &Actor::test(), &zero, &clock).unwrap_err();
+        assert!(e.to_string().starts_with("--amount"), "{e}");
+
+        assert_eq!(remove(&mut s, &Actor::test(), a.id).unwrap().id, a.id);
+        assert_eq!(
+            remove(&mut s, &Actor::test(), a.id)
+                .unwrap_err()
+                .exit_code(),
+            4
+        );
+    }
+}

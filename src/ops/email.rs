@@ -553,3 +553,236 @@ impl Session<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::mailbox::SmtpServer;
+    use crate::ops::{FixedClock, NoProgress};
+    use crate::store::email::seed;
+
+    fn clock() -> FixedClock {
+        FixedClock::on("2026-12-02".parse().unwrap())
+    }
+
+    /// Run 1 (completed) with INV-1 (C1, email), INV-2 (C2, both, no
+    /// address) and INV-3 (C3, print), their PDFs in `dir`.
+    fn store(dir: &Path) -> Store {
+        let s = Store::memory().unwrap();
+        seed::run(&s);
+        for (seq, account, delivery) in [(1, "C1", "email"), (2, "C2", "both"), (3, "C3", "print")]
+        {
+            let id = seed::invoice(&s, seq, account, delivery, 1200);
+            let pdf = dir.join(format!("INV-{seq}.pdf"));
+            std::fs::write(&pdf, format!("%PDF-1.4 invoice {seq}")).unwrap();
+            s.conn
+                .execute(
+                    "UPDATE invoices SET pdf_path = ?1 WHERE id = ?2",
+                    rusqlite::params![pdf.to_str().unwrap(), id],
+                )
+                .unwrap();
+        }
+        s
+    }
+
+    fn settings(port: u16) -> Settings {
+        let mut s = Settings::defaults();
+        s.company.name = "Example Telecom Ltd".into();
+        s.smtp.host = Some("127.0.0.1".into());
+        s.smtp.port = port;
+        s.smtp.security = "none".into();
+        s.smtp.from = Some("billing@example.com".into());
+        s
+    }
+
+    fn opts() -> EmailOptions {
+        EmailOptions {
+            run: "1".into(),
+            ..Default::default()
+        }
+    }
+
+    /// (number, attempt, state, started_at) of every attempt, in order.
+    fn attempts(s: &Store) -> Vec<(String, i64, String, String)> {
+        let mut st = s
+            .conn
+            .prepare(
+                "SELECT i.number, a.attempt, a.state, a.started_at FROM email_attempts a
+                 JOIN invoices i ON i.id = a.invoice_id ORDER BY a.id",
+            )
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn sends_each_invoice_once_and_records_every_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = SmtpServer::start().unwrap();
+        let mut s = store(dir.path());
+        let actor = Actor::test();
+        let set = settings(server.port());
+        let r = email(&mut s, &actor, &opts(), &set, &clock(), &NoProgress).unwrap();
+        assert_eq!(r.run, 1);
+        assert_eq!(r.sent.len(), 1);
+        assert_eq!(r.sent[0].number, "INV-1");
+        assert_eq!(r.sent[0].to, "one@example.com");
+        assert!(r.sent[0].reply.starts_with("250 "), "{:?}", r.sent);
+        assert_eq!(r.failed.len(), 1, "C2 has no address");
+        assert_eq!(r.failed[0].number, "INV-2");
+        assert_eq!(r.failed[0].reason, NO_ADDRESS);
+        assert!(r.not_connected.is_none());
+
+        let got = server.messages();
+        assert_eq!(
+            got.len(),
+            1,
+            "print-only and address-less invoices are not sent"
+        );
+        assert_eq!(got[0].to, vec!["one@example.com".to_string()]);
+        let data = String::from_utf8_lossy(&got[0].data);
+        assert!(data.contains("Subject: Invoice INV-1 from Example Telecom Ltd"));
+        assert!(
+            data.contains(&r.sent[0].message_id),
+            "the Message-ID recorded is the one sent"
+        );
+        let at = "2026-12-02T12:00:00Z".to_string();
+        assert_eq!(
+            attempts(&s),
+            vec![
+                ("INV-2".into(), 1, "failed".into(), at.clone()),
+                ("INV-1".into(), 1, "sent".into(), at.clone()),
+            ]
+        );
+
+        // Again: the sent one is not sent twice; the failed one is retried.
+        let r = email(&mut s, &actor, &opts(), &set, &clock(), &NoProgress).unwrap();
+        assert_eq!((r.sent.len(), r.already_sent, r.failed.len()), (0, 1, 1));
+        assert_eq!(server.messages().len(), 1);
+        assert_eq!(attempts(&s).len(), 3);
+    }
+
+    #[test]
+    fn an_attempt_in_flight_is_left_for_the_operator_until_resent() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = SmtpServer::start().unwrap();
+        let mut s = store(dir.path());
+        s.conn
+            .execute(
+                "INSERT INTO email_attempts (invoice_id, attempt, state, recipient, message_id,
+                    started_at, operator)
+                 SELECT id, 1, 'in_flight', 'one@example.com', 'm1@example.com',
+                    '2026-12-01T09:00:00Z', 'tester' FROM invoices WHERE number = 'INV-1'",
+                [],
+            )
+            .unwrap();
+        let actor = Actor::test();
+        let set = settings(server.port());
+        let r = email(&mut s, &actor, &opts(), &set, &clock(), &NoProgress).unwrap();
+        assert!(r.sent.is_empty());
+        assert_eq!(r.needs_operator.len(), 1);
+        assert_eq!(r.needs_operator[0].number, "INV-1");
+        assert_eq!(r.needs_operator[0].since, "2026-12-01T09:00:00Z");
+        assert!(server.messages().is_empty(), "never re-sent on its own");
+
+        let resend = EmailOptions {
+            resend: vec!["INV-1".into()],
+            ..opts()
+        };
+        let r = email(&mut s, &actor, &resend, &set, &clock(), &NoProgress).unwrap();
+        assert_eq!(r.sent.len(), 1);
+        assert_eq!(server.messages().len(), 1);
+        let last = attempts(&s).pop().unwrap();
+        assert_eq!(
+            (last.0.as_str(), last.1, last.2.as_str()),
+            ("INV-1", 2, "sent")
+        );
+
+        let bad = EmailOptions {
+            resend: vec!["INV-3".into()],
+            ..opts()
+        };
+        let e = email(&mut s, &actor, &bad, &set, &clock(), &NoProgress).unwrap_err();
+        assert_eq!(e.exit_code(), 4, "a print-only invoice: {e}");
+    }
+
+    #[test]
+    fn no_server_records_every_invoice_as_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        // A port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let r = email(
+            &mut s,
+            &Actor::test(),
+            &opts(),
+            &settings(port),
+            &clock(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert!(r.sent.is_empty());
+        assert_eq!(r.failed.len(), 2);
+        let why = r.not_connected.unwrap();
+        assert!(why.contains("1 invoices not sent"), "{why}");
+        assert!(attempts(&s).iter().all(|a| a.2 == "failed"));
+    }
+
+    #[test]
+    fn dry_run_writes_eml_files_and_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        let out = dir.path().join("outbox");
+        let o = EmailOptions {
+            dry_run: Some(out.clone()),
+            ..opts()
+        };
+        // No SMTP server is needed (nor set).
+        let mut set = Settings::defaults();
+        set.company.email = Some("billing@example.com".into());
+        let r = email(&mut s, &Actor::test(), &o, &set, &clock(), &NoProgress).unwrap();
+        assert_eq!(r.written.len(), 1);
+        assert_eq!(r.failed.len(), 1, "no address");
+        let eml = std::fs::read_to_string(out.join("INV-1.eml")).unwrap();
+        assert!(eml.contains("Subject: Invoice INV-1 from Example Telecom Ltd"));
+        assert!(eml.contains("To: \"One Ltd\" <one@example.com>"), "{eml}");
+        assert!(!out.join("INV-3.eml").exists(), "print only");
+        assert!(attempts(&s).is_empty());
+    }
+
+    #[test]
+    fn needs_a_completed_run_and_a_sender() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        let e = email(
+            &mut s,
+            &Actor::test(),
+            &opts(),
+            &Settings::defaults(),
+            &clock(),
+            &NoProgress,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no sender address"), "{e}");
+        s.conn
+            .execute("UPDATE runs SET status = 'running'", [])
+            .unwrap();
+        let e = email(
+            &mut s,
+            &Actor::test(),
+            &opts(),
+            &settings(1),
+            &clock(),
+            &NoProgress,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(e.to_string().contains("not completed"), "{e}");
+    }
+}

@@ -156,3 +156,79 @@ fn stamp(clock: &dyn Clock) -> String {
         .now()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::FixedClock;
+
+    fn store() -> Store {
+        let s = Store::memory().unwrap();
+        s.conn
+            .execute_batch(
+                "INSERT INTO customers (account, name, delivery, payment_method, created_at)
+                 VALUES ('A1', 'One', 'print', 'manual', 'x'), ('A2', 'Two', 'print', 'manual', 'x');",
+            )
+            .unwrap();
+        s
+    }
+
+    fn count(s: &Store) -> i64 {
+        s.conn
+            .query_row("SELECT COUNT(*) FROM payments", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn imports_a_file_all_or_nothing() {
+        let mut s = store();
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let file = |body: &str| ImportOptions {
+            label: "p.csv".into(),
+            bytes: format!("account,date,amount,method,reference\n{body}").into_bytes(),
+            format: Format::Csv,
+        };
+        let bad = file("A1,2026-11-05,10.00,cash,R1\nA9,2026-11-05,5.00,cash,R2\n");
+        let e = import(&mut s, &Actor::test(), &bad, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 4);
+        assert!(e.to_string().contains("p.csv:3"), "{e}");
+        assert_eq!(count(&s), 0, "nothing stored");
+
+        let ok = file("A1,2026-11-05,10.00,cash,R1\nA2,2026-11-06,5.50,card,R2\n");
+        let r = import(&mut s, &Actor::test(), &ok, &clock).unwrap();
+        assert_eq!(
+            (r.imported, r.total.as_str(), r.format),
+            (2, "15.50", "csv")
+        );
+        assert_eq!(
+            paystore::last_import(&s.conn, "csv").unwrap().as_deref(),
+            Some("2026-12-02T12:00:00Z")
+        );
+        // The same references again are refused.
+        let e = import(&mut s, &Actor::test(), &ok, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 4);
+        assert_eq!(count(&s), 2);
+    }
+
+    #[test]
+    fn adds_one_payment() {
+        let mut s = store();
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let o = AddOptions {
+            account: "A1".into(),
+            amount: "12.30".into(),
+            date: "2026-11-30".into(),
+            method: "cash".into(),
+            reference: "R9".into(),
+        };
+        let a = add(&mut s, &Actor::test(), &o, &clock).unwrap();
+        assert_eq!(a.payment.amount_minor, 1230);
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            serde_json::json!({"id": a.id})
+        );
+        let e = add(&mut s, &Actor::test(), &o, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 4, "same reference: {e}");
+        assert_eq!(count(&s), 1);
+    }
+}

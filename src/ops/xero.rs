@@ -145,3 +145,116 @@ pub fn export(
         run_name: run.name,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::FixedClock;
+    use crate::store::email::seed;
+
+    /// Run 1 (completed): INV-1 12.00, INV-2 0.00, INV-3 -6.00.
+    fn store() -> Store {
+        let s = Store::memory().unwrap();
+        seed::run(&s);
+        seed::invoice(&s, 1, "C1", "email", 1200);
+        seed::invoice(&s, 2, "C2", "both", 0);
+        seed::invoice(&s, 3, "C3", "print", -600);
+        s
+    }
+
+    fn opts(out: PathBuf, all: bool) -> ExportOptions {
+        ExportOptions {
+            run: "1".into(),
+            out,
+            all,
+            max_per_file: MAX_INVOICES_PER_FILE,
+        }
+    }
+
+    fn exports(s: &Store) -> Vec<(i64, String, String)> {
+        let mut st = s
+            .conn
+            .prepare("SELECT invoice_id, file, exported_at FROM xero_exports ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn exports_a_completed_run_once_and_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store();
+        let actor = Actor::test();
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let settings = Settings::defaults();
+        let out = dir.path().join("x.csv");
+
+        let r = export(&mut s, &actor, &opts(out.clone(), false), &settings, &clock).unwrap();
+        assert_eq!(r.exported, 1);
+        assert_eq!(r.already_exported, 0);
+        assert_eq!(r.files.len(), 1);
+        assert_eq!(r.files[0].file, out.display().to_string());
+        assert_eq!((r.files[0].first.as_str(), r.files[0].rows), ("INV-1", 1));
+        let excluded: Vec<&str> = r.excluded.iter().map(|e| e.number.as_str()).collect();
+        assert_eq!(
+            excluded,
+            ["INV-2", "INV-3"],
+            "Xero refuses zero and negative"
+        );
+        let csv = std::fs::read_to_string(&out).unwrap();
+        assert!(csv.contains("INV-1"), "{csv}");
+        assert!(!csv.contains("INV-3"), "{csv}");
+        assert_eq!(
+            exports(&s),
+            vec![(1, out.display().to_string(), "2026-12-02T12:00:00Z".into())]
+        );
+
+        // A second export to the same file is refused and changes nothing.
+        let e = export(&mut s, &actor, &opts(out.clone(), true), &settings, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(e.to_string().contains("already exists"), "{e}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
+        assert_eq!(exports(&s).len(), 1);
+
+        // Elsewhere, nothing new: no file is written.
+        let other = dir.path().join("y.csv");
+        let r = export(
+            &mut s,
+            &actor,
+            &opts(other.clone(), false),
+            &settings,
+            &clock,
+        )
+        .unwrap();
+        assert!(r.files.is_empty());
+        assert_eq!((r.exported, r.already_exported), (0, 1));
+        assert!(!other.exists());
+    }
+
+    #[test]
+    fn splits_files_and_needs_a_completed_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::memory().unwrap();
+        seed::run(&s);
+        seed::invoice(&s, 1, "C1", "email", 1200);
+        seed::invoice(&s, 2, "C2", "both", 600);
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let o = ExportOptions {
+            max_per_file: 1,
+            ..opts(dir.path().join("x.csv"), false)
+        };
+        let r = export(&mut s, &Actor::test(), &o, &Settings::defaults(), &clock).unwrap();
+        let files: Vec<String> = r.files.iter().map(|f| f.file.clone()).collect();
+        let name = |n: &str| dir.path().join(n).display().to_string();
+        assert_eq!(files, [name("x-1.csv"), name("x-2.csv")]);
+        assert!(!dir.path().join("x.csv").exists());
+
+        s.conn
+            .execute("UPDATE runs SET status = 'running'", [])
+            .unwrap();
+        let e = export(&mut s, &Actor::test(), &o, &Settings::defaults(), &clock).unwrap_err();
+        assert!(e.to_string().contains("not completed"), "{e}");
+    }
+}
