@@ -40,7 +40,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Res
         limit: a.limit,
         password: std::env::var(PASSWORD_ENV).ok(),
     };
-    let report = ops::email::email(store, actor, &opts, &settings, &SystemClock, &Bar::new(ctx))?;
+    let report = ops::email::send(store, actor, &opts, &settings, &SystemClock, &Bar::new(ctx))?;
     if let Some(why) = &report.not_connected {
         if ctx.json {
             output::print_json(&report)?;

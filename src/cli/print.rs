@@ -1,7 +1,6 @@
 //! `print RUN --out DIR [--bundle-size N] [--reprint]`: print bundles —
 //! merged PDFs of the invoices of `print`/`both` customers, sorted by
-//! postcode for the mail house, each recorded so the `print` step resolves
-//! and a re-run writes only what was not printed yet.
+//! postcode for the mail house (the work is `ops::print`).
 
 use super::output::{self, Ctx};
 use crate::ops::print::PrintOptions;
@@ -33,7 +32,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Res
         bundle_size: a.bundle_size,
         reprint: a.reprint,
     };
-    let mut report = ops::print::print(store, actor, &opts, &SystemClock, &NoProgress)?;
+    let mut report = ops::print::write_bundles(store, actor, &opts, &SystemClock, &NoProgress)?;
     for b in &report.bundles {
         ctx.say(&format!(
             "wrote {} ({} invoices, {} pages)",

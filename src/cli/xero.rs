@@ -1,12 +1,9 @@
 //! `billrun xero export RUN --out F [--all]`: Xero's sales-invoice import
 //! file (`domain::xero`), split into files of at most 500 invoices.
 //!
-//! Invoices already exported are left out unless `--all`. Zero and negative
-//! invoices are left out and listed (Xero refuses them). Each file is
-//! written first (through a temporary file and a rename), then its invoices
-//! are recorded in one transaction, so a crash in between
-//! only means the same invoices are written again next time. An existing
-//! output file is never overwritten.
+//! The work is `ops::xero`: invoices already exported are left out unless
+//! `--all`, zero and negative invoices are left out and listed, and an
+//! existing output file is never overwritten.
 //!
 //! `BILLRUN_XERO_MAX_PER_FILE` lowers the 500-invoice limit (for tests, or a
 //! Xero plan with a smaller import limit).

@@ -218,7 +218,7 @@ fn stamp(clock: &dyn Clock) -> String {
 /// Invoices never attempted or whose last attempt failed are sent; those
 /// sent are counted as `already_sent`; those interrupted mid-send are listed
 /// in `needs_operator` and left alone unless named in `resend`.
-pub fn email(
+pub fn send(
     store: &mut Store,
     actor: &Actor,
     opts: &EmailOptions,
@@ -258,7 +258,7 @@ pub fn email(
             clock,
             progress,
         };
-        send(store, &job, &todo, &mut report)?;
+        deliver(store, &job, &todo, &mut report)?;
     }
     Ok(report)
 }
@@ -394,7 +394,7 @@ impl Job<'_> {
     }
 }
 
-fn send(
+fn deliver(
     store: &mut Store,
     job: &Job<'_>,
     todo: &[&Candidate],
@@ -624,7 +624,7 @@ mod tests {
         let mut s = store(dir.path());
         let actor = Actor::test();
         let set = settings(server.port());
-        let r = email(&mut s, &actor, &opts(), &set, &clock(), &NoProgress).unwrap();
+        let r = send(&mut s, &actor, &opts(), &set, &clock(), &NoProgress).unwrap();
         assert_eq!(r.run, 1);
         assert_eq!(r.sent.len(), 1);
         assert_eq!(r.sent[0].number, "INV-1");
@@ -658,7 +658,7 @@ mod tests {
         );
 
         // Again: the sent one is not sent twice; the failed one is retried.
-        let r = email(&mut s, &actor, &opts(), &set, &clock(), &NoProgress).unwrap();
+        let r = send(&mut s, &actor, &opts(), &set, &clock(), &NoProgress).unwrap();
         assert_eq!((r.sent.len(), r.already_sent, r.failed.len()), (0, 1, 1));
         assert_eq!(server.messages().len(), 1);
         assert_eq!(attempts(&s).len(), 3);
@@ -680,7 +680,7 @@ mod tests {
             .unwrap();
         let actor = Actor::test();
         let set = settings(server.port());
-        let r = email(&mut s, &actor, &opts(), &set, &clock(), &NoProgress).unwrap();
+        let r = send(&mut s, &actor, &opts(), &set, &clock(), &NoProgress).unwrap();
         assert!(r.sent.is_empty());
         assert_eq!(r.needs_operator.len(), 1);
         assert_eq!(r.needs_operator[0].number, "INV-1");
@@ -691,7 +691,7 @@ mod tests {
             resend: vec!["INV-1".into()],
             ..opts()
         };
-        let r = email(&mut s, &actor, &resend, &set, &clock(), &NoProgress).unwrap();
+        let r = send(&mut s, &actor, &resend, &set, &clock(), &NoProgress).unwrap();
         assert_eq!(r.sent.len(), 1);
         assert_eq!(server.messages().len(), 1);
         let last = attempts(&s).pop().unwrap();
@@ -704,7 +704,7 @@ mod tests {
             resend: vec!["INV-3".into()],
             ..opts()
         };
-        let e = email(&mut s, &actor, &bad, &set, &clock(), &NoProgress).unwrap_err();
+        let e = send(&mut s, &actor, &bad, &set, &clock(), &NoProgress).unwrap_err();
         assert_eq!(e.exit_code(), 4, "a print-only invoice: {e}");
     }
 
@@ -718,7 +718,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let r = email(
+        let r = send(
             &mut s,
             &Actor::test(),
             &opts(),
@@ -746,7 +746,7 @@ mod tests {
         // No SMTP server is needed (nor set).
         let mut set = Settings::defaults();
         set.company.email = Some("billing@example.com".into());
-        let r = email(&mut s, &Actor::test(), &o, &set, &clock(), &NoProgress).unwrap();
+        let r = send(&mut s, &Actor::test(), &o, &set, &clock(), &NoProgress).unwrap();
         assert_eq!(r.written.len(), 1);
         assert_eq!(r.failed.len(), 1, "no address");
         let eml = std::fs::read_to_string(out.join("INV-1.eml")).unwrap();
@@ -760,7 +760,7 @@ mod tests {
     fn needs_a_completed_run_and_a_sender() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path());
-        let e = email(
+        let e = send(
             &mut s,
             &Actor::test(),
             &opts(),
@@ -773,7 +773,7 @@ mod tests {
         s.conn
             .execute("UPDATE runs SET status = 'running'", [])
             .unwrap();
-        let e = email(
+        let e = send(
             &mut s,
             &Actor::test(),
             &opts(),

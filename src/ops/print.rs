@@ -58,7 +58,7 @@ pub struct PrintReport {
 ///
 /// A failure before the first bundle is an error; a failure after some
 /// bundles were written is returned in [`PrintReport::stopped`] with them.
-pub fn print(
+pub fn write_bundles(
     store: &mut Store,
     actor: &Actor,
     opts: &PrintOptions,
