@@ -1,8 +1,8 @@
 //! `billrun charge add | list | remove`: one-off charges and credits (SPEC §6.3).
 
 use super::output::{self, Ctx};
-use crate::domain::{csvfile, money, payments::parse_amount_minor, rating::normalise_number};
-use crate::error::{Error, bad_input};
+use crate::domain::money;
+use crate::ops::{self, SystemClock};
 use crate::store::{Store, audit::Actor, charges};
 use clap::Subcommand;
 
@@ -45,64 +45,40 @@ pub struct AddArgs {
     pub date: Option<String>,
 }
 
-fn bad(flag: &str, e: String) -> Error {
-    bad_input(format!("{flag}: {e}"))
-}
-
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
         Cmd::Add(a) => {
-            let amount_minor = parse_amount_minor(&a.amount).map_err(|e| bad("--amount", e))?;
-            if amount_minor == 0 {
-                return Err(bad("--amount", "a charge of 0.00 bills nothing".into()).into());
-            }
-            let description = a.description.trim().to_string();
-            if description.is_empty() {
-                return Err(bad("--description", "must not be empty".into()).into());
-            }
-            let date = match &a.date {
-                Some(d) => csvfile::date(d.trim()).map_err(|e| bad("--date", e))?,
-                None => chrono::Local::now().date_naive(),
+            let opts = ops::charges::AddOptions {
+                account: a.account,
+                amount: a.amount,
+                description: a.description,
+                service: a.service,
+                date: a.date,
             };
-            let service = match &a.service {
-                Some(s) => {
-                    let n = normalise_number(s);
-                    if n.is_empty() {
-                        return Err(bad("--service", format!("'{s}' has no digits")).into());
-                    }
-                    Some(n)
-                }
-                None => None,
-            };
-            let c = charges::NewCharge {
-                account: a.account.trim().to_string(),
-                service,
-                date,
-                description,
-                amount_minor,
-                source: "manual".into(),
-            };
-            let tx = store.write()?;
-            let id = charges::add(&tx, actor, &c)?;
-            let locked = charges::locked_run_covering(&tx, &c.account, c.date)?;
-            tx.commit()?;
-            if let Some((run, cutoff)) = locked {
+            let added = ops::charges::add(store, actor, &opts, &SystemClock)?;
+            let c = &added.new;
+            if let Some((run, cutoff)) = &added.locked_run {
                 ctx.warn(&format!(
                     "run {run} (cutoff {cutoff}) already has its bills requested: this charge will be billed by the next run"
                 ));
             }
-            let what = if amount_minor < 0 { "credit" } else { "charge" };
+            let what = if c.amount_minor < 0 {
+                "credit"
+            } else {
+                "charge"
+            };
             ctx.say(&format!(
-                "{what} #{id} added: {} {} '{}' dated {}",
+                "{what} #{} added: {} {} '{}' dated {}",
+                added.id,
                 c.account,
-                money::fmt_minor(amount_minor),
+                money::fmt_minor(c.amount_minor),
                 c.description,
                 c.date
             ));
             if ctx.json
-                && let Some(row) = charges::get(&store.conn, id)?
+                && let Some(row) = &added.charge
             {
-                output::print_json(&row)?;
+                output::print_json(row)?;
             }
             Ok(())
         }
@@ -145,9 +121,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             Ok(())
         }
         Cmd::Remove { id } => {
-            let tx = store.write()?;
-            let c = charges::remove(&tx, actor, id)?;
-            tx.commit()?;
+            let c = ops::charges::remove(store, actor, id)?;
             ctx.say(&format!(
                 "charge #{id} removed: {} {} '{}'",
                 c.account,

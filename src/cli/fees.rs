@@ -2,9 +2,9 @@
 //! fees (SPEC §6.2), behind the setting `features.wholesale_fees`.
 
 use super::output::{self, Ctx, file_label, read_input};
-use crate::domain::{csvfile, fees, money};
-use crate::error::{Error, precondition};
-use crate::store::{Store, audit::Actor, fees as feestore, settings};
+use crate::domain::money;
+use crate::ops::{self, SystemClock};
+use crate::store::{Store, audit::Actor, fees as feestore};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -38,28 +38,18 @@ pub enum CodesCmd {
     List,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
-}
-
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Result<()> {
-    if !settings::get_bool(&store.conn, "features.wholesale_fees")? {
-        return Err(precondition(
-            "wholesale fixed fees are off: turn them on with `billrun config set features.wholesale_fees true`",
-        )
-        .into());
-    }
+    let settings = crate::store::settings::load(&store.conn)?;
+    ops::fees::require_enabled(&settings)?;
     match cmd {
         Cmd::Import { file, carrier } => {
-            let bytes = read_input(&file)?;
-            let label = file_label(&file);
-            let rows = fees::parse(&label, &bytes).map_err(|p| {
-                Error::BadInput(csvfile::report(&p, "Fix the file and import it again."))
-            })?;
-            let tx = store.write()?;
-            let r = feestore::import(&tx, actor, &carrier, &label, &sha256_hex(&bytes), &rows)?;
-            tx.commit()?;
+            let opts = ops::fees::ImportOptions {
+                carrier,
+                bytes: read_input(&file)?,
+                label: file_label(&file),
+            };
+            let label = &opts.label;
+            let r = ops::fees::import(store, actor, &opts, &settings, &SystemClock)?;
             ctx.say(&format!(
                 "{label}: {} fee lines, {} matched, {} fee errors ({} fee_unknown_service, {} fee_unknown_code)",
                 r.lines,
@@ -111,9 +101,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             output::print_table(ctx, &t)
         }
         Cmd::Codes(CodesCmd::Add { code, description }) => {
-            let tx = store.write()?;
-            feestore::add_code(&tx, actor, &code, &description)?;
-            tx.commit()?;
+            ops::fees::add_code(store, actor, &code, &description, &settings, &SystemClock)?;
             ctx.say(&format!(
                 "fee code {} registered; re-match open fee errors with `billrun errors rerate`",
                 code.trim()

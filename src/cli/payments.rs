@@ -1,8 +1,9 @@
 //! `billrun payments add | import | list` (SPEC §7).
 
 use super::output::{self, Ctx, file_label, read_input};
-use crate::domain::{csvfile, money, payments};
-use crate::error::Error;
+use crate::domain::money;
+use crate::ops::payments::{AddOptions, Format, ImportOptions};
+use crate::ops::{self, SystemClock};
 use crate::store::{Store, audit::Actor, payments as paystore};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -47,37 +48,21 @@ pub struct AddArgs {
     pub reference: String,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
-}
-
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
         Cmd::Add(a) => {
-            let tx = store.write()?;
-            let known = paystore::known(&tx)?;
-            let p = payments::check_one(
-                &known,
-                &a.account,
-                &a.date,
-                &a.amount,
-                &a.method,
-                &a.reference,
-            )
-            .map_err(|errs| {
-                Error::BadInput(
-                    errs.iter()
-                        .map(|(f, e)| format!("{f}: {e}"))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            })?;
-            let ids = paystore::insert(&tx, actor, std::slice::from_ref(&p), "manual", None)?;
-            tx.commit()?;
+            let opts = AddOptions {
+                account: a.account,
+                amount: a.amount,
+                date: a.date,
+                method: a.method,
+                reference: a.reference,
+            };
+            let added = ops::payments::add(store, actor, &opts, &SystemClock)?;
+            let p = &added.payment;
             ctx.say(&format!(
                 "payment #{} recorded: {} {} {} '{}' on {}",
-                ids[0],
+                added.id,
                 p.account,
                 money::fmt_minor(p.amount_minor),
                 p.method,
@@ -85,42 +70,27 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                 p.date
             ));
             if ctx.json {
-                output::print_json(&serde_json::json!({"id": ids[0]}))?;
+                output::print_json(&added)?;
             }
             Ok(())
         }
         Cmd::Import { file, format } => {
-            let bytes = read_input(&file)?;
-            let label = file_label(&file);
-            let tx = store.write()?;
-            let known = paystore::known(&tx)?;
-            let rows = if format == "xero" {
-                payments::parse_xero(&label, &bytes, &known)
-            } else {
-                payments::parse_csv(&label, &bytes, &known)
-            }
-            .map_err(|p| {
-                Error::BadInput(csvfile::report(&p, "Fix the file and import it again."))
-            })?;
-            let sha = sha256_hex(&bytes);
-            let f = paystore::ImportFile {
-                format: &format,
-                file: &label,
-                sha256: &sha,
+            let opts = ImportOptions {
+                bytes: read_input(&file)?,
+                label: file_label(&file),
+                format: if format == "xero" {
+                    Format::Xero
+                } else {
+                    Format::Csv
+                },
             };
-            paystore::insert(&tx, actor, &rows, &format, Some(&f))?;
-            tx.commit()?;
-            let total: i64 = rows.iter().map(|p| p.amount_minor).sum();
+            let r = ops::payments::import(store, actor, &opts, &SystemClock)?;
             ctx.say(&format!(
-                "{label}: {} payments imported ({format}), total {}",
-                rows.len(),
-                money::fmt_minor(total)
+                "{}: {} payments imported ({}), total {}",
+                r.file, r.imported, r.format, r.total
             ));
             if ctx.json {
-                output::print_json(&serde_json::json!({
-                    "file": label, "format": format, "imported": rows.len(),
-                    "total": money::fmt_minor(total),
-                }))?;
+                output::print_json(&r)?;
             }
             Ok(())
         }

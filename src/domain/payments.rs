@@ -371,6 +371,42 @@ pub fn parse_xero(
     }
 }
 
+/// The stale-Xero-payments warning of `check_payments`: when Xero is in use
+/// (`xero.enabled`) and Xero payments were never imported (`last_import` is
+/// `None`), or last imported (RFC 3339) more than `stale_days` days before
+/// `now` (`payments.stale_days`).
+pub fn xero_stale(
+    xero_enabled: bool,
+    stale_days: u32,
+    last_import: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    if !xero_enabled {
+        return None;
+    }
+    let hint = "import them: billrun payments import FILE --format xero";
+    let Some(last) = last_import else {
+        return Some(format!(
+            "Xero is in use but Xero payments were never imported; {hint}"
+        ));
+    };
+    let Ok(at) = chrono::DateTime::parse_from_rfc3339(last) else {
+        return Some(format!(
+            "last Xero payments import time unreadable ({last}); {hint}"
+        ));
+    };
+    let age = now.signed_duration_since(at.with_timezone(&chrono::Utc));
+    if age > chrono::Duration::days(i64::from(stale_days)) {
+        Some(format!(
+            "Xero payments last imported {} days ago ({}), more than payments.stale_days = {stale_days}; {hint}",
+            age.num_days(),
+            &last[..10.min(last.len())]
+        ))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,5 +523,26 @@ C1002,2026-11-02,6,cash,X\n";
         let e = check_one(&k, "C1001", "2026-11-01", "0", "gold", "OLD-1").unwrap_err();
         let flags: Vec<&str> = e.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(flags, ["--amount", "--method", "--reference"]);
+    }
+
+    #[test]
+    fn stale_xero_warning() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        let at = "2026-12-01T09:00:00Z";
+        assert_eq!(xero_stale(false, 3, None, now), None, "Xero off");
+        assert!(xero_stale(true, 3, None, now).unwrap().contains("never"));
+        assert_eq!(xero_stale(true, 3, Some(at), now), None);
+        let later = now + chrono::Duration::days(4);
+        let w = xero_stale(true, 3, Some(at), later).unwrap();
+        assert!(w.contains("4 days ago (2026-12-01)"), "{w}");
+        assert!(w.contains("payments.stale_days = 3"), "{w}");
+        assert_eq!(xero_stale(true, 5, Some(at), later), None);
+        assert!(
+            xero_stale(true, 3, Some("junk"), now)
+                .unwrap()
+                .contains("unreadable")
+        );
     }
 }

@@ -85,8 +85,11 @@ pub struct NoProgress;
 impl Progress for NoProgress {}
 
 pub mod cdr_import;
+pub mod charges;
 pub mod collect;
 pub mod email;
+pub mod fees;
+pub mod payments;
 pub mod postbill;
 pub mod prebill;
 pub mod print;

@@ -1,1 +1,260 @@
-//! Xero exports.
+//! Exporting a run to Xero: Xero's sales-invoice import file
+//! (`domain::xero`), split into files of at most 500 invoices.
+//!
+//! Invoices already exported are left out unless `all`. Zero and negative
+//! invoices are left out and listed (Xero refuses them). Each file is
+//! written first (through a temporary file, never replacing an existing
+//! file), then its invoices are recorded in one transaction, so a crash in
+//! between only means the same invoices are written again next time.
+
+use super::Clock;
+use crate::domain::lifecycle::RunStatus;
+use crate::domain::money;
+use crate::domain::settings::Settings;
+use crate::domain::xero::{self, Codes, MAX_INVOICES_PER_FILE};
+use crate::error::{Result, external, precondition};
+use crate::store::audit::Actor;
+use crate::store::{Store, runs};
+use crate::whole_file;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// The run (id or name); it must be completed.
+    pub run: String,
+    /// The output file; more than `max_per_file` invoices are split into
+    /// F-1.csv, F-2.csv, …
+    pub out: PathBuf,
+    /// Export every invoice of the run again, not only those never exported.
+    pub all: bool,
+    /// Invoices per file, 1 to [`MAX_INVOICES_PER_FILE`].
+    pub max_per_file: usize,
+}
+
+/// One file written.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileItem {
+    pub file: String,
+    pub invoices: usize,
+    pub rows: usize,
+    pub first: String,
+    pub last: String,
+}
+
+/// An invoice left out because Xero refuses it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExcludedItem {
+    pub number: String,
+    pub account: String,
+    pub total_charges: String,
+    pub reason: String,
+}
+
+/// What one export did (the JSON of `billrun xero export`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub run: i64,
+    pub files: Vec<FileItem>,
+    pub exported: usize,
+    pub already_exported: usize,
+    pub excluded: Vec<ExcludedItem>,
+    /// The run's name.
+    #[serde(skip)]
+    pub run_name: String,
+}
+
+/// Write a completed run's invoices (those not exported yet, or `all`) to
+/// Xero import files and record them. Refuses, writing nothing, when any of
+/// the files it would write exists.
+pub fn export(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &ExportOptions,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<ExportReport> {
+    let run = runs::resolve(&store.conn, &opts.run)?;
+    if run.status != RunStatus::Completed {
+        return Err(precondition(format!(
+            "run {} is {}, not completed: export to Xero once production has completed",
+            run.name,
+            run.status.as_str()
+        )));
+    }
+    let limit = opts.max_per_file.clamp(1, MAX_INVOICES_PER_FILE);
+    let codes = Codes {
+        account_code: settings.xero.account_code.clone(),
+        tax_type: settings.xero.tax_type.clone(),
+        exempt_tax_type: settings.xero.exempt_tax_type.clone(),
+    };
+    let mut already = 0;
+    let mut chosen = Vec::new();
+    for (inv, exported) in crate::store::xero::invoices(&store.conn, run.id)? {
+        if exported && !opts.all {
+            already += 1;
+        } else {
+            chosen.push(inv);
+        }
+    }
+    let (ok, excluded) = xero::partition(chosen);
+    let chunks: Vec<&[xero::Invoice]> = ok.chunks(limit).collect();
+    let names = xero::file_names(&opts.out, chunks.len());
+    if let Some(p) = names.iter().find(|p| p.exists()) {
+        return Err(precondition(format!(
+            "{} already exists: choose another --out (earlier exports are kept)",
+            p.display()
+        )));
+    }
+    let mut files = Vec::new();
+    for (chunk, path) in chunks.iter().zip(&names) {
+        let bytes = xero::csv(chunk, &codes);
+        whole_file::write_new(path, &bytes)
+            .map_err(|e| external(format!("cannot write {}: {e}", path.display())))?;
+        let ids: Vec<(i64, &str)> = chunk.iter().map(|i| (i.id, i.number.as_str())).collect();
+        let file = path.display().to_string();
+        let now = clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let tx = store.write()?;
+        crate::store::xero::record(&tx, actor, run.id, &file, &ids, &now)?;
+        tx.commit()?;
+        files.push(FileItem {
+            file,
+            invoices: chunk.len(),
+            rows: chunk.iter().map(|i| i.lines.len()).sum(),
+            first: chunk.first().map(|i| i.number.clone()).unwrap_or_default(),
+            last: chunk.last().map(|i| i.number.clone()).unwrap_or_default(),
+        });
+    }
+    Ok(ExportReport {
+        run: run.id,
+        exported: ok.len(),
+        files,
+        already_exported: already,
+        excluded: excluded
+            .into_iter()
+            .map(|e| ExcludedItem {
+                number: e.number,
+                account: e.account,
+                total_charges: money::fmt(e.total_charges),
+                reason: e.reason,
+            })
+            .collect(),
+        run_name: run.name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::FixedClock;
+    use crate::store::email::seed;
+
+    /// Run 1 (completed): INV-1 12.00, INV-2 0.00, INV-3 -6.00.
+    fn store() -> Store {
+        let s = Store::memory().unwrap();
+        seed::run(&s);
+        seed::invoice(&s, 1, "C1", "email", 1200);
+        seed::invoice(&s, 2, "C2", "both", 0);
+        seed::invoice(&s, 3, "C3", "print", -600);
+        s
+    }
+
+    fn opts(out: PathBuf, all: bool) -> ExportOptions {
+        ExportOptions {
+            run: "1".into(),
+            out,
+            all,
+            max_per_file: MAX_INVOICES_PER_FILE,
+        }
+    }
+
+    fn exports(s: &Store) -> Vec<(i64, String, String)> {
+        let mut st = s
+            .conn
+            .prepare("SELECT invoice_id, file, exported_at FROM xero_exports ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn exports_a_completed_run_once_and_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store();
+        let actor = Actor::test();
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let settings = Settings::defaults();
+        let out = dir.path().join("x.csv");
+
+        let r = export(&mut s, &actor, &opts(out.clone(), false), &settings, &clock).unwrap();
+        assert_eq!(r.exported, 1);
+        assert_eq!(r.already_exported, 0);
+        assert_eq!(r.files.len(), 1);
+        assert_eq!(r.files[0].file, out.display().to_string());
+        assert_eq!((r.files[0].first.as_str(), r.files[0].rows), ("INV-1", 1));
+        let excluded: Vec<&str> = r.excluded.iter().map(|e| e.number.as_str()).collect();
+        assert_eq!(
+            excluded,
+            ["INV-2", "INV-3"],
+            "Xero refuses zero and negative"
+        );
+        let csv = std::fs::read_to_string(&out).unwrap();
+        assert!(csv.contains("INV-1"), "{csv}");
+        assert!(!csv.contains("INV-3"), "{csv}");
+        assert_eq!(
+            exports(&s),
+            vec![(1, out.display().to_string(), "2026-12-02T12:00:00Z".into())]
+        );
+
+        // A second export to the same file is refused and changes nothing.
+        let e = export(&mut s, &actor, &opts(out.clone(), true), &settings, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(e.to_string().contains("already exists"), "{e}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
+        assert_eq!(exports(&s).len(), 1);
+
+        // Elsewhere, nothing new: no file is written.
+        let other = dir.path().join("y.csv");
+        let r = export(
+            &mut s,
+            &actor,
+            &opts(other.clone(), false),
+            &settings,
+            &clock,
+        )
+        .unwrap();
+        assert!(r.files.is_empty());
+        assert_eq!((r.exported, r.already_exported), (0, 1));
+        assert!(!other.exists());
+    }
+
+    #[test]
+    fn splits_files_and_needs_a_completed_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::memory().unwrap();
+        seed::run(&s);
+        seed::invoice(&s, 1, "C1", "email", 1200);
+        seed::invoice(&s, 2, "C2", "both", 600);
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let o = ExportOptions {
+            max_per_file: 1,
+            ..opts(dir.path().join("x.csv"), false)
+        };
+        let r = export(&mut s, &Actor::test(), &o, &Settings::defaults(), &clock).unwrap();
+        let files: Vec<String> = r.files.iter().map(|f| f.file.clone()).collect();
+        let name = |n: &str| dir.path().join(n).display().to_string();
+        assert_eq!(files, [name("x-1.csv"), name("x-2.csv")]);
+        assert!(!dir.path().join("x.csv").exists());
+
+        s.conn
+            .execute("UPDATE runs SET status = 'running'", [])
+            .unwrap();
+        let e = export(&mut s, &Actor::test(), &o, &Settings::defaults(), &clock).unwrap_err();
+        assert!(e.to_string().contains("not completed"), "{e}");
+    }
+}

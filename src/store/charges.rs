@@ -65,8 +65,9 @@ pub struct NewCharge {
 }
 
 /// Add a charge: the account must exist, the service (if any) must belong to
-/// it. Returns the new id. Call inside a write transaction.
-pub fn add(conn: &Connection, actor: &Actor, c: &NewCharge) -> Result<i64> {
+/// it. `now` is its creation time (RFC 3339, UTC). Returns the new id. Call
+/// inside a write transaction.
+pub fn add(conn: &Connection, actor: &Actor, c: &NewCharge, now: &str) -> Result<i64> {
     let exists = conn
         .query_row(
             "SELECT 1 FROM customers WHERE account = ?1",
@@ -114,7 +115,7 @@ pub fn add(conn: &Connection, actor: &Actor, c: &NewCharge) -> Result<i64> {
             c.description,
             c.amount_minor,
             c.source,
-            super::now_stamp(),
+            now,
             actor.operator
         ],
     )?;
@@ -269,12 +270,12 @@ mod tests {
     fn add_checks_account_and_service_owner() {
         let s = setup();
         let a = Actor::test();
-        assert!(add(&s.conn, &a, &nc("A1", Some("0111"), "2026-11-01", 500)).is_ok());
-        let e = add(&s.conn, &a, &nc("A9", None, "2026-11-01", 500)).unwrap_err();
+        assert!(add(&s.conn, &a, &nc("A1", Some("0111"), "2026-11-01", 500), "x").is_ok());
+        let e = add(&s.conn, &a, &nc("A9", None, "2026-11-01", 500), "x").unwrap_err();
         assert!(e.to_string().contains("unknown account"), "{e}");
-        let e = add(&s.conn, &a, &nc("A2", Some("0111"), "2026-11-01", 500)).unwrap_err();
+        let e = add(&s.conn, &a, &nc("A2", Some("0111"), "2026-11-01", 500), "x").unwrap_err();
         assert!(e.to_string().contains("belongs to account A1"), "{e}");
-        let e = add(&s.conn, &a, &nc("A1", Some("999"), "2026-11-01", 500)).unwrap_err();
+        let e = add(&s.conn, &a, &nc("A1", Some("999"), "2026-11-01", 500), "x").unwrap_err();
         assert!(e.to_string().contains("unknown service"), "{e}");
     }
 
@@ -282,8 +283,8 @@ mod tests {
     fn unbilled_for_cutoff_and_mark_billed_once() {
         let s = setup();
         let a = Actor::test();
-        let c1 = add(&s.conn, &a, &nc("A1", None, "2026-11-30", -1000)).unwrap();
-        add(&s.conn, &a, &nc("A1", None, "2026-12-01", 500)).unwrap();
+        let c1 = add(&s.conn, &a, &nc("A1", None, "2026-11-30", -1000), "x").unwrap();
+        add(&s.conn, &a, &nc("A1", None, "2026-12-01", 500), "x").unwrap();
         let cutoff = "2026-11-30".parse().unwrap();
         let v = unbilled_for(&s.conn, "A1", cutoff).unwrap();
         assert_eq!(v.len(), 1);

@@ -1,16 +1,18 @@
 //! Email delivery records (SPEC §10): one `email_attempts` row per attempt.
 //!
-//! At most once: [`start`] commits an `in_flight` row in its own transaction
+//! At most once: `ops::email` commits the `in_flight` row [`start`] writes
 //! BEFORE the message is handed to the SMTP server; [`finish`] then records
-//! `sent` (with the server's reply) or `failed` (with the reason). An invoice
-//! whose last attempt is still `in_flight` was interrupted between sending and
-//! recording; it is reported as needing the operator and never re-sent
-//! without `--resend`.
+//! `sent` (with the server's reply) or `failed` (with the reason). An
+//! invoice whose last attempt is still `in_flight` was interrupted between
+//! sending and recording; it is reported as needing the operator and never
+//! re-sent without `--resend`.
+//!
+//! Each write is called inside the caller's write transaction, with the
+//! caller's time as stored in `*_at` columns (RFC 3339, UTC).
 //!
 //! For `invoices --json` (`emailed`): [`state_for`] gives one invoice's
 //! [`EmailState`], [`states_for_run`] a map for a whole run.
 
-use super::Store;
 use super::audit::{self, Actor};
 use crate::domain::checklist::InvoiceFacts;
 use crate::error::Result;
@@ -216,28 +218,43 @@ pub struct Started {
     pub message_id: String,
 }
 
-/// Record an `in_flight` attempt, committed before anything is sent.
+/// An attempt about to start.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAttempt<'a> {
+    pub target: Target<'a>,
+    pub recipient: &'a str,
+    /// The attempt number the caller saw (None: none).
+    pub expected_last: Option<i64>,
+    /// As stored in `started_at` (RFC 3339, UTC).
+    pub started_at: &'a str,
+}
+
+/// Record an `in_flight` attempt (the caller commits it before anything is
+/// sent).
 ///
-/// `expected_last` is the attempt number the caller saw (None: none): if
-/// another invocation has attempted the invoice since, nothing is recorded
-/// and `None` is returned, so two racing `email` runs never both send it.
-/// `message_id` builds the Message-ID from the new attempt number.
+/// If another invocation has attempted the invoice since the caller looked
+/// (`expected_last`), nothing is recorded and `None` is returned, so two
+/// racing `email` runs never both send it. `message_id` builds the
+/// Message-ID from the new attempt number.
 pub fn start(
-    store: &mut Store,
+    conn: &Connection,
     actor: &Actor,
-    t: &Target<'_>,
-    recipient: &str,
-    expected_last: Option<i64>,
+    a: &NewAttempt<'_>,
     message_id: impl Fn(i64) -> String,
 ) -> Result<Option<Started>> {
-    let Target {
-        run_id,
-        invoice_id,
-        number,
-        resend,
-    } = *t;
-    let tx = store.write()?;
-    let current: Option<i64> = tx.query_row(
+    let NewAttempt {
+        target:
+            Target {
+                run_id,
+                invoice_id,
+                number,
+                resend,
+            },
+        recipient,
+        expected_last,
+        started_at,
+    } = *a;
+    let current: Option<i64> = conn.query_row(
         "SELECT MAX(attempt) FROM email_attempts WHERE invoice_id = ?1",
         [invoice_id],
         |r| r.get(0),
@@ -247,7 +264,7 @@ pub fn start(
     }
     let attempt = current.unwrap_or(0) + 1;
     let mid = message_id(attempt);
-    tx.execute(
+    conn.execute(
         "INSERT INTO email_attempts (invoice_id, attempt, state, recipient, message_id,
                                      resend, started_at, operator)
          VALUES (?1, ?2, 'in_flight', ?3, ?4, ?5, ?6, ?7)",
@@ -257,21 +274,20 @@ pub fn start(
             recipient,
             mid,
             resend,
-            super::now_stamp(),
+            started_at,
             actor.operator
         ],
     )?;
-    let row_id = tx.last_insert_rowid();
+    let row_id = conn.last_insert_rowid();
     if resend {
         audit::log(
-            &tx,
+            conn,
             actor,
             Some(run_id),
             "email resend",
             &format!("{number} to {recipient} (attempt {attempt})"),
         )?;
     }
-    tx.commit()?;
     Ok(Some(Started {
         row_id,
         attempt,
@@ -288,41 +304,41 @@ pub enum Outcome {
 
 /// Record the outcome of a started attempt (and audit it).
 pub fn finish(
-    store: &mut Store,
+    conn: &Connection,
     actor: &Actor,
     run_id: i64,
     row_id: i64,
     number: &str,
     outcome: &Outcome,
+    now: &str,
 ) -> Result<()> {
-    let tx = store.write()?;
     let (state, text) = match outcome {
         Outcome::Sent { reply } => ("sent", reply),
         Outcome::Failed { reason } => ("failed", reason),
     };
-    tx.execute(
+    conn.execute(
         "UPDATE email_attempts SET state = ?2, reply = ?3, finished_at = ?4 WHERE id = ?1",
-        params![row_id, state, text, super::now_stamp()],
+        params![row_id, state, text, now],
     )?;
     audit::log(
-        &tx,
+        conn,
         actor,
         Some(run_id),
         &format!("email {state}"),
         &format!("{number}: {text}"),
     )?;
-    tx.commit()?;
     Ok(())
 }
 
 /// Record a failure where nothing was handed to the server (no address on
 /// file, unreadable PDF, no connection): one `failed` attempt, audited.
 pub fn record_failed(
-    store: &mut Store,
+    conn: &Connection,
     actor: &Actor,
     t: &Target<'_>,
     recipient: Option<&str>,
     reason: &str,
+    now: &str,
 ) -> Result<()> {
     let Target {
         run_id,
@@ -330,14 +346,12 @@ pub fn record_failed(
         number,
         resend,
     } = *t;
-    let tx = store.write()?;
-    let attempt: i64 = tx.query_row(
+    let attempt: i64 = conn.query_row(
         "SELECT COALESCE(MAX(attempt), 0) + 1 FROM email_attempts WHERE invoice_id = ?1",
         [invoice_id],
         |r| r.get(0),
     )?;
-    let now = super::now_stamp();
-    tx.execute(
+    conn.execute(
         "INSERT INTO email_attempts (invoice_id, attempt, state, recipient, reply, resend,
                                      started_at, finished_at, operator)
          VALUES (?1, ?2, 'failed', ?3, ?4, ?5, ?6, ?6, ?7)",
@@ -352,13 +366,12 @@ pub fn record_failed(
         ],
     )?;
     audit::log(
-        &tx,
+        conn,
         actor,
         Some(run_id),
         "email failed",
         &format!("{number}: {reason}"),
     )?;
-    tx.commit()?;
     Ok(())
 }
 
@@ -441,6 +454,9 @@ pub(crate) mod seed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
+
+    const NOW: &str = "2026-12-02T09:00:00Z";
 
     fn facts(s: &Store) -> InvoiceFacts {
         let mut f = InvoiceFacts::default();
@@ -450,7 +466,7 @@ mod tests {
 
     #[test]
     fn attempts_drive_the_state_and_the_facts() {
-        let mut s = Store::memory().unwrap();
+        let s = Store::memory().unwrap();
         seed::run(&s);
         let a = seed::invoice(&s, 1, "C1", "email", 1200);
         let b = seed::invoice(&s, 2, "C2", "both", 600);
@@ -470,7 +486,13 @@ mod tests {
             number: "INV-1",
             resend: false,
         };
-        let st = start(&mut s, &actor, &ta, "one@example.com", None, |n| {
+        let new = |recipient| NewAttempt {
+            target: ta,
+            recipient,
+            expected_last: None,
+            started_at: NOW,
+        };
+        let st = start(&s.conn, &actor, &new("one@example.com"), |n| {
             format!("INV-1.{n}@x")
         })
         .unwrap()
@@ -488,12 +510,12 @@ mod tests {
         );
         // A racing invocation that saw no attempt does not start a second one.
         assert!(
-            start(&mut s, &actor, &ta, "x@y", None, |_| "m".into())
+            start(&s.conn, &actor, &new("x@y"), |_| "m".into())
                 .unwrap()
                 .is_none()
         );
         finish(
-            &mut s,
+            &s.conn,
             &actor,
             1,
             st.row_id,
@@ -501,6 +523,7 @@ mod tests {
             &Outcome::Sent {
                 reply: "250 ok".into(),
             },
+            NOW,
         )
         .unwrap();
         assert!(matches!(
@@ -514,7 +537,7 @@ mod tests {
             number: "INV-2",
             resend: false,
         };
-        record_failed(&mut s, &actor, &tb, None, "no email address").unwrap();
+        record_failed(&s.conn, &actor, &tb, None, "no email address", NOW).unwrap();
         let f = facts(&s);
         assert_eq!(
             (f.email_unsent, f.email_failed, f.email_in_flight),

@@ -37,16 +37,32 @@ pub struct Imported {
     pub fee_unknown_code: u64,
 }
 
+/// A fee file being imported.
+#[derive(Debug, Clone, Copy)]
+pub struct FeeFile<'a> {
+    /// The carrier that sent it.
+    pub carrier: &'a str,
+    /// Its name as the operator gave it.
+    pub name: &'a str,
+    pub sha256: &'a str,
+    /// As stored in `imported_at` (RFC 3339, UTC).
+    pub imported_at: &'a str,
+}
+
 /// Store a parsed fee file once (by SHA-256) and match every line. Call
 /// inside a write transaction. A known file or unknown carrier is bad input.
 pub fn import(
     conn: &Connection,
     actor: &Actor,
-    carrier: &str,
-    name: &str,
-    sha256: &str,
+    file: &FeeFile<'_>,
     rows: &[FeeRow],
 ) -> Result<Imported> {
+    let FeeFile {
+        carrier,
+        name,
+        sha256,
+        imported_at: now,
+    } = *file;
     let known_carrier = conn
         .query_row("SELECT 1 FROM carriers WHERE name = ?1", [carrier], |_| {
             Ok(())
@@ -108,7 +124,6 @@ pub fn import(
             copies.len()
         )));
     }
-    let now = super::now_stamp();
     conn.execute(
         "INSERT INTO fee_files (carrier, name, sha256, lines, imported_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![carrier, name, sha256, rows.len() as i64, now],
@@ -261,8 +276,14 @@ pub fn open_errors(conn: &Connection) -> Result<u64> {
     )?)
 }
 
-/// Register a fee code (upsert of its description).
-pub fn add_code(conn: &Connection, actor: &Actor, code: &str, description: &str) -> Result<()> {
+/// Register a fee code (upsert of its description) at `now` (RFC 3339, UTC).
+pub fn add_code(
+    conn: &Connection,
+    actor: &Actor,
+    code: &str,
+    description: &str,
+    now: &str,
+) -> Result<()> {
     let code = code.trim();
     if code.is_empty() {
         return Err(bad_input("CODE must not be empty"));
@@ -270,7 +291,7 @@ pub fn add_code(conn: &Connection, actor: &Actor, code: &str, description: &str)
     conn.execute(
         "INSERT INTO fee_codes (code, description, created_at) VALUES (?1, ?2, ?3)
          ON CONFLICT(code) DO UPDATE SET description = excluded.description",
-        params![code, description.trim(), super::now_stamp()],
+        params![code, description.trim(), now],
     )?;
     audit::log(
         conn,
@@ -417,15 +438,21 @@ mod tests {
     fn import_matches_and_records_errors_then_rematch_resolves() {
         let s = setup();
         let a = Actor::test();
-        let r = import(&s.conn, &a, "acme", "f.csv", "abc", &rows()).unwrap();
+        let file = |carrier, name, sha256| FeeFile {
+            carrier,
+            name,
+            sha256,
+            imported_at: "x",
+        };
+        let r = import(&s.conn, &a, &file("acme", "f.csv", "abc"), &rows()).unwrap();
         assert_eq!(
             (r.matched, r.fee_unknown_service, r.fee_unknown_code),
             (2, 1, 1)
         );
         assert_eq!(open_errors(&s.conn).unwrap(), 2);
-        let e = import(&s.conn, &a, "acme", "f2.csv", "abc", &rows()).unwrap_err();
+        let e = import(&s.conn, &a, &file("acme", "f2.csv", "abc"), &rows()).unwrap_err();
         assert!(e.to_string().contains("already imported"), "{e}");
-        let e = import(&s.conn, &a, "nope", "f3.csv", "def", &rows()).unwrap_err();
+        let e = import(&s.conn, &a, &file("nope", "f3.csv", "def"), &rows()).unwrap_err();
         assert!(e.to_string().contains("unknown carrier"), "{e}");
 
         let cutoff = "2026-11-30".parse().unwrap();
@@ -433,7 +460,7 @@ mod tests {
         assert_eq!(v.len(), 1, "the December line waits");
         assert_eq!(v[0].amount, Decimal::from(10));
 
-        add_code(&s.conn, &a, "PORT", "Porting").unwrap();
+        add_code(&s.conn, &a, "PORT", "Porting", "x").unwrap();
         assert_eq!(
             rematch_open(&s.conn, &a).unwrap(),
             Rematched {

@@ -81,15 +81,16 @@ pub struct ImportFile<'a> {
 }
 
 /// Store validated payments (one transaction: call inside `Store::write`).
-/// `source`: manual, csv or xero. Returns the ids.
+/// `source`: manual, csv or xero; `now`: the import time as stored in
+/// `imported_at` (RFC 3339, UTC). Returns the ids.
 pub fn insert(
     conn: &Connection,
     actor: &Actor,
     rows: &[NewPayment],
     source: &str,
     import: Option<&ImportFile<'_>>,
+    now: &str,
 ) -> Result<Vec<i64>> {
-    let now = super::now_stamp();
     let mut ids = Vec::new();
     let mut st = conn.prepare(
         "INSERT INTO payments (account, date, amount_minor, method, reference, source, imported_at)
@@ -254,39 +255,6 @@ pub fn last_import(conn: &Connection, format: &str) -> Result<Option<String>> {
         .flatten())
 }
 
-/// The stale-Xero-payments warning of `check_payments`: when `xero.enabled`
-/// and Xero payments were never imported, or last imported more than
-/// `payments.stale_days` days before `now`.
-pub fn xero_stale(conn: &Connection, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>> {
-    if !super::settings::get_bool(conn, "xero.enabled")? {
-        return Ok(None);
-    }
-    let days: i64 = super::settings::get_or(conn, "payments.stale_days", "3")?
-        .parse()
-        .unwrap_or(3);
-    let hint = "import them: billrun payments import FILE --format xero";
-    let Some(last) = last_import(conn, "xero")? else {
-        return Ok(Some(format!(
-            "Xero is in use but Xero payments were never imported; {hint}"
-        )));
-    };
-    let Ok(at) = chrono::DateTime::parse_from_rfc3339(&last) else {
-        return Ok(Some(format!(
-            "last Xero payments import time unreadable ({last}); {hint}"
-        )));
-    };
-    let age = now.signed_duration_since(at.with_timezone(&chrono::Utc));
-    if age > chrono::Duration::days(days) {
-        Ok(Some(format!(
-            "Xero payments last imported {} days ago ({}), more than payments.stale_days = {days}; {hint}",
-            age.num_days(),
-            &last[..10.min(last.len())]
-        )))
-    } else {
-        Ok(None)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +295,7 @@ mod tests {
             ],
             "manual",
             None,
+            "x",
         )
         .unwrap();
         let cutoff = "2026-11-30".parse().unwrap();
@@ -365,37 +334,25 @@ mod tests {
                 &Actor::test(),
                 &[pay("A2", "2026-11-05", 1, "card", "R1")],
                 "manual",
-                None
+                None,
+                "x"
             )
             .is_err()
         );
     }
 
     #[test]
-    fn stale_xero_warning() {
+    fn last_import_by_format() {
         let s = setup();
-        let now = chrono::Utc::now();
-        assert_eq!(xero_stale(&s.conn, now).unwrap(), None, "Xero off");
-        s.conn
-            .execute(
-                "INSERT INTO settings (key, value) VALUES ('xero.enabled', 'true')",
-                [],
-            )
-            .unwrap();
-        assert!(xero_stale(&s.conn, now).unwrap().unwrap().contains("never"));
+        assert_eq!(last_import(&s.conn, "xero").unwrap(), None);
         let f = ImportFile {
             format: "xero",
             file: "x.csv",
             sha256: "00",
         };
-        insert(&s.conn, &Actor::test(), &[], "xero", Some(&f)).unwrap();
-        assert_eq!(xero_stale(&s.conn, now).unwrap(), None);
-        let later = now + chrono::Duration::days(4);
-        assert!(
-            xero_stale(&s.conn, later)
-                .unwrap()
-                .unwrap()
-                .contains("4 days ago")
-        );
+        let at = "2026-12-01T09:00:00Z";
+        insert(&s.conn, &Actor::test(), &[], "xero", Some(&f), at).unwrap();
+        assert_eq!(last_import(&s.conn, "xero").unwrap().as_deref(), Some(at));
+        assert_eq!(last_import(&s.conn, "csv").unwrap(), None);
     }
 }

@@ -20,7 +20,14 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         wholesale_fees: settings::get_bool(conn, "features.wholesale_fees")?,
         payments_now,
         payments_prev,
-        xero_payments_stale: payments::xero_stale(conn, chrono::Utc::now())?,
+        xero_payments_stale: crate::domain::payments::xero_stale(
+            settings::get_bool(conn, "xero.enabled")?,
+            settings::get_or(conn, "payments.stale_days", "3")?
+                .parse()
+                .unwrap_or(3),
+            payments::last_import(conn, "xero")?.as_deref(),
+            chrono::Utc::now(),
+        ),
         open_fee_errors: fees::open_errors(conn)?,
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
         cdr: super::cdrs::cdr_facts(conn, run)?,

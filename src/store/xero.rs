@@ -1,6 +1,5 @@
 //! Xero export records: which invoices went into which import file.
 
-use super::Store;
 use super::audit::{self, Actor};
 use crate::domain::checklist::InvoiceFacts;
 use crate::domain::money;
@@ -76,18 +75,18 @@ pub fn invoices(conn: &Connection, run_id: i64) -> Result<Vec<(Invoice, bool)>> 
     Ok(out)
 }
 
-/// Record that these invoices were written to `file` (one transaction, audited).
+/// Record that these invoices were written to `file` at `now` (audited). Call
+/// inside a write transaction.
 pub fn record(
-    store: &mut Store,
+    conn: &Connection,
     actor: &Actor,
     run_id: i64,
     file: &str,
     invoices: &[(i64, &str)],
+    now: &str,
 ) -> Result<()> {
-    let tx = store.write()?;
-    let now = super::now_stamp();
     {
-        let mut ins = tx.prepare(
+        let mut ins = conn.prepare(
             "INSERT INTO xero_exports (invoice_id, file, exported_at, operator)
              VALUES (?1, ?2, ?3, ?4)",
         )?;
@@ -98,13 +97,12 @@ pub fn record(
     let first = invoices.first().map(|i| i.1).unwrap_or("");
     let last = invoices.last().map(|i| i.1).unwrap_or("");
     audit::log(
-        &tx,
+        conn,
         actor,
         Some(run_id),
         "xero export",
         &format!("{} invoices ({first}…{last}) to {file}", invoices.len()),
     )?;
-    tx.commit()?;
     Ok(())
 }
 
@@ -125,11 +123,12 @@ pub fn fill_facts(conn: &Connection, run_id: i64, f: &mut InvoiceFacts) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
     use crate::store::email::seed;
 
     #[test]
     fn export_records_resolve_the_fact() {
-        let mut s = Store::memory().unwrap();
+        let s = Store::memory().unwrap();
         seed::run(&s);
         let a = seed::invoice(&s, 1, "C1", "email", 1200);
         seed::invoice(&s, 2, "C2", "both", 0);
@@ -145,7 +144,7 @@ mod tests {
         assert_eq!(all[0].0.lines[0].amount.to_string(), "10.00");
         assert!(!all[0].1);
 
-        record(&mut s, &Actor::test(), 1, "x.csv", &[(a, "INV-1")]).unwrap();
+        record(&s.conn, &Actor::test(), 1, "x.csv", &[(a, "INV-1")], "now").unwrap();
         fill_facts(&s.conn, 1, &mut f).unwrap();
         assert_eq!(f.xero_unsent, 0);
         assert!(invoices(&s.conn, 1).unwrap()[0].1);
