@@ -93,3 +93,5 @@ pub mod print;
 pub mod produce;
 pub mod run_steps;
 pub mod xero;
+pub mod status;
+pub mod cycles;
