@@ -95,3 +95,5 @@ pub mod run_steps;
 pub mod xero;
 pub mod status;
 pub mod cycles;
+pub mod reference;
+pub mod config;
