@@ -2,8 +2,8 @@
 
 use super::output::{self, Ctx};
 use crate::domain::money;
-use crate::ops::postbill::{Postbill, PostbillOptions};
 use crate::ops;
+use crate::ops::postbill::{Postbill, PostbillOptions};
 use crate::store::invoices::Invoice;
 use crate::store::{Store, settings};
 use anyhow::Context;
@@ -25,7 +25,10 @@ pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
         run: a.run,
         with_invoices: a.csv.is_some(),
     };
-    let Postbill { report: r, invoices } = ops::postbill::postbill(store, &opts, &settings)?;
+    let Postbill {
+        report: r,
+        invoices,
+    } = ops::postbill::postbill(store, &opts, &settings)?;
     if let Some(path) = &a.csv {
         write_csv(path, &invoices).with_context(|| format!("writing {}", path.display()))?;
         ctx.say(&format!("wrote {}", path.display()));

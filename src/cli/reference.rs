@@ -71,7 +71,9 @@ pub fn customers(
     cmd: CustomersCmd,
 ) -> anyhow::Result<()> {
     match cmd {
-        CustomersCmd::Import { file } => import(ctx, store, actor, Kind::Customers, "customers", &file),
+        CustomersCmd::Import { file } => {
+            import(ctx, store, actor, Kind::Customers, "customers", &file)
+        }
         CustomersCmd::List => {
             let rows = refstore::list_customers(&store.conn)?;
             if ctx.json {
@@ -111,7 +113,9 @@ pub fn services(
     cmd: ServicesCmd,
 ) -> anyhow::Result<()> {
     match cmd {
-        ServicesCmd::Import { file } => import(ctx, store, actor, Kind::Services, "services", &file),
+        ServicesCmd::Import { file } => {
+            import(ctx, store, actor, Kind::Services, "services", &file)
+        }
         ServicesCmd::List => {
             let rows = refstore::list_services(&store.conn)?;
             if ctx.json {

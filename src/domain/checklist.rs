@@ -94,7 +94,10 @@ impl StepKey {
 
     /// The `confirm` argument of a confirmable step.
     pub fn confirm_arg(self) -> Option<&'static str> {
-        CONFIRMABLE.iter().find(|(_, k)| *k == self).map(|(a, _)| *a)
+        CONFIRMABLE
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(a, _)| *a)
     }
 
     /// Before or after bills are requested.
@@ -329,8 +332,8 @@ pub fn can_confirm(f: &Facts, key: StepKey) -> Result<(), Refusal> {
         }
         _ => None,
     };
-    let prebill_missing = (key == StepKey::Prebill && !f.prebill_done)
-        .then_some(Refusal::PrebillFirst { run });
+    let prebill_missing =
+        (key == StepKey::Prebill && !f.prebill_done).then_some(Refusal::PrebillFirst { run });
     match waits_for(f, key)
         .or_else(|| not_applicable(f, key))
         .or(unfinished)
@@ -798,9 +801,17 @@ pub fn compute(f: &Facts) -> Checklist {
     .collect();
     steps.push(request(f, &steps));
     steps.extend(
-        [postbill, production, xero, email, print, collect_dd, collect_card]
-            .iter()
-            .map(|s| s(f)),
+        [
+            postbill,
+            production,
+            xero,
+            email,
+            print,
+            collect_dd,
+            collect_card,
+        ]
+        .iter()
+        .map(|s| s(f)),
     );
     let done = complete(f, &steps);
     let all_done = done.state == State::Done;
@@ -836,7 +847,11 @@ mod tests {
         }
     }
     fn state(c: &Checklist, key: &str) -> State {
-        c.steps.iter().find(|s| s.key.as_str() == key).unwrap().state
+        c.steps
+            .iter()
+            .find(|s| s.key.as_str() == key)
+            .unwrap()
+            .state
     }
 
     #[test]
@@ -884,7 +899,11 @@ mod tests {
         let c = compute(&f);
         assert_eq!(state(&c, "request"), State::Todo);
         assert_eq!(
-            c.steps.iter().find(|s| s.key == StepKey::Request).unwrap().detail,
+            c.steps
+                .iter()
+                .find(|s| s.key == StepKey::Request)
+                .unwrap()
+                .detail,
             "Billing run is ready!"
         );
         assert_eq!(c.next, Some(StepKey::Request));
@@ -935,7 +954,11 @@ mod tests {
         f.payments_prev = vec![mt("direct_debit", 3, 16200)];
         f.xero_payments_stale = Some("stale".into());
         let c = compute(&f);
-        let s = c.steps.iter().find(|s| s.key == StepKey::CheckPayments).unwrap();
+        let s = c
+            .steps
+            .iter()
+            .find(|s| s.key == StepKey::CheckPayments)
+            .unwrap();
         assert_eq!(
             s.detail,
             "3 unallocated payments, 133.00 (previous run: 3, 162.00); by method: \

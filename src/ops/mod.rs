@@ -86,14 +86,14 @@ impl Progress for NoProgress {}
 
 pub mod cdr_import;
 pub mod collect;
+pub mod config;
+pub mod cycles;
 pub mod email;
 pub mod postbill;
 pub mod prebill;
 pub mod print;
 pub mod produce;
-pub mod run_steps;
-pub mod xero;
-pub mod status;
-pub mod cycles;
 pub mod reference;
-pub mod config;
+pub mod run_steps;
+pub mod status;
+pub mod xero;

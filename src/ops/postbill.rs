@@ -5,9 +5,9 @@ use crate::domain::postbill::{self, NotProduced, Report};
 use crate::domain::prebill::Minor;
 use crate::domain::settings::Settings;
 use crate::error::{Result, precondition};
+use crate::store::Store;
 use crate::store::invoices::{self, Invoice};
 use crate::store::runs::{self, Run};
-use crate::store::Store;
 use serde::Serialize;
 
 /// `billrun postbill RUN`.
@@ -60,9 +60,8 @@ pub fn build(store: &Store, run: &Run, settings: &Settings) -> Result<Report<Run
         .collect();
     let snapshot = runs::prebill_snapshot(conn, run.id)?
         .map(|json| {
-            postbill::snapshot_rows(&json).map_err(|e| {
-                precondition(format!("reading the run's pre-billing snapshot: {e}"))
-            })
+            postbill::snapshot_rows(&json)
+                .map_err(|e| precondition(format!("reading the run's pre-billing snapshot: {e}")))
         })
         .transpose()?;
     Ok(postbill::report(

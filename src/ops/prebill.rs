@@ -72,7 +72,7 @@ pub fn snapshot(
 /// The pre-billing report of a run: computed, nothing changed.
 pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Report<Run>> {
     let tax_rate = settings.tax.rate;
-    let customers: Vec<_> = billing::gather(conn, run)?
+    let customers: Vec<_> = billing::gather_with(conn, run, settings)?
         .iter()
         .map(|(c, inputs)| {
             let facts = CustomerFacts {

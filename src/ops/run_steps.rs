@@ -282,3 +282,202 @@ pub fn request(
     tx.commit()?;
     runs::resolve(&store.conn, &opts.run)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::FixedClock;
+    use crate::ops::prebill::{PrebillOptions, prebill};
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn setup() -> (Store, Actor, Settings, FixedClock) {
+        (
+            Store::memory().unwrap(),
+            Actor::test(),
+            Settings::defaults(),
+            FixedClock::on(d("2026-12-02")),
+        )
+    }
+
+    fn confirm_step(
+        store: &mut Store,
+        actor: &Actor,
+        step: &str,
+        settings: &Settings,
+        clock: &FixedClock,
+    ) -> Result<ConfirmReport> {
+        let opts = Confirm {
+            run: "2026-11".into(),
+            step: StepKey::from_confirm_arg(step).unwrap(),
+        };
+        confirm(store, actor, &opts, settings, clock)
+    }
+
+    #[test]
+    fn new_run_then_set_dates() {
+        let (mut store, actor, settings, clock) = setup();
+        let opts = NewRun {
+            name: Some("late".into()),
+            cycle: "monthly".into(),
+            ..Default::default()
+        };
+        let r = new(&mut store, &actor, &opts, &settings, &clock).unwrap();
+        assert_eq!((r.name.as_str(), r.status), ("late", RunStatus::Pending));
+        assert_eq!((r.invoice_date, r.due_date), (None, None));
+
+        let nothing = SetDates {
+            run: "late".into(),
+            fields: Fields::default(),
+        };
+        let e = set_dates(&mut store, &actor, &nothing, &settings).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+
+        let change = SetDates {
+            run: r.id.to_string(),
+            fields: Fields {
+                invoice_date: Some(Some(d("2026-12-01"))),
+                cutoff_date: Some(Some(d("2026-11-30"))),
+                ..Default::default()
+            },
+        };
+        let s = set_dates(&mut store, &actor, &change, &settings).unwrap();
+        assert_eq!(s.withdrawn, None);
+        assert_eq!(s.run.cutoff_date, Some(d("2026-11-30")));
+        assert_eq!(
+            s.run.due_date,
+            Some(d("2026-12-15")),
+            "invoice date + 14 days"
+        );
+        let listed = list(&store, &settings, &clock).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].next_step, "Check payments");
+
+        // A change after sign-off withdraws it.
+        let signed = SignOff {
+            run: "late".into(),
+            transition: Transition::Ready,
+        };
+        assert_eq!(
+            sign_off(&mut store, &actor, &signed).unwrap().status,
+            RunStatus::Ready
+        );
+        let due = SetDates {
+            run: "late".into(),
+            fields: Fields {
+                due_date: Some(Some(d("2026-12-20"))),
+                ..Default::default()
+            },
+        };
+        let s = set_dates(&mut store, &actor, &due, &settings).unwrap();
+        assert_eq!(s.withdrawn, Some(RunStatus::Ready));
+        assert_eq!(s.run.status, RunStatus::Pending);
+    }
+
+    #[test]
+    fn confirm_in_order_then_request_locks() {
+        let (mut store, actor, settings, clock) = setup();
+        let opts = NewRun {
+            cycle: "monthly".into(),
+            invoice_date: Some(d("2026-12-01")),
+            cutoff: Some(d("2026-11-30")),
+            ..Default::default()
+        };
+        let r = new(&mut store, &actor, &opts, &settings, &clock).unwrap();
+        assert_eq!(r.name, "2026-11");
+
+        // Out of order: refused, exit 3, nothing stored.
+        let e = confirm_step(&mut store, &actor, "errors", &settings, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot confirm errors: confirm the CDR check first (billrun confirm {} cdrs)",
+                r.id
+            )
+        );
+        assert!(runs::confirmations(&store.conn, r.id).unwrap().is_empty());
+
+        // Requesting now names the first open step.
+        let req = Request {
+            run: "2026-11".into(),
+            expert: false,
+        };
+        let e = request_preflight(&store, &req, &settings, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(
+            e.to_string()
+                .starts_with(&format!("run {}: step 'Check payments' is not done", r.id)),
+            "{e}"
+        );
+
+        for step in ["payments", "cdrs", "errors"] {
+            let c = confirm_step(&mut store, &actor, step, &settings, &clock).unwrap();
+            assert!(c.newly, "{step}");
+        }
+        let again = confirm_step(&mut store, &actor, "payments", &settings, &clock).unwrap();
+        assert!(!again.newly);
+        let e = confirm_step(&mut store, &actor, "prebill", &settings, &clock).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot confirm prebill: run the pre-billing report first (billrun prebill {})",
+                r.id
+            )
+        );
+        let report = prebill(
+            &mut store,
+            &actor,
+            &PrebillOptions {
+                run: "2026-11".into(),
+            },
+            &settings,
+            &clock,
+        )
+        .unwrap();
+        assert_eq!(report.totals.invoices, 0);
+        confirm_step(&mut store, &actor, "prebill", &settings, &clock).unwrap();
+
+        let run = request_preflight(&store, &req, &settings, &clock).unwrap();
+        assert_eq!(run.status, RunStatus::Pending);
+        let run = request(&mut store, &actor, &req, &settings, &clock).unwrap();
+        assert_eq!(run.status, RunStatus::Requested);
+        assert_eq!(run.expert_by, None);
+
+        // Locked: a second request and pre-billing confirmations are refused.
+        let e = request(&mut store, &actor, &req, &settings, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(
+            e.to_string(),
+            format!("run {} is requested: bills were already requested", r.id)
+        );
+        let e = confirm_step(&mut store, &actor, "cdrs", &settings, &clock).unwrap_err();
+        assert!(
+            e.to_string().contains("pre-billing steps are closed"),
+            "{e}"
+        );
+        let e = confirm_step(&mut store, &actor, "postbill", &settings, &clock).unwrap_err();
+        assert!(e.to_string().contains("comes after production"), "{e}");
+    }
+
+    #[test]
+    fn expert_request_skips_the_checks_and_names_the_operator() {
+        let (mut store, actor, settings, clock) = setup();
+        let opts = NewRun {
+            cycle: "monthly".into(),
+            invoice_date: Some(d("2026-12-01")),
+            cutoff: Some(d("2026-11-30")),
+            ..Default::default()
+        };
+        new(&mut store, &actor, &opts, &settings, &clock).unwrap();
+        let req = Request {
+            run: "2026-11".into(),
+            expert: true,
+        };
+        let run = request(&mut store, &actor, &req, &settings, &clock).unwrap();
+        assert_eq!(run.status, RunStatus::Requested);
+        assert_eq!(run.expert_by.as_deref(), Some(actor.operator.as_str()));
+    }
+}
