@@ -1,6 +1,7 @@
 //! `billrun config set|get|list`.
 
 use super::output::{self, Ctx};
+use crate::ops;
 use crate::store::{Store, audit::Actor, settings};
 use clap::Subcommand;
 
@@ -17,12 +18,10 @@ pub enum Cmd {
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
         Cmd::Set { key, value } => {
-            let tx = store.write()?;
-            let v = settings::set(&tx, actor, &key, &value)?;
-            tx.commit()?;
-            ctx.say(&format!("{key} = {v}"));
+            let r = ops::config::set(store, actor, &ops::config::SetOptions { key, value })?;
+            ctx.say(&format!("{} = {}", r.key, r.value));
             if ctx.json {
-                output::print_json(&serde_json::json!({ "key": key, "value": v }))?;
+                output::print_json(&r)?;
             }
         }
         Cmd::Get { key } => {

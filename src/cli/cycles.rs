@@ -1,8 +1,8 @@
 //! `billrun cycles add|list|tick`.
 
 use super::output::{self, Ctx};
-use crate::domain::cycles;
-use crate::store::{Store, audit::Actor, reference as refstore, runs, settings};
+use crate::ops::{self, SystemClock};
+use crate::store::{Store, audit::Actor, reference as refstore, settings};
 use chrono::NaiveDate;
 use clap::Subcommand;
 
@@ -35,11 +35,15 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             day,
             due_days,
         } => {
-            let tx = store.write()?;
-            refstore::add_cycle(&tx, actor, &name, day, due_days)?;
-            tx.commit()?;
+            let opts = ops::cycles::AddCycle {
+                name,
+                day,
+                due_days,
+            };
+            ops::cycles::add(store, actor, &opts)?;
             ctx.say(&format!(
-                "cycle {name}: invoices on day {day} of each month"
+                "cycle {}: invoices on day {} of each month",
+                opts.name, opts.day
             ));
         }
         Cmd::List => {
@@ -61,27 +65,9 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             output::print_table(ctx, &t)?;
         }
         Cmd::Tick { today } => {
-            let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
-            let tx = store.write()?;
-            let default_due: u32 = settings::get_or(&tx, "invoice.due_days", "14")?
-                .parse()
-                .unwrap_or(14);
-            let mut created = Vec::new();
-            for c in refstore::list_cycles(&tx)? {
-                let due = cycles::due_run(&c.name, c.day, c.due_days.unwrap_or(default_due), today);
-                if runs::exists_for(&tx, &c.name, due.invoice_date)? {
-                    continue;
-                }
-                let f = runs::Fields {
-                    invoice_date: Some(Some(due.invoice_date)),
-                    cutoff_date: Some(Some(due.cutoff)),
-                    due_date: Some(Some(due.due_date)),
-                    invoice_message: None,
-                };
-                let r = runs::create(&tx, actor, Some(&due.name), &c.name, &f)?;
-                created.push(r);
-            }
-            tx.commit()?;
+            let settings = settings::load(&store.conn)?;
+            let opts = ops::cycles::Tick { today };
+            let created = ops::cycles::tick(store, actor, &opts, &settings, &SystemClock)?;
             for r in &created {
                 ctx.say(&format!(
                     "created run {} '{}' (cutoff {})",

@@ -1,15 +1,13 @@
 //! `postbill RUN [--csv F] [--json]`: the post-billing report (SPEC §8).
 
 use super::output::{self, Ctx};
-use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;
-use crate::domain::postbill::{self, NotProduced, Report};
-use crate::domain::prebill::Minor;
-use crate::store::runs::{self, Run};
-use crate::store::{Store, invoices, settings};
+use crate::ops;
+use crate::ops::postbill::{Postbill, PostbillOptions};
+use crate::store::invoices::Invoice;
+use crate::store::{Store, settings};
 use anyhow::Context;
 use clap::Args as ClapArgs;
-use rust_decimal::Decimal;
 use std::path::PathBuf;
 
 #[derive(Debug, ClapArgs)]
@@ -21,73 +19,24 @@ pub struct Args {
     pub csv: Option<PathBuf>,
 }
 
-/// Per-customer (account, total, outcome) rows of the run's snapshot.
-fn snapshot_rows(
-    store: &Store,
-    run: &Run,
-) -> anyhow::Result<Option<Vec<(String, String, String)>>> {
-    let Some(text) = runs::prebill_snapshot(&store.conn, run.id)? else {
-        return Ok(None);
-    };
-    let v: serde_json::Value =
-        serde_json::from_str(&text).context("reading the run's pre-billing snapshot")?;
-    let rows = v["customers"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| {
-                    let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
-                    (s("account"), s("total"), s("outcome"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Some(rows))
-}
-
-pub fn build(store: &Store, run: &Run) -> anyhow::Result<Report<Run>> {
-    let min_change = money::parse(&settings::get_or(
-        &store.conn,
-        "postbill.min_change",
-        "100",
-    )?)
-    .unwrap_or(Decimal::ONE_HUNDRED);
-    let produced = invoices::for_postbill(&store.conn, run.id)?;
-    let not_produced = invoices::not_produced(&store.conn, run.id)?
-        .into_iter()
-        .map(|(account, name, reason, m)| NotProduced {
-            account,
-            name,
-            reason,
-            amount: Minor(m),
-        })
-        .collect();
-    Ok(postbill::report(
-        run.clone(),
-        &produced,
-        not_produced,
-        snapshot_rows(store, run)?,
-        min_change,
-    ))
-}
-
 pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
-    let run = runs::resolve(&store.conn, &a.run)?;
-    if !matches!(run.status, RunStatus::Running | RunStatus::Completed) {
-        return Err(crate::error::precondition(format!(
-            "run {} is {}: the post-billing report comes after production (billrun request {})",
-            run.id, run.status, run.id
-        ))
-        .into());
-    }
-    let r = build(store, &run)?;
+    let settings = settings::load(&store.conn)?;
+    let opts = PostbillOptions {
+        run: a.run,
+        with_invoices: a.csv.is_some(),
+    };
+    let Postbill {
+        report: r,
+        invoices,
+    } = ops::postbill::postbill(store, &opts, &settings)?;
     if let Some(path) = &a.csv {
-        write_csv(store, path, run.id).with_context(|| format!("writing {}", path.display()))?;
+        write_csv(path, &invoices).with_context(|| format!("writing {}", path.display()))?;
         ctx.say(&format!("wrote {}", path.display()));
     }
     if ctx.json {
         return output::print_json(&r);
     }
+    let run = &r.run;
     ctx.say(&ctx.bold(&format!(
         "Post-billing report — run {} '{}' ({})",
         run.id, run.name, run.status
@@ -197,7 +146,7 @@ pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_csv(store: &Store, path: &std::path::Path, run_id: i64) -> anyhow::Result<()> {
+fn write_csv(path: &std::path::Path, invoices: &[Invoice]) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
     w.write_record([
         "number",
@@ -212,13 +161,13 @@ fn write_csv(store: &Store, path: &std::path::Path, run_id: i64) -> anyhow::Resu
         "total_charges",
         "amount_due",
     ])?;
-    for i in invoices::list(&store.conn, Some(run_id))? {
+    for i in invoices {
         w.write_record([
-            i.number,
-            i.account,
-            i.name,
-            i.delivery,
-            i.payment_method,
+            i.number.clone(),
+            i.account.clone(),
+            i.name.clone(),
+            i.delivery.clone(),
+            i.payment_method.clone(),
             money::fmt_minor(i.opening_balance_minor),
             money::fmt_minor(i.payments_minor),
             money::fmt_minor(i.charges_ex_tax_minor),

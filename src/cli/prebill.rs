@@ -5,9 +5,11 @@
 
 use super::output::{self, Ctx};
 use crate::domain::prebill::{CustomerRow, Report};
-use crate::store::audit::{self, Actor};
-use crate::store::runs::{self, Run};
-use crate::store::{Store, billing};
+use crate::ops::prebill::PrebillOptions;
+use crate::ops::{self, SystemClock};
+use crate::store::audit::Actor;
+use crate::store::runs::Run;
+use crate::store::{Store, settings};
 use anyhow::Context;
 use clap::Args as ClapArgs;
 use std::path::PathBuf;
@@ -21,38 +23,10 @@ pub struct Args {
     pub csv: Option<PathBuf>,
 }
 
-/// Compute the report and, while the run is not locked, keep it as the
-/// run's snapshot (audited).
-pub fn snapshot(store: &mut Store, actor: &Actor, run: &Run) -> anyhow::Result<Report<Run>> {
-    let tx = store.write()?;
-    let report = billing::prebill(&tx, run)?;
-    if !run.status.is_locked() {
-        runs::save_prebill(&tx, run.id, &serde_json::to_string(&report)?)?;
-        audit::log(
-            &tx,
-            actor,
-            Some(run.id),
-            "prebill",
-            &format!(
-                "{} invoices, total {}",
-                report.totals.invoices, report.totals.total
-            ),
-        )?;
-    }
-    tx.commit()?;
-    Ok(report)
-}
-
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Result<()> {
-    let run = runs::resolve(&store.conn, &a.run)?;
-    if run.cutoff_date.is_none() {
-        return Err(crate::error::precondition(format!(
-            "run {}: set dates first (billrun set-dates {} --invoice-date D --cutoff D)",
-            run.id, run.id
-        ))
-        .into());
-    }
-    let report = snapshot(store, actor, &run)?;
+    let settings = settings::load(&store.conn)?;
+    let opts = PrebillOptions { run: a.run };
+    let report = ops::prebill::prebill(store, actor, &opts, &settings, &SystemClock)?;
     if let Some(path) = &a.csv {
         write_csv(path, &report).with_context(|| format!("writing {}", path.display()))?;
         ctx.say(&format!("wrote {}", path.display()));

@@ -2,9 +2,8 @@
 //! Imports are all or nothing: every bad row is reported, nothing changes.
 
 use super::output::{self, Ctx, file_label, read_input};
-use crate::domain::csvfile::{self, Problem};
-use crate::domain::reference;
-use crate::error::Error;
+use crate::ops;
+use crate::ops::reference::{Import, Kind};
 use crate::store::{Store, audit::Actor, reference as refstore, settings};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -42,22 +41,25 @@ pub enum TariffsCmd {
     List,
 }
 
-fn refused(problems: Vec<Problem>) -> Error {
-    Error::BadInput(csvfile::report(
-        &problems,
-        "Fix the file and import it again.",
-    ))
-}
-
-fn done(ctx: &Ctx, what: &str, file: &str, n: refstore::Upserted) -> anyhow::Result<()> {
+/// Read the file, import it, and say what changed.
+fn import(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    kind: Kind,
+    what: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let bytes = read_input(file)?;
+    let label = file_label(file);
+    let settings = settings::load(&store.conn)?;
+    let n = ops::reference::import(store, actor, &Import { kind, label, bytes }, &settings)?;
     ctx.say(&format!(
-        "{file}: {} {what} added, {} updated",
-        n.inserted, n.updated
+        "{}: {} {what} added, {} updated",
+        n.file, n.inserted, n.updated
     ));
     if ctx.json {
-        output::print_json(
-            &serde_json::json!({"file": file, "inserted": n.inserted, "updated": n.updated}),
-        )?;
+        output::print_json(&n)?;
     }
     Ok(())
 }
@@ -70,15 +72,7 @@ pub fn customers(
 ) -> anyhow::Result<()> {
     match cmd {
         CustomersCmd::Import { file } => {
-            let bytes = read_input(&file)?;
-            let label = file_label(&file);
-            let tx = store.write()?;
-            let known = refstore::known(&tx)?;
-            let dd = settings::get_or(&tx, "dd.format", "bacs18")?;
-            let rows = reference::parse_customers(&label, &bytes, &known, &dd).map_err(refused)?;
-            let n = refstore::upsert_customers(&tx, actor, &label, &rows)?;
-            tx.commit()?;
-            done(ctx, "customers", &label, n)
+            import(ctx, store, actor, Kind::Customers, "customers", &file)
         }
         CustomersCmd::List => {
             let rows = refstore::list_customers(&store.conn)?;
@@ -120,14 +114,7 @@ pub fn services(
 ) -> anyhow::Result<()> {
     match cmd {
         ServicesCmd::Import { file } => {
-            let bytes = read_input(&file)?;
-            let label = file_label(&file);
-            let tx = store.write()?;
-            let known = refstore::known(&tx)?;
-            let rows = reference::parse_services(&label, &bytes, &known).map_err(refused)?;
-            let n = refstore::upsert_services(&tx, actor, &label, &rows)?;
-            tx.commit()?;
-            done(ctx, "services", &label, n)
+            import(ctx, store, actor, Kind::Services, "services", &file)
         }
         ServicesCmd::List => {
             let rows = refstore::list_services(&store.conn)?;
@@ -152,16 +139,7 @@ pub fn services(
 
 pub fn plans(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: PlansCmd) -> anyhow::Result<()> {
     match cmd {
-        PlansCmd::Import { file } => {
-            let bytes = read_input(&file)?;
-            let label = file_label(&file);
-            let tx = store.write()?;
-            let known = refstore::known(&tx)?;
-            let rows = reference::parse_plans(&label, &bytes, &known).map_err(refused)?;
-            let n = refstore::upsert_plans(&tx, actor, &label, &rows)?;
-            tx.commit()?;
-            done(ctx, "plans", &label, n)
-        }
+        PlansCmd::Import { file } => import(ctx, store, actor, Kind::Plans, "plans", &file),
         PlansCmd::List => {
             let rows = refstore::list_plans(&store.conn)?;
             if ctx.json {
@@ -184,15 +162,7 @@ pub fn plans(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: PlansCmd) -> anyh
 
 pub fn tariffs(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: TariffsCmd) -> anyhow::Result<()> {
     match cmd {
-        TariffsCmd::Import { file } => {
-            let bytes = read_input(&file)?;
-            let label = file_label(&file);
-            let tx = store.write()?;
-            let rows = reference::parse_tariffs(&label, &bytes).map_err(refused)?;
-            let n = refstore::upsert_tariffs(&tx, actor, &label, &rows)?;
-            tx.commit()?;
-            done(ctx, "rates", &label, n)
-        }
+        TariffsCmd::Import { file } => import(ctx, store, actor, Kind::Tariffs, "rates", &file),
         TariffsCmd::List => {
             let rows = refstore::list_rates(&store.conn)?;
             if ctx.json {

@@ -1,11 +1,11 @@
 //! `billrun new | runs | set-dates | ready | approve | confirm | request`.
 
 use super::output::{self, Ctx};
-use crate::domain::checklist::{self, State};
-use crate::domain::lifecycle::{RunStatus, Transition};
-use crate::domain::money::fmt_minor;
-use crate::error::{Error, bad_input, precondition};
-use crate::store::{Store, audit::Actor, runs, settings, status};
+use crate::domain::checklist::StepKey;
+use crate::domain::lifecycle::Transition;
+use crate::error::bad_input;
+use crate::ops::{self, SystemClock, run_steps};
+use crate::store::{Store, audit::Actor, runs, settings};
 use chrono::NaiveDate;
 
 #[derive(Debug, clap::Args)]
@@ -74,51 +74,33 @@ pub struct RequestArgs {
 }
 
 pub fn new(ctx: &Ctx, store: &mut Store, actor: &Actor, a: NewArgs) -> anyhow::Result<()> {
-    let tx = store.write()?;
-    let f = runs::Fields {
-        invoice_date: Some(a.invoice_date),
-        cutoff_date: Some(a.cutoff),
-        due_date: Some(a.due),
-        invoice_message: Some(a.message),
+    let settings = settings::load(&store.conn)?;
+    let opts = run_steps::NewRun {
+        name: a.name,
+        cycle: a.cycle,
+        invoice_date: a.invoice_date,
+        cutoff: a.cutoff,
+        due: a.due,
+        message: a.message,
     };
-    let r = runs::create(&tx, actor, a.name.as_deref(), &a.cycle, &f)?;
-    tx.commit()?;
+    let r = run_steps::new(store, actor, &opts, &settings, &SystemClock)?;
     ctx.say(&format!(
         "created run {} '{}' (pending); next: billrun status {}",
         r.id, r.name, r.id
     ));
     if ctx.json {
-        output::print_json(&run_json(store, &r)?)?;
+        output::print_json(&r)?;
     }
     Ok(())
 }
 
-/// The run object of `status --json` and `runs --json`.
-pub fn run_json(store: &Store, r: &runs::Run) -> anyhow::Result<serde_json::Value> {
-    let due_days: u32 = settings::get_or(&store.conn, "invoice.due_days", "14")?
-        .parse()
-        .unwrap_or(14);
-    let (invoices, total, due) = crate::store::invoices::run_totals(&store.conn, r.id)?;
-    Ok(serde_json::json!({
-        "id": r.id, "name": r.name, "cycle": r.cycle, "status": r.status.as_str(),
-        "invoice_date": r.invoice_date, "cutoff_date": r.cutoff_date,
-        "due_date": r.effective_due(due_days), "invoice_message": r.invoice_message,
-        "invoices": invoices, "total_charges": fmt_minor(total), "amount_due": fmt_minor(due),
-    }))
-}
-
 pub fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
-    let all = runs::list(&store.conn)?;
+    let settings = settings::load(&store.conn)?;
+    let all = run_steps::list(store, &settings, &SystemClock)?;
     if ctx.json {
-        let v: Vec<_> = all
-            .iter()
-            .map(|r| run_json(store, r))
-            .collect::<anyhow::Result<_>>()?;
+        let v: Vec<_> = all.iter().map(|l| &l.run).collect();
         return output::print_json(&v);
     }
-    let due_days: u32 = settings::get_or(&store.conn, "invoice.due_days", "14")?
-        .parse()
-        .unwrap_or(14);
     let mut t = ctx.table(&[
         "id",
         "name",
@@ -131,26 +113,20 @@ pub fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
         "total",
         "next step",
     ]);
-    for r in &all {
-        let cl = checklist::compute(&status::facts(&store.conn, r)?);
-        let next = cl
-            .next
-            .and_then(|k| cl.steps.iter().find(|s| s.key == k))
-            .map(|s| s.title.to_string())
-            .unwrap_or_else(|| "Run complete".into());
-        let (invoices, total, _) = crate::store::invoices::run_totals(&store.conn, r.id)?;
-        let show = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+    let show = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+    for l in all {
+        let r = l.run;
         t.add_row(vec![
             r.id.to_string(),
-            r.name.clone(),
-            r.cycle.clone(),
+            r.name,
+            r.cycle,
             r.status.to_string(),
             show(r.invoice_date),
             show(r.cutoff_date),
-            show(r.effective_due(due_days)),
-            invoices.to_string(),
-            fmt_minor(total),
-            next,
+            show(r.due_date),
+            r.invoices.to_string(),
+            r.total_charges,
+            l.next_step,
         ]);
     }
     output::print_table(ctx, &t)
@@ -165,7 +141,7 @@ pub fn set_dates(
     let clear = |f: &str| a.clear.iter().any(|c| c == f);
     let pick =
         |v: Option<NaiveDate>, name: &str| if clear(name) { Some(None) } else { v.map(Some) };
-    let f = runs::Fields {
+    let fields = runs::Fields {
         invoice_date: pick(a.invoice_date, "invoice-date"),
         cutoff_date: pick(a.cutoff, "cutoff"),
         due_date: pick(a.due, "due"),
@@ -175,34 +151,26 @@ pub fn set_dates(
             a.message.map(Some)
         },
     };
-    if f.is_empty() {
-        return Err(Error::Usage(
-            "nothing to set: give --invoice-date, --cutoff, --due, --message or --clear".into(),
-        )
-        .into());
-    }
-    let tx = store.write()?;
-    let run = runs::resolve(&tx, &a.run)?;
-    let was = run.status;
-    let r = runs::set_fields(&tx, actor, &run, &f)?;
-    tx.commit()?;
-    if was != r.status {
+    let settings = settings::load(&store.conn)?;
+    let opts = run_steps::SetDates { run: a.run, fields };
+    let r = run_steps::set_dates(store, actor, &opts, &settings)?;
+    if let Some(was) = r.withdrawn {
         ctx.warn(&format!(
             "run {} was {was}: the change withdrew the sign-off; it is pending again",
-            r.id
+            r.run.id
         ));
     }
     ctx.say(&format!(
         "run {} updated; next: billrun status {}",
-        r.id, r.id
+        r.run.id, r.run.id
     ));
     if ctx.json {
-        output::print_json(&run_json(store, &r)?)?;
+        output::print_json(&r.run)?;
     }
     Ok(())
 }
 
-/// `ready` and `approve`.
+/// `ready` and `approve`: sign off, then take the pre-billing snapshot.
 pub fn sign_off(
     ctx: &Ctx,
     store: &mut Store,
@@ -210,93 +178,37 @@ pub fn sign_off(
     a: RunArg,
     t: Transition,
 ) -> anyhow::Result<()> {
-    let tx = store.write()?;
-    let run = runs::resolve(&tx, &a.run)?;
-    if run.invoice_date.is_none() || run.cutoff_date.is_none() {
-        return Err(precondition(format!(
-            "run {}: set dates first (billrun set-dates {} --invoice-date D --cutoff D)",
-            run.id, run.id
-        ))
-        .into());
-    }
-    let to = runs::transition(&tx, actor, &run, t, "")?;
-    tx.commit()?;
-    ctx.say(&format!("run {} is {to}", run.id));
-    let run = runs::resolve(&store.conn, &a.run)?;
-    let report = super::prebill::snapshot(store, actor, &run)?;
+    let settings = settings::load(&store.conn)?;
+    let opts = run_steps::SignOff {
+        run: a.run.clone(),
+        transition: t,
+    };
+    let run = run_steps::sign_off(store, actor, &opts)?;
+    ctx.say(&format!("run {} is {}", run.id, run.status));
+    let report = ops::prebill::snapshot(store, actor, &run, &settings, &SystemClock)?;
     ctx.say(&format!(
         "pre-billing report taken: {} invoices, total {} (billrun prebill {} to review)",
         report.totals.invoices, report.totals.total, run.id
     ));
     if ctx.json {
-        output::print_json(&run_json(store, &runs::resolve(&store.conn, &a.run)?)?)?;
+        output::print_json(&run_steps::view(store, &a.run, &settings)?)?;
     }
     Ok(())
 }
 
-/// Why a step cannot be confirmed yet, naming the step to do first.
-fn confirm_precondition(
-    store: &Store,
-    run: &runs::Run,
-    key: &str,
-) -> anyhow::Result<Option<String>> {
-    let facts = status::facts(&store.conn, run)?;
-    let post = key == "postbill";
-    if !post && run.status.is_locked() {
-        return Ok(Some(format!(
-            "run {} is {}: pre-billing steps are closed once bills are requested",
-            run.id, run.status
-        )));
-    }
-    if post && run.status != RunStatus::Completed {
-        return Ok(Some(format!(
-            "run {} is {}: the post-billing report comes after production",
-            run.id, run.status
-        )));
-    }
-    let id = run.id;
-    Ok(match key {
-        "check_cdrs" if facts.cdr.pending_files > 0 => Some(format!(
-            "{} CDR files are pending: process them (billrun cdr process) or ignore them (billrun cdr ignore FILE) first",
-            facts.cdr.pending_files
-        )),
-        "check_errors" if !facts.confirmed.contains("check_cdrs") => Some(format!(
-            "confirm the CDR check first (billrun confirm {id} cdrs)"
-        )),
-        "check_fee_errors" if !facts.wholesale_fees => Some(
-            "wholesale fees are off (features.wholesale_fees): there is no fee-errors step".into(),
-        ),
-        "check_fee_errors" if facts.open_fee_errors > 0 => Some(format!(
-            "{} fee errors are open: resolve or ignore them first (billrun errors {id} --kind fee_unknown_service)",
-            facts.open_fee_errors
-        )),
-        "prebill" if !facts.dates_set => Some(format!(
-            "set dates first (billrun set-dates {id} --invoice-date D --cutoff D)"
-        )),
-        "prebill" if !facts.prebill_done => Some(format!(
-            "run the pre-billing report first (billrun prebill {id})"
-        )),
-        _ => None,
-    })
-}
-
 pub fn confirm(ctx: &Ctx, store: &mut Store, actor: &Actor, a: ConfirmArgs) -> anyhow::Result<()> {
-    let key = checklist::confirm_key(&a.step)
+    let step = StepKey::from_confirm_arg(&a.step)
         .ok_or_else(|| bad_input(format!("unknown step '{}'", a.step)))?;
-    let run = runs::resolve(&store.conn, &a.run)?;
-    if let Some(why) = confirm_precondition(store, &run, key)? {
-        return Err(precondition(format!("cannot confirm {}: {why}", a.step)).into());
-    }
-    let tx = store.write()?;
-    let new = runs::confirm(&tx, actor, run.id, key)?;
-    tx.commit()?;
-    ctx.say(&if new {
-        format!("run {}: {} confirmed", run.id, a.step)
+    let settings = settings::load(&store.conn)?;
+    let opts = run_steps::Confirm { run: a.run, step };
+    let r = run_steps::confirm(store, actor, &opts, &settings, &SystemClock)?;
+    ctx.say(&if r.newly {
+        format!("run {}: {} confirmed", r.run, a.step)
     } else {
-        format!("run {}: {} was already confirmed", run.id, a.step)
+        format!("run {}: {} was already confirmed", r.run, a.step)
     });
     if ctx.json {
-        output::print_json(&serde_json::json!({"run": run.id, "step": key, "confirmed": true}))?;
+        output::print_json(&r)?;
     }
     Ok(())
 }
@@ -308,53 +220,17 @@ pub fn request(
     db: &std::path::Path,
     a: RequestArgs,
 ) -> anyhow::Result<()> {
-    let run = runs::resolve(&store.conn, &a.run)?;
-    if run.status.is_locked() {
-        return Err(precondition(format!(
-            "run {} is {}: bills were already requested",
-            run.id, run.status
-        ))
-        .into());
-    }
-    if run.invoice_date.is_none() || run.cutoff_date.is_none() {
-        return Err(precondition(format!(
-            "run {}: step 'Set dates' is not done: billrun set-dates {} --invoice-date D --cutoff D",
-            run.id, run.id
-        ))
-        .into());
-    }
-    let cl = checklist::compute(&status::facts(&store.conn, &run)?);
-    if !a.expert
-        && let Some(s) = cl.steps.iter().find(|s| {
-            s.key != "request" && s.stage == checklist::Stage::Pre && !s.state.is_settled()
-        })
-    {
-        let how = if s.state == State::Blocked {
-            "is blocked"
-        } else {
-            "is not done"
-        };
-        return Err(precondition(format!(
-                "run {}: step '{}' {how} ({}). Do it first: {} — or request with --expert to skip the checks",
-                run.id, s.title, s.detail, s.command
-            ))
-            .into());
-    }
+    let settings = settings::load(&store.conn)?;
+    let opts = run_steps::Request {
+        run: a.run.clone(),
+        expert: a.expert,
+    };
+    let run = run_steps::request_preflight(store, &opts, &settings, &SystemClock)?;
     ctx.confirm(&format!(
         "Request bills for run {} '{}'? This locks the run",
         run.id, run.name
     ))?;
-    let tx = store.write()?;
-    let note = if a.expert {
-        format!("--expert: pre-billing checks skipped by {}", actor.operator)
-    } else {
-        String::new()
-    };
-    runs::transition(&tx, actor, &run, Transition::Request, &note)?;
-    if a.expert {
-        runs::set_expert(&tx, run.id, &actor.operator)?;
-    }
-    tx.commit()?;
+    let run = run_steps::request(store, actor, &opts, &settings, &SystemClock)?;
     ctx.say(&format!(
         "run {}: bills requested; the run is locked",
         run.id
@@ -365,10 +241,9 @@ pub fn request(
             run.id
         ));
         if ctx.json {
-            output::print_json(&run_json(store, &runs::resolve(&store.conn, &a.run)?)?)?;
+            output::print_json(&run_steps::RunView::of(&store.conn, &run, &settings)?)?;
         }
         return Ok(());
     }
-    let run = runs::resolve(&store.conn, &a.run)?;
     super::produce::produce(ctx, store, actor, db, &run)
 }

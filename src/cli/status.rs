@@ -1,9 +1,10 @@
 //! `billrun status [RUN] [--all] [--check]`: the next-steps checklist.
 
 use super::output::{self, Ctx};
-use crate::domain::checklist::{self, Checklist, Stage, State};
-use crate::error::bad_input;
-use crate::store::{Store, runs, status};
+use crate::domain::checklist::{Stage, State, StepKey};
+use crate::ops::status::{RunStatusDoc, StatusOptions};
+use crate::ops::{self, SystemClock};
+use crate::store::{Store, settings};
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -18,109 +19,51 @@ pub struct Args {
     pub check: bool,
 }
 
-/// The document of `status --json`.
-pub fn document(store: &Store, run: &runs::Run) -> anyhow::Result<(serde_json::Value, Checklist)> {
-    let facts = status::facts(&store.conn, run)?;
-    let cl = checklist::compute(&facts);
-    let c = &facts.cdr;
-    let mut parts = Vec::new();
-    for (n, what) in [
-        (c.pending_files, "pending"),
-        (c.processing_files, "processing"),
-        (c.failed_files, "failed"),
-    ] {
-        if n > 0 {
-            parts.push(format!("{n} {what}"));
-        }
-    }
-    let detail = if parts.is_empty() {
-        "no CDR files pending".to_string()
-    } else {
-        format!("CDR files: {}", parts.join(", "))
-    };
-    let doc = serde_json::json!({
-        "run": super::runs::run_json(store, run)?,
-        "banner": {"pending_cdr_files": c.pending_files, "processing_cdr_files": c.processing_files,
-                   "failed_cdr_files": c.failed_files, "detail": detail},
-        "steps": cl.steps,
-        "next": cl.next,
-        "complete": cl.complete,
-    });
-    Ok((doc, cl))
-}
-
-fn needs_operator(cl: &Checklist) -> bool {
-    cl.steps.iter().any(|s| s.state == State::Todo)
-}
-
 pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<ExitCode> {
-    let selected: Vec<runs::Run> = if a.all {
-        runs::list(&store.conn)?
-            .into_iter()
-            .filter(|r| !is_complete(store, r).unwrap_or(false))
-            .collect()
-    } else if let Some(key) = &a.run {
-        vec![runs::resolve(&store.conn, key)?]
-    } else {
-        match runs::latest_open(&store.conn)? {
-            Some(r) => vec![r],
-            None => return Err(bad_input(
-                "no billing runs yet: create one with `billrun new --invoice-date D --cutoff D`",
-            )
-            .into()),
-        }
+    let settings = settings::load(&store.conn)?;
+    let opts = StatusOptions {
+        run: a.run,
+        all: a.all,
     };
-    let mut docs = Vec::new();
-    let mut attention = false;
-    for r in &selected {
-        let (doc, cl) = document(store, r)?;
-        attention |= needs_operator(&cl);
-        if !ctx.json {
-            print_text(ctx, &doc, &cl);
-        }
-        docs.push(doc);
-    }
+    let report = ops::status::status(store, &opts, &settings, &SystemClock)?;
     if ctx.json {
         if a.all {
-            output::print_json(&docs)?;
-        } else if let Some(d) = docs.first() {
+            output::print_json(&report.runs)?;
+        } else if let Some(d) = report.runs.first() {
             output::print_json(d)?;
         }
-    } else if a.all && selected.is_empty() {
-        ctx.say("no open runs");
+    } else {
+        for doc in &report.runs {
+            print_text(ctx, doc);
+        }
+        if a.all && report.runs.is_empty() {
+            ctx.say("no open runs");
+        }
     }
-    Ok(if a.check && attention {
+    Ok(if a.check && report.needs_operator {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-fn is_complete(store: &Store, r: &runs::Run) -> anyhow::Result<bool> {
-    Ok(checklist::compute(&status::facts(&store.conn, r)?).complete)
-}
-
-fn print_text(ctx: &Ctx, doc: &serde_json::Value, cl: &Checklist) {
-    let run = &doc["run"];
-    let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+fn print_text(ctx: &Ctx, cl: &RunStatusDoc) {
+    let run = &cl.run;
+    let s = |d: Option<chrono::NaiveDate>| d.map_or_else(|| "-".to_string(), |d| d.to_string());
     println!(
         "{}",
         ctx.bold(&format!(
             "Run {} '{}' — {}   invoice date {}, cutoff {}, due {}",
-            run["id"],
-            s(&run["name"]),
-            s(&run["status"]),
-            s(&run["invoice_date"]),
-            s(&run["cutoff_date"]),
-            s(&run["due_date"])
+            run.id,
+            run.name,
+            run.status,
+            s(run.invoice_date),
+            s(run.cutoff_date),
+            s(run.due_date)
         ))
     );
-    let banner = &doc["banner"];
-    let pending = banner["pending_cdr_files"].as_u64().unwrap_or(0)
-        + banner["processing_cdr_files"].as_u64().unwrap_or(0)
-        + banner["failed_cdr_files"].as_u64().unwrap_or(0);
-    if pending > 0 {
-        println!("{}", ctx.yellow(&format!("⚠ {}", s(&banner["detail"]))));
+    if cl.banner.unfinished() > 0 {
+        println!("{}", ctx.yellow(&format!("⚠ {}", cl.banner.detail)));
     }
     if cl.complete {
         println!("{}", ctx.green("✔ Run complete"));
@@ -146,7 +89,7 @@ fn print_text(ctx: &Ctx, doc: &serde_json::Value, cl: &Checklist) {
     for (i, st) in cl
         .steps
         .iter()
-        .filter(|st| st.stage == cl.stage && st.key != "complete")
+        .filter(|st| st.stage == cl.stage && st.key != StepKey::Complete)
         .enumerate()
     {
         let mark = match st.state {

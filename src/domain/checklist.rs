@@ -33,19 +33,87 @@ impl State {
     }
 }
 
-/// Steps the operator confirms with `billrun confirm RUN STEP`.
-pub const CONFIRMABLE: &[(&str, &str)] = &[
-    ("payments", "check_payments"),
-    ("cdrs", "check_cdrs"),
-    ("errors", "check_errors"),
-    ("fee-errors", "check_fee_errors"),
-    ("prebill", "prebill"),
-    ("postbill", "postbill"),
+/// Every step of the checklist, in the order `status` shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKey {
+    SetDates,
+    CheckPayments,
+    CheckCdrs,
+    CheckErrors,
+    CheckFeeErrors,
+    Prebill,
+    Request,
+    Postbill,
+    Production,
+    Xero,
+    Email,
+    Print,
+    CollectDd,
+    CollectCard,
+    Complete,
+}
+
+/// Steps the operator confirms with `billrun confirm RUN STEP`: the
+/// argument and the step.
+pub const CONFIRMABLE: &[(&str, StepKey)] = &[
+    ("payments", StepKey::CheckPayments),
+    ("cdrs", StepKey::CheckCdrs),
+    ("errors", StepKey::CheckErrors),
+    ("fee-errors", StepKey::CheckFeeErrors),
+    ("prebill", StepKey::Prebill),
+    ("postbill", StepKey::Postbill),
 ];
 
-/// The step key a `confirm` argument names.
-pub fn confirm_key(arg: &str) -> Option<&'static str> {
-    CONFIRMABLE.iter().find(|(a, _)| *a == arg).map(|(_, k)| *k)
+impl StepKey {
+    /// The key as JSON shows it and the `confirmations` table stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKey::SetDates => "set_dates",
+            StepKey::CheckPayments => "check_payments",
+            StepKey::CheckCdrs => "check_cdrs",
+            StepKey::CheckErrors => "check_errors",
+            StepKey::CheckFeeErrors => "check_fee_errors",
+            StepKey::Prebill => "prebill",
+            StepKey::Request => "request",
+            StepKey::Postbill => "postbill",
+            StepKey::Production => "production",
+            StepKey::Xero => "xero",
+            StepKey::Email => "email",
+            StepKey::Print => "print",
+            StepKey::CollectDd => "collect_dd",
+            StepKey::CollectCard => "collect_card",
+            StepKey::Complete => "complete",
+        }
+    }
+
+    /// The step a `confirm` argument names.
+    pub fn from_confirm_arg(arg: &str) -> Option<StepKey> {
+        CONFIRMABLE.iter().find(|(a, _)| *a == arg).map(|(_, k)| *k)
+    }
+
+    /// The `confirm` argument of a confirmable step.
+    pub fn confirm_arg(self) -> Option<&'static str> {
+        CONFIRMABLE
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(a, _)| *a)
+    }
+
+    /// Before or after bills are requested.
+    pub fn stage(self) -> Stage {
+        if self <= StepKey::Request {
+            Stage::Pre
+        } else {
+            Stage::Post
+        }
+    }
+}
+
+impl std::fmt::Display for StepKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Count and sum of unallocated payments for one method.
@@ -107,9 +175,26 @@ pub struct Facts {
     pub invoices: InvoiceFacts,
 }
 
+impl Facts {
+    /// Whether the operator confirmed `key`.
+    pub fn is_confirmed(&self, key: StepKey) -> bool {
+        self.confirmed.contains(key.as_str())
+    }
+    fn status(&self) -> RunStatus {
+        self.status.unwrap_or(RunStatus::Pending)
+    }
+    /// Bills are requested: the pre-billing steps are closed.
+    fn requested(&self) -> bool {
+        self.status().is_locked()
+    }
+    fn completed(&self) -> bool {
+        self.status() == RunStatus::Completed
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
-    pub key: &'static str,
+    pub key: StepKey,
     pub title: &'static str,
     pub state: State,
     pub detail: String,
@@ -131,21 +216,14 @@ pub enum Stage {
 #[derive(Debug, Clone, Serialize)]
 pub struct Checklist {
     pub steps: Vec<Step>,
-    pub next: Option<&'static str>,
+    pub next: Option<StepKey>,
     pub complete: bool,
     /// The stage to show in text: pre-billing until bills are requested.
     #[serde(skip)]
     pub stage: Stage,
 }
 
-fn step(
-    key: &'static str,
-    title: &'static str,
-    stage: Stage,
-    state: State,
-    detail: String,
-    command: String,
-) -> Step {
+fn step(key: StepKey, title: &'static str, state: State, detail: String, command: String) -> Step {
     Step {
         key,
         title,
@@ -153,7 +231,153 @@ fn step(
         detail,
         command,
         warning: None,
-        stage,
+        stage: key.stage(),
+    }
+}
+
+/// Why a step cannot be confirmed (yet). The text names what to do first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("run {run} is {status}: pre-billing steps are closed once bills are requested")]
+    PreBillingClosed { run: i64, status: RunStatus },
+    #[error("run {run} is {status}: the post-billing report comes after production")]
+    BeforeProduction { run: i64, status: RunStatus },
+    #[error(
+        "{0} CDR files are pending: process them (billrun cdr process) or ignore them (billrun cdr ignore FILE) first"
+    )]
+    CdrFilesPending(u64),
+    #[error("confirm the CDR check first (billrun confirm {run} cdrs)")]
+    ConfirmCdrsFirst { run: i64 },
+    #[error("wholesale fees are off (features.wholesale_fees): there is no fee-errors step")]
+    WholesaleFeesOff,
+    #[error(
+        "{open} fee errors are open: resolve or ignore them first (billrun errors {run} --kind fee_unknown_service)"
+    )]
+    FeeErrorsOpen { run: i64, open: u64 },
+    #[error("set dates first (billrun set-dates {run} --invoice-date D --cutoff D)")]
+    SetDatesFirst { run: i64 },
+    #[error("run the pre-billing report first (billrun prebill {run})")]
+    PrebillFirst { run: i64 },
+    #[error("step {0} is not confirmed by the operator")]
+    NotConfirmable(StepKey),
+    #[error("run {run} is {status}: bills were already requested")]
+    AlreadyRequested { run: i64, status: RunStatus },
+    #[error(
+        "run {run}: step 'Set dates' is not done: billrun set-dates {run} --invoice-date D --cutoff D"
+    )]
+    DatesNotSet { run: i64 },
+    #[error(
+        "run {run}: step '{title}' {how} ({detail}). Do it first: {command} — or request with --expert to skip the checks"
+    )]
+    StepOpen {
+        run: i64,
+        title: &'static str,
+        how: &'static str,
+        detail: String,
+        command: String,
+    },
+}
+
+/// The step order: what a step waits for. A step that waits is `blocked`
+/// in the checklist, and `confirm` refuses it.
+fn waits_for(f: &Facts, key: StepKey) -> Option<Refusal> {
+    let run = f.run_id;
+    match key {
+        StepKey::CheckErrors if !f.is_confirmed(StepKey::CheckCdrs) => {
+            Some(Refusal::ConfirmCdrsFirst { run })
+        }
+        StepKey::Prebill if !f.dates_set => Some(Refusal::SetDatesFirst { run }),
+        _ => None,
+    }
+}
+
+/// A step that does not apply (shown `skipped`, never confirmed).
+fn not_applicable(f: &Facts, key: StepKey) -> Option<Refusal> {
+    match key {
+        StepKey::CheckFeeErrors if !f.wholesale_fees => Some(Refusal::WholesaleFeesOff),
+        _ => None,
+    }
+}
+
+/// The stage of `key` is open: pre-billing steps until bills are
+/// requested, post-billing steps once the run is produced.
+fn stage_open(f: &Facts, key: StepKey) -> Result<(), Refusal> {
+    let (run, status) = (f.run_id, f.status());
+    match key.stage() {
+        Stage::Pre if f.requested() => Err(Refusal::PreBillingClosed { run, status }),
+        Stage::Post if !f.completed() => Err(Refusal::BeforeProduction { run, status }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the operator may confirm `key` now. Checked by `confirm` inside
+/// its write transaction, on facts gathered there.
+pub fn can_confirm(f: &Facts, key: StepKey) -> Result<(), Refusal> {
+    if key.confirm_arg().is_none() {
+        return Err(Refusal::NotConfirmable(key));
+    }
+    stage_open(f, key)?;
+    let run = f.run_id;
+    // What must be finished before the confirmation means anything.
+    let unfinished = match key {
+        StepKey::CheckCdrs if f.cdr.pending_files > 0 => {
+            Some(Refusal::CdrFilesPending(f.cdr.pending_files))
+        }
+        StepKey::CheckFeeErrors if f.wholesale_fees && f.open_fee_errors > 0 => {
+            Some(Refusal::FeeErrorsOpen {
+                run,
+                open: f.open_fee_errors,
+            })
+        }
+        _ => None,
+    };
+    let prebill_missing =
+        (key == StepKey::Prebill && !f.prebill_done).then_some(Refusal::PrebillFirst { run });
+    match waits_for(f, key)
+        .or_else(|| not_applicable(f, key))
+        .or(unfinished)
+        .or(prebill_missing)
+    {
+        Some(r) => Err(r),
+        None => Ok(()),
+    }
+}
+
+/// Whether bills may be requested: not yet requested, dates set, and
+/// (unless `expert`) every pre-billing step above `request` settled, in
+/// checklist order. Checked inside the write transaction that locks the run.
+pub fn can_request(f: &Facts, expert: bool) -> Result<(), Refusal> {
+    let run = f.run_id;
+    if f.requested() {
+        return Err(Refusal::AlreadyRequested {
+            run,
+            status: f.status(),
+        });
+    }
+    if !f.dates_set {
+        return Err(Refusal::DatesNotSet { run });
+    }
+    if expert {
+        return Ok(());
+    }
+    let cl = compute(f);
+    match cl
+        .steps
+        .into_iter()
+        .find(|s| s.key < StepKey::Request && !s.state.is_settled())
+    {
+        Some(s) => Err(Refusal::StepOpen {
+            run,
+            title: s.title,
+            how: if s.state == State::Blocked {
+                "is blocked"
+            } else {
+                "is not done"
+            },
+            detail: s.detail,
+            command: s.command,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -192,30 +416,44 @@ fn by_method(now: &[MethodTotal], prev: &[MethodTotal]) -> String {
     format!("; by method: {}", parts.join(", "))
 }
 
-/// Compute the checklist.
-pub fn compute(f: &Facts) -> Checklist {
-    use Stage::*;
-    use State::*;
-    let id = f.run_id;
-    let status = f.status.unwrap_or(RunStatus::Pending);
-    let requested = status.is_locked();
-    let confirmed = |k: &str| f.confirmed.contains(k);
-    // After an --expert request, an unconfirmed pre-billing step was bypassed.
-    let bypassed = |k: &str| requested && !confirmed(k);
-    let expert_note = || {
-        format!(
+/// The state of a pre-billing step the operator confirms: done when
+/// confirmed, skipped once bills are requested (or when it does not
+/// apply), blocked while it waits for an earlier step, else to do.
+fn confirmable_state(f: &Facts, key: StepKey) -> State {
+    if not_applicable(f, key).is_some() {
+        State::Skipped
+    } else if f.is_confirmed(key) {
+        State::Done
+    } else if f.requested() {
+        State::Skipped
+    } else if waits_for(f, key).is_some() {
+        State::Blocked
+    } else {
+        State::Todo
+    }
+}
+
+/// After an `--expert` request, an unconfirmed pre-billing step was
+/// bypassed: its detail says so.
+fn note_bypass(f: &Facts, mut s: Step) -> Step {
+    if f.requested() && !f.is_confirmed(s.key) && not_applicable(f, s.key).is_none() {
+        s.detail = format!(
             "skipped: bills requested with --expert by {}",
             f.expert_by.as_deref().unwrap_or("?")
-        )
-    };
-    let mut steps = Vec::new();
+        );
+    }
+    s
+}
 
-    // 1. Set dates
-    steps.push(step(
-        "set_dates",
+fn set_dates(f: &Facts) -> Step {
+    step(
+        StepKey::SetDates,
         "Set dates",
-        Pre,
-        if f.dates_set { Done } else { Todo },
+        if f.dates_set {
+            State::Done
+        } else {
+            State::Todo
+        },
         match (&f.invoice_date, &f.cutoff_date) {
             (Some(i), Some(c)) => format!("invoice date {i}, cutoff {c}"),
             (i, c) => format!(
@@ -228,38 +466,38 @@ pub fn compute(f: &Facts) -> Checklist {
                     .join(", ")
             ),
         },
-        format!("billrun set-dates {id} --invoice-date YYYY-MM-DD --cutoff YYYY-MM-DD"),
-    ));
+        format!(
+            "billrun set-dates {} --invoice-date YYYY-MM-DD --cutoff YYYY-MM-DD",
+            f.run_id
+        ),
+    )
+}
 
-    // 2. Check payments
+fn check_payments(f: &Facts) -> Step {
+    let id = f.run_id;
     let (pc, ps) = sum_line(&f.payments_now);
     let (qc, qs) = sum_line(&f.payments_prev);
-    let mut s = step(
-        "check_payments",
-        "Check payments",
-        Pre,
-        if confirmed("check_payments") {
-            Done
-        } else if requested {
-            Skipped
-        } else {
-            Todo
-        },
-        format!(
-            "{pc} unallocated payments, {} (previous run: {qc}, {}){}",
-            money::fmt_minor(ps),
-            money::fmt_minor(qs),
-            by_method(&f.payments_now, &f.payments_prev)
+    let mut s = note_bypass(
+        f,
+        step(
+            StepKey::CheckPayments,
+            "Check payments",
+            confirmable_state(f, StepKey::CheckPayments),
+            format!(
+                "{pc} unallocated payments, {} (previous run: {qc}, {}){}",
+                money::fmt_minor(ps),
+                money::fmt_minor(qs),
+                by_method(&f.payments_now, &f.payments_prev)
+            ),
+            format!("billrun payments list --unallocated; billrun confirm {id} payments"),
         ),
-        format!("billrun payments list --unallocated; billrun confirm {id} payments"),
     );
-    if bypassed("check_payments") {
-        s.detail = expert_note();
-    }
     s.warning = f.xero_payments_stale.clone();
-    steps.push(s);
+    s
+}
 
-    // 3. Check CDRs
+fn check_cdrs(f: &Facts) -> Step {
+    let id = f.run_id;
     let c = &f.cdr;
     let mut detail = format!(
         "{} files, {} CDR lines this period (previous {} files, {} lines)",
@@ -277,286 +515,322 @@ pub fn compute(f: &Facts) -> Checklist {
             c.carriers_without_file.join(", ")
         ));
     }
-    let mut s = step(
-        "check_cdrs",
-        "Check CDRs",
-        Pre,
-        if confirmed("check_cdrs") {
-            Done
-        } else if requested {
-            Skipped
-        } else {
-            Todo
-        },
-        detail,
-        if c.pending_files > 0 {
-            "billrun cdr process (or billrun cdr ignore FILE)".to_string()
-        } else {
-            format!("billrun cdr fetch; billrun cdr list; billrun confirm {id} cdrs")
-        },
-    );
-    if bypassed("check_cdrs") {
-        s.detail = expert_note();
-    }
-    steps.push(s);
+    note_bypass(
+        f,
+        step(
+            StepKey::CheckCdrs,
+            "Check CDRs",
+            confirmable_state(f, StepKey::CheckCdrs),
+            detail,
+            if c.pending_files > 0 {
+                "billrun cdr process (or billrun cdr ignore FILE)".to_string()
+            } else {
+                format!("billrun cdr fetch; billrun cdr list; billrun confirm {id} cdrs")
+            },
+        ),
+    )
+}
 
-    // 4. Check billing errors (appears after CDRs are confirmed)
+/// Appears after the CDRs are confirmed.
+fn check_errors(f: &Facts) -> Step {
+    let id = f.run_id;
     let open: u64 = f.open_errors.iter().map(|e| e.1).sum();
-    let mut s = step(
-        "check_errors",
-        "Check billing errors",
-        Pre,
-        if confirmed("check_errors") {
-            Done
-        } else if requested {
-            Skipped
-        } else if !confirmed("check_cdrs") {
-            Blocked
-        } else {
-            Todo
-        },
-        if open == 0 {
-            "no open billing errors".to_string()
-        } else {
-            format!(
-                "{open} open: {}",
-                f.open_errors
-                    .iter()
-                    .map(|(k, n)| format!("{k} {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        },
-        format!("billrun errors {id}; billrun confirm {id} errors"),
+    let mut s = note_bypass(
+        f,
+        step(
+            StepKey::CheckErrors,
+            "Check billing errors",
+            confirmable_state(f, StepKey::CheckErrors),
+            if open == 0 {
+                "no open billing errors".to_string()
+            } else {
+                format!(
+                    "{open} open: {}",
+                    f.open_errors
+                        .iter()
+                        .map(|(k, n)| format!("{k} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            format!("billrun errors {id}; billrun confirm {id} errors"),
+        ),
     );
-    if bypassed("check_errors") {
-        s.detail = expert_note();
-    } else if s.state == Blocked {
+    if s.state == State::Blocked {
         s.detail = format!("confirm CDRs first; {}", s.detail);
     }
-    steps.push(s);
+    s
+}
 
-    // 5. Fixed fee errors (wholesale feature only)
-    let mut s = step(
-        "check_fee_errors",
-        "Check fixed fee errors",
-        Pre,
-        if !f.wholesale_fees {
-            Skipped
-        } else if confirmed("check_fee_errors") {
-            Done
-        } else if requested {
-            Skipped
-        } else {
-            Todo
-        },
-        if !f.wholesale_fees {
-            "wholesale fees are off (features.wholesale_fees)".to_string()
-        } else {
-            format!("{} open fee errors", f.open_fee_errors)
-        },
-        format!("billrun errors {id} --kind fee_unknown_service; billrun confirm {id} fee-errors"),
-    );
-    if f.wholesale_fees && bypassed("check_fee_errors") {
-        s.detail = expert_note();
-    }
-    steps.push(s);
+/// Fixed fee errors: the wholesale feature only.
+fn check_fee_errors(f: &Facts) -> Step {
+    let id = f.run_id;
+    note_bypass(
+        f,
+        step(
+            StepKey::CheckFeeErrors,
+            "Check fixed fee errors",
+            confirmable_state(f, StepKey::CheckFeeErrors),
+            if !f.wholesale_fees {
+                "wholesale fees are off (features.wholesale_fees)".to_string()
+            } else {
+                format!("{} open fee errors", f.open_fee_errors)
+            },
+            format!(
+                "billrun errors {id} --kind fee_unknown_service; billrun confirm {id} fee-errors"
+            ),
+        ),
+    )
+}
 
-    // 6. Pre-billing report
-    let mut s = step(
-        "prebill",
-        "Pre-billing report",
-        Pre,
-        if confirmed("prebill") {
-            Done
-        } else if requested {
-            Skipped
-        } else if !f.dates_set {
-            Blocked
-        } else {
-            Todo
-        },
-        if f.prebill_done {
-            "report run; review it and confirm".to_string()
-        } else if !f.dates_set {
-            "set dates first".to_string()
-        } else {
-            "not run yet".to_string()
-        },
-        format!("billrun prebill {id}; billrun confirm {id} prebill"),
-    );
-    if bypassed("prebill") {
-        s.detail = expert_note();
-    }
-    steps.push(s);
+fn prebill(f: &Facts) -> Step {
+    let id = f.run_id;
+    note_bypass(
+        f,
+        step(
+            StepKey::Prebill,
+            "Pre-billing report",
+            confirmable_state(f, StepKey::Prebill),
+            if f.prebill_done {
+                "report run; review it and confirm".to_string()
+            } else if !f.dates_set {
+                "set dates first".to_string()
+            } else {
+                "not run yet".to_string()
+            },
+            format!("billrun prebill {id}; billrun confirm {id} prebill"),
+        ),
+    )
+}
 
-    // 7. Request bills
-    let pre_ok = steps.iter().all(|s| s.state.is_settled());
-    steps.push(step(
-        "request",
+/// Ready once every step above is settled.
+fn request(f: &Facts, above: &[Step]) -> Step {
+    let pre_ok = above.iter().all(|s| s.state.is_settled());
+    let requested = f.requested();
+    step(
+        StepKey::Request,
         "Request bills",
-        Pre,
         if requested {
-            Done
+            State::Done
         } else if pre_ok {
-            Todo
+            State::Todo
         } else {
-            Blocked
+            State::Blocked
         },
         if requested {
-            format!("bills requested (run {status})")
+            format!("bills requested (run {})", f.status())
         } else if pre_ok {
             "Billing run is ready!".to_string()
         } else {
             "complete the steps above first".to_string()
         },
-        format!("billrun request {id}"),
-    ));
+        format!("billrun request {}", f.run_id),
+    )
+}
 
-    // Post-billing.
-    let completed = status == RunStatus::Completed;
-    let inv = &f.invoices;
-    let post = |done: bool| {
-        if !completed {
-            Blocked
-        } else if done {
-            Done
-        } else {
-            Todo
-        }
-    };
-    let wait_detail = "after production".to_string();
-    steps.push(step(
-        "postbill",
+/// A post-billing step: blocked until the run is produced, then done or to do.
+fn post_state(f: &Facts, done: bool) -> State {
+    if stage_open(f, StepKey::Postbill).is_err() {
+        State::Blocked
+    } else if done {
+        State::Done
+    } else {
+        State::Todo
+    }
+}
+
+/// The detail of a post-billing step: `detail` once produced.
+fn post_detail(f: &Facts, detail: impl FnOnce() -> String) -> String {
+    if f.completed() {
+        detail()
+    } else {
+        "after production".to_string()
+    }
+}
+
+fn postbill(f: &Facts) -> Step {
+    let id = f.run_id;
+    step(
+        StepKey::Postbill,
         "Post-billing report",
-        Post,
-        post(confirmed("postbill")),
-        if completed {
-            "review the report and confirm".into()
-        } else {
-            wait_detail.clone()
-        },
+        post_state(f, f.is_confirmed(StepKey::Postbill)),
+        post_detail(f, || "review the report and confirm".into()),
         format!("billrun postbill {id}; billrun confirm {id} postbill"),
-    ));
-    steps.push(step(
-        "production",
+    )
+}
+
+fn production(f: &Facts) -> Step {
+    let inv = &f.invoices;
+    step(
+        StepKey::Production,
         "Bill production",
-        Post,
-        match status {
-            RunStatus::Completed => Done,
-            RunStatus::Requested | RunStatus::Running => Waiting,
-            _ => Blocked,
+        match f.status() {
+            RunStatus::Completed => State::Done,
+            RunStatus::Requested | RunStatus::Running => State::Waiting,
+            _ => State::Blocked,
         },
-        if requested {
+        if f.requested() {
             format!("{} of {} invoice PDFs ready", inv.pdf_ready, inv.total)
         } else {
             "request bills first".to_string()
         },
-        format!("billrun produce {id}"),
-    ));
-    steps.push(step(
-        "xero",
+        format!("billrun produce {}", f.run_id),
+    )
+}
+
+fn xero(f: &Facts) -> Step {
+    let id = f.run_id;
+    let unsent = f.invoices.xero_unsent;
+    step(
+        StepKey::Xero,
         "Send to Xero",
-        Post,
         if !f.xero_enabled {
-            Skipped
+            State::Skipped
         } else {
-            post(inv.xero_unsent == 0)
+            post_state(f, unsent == 0)
         },
         if !f.xero_enabled {
             "Xero is off (xero.enabled)".to_string()
-        } else if completed {
-            format!("{} invoices not yet sent to Xero", inv.xero_unsent)
         } else {
-            wait_detail.clone()
+            post_detail(f, || format!("{unsent} invoices not yet sent to Xero"))
         },
         format!("billrun xero export {id} --out xero-{id}.csv"),
-    ));
-    let mut email_detail = if completed {
-        format!("{} invoices to email", inv.email_unsent)
-    } else {
-        wait_detail.clone()
-    };
+    )
+}
+
+fn email(f: &Facts) -> Step {
+    let id = f.run_id;
+    let inv = &f.invoices;
+    let mut detail = post_detail(f, || format!("{} invoices to email", inv.email_unsent));
     if inv.email_failed > 0 {
-        email_detail.push_str(&format!(", {} failed", inv.email_failed));
+        detail.push_str(&format!(", {} failed", inv.email_failed));
     }
     if inv.email_in_flight > 0 {
-        email_detail.push_str(&format!(
+        detail.push_str(&format!(
             ", {} interrupted mid-send: check the mail server, then `billrun email {id} --resend NUMBER`",
             inv.email_in_flight
         ));
     }
-    steps.push(step(
-        "email",
+    step(
+        StepKey::Email,
         "Email bills",
-        Post,
-        post(inv.email_unsent == 0 && inv.email_in_flight == 0),
-        email_detail,
+        post_state(f, inv.email_unsent == 0 && inv.email_in_flight == 0),
+        detail,
         format!("billrun email {id}"),
-    ));
-    steps.push(step(
-        "print",
+    )
+}
+
+fn print(f: &Facts) -> Step {
+    let id = f.run_id;
+    let n = f.invoices.print_unprinted;
+    step(
+        StepKey::Print,
         "Print bills",
-        Post,
-        post(inv.print_unprinted == 0),
-        if completed {
-            format!("{} invoices to print", inv.print_unprinted)
-        } else {
-            wait_detail.clone()
-        },
+        post_state(f, n == 0),
+        post_detail(f, || format!("{n} invoices to print")),
         format!("billrun print {id} --out print-{id}"),
-    ));
-    let collect_detail = |n: u64, failed: u64| {
-        if !completed {
-            return wait_detail.clone();
-        }
+    )
+}
+
+fn collect_detail(f: &Facts, n: u64, failed: u64) -> String {
+    post_detail(f, || {
         let mut d = format!("{n} invoices not yet in a payment run");
         if failed > 0 {
             d.push_str(&format!(", {failed} failed collections"));
         }
         d
-    };
-    steps.push(step(
-        "collect_dd",
+    })
+}
+
+fn collect_dd(f: &Facts) -> Step {
+    let id = f.run_id;
+    let inv = &f.invoices;
+    step(
+        StepKey::CollectDd,
         "Collect by Direct Debit",
-        Post,
-        post(inv.dd_uncollected == 0),
-        collect_detail(inv.dd_uncollected, inv.dd_failed),
+        post_state(f, inv.dd_uncollected == 0),
+        collect_detail(f, inv.dd_uncollected, inv.dd_failed),
         format!("billrun collect dd {id} --out dd-{id}.txt"),
-    ));
-    steps.push(step(
-        "collect_card",
+    )
+}
+
+fn collect_card(f: &Facts) -> Step {
+    let inv = &f.invoices;
+    step(
+        StepKey::CollectCard,
         "Collect by card",
-        Post,
-        post(inv.card_uncollected == 0),
-        collect_detail(inv.card_uncollected, inv.card_failed),
-        format!("billrun collect card {id}"),
-    ));
-    let all_done = steps.iter().all(|s| s.state.is_settled());
-    steps.push(step(
-        "complete",
+        post_state(f, inv.card_uncollected == 0),
+        collect_detail(f, inv.card_uncollected, inv.card_failed),
+        format!("billrun collect card {}", f.run_id),
+    )
+}
+
+/// Complete once every step above is settled.
+fn complete(f: &Facts, above: &[Step]) -> Step {
+    let all_done = above.iter().all(|s| s.state.is_settled());
+    step(
+        StepKey::Complete,
         "Run complete",
-        Post,
-        if all_done { Done } else { Blocked },
+        if all_done {
+            State::Done
+        } else {
+            State::Blocked
+        },
         if all_done {
             "Run complete".into()
         } else {
             "finish the steps above".into()
         },
-        format!("billrun status {id}"),
-    ));
+        format!("billrun status {}", f.run_id),
+    )
+}
+
+/// Compute the checklist: each step from the facts, in order.
+pub fn compute(f: &Facts) -> Checklist {
+    let mut steps: Vec<Step> = [
+        set_dates,
+        check_payments,
+        check_cdrs,
+        check_errors,
+        check_fee_errors,
+        prebill,
+    ]
+    .iter()
+    .map(|s| s(f))
+    .collect();
+    steps.push(request(f, &steps));
+    steps.extend(
+        [
+            postbill,
+            production,
+            xero,
+            email,
+            print,
+            collect_dd,
+            collect_card,
+        ]
+        .iter()
+        .map(|s| s(f)),
+    );
+    let done = complete(f, &steps);
+    let all_done = done.state == State::Done;
+    steps.push(done);
     // Next: the first step the operator can act on (or that is under way),
     // else the first one not settled.
     let next = steps
         .iter()
-        .find(|s| matches!(s.state, Todo | Waiting))
+        .find(|s| matches!(s.state, State::Todo | State::Waiting))
         .or_else(|| steps.iter().find(|s| !s.state.is_settled()))
         .map(|s| s.key);
     Checklist {
         steps,
         next,
         complete: all_done,
-        stage: if requested { Post } else { Pre },
+        stage: if f.requested() {
+            Stage::Post
+        } else {
+            Stage::Pre
+        },
     }
 }
 
@@ -572,7 +846,11 @@ mod tests {
         }
     }
     fn state(c: &Checklist, key: &str) -> State {
-        c.steps.iter().find(|s| s.key == key).unwrap().state
+        c.steps
+            .iter()
+            .find(|s| s.key.as_str() == key)
+            .unwrap()
+            .state
     }
 
     #[test]
@@ -585,9 +863,9 @@ mod tests {
         assert_eq!(state(&c, "request"), State::Blocked);
         assert_eq!(state(&c, "production"), State::Blocked);
         assert_eq!(state(&c, "xero"), State::Skipped);
-        assert_eq!(c.next, Some("set_dates"));
+        assert_eq!(c.next, Some(StepKey::SetDates));
         assert!(!c.complete);
-        let keys: Vec<_> = c.steps.iter().map(|s| s.key).collect();
+        let keys: Vec<_> = c.steps.iter().map(|s| s.key.as_str()).collect();
         assert_eq!(
             keys,
             [
@@ -620,10 +898,14 @@ mod tests {
         let c = compute(&f);
         assert_eq!(state(&c, "request"), State::Todo);
         assert_eq!(
-            c.steps.iter().find(|s| s.key == "request").unwrap().detail,
+            c.steps
+                .iter()
+                .find(|s| s.key == StepKey::Request)
+                .unwrap()
+                .detail,
             "Billing run is ready!"
         );
-        assert_eq!(c.next, Some("request"));
+        assert_eq!(c.next, Some(StepKey::Request));
         // Wholesale fees on: the fee-errors step must be confirmed too.
         f.wholesale_fees = true;
         assert_eq!(state(&compute(&f), "request"), State::Blocked);
@@ -640,7 +922,7 @@ mod tests {
         assert!(c.steps[1].detail.contains("alice"));
         assert_eq!(state(&c, "production"), State::Waiting);
         assert_eq!(state(&c, "email"), State::Blocked);
-        assert_eq!(c.next, Some("production"));
+        assert_eq!(c.next, Some(StepKey::Production));
     }
 
     #[test]
@@ -656,7 +938,7 @@ mod tests {
         let c = compute(&f);
         assert_eq!(state(&c, "email"), State::Todo);
         assert_eq!(state(&c, "complete"), State::Blocked);
-        assert_eq!(c.next, Some("email"));
+        assert_eq!(c.next, Some(StepKey::Email));
     }
 
     #[test]
@@ -671,7 +953,11 @@ mod tests {
         f.payments_prev = vec![mt("direct_debit", 3, 16200)];
         f.xero_payments_stale = Some("stale".into());
         let c = compute(&f);
-        let s = c.steps.iter().find(|s| s.key == "check_payments").unwrap();
+        let s = c
+            .steps
+            .iter()
+            .find(|s| s.key == StepKey::CheckPayments)
+            .unwrap();
         assert_eq!(
             s.detail,
             "3 unallocated payments, 133.00 (previous run: 3, 162.00); by method: \
@@ -682,7 +968,84 @@ mod tests {
 
     #[test]
     fn confirm_arguments_map_to_steps() {
-        assert_eq!(confirm_key("fee-errors"), Some("check_fee_errors"));
-        assert_eq!(confirm_key("nope"), None);
+        assert_eq!(
+            StepKey::from_confirm_arg("fee-errors"),
+            Some(StepKey::CheckFeeErrors)
+        );
+        assert_eq!(StepKey::from_confirm_arg("nope"), None);
+        assert_eq!(StepKey::CheckCdrs.confirm_arg(), Some("cdrs"));
+        assert_eq!(StepKey::Request.confirm_arg(), None);
+        assert_eq!(
+            serde_json::to_value(StepKey::CollectDd).unwrap(),
+            serde_json::json!("collect_dd")
+        );
+    }
+
+    #[test]
+    fn can_confirm_follows_the_step_order() {
+        let mut f = facts();
+        assert_eq!(can_confirm(&f, StepKey::CheckPayments), Ok(()));
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckErrors),
+            Err(Refusal::ConfirmCdrsFirst { run: 3 })
+        );
+        assert_eq!(
+            can_confirm(&f, StepKey::Prebill).unwrap_err().to_string(),
+            "set dates first (billrun set-dates 3 --invoice-date D --cutoff D)"
+        );
+        f.dates_set = true;
+        assert_eq!(
+            can_confirm(&f, StepKey::Prebill),
+            Err(Refusal::PrebillFirst { run: 3 })
+        );
+        f.prebill_done = true;
+        assert_eq!(can_confirm(&f, StepKey::Prebill), Ok(()));
+        f.cdr.pending_files = 2;
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckCdrs),
+            Err(Refusal::CdrFilesPending(2))
+        );
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckFeeErrors),
+            Err(Refusal::WholesaleFeesOff)
+        );
+        f.wholesale_fees = true;
+        f.open_fee_errors = 1;
+        assert!(matches!(
+            can_confirm(&f, StepKey::CheckFeeErrors),
+            Err(Refusal::FeeErrorsOpen { open: 1, .. })
+        ));
+        assert_eq!(
+            can_confirm(&f, StepKey::Postbill).unwrap_err().to_string(),
+            "run 3 is pending: the post-billing report comes after production"
+        );
+        assert_eq!(
+            can_confirm(&f, StepKey::Request),
+            Err(Refusal::NotConfirmable(StepKey::Request))
+        );
+        f.status = Some(RunStatus::Completed);
+        assert_eq!(can_confirm(&f, StepKey::Postbill), Ok(()));
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckPayments)
+                .unwrap_err()
+                .to_string(),
+            "run 3 is completed: pre-billing steps are closed once bills are requested"
+        );
+    }
+
+    #[test]
+    fn a_blocked_step_in_the_checklist_is_refused_by_confirm() {
+        // One source of truth: every confirmable pre-billing step shown
+        // `blocked` is refused, for the same reason.
+        let mut f = facts();
+        for dates_set in [false, true] {
+            f.dates_set = dates_set;
+            let c = compute(&f);
+            for s in c.steps.iter().filter(|s| s.key.confirm_arg().is_some()) {
+                if s.state == State::Blocked && s.stage == Stage::Pre {
+                    assert!(can_confirm(&f, s.key).is_err(), "{:?}", s.key);
+                }
+            }
+        }
     }
 }

@@ -34,6 +34,17 @@ pub fn latest_due(day: u32, today: NaiveDate) -> NaiveDate {
     day_in_month(y, m, day)
 }
 
+/// A cycle needs a name and a billing day of 1 to 31.
+pub fn check_cycle(name: &str, day: u32) -> Result<(), String> {
+    if !(1..=31).contains(&day) {
+        return Err(format!("--day {day}: a billing day is 1 to 31"));
+    }
+    if name.trim().is_empty() {
+        return Err("--name must not be empty".into());
+    }
+    Ok(())
+}
+
 /// The dates of the run due on `invoice_date`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueRun {

@@ -9,6 +9,7 @@
 //! - `approve` is allowed from `pending` too (it implies ready);
 //! - `produce` on a `running` run resumes it (a crash left it there).
 
+use chrono::NaiveDate;
 use std::fmt;
 use std::str::FromStr;
 
@@ -136,6 +137,49 @@ impl serde::Serialize for RunStatus {
     }
 }
 
+/// A run's dates must be consistent: the due date not before the invoice
+/// date, the cutoff not after it (charges up to the cutoff must be known when
+/// invoicing). The message names the dates.
+pub fn check_dates(
+    invoice: Option<NaiveDate>,
+    cutoff: Option<NaiveDate>,
+    due: Option<NaiveDate>,
+) -> Result<(), String> {
+    if let (Some(i), Some(d)) = (invoice, due)
+        && d < i
+    {
+        return Err(format!("due date {d} is before the invoice date {i}"));
+    }
+    if let (Some(i), Some(c)) = (invoice, cutoff)
+        && c > i
+    {
+        return Err(format!(
+            "cutoff {c} is after the invoice date {i}: charges up to the cutoff must be known when invoicing"
+        ));
+    }
+    Ok(())
+}
+
+/// The name of a new run: the one given (not blank), else the cutoff month
+/// (`2026-11`, prefixed with the cycle unless it is `monthly`), else
+/// `run-` and the creation time `stamp`.
+pub fn run_name(
+    given: Option<&str>,
+    cycle: &str,
+    cutoff: Option<NaiveDate>,
+    stamp: &str,
+) -> Result<String, String> {
+    Ok(match given {
+        Some(n) if n.trim().is_empty() => return Err("--name must not be empty".into()),
+        Some(n) => n.to_string(),
+        None => match cutoff {
+            Some(c) if cycle == "monthly" => c.format("%Y-%m").to_string(),
+            Some(c) => format!("{cycle}-{}", c.format("%Y-%m")),
+            None => format!("run-{stamp}"),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +231,23 @@ mod tests {
         assert!(e.contains("locked"), "{e}");
         assert!(Requested.is_locked() && !Approved.is_locked());
         assert_eq!("running".parse::<RunStatus>().unwrap(), Running);
+    }
+
+    #[test]
+    fn run_names_and_dates() {
+        let d = |s: &str| s.parse::<NaiveDate>().ok();
+        assert_eq!(
+            run_name(None, "monthly", d("2026-11-30"), "x").unwrap(),
+            "2026-11"
+        );
+        assert_eq!(
+            run_name(None, "weekly", d("2026-11-30"), "x").unwrap(),
+            "weekly-2026-11"
+        );
+        assert_eq!(run_name(None, "monthly", None, "T").unwrap(), "run-T");
+        assert!(run_name(Some(" "), "monthly", None, "T").is_err());
+        assert!(check_dates(d("2026-12-01"), d("2026-11-30"), d("2026-12-15")).is_ok());
+        assert!(check_dates(d("2026-12-01"), None, d("2026-11-15")).is_err());
+        assert!(check_dates(d("2026-11-01"), d("2026-11-30"), None).is_err());
     }
 }

@@ -219,6 +219,23 @@ pub fn report<R: Serialize>(
     r
 }
 
+/// The per-customer (account, total, outcome) rows of a stored pre-billing
+/// snapshot (the JSON of `domain::prebill::Report`).
+pub fn snapshot_rows(json: &str) -> Result<Vec<(String, String, String)>, String> {
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    Ok(v["customers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+                    (s("account"), s("total"), s("outcome"))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

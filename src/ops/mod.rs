@@ -87,6 +87,8 @@ impl Progress for NoProgress {}
 pub mod cdr_import;
 pub mod charges;
 pub mod collect;
+pub mod config;
+pub mod cycles;
 pub mod email;
 pub mod fees;
 pub mod payments;
@@ -94,5 +96,7 @@ pub mod postbill;
 pub mod prebill;
 pub mod print;
 pub mod produce;
+pub mod reference;
 pub mod run_steps;
+pub mod status;
 pub mod xero;

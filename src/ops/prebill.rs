@@ -1,1 +1,109 @@
-//! The pre-billing report.
+//! `prebill`: the pre-billing report (computed from the same invoice drafts
+//! production will create; no billing data changes). Before bills are
+//! requested the run keeps it as its snapshot (the `prebill` step), which
+//! `ready` and `approve` also take.
+
+use crate::domain::invoice;
+use crate::domain::prebill::{self, CarrierRow, CustomerFacts, Minor, Report};
+use crate::domain::settings::Settings;
+use crate::error::{Result, precondition};
+use crate::store::audit::{self, Actor};
+use crate::store::runs::{self, Run};
+use crate::store::{Store, billing};
+use rusqlite::Connection;
+
+use super::Clock;
+
+/// `billrun prebill RUN`.
+#[derive(Debug, Clone)]
+pub struct PrebillOptions {
+    /// Run id or name.
+    pub run: String,
+}
+
+/// The report of the run (which needs its dates), kept as its snapshot
+/// while it is not locked.
+pub fn prebill(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &PrebillOptions,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<Report<Run>> {
+    let run = runs::resolve(&store.conn, &opts.run)?;
+    if run.cutoff_date.is_none() {
+        return Err(precondition(format!(
+            "run {}: set dates first (billrun set-dates {} --invoice-date D --cutoff D)",
+            run.id, run.id
+        )));
+    }
+    snapshot(store, actor, &run, settings, clock)
+}
+
+/// Compute the report and, while the run is not locked, keep it as the
+/// run's snapshot (audited), in one transaction.
+pub fn snapshot(
+    store: &mut Store,
+    actor: &Actor,
+    run: &Run,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<Report<Run>> {
+    let tx = store.write()?;
+    let report = report(&tx, run, settings)?;
+    if !run.status.is_locked() {
+        let json = serde_json::to_string(&report).expect("a report serialises");
+        runs::save_prebill(&tx, run.id, &json, clock.now())?;
+        audit::log(
+            &tx,
+            actor,
+            Some(run.id),
+            "prebill",
+            &format!(
+                "{} invoices, total {}",
+                report.totals.invoices, report.totals.total
+            ),
+        )?;
+    }
+    tx.commit()?;
+    Ok(report)
+}
+
+/// The pre-billing report of a run: computed, nothing changed.
+pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Report<Run>> {
+    let tax_rate = settings.tax.rate;
+    let customers: Vec<_> = billing::gather_with(conn, run, settings)?
+        .iter()
+        .map(|(c, inputs)| {
+            let facts = CustomerFacts {
+                account: c.account.clone(),
+                name: c.name.clone(),
+                wants_email: c.delivery != "print",
+                has_email: c.email.is_some(),
+                has_bank_details: c.has_bank_details,
+                previous_total_minor: c.previous.map(|p| p.total_charges_minor),
+            };
+            let draft = invoice::draft(inputs, tax_rate);
+            prebill::row(&facts, &draft, settings.prebill_change_percent)
+        })
+        .collect();
+    let totals = prebill::totals(&customers);
+    let by_carrier = billing::usage_by_carrier(conn, run)?
+        .into_iter()
+        .map(|(carrier, cdrs, m)| CarrierRow {
+            carrier,
+            cdrs,
+            usage: Minor(m),
+        })
+        .collect();
+    let (unbilled_cdrs, waiting_cdrs, open_errors) = billing::cdr_counts(conn, run)?;
+    Ok(Report {
+        run: run.clone(),
+        customers,
+        totals,
+        by_carrier,
+        unbilled_cdrs,
+        waiting_cdrs,
+        open_errors,
+    })
+}

@@ -1,1 +1,483 @@
-//! A run's steps: new, set-dates, confirm, ready, approve, request.
+//! A run's steps: `new`, `runs`, `set-dates`, `ready`/`approve`, `confirm`
+//! and the locking part of `request`. Every step's precondition is checked
+//! inside the write transaction that makes the change, on facts read there.
+
+use super::Clock;
+use crate::domain::checklist::{self, StepKey};
+use crate::domain::lifecycle::{RunStatus, Transition};
+use crate::domain::money::fmt_minor;
+use crate::domain::settings::Settings;
+use crate::error::{Error, Result, precondition};
+use crate::store::runs::{self, Fields, Run};
+use crate::store::{Store, audit::Actor, invoices, status};
+use chrono::NaiveDate;
+use rusqlite::Connection;
+use serde::Serialize;
+
+/// A run as `status --json`, `runs --json` and the run steps print it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunView {
+    pub id: i64,
+    pub name: String,
+    pub cycle: String,
+    pub status: RunStatus,
+    pub invoice_date: Option<NaiveDate>,
+    pub cutoff_date: Option<NaiveDate>,
+    /// Set explicitly, else the invoice date + `invoice.due_days`.
+    pub due_date: Option<NaiveDate>,
+    pub invoice_message: Option<String>,
+    pub invoices: u64,
+    pub total_charges: String,
+    pub amount_due: String,
+}
+
+impl RunView {
+    /// The view of `run` with its invoice totals.
+    pub fn of(conn: &Connection, run: &Run, settings: &Settings) -> Result<RunView> {
+        let (invoices, total, due) = invoices::run_totals(conn, run.id)?;
+        Ok(RunView {
+            id: run.id,
+            name: run.name.clone(),
+            cycle: run.cycle.clone(),
+            status: run.status,
+            invoice_date: run.invoice_date,
+            cutoff_date: run.cutoff_date,
+            due_date: run.effective_due(settings.invoice.due_days),
+            invoice_message: run.invoice_message.clone(),
+            invoices,
+            total_charges: fmt_minor(total),
+            amount_due: fmt_minor(due),
+        })
+    }
+}
+
+/// The view of the run named by `key` (id or name), as stored now.
+pub fn view(store: &Store, key: &str, settings: &Settings) -> Result<RunView> {
+    RunView::of(&store.conn, &runs::resolve(&store.conn, key)?, settings)
+}
+
+/// `billrun new`.
+#[derive(Debug, Clone, Default)]
+pub struct NewRun {
+    /// Default: the cutoff month, e.g. 2026-11.
+    pub name: Option<String>,
+    pub cycle: String,
+    pub invoice_date: Option<NaiveDate>,
+    pub cutoff: Option<NaiveDate>,
+    pub due: Option<NaiveDate>,
+    pub message: Option<String>,
+}
+
+/// Create a run (pending).
+pub fn new(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &NewRun,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<RunView> {
+    let tx = store.write()?;
+    let f = Fields {
+        invoice_date: Some(opts.invoice_date),
+        cutoff_date: Some(opts.cutoff),
+        due_date: Some(opts.due),
+        invoice_message: Some(opts.message.clone()),
+    };
+    let r = runs::create(
+        &tx,
+        actor,
+        opts.name.as_deref(),
+        &opts.cycle,
+        &f,
+        clock.now(),
+    )?;
+    tx.commit()?;
+    RunView::of(&store.conn, &r, settings)
+}
+
+/// One row of `billrun runs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunListing {
+    pub run: RunView,
+    /// The title of the run's next step, or "Run complete".
+    pub next_step: String,
+}
+
+/// Every run with its key figures and next step.
+pub fn list(store: &Store, settings: &Settings, clock: &dyn Clock) -> Result<Vec<RunListing>> {
+    let conn = &store.conn;
+    runs::list(conn)?
+        .iter()
+        .map(|r| {
+            let cl = checklist::compute(&status::facts(conn, r, settings, clock.now())?);
+            let next_step = cl
+                .next
+                .and_then(|k| cl.steps.iter().find(|s| s.key == k))
+                .map(|s| s.title.to_string())
+                .unwrap_or_else(|| "Run complete".into());
+            Ok(RunListing {
+                run: RunView::of(conn, r, settings)?,
+                next_step,
+            })
+        })
+        .collect()
+}
+
+/// `billrun set-dates`: the run and the fields to change.
+#[derive(Debug, Clone, Default)]
+pub struct SetDates {
+    pub run: String,
+    pub fields: Fields,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SetDatesReport {
+    pub run: RunView,
+    /// The sign-off the change withdrew (the run is pending again).
+    pub withdrawn: Option<RunStatus>,
+}
+
+/// Change a run's dates and message (refused once bills are requested).
+pub fn set_dates(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &SetDates,
+    settings: &Settings,
+) -> Result<SetDatesReport> {
+    if opts.fields.is_empty() {
+        return Err(Error::Usage(
+            "nothing to set: give --invoice-date, --cutoff, --due, --message or --clear".into(),
+        ));
+    }
+    let tx = store.write()?;
+    let run = runs::resolve(&tx, &opts.run)?;
+    let r = runs::set_fields(&tx, actor, &run, &opts.fields)?;
+    tx.commit()?;
+    Ok(SetDatesReport {
+        run: RunView::of(&store.conn, &r, settings)?,
+        withdrawn: (run.status != r.status).then_some(run.status),
+    })
+}
+
+/// `billrun ready` / `billrun approve`.
+#[derive(Debug, Clone)]
+pub struct SignOff {
+    pub run: String,
+    /// `Ready` or `Approve`.
+    pub transition: Transition,
+}
+
+/// Sign a run off. The caller then takes the pre-billing snapshot
+/// (`ops::prebill::snapshot`) of the returned run, as `ready`/`approve` do.
+pub fn sign_off(store: &mut Store, actor: &Actor, opts: &SignOff) -> Result<Run> {
+    let tx = store.write()?;
+    let run = runs::resolve(&tx, &opts.run)?;
+    if run.invoice_date.is_none() || run.cutoff_date.is_none() {
+        return Err(precondition(format!(
+            "run {}: set dates first (billrun set-dates {} --invoice-date D --cutoff D)",
+            run.id, run.id
+        )));
+    }
+    runs::transition(&tx, actor, &run, opts.transition, "")?;
+    tx.commit()?;
+    runs::resolve(&store.conn, &opts.run)
+}
+
+/// `billrun confirm RUN STEP`.
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub run: String,
+    pub step: StepKey,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfirmReport {
+    pub run: i64,
+    pub step: StepKey,
+    pub confirmed: bool,
+    /// False when the step was already confirmed.
+    #[serde(skip)]
+    pub newly: bool,
+}
+
+/// Confirm a checklist step, if `checklist::can_confirm` allows it on the
+/// facts read inside the write transaction.
+pub fn confirm(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &Confirm,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<ConfirmReport> {
+    let tx = store.write()?;
+    let run = runs::resolve(&tx, &opts.run)?;
+    let facts = status::facts(&tx, &run, settings, clock.now())?;
+    checklist::can_confirm(&facts, opts.step).map_err(|why| {
+        let arg = opts.step.confirm_arg().unwrap_or(opts.step.as_str());
+        precondition(format!("cannot confirm {arg}: {why}"))
+    })?;
+    let newly = runs::confirm(&tx, actor, run.id, opts.step.as_str(), clock.now())?;
+    tx.commit()?;
+    Ok(ConfirmReport {
+        run: run.id,
+        step: opts.step,
+        confirmed: true,
+        newly,
+    })
+}
+
+/// `billrun request` (the locking part; production follows).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub run: String,
+    /// Skip the pre-billing confirmations (audited with the operator's name).
+    pub expert: bool,
+}
+
+fn check_request(
+    conn: &Connection,
+    run: &Run,
+    opts: &Request,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<()> {
+    let facts = status::facts(conn, run, settings, clock.now())?;
+    checklist::can_request(&facts, opts.expert).map_err(|r| precondition(r.to_string()))
+}
+
+/// Whether the run may be requested now (read-only: before asking the
+/// operator). `request` checks again inside its transaction.
+pub fn request_preflight(
+    store: &Store,
+    opts: &Request,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<Run> {
+    let run = runs::resolve(&store.conn, &opts.run)?;
+    check_request(&store.conn, &run, opts, settings, clock)?;
+    Ok(run)
+}
+
+/// Lock the run: `requested`, audited (with the operator's name when the
+/// checks were skipped with `--expert`). Returns the run as locked.
+pub fn request(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &Request,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<Run> {
+    let tx = store.write()?;
+    let run = runs::resolve(&tx, &opts.run)?;
+    check_request(&tx, &run, opts, settings, clock)?;
+    let note = if opts.expert {
+        format!("--expert: pre-billing checks skipped by {}", actor.operator)
+    } else {
+        String::new()
+    };
+    runs::transition(&tx, actor, &run, Transition::Request, &note)?;
+    if opts.expert {
+        runs::set_expert(&tx, run.id, &actor.operator)?;
+    }
+    tx.commit()?;
+    runs::resolve(&store.conn, &opts.run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::FixedClock;
+    use crate::ops::prebill::{PrebillOptions, prebill};
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn setup() -> (Store, Actor, Settings, FixedClock) {
+        (
+            Store::memory().unwrap(),
+            Actor::test(),
+            Settings::defaults(),
+            FixedClock::on(d("2026-12-02")),
+        )
+    }
+
+    fn confirm_step(
+        store: &mut Store,
+        actor: &Actor,
+        step: &str,
+        settings: &Settings,
+        clock: &FixedClock,
+    ) -> Result<ConfirmReport> {
+        let opts = Confirm {
+            run: "2026-11".into(),
+            step: StepKey::from_confirm_arg(step).unwrap(),
+        };
+        confirm(store, actor, &opts, settings, clock)
+    }
+
+    #[test]
+    fn new_run_then_set_dates() {
+        let (mut store, actor, settings, clock) = setup();
+        let opts = NewRun {
+            name: Some("late".into()),
+            cycle: "monthly".into(),
+            ..Default::default()
+        };
+        let r = new(&mut store, &actor, &opts, &settings, &clock).unwrap();
+        assert_eq!((r.name.as_str(), r.status), ("late", RunStatus::Pending));
+        assert_eq!((r.invoice_date, r.due_date), (None, None));
+
+        let nothing = SetDates {
+            run: "late".into(),
+            fields: Fields::default(),
+        };
+        let e = set_dates(&mut store, &actor, &nothing, &settings).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+
+        let change = SetDates {
+            run: r.id.to_string(),
+            fields: Fields {
+                invoice_date: Some(Some(d("2026-12-01"))),
+                cutoff_date: Some(Some(d("2026-11-30"))),
+                ..Default::default()
+            },
+        };
+        let s = set_dates(&mut store, &actor, &change, &settings).unwrap();
+        assert_eq!(s.withdrawn, None);
+        assert_eq!(s.run.cutoff_date, Some(d("2026-11-30")));
+        assert_eq!(
+            s.run.due_date,
+            Some(d("2026-12-15")),
+            "invoice date + 14 days"
+        );
+        let listed = list(&store, &settings, &clock).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].next_step, "Check payments");
+
+        // A change after sign-off withdraws it.
+        let signed = SignOff {
+            run: "late".into(),
+            transition: Transition::Ready,
+        };
+        assert_eq!(
+            sign_off(&mut store, &actor, &signed).unwrap().status,
+            RunStatus::Ready
+        );
+        let due = SetDates {
+            run: "late".into(),
+            fields: Fields {
+                due_date: Some(Some(d("2026-12-20"))),
+                ..Default::default()
+            },
+        };
+        let s = set_dates(&mut store, &actor, &due, &settings).unwrap();
+        assert_eq!(s.withdrawn, Some(RunStatus::Ready));
+        assert_eq!(s.run.status, RunStatus::Pending);
+    }
+
+    #[test]
+    fn confirm_in_order_then_request_locks() {
+        let (mut store, actor, settings, clock) = setup();
+        let opts = NewRun {
+            cycle: "monthly".into(),
+            invoice_date: Some(d("2026-12-01")),
+            cutoff: Some(d("2026-11-30")),
+            ..Default::default()
+        };
+        let r = new(&mut store, &actor, &opts, &settings, &clock).unwrap();
+        assert_eq!(r.name, "2026-11");
+
+        // Out of order: refused, exit 3, nothing stored.
+        let e = confirm_step(&mut store, &actor, "errors", &settings, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot confirm errors: confirm the CDR check first (billrun confirm {} cdrs)",
+                r.id
+            )
+        );
+        assert!(runs::confirmations(&store.conn, r.id).unwrap().is_empty());
+
+        // Requesting now names the first open step.
+        let req = Request {
+            run: "2026-11".into(),
+            expert: false,
+        };
+        let e = request_preflight(&store, &req, &settings, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert!(
+            e.to_string()
+                .starts_with(&format!("run {}: step 'Check payments' is not done", r.id)),
+            "{e}"
+        );
+
+        for step in ["payments", "cdrs", "errors"] {
+            let c = confirm_step(&mut store, &actor, step, &settings, &clock).unwrap();
+            assert!(c.newly, "{step}");
+        }
+        let again = confirm_step(&mut store, &actor, "payments", &settings, &clock).unwrap();
+        assert!(!again.newly);
+        let e = confirm_step(&mut store, &actor, "prebill", &settings, &clock).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot confirm prebill: run the pre-billing report first (billrun prebill {})",
+                r.id
+            )
+        );
+        let report = prebill(
+            &mut store,
+            &actor,
+            &PrebillOptions {
+                run: "2026-11".into(),
+            },
+            &settings,
+            &clock,
+        )
+        .unwrap();
+        assert_eq!(report.totals.invoices, 0);
+        confirm_step(&mut store, &actor, "prebill", &settings, &clock).unwrap();
+
+        let run = request_preflight(&store, &req, &settings, &clock).unwrap();
+        assert_eq!(run.status, RunStatus::Pending);
+        let run = request(&mut store, &actor, &req, &settings, &clock).unwrap();
+        assert_eq!(run.status, RunStatus::Requested);
+        assert_eq!(run.expert_by, None);
+
+        // Locked: a second request and pre-billing confirmations are refused.
+        let e = request(&mut store, &actor, &req, &settings, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(
+            e.to_string(),
+            format!("run {} is requested: bills were already requested", r.id)
+        );
+        let e = confirm_step(&mut store, &actor, "cdrs", &settings, &clock).unwrap_err();
+        assert!(
+            e.to_string().contains("pre-billing steps are closed"),
+            "{e}"
+        );
+        let e = confirm_step(&mut store, &actor, "postbill", &settings, &clock).unwrap_err();
+        assert!(e.to_string().contains("comes after production"), "{e}");
+    }
+
+    #[test]
+    fn expert_request_skips_the_checks_and_names_the_operator() {
+        let (mut store, actor, settings, clock) = setup();
+        let opts = NewRun {
+            cycle: "monthly".into(),
+            invoice_date: Some(d("2026-12-01")),
+            cutoff: Some(d("2026-11-30")),
+            ..Default::default()
+        };
+        new(&mut store, &actor, &opts, &settings, &clock).unwrap();
+        let req = Request {
+            run: "2026-11".into(),
+            expert: true,
+        };
+        let run = request(&mut store, &actor, &req, &settings, &clock).unwrap();
+        assert_eq!(run.status, RunStatus::Requested);
+        assert_eq!(run.expert_by.as_deref(), Some(actor.operator.as_str()));
+    }
+}

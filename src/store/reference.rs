@@ -383,14 +383,7 @@ pub fn add_cycle(
     day: u32,
     due_days: Option<u32>,
 ) -> Result<()> {
-    if !(1..=31).contains(&day) {
-        return Err(crate::error::bad_input(format!(
-            "--day {day}: a billing day is 1 to 31"
-        )));
-    }
-    if name.trim().is_empty() {
-        return Err(crate::error::bad_input("--name must not be empty"));
-    }
+    crate::domain::cycles::check_cycle(name, day).map_err(crate::error::bad_input)?;
     conn.execute(
         "INSERT INTO cycles (name, day, due_days) VALUES (?1, ?2, ?3)
          ON CONFLICT(name) DO UPDATE SET day = excluded.day, due_days = excluded.due_days",

@@ -4,7 +4,7 @@
 use super::audit::{self, Actor};
 use crate::domain::lifecycle::{self, RunStatus, Transition};
 use crate::error::{Result, bad_input, precondition};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -32,6 +32,11 @@ impl Run {
                 .map(|d| d + chrono::Duration::days(i64::from(due_days)))
         })
     }
+}
+
+/// A stored time stamp (as `store::now_stamp` writes them).
+fn stamp(now: DateTime<Utc>) -> String {
+    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn parse_date(s: Option<String>) -> Option<NaiveDate> {
@@ -126,34 +131,14 @@ impl Fields {
     }
 }
 
-fn check_dates(
-    inv: Option<NaiveDate>,
-    cutoff: Option<NaiveDate>,
-    due: Option<NaiveDate>,
-) -> Result<()> {
-    if let (Some(i), Some(d)) = (inv, due)
-        && d < i
-    {
-        return Err(bad_input(format!(
-            "due date {d} is before the invoice date {i}"
-        )));
-    }
-    if let (Some(i), Some(c)) = (inv, cutoff)
-        && c > i
-    {
-        return Err(bad_input(format!(
-            "cutoff {c} is after the invoice date {i}: charges up to the cutoff must be known when invoicing"
-        )));
-    }
-    Ok(())
-}
-
+/// Create a run (status pending) at `now`; audited.
 pub fn create(
     conn: &Connection,
     actor: &Actor,
     name: Option<&str>,
     cycle: &str,
     f: &Fields,
+    now: DateTime<Utc>,
 ) -> Result<Run> {
     let known_cycle = conn
         .query_row("SELECT 1 FROM cycles WHERE name = ?1", [cycle], |_| Ok(()))
@@ -166,23 +151,9 @@ pub fn create(
     let inv = f.invoice_date.flatten();
     let cutoff = f.cutoff_date.flatten();
     let due = f.due_date.flatten();
-    check_dates(inv, cutoff, due)?;
-    let name = match name {
-        Some(n) if n.trim().is_empty() => return Err(bad_input("--name must not be empty")),
-        Some(n) => n.to_string(),
-        None => match cutoff {
-            Some(c) => format!(
-                "{}{}",
-                if cycle == "monthly" {
-                    String::new()
-                } else {
-                    format!("{cycle}-")
-                },
-                c.format("%Y-%m")
-            ),
-            None => format!("run-{}", super::now_stamp()),
-        },
-    };
+    lifecycle::check_dates(inv, cutoff, due).map_err(bad_input)?;
+    let stamp = stamp(now);
+    let name = lifecycle::run_name(name, cycle, cutoff, &stamp).map_err(bad_input)?;
     if conn
         .query_row("SELECT 1 FROM runs WHERE name = ?1", [&name], |_| Ok(()))
         .optional()?
@@ -202,7 +173,7 @@ pub fn create(
             cutoff.map(|d| d.to_string()),
             due.map(|d| d.to_string()),
             f.invoice_message.clone().flatten(),
-            super::now_stamp()
+            stamp
         ],
     )?;
     let id = conn.last_insert_rowid();
@@ -232,7 +203,7 @@ pub fn set_fields(conn: &Connection, actor: &Actor, run: &Run, f: &Fields) -> Re
         .invoice_message
         .clone()
         .unwrap_or(run.invoice_message.clone());
-    check_dates(inv, cutoff, due)?;
+    lifecycle::check_dates(inv, cutoff, due).map_err(bad_input)?;
     conn.execute(
         "UPDATE runs SET invoice_date=?2, cutoff_date=?3, due_date=?4, invoice_message=?5 WHERE id=?1",
         params![run.id, inv.map(|d| d.to_string()), cutoff.map(|d| d.to_string()), due.map(|d| d.to_string()), msg],
@@ -329,10 +300,18 @@ pub fn confirmations(conn: &Connection, run_id: i64) -> Result<std::collections:
     Ok(v)
 }
 
-pub fn confirm(conn: &Connection, actor: &Actor, run_id: i64, step: &str) -> Result<bool> {
+/// Record the operator's confirmation of `step` at `now` (audited); false
+/// when it was already confirmed.
+pub fn confirm(
+    conn: &Connection,
+    actor: &Actor,
+    run_id: i64,
+    step: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let n = conn.execute(
         "INSERT OR IGNORE INTO confirmations (run_id, step, operator, confirmed_at) VALUES (?1, ?2, ?3, ?4)",
-        params![run_id, step, actor.operator, super::now_stamp()],
+        params![run_id, step, actor.operator, stamp(now)],
     )?;
     if n > 0 {
         audit::log(conn, actor, Some(run_id), "confirm", step)?;
@@ -341,10 +320,15 @@ pub fn confirm(conn: &Connection, actor: &Actor, run_id: i64, step: &str) -> Res
 }
 
 /// Store the pre-billing snapshot (JSON) on the run.
-pub fn save_prebill(conn: &Connection, run_id: i64, snapshot: &str) -> Result<()> {
+pub fn save_prebill(
+    conn: &Connection,
+    run_id: i64,
+    snapshot: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     conn.execute(
         "UPDATE runs SET prebill_snapshot = ?2, prebill_at = ?3 WHERE id = ?1",
-        params![run_id, snapshot, super::now_stamp()],
+        params![run_id, snapshot, stamp(now)],
     )?;
     Ok(())
 }
@@ -400,11 +384,11 @@ mod tests {
             cutoff_date: d("2026-11-30"),
             ..Default::default()
         };
-        let r = create(&s.conn, &a, None, "monthly", &f).unwrap();
+        let r = create(&s.conn, &a, None, "monthly", &f, Utc::now()).unwrap();
         assert_eq!(r.name, "2026-11");
         assert_eq!(r.effective_due(14), "2026-12-15".parse().ok());
         assert!(
-            create(&s.conn, &a, None, "monthly", &f).is_err(),
+            create(&s.conn, &a, None, "monthly", &f, Utc::now()).is_err(),
             "same name twice"
         );
         transition(&s.conn, &a, &r, Transition::Ready, "").unwrap();
@@ -450,7 +434,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            create(&s.conn, &Actor::test(), None, "monthly", &f)
+            create(&s.conn, &Actor::test(), None, "monthly", &f, Utc::now())
                 .unwrap_err()
                 .exit_code(),
             4

@@ -1,12 +1,20 @@
 //! Gathers the facts the checklist is computed from (`domain::checklist`).
 //! Each feature adds its own facts here; nothing is stored as a step flag.
 
-use super::{email, fees, payments, runs, settings, xero};
+use super::{email, fees, payments, runs, xero};
 use crate::domain::checklist::Facts;
+use crate::domain::settings::Settings;
 use crate::error::Result;
+use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
+/// The facts of `run` at `now` (the Xero payments' staleness depends on it).
+pub fn facts(
+    conn: &Connection,
+    run: &runs::Run,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Facts> {
     let (payments_now, payments_prev) = payments::check_payments(conn, run)?;
     let mut facts = Facts {
         run_id: run.id,
@@ -16,17 +24,15 @@ pub fn facts(conn: &Connection, run: &runs::Run) -> Result<Facts> {
         cutoff_date: run.cutoff_date.map(|d| d.to_string()),
         expert_by: run.expert_by.clone(),
         confirmed: runs::confirmations(conn, run.id)?,
-        xero_enabled: settings::get_bool(conn, "xero.enabled")?,
-        wholesale_fees: settings::get_bool(conn, "features.wholesale_fees")?,
+        xero_enabled: settings.xero.enabled,
+        wholesale_fees: settings.wholesale_fees,
         payments_now,
         payments_prev,
         xero_payments_stale: crate::domain::payments::xero_stale(
-            settings::get_bool(conn, "xero.enabled")?,
-            settings::get_or(conn, "payments.stale_days", "3")?
-                .parse()
-                .unwrap_or(3),
+            settings.xero.enabled,
+            settings.payments_stale_days,
             payments::last_import(conn, "xero")?.as_deref(),
-            chrono::Utc::now(),
+            now,
         ),
         open_fee_errors: fees::open_errors(conn)?,
         prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
