@@ -873,6 +873,173 @@ mod tests {
         assert!(unknown_col[0].to_string().contains("unknown column"));
     }
 
+    fn cand(number: &str, account: &str, mandate: &str, attempt: u32) -> Candidate {
+        Candidate {
+            invoice_id: attempt.into(),
+            number: number.into(),
+            account: account.into(),
+            due_date: None,
+            currency: "GBP".into(),
+            outstanding_minor: 1234,
+            attempt,
+            bank: Some(BankDetails::Bacs {
+                sort_code: Some("20-00-00".into()),
+                account: Some("31415926".into()),
+                name: "A CUSTOMER".into(),
+            }),
+            mandate_ref: Some(mandate.into()),
+            mandate_date: None,
+            card_token: Some("pm_test4242424242".into()),
+            first_for_mandate: true,
+        }
+    }
+
+    #[test]
+    fn collection_date_is_asked_or_the_latest_due_date_not_before_today() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let today = d(12, 10);
+        assert_eq!(collection_date(Some(d(1, 1)), [], today), d(1, 1));
+        assert_eq!(
+            collection_date(None, [Some(d(12, 15)), None, Some(d(12, 20))], today),
+            d(12, 20)
+        );
+        assert_eq!(collection_date(None, [Some(d(12, 1))], today), today);
+        assert_eq!(collection_date(None, [None], today), today);
+    }
+
+    #[test]
+    fn a_mandate_is_first_only_once_and_retries_are_represented() {
+        let cands = [
+            cand("INV-1", "A", "M1", 1),
+            cand("INV-2", "A", "M1", 1),
+            cand("INV-3", "B", "M2", 2),
+        ];
+        let d = debit_items(&cands);
+        let seqs: Vec<Sequence> = d.iter().map(|i| i.sequence).collect();
+        assert_eq!(
+            seqs,
+            [Sequence::First, Sequence::Recurring, Sequence::Represent]
+        );
+        assert_eq!(d[2].reference, "INV-3-R1");
+        assert_eq!(d[0].amount, rust_decimal::Decimal::new(1234, 2));
+    }
+
+    #[test]
+    fn plan_keeps_the_items_the_file_includes() {
+        let cands = [cand("INV-1", "A", "M1", 1), cand("INV-2", "B", "M2", 2)];
+        let planned = plan(&cands, Kind::Dd, Some(DdFormat::Sepa), |items| {
+            Ok(PayFile {
+                contents: b"file".to_vec(),
+                included: vec![items[1].reference.clone()],
+                total_minor: 1234,
+                unsuitable: vec![Unsuitable {
+                    reference: "INV-1".into(),
+                    reason: "no IBAN".into(),
+                }],
+            })
+        })
+        .unwrap();
+        assert_eq!(planned.items.len(), 1);
+        let it = &planned.items[0];
+        assert_eq!(it.reference, "INV-2-R1");
+        assert_eq!(it.sequence.as_deref(), Some("RCUR"));
+        assert_eq!(it.mandate_ref.as_deref(), Some("M2"));
+        assert_eq!(it.payee_masked, "20-00-00 ****5926");
+        assert_eq!(it.attempt, 2);
+        // A card batch records no sequence or mandate, and masks the token.
+        let card = plan(&cands[..1], Kind::Card, None, |items| {
+            Ok(PayFile {
+                contents: Vec::new(),
+                included: vec![items[0].reference.clone()],
+                total_minor: 1234,
+                unsuitable: Vec::new(),
+            })
+        })
+        .unwrap();
+        assert_eq!(card.items[0].sequence, None);
+        assert_eq!(card.items[0].mandate_ref, None);
+        assert_eq!(card.items[0].payee_masked, "pm_…4242");
+        let refused = plan(&cands, Kind::Dd, Some(DdFormat::Aba), |_| {
+            Err(PayFileError::Internal("x".into()))
+        });
+        assert!(refused.is_err());
+    }
+
+    #[test]
+    fn card_items_need_a_token_and_carry_a_key_per_attempt() {
+        let mut none = cand("INV-2", "B", "M2", 1);
+        none.card_token = Some("  ".into());
+        let (items, unsuitable) = card_items(&[cand("INV-1", "A", "M1", 2), none]);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].idempotency_key.as_deref(), Some("billrun-INV-1-2"));
+        assert_eq!(items[0].reference, "INV-1-R1");
+        assert_eq!(items[0].card_token.as_deref(), Some("pm_test4242424242"));
+        assert_eq!(unsuitable[0].to_string(), "INV-2: no card token");
+    }
+
+    #[test]
+    fn gateway_outcomes_and_the_dishonour_fee() {
+        use ChargeOutcome as O;
+        let r = record_outcome(&O::Succeeded { id: "pi_1".into() });
+        assert_eq!(
+            (r.state(), r.reason(), r.gateway_id()),
+            (ItemState::Approved, None, Some("pi_1"))
+        );
+        let r = record_outcome(&O::RequiresAction { id: "pi_2".into() });
+        assert_eq!(r.state(), ItemState::Failed);
+        assert!(r.reason().unwrap().starts_with("requires_action: "));
+        assert!(r.reason().unwrap().contains("(3-D Secure); ask them"));
+        let r = record_outcome(&O::Declined {
+            code: "card_declined".into(),
+            decline_code: Some("insufficient_funds".into()),
+            message: "Your card has insufficient funds.".into(),
+            id: None,
+        });
+        assert_eq!(r.state(), ItemState::Declined);
+        assert_eq!(
+            r.reason(),
+            Some("card_declined (insufficient_funds): Your card has insufficient funds.")
+        );
+        let r = record_outcome(&O::Pending {
+            id: "pi_3".into(),
+            status: "processing".into(),
+        });
+        assert_eq!((r.state(), r.gateway_id()), (ItemState::Live, Some("pi_3")));
+        let r = record_outcome(&O::Failed {
+            reason: "timeout".into(),
+            retryable: true,
+        });
+        assert!(matches!(
+            r,
+            ChargeRecord::KeepLive {
+                unanswered: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            r.reason(),
+            Some("no answer: timeout; re-run to retry with the same key")
+        );
+        let r = record_outcome(&O::Failed {
+            reason: "bad key".into(),
+            retryable: false,
+        });
+        assert_eq!(
+            (r.state(), r.reason()),
+            (ItemState::Failed, Some("bad key"))
+        );
+
+        assert_eq!(dishonour_fee(ItemState::Dishonoured, 1250), 1250);
+        assert_eq!(dishonour_fee(ItemState::Declined, 1250), 0);
+        assert_eq!(dishonour_fee(ItemState::Failed, 1250), 0);
+        assert_eq!(dishonour_fee(ItemState::Dishonoured, 0), 0);
+        assert_eq!(
+            Effect::Fail { reverse: true }.describe(),
+            "payment reversed"
+        );
+        assert_eq!(Effect::Refer.describe(), "retried by the next payment run");
+    }
+
     #[test]
     fn a_charge_is_resent_only_while_its_key_is_remembered() {
         let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();

@@ -143,6 +143,7 @@ pub(crate) struct Limits {
 }
 
 /// One item a format accepted: what the format needs of it, and its amount.
+#[derive(Debug)]
 pub(crate) struct Line<T> {
     pub reference: String,
     pub minor: i64,
@@ -150,6 +151,7 @@ pub(crate) struct Line<T> {
 }
 
 /// The items a format accepted, in item order, and those it left out.
+#[derive(Debug)]
 pub(crate) struct Accepted<T> {
     pub lines: Vec<Line<T>>,
     pub total: i64,
@@ -417,6 +419,55 @@ pub(crate) mod fixtures {
         );
         assert!(problems[0].reason.contains("twice"));
         assert!(problems[4].reason.contains("maximum of 50.00"));
+    }
+
+    #[test]
+    fn the_shared_tail_sorts_items_and_fails_with_every_problem() {
+        let limits = Limits {
+            format: "TEST",
+            max_minor: 10_000,
+            max_ref: 10,
+            ref_ok: |c| c.is_ascii_graphic(),
+            max_total: Some((1_500, "4-digit total")),
+        };
+        let items = [
+            item("INV-1", dec!(10)),
+            item("INV-2", dec!(2)),
+            item("INV-3", dec!(3)),
+        ];
+        let ok = |it: &DebitItem| {
+            if it.reference == "INV-2" {
+                Err("no account".to_string())
+            } else {
+                Ok(it.account.clone())
+            }
+        };
+        let (o, acc) = accept(&limits, Ok("orig"), &items, ok).unwrap();
+        assert_eq!(o, "orig");
+        assert_eq!(acc.total, 1300);
+        assert_eq!(acc.lines.len(), 2);
+        assert_eq!(acc.lines[1].item, "C-INV-3");
+        let file = acc.into_file(b"x".to_vec());
+        assert_eq!(file.included, ["INV-1", "INV-3"]);
+        assert_eq!(file.unsuitable[0].to_string(), "INV-2: no account");
+
+        // Settings and item problems together, the file total among them.
+        let more = [
+            item("INV-1", dec!(10)),
+            item("INV-4", dec!(9)),
+            item("", dec!(1)),
+        ];
+        let e = accept(&limits, Err::<(), _>(vec!["dd.x: bad".into()]), &more, ok).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot write the TEST file:\n  - dd.x: bad\n  - : customer C-: empty invoice number\n  \
+             - (file total): total 19.00 exceeds the 4-digit total; split the run"
+        );
+        // Nothing left: the unsuitable ones are carried.
+        let e = accept(&limits, Ok(()), &items[1..2], ok).unwrap_err();
+        assert!(
+            matches!(e, PayFileError::NothingToCollect { ref unsuitable, .. } if unsuitable.len() == 1)
+        );
     }
 
     #[test]
