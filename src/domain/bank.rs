@@ -29,6 +29,74 @@
 /// The normalised text of a validated bank field.
 pub type Normalised = String;
 
+/// A payer's bank account, in the form of the Direct Debit scheme that
+/// collects it: one value for a customer's details as read from the store,
+/// for a payment item, and for the payment-file writer of the scheme.
+///
+/// Values are as stored (customers.csv, possibly unset); the writer of the
+/// scheme validates them and says why an account does not suit it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BankDetails {
+    /// UK Bacs: sort code and 8-digit account.
+    Bacs {
+        sort_code: Option<String>,
+        account: Option<String>,
+        /// The account holder's name.
+        name: String,
+    },
+    /// Australian BECS (ABA files): BSB and account.
+    Aba {
+        bsb: Option<String>,
+        account: Option<String>,
+        name: String,
+    },
+    /// SEPA: IBAN and, optionally, BIC.
+    Sepa {
+        iban: Option<String>,
+        bic: Option<String>,
+        name: String,
+    },
+}
+
+impl BankDetails {
+    /// The account holder's name.
+    pub fn name(&self) -> &str {
+        match self {
+            BankDetails::Bacs { name, .. }
+            | BankDetails::Aba { name, .. }
+            | BankDetails::Sepa { name, .. } => name,
+        }
+    }
+
+    /// For display: branch and masked account (`20-00-00 ****5678`), or the
+    /// masked IBAN (`IBAN ****3000`).
+    pub fn masked(&self) -> String {
+        let t = |o: &Option<String>| o.as_deref().unwrap_or("").trim().to_string();
+        match self {
+            BankDetails::Bacs {
+                sort_code: branch,
+                account,
+                ..
+            }
+            | BankDetails::Aba {
+                bsb: branch,
+                account,
+                ..
+            } => format!("{} {}", t(branch), mask_account(&t(account))),
+            BankDetails::Sepa { iban, .. } => format!("IBAN {}", mask_account(&t(iban))),
+        }
+    }
+}
+
+/// The name on a payer's bank account: `bank_account_name` when set, else
+/// the customer's name.
+pub fn holder_name(bank_account_name: Option<&str>, customer_name: &str) -> String {
+    bank_account_name
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or(customer_name)
+        .to_string()
+}
+
 /// Keep only the characters an operator may use as separators out of the way.
 fn squash(s: &str, seps: &[char]) -> String {
     s.trim().chars().filter(|c| !seps.contains(c)).collect()
@@ -382,5 +450,31 @@ mod tests {
         assert_eq!(mask_token("abcdefghij1234"), "…1234");
         assert_eq!(mask_token("pm_1234"), "pm_…");
         assert_eq!(mask_token(""), "…");
+    }
+
+    #[test]
+    fn bank_details_mask_for_display_and_fall_back_to_the_customer_name() {
+        let b = BankDetails::Bacs {
+            sort_code: Some(" 20-00-00".into()),
+            account: Some("31415926".into()),
+            name: "A".into(),
+        };
+        assert_eq!(b.masked(), "20-00-00 ****5926");
+        let s = BankDetails::Sepa {
+            iban: Some("DE89370400440532013000".into()),
+            bic: None,
+            name: "B".into(),
+        };
+        assert_eq!(s.masked(), "IBAN ****3000");
+        assert_eq!(s.name(), "B");
+        let none = BankDetails::Aba {
+            bsb: None,
+            account: None,
+            name: "C".into(),
+        };
+        assert_eq!(none.masked(), " ****");
+        assert_eq!(holder_name(Some("  "), "Cust"), "Cust");
+        assert_eq!(holder_name(None, "Cust"), "Cust");
+        assert_eq!(holder_name(Some("Holder"), "Cust"), "Holder");
     }
 }

@@ -1,7 +1,9 @@
 //! Collection rules (SPEC §11), as pure functions: which invoices a new
 //! payment run takes and at which attempt, the Direct Debit sequence of an
-//! item, what a bank/gateway result does to an item, how an invoice stands
-//! for the checklist, and reading the results file.
+//! item and the collection date, the items a payment run records
+//! ([`plan`], [`card_items`]), what a bank/gateway result does to an item
+//! ([`effect`], [`record_outcome`], [`dishonour_fee`]), how an invoice
+//! stands for the checklist, and reading the results file.
 //!
 //! Decisions (where the spec is silent):
 //! - An invoice's collection history is its list of payment items, oldest
@@ -19,8 +21,11 @@
 //!   or decline of an *approved* item is a late return: the payment is
 //!   reversed. Any other change of a final state is refused as bad input.
 
+use crate::domain::bank::{self, BankDetails};
 use crate::domain::csvfile::{self, Problem, Table};
-use crate::domain::payfile::Sequence;
+use crate::domain::money;
+use crate::domain::payfile::{DebitItem, PayFile, PayFileError, Sequence, Unsuitable};
+use chrono::NaiveDate;
 use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
@@ -319,6 +324,337 @@ pub fn sequence_code(format: DdFormat, s: Sequence) -> &'static str {
     }
 }
 
+/// An invoice that a new payment run would collect, with what its file or
+/// charge needs (read by `store::collect::candidates`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub invoice_id: i64,
+    /// Invoice number.
+    pub number: String,
+    /// Customer account.
+    pub account: String,
+    pub due_date: Option<NaiveDate>,
+    pub currency: String,
+    pub outstanding_minor: i64,
+    /// The attempt this run makes ([`next_attempt`]).
+    pub attempt: u32,
+    /// Direct Debit: the customer's bank account in the run format's scheme.
+    pub bank: Option<BankDetails>,
+    pub mandate_ref: Option<String>,
+    pub mandate_date: Option<NaiveDate>,
+    pub card_token: Option<String>,
+    /// No earlier approved or live DD item under the same mandate.
+    pub first_for_mandate: bool,
+}
+
+/// A payment item to record (state `live`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewItem {
+    pub invoice_id: i64,
+    pub account: String,
+    pub reference: String,
+    pub amount_minor: i64,
+    /// The sequence code the file carries (`01`, `FRST` …); DD only.
+    pub sequence: Option<String>,
+    pub mandate_ref: Option<String>,
+    pub attempt: u32,
+    pub idempotency_key: Option<String>,
+    /// The payer for display, masked.
+    pub payee_masked: String,
+    /// Gateway items: the card token charged, kept for an identical resend.
+    pub card_token: Option<String>,
+}
+
+/// The payer of a candidate for display, masked: the card token, or the
+/// bank account.
+pub fn payee(c: &Candidate, kind: Kind) -> String {
+    match (kind, &c.bank) {
+        (Kind::Card, _) => c
+            .card_token
+            .as_deref()
+            .map(bank::mask_token)
+            .unwrap_or_default(),
+        (Kind::Dd, Some(b)) => b.masked(),
+        (Kind::Dd, None) => String::new(),
+    }
+}
+
+/// The collection date of a Direct Debit run: the date asked for, else the
+/// latest due date of its invoices, but not before `today`.
+pub fn collection_date(
+    asked: Option<NaiveDate>,
+    due_dates: impl IntoIterator<Item = Option<NaiveDate>>,
+    today: NaiveDate,
+) -> NaiveDate {
+    asked.unwrap_or_else(|| {
+        due_dates
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(today)
+            .max(today)
+    })
+}
+
+/// The items of a payment file for `cands`, in order, each with its
+/// Direct Debit sequence: a mandate's first collection is marked first
+/// only once, even when the run collects two of its invoices.
+pub fn debit_items(cands: &[Candidate]) -> Vec<DebitItem> {
+    let mut seen_mandates = HashSet::new();
+    cands
+        .iter()
+        .map(|c| {
+            let first = c.first_for_mandate
+                && seen_mandates.insert((c.account.clone(), c.mandate_ref.clone()));
+            DebitItem {
+                reference: item_reference(&c.number, c.attempt),
+                account: c.account.clone(),
+                bank: c.bank.clone(),
+                mandate_ref: c.mandate_ref.clone(),
+                mandate_date: c.mandate_date,
+                card_token: c.card_token.clone(),
+                amount: money::from_minor(c.outstanding_minor),
+                sequence: dd_sequence(first, c.attempt),
+            }
+        })
+        .collect()
+}
+
+/// A file-based payment run, planned: its file and the items it records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub file: PayFile,
+    /// One per invoice the file includes.
+    pub items: Vec<NewItem>,
+}
+
+/// Plan a file-based payment run of `kind` (Direct Debit in `format`, or a
+/// card batch with `format` `None`): write the file of `cands` with
+/// `write`, and keep as items the invoices the file includes.
+pub fn plan(
+    cands: &[Candidate],
+    kind: Kind,
+    format: Option<DdFormat>,
+    write: impl FnOnce(&[DebitItem]) -> Result<PayFile, PayFileError>,
+) -> Result<Planned, PayFileError> {
+    let debit = debit_items(cands);
+    let file = write(&debit)?;
+    let mut items = Vec::new();
+    for r in &file.included {
+        let Some(i) = debit.iter().position(|d| d.reference.trim() == r) else {
+            continue;
+        };
+        let c = &cands[i];
+        items.push(NewItem {
+            invoice_id: c.invoice_id,
+            account: c.account.clone(),
+            reference: debit[i].reference.clone(),
+            amount_minor: c.outstanding_minor,
+            sequence: format.map(|f| sequence_code(f, debit[i].sequence).to_string()),
+            mandate_ref: if kind == Kind::Dd {
+                c.mandate_ref.clone()
+            } else {
+                None
+            },
+            attempt: c.attempt,
+            idempotency_key: None,
+            payee_masked: payee(c, kind),
+            card_token: None,
+        });
+    }
+    Ok(Planned { file, items })
+}
+
+/// The items of a card payment run through the gateway: each candidate
+/// with a card token, with its idempotency key; the others are left out.
+pub fn card_items(cands: &[Candidate]) -> (Vec<NewItem>, Vec<Unsuitable>) {
+    let mut items = Vec::new();
+    let mut unsuitable = Vec::new();
+    for c in cands {
+        let token = c.card_token.as_deref().map(str::trim).unwrap_or("");
+        if token.is_empty() {
+            unsuitable.push(Unsuitable {
+                reference: c.number.clone(),
+                reason: "no card token".into(),
+            });
+            continue;
+        }
+        items.push(NewItem {
+            invoice_id: c.invoice_id,
+            account: c.account.clone(),
+            reference: item_reference(&c.number, c.attempt),
+            amount_minor: c.outstanding_minor,
+            sequence: None,
+            mandate_ref: None,
+            attempt: c.attempt,
+            idempotency_key: Some(idempotency_key(&c.number, c.attempt)),
+            payee_masked: payee(c, Kind::Card),
+            card_token: c.card_token.clone(),
+        });
+    }
+    (items, unsuitable)
+}
+
+/// What became of a card charge at the gateway (`gateway::stripe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    /// The card was charged (PaymentIntent status `succeeded`).
+    Succeeded {
+        /// PaymentIntent id (`pi_…`).
+        id: String,
+    },
+    /// The bank wants the customer to authenticate (3-D Secure): this charge
+    /// cannot complete off-session; the customer must be asked.
+    RequiresAction {
+        /// PaymentIntent id (`pi_…`).
+        id: String,
+    },
+    /// Stripe accepted the charge but it has not finished (`processing`,
+    /// `requires_capture`): money may still move, so do not charge again;
+    /// look the PaymentIntent up later.
+    Pending {
+        /// PaymentIntent id (`pi_…`).
+        id: String,
+        /// Stripe's status word.
+        status: String,
+    },
+    /// The card was declined (HTTP 402 `card_error`, or a PaymentIntent back
+    /// in `requires_payment_method`).
+    Declined {
+        /// Stripe's error code, e.g. `card_declined`, `expired_card`,
+        /// `authentication_required`.
+        code: String,
+        /// The issuer's reason, e.g. `insufficient_funds`, when given.
+        decline_code: Option<String>,
+        /// Stripe's human-readable message.
+        message: String,
+        /// The PaymentIntent Stripe created, when it says.
+        id: Option<String>,
+    },
+    /// No charge was made, or none is known to have been made.
+    Failed {
+        /// What went wrong (HTTP status and Stripe's message, or the network
+        /// problem). Never contains the API key.
+        reason: String,
+        /// `true` when trying again later may work (network trouble, Stripe
+        /// overloaded or down); `false` for errors that need a person (bad
+        /// API key, invalid request).
+        retryable: bool,
+    },
+}
+
+/// What a gateway outcome does to a live card item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeRecord {
+    /// Charged: record the payment.
+    Approve { gateway_id: String },
+    /// The item takes `state` (declined or failed) with `reason`.
+    Fail {
+        state: ItemState,
+        reason: String,
+        gateway_id: Option<String>,
+    },
+    /// The item stays live with a note; `unanswered` when the gateway gave
+    /// no answer (a re-run retries it with the same key).
+    KeepLive {
+        reason: String,
+        gateway_id: Option<String>,
+        unanswered: bool,
+    },
+}
+
+impl ChargeRecord {
+    /// The item's state afterwards.
+    pub fn state(&self) -> ItemState {
+        match self {
+            ChargeRecord::Approve { .. } => ItemState::Approved,
+            ChargeRecord::Fail { state, .. } => *state,
+            ChargeRecord::KeepLive { .. } => ItemState::Live,
+        }
+    }
+    /// The reason recorded on the item.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            ChargeRecord::Approve { .. } => None,
+            ChargeRecord::Fail { reason, .. } | ChargeRecord::KeepLive { reason, .. } => {
+                Some(reason)
+            }
+        }
+    }
+    /// The gateway's id of the charge, when it gave one.
+    pub fn gateway_id(&self) -> Option<&str> {
+        match self {
+            ChargeRecord::Approve { gateway_id } => Some(gateway_id),
+            ChargeRecord::Fail { gateway_id, .. } | ChargeRecord::KeepLive { gateway_id, .. } => {
+                gateway_id.as_deref()
+            }
+        }
+    }
+}
+
+/// What a gateway outcome does to a live card item.
+pub fn record_outcome(outcome: &ChargeOutcome) -> ChargeRecord {
+    match outcome {
+        ChargeOutcome::Succeeded { id } => ChargeRecord::Approve {
+            gateway_id: id.clone(),
+        },
+        ChargeOutcome::RequiresAction { id } => ChargeRecord::Fail {
+            state: ItemState::Failed,
+            reason: "requires_action: the bank wants the customer to authenticate (3-D Secure); \
+                     ask them to pay online"
+                .to_string(),
+            gateway_id: Some(id.clone()),
+        },
+        ChargeOutcome::Declined {
+            code,
+            decline_code,
+            message,
+            id,
+        } => ChargeRecord::Fail {
+            state: ItemState::Declined,
+            reason: match decline_code {
+                Some(d) => format!("{code} ({d}): {message}"),
+                None => format!("{code}: {message}"),
+            },
+            gateway_id: id.clone(),
+        },
+        ChargeOutcome::Pending { id, status } => ChargeRecord::KeepLive {
+            reason: format!(
+                "Stripe status {status}: not finished; record the result with `billrun collect results`"
+            ),
+            gateway_id: Some(id.clone()),
+            unanswered: false,
+        },
+        ChargeOutcome::Failed {
+            reason,
+            retryable: true,
+        } => ChargeRecord::KeepLive {
+            reason: format!("no answer: {reason}; re-run to retry with the same key"),
+            gateway_id: None,
+            unanswered: true,
+        },
+        ChargeOutcome::Failed {
+            reason,
+            retryable: false,
+        } => ChargeRecord::Fail {
+            state: ItemState::Failed,
+            reason: reason.clone(),
+            gateway_id: None,
+        },
+    }
+}
+
+/// The fee an item's new state charges the customer: `collect.dishonour_fee`
+/// for a dishonour (a returned debit), nothing for a decline, a failure or
+/// a referral (SPEC §11).
+pub fn dishonour_fee(state: ItemState, fee_minor: i64) -> i64 {
+    if state == ItemState::Dishonoured && fee_minor > 0 {
+        fee_minor
+    } else {
+        0
+    }
+}
+
 /// What a result does to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -330,6 +666,19 @@ pub enum Effect {
     Fail { reverse: bool },
     /// Mark refer (retried by the next payment run).
     Refer,
+}
+
+impl Effect {
+    /// What the effect means for the invoice, as the results report says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Effect::Unchanged => "unchanged",
+            Effect::Approve => "payment recorded",
+            Effect::Fail { reverse: true } => "payment reversed",
+            Effect::Fail { reverse: false } => "invoice stays due",
+            Effect::Refer => "retried by the next payment run",
+        }
+    }
 }
 
 /// The effect of `status` on an item in `current`, or why it is refused.
@@ -522,6 +871,173 @@ mod tests {
         assert!(text[2].contains("r.csv:5:1") && text[2].contains("twice"));
         let unknown_col = parse_results("r.csv", b"reference,status,amount\n").unwrap_err();
         assert!(unknown_col[0].to_string().contains("unknown column"));
+    }
+
+    fn cand(number: &str, account: &str, mandate: &str, attempt: u32) -> Candidate {
+        Candidate {
+            invoice_id: attempt.into(),
+            number: number.into(),
+            account: account.into(),
+            due_date: None,
+            currency: "GBP".into(),
+            outstanding_minor: 1234,
+            attempt,
+            bank: Some(BankDetails::Bacs {
+                sort_code: Some("20-00-00".into()),
+                account: Some("31415926".into()),
+                name: "A CUSTOMER".into(),
+            }),
+            mandate_ref: Some(mandate.into()),
+            mandate_date: None,
+            card_token: Some("pm_test4242424242".into()),
+            first_for_mandate: true,
+        }
+    }
+
+    #[test]
+    fn collection_date_is_asked_or_the_latest_due_date_not_before_today() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let today = d(12, 10);
+        assert_eq!(collection_date(Some(d(1, 1)), [], today), d(1, 1));
+        assert_eq!(
+            collection_date(None, [Some(d(12, 15)), None, Some(d(12, 20))], today),
+            d(12, 20)
+        );
+        assert_eq!(collection_date(None, [Some(d(12, 1))], today), today);
+        assert_eq!(collection_date(None, [None], today), today);
+    }
+
+    #[test]
+    fn a_mandate_is_first_only_once_and_retries_are_represented() {
+        let cands = [
+            cand("INV-1", "A", "M1", 1),
+            cand("INV-2", "A", "M1", 1),
+            cand("INV-3", "B", "M2", 2),
+        ];
+        let d = debit_items(&cands);
+        let seqs: Vec<Sequence> = d.iter().map(|i| i.sequence).collect();
+        assert_eq!(
+            seqs,
+            [Sequence::First, Sequence::Recurring, Sequence::Represent]
+        );
+        assert_eq!(d[2].reference, "INV-3-R1");
+        assert_eq!(d[0].amount, rust_decimal::Decimal::new(1234, 2));
+    }
+
+    #[test]
+    fn plan_keeps_the_items_the_file_includes() {
+        let cands = [cand("INV-1", "A", "M1", 1), cand("INV-2", "B", "M2", 2)];
+        let planned = plan(&cands, Kind::Dd, Some(DdFormat::Sepa), |items| {
+            Ok(PayFile {
+                contents: b"file".to_vec(),
+                included: vec![items[1].reference.clone()],
+                total_minor: 1234,
+                unsuitable: vec![Unsuitable {
+                    reference: "INV-1".into(),
+                    reason: "no IBAN".into(),
+                }],
+            })
+        })
+        .unwrap();
+        assert_eq!(planned.items.len(), 1);
+        let it = &planned.items[0];
+        assert_eq!(it.reference, "INV-2-R1");
+        assert_eq!(it.sequence.as_deref(), Some("RCUR"));
+        assert_eq!(it.mandate_ref.as_deref(), Some("M2"));
+        assert_eq!(it.payee_masked, "20-00-00 ****5926");
+        assert_eq!(it.attempt, 2);
+        // A card batch records no sequence or mandate, and masks the token.
+        let card = plan(&cands[..1], Kind::Card, None, |items| {
+            Ok(PayFile {
+                contents: Vec::new(),
+                included: vec![items[0].reference.clone()],
+                total_minor: 1234,
+                unsuitable: Vec::new(),
+            })
+        })
+        .unwrap();
+        assert_eq!(card.items[0].sequence, None);
+        assert_eq!(card.items[0].mandate_ref, None);
+        assert_eq!(card.items[0].payee_masked, "pm_…4242");
+        let refused = plan(&cands, Kind::Dd, Some(DdFormat::Aba), |_| {
+            Err(PayFileError::Internal("x".into()))
+        });
+        assert!(refused.is_err());
+    }
+
+    #[test]
+    fn card_items_need_a_token_and_carry_a_key_per_attempt() {
+        let mut none = cand("INV-2", "B", "M2", 1);
+        none.card_token = Some("  ".into());
+        let (items, unsuitable) = card_items(&[cand("INV-1", "A", "M1", 2), none]);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].idempotency_key.as_deref(), Some("billrun-INV-1-2"));
+        assert_eq!(items[0].reference, "INV-1-R1");
+        assert_eq!(items[0].card_token.as_deref(), Some("pm_test4242424242"));
+        assert_eq!(unsuitable[0].to_string(), "INV-2: no card token");
+    }
+
+    #[test]
+    fn gateway_outcomes_and_the_dishonour_fee() {
+        use ChargeOutcome as O;
+        let r = record_outcome(&O::Succeeded { id: "pi_1".into() });
+        assert_eq!(
+            (r.state(), r.reason(), r.gateway_id()),
+            (ItemState::Approved, None, Some("pi_1"))
+        );
+        let r = record_outcome(&O::RequiresAction { id: "pi_2".into() });
+        assert_eq!(r.state(), ItemState::Failed);
+        assert!(r.reason().unwrap().starts_with("requires_action: "));
+        assert!(r.reason().unwrap().contains("(3-D Secure); ask them"));
+        let r = record_outcome(&O::Declined {
+            code: "card_declined".into(),
+            decline_code: Some("insufficient_funds".into()),
+            message: "Your card has insufficient funds.".into(),
+            id: None,
+        });
+        assert_eq!(r.state(), ItemState::Declined);
+        assert_eq!(
+            r.reason(),
+            Some("card_declined (insufficient_funds): Your card has insufficient funds.")
+        );
+        let r = record_outcome(&O::Pending {
+            id: "pi_3".into(),
+            status: "processing".into(),
+        });
+        assert_eq!((r.state(), r.gateway_id()), (ItemState::Live, Some("pi_3")));
+        let r = record_outcome(&O::Failed {
+            reason: "timeout".into(),
+            retryable: true,
+        });
+        assert!(matches!(
+            r,
+            ChargeRecord::KeepLive {
+                unanswered: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            r.reason(),
+            Some("no answer: timeout; re-run to retry with the same key")
+        );
+        let r = record_outcome(&O::Failed {
+            reason: "bad key".into(),
+            retryable: false,
+        });
+        assert_eq!(
+            (r.state(), r.reason()),
+            (ItemState::Failed, Some("bad key"))
+        );
+
+        assert_eq!(dishonour_fee(ItemState::Dishonoured, 1250), 1250);
+        assert_eq!(dishonour_fee(ItemState::Declined, 1250), 0);
+        assert_eq!(dishonour_fee(ItemState::Failed, 1250), 0);
+        assert_eq!(dishonour_fee(ItemState::Dishonoured, 0), 0);
+        assert_eq!(
+            Effect::Fail { reverse: true }.describe(),
+            "payment reversed"
+        );
+        assert_eq!(Effect::Refer.describe(), "retried by the next payment run");
     }
 
     #[test]

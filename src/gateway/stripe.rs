@@ -38,53 +38,9 @@ pub struct ChargeRequest {
     pub metadata: Vec<(String, String)>,
 }
 
-/// What became of a charge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChargeOutcome {
-    /// The card was charged (PaymentIntent status `succeeded`).
-    Succeeded {
-        /// PaymentIntent id (`pi_…`).
-        id: String,
-    },
-    /// The bank wants the customer to authenticate (3-D Secure): this charge
-    /// cannot complete off-session; the customer must be asked.
-    RequiresAction {
-        /// PaymentIntent id (`pi_…`).
-        id: String,
-    },
-    /// Stripe accepted the charge but it has not finished (`processing`,
-    /// `requires_capture`): money may still move, so do not charge again;
-    /// look the PaymentIntent up later.
-    Pending {
-        /// PaymentIntent id (`pi_…`).
-        id: String,
-        /// Stripe's status word.
-        status: String,
-    },
-    /// The card was declined (HTTP 402 `card_error`, or a PaymentIntent back
-    /// in `requires_payment_method`).
-    Declined {
-        /// Stripe's error code, e.g. `card_declined`, `expired_card`,
-        /// `authentication_required`.
-        code: String,
-        /// The issuer's reason, e.g. `insufficient_funds`, when given.
-        decline_code: Option<String>,
-        /// Stripe's human-readable message.
-        message: String,
-        /// The PaymentIntent Stripe created, when it says.
-        id: Option<String>,
-    },
-    /// No charge was made, or none is known to have been made.
-    Failed {
-        /// What went wrong (HTTP status and Stripe's message, or the network
-        /// problem). Never contains the API key.
-        reason: String,
-        /// `true` when trying again later may work (network trouble, Stripe
-        /// overloaded or down); `false` for errors that need a person (bad
-        /// API key, invalid request).
-        retryable: bool,
-    },
-}
+/// What became of a charge: a domain value (`domain::collect`), since
+/// what it does to a payment item is a collection rule.
+pub use crate::domain::collect::ChargeOutcome;
 
 /// How often and how patiently to retry 409, 429, 5xx and network failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,7 +355,7 @@ fn intent_outcome(intent: Intent) -> ChargeOutcome {
 
 #[cfg(test)]
 #[path = "../../tests/support/stripe.rs"]
-mod fake_stripe;
+pub(crate) mod fake_stripe;
 
 #[cfg(test)]
 mod tests {

@@ -12,34 +12,12 @@
 //! would hide them from that production and bill the customer twice.
 
 use super::audit::{self, Actor};
-use crate::domain::collect::{self, ItemState, Kind, Past, Standing};
+use crate::domain::bank::{self, BankDetails};
+use crate::domain::collect::{self, Candidate, DdFormat, ItemState, Kind, NewItem, Past, Standing};
 use crate::error::{Result, bad_input};
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-
-/// An invoice that a new payment run would collect, with what the file needs.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub invoice_id: i64,
-    pub number: String,
-    pub account: String,
-    pub customer_name: String,
-    pub due_date: Option<NaiveDate>,
-    pub currency: String,
-    pub outstanding_minor: i64,
-    pub attempt: u32,
-    pub bank_account_name: Option<String>,
-    pub branch: Option<String>,
-    pub bank_account: Option<String>,
-    pub iban: Option<String>,
-    pub bic: Option<String>,
-    pub mandate_ref: Option<String>,
-    pub mandate_date: Option<NaiveDate>,
-    pub card_token: Option<String>,
-    /// No earlier approved or live DD item under the same mandate.
-    pub first_for_mandate: bool,
-}
 
 /// What is still to collect on invoice `i`, judged on the whole account so
 /// the same money is never collected twice:
@@ -89,18 +67,24 @@ fn invoices_of(conn: &Connection, run_id: i64, kind: Kind) -> Result<Vec<(i64, i
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The invoices a new payment run of `kind` for run `run_id` takes now.
-pub fn candidates(
-    conn: &Connection,
-    run_id: i64,
-    kind: Kind,
-    max_retries: u32,
-    retry_failed: bool,
-) -> Result<Vec<Candidate>> {
+/// Which invoices [`candidates`] looks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted {
+    pub run_id: i64,
+    pub kind: Kind,
+    /// Direct Debit: the file format, which says how to read the customers'
+    /// bank columns ([`BankDetails`]).
+    pub format: Option<DdFormat>,
+    pub max_retries: u32,
+    pub retry_failed: bool,
+}
+
+/// The invoices a new payment run of `w.kind` for run `w.run_id` takes now.
+pub fn candidates(conn: &Connection, w: &Wanted) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
-    for (invoice_id, outstanding) in invoices_of(conn, run_id, kind)? {
+    for (invoice_id, outstanding) in invoices_of(conn, w.run_id, w.kind)? {
         let h = history(conn, invoice_id)?;
-        let Some(attempt) = collect::next_attempt(outstanding, &h, max_retries, retry_failed)
+        let Some(attempt) = collect::next_attempt(outstanding, &h, w.max_retries, w.retry_failed)
         else {
             continue;
         };
@@ -112,20 +96,36 @@ pub fn candidates(
             [invoice_id],
             |r| {
                 let date = |s: Option<String>| s.and_then(|s| s.parse::<NaiveDate>().ok());
+                let customer: String = r.get(2)?;
+                let holder: Option<String> = r.get(5)?;
+                let name = bank::holder_name(holder.as_deref(), &customer);
+                let bank = match w.format {
+                    None => None,
+                    Some(DdFormat::Bacs18) => Some(BankDetails::Bacs {
+                        sort_code: r.get(6)?,
+                        account: r.get(7)?,
+                        name,
+                    }),
+                    Some(DdFormat::Aba) => Some(BankDetails::Aba {
+                        bsb: r.get(6)?,
+                        account: r.get(7)?,
+                        name,
+                    }),
+                    Some(DdFormat::Sepa) => Some(BankDetails::Sepa {
+                        iban: r.get(8)?,
+                        bic: r.get(9)?,
+                        name,
+                    }),
+                };
                 Ok(Candidate {
                     invoice_id,
                     number: r.get(0)?,
                     account: r.get(1)?,
-                    customer_name: r.get(2)?,
                     due_date: date(r.get(3)?),
                     currency: r.get(4)?,
                     outstanding_minor: outstanding,
                     attempt,
-                    bank_account_name: r.get(5)?,
-                    branch: r.get(6)?,
-                    bank_account: r.get(7)?,
-                    iban: r.get(8)?,
-                    bic: r.get(9)?,
+                    bank,
                     mandate_ref: r.get(10)?,
                     mandate_date: date(r.get(11)?),
                     card_token: r.get(12)?,
@@ -176,8 +176,8 @@ pub fn facts(
     Ok(())
 }
 
-/// `collect.max_retries` (default 2).
-pub fn max_retries(conn: &Connection) -> Result<u32> {
+/// `collect.max_retries` (default 2), for the checklist's facts.
+fn max_retries(conn: &Connection) -> Result<u32> {
     Ok(super::settings::get_or(conn, "collect.max_retries", "2")?
         .parse()
         .unwrap_or(2))
@@ -194,22 +194,6 @@ pub struct NewRun {
     pub currency: String,
     pub file: Option<String>,
     pub sha256: Option<String>,
-}
-
-/// An item to record (state `live`).
-#[derive(Debug, Clone)]
-pub struct NewItem {
-    pub invoice_id: i64,
-    pub account: String,
-    pub reference: String,
-    pub amount_minor: i64,
-    pub sequence: Option<String>,
-    pub mandate_ref: Option<String>,
-    pub attempt: u32,
-    pub idempotency_key: Option<String>,
-    pub payee_masked: String,
-    /// Gateway items: the card token charged, kept for an identical resend.
-    pub card_token: Option<String>,
 }
 
 /// The id the next payment run will get (stable inside a write transaction).
@@ -551,20 +535,31 @@ pub fn approve(
     Ok(pid)
 }
 
+/// A decline, dishonour or failure to record on an item.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    /// Declined, dishonoured or failed.
+    pub state: ItemState,
+    pub reason: Option<&'a str>,
+    pub gateway_id: Option<&'a str>,
+    /// The date of a reversal and of the fee.
+    pub date: NaiveDate,
+    /// A fee to charge the customer (the dishonour fee), if positive
+    /// (`domain::collect::dishonour_fee`).
+    pub fee_minor: i64,
+}
+
 /// Record a decline, dishonour or failure. With a recorded payment, a
 /// reversal (negative payment with `reverses`) is added; a positive
-/// `fee_minor` adds the dishonour fee as an unbilled charge.
-#[allow(clippy::too_many_arguments)]
-pub fn fail(
-    conn: &Connection,
-    actor: &Actor,
-    item: &Item,
-    state: ItemState,
-    reason: Option<&str>,
-    gateway_id: Option<&str>,
-    date: NaiveDate,
-    fee_minor: i64,
-) -> Result<()> {
+/// `fee_minor` adds the fee as an unbilled charge.
+pub fn fail(conn: &Connection, actor: &Actor, item: &Item, f: &Failure<'_>) -> Result<()> {
+    let Failure {
+        state,
+        reason,
+        gateway_id,
+        date,
+        fee_minor,
+    } = *f;
     let mut detail = format!("{} ({}): {state}", item.reference, item.account);
     if let Some(r) = reason {
         detail.push_str(&format!(" ({r})"));
@@ -595,8 +590,7 @@ pub fn fail(
         )?;
         detail.push_str(&format!("; payment {pid} reversed by payment {rid}"));
     }
-    // SPEC §11: the fee is for a dishonour (a returned debit), not a decline.
-    if fee_minor > 0 && state == ItemState::Dishonoured {
+    if fee_minor > 0 {
         conn.execute(
             "INSERT INTO charges (account, date, description, amount_minor, source, created_at, created_by)
              VALUES (?1, ?2, ?3, ?4, 'dishonour_fee', ?5, ?6)",
@@ -718,8 +712,18 @@ pub(crate) mod tests {
         }
     }
 
+    fn wanted(run_id: i64, kind: Kind, max_retries: u32, retry_failed: bool) -> Wanted {
+        Wanted {
+            run_id,
+            kind,
+            format: (kind == Kind::Dd).then_some(DdFormat::Bacs18),
+            max_retries,
+            retry_failed,
+        }
+    }
+
     fn record(s: &Store, run: i64, kind: Kind, retry_failed: bool) -> Option<i64> {
-        let cands = candidates(&s.conn, run, kind, 2, retry_failed).unwrap();
+        let cands = candidates(&s.conn, &wanted(run, kind, 2, retry_failed)).unwrap();
         if cands.is_empty() {
             return None;
         }
@@ -758,7 +762,7 @@ pub(crate) mod tests {
         assert_eq!((f.dd_uncollected, f.dd_failed), (2, 0));
         assert_eq!((f.card_uncollected, f.card_failed), (1, 0));
 
-        let c = candidates(&s.conn, run, Kind::Dd, 2, false).unwrap();
+        let c = candidates(&s.conn, &wanted(run, Kind::Dd, 2, false)).unwrap();
         assert_eq!(c.len(), 2);
         assert!(c.iter().all(|c| c.first_for_mandate && c.attempt == 1));
         let pr = record(&s, run, Kind::Dd, false).unwrap();
@@ -787,22 +791,19 @@ pub(crate) mod tests {
         assert_eq!((f.dd_uncollected, f.dd_failed), (1, 0));
 
         // The referral is retried by the next run as a re-presentation, not first.
-        let c = candidates(&s.conn, run, Kind::Dd, 2, false).unwrap();
+        let c = candidates(&s.conn, &wanted(run, Kind::Dd, 2, false)).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!((c[0].number.as_str(), c[0].attempt), ("INV-2", 2));
         record(&s, run, Kind::Dd, false).unwrap();
         let b2 = item_by_reference(&s.conn, "INV-2-R1").unwrap().unwrap();
-        fail(
-            &s.conn,
-            &Actor::test(),
-            &b2,
-            ItemState::Dishonoured,
-            Some("no funds"),
-            None,
-            today(),
-            1500,
-        )
-        .unwrap();
+        let failure = Failure {
+            state: ItemState::Dishonoured,
+            reason: Some("no funds"),
+            gateway_id: None,
+            date: today(),
+            fee_minor: 1500,
+        };
+        fail(&s.conn, &Actor::test(), &b2, &failure).unwrap();
         facts(&s.conn, run, &mut f).unwrap();
         assert_eq!((f.dd_uncollected, f.dd_failed), (0, 1));
         let fee: (i64, String) = s
@@ -817,17 +818,12 @@ pub(crate) mod tests {
 
         // A late dishonour of the approved INV-1 reverses its payment.
         let a = item_by_reference(&s.conn, "INV-1").unwrap().unwrap();
-        fail(
-            &s.conn,
-            &Actor::test(),
-            &a,
-            ItemState::Dishonoured,
-            None,
-            None,
-            today(),
-            0,
-        )
-        .unwrap();
+        let failure = Failure {
+            reason: None,
+            fee_minor: 0,
+            ..failure
+        };
+        fail(&s.conn, &Actor::test(), &a, &failure).unwrap();
         let (amt, rev): (i64, i64) = s
             .conn
             .query_row(
@@ -838,7 +834,7 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!((amt, rev), (-1000, pid));
         // The invoice is due again, and --retry-failed takes both back.
-        let c = candidates(&s.conn, run, Kind::Dd, 2, true).unwrap();
+        let c = candidates(&s.conn, &wanted(run, Kind::Dd, 2, true)).unwrap();
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].outstanding_minor, 1000);
         // Its only collection was returned: the mandate has no successful one.
@@ -846,14 +842,19 @@ pub(crate) mod tests {
         assert_eq!(c[0].attempt, 2);
         assert_eq!(c[1].attempt, 3);
         // Attempt 3 is the last allowed with max_retries 2.
-        assert!(candidates(&s.conn, run, Kind::Dd, 1, true).unwrap().len() == 1);
+        assert!(
+            candidates(&s.conn, &wanted(run, Kind::Dd, 1, true))
+                .unwrap()
+                .len()
+                == 1
+        );
     }
 
     #[test]
     fn one_live_item_per_invoice_is_enforced_by_the_schema() {
         let s = Store::memory().unwrap();
         let run = seed(&s, &[("A", "INV-1", 1000, "card")]);
-        let c = candidates(&s.conn, run, Kind::Card, 2, false).unwrap();
+        let c = candidates(&s.conn, &wanted(run, Kind::Card, 2, false)).unwrap();
         let r = NewRun {
             run_id: run,
             kind: Kind::Card,

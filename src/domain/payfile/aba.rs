@@ -65,10 +65,9 @@
 //!   numbers longer than 18 characters fail the file (they are the key that
 //!   comes back in the results, so they are never cut).
 
-use super::{
-    DebitItem, PayFile, PayFileError, RunInfo, Unsuitable, check_items, left, right, text, zeros,
-};
-use crate::domain::bank;
+use super::{DebitItem, Limits, PayFile, PayFileError, RunInfo, accept, left, right, text, zeros};
+use crate::domain::bank::{self, BankDetails};
+use crate::domain::settings::DirectDebit;
 
 const FORMAT: &str = "ABA";
 /// Largest amount a 10-digit cents field holds.
@@ -93,6 +92,23 @@ pub struct AbaOriginator {
     pub account: String,
     /// `dd.remitter`: name shown on the customer's statement, up to 16.
     pub remitter: String,
+}
+
+impl AbaOriginator {
+    /// The originator of `dd.*` (unset settings are blank, and refused by
+    /// the writer), with the default description.
+    pub fn from_settings(dd: &DirectDebit) -> AbaOriginator {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        AbaOriginator {
+            bank: s(&dd.bank),
+            user_name: s(&dd.user_name),
+            user_id: s(&dd.user_id),
+            description: DEFAULT_DESCRIPTION.into(),
+            bsb: s(&dd.bsb),
+            account: s(&dd.account),
+            remitter: s(&dd.remitter),
+        }
+    }
 }
 
 /// Validated, formatted settings.
@@ -158,17 +174,21 @@ fn check_orig(o: &AbaOriginator) -> Result<Orig, Vec<String>> {
     })
 }
 
-/// Bank details for one item, or why they do not suit ABA.
+/// Bank details for one item (BSB, account, title), or why they do not
+/// suit ABA.
 fn item_bank(it: &DebitItem) -> Result<(String, String, String), String> {
-    let bsb = match it.branch.as_deref() {
+    let Some(BankDetails::Aba { bsb, account, name }) = &it.bank else {
+        return Err("no BSB (bank_branch)".into());
+    };
+    let bsb = match bsb.as_deref() {
         Some(b) if !b.trim().is_empty() => bank::au_bsb(b)?,
         _ => return Err("no BSB (bank_branch)".into()),
     };
-    let acct = match it.bank_account.as_deref() {
+    let acct = match account.as_deref() {
         Some(a) if !a.trim().is_empty() => bank::au_account(a)?,
         _ => return Err("no bank account number".into()),
     };
-    let title = text::clean(&it.account_name, text::becs_char, false);
+    let title = text::clean(name, text::becs_char, false);
     if title.is_empty() {
         return Err("no account name (bank_account_name)".into());
     }
@@ -186,51 +206,16 @@ pub fn write_aba(
     run: &RunInfo,
     items: &[DebitItem],
 ) -> Result<PayFile, PayFileError> {
-    let o = check_orig(orig);
-    let (amounts, mut problems) = check_items(items, MAX_CENTS, 18, reference_char);
-    let mut unsuitable = Vec::new();
-    let mut details = Vec::new();
-    let mut included = Vec::new();
-    let mut total: i64 = 0;
-    for (it, amount) in items.iter().zip(&amounts) {
-        let Some(cents) = *amount else { continue };
-        match item_bank(it) {
-            Err(reason) => unsuitable.push(Unsuitable {
-                reference: it.reference.clone(),
-                reason,
-            }),
-            Ok(bankd) => {
-                total += cents;
-                included.push(it.reference.trim().to_string());
-                details.push((bankd, cents, it.reference.trim().to_string()));
-            }
-        }
-    }
-    if total > MAX_CENTS {
-        problems.push(Unsuitable {
-            reference: "(file total)".into(),
-            reason: format!(
-                "total {} exceeds the 10-digit ABA total field; split the run",
-                crate::domain::money::fmt_minor(total)
-            ),
-        });
-    }
-    let o = match o {
-        Ok(o) if problems.is_empty() => o,
-        o => {
-            return Err(PayFileError::Invalid {
-                format: FORMAT,
-                settings: o.err().unwrap_or_default(),
-                items: problems,
-            });
-        }
+    let limits = Limits {
+        format: FORMAT,
+        max_minor: MAX_CENTS,
+        max_ref: 18,
+        ref_ok: reference_char,
+        max_total: Some((MAX_CENTS, "10-digit ABA total field")),
     };
-    if details.is_empty() {
-        return Err(PayFileError::NothingToCollect {
-            format: FORMAT,
-            unsuitable,
-        });
-    }
+    let (o, acc) = accept(&limits, check_orig(orig), items, item_bank)?;
+    let total = acc.total;
+    let details = &acc.lines;
 
     let mut records = Vec::with_capacity(details.len() + 2);
     records.push(format!(
@@ -244,14 +229,15 @@ pub fn write_aba(
         run.collection_date.format("%d%m%y"),
         " ".repeat(40)
     ));
-    for ((bsb, acct, title), cents, reference) in &details {
+    for line in details {
+        let (bsb, acct, title) = &line.item;
         records.push(format!(
             "1{}{} 13{}{}{}{}{}{}00000000",
             bsb,
             right(acct, 9, ' '),
-            zeros(*cents, 10),
+            zeros(line.minor, 10),
             left(title, 32),
-            left(reference, 18),
+            left(&line.reference, 18),
             o.bsb,
             right(&o.account, 9, ' '),
             left(&o.remitter, 16),
@@ -273,17 +259,12 @@ pub fn write_aba(
         contents.push_str(r);
         contents.push_str("\r\n");
     }
-    Ok(PayFile {
-        contents: contents.into_bytes(),
-        included,
-        total_minor: total,
-        unsuitable,
-    })
+    Ok(acc.into_file(contents.into_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{item, run};
+    use super::super::fixtures::{fields, item, run};
     use super::*;
     use rust_decimal_macros::dec;
 
@@ -301,8 +282,11 @@ mod tests {
 
     fn au(reference: &str, amount: rust_decimal::Decimal, bsb: &str, acct: &str) -> DebitItem {
         let mut it = item(reference, amount);
-        it.branch = Some(bsb.into());
-        it.bank_account = Some(acct.into());
+        it.bank = Some(BankDetails::Aba {
+            bsb: Some(bsb.into()),
+            account: Some(acct.into()),
+            name: "Jane Citizen".into(),
+        });
         it
     }
 
@@ -314,7 +298,7 @@ mod tests {
     #[test]
     fn writes_records_field_by_field() {
         let mut b = au("INV-1001", dec!(123.45), "062-001", "98765");
-        b.account_name = "Ms Zoë O’Brien-Smith of the Very Long Name Family".into();
+        *fields(&mut b).2 = "Ms Zoë O’Brien-Smith of the Very Long Name Family".into();
         let items = vec![
             au("INV-1000", dec!(45.5), "032000", "123456789"),
             b,
@@ -412,7 +396,7 @@ mod tests {
     #[test]
     fn unsuitable_bank_details_are_left_out_not_guessed() {
         let mut no_name = au("INV-4", dec!(4), "062-000", "12345");
-        no_name.account_name = "  ".into();
+        *fields(&mut no_name).2 = "  ".into();
         let items = vec![
             au("INV-1", dec!(1), "062-000", "12345"),
             item("INV-2", dec!(2)),

@@ -99,9 +99,10 @@
 //! - One contra record for the whole file.
 
 use super::{
-    DebitItem, PayFile, PayFileError, RunInfo, Sequence, Unsuitable, check_items, left, text, zeros,
+    DebitItem, Limits, PayFile, PayFileError, RunInfo, Sequence, accept, left, text, zeros,
 };
-use crate::domain::{bank, money};
+use crate::domain::bank::{self, BankDetails};
+use crate::domain::settings::DirectDebit;
 use chrono::{Datelike, NaiveDate};
 
 const FORMAT: &str = "Bacs Standard 18";
@@ -130,6 +131,21 @@ pub struct BacsOriginator {
     /// `dd.name`: service user name, up to 18 characters.
     pub name: String,
     pub labels: BacsLabels,
+}
+
+impl BacsOriginator {
+    /// The originator of `dd.*` (unset settings are blank, and refused by
+    /// the writer), with full labels.
+    pub fn from_settings(dd: &DirectDebit) -> BacsOriginator {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        BacsOriginator {
+            sun: s(&dd.sun),
+            sort_code: s(&dd.sort_code),
+            account: s(&dd.account),
+            name: s(&dd.name),
+            labels: BacsLabels::Full,
+        }
+    }
 }
 
 struct Orig {
@@ -188,25 +204,33 @@ pub fn transaction_code(s: Sequence) -> &'static str {
     }
 }
 
+/// A payer's line, validated for Bacs.
 struct Line {
     sort: String,
     account: String,
     name: String,
     mandate: String,
     code: &'static str,
-    pence: i64,
 }
 
-fn item_bank(it: &DebitItem) -> Result<(String, String, String, String), String> {
-    let sort = match it.branch.as_deref() {
+fn item_bank(it: &DebitItem) -> Result<Line, String> {
+    let Some(BankDetails::Bacs {
+        sort_code,
+        account,
+        name,
+    }) = &it.bank
+    else {
+        return Err("no sort code (bank_branch)".into());
+    };
+    let sort = match sort_code.as_deref() {
         Some(b) if !b.trim().is_empty() => bank::uk_sort_code(b)?.replace('-', ""),
         _ => return Err("no sort code (bank_branch)".into()),
     };
-    let acct = match it.bank_account.as_deref() {
+    let account = match account.as_deref() {
         Some(a) if !a.trim().is_empty() => bank::uk_account(a)?,
         _ => return Err("no bank account number".into()),
     };
-    let name = text::clean(&it.account_name, text::bacs_char, true);
+    let name = text::clean(name, text::bacs_char, true);
     if name.is_empty() {
         return Err("no account name (bank_account_name)".into());
     }
@@ -219,7 +243,13 @@ fn item_bank(it: &DebitItem) -> Result<(String, String, String, String), String>
             "mandate reference '{mandate}' must be 6 to 18 characters of A-Z 0-9 . & / - and space"
         ));
     }
-    Ok((sort, acct, name, mandate))
+    Ok(Line {
+        sort,
+        account,
+        name,
+        mandate,
+        code: transaction_code(it.sequence),
+    })
 }
 
 /// Write a Bacs Standard 18 direct debit file for `items`, processed on
@@ -229,60 +259,17 @@ pub fn write_bacs18(
     run: &RunInfo,
     items: &[DebitItem],
 ) -> Result<PayFile, PayFileError> {
-    let o = check_orig(orig);
-    // Invoice numbers are not written to the file, so any printable
-    // reference is fine; 35 keeps it consistent with the other formats.
-    let (amounts, mut problems) = check_items(items, MAX_PENCE, 35, |c| c.is_ascii_graphic());
-    let mut unsuitable = Vec::new();
-    let mut lines = Vec::new();
-    let mut included = Vec::new();
-    let mut total: i64 = 0;
-    for (it, amount) in items.iter().zip(&amounts) {
-        let Some(pence) = *amount else { continue };
-        match item_bank(it) {
-            Err(reason) => unsuitable.push(Unsuitable {
-                reference: it.reference.clone(),
-                reason,
-            }),
-            Ok((sort, account, name, mandate)) => {
-                total += pence;
-                included.push(it.reference.trim().to_string());
-                lines.push(Line {
-                    sort,
-                    account,
-                    name,
-                    mandate,
-                    code: transaction_code(it.sequence),
-                    pence,
-                });
-            }
-        }
-    }
-    if total > MAX_PENCE {
-        problems.push(Unsuitable {
-            reference: "(file total)".into(),
-            reason: format!(
-                "total {} exceeds the 11-digit contra amount; split the run",
-                money::fmt_minor(total)
-            ),
-        });
-    }
-    let o = match o {
-        Ok(o) if problems.is_empty() => o,
-        o => {
-            return Err(PayFileError::Invalid {
-                format: FORMAT,
-                settings: o.err().unwrap_or_default(),
-                items: problems,
-            });
-        }
+    let limits = Limits {
+        format: FORMAT,
+        max_minor: MAX_PENCE,
+        // Invoice numbers are not written to the file, so any printable
+        // reference is fine; 35 keeps it consistent with the other formats.
+        max_ref: 35,
+        ref_ok: |c| c.is_ascii_graphic(),
+        max_total: Some((MAX_PENCE, "11-digit contra amount")),
     };
-    if lines.is_empty() {
-        return Err(PayFileError::NothingToCollect {
-            format: FORMAT,
-            unsuitable,
-        });
-    }
+    let (o, acc) = accept(&limits, check_orig(orig), items, item_bank)?;
+    let total = acc.total;
 
     let serial = zeros(i64::from(run.run_number % 1_000_000), 6);
     let created = bacs_date(run.created.date());
@@ -313,7 +300,8 @@ pub fn write_bacs18(
             " ".repeat(40)
         ));
     }
-    for l in &lines {
+    for line in &acc.lines {
+        let l = &line.item;
         records.push(format!(
             "{}{}0{}{}{}    {}{}{}{}",
             l.sort,
@@ -321,7 +309,7 @@ pub fn write_bacs18(
             l.code,
             o.sort,
             o.account,
-            zeros(l.pence, 11),
+            zeros(line.minor, 11),
             left(&o.name, 18),
             left(&l.mandate, 18),
             left(&l.name, 18),
@@ -343,7 +331,7 @@ pub fn write_bacs18(
             "UTL1{}{}{}{}{}",
             zeros(total, 13),
             zeros(total, 13),
-            zeros(lines.len() as i64, 7),
+            zeros(acc.lines.len() as i64, 7),
             zeros(1, 7),
             " ".repeat(36)
         ));
@@ -353,12 +341,7 @@ pub fn write_bacs18(
         contents.push_str(r);
         contents.push_str("\r\n");
     }
-    Ok(PayFile {
-        contents: contents.into_bytes(),
-        included,
-        total_minor: total,
-        unsuitable,
-    })
+    Ok(acc.into_file(contents.into_bytes()))
 }
 
 fn o_labels(o: &BacsOriginator) -> bool {
@@ -367,7 +350,7 @@ fn o_labels(o: &BacsOriginator) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{item, run};
+    use super::super::fixtures::{fields, item, run};
     use super::*;
     use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
@@ -384,8 +367,11 @@ mod tests {
 
     fn uk(reference: &str, amount: Decimal, seq: Sequence) -> DebitItem {
         let mut it = item(reference, amount);
-        it.branch = Some("20-00-00".into());
-        it.bank_account = Some("12345678".into());
+        it.bank = Some(BankDetails::Bacs {
+            sort_code: Some("20-00-00".into()),
+            account: Some("12345678".into()),
+            name: "Jane Citizen".into(),
+        });
         it.mandate_ref = Some(format!("MND-{reference}"));
         it.sequence = seq;
         it
@@ -423,7 +409,7 @@ mod tests {
         let mut o = orig();
         o.name = "Northern Telecom".into();
         let mut c = uk("INV-3", dec!(7.005), Sequence::Represent);
-        c.account_name = "Zoë O’Brien & Co. Holdings Ltd".into();
+        *fields(&mut c).2 = "Zoë O’Brien & Co. Holdings Ltd".into();
         let items = vec![
             uk("INV-1", dec!(10.50), Sequence::First),
             uk("INV-2", dec!(1234.56), Sequence::Recurring),
@@ -562,7 +548,7 @@ mod tests {
         let mut short_mandate = uk("INV-3", dec!(1), Sequence::First);
         short_mandate.mandate_ref = Some("AB1".into());
         let mut bsb = uk("INV-4", dec!(1), Sequence::First);
-        bsb.branch = Some("062-000".into());
+        *fields(&mut bsb).0 = Some("062-000".into());
         let items = vec![
             uk("INV-1", dec!(1), Sequence::First),
             no_mandate,

@@ -8,7 +8,7 @@
 //! - `currency` is the run's ISO 4217 code, upper case, as configured.
 //! - RFC 4180 quoting by the `csv` crate; records end with `\n`.
 
-use super::{DebitItem, PayFile, PayFileError, Unsuitable, check_items};
+use super::{DebitItem, Limits, PayFile, PayFileError, accept};
 
 const FORMAT: &str = "card batch CSV";
 const HEADER: [&str; 5] = [
@@ -26,60 +26,41 @@ fn token_ok(t: &str) -> bool {
 /// Write the batch CSV for `items` in `currency` (e.g. `GBP`).
 pub fn write_card_batch(items: &[DebitItem], currency: &str) -> Result<PayFile, PayFileError> {
     let cur = currency.trim().to_ascii_uppercase();
-    let mut settings = Vec::new();
-    if cur.len() != 3 || !cur.chars().all(|c| c.is_ascii_uppercase()) {
-        settings.push(format!(
+    let settings = if cur.len() != 3 || !cur.chars().all(|c| c.is_ascii_uppercase()) {
+        Err(vec![format!(
             "currency: '{}' must be a 3-letter ISO 4217 code such as GBP",
             currency.trim()
-        ));
-    }
-    let (amounts, problems) = check_items(items, i64::MAX, 255, |c| !c.is_control());
-    if !settings.is_empty() || !problems.is_empty() {
-        return Err(PayFileError::Invalid {
-            format: FORMAT,
-            settings,
-            items: problems,
-        });
-    }
-    let mut unsuitable = Vec::new();
-    let mut rows = Vec::new();
-    for (it, amt) in items.iter().zip(&amounts) {
-        let Some(minor) = *amt else { continue };
+        )])
+    } else {
+        Ok(cur)
+    };
+    let limits = Limits {
+        format: FORMAT,
+        max_minor: i64::MAX,
+        max_ref: 255,
+        ref_ok: |c| !c.is_control(),
+        max_total: None,
+    };
+    let (cur, acc) = accept(&limits, settings, items, |it| {
         match it.card_token.as_deref().map(str::trim) {
-            Some(t) if token_ok(t) => rows.push((it, t, minor)),
-            Some(t) if !t.is_empty() => unsuitable.push(Unsuitable {
-                reference: it.reference.clone(),
-                reason: format!(
-                    "card token '{}' is not a gateway payment-method id",
-                    crate::domain::bank::mask_token(t)
-                ),
-            }),
-            _ => unsuitable.push(Unsuitable {
-                reference: it.reference.clone(),
-                reason: "no card token".into(),
-            }),
+            Some(t) if token_ok(t) => Ok((it.account.clone(), t.to_string())),
+            Some(t) if !t.is_empty() => Err(format!(
+                "card token '{}' is not a gateway payment-method id",
+                crate::domain::bank::mask_token(t)
+            )),
+            _ => Err("no card token".into()),
         }
-    }
-    if rows.is_empty() {
-        return Err(PayFileError::NothingToCollect {
-            format: FORMAT,
-            unsuitable,
-        });
-    }
+    })?;
     let internal = |e: csv::Error| PayFileError::Internal(format!("writing CSV: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(HEADER).map_err(internal)?;
-    let mut total: i64 = 0;
-    let mut included = Vec::new();
-    for (it, token, minor) in &rows {
-        total = total.saturating_add(*minor);
-        let reference = it.reference.trim();
-        included.push(reference.to_string());
+    for line in &acc.lines {
+        let (account, token) = &line.item;
         w.write_record([
-            reference,
-            it.account.as_str(),
-            token,
-            &minor.to_string(),
+            line.reference.as_str(),
+            account.as_str(),
+            token.as_str(),
+            &line.minor.to_string(),
             &cur,
         ])
         .map_err(internal)?;
@@ -87,12 +68,7 @@ pub fn write_card_batch(items: &[DebitItem], currency: &str) -> Result<PayFile, 
     let contents = w
         .into_inner()
         .map_err(|e| PayFileError::Internal(format!("writing CSV: {e}")))?;
-    Ok(PayFile {
-        contents,
-        included,
-        total_minor: total,
-        unsuitable,
-    })
+    Ok(acc.into_file(contents))
 }
 
 #[cfg(test)]

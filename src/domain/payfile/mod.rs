@@ -28,6 +28,7 @@ use rust_decimal::Decimal;
 use std::collections::HashSet;
 use std::fmt;
 
+use super::bank::BankDetails;
 use super::money;
 
 /// Which collection in a mandate's life this is.
@@ -41,7 +42,7 @@ pub enum Sequence {
     Represent,
 }
 
-/// One invoice to collect. Bank fields are as stored from customers.csv
+/// One invoice to collect. Bank details are as stored from customers.csv
 /// (§3.1); each writer validates the ones its format needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DebitItem {
@@ -49,13 +50,8 @@ pub struct DebitItem {
     pub reference: String,
     /// Customer account.
     pub account: String,
-    /// Name on the bank account (`bank_account_name`).
-    pub account_name: String,
-    /// UK sort code or AU BSB (`bank_branch`).
-    pub branch: Option<String>,
-    pub bank_account: Option<String>,
-    pub iban: Option<String>,
-    pub bic: Option<String>,
+    /// The payer's bank account (Direct Debit), in the run format's scheme.
+    pub bank: Option<BankDetails>,
     pub mandate_ref: Option<String>,
     pub mandate_date: Option<NaiveDate>,
     /// Gateway payment-method id (`card_token`), for the card batch.
@@ -78,7 +74,7 @@ pub struct RunInfo {
 }
 
 /// An item left out of the file, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Unsuitable {
     /// Invoice number.
     pub reference: String,
@@ -129,6 +125,115 @@ pub enum PayFileError {
         format: &'static str,
         unsuitable: Vec<Unsuitable>,
     },
+}
+
+/// What a format allows of its items, for [`accept`].
+pub(crate) struct Limits {
+    /// The format's name in messages.
+    pub format: &'static str,
+    /// The largest amount of one item, in minor units.
+    pub max_minor: i64,
+    /// The longest reference (invoice number) the format carries.
+    pub max_ref: usize,
+    /// The characters a reference may have.
+    pub ref_ok: fn(char) -> bool,
+    /// The largest file total, and the field it would not fit, e.g.
+    /// `11-digit contra amount`; `None` when there is no limit.
+    pub max_total: Option<(i64, &'static str)>,
+}
+
+/// One item a format accepted: what the format needs of it, and its amount.
+#[derive(Debug)]
+pub(crate) struct Line<T> {
+    pub reference: String,
+    pub minor: i64,
+    pub item: T,
+}
+
+/// The items a format accepted, in item order, and those it left out.
+#[derive(Debug)]
+pub(crate) struct Accepted<T> {
+    pub lines: Vec<Line<T>>,
+    pub total: i64,
+    pub unsuitable: Vec<Unsuitable>,
+}
+
+impl<T> Accepted<T> {
+    /// The file of these lines, in their order.
+    pub fn into_file(self, contents: Vec<u8>) -> PayFile {
+        PayFile {
+            contents,
+            included: self.lines.into_iter().map(|l| l.reference).collect(),
+            total_minor: self.total,
+            unsuitable: self.unsuitable,
+        }
+    }
+}
+
+/// The part every writer shares: check the items ([`check_items`]), take
+/// each good item's details for the format with `details` (an `Err` leaves
+/// the item out as unsuitable, with that reason), check the file total;
+/// then fail with every problem of the settings (`originator`) and the
+/// items at once, or with nothing to collect, or return the validated
+/// settings and the accepted items for the writer to render.
+pub(crate) fn accept<O, T>(
+    limits: &Limits,
+    originator: Result<O, Vec<String>>,
+    items: &[DebitItem],
+    details: impl Fn(&DebitItem) -> Result<T, String>,
+) -> Result<(O, Accepted<T>), PayFileError> {
+    let (amounts, mut problems) =
+        check_items(items, limits.max_minor, limits.max_ref, limits.ref_ok);
+    let mut acc = Accepted {
+        lines: Vec::new(),
+        total: 0,
+        unsuitable: Vec::new(),
+    };
+    for (it, amount) in items.iter().zip(&amounts) {
+        let Some(minor) = *amount else { continue };
+        match details(it) {
+            Err(reason) => acc.unsuitable.push(Unsuitable {
+                reference: it.reference.clone(),
+                reason,
+            }),
+            Ok(item) => {
+                acc.total = acc.total.saturating_add(minor);
+                acc.lines.push(Line {
+                    reference: it.reference.trim().to_string(),
+                    minor,
+                    item,
+                });
+            }
+        }
+    }
+    if let Some((max, field)) = limits.max_total
+        && acc.total > max
+    {
+        problems.push(Unsuitable {
+            reference: "(file total)".into(),
+            reason: format!(
+                "total {} exceeds the {field}; split the run",
+                money::fmt_minor(acc.total)
+            ),
+        });
+    }
+    let o = match originator {
+        Ok(o) if problems.is_empty() => o,
+        o => {
+            return Err(PayFileError::Invalid {
+                format: limits.format,
+                settings: o.err().unwrap_or_default(),
+                items: problems,
+            });
+        }
+    };
+    if acc.lines.is_empty() {
+        return Err(PayFileError::NothingToCollect {
+            format: limits.format,
+            unsuitable: acc.unsuitable,
+        });
+    }
+    Ok((o, acc))
 }
 
 /// Item checks common to every format: a positive amount within `max_minor`,
@@ -226,16 +331,34 @@ pub(crate) mod fixtures {
         DebitItem {
             reference: reference.into(),
             account: format!("C-{reference}"),
-            account_name: "Jane Citizen".into(),
-            branch: None,
-            bank_account: None,
-            iban: None,
-            bic: None,
+            bank: None,
             mandate_ref: None,
             mandate_date: None,
             card_token: None,
             amount,
             sequence: Sequence::Recurring,
+        }
+    }
+
+    /// An item's bank fields, for tests to change: (sort code, BSB or IBAN;
+    /// account or BIC; holder name).
+    pub fn fields(it: &mut DebitItem) -> (&mut Option<String>, &mut Option<String>, &mut String) {
+        match it.bank.as_mut().expect("bank details") {
+            BankDetails::Bacs {
+                sort_code: a,
+                account: b,
+                name,
+            }
+            | BankDetails::Aba {
+                bsb: a,
+                account: b,
+                name,
+            }
+            | BankDetails::Sepa {
+                iban: a,
+                bic: b,
+                name,
+            } => (a, b, name),
         }
     }
 
@@ -296,6 +419,55 @@ pub(crate) mod fixtures {
         );
         assert!(problems[0].reason.contains("twice"));
         assert!(problems[4].reason.contains("maximum of 50.00"));
+    }
+
+    #[test]
+    fn the_shared_tail_sorts_items_and_fails_with_every_problem() {
+        let limits = Limits {
+            format: "TEST",
+            max_minor: 10_000,
+            max_ref: 10,
+            ref_ok: |c| c.is_ascii_graphic(),
+            max_total: Some((1_500, "4-digit total")),
+        };
+        let items = [
+            item("INV-1", dec!(10)),
+            item("INV-2", dec!(2)),
+            item("INV-3", dec!(3)),
+        ];
+        let ok = |it: &DebitItem| {
+            if it.reference == "INV-2" {
+                Err("no account".to_string())
+            } else {
+                Ok(it.account.clone())
+            }
+        };
+        let (o, acc) = accept(&limits, Ok("orig"), &items, ok).unwrap();
+        assert_eq!(o, "orig");
+        assert_eq!(acc.total, 1300);
+        assert_eq!(acc.lines.len(), 2);
+        assert_eq!(acc.lines[1].item, "C-INV-3");
+        let file = acc.into_file(b"x".to_vec());
+        assert_eq!(file.included, ["INV-1", "INV-3"]);
+        assert_eq!(file.unsuitable[0].to_string(), "INV-2: no account");
+
+        // Settings and item problems together, the file total among them.
+        let more = [
+            item("INV-1", dec!(10)),
+            item("INV-4", dec!(9)),
+            item("", dec!(1)),
+        ];
+        let e = accept(&limits, Err::<(), _>(vec!["dd.x: bad".into()]), &more, ok).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot write the TEST file:\n  - dd.x: bad\n  - : customer C-: empty invoice number\n  \
+             - (file total): total 19.00 exceeds the 4-digit total; split the run"
+        );
+        // Nothing left: the unsuitable ones are carried.
+        let e = accept(&limits, Ok(()), &items[1..2], ok).unwrap_err();
+        assert!(
+            matches!(e, PayFileError::NothingToCollect { ref unsuitable, .. } if unsuitable.len() == 1)
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! Structure: one `GrpHdr`; one `PmtInf` per sequence type present (FRST
 //! first, then RCUR), each with its own count and control sum; one
 //! `DrctDbtTxInf` per invoice, `EndToEndId` = invoice number (max 35),
-//! `RmtInf/Ustrd` = "Invoice <number>".
+//! `RmtInf/Ustrd` = `"Invoice <number>"`.
 //!
 //! Decisions:
 //! - `Sequence::Represent` is sent as RCUR: SEPA has no re-presentation
@@ -31,8 +31,10 @@
 //! - Amounts are EUR; the maximum per item is 999 999 999.99 (EPC).
 //! - A mandate signed after the collection date leaves the item out.
 
-use super::{DebitItem, PayFile, PayFileError, RunInfo, Sequence, Unsuitable, check_items, text};
-use crate::domain::{bank, money};
+use super::{DebitItem, Limits, PayFile, PayFileError, RunInfo, Sequence, accept, text};
+use crate::domain::bank::{self, BankDetails};
+use crate::domain::money;
+use crate::domain::settings::DirectDebit;
 use chrono::NaiveDate;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
@@ -54,6 +56,20 @@ pub struct SepaCreditor {
     pub bic: String,
     /// `dd.name`: creditor name, up to 70 characters.
     pub name: String,
+}
+
+impl SepaCreditor {
+    /// The creditor of `dd.*` (unset settings are blank, and refused by
+    /// the writer).
+    pub fn from_settings(dd: &DirectDebit) -> SepaCreditor {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        SepaCreditor {
+            creditor_id: s(&dd.creditor_id),
+            iban: s(&dd.iban),
+            bic: s(&dd.bic),
+            name: s(&dd.name),
+        }
+    }
 }
 
 struct Cred {
@@ -104,11 +120,14 @@ struct Tx {
 }
 
 fn item_bank(it: &DebitItem, collection: NaiveDate) -> Result<Tx, String> {
-    let iban = match it.iban.as_deref() {
+    let Some(BankDetails::Sepa { iban, bic, name }) = &it.bank else {
+        return Err("no IBAN".into());
+    };
+    let iban = match iban.as_deref() {
         Some(i) if !i.trim().is_empty() => bank::iban(i)?,
         _ => return Err("no IBAN".into()),
     };
-    let bic = match it.bic.as_deref() {
+    let bic = match bic.as_deref() {
         Some(b) if !b.trim().is_empty() => Some(bank::bic(b)?),
         _ => None,
     };
@@ -129,7 +148,7 @@ fn item_bank(it: &DebitItem, collection: NaiveDate) -> Result<Tx, String> {
             "mandate signed {signed} is after the collection date {collection}"
         ));
     }
-    let name = text::clean(&it.account_name, text::sepa_char, false);
+    let name = text::clean(name, text::sepa_char, false);
     if name.is_empty() {
         return Err("no account holder name usable in SEPA (bank_account_name)".into());
     }
@@ -315,47 +334,27 @@ pub fn write_sepa(
     run: &RunInfo,
     items: &[DebitItem],
 ) -> Result<PayFile, PayFileError> {
-    let c = check_cred(creditor);
-    let (amounts, problems) = check_items(items, MAX_CENTS, 35, reference_char);
-    let mut unsuitable = Vec::new();
+    let limits = Limits {
+        format: FORMAT,
+        max_minor: MAX_CENTS,
+        max_ref: 35,
+        ref_ok: reference_char,
+        max_total: None,
+    };
+    let (c, acc) = accept(&limits, check_cred(creditor), items, |it| {
+        item_bank(it, run.collection_date).map(|tx| (tx, it.sequence))
+    })?;
+    let total = acc.total;
+    let count = acc.lines.len();
     let mut frst = Vec::new();
     let mut rcur = Vec::new();
-    let mut included = Vec::new();
-    let mut total: i64 = 0;
-    for (it, amt) in items.iter().zip(&amounts) {
-        let Some(cents) = *amt else { continue };
-        match item_bank(it, run.collection_date) {
-            Err(reason) => unsuitable.push(Unsuitable {
-                reference: it.reference.clone(),
-                reason,
-            }),
-            Ok(mut tx) => {
-                tx.cents = cents;
-                total += cents;
-                included.push(tx.reference.clone());
-                match seq_tp(it.sequence) {
-                    "FRST" => frst.push(tx),
-                    _ => rcur.push(tx),
-                }
-            }
+    for line in acc.lines {
+        let (mut tx, sequence) = line.item;
+        tx.cents = line.minor;
+        match seq_tp(sequence) {
+            "FRST" => frst.push(tx),
+            _ => rcur.push(tx),
         }
-    }
-    let c = match c {
-        Ok(c) if problems.is_empty() => c,
-        c => {
-            return Err(PayFileError::Invalid {
-                format: FORMAT,
-                settings: c.err().unwrap_or_default(),
-                items: problems,
-            });
-        }
-    };
-    let count = frst.len() + rcur.len();
-    if count == 0 {
-        return Err(PayFileError::NothingToCollect {
-            format: FORMAT,
-            unsuitable,
-        });
     }
     let mut groups = Vec::new();
     if !frst.is_empty() {
@@ -365,24 +364,23 @@ pub fn write_sepa(
         groups.push(("RCUR", rcur));
     }
     // File order follows the groups, so `included` does too.
-    let included_in_order: Vec<String> = groups
+    let included: Vec<String> = groups
         .iter()
         .flat_map(|(_, txs)| txs.iter().map(|t| t.reference.clone()))
         .collect();
-    debug_assert_eq!(included_in_order.len(), included.len());
     let contents = render(&c, run, &groups, total, count)
         .map_err(|e| PayFileError::Internal(format!("writing XML: {e}")))?;
     Ok(PayFile {
         contents,
-        included: included_in_order,
+        included,
         total_minor: total,
-        unsuitable,
+        unsuitable: acc.unsuitable,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{item, run};
+    use super::super::fixtures::{fields, item, run};
     use super::*;
     use rust_decimal_macros::dec;
     use std::path::Path;
@@ -399,8 +397,11 @@ mod tests {
 
     fn eu(reference: &str, amount: Decimal, seq: Sequence) -> DebitItem {
         let mut it = item(reference, amount);
-        it.iban = Some("FR14 2004 1010 0505 0001 3M02 606".into());
-        it.bic = Some("PSSTFRPPPAR".into());
+        it.bank = Some(BankDetails::Sepa {
+            iban: Some("FR14 2004 1010 0505 0001 3M02 606".into()),
+            bic: Some("PSSTFRPPPAR".into()),
+            name: "Jane Citizen".into(),
+        });
         it.mandate_ref = Some(format!("MNDT-{reference}"));
         it.mandate_date = NaiveDate::from_ymd_opt(2025, 6, 1);
         it.sequence = seq;
@@ -409,8 +410,8 @@ mod tests {
 
     fn items() -> Vec<DebitItem> {
         let mut b = eu("INV-2", dec!(1234.5), Sequence::Recurring);
-        b.account_name = "Renée Dupont-Lefèvre <ACME> & Søn".into();
-        b.bic = None;
+        *fields(&mut b).2 = "Renée Dupont-Lefèvre <ACME> & Søn".into();
+        *fields(&mut b).1 = None;
         vec![
             eu("INV-1", dec!(10.005), Sequence::First),
             b,
@@ -489,7 +490,7 @@ mod tests {
         let e = write_sepa(&c, &run(), &items()).unwrap_err();
         assert!(e.to_string().contains("dd.name"), "{e}");
         let mut its = items();
-        its[0].account_name = "B".repeat(100);
+        *fields(&mut its[0]).2 = "B".repeat(100);
         let x = String::from_utf8(write_sepa(&cred(), &run(), &its).unwrap().contents).unwrap();
         assert!(x.contains(&format!("<Nm>{}</Nm>", "B".repeat(70))));
     }
@@ -497,9 +498,9 @@ mod tests {
     #[test]
     fn unsuitable_items_are_left_out_with_reasons() {
         let mut no_iban = eu("INV-2", dec!(1), Sequence::First);
-        no_iban.iban = None;
+        *fields(&mut no_iban).0 = None;
         let mut bad_iban = eu("INV-3", dec!(1), Sequence::First);
-        bad_iban.iban = Some("FR1420041010050500013M02607".into());
+        *fields(&mut bad_iban).0 = Some("FR1420041010050500013M02607".into());
         let mut no_date = eu("INV-4", dec!(1), Sequence::First);
         no_date.mandate_date = None;
         let mut late = eu("INV-5", dec!(1), Sequence::First);
@@ -507,7 +508,7 @@ mod tests {
         let mut no_mandate = eu("INV-6", dec!(1), Sequence::First);
         no_mandate.mandate_ref = Some("  ".into());
         let mut bad_bic = eu("INV-7", dec!(1), Sequence::First);
-        bad_bic.bic = Some("XX".into());
+        *fields(&mut bad_bic).1 = Some("XX".into());
         let its = vec![
             eu("INV-1", dec!(1), Sequence::First),
             no_iban,

@@ -1,0 +1,269 @@
+//! The reports of `billrun collect …` as text or JSON.
+
+use crate::cli::output::{self, Ctx};
+use crate::domain::collect::IDEMPOTENCY_KEY_TRUSTED_HOURS;
+use crate::domain::payfile::Unsuitable;
+use crate::ops::collect::{
+    ChargeReport, FileRunReport, NothingNew, ResultsReport, RunView, ShowReport,
+};
+
+fn unsuitable(ctx: &Ctx, unsuitable: &[Unsuitable]) {
+    if !unsuitable.is_empty() {
+        ctx.warn(&format!(
+            "{} invoice(s) left out: bank details do not suit the format (fix them and run collect again):",
+            unsuitable.len()
+        ));
+        for u in unsuitable {
+            eprintln!("  - {u}");
+        }
+    }
+}
+
+fn nothing_new(ctx: &Ctx, n: &NothingNew) -> anyhow::Result<()> {
+    ctx.say(&format!(
+        "nothing new to collect by {} for run {}: every invoice with an amount due is in a payment run \
+         (see `billrun collect list`; --retry-failed retries failed collections)",
+        if n.kind == "dd" { "Direct Debit" } else { "card" },
+        n.run
+    ));
+    if ctx.json {
+        output::print_json(n)?;
+    }
+    Ok(())
+}
+
+/// `collect dd` and `collect card --out F`.
+pub fn file_run(ctx: &Ctx, report: &FileRunReport) -> anyhow::Result<()> {
+    let w = match report {
+        FileRunReport::NothingNew(n) => return nothing_new(ctx, n),
+        FileRunReport::Written(w) => w,
+    };
+    unsuitable(ctx, &w.unsuitable);
+    ctx.say(&format!(
+        "payment run {}: {} {} file {} (mode 0600): {} invoice(s), total {}{}",
+        w.payment_run,
+        w.kind,
+        w.format,
+        w.file.display(),
+        w.items,
+        w.total,
+        w.collection_date
+            .map(|d| format!(", collection date {d}"))
+            .unwrap_or_default()
+    ));
+    ctx.say(&format!(
+        "next: submit the file, then `billrun collect results RESULTS.csv`; `billrun collect show {}`",
+        w.payment_run
+    ));
+    if ctx.json {
+        output::print_json(report)?;
+    }
+    Ok(())
+}
+
+/// `collect card` through Stripe.
+pub fn charges(ctx: &Ctx, r: &ChargeReport) -> anyhow::Result<()> {
+    for it in &r.expired {
+        ctx.warn(&format!(
+            "{}: its charge of {} got no recorded answer and its idempotency key {} was first used at {}, \
+             more than {} hours ago: Stripe may have forgotten the key, so it is not re-sent (that could \
+             charge the card twice). Find the PaymentIntent with metadata reference {} in the Stripe \
+             dashboard and record its outcome with `billrun collect results FILE` (reference,status,reason)",
+            it.reference,
+            it.amount,
+            it.idempotency_key,
+            it.created_at,
+            IDEMPOTENCY_KEY_TRUSTED_HOURS,
+            it.reference,
+        ));
+    }
+    if r.resumed > 0 {
+        ctx.say(&format!(
+            "resuming {} charge(s) that got no recorded answer, with their original idempotency keys",
+            r.resumed
+        ));
+    }
+    unsuitable(ctx, &r.unsuitable);
+    if r.to_charge == 0 {
+        return nothing_new(
+            ctx,
+            &NothingNew {
+                payment_run: None,
+                items: 0,
+                run: r.run,
+                kind: "card",
+            },
+        );
+    }
+    if let Some(pid) = r.payment_run {
+        ctx.say(&format!(
+            "payment run {pid}: charging {} card invoice(s) through {}",
+            r.to_charge, r.api_base
+        ));
+    }
+    if !ctx.json {
+        for l in &r.charges {
+            ctx.say(&format!(
+                "  {} {} {} {} {}{}",
+                l.reference,
+                l.account,
+                l.card,
+                l.amount,
+                l.state,
+                l.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    let (approved, failed) = (r.approved(), r.failed());
+    ctx.say(&format!(
+        "{approved} charged, {failed} failed (shown in `billrun status {}`), {} awaiting an answer",
+        r.run,
+        r.charges.len() - approved - failed
+    ));
+    if ctx.json {
+        output::print_json(r)?;
+    }
+    Ok(())
+}
+
+/// `collect results F`.
+pub fn results(ctx: &Ctx, r: &ResultsReport) -> anyhow::Result<()> {
+    if ctx.json {
+        output::print_json(r)?;
+    } else if !ctx.quiet {
+        let mut t = ctx.table(&[
+            "line",
+            "reference",
+            "account",
+            "amount",
+            "was",
+            "now",
+            "effect",
+        ]);
+        for x in &r.applied {
+            t.add_row(vec![
+                x.line.to_string(),
+                x.reference.clone(),
+                x.account.clone(),
+                x.amount.clone(),
+                x.from.to_string(),
+                x.to.to_string(),
+                x.effect.to_string(),
+            ]);
+        }
+        output::print_table(ctx, &t)?;
+    }
+    ctx.say(&format!(
+        "{}: {} approved, {} declined, {} dishonoured, {} referred, {} unchanged",
+        r.file,
+        r.moved_to("approved"),
+        r.moved_to("declined"),
+        r.moved_to("dishonoured"),
+        r.moved_to("refer"),
+        r.unchanged()
+    ));
+    if !r.unknown.is_empty() {
+        for u in &r.unknown {
+            eprintln!(
+                "error: {}:{}: reference '{}' is not in any payment run; nothing changed for it",
+                r.file, u.line, u.reference
+            );
+        }
+        eprintln!(
+            "error: {} unknown reference(s); the other rows were applied (importing the file again is harmless)",
+            r.unknown.len()
+        );
+    }
+    Ok(())
+}
+
+/// `collect list`.
+pub fn list(ctx: &Ctx, all: &[RunView]) -> anyhow::Result<()> {
+    if ctx.json {
+        return output::print_json(all);
+    }
+    if all.is_empty() {
+        ctx.say("no payment runs yet: `billrun collect dd RUN` or `billrun collect card RUN`");
+        return Ok(());
+    }
+    let mut t = ctx.table(&[
+        "id", "run", "kind", "format", "date", "state", "items", "total", "approved", "failed",
+        "refer", "live", "file",
+    ]);
+    for p in all {
+        t.add_row(vec![
+            p.id.to_string(),
+            p.run_name.clone(),
+            p.kind.clone(),
+            p.format.clone(),
+            p.collection_date.clone().unwrap_or_default(),
+            p.state.clone(),
+            p.items.to_string(),
+            p.total.clone(),
+            p.approved.to_string(),
+            p.failed.to_string(),
+            p.refer.to_string(),
+            p.live.to_string(),
+            p.file.clone().unwrap_or_default(),
+        ]);
+    }
+    output::print_table(ctx, &t)
+}
+
+/// `collect show ID`.
+pub fn show(ctx: &Ctx, r: &ShowReport) -> anyhow::Result<()> {
+    if ctx.json {
+        return output::print_json(r);
+    }
+    let p = &r.run;
+    println!(
+        "{}",
+        ctx.bold(&format!(
+            "Payment run {} — {} {} for run {} '{}' — {}",
+            p.id, p.kind, p.format, p.run, p.run_name, p.state
+        ))
+    );
+    if let Some(d) = &p.collection_date {
+        println!("collection date {d}");
+    }
+    if let Some(f) = &p.file {
+        println!("file {f} (sha256 {})", p.sha256.as_deref().unwrap_or("-"));
+    }
+    println!(
+        "{} items, total {} {}; approved {} ({}), failed {}, refer {}, live {}",
+        p.items, p.total, p.currency, p.approved, p.approved_total, p.failed, p.refer, p.live
+    );
+    let mut t = ctx.table(&[
+        "reference",
+        "invoice",
+        "account",
+        "payee",
+        "amount",
+        "seq",
+        "attempt",
+        "state",
+        "reason",
+    ]);
+    for i in &r.items_detail {
+        let state = match i.state {
+            "approved" => ctx.green(i.state),
+            "live" => i.state.to_string(),
+            _ => ctx.red(i.state),
+        };
+        t.add_row(vec![
+            i.reference.clone(),
+            i.invoice.clone(),
+            i.account.clone(),
+            i.payee.clone(),
+            i.amount.clone(),
+            i.sequence.clone().unwrap_or_default(),
+            i.attempt.to_string(),
+            state,
+            i.reason.clone().unwrap_or_default(),
+        ]);
+    }
+    output::print_table(ctx, &t)
+}

@@ -1,1 +1,0 @@
-//! Collection: Direct Debit files, card charges, results.

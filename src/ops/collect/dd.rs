@@ -1,0 +1,325 @@
+//! File-based payment runs: Direct Debit files (`collect dd`) and the card
+//! gateway batch (`collect card --out F`).
+
+use super::produced_run;
+use crate::domain::collect::{self as rules, DdFormat, Kind, Planned};
+use crate::domain::money;
+use crate::domain::payfile::{
+    DebitItem, PayFile, PayFileError, RunInfo, Unsuitable,
+    aba::{AbaOriginator, write_aba},
+    bacs18::{BacsOriginator, write_bacs18},
+    card_batch::write_card_batch,
+    sepa::{SepaCreditor, write_sepa},
+};
+use crate::domain::settings::Settings;
+use crate::error::{Error, Result, bad_input, external, precondition};
+use crate::ops::{Clock, Progress};
+use crate::store::{Store, audit::Actor, collect as store, runs};
+use crate::whole_file;
+use chrono::NaiveDate;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// `collect dd RUN`.
+#[derive(Debug, Clone)]
+pub struct DdOptions {
+    /// Run id or name; its invoices must be produced.
+    pub run: String,
+    /// The payment file (default: beside the database,
+    /// `collect-<payment run>-<format>.<ext>`). Never overwritten.
+    pub out: Option<PathBuf>,
+    /// Collection date (default: the invoices' latest due date, or today
+    /// if later).
+    pub date: Option<NaiveDate>,
+    /// Also retry declined, dishonoured and failed collections.
+    pub retry_failed: bool,
+    /// The database file, beside which the default file goes.
+    pub db: PathBuf,
+}
+
+/// `collect card RUN --out F`.
+#[derive(Debug, Clone)]
+pub struct CardFileOptions {
+    /// Run id or name; its invoices must be produced.
+    pub run: String,
+    /// The batch file (default: beside the database). Never overwritten.
+    pub out: Option<PathBuf>,
+    /// Also retry declined and failed charges.
+    pub retry_failed: bool,
+    /// The database file, beside which the default file goes.
+    pub db: PathBuf,
+}
+
+/// Nothing new to collect: every invoice with an amount due is in a
+/// payment run already.
+#[derive(Debug, Clone, Serialize)]
+pub struct NothingNew {
+    /// Always `null`.
+    pub payment_run: Option<i64>,
+    /// Always 0.
+    pub items: usize,
+    /// The billing run.
+    #[serde(skip)]
+    pub run: i64,
+    /// Direct Debit or card.
+    #[serde(skip)]
+    pub kind: &'static str,
+}
+
+impl NothingNew {
+    pub(super) fn new(run: i64, kind: Kind) -> NothingNew {
+        NothingNew {
+            payment_run: None,
+            items: 0,
+            run,
+            kind: kind.as_str(),
+        }
+    }
+}
+
+/// A payment run recorded and its file in place.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub payment_run: i64,
+    pub kind: &'static str,
+    pub format: String,
+    pub file: PathBuf,
+    pub sha256: Option<String>,
+    /// Direct Debit only.
+    pub collection_date: Option<NaiveDate>,
+    pub items: usize,
+    pub total: String,
+    /// Invoice numbers in the file, in file order.
+    pub included: Vec<String>,
+    /// Invoices left out: their details do not suit the format.
+    pub unsuitable: Vec<Unsuitable>,
+}
+
+/// What a file-based payment run did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum FileRunReport {
+    NothingNew(NothingNew),
+    Written(Written),
+}
+
+/// Write the Direct Debit payment run of a produced run, in `dd.format`.
+pub fn dd(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &DdOptions,
+    settings: &Settings,
+    clock: &dyn Clock,
+    _progress: &dyn Progress,
+) -> Result<FileRunReport> {
+    let run = produced_run(store, &opts.run)?;
+    let format: DdFormat = settings.dd.format.parse().map_err(precondition)?;
+    let bacs = BacsOriginator::from_settings(&settings.dd);
+    let aba = AbaOriginator::from_settings(&settings.dd);
+    let sepa = SepaCreditor::from_settings(&settings.dd);
+    let spec = FileRun {
+        run: &run,
+        kind: Kind::Dd,
+        format: Some(format),
+        format_name: format.as_str(),
+        ext: format.extension(),
+        out: opts.out.as_deref(),
+        date: opts.date,
+        retry_failed: opts.retry_failed,
+        db: &opts.db,
+    };
+    write_run(
+        store,
+        actor,
+        &spec,
+        settings,
+        clock,
+        |items, info| match format {
+            DdFormat::Bacs18 => write_bacs18(&bacs, info, items),
+            DdFormat::Aba => write_aba(&aba, info, items),
+            DdFormat::Sepa => write_sepa(&sepa, info, items),
+        },
+    )
+}
+
+/// Write a card payment run of a produced run as a gateway batch CSV.
+pub fn card_file(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &CardFileOptions,
+    settings: &Settings,
+    clock: &dyn Clock,
+    _progress: &dyn Progress,
+) -> Result<FileRunReport> {
+    let run = produced_run(store, &opts.run)?;
+    let spec = FileRun {
+        run: &run,
+        kind: Kind::Card,
+        format: None,
+        format_name: "card_batch",
+        ext: "csv",
+        out: opts.out.as_deref(),
+        date: None,
+        retry_failed: opts.retry_failed,
+        db: &opts.db,
+    };
+    write_run(store, actor, &spec, settings, clock, |items, _| {
+        write_card_batch(items, &settings.currency)
+    })
+}
+
+/// What a file-based payment run writes.
+struct FileRun<'a> {
+    run: &'a runs::Run,
+    kind: Kind,
+    /// Direct Debit: the format; `None` for the card batch.
+    format: Option<DdFormat>,
+    /// The payment run's `format`, also in the default file name.
+    format_name: &'static str,
+    /// The default file name's extension.
+    ext: &'static str,
+    out: Option<&'a Path>,
+    date: Option<NaiveDate>,
+    retry_failed: bool,
+    db: &'a Path,
+}
+
+/// Record the payment run and write its file: the file is staged (written
+/// and synced under a temporary name), the run committed durably
+/// (`synchronous=FULL` on this connection), and only then is the file
+/// renamed into place: a submittable file always has its payment run on
+/// disk. A kill in between leaves the staged file as `.<name>.XXXXXX.tmp`
+/// beside the file's path; a failed rename names it in the error.
+fn write_run(
+    store: &mut Store,
+    actor: &Actor,
+    spec: &FileRun<'_>,
+    settings: &Settings,
+    clock: &dyn Clock,
+    write: impl Fn(&[DebitItem], &RunInfo) -> std::result::Result<PayFile, PayFileError>,
+) -> Result<FileRunReport> {
+    let run = spec.run;
+    // The commit must be on disk before the file is put in place (the
+    // store's default, NORMAL, leaves the WAL's sync to the next checkpoint).
+    store.conn.pragma_update(None, "synchronous", "FULL")?;
+    let tx = store.write()?;
+    let wanted = store::Wanted {
+        run_id: run.id,
+        kind: spec.kind,
+        format: spec.format,
+        max_retries: settings.collect.max_retries,
+        retry_failed: spec.retry_failed,
+    };
+    let cands = store::candidates(&tx, &wanted)?;
+    if cands.is_empty() {
+        return Ok(FileRunReport::NothingNew(NothingNew::new(
+            run.id, spec.kind,
+        )));
+    }
+    let id = store::next_id(&tx)?;
+    let date = rules::collection_date(spec.date, cands.iter().map(|c| c.due_date), clock.today());
+    let info = RunInfo {
+        collection_date: date,
+        created: clock.local_now(),
+        run_number: u32::try_from(id).unwrap_or(0),
+    };
+    let Planned { file, items } = rules::plan(&cands, spec.kind, spec.format, |debits| {
+        write(debits, &info)
+    })
+    .map_err(payfile_error)?;
+    let path = spec
+        .out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_out(spec.db, id, spec.format_name, spec.ext));
+    // The file is written under a temporary name, the payment run is
+    // committed, and only then is the file renamed into place: a kill at any
+    // moment never leaves a submittable file that no payment run records.
+    let staged = stage_private(&path, &file.contents)?;
+    let nr = store::NewRun {
+        run_id: run.id,
+        kind: spec.kind,
+        format: spec.format_name.to_string(),
+        collection_date: (spec.kind == Kind::Dd).then_some(date),
+        currency: settings.currency.clone(),
+        file: Some(path.display().to_string()),
+        sha256: Some(hex::encode(Sha256::digest(&file.contents))),
+    };
+    // Not recorded: the staged file is dropped, which removes it.
+    let pid = store::create(&tx, actor, &nr, &items)?;
+    tx.commit()?;
+    whole_file::place_new(staged, &path).map_err(|e| {
+        let what = match &e {
+            whole_file::PlaceError::NotSynced(_) => {
+                "check the file is there before submitting it".to_string()
+            }
+            whole_file::PlaceError::Exists(kept) => format!(
+                "compare the two: submit {} under the name you choose, and only once",
+                kept.display()
+            ),
+            whole_file::PlaceError::NotPlaced(kept, _) => format!(
+                "rename {} to {} before submitting it",
+                kept.display(),
+                path.display()
+            ),
+        };
+        external(format!(
+            "payment run {pid} is recorded, but its file {}: {e}; {what}",
+            path.display()
+        ))
+    })?;
+    Ok(FileRunReport::Written(Written {
+        payment_run: pid,
+        kind: spec.kind.as_str(),
+        format: spec.format_name.to_string(),
+        file: path,
+        sha256: nr.sha256,
+        collection_date: nr.collection_date,
+        items: items.len(),
+        total: money::fmt_minor(file.total_minor),
+        included: file.included,
+        unsuitable: file.unsuitable,
+    }))
+}
+
+/// A writer's refusal as an error with the right exit code: settings are a
+/// precondition (configure first), items are bad input.
+fn payfile_error(e: PayFileError) -> Error {
+    match &e {
+        PayFileError::Invalid { settings, .. } if !settings.is_empty() => {
+            precondition(format!("{e}\nset them with `billrun config set KEY VALUE`"))
+        }
+        PayFileError::Internal(_) => external(e.to_string()),
+        _ => bad_input(format!(
+            "{e}\nfix the customers' details (`billrun customers import F`) and run it again"
+        )),
+    }
+}
+
+/// `bytes` for `path`, synced in a temporary file beside it (mode 0600),
+/// to be put in place with [`whole_file::place_new`]; an existing file at
+/// `path` is refused.
+fn stage_private(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+    if path.exists() {
+        return Err(precondition(format!(
+            "{} already exists: payment files are never overwritten; choose another --out \
+             (if it is left from an interrupted run that `billrun collect list` does not show, delete it)",
+            path.display()
+        )));
+    }
+    whole_file::stage(path, bytes).map_err(|e| {
+        external(format!(
+            "cannot write a temporary file beside {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// `collect-<payment run>-<format>.<ext>` beside the database.
+fn default_out(db: &Path, id: i64, stem: &str, ext: &str) -> PathBuf {
+    let dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    dir.join(format!("collect-{id}-{stem}.{ext}"))
+}

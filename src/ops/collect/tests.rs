@@ -1,0 +1,307 @@
+//! The collection workflows on an in-memory store.
+
+use super::*;
+use crate::domain::collect::ItemState;
+use crate::domain::settings::Settings;
+use crate::error::Error;
+use crate::gateway::stripe::fake_stripe::{FakeStripe, Reply};
+use crate::ops::{FixedClock, NoProgress};
+use crate::store::{Store, audit::Actor, collect::tests::seed};
+use chrono::NaiveDate;
+use std::path::PathBuf;
+
+fn clock() -> FixedClock {
+    FixedClock::on(NaiveDate::from_ymd_opt(2026, 12, 2).unwrap())
+}
+
+fn settings(extra: &[(&str, &str)]) -> Settings {
+    let mut all = vec![
+        ("dd.sun", "123456"),
+        ("dd.sort_code", "40-12-34"),
+        ("dd.account", "12345678"),
+        ("dd.name", "NORTHERN FIBRE"),
+        ("collect.dishonour_fee", "12.50"),
+    ];
+    all.extend_from_slice(extra);
+    Settings::from_stored(|k| {
+        all.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
+}
+
+/// A completed run with two Direct Debit invoices and one card invoice.
+fn store() -> (Store, i64) {
+    let s = Store::memory().unwrap();
+    let run = seed(
+        &s,
+        &[
+            ("C1001", "INV-1", 1000, "direct_debit"),
+            ("C1002", "INV-2", 2000, "direct_debit"),
+            ("C1003", "INV-3", 0, "direct_debit"),
+            ("C1004", "INV-4", 500, "card"),
+        ],
+    );
+    (s, run)
+}
+
+fn dd_opts(run: i64, dir: &tempfile::TempDir) -> DdOptions {
+    DdOptions {
+        run: run.to_string(),
+        out: None,
+        date: None,
+        retry_failed: false,
+        db: dir.path().join("billrun.db"),
+    }
+}
+
+fn count(s: &Store, sql: &str) -> i64 {
+    s.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn a_dd_run_writes_its_file_once_then_finds_nothing_new() {
+    let (mut s, run) = store();
+    let dir = tempfile::tempdir().unwrap();
+    let (set, a) = (settings(&[]), Actor::test());
+    let report = dd(&mut s, &a, &dd_opts(run, &dir), &set, &clock(), &NoProgress).unwrap();
+    let FileRunReport::Written(w) = report else {
+        panic!("expected a file: {report:?}")
+    };
+    assert_eq!(w.payment_run, 1);
+    assert_eq!(w.file, dir.path().join("collect-1-bacs18.txt"));
+    assert_eq!((w.items, w.total.as_str()), (2, "30.00"));
+    assert_eq!(w.included, ["INV-1", "INV-2"]);
+    // The due date (15 December) is after the clock's today.
+    assert_eq!(w.collection_date, NaiveDate::from_ymd_opt(2026, 12, 15));
+    let bytes = std::fs::read(&w.file).unwrap();
+    assert!(bytes.starts_with(b"VOL1000001"));
+    {
+        use sha2::Digest;
+        assert_eq!(
+            w.sha256.as_deref(),
+            Some(hex::encode(sha2::Sha256::digest(&bytes)).as_str())
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&w.file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The run and its items are recorded, masked.
+    let shown = show(&s, 1).unwrap();
+    assert_eq!(shown.run.state, "created");
+    assert_eq!(shown.run.collection_date.as_deref(), Some("2026-12-15"));
+    let payees: Vec<&str> = shown
+        .items_detail
+        .iter()
+        .map(|i| i.payee.as_str())
+        .collect();
+    assert_eq!(payees, ["20-00-00 ****5926", "20-00-00 ****5926"]);
+    let seqs: Vec<_> = shown
+        .items_detail
+        .iter()
+        .map(|i| i.sequence.as_deref())
+        .collect();
+    assert_eq!(seqs, [Some("01"), Some("01")]);
+
+    // Again: nothing new, and no second file.
+    let again = dd(&mut s, &a, &dd_opts(run, &dir), &set, &clock(), &NoProgress).unwrap();
+    assert!(
+        matches!(again, FileRunReport::NothingNew(ref n) if n.run == run && n.kind == "dd"),
+        "{again:?}"
+    );
+    assert_eq!(list(&s).unwrap().len(), 1);
+    assert!(!dir.path().join("collect-2-bacs18.txt").exists());
+    assert_eq!(count(&s, "SELECT COUNT(*) FROM payment_items"), 2);
+}
+
+#[test]
+fn a_dd_run_refuses_what_cannot_be_collected() {
+    let (mut s, run) = store();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Actor::test();
+    // Settings missing: a precondition, nothing recorded, no file.
+    let e = dd(
+        &mut s,
+        &a,
+        &dd_opts(run, &dir),
+        &Settings::defaults(),
+        &clock(),
+        &NoProgress,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, Error::Precondition(m) if m.contains("dd.sun") && m.contains("config set")),
+        "{e}"
+    );
+    assert_eq!(count(&s, "SELECT COUNT(*) FROM payment_runs"), 0);
+    // An existing file is never overwritten.
+    let out = dir.path().join("taken.txt");
+    std::fs::write(&out, "x").unwrap();
+    let mut opts = dd_opts(run, &dir);
+    opts.out = Some(out.clone());
+    let e = dd(&mut s, &a, &opts, &settings(&[]), &clock(), &NoProgress).unwrap_err();
+    assert!(e.to_string().contains("never overwritten"), "{e}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"x");
+    assert_eq!(count(&s, "SELECT COUNT(*) FROM payment_runs"), 0);
+    // A run whose invoices are not produced.
+    s.conn
+        .execute("UPDATE runs SET status = 'approved'", [])
+        .unwrap();
+    let e = dd(
+        &mut s,
+        &a,
+        &dd_opts(run, &dir),
+        &settings(&[]),
+        &clock(),
+        &NoProgress,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("once they are produced"), "{e}");
+}
+
+#[test]
+fn results_are_applied_once() {
+    let (mut s, run) = store();
+    let dir = tempfile::tempdir().unwrap();
+    let (set, a) = (settings(&[]), Actor::test());
+    dd(&mut s, &a, &dd_opts(run, &dir), &set, &clock(), &NoProgress).unwrap();
+    let opts = ResultsOptions {
+        label: "r.csv".into(),
+        contents: b"reference,status,reason\nINV-1,approved,\nINV-2,dishonoured,no funds\nNOPE,approved,\n"
+            .to_vec(),
+    };
+    let r = results(&mut s, &a, &opts, &set, &clock(), &NoProgress).unwrap();
+    let effects: Vec<_> = r.applied.iter().map(|x| (x.from, x.to, x.effect)).collect();
+    assert_eq!(
+        effects,
+        [
+            ("live", "approved", "payment recorded"),
+            ("live", "dishonoured", "invoice stays due")
+        ]
+    );
+    assert_eq!(r.unknown.len(), 1);
+    assert_eq!(
+        (r.unknown[0].line, r.unknown[0].reference.as_str()),
+        (4, "NOPE")
+    );
+    assert_eq!((r.moved_to("approved"), r.moved_to("dishonoured")), (1, 1));
+    let payments = "SELECT COUNT(*) FROM payments WHERE source = 'collection'";
+    let fees = "SELECT COALESCE(SUM(amount_minor), 0) FROM charges WHERE source = 'dishonour_fee'";
+    assert_eq!((count(&s, payments), count(&s, fees)), (1, 1250));
+    assert_eq!(show(&s, 1).unwrap().run.state, "settled");
+
+    // The same file again changes nothing.
+    let again = results(&mut s, &a, &opts, &set, &clock(), &NoProgress).unwrap();
+    assert_eq!(again.unchanged(), 2);
+    assert!(again.applied.iter().all(|x| x.effect == "unchanged"));
+    assert_eq!((count(&s, payments), count(&s, fees)), (1, 1250));
+
+    // A status the item cannot take refuses the whole file.
+    let bad = ResultsOptions {
+        label: "b.csv".into(),
+        contents: b"reference,status\nINV-2,approved\n".to_vec(),
+    };
+    let e = results(&mut s, &a, &bad, &set, &clock(), &NoProgress).unwrap_err();
+    assert!(
+        matches!(&e, Error::BadInput(m) if m.contains("b.csv:2")),
+        "{e}"
+    );
+
+    // The dishonoured invoice is collected again only when asked, as a retry.
+    let mut opts = dd_opts(run, &dir);
+    assert!(matches!(
+        dd(&mut s, &a, &opts, &set, &clock(), &NoProgress).unwrap(),
+        FileRunReport::NothingNew(_)
+    ));
+    opts.retry_failed = true;
+    let FileRunReport::Written(w) = dd(&mut s, &a, &opts, &set, &clock(), &NoProgress).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(w.included, ["INV-2-R1"]);
+    assert_eq!(
+        show(&s, w.payment_run).unwrap().items_detail[0]
+            .sequence
+            .as_deref(),
+        Some("18")
+    );
+}
+
+#[test]
+fn a_card_batch_file_and_charges_through_the_gateway() {
+    let (mut s, run) = store();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Actor::test();
+    let opts = CardFileOptions {
+        run: run.to_string(),
+        out: Some(dir.path().join("cards.csv")),
+        retry_failed: false,
+        db: PathBuf::from("billrun.db"),
+    };
+    let FileRunReport::Written(w) =
+        card_file(&mut s, &a, &opts, &settings(&[]), &clock(), &NoProgress).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (w.kind, w.format.as_str(), w.items),
+        ("card", "card_batch", 1)
+    );
+    assert_eq!(w.collection_date, None);
+    let csv = std::fs::read_to_string(dir.path().join("cards.csv")).unwrap();
+    assert!(
+        csv.contains("INV-4,C1004,pm_test4242424242,500,GBP"),
+        "{csv}"
+    );
+    // The batch's item is live: nothing is left for the gateway.
+    let key = "sk_test_in_process";
+    let fake = FakeStripe::start(key, vec![Reply::intent("pi_1", "succeeded")]);
+    let set = settings(&[("stripe.api_base", &fake.base_url())]);
+    let charge_opts = ChargeOptions {
+        run: run.to_string(),
+        retry_failed: false,
+        api_key: Some(key.into()),
+    };
+    let r = charge(&mut s, &a, &charge_opts, &set, &clock(), &NoProgress).unwrap();
+    assert_eq!((r.to_charge, r.payment_run), (0, None));
+    assert_eq!(fake.charges(), 0);
+
+    // Declined in the batch and retried: charged through the gateway.
+    let failed = ResultsOptions {
+        label: "r.csv".into(),
+        contents: b"reference,status\nINV-4,declined\n".to_vec(),
+    };
+    results(&mut s, &a, &failed, &set, &clock(), &NoProgress).unwrap();
+    let no_key = ChargeOptions {
+        api_key: Some(" ".into()),
+        retry_failed: true,
+        ..charge_opts.clone()
+    };
+    let e = charge(&mut s, &a, &no_key, &set, &clock(), &NoProgress).unwrap_err();
+    assert!(
+        matches!(&e, Error::Precondition(m) if m.contains("STRIPE_API_KEY")),
+        "{e}"
+    );
+    let retry = ChargeOptions {
+        retry_failed: true,
+        ..charge_opts
+    };
+    let r = charge(&mut s, &a, &retry, &set, &clock(), &NoProgress).unwrap();
+    assert_eq!((r.to_charge, r.approved(), r.unanswered), (1, 1, 0));
+    assert_eq!(r.charges[0].reference, "INV-4-R1");
+    assert_eq!(r.charges[0].gateway_id.as_deref(), Some("pi_1"));
+    assert_eq!(
+        fake.requests()[0].idempotency_key.as_deref(),
+        Some("billrun-INV-4-2")
+    );
+    let items = show(&s, r.payment_run.unwrap()).unwrap().items_detail;
+    assert_eq!(items[0].state, ItemState::Approved.as_str());
+    // Nothing left to charge.
+    let again = charge(&mut s, &a, &retry, &set, &clock(), &NoProgress).unwrap();
+    assert_eq!(again.to_charge, 0);
+    assert_eq!(fake.charges(), 1);
+}
