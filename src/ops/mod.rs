@@ -87,6 +87,7 @@ impl Progress for NoProgress {}
 pub mod cdr_import;
 pub mod collect;
 pub mod email;
+pub mod errors;
 pub mod postbill;
 pub mod prebill;
 pub mod print;

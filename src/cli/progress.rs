@@ -1,0 +1,64 @@
+//! [`Bar`]: the operator's view of an op's [`Progress`] (indicatif), drawn
+//! on stderr only when it is a terminal and not `--quiet`.
+
+use super::output::Ctx;
+use crate::ops::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::cell::RefCell;
+use std::io::IsTerminal;
+
+/// A progress bar per phase; nothing at all when hidden.
+pub struct Bar {
+    shown: bool,
+    bar: RefCell<Option<ProgressBar>>,
+}
+
+impl Bar {
+    pub fn new(ctx: &Ctx) -> Bar {
+        Bar {
+            shown: !ctx.quiet && std::io::stderr().is_terminal(),
+            bar: RefCell::new(None),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, what: &str, total: Option<u64>) {
+        if !self.shown {
+            return;
+        }
+        let b = match total {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {msg}: {human_pos}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        b.set_message(what.to_string());
+        if let Some(old) = self.bar.replace(Some(b)) {
+            old.finish_and_clear();
+        }
+    }
+
+    fn inc(&self, n: u64) {
+        if let Some(b) = &*self.bar.borrow() {
+            b.inc(n);
+        }
+    }
+
+    fn note(&self, msg: &str) {
+        match &*self.bar.borrow() {
+            Some(b) => b.suspend(|| eprintln!("{msg}")),
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
