@@ -1040,4 +1040,292 @@ mod tests {
             .unwrap();
         assert_eq!(k, dedupe_key(&ident, t, 1));
     }
+
+    // ---- the ops, end to end on an in-memory store and a file store in a
+    // temporary directory
+
+    struct Env {
+        store: Store,
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        settings: Settings,
+        actor: Actor,
+    }
+
+    fn env() -> Env {
+        let (store, _) = setup();
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("billrun.db");
+        let settings = crate::store::settings::load(&store.conn).unwrap();
+        Env {
+            store,
+            dir,
+            db,
+            settings,
+            actor: Actor::test(),
+        }
+    }
+
+    impl Env {
+        fn write(&self, name: &str, body: &str) -> PathBuf {
+            let p = self.dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            p
+        }
+
+        fn import(&mut self, file: &Path, carrier: &str, no_process: bool) -> Result<Imported> {
+            let o = ImportOptions {
+                actor: &self.actor,
+                db: &self.db,
+                file,
+                carrier,
+                no_process,
+            };
+            super::import(&mut self.store, &o, &self.settings, &clock(), &NoProgress)
+        }
+
+        fn count(&self, sql: &str) -> i64 {
+            self.store.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+        }
+
+        /// The names in the file store.
+        fn stored(&self) -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(cdrs::files_dir(&self.db))
+                .map(|d| {
+                    d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            v
+        }
+    }
+
+    fn processed(r: Imported) -> Processed {
+        match r {
+            Imported::Processed { processed, .. } => processed,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const SMALL: &str = "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n\
+        441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n\
+        999,2026-11-02T10:00:00,10,4420,voice,,0.02,\n\
+        441,bad,10,4420,voice,,0.01,\n";
+
+    #[test]
+    fn import_stores_rates_and_refuses_the_same_bytes_again() {
+        let mut e = env();
+        let f = e.write("a.csv", SMALL);
+        let p = processed(e.import(&f, "c", false).unwrap());
+        assert_eq!((p.file_id, p.lines, p.rated, p.charge_minor), (1, 3, 1, 10));
+        assert_eq!(
+            p.errors,
+            BTreeMap::from([("malformed".to_string(), 1), ("unknown_service".into(), 1)])
+        );
+        assert_eq!(p.error_count(), 2);
+        assert_eq!(
+            e.count("SELECT count(*) FROM billing_errors WHERE state = 'open'"),
+            2
+        );
+        // Stored once, by SHA-256, with no temporary copy left; times from
+        // the injected clock.
+        let stored = e.stored();
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        let sha: String = e
+            .store
+            .conn
+            .query_row("SELECT sha256 FROM cdr_files WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(stored[0], sha);
+        assert_eq!(
+            std::fs::read_to_string(cdrs::files_dir(&e.db).join(&sha)).unwrap(),
+            SMALL
+        );
+        let at: (String, String, String) = e
+            .store
+            .conn
+            .query_row(
+                "SELECT imported_at, processed_at, state FROM cdr_files",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            at,
+            (NOW.to_string(), NOW.to_string(), "processed".to_string())
+        );
+        // The same bytes under another name: refused, nothing changed.
+        let again = e.write("again.csv", SMALL);
+        let err = e.import(&again, "c", false).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(
+            err.to_string()
+                .contains("already imported as CDR file 1 (a.csv"),
+            "{err}"
+        );
+        assert_eq!(e.count("SELECT count(*) FROM cdr_files"), 1);
+        assert_eq!(e.count("SELECT count(*) FROM cdrs"), 2);
+        assert_eq!(e.stored(), stored);
+        // A different file with the same CDR: a duplicate, counted.
+        let dup = e.write(
+            "dup.csv",
+            "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n\
+             441,2026-11-02T10:00:00,10,4420,voice,,0.01,x\n",
+        );
+        let p = processed(e.import(&dup, "c", false).unwrap());
+        assert_eq!((p.rated, p.charge_minor), (0, 0));
+        assert_eq!(p.errors, BTreeMap::from([("duplicate".to_string(), 1)]));
+    }
+
+    #[test]
+    fn a_mapped_fixture_imports_with_its_errors_counted() {
+        let mut e = env();
+        let map = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/carrier-map.toml");
+        let format = format!("mapped:{}", map.display());
+        let added = add_carrier(
+            &mut e.store,
+            &CarrierOptions {
+                actor: &e.actor,
+                name: "acme",
+                format: &format,
+                inbox: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            added.format,
+            format!("mapped:{}", map.canonicalize().unwrap().display())
+        );
+        let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cdrs/mapped-sample.csv");
+        let p = processed(e.import(&f, "acme", false).unwrap());
+        // None of the sample's services exists in this store.
+        assert_eq!((p.lines, p.rated), (4, 0));
+        assert_eq!(
+            p.errors,
+            BTreeMap::from([("unknown_service".to_string(), 4)])
+        );
+        let json = serde_json::to_value(processed_again(&p)).unwrap();
+        assert_eq!(json["errors"]["unknown_service"], 4);
+        assert_eq!(json["lines"], 4);
+    }
+
+    fn processed_again(p: &Processed) -> Imported {
+        Imported::Processed {
+            file: "x".into(),
+            processed: p.clone(),
+        }
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_not_imported_and_fails_in_process() {
+        let mut e = env();
+        let bad = e.write("bad.csv", "no,header,here\n1,2,3\n");
+        let err = e.import(&bad, "c", false).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(
+            err.to_string().contains("the file was not imported"),
+            "{err}"
+        );
+        assert_eq!(e.count("SELECT count(*) FROM cdr_files"), 0);
+        assert!(e.stored().is_empty(), "{:?}", e.stored());
+        // Stored only, then processed: the file fails, the others go on.
+        let Imported::Pending { id, .. } = e.import(&bad, "c", true).unwrap() else {
+            panic!()
+        };
+        let good = e.write("good.csv", SMALL);
+        assert!(matches!(
+            e.import(&good, "c", true).unwrap(),
+            Imported::Pending { id: 2, .. }
+        ));
+        let r = process(
+            &mut e.store,
+            &e.actor,
+            &e.db,
+            &e.settings,
+            &clock(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert!(r.stopped.is_none());
+        assert_eq!(r.files.len(), 2);
+        let failed: Vec<&FailedFile> = r.failed().collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!((failed[0].id, failed[0].name.as_str()), (id, "bad.csv"));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["processed"][0]["rated"], 1);
+        assert!(
+            json["failed"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("1 (bad.csv): ")
+        );
+        assert_eq!(
+            e.count("SELECT count(*) FROM cdr_files WHERE state = 'failed'"),
+            1
+        );
+        // Nothing pending is left.
+        let r = process(
+            &mut e.store,
+            &e.actor,
+            &e.db,
+            &e.settings,
+            &clock(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert!(r.files.is_empty());
+        // A failed file can be ignored; a processed one cannot.
+        assert_eq!(ignore(&mut e.store, &e.actor, "bad.csv").unwrap().id, 1);
+        assert_eq!(
+            ignore(&mut e.store, &e.actor, "2").unwrap_err().exit_code(),
+            3
+        );
+    }
+
+    #[test]
+    fn fetch_takes_settled_inbox_files_and_rejects_seen_ones() {
+        let mut e = env();
+        let inbox = e.dir.path().join("inbox");
+        std::fs::create_dir(&inbox).unwrap();
+        add_carrier(
+            &mut e.store,
+            &CarrierOptions {
+                actor: &e.actor,
+                name: "n",
+                format: "billrun",
+                inbox: Some(&inbox),
+            },
+        )
+        .unwrap();
+        std::fs::write(inbox.join("a.csv"), SMALL).unwrap();
+        std::fs::write(inbox.join(".hidden"), "x").unwrap();
+        let o = FetchOptions {
+            actor: &e.actor,
+            db: &e.db,
+            settle: Duration::ZERO,
+        };
+        let r = fetch(&mut e.store, &o, &clock(), &NoProgress).unwrap();
+        assert!(r.stopped.is_none());
+        let got: Vec<_> = r.fetched().map(|f| (f.id, f.name.clone())).collect();
+        assert_eq!(got, vec![(1, "a.csv".to_string())]);
+        assert!(!inbox.join("a.csv").exists());
+        assert_eq!(
+            e.count("SELECT count(*) FROM cdr_files WHERE state = 'pending'"),
+            1
+        );
+        // The same bytes again: moved to rejected/.
+        std::fs::write(inbox.join("b.csv"), SMALL).unwrap();
+        let r = fetch(&mut e.store, &o, &clock(), &NoProgress).unwrap();
+        assert_eq!(r.fetched().count(), 0);
+        assert!(inbox.join("rejected/b.csv").exists());
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"fetched": [], "still_writing": [],
+                "rejected": [inbox.join("b.csv").display().to_string()]})
+        );
+    }
 }
