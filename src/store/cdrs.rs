@@ -212,7 +212,7 @@ pub fn stored_path(dir: &Path, sha256: &str) -> PathBuf {
 /// Copy `from` into `dst` (a new file at `to`, named in errors) in one
 /// pass and return the SHA-256 of the bytes written, so the bytes stored
 /// are exactly the bytes hashed, even if the source changes meanwhile. Not
-/// synced here: see `cli::cdr`'s `Stashed::keep`.
+/// synced here: see `ops::cdr_import`'s `Stashed::keep`.
 pub fn copy_hashing(from: &Path, dst: &mut std::fs::File, to: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Write;
