@@ -8,7 +8,7 @@
 //! to it. `cdr fetch` removes a file from its inbox only after its commit,
 //! which is synced first (`synchronous=FULL` on this connection).
 //!
-//! **Import pipeline** ([`rate_and_store`]): one thread reads, parses and
+//! **Import pipeline** (`rate_and_store`): one thread reads, parses and
 //! rates lines (pure work on the in-memory [`Rater`]) into bounded
 //! [`LineBatch`]es; the calling thread only writes them to SQLite
 //! (`store::cdrs::store_lines`); a third has the kernel write the WAL as it

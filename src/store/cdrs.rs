@@ -17,9 +17,10 @@
 //! settled line by line.
 //!
 //! **Stored form** (schema.sql migration 9): `start` is INTEGER seconds of
-//! the local wall-clock time ([`start_secs`]); the rate description is read
-//! through `rate_id`; the unbilled-CDR index is keyed by `start`, so billing
-//! and production read the unbilled CDRs before a cutoff as one index range.
+//! the local wall-clock time (`domain::cdrs::start_secs`); the rate
+//! description is read through `rate_id`; the unbilled-CDR index is keyed
+//! by `start`, so billing and production read the unbilled CDRs before a
+//! cutoff as one index range.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -780,13 +781,13 @@ fn settle_taken(
 /// met while reading (an `Err` item) stops it and comes back as the inner
 /// `Err` (the caller rolls back).
 ///
-/// A batch is written in chunks of [`CHUNK`] lines: when all are CDRs
+/// A batch is written in chunks of `CHUNK` lines: when all are CDRs
 /// they go in with one multi-row INSERT (most of SQLite's per-statement
 /// cost is paid once per chunk), else one INSERT each. Then every line is
 /// settled in file order, exactly as if inserted alone: a CDR whose first
 /// dedupe key turned out to be taken (the chunk stored fewer rows than it
 /// had) is looked up by that key; if the owner is not this line, the
-/// duplicate / collision check of [`settle_taken`] runs. Billing errors are
+/// duplicate / collision check of `settle_taken` runs. Billing errors are
 /// written in line order.
 pub fn store_lines<I>(
     conn: &Connection,
