@@ -1,7 +1,7 @@
 //! `billrun carriers add NAME --format FMT [--inbox DIR]`, `carriers list`.
 
 use super::output::{self, Ctx};
-use crate::error::bad_input;
+use crate::ops::cdr_import::{self as op, CarrierOptions};
 use crate::store::{Store, audit::Actor, cdrs};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -30,38 +30,18 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             format,
             inbox,
         } => {
-            // Check the format now (a mapped column map is read and
-            // validated) and keep absolute paths, so fetch works from anywhere.
-            let format = match format.strip_prefix("mapped:") {
-                Some(p) => {
-                    let abs = std::fs::canonicalize(p)
-                        .map_err(|e| bad_input(format!("{p}: cannot read the column map: {e}")))?;
-                    format!("mapped:{}", abs.display())
-                }
-                None => format,
-            };
-            cdrs::parse_format(&format)?;
-            let inbox = match inbox {
-                Some(d) => {
-                    if !d.is_dir() {
-                        return Err(bad_input(format!(
-                            "inbox {}: not a directory (create it first)",
-                            d.display()
-                        ))
-                        .into());
-                    }
-                    Some(std::fs::canonicalize(&d)?.display().to_string())
-                }
-                None => None,
-            };
-            let tx = store.write()?;
-            cdrs::add_carrier(&tx, actor, &name, &format, inbox.as_deref())?;
-            tx.commit()?;
-            ctx.say(&format!("carrier {name} added ({format})"));
+            let r = op::add_carrier(
+                store,
+                &CarrierOptions {
+                    actor,
+                    name: &name,
+                    format: &format,
+                    inbox: inbox.as_deref(),
+                },
+            )?;
+            ctx.say(&format!("carrier {} added ({})", r.name, r.format));
             if ctx.json {
-                output::print_json(
-                    &serde_json::json!({"name": name, "format": format, "inbox": inbox}),
-                )?;
+                output::print_json(&r)?;
             }
             Ok(())
         }

@@ -6,6 +6,8 @@ use crate::domain::billing_errors::{self as be, ErrorRow, KindSummary};
 use crate::domain::money;
 use crate::domain::rating::ErrorKind;
 use crate::error::Error;
+use crate::ops::SystemClock;
+use crate::ops::errors::{self as op, Close};
 use crate::store::{Store, audit::Actor, cdrs, runs, settings};
 use clap::Subcommand;
 use std::collections::BTreeMap;
@@ -48,8 +50,8 @@ pub enum Cmd {
 
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Result<()> {
     match a.cmd {
-        Some(Cmd::Resolve { ids }) => close(ctx, store, actor, &ids, "resolved"),
-        Some(Cmd::Ignore { ids }) => close(ctx, store, actor, &ids, "ignored"),
+        Some(Cmd::Resolve { ids }) => close(ctx, store, actor, &ids, Close::Resolved),
+        Some(Cmd::Ignore { ids }) => close(ctx, store, actor, &ids, Close::Ignored),
         Some(Cmd::Rerate) => rerate(ctx, store, actor),
         None => report(ctx, store, a),
     }
@@ -60,25 +62,19 @@ fn close(
     store: &mut Store,
     actor: &Actor,
     ids: &[i64],
-    state: &str,
+    how: Close,
 ) -> anyhow::Result<()> {
-    let tx = store.write()?;
-    let n = cdrs::close_errors(&tx, actor, ids, state)?;
-    tx.commit()?;
-    ctx.say(&format!("{n} billing errors {state}"));
+    let r = op::close(store, actor, ids, how, &SystemClock)?;
+    ctx.say(&format!("{} billing errors {}", r.count, r.state));
     if ctx.json {
-        output::print_json(&serde_json::json!({"state": state, "ids": ids}))?;
+        output::print_json(&r)?;
     }
     Ok(())
 }
 
 fn rerate(ctx: &Ctx, store: &mut Store, actor: &Actor) -> anyhow::Result<()> {
-    let tx = store.write()?;
-    let rater = cdrs::load_rater(&tx)?;
-    let r = cdrs::rerate(&tx, actor, &rater)?;
-    // Open wholesale fee errors are re-matched in the same transaction.
-    let fees = crate::store::fees::rematch_open(&tx, actor)?;
-    tx.commit()?;
+    let settings = settings::load(&store.conn)?;
+    let op::Rerate { cdrs: r, fees } = op::rerate(store, actor, &settings, &SystemClock)?;
     if fees.resolved + fees.still_open > 0 {
         ctx.say(&format!(
             "fee errors re-matched: {} now match, {} still open",
@@ -121,7 +117,7 @@ fn suggestions(
         return Ok(Vec::new());
     }
     let known = cdrs::service_numbers(&store.conn)?;
-    let cc = be::country_code(&settings::get_or(&store.conn, "currency", "GBP")?);
+    let cc = be::country_code(&settings::load(&store.conn)?.currency);
     Ok(unknown
         .into_iter()
         .map(|(n, c)| {

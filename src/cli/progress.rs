@@ -1,61 +1,67 @@
-//! [`ops::Progress`](crate::ops::Progress) drawn with indicatif: a bar on a
-//! terminal, nothing otherwise (stdout or stderr not a terminal, `--json`,
-//! `--quiet`). Notes are warnings for the operator and are always shown.
+//! [`Bar`]: the operator's view of an op's [`Progress`] (indicatif), drawn
+//! on stderr only when it is a terminal and not `--quiet`. Notes are
+//! warnings for the operator and are always shown.
 
 use super::output::Ctx;
+use crate::ops::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
 use std::cell::RefCell;
 use std::io::IsTerminal;
 
-/// A progress bar on stderr (hidden when not on a terminal or when quiet).
+/// A progress bar per phase; nothing at all when hidden.
 pub struct Bar {
     ctx: Ctx,
-    visible: bool,
-    bar: RefCell<indicatif::ProgressBar>,
+    shown: bool,
+    bar: RefCell<Option<ProgressBar>>,
 }
 
 impl Bar {
-    /// A bar shown only when both stdout and stderr are terminals and the
-    /// output is neither JSON nor quiet.
     pub fn new(ctx: &Ctx) -> Bar {
-        let visible = ctx.tty && !ctx.json && !ctx.quiet && std::io::stderr().is_terminal();
         Bar {
             ctx: ctx.clone(),
-            visible,
-            bar: RefCell::new(indicatif::ProgressBar::hidden()),
+            shown: !ctx.quiet && std::io::stderr().is_terminal(),
+            bar: RefCell::new(None),
         }
     }
 }
 
-impl crate::ops::Progress for Bar {
+impl Progress for Bar {
     fn start(&self, what: &str, total: Option<u64>) {
-        if !self.visible {
+        if !self.shown {
             return;
         }
-        let bar = match total {
-            Some(n) => indicatif::ProgressBar::new(n),
-            None => indicatif::ProgressBar::new_spinner(),
+        let b = match total {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {msg}: {human_pos} {per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
         };
-        let template = if total.is_some() {
-            "{prefix} {bar:30} {pos}/{len} {msg}"
-        } else {
-            "{prefix} {spinner} {pos} {msg}"
-        };
-        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-            bar.set_style(style);
+        b.set_message(what.to_string());
+        if let Some(old) = self.bar.replace(Some(b)) {
+            old.finish_and_clear();
         }
-        bar.set_prefix(what.to_string());
-        self.bar.replace(bar).finish_and_clear();
     }
 
     fn inc(&self, n: u64) {
-        self.bar.borrow().inc(n);
+        if let Some(b) = &*self.bar.borrow() {
+            b.inc(n);
+        }
     }
 
     fn note(&self, msg: &str) {
-        self.bar.borrow().suspend(|| self.ctx.warn(msg));
+        match &*self.bar.borrow() {
+            Some(b) => b.suspend(|| self.ctx.warn(msg)),
+            None => self.ctx.warn(msg),
+        }
     }
 
     fn finish(&self) {
-        self.bar.borrow().finish_and_clear();
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
     }
 }

@@ -100,14 +100,7 @@ pub struct CdrRecord {
 impl CdrRecord {
     /// The units rating charges: seconds for voice, messages for sms, bytes for data.
     pub fn units(&self) -> u64 {
-        units_of(self.call_type, self.duration, self.quantity)
-    }
-}
-
-fn units_of(call_type: CallType, duration: u64, quantity: u64) -> u64 {
-    match call_type {
-        CallType::Voice => duration,
-        CallType::Sms | CallType::Data => quantity,
+        self.call_type.units(self.duration, self.quantity)
     }
 }
 
@@ -340,7 +333,7 @@ pub struct CdrFields<'a> {
 impl CdrFields<'_> {
     /// See [`CdrRecord::units`].
     pub fn units(&self) -> u64 {
-        units_of(self.call_type, self.duration, self.quantity)
+        self.call_type.units(self.duration, self.quantity)
     }
 
     pub fn to_record(&self) -> CdrRecord {

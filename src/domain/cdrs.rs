@@ -13,13 +13,23 @@
 //! real hash collision) the next key of the probe sequence ([`dedupe_key`]
 //! with `probe + 1`) is tried, as in open addressing. CDRs are never deleted,
 //! so the first free key on the sequence proves "not seen before".
+//!
+//! A file's lines are parsed and rated into a [`LineBatch`] (plain rows:
+//! [`RatedLine`]) off the database thread; the store only persists them
+//! (`store::cdrs::store_lines`), settling duplicates by key.
+
+use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
+use serde::Serialize;
 
+use super::cdr_format::{LineView, Outcome};
+use super::money;
 use super::rating::{
-    Band, CallType, PeakWindow, RateError, RateRow, RateTable, ServiceInfo, band_at, charge,
+    Band, CallType, ErrorKind, PeakWindow, RateError, RateRow, RateTable, ServiceInfo, band_at,
+    charge, push_digits,
 };
 
 /// The fields that make two CDRs "identical" (SPEC §5).
@@ -206,6 +216,249 @@ impl Rater {
     }
 }
 
+/// A count as SQLite stores it (saturating).
+pub fn to_i64(u: u64) -> i64 {
+    i64::try_from(u).unwrap_or(i64::MAX)
+}
+
+// ---------------------------------------------------------------- import lines
+
+/// What processing one file did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Processed {
+    pub file_id: i64,
+    pub lines: u64,
+    pub rated: u64,
+    pub not_billable: u64,
+    /// Errors by kind, in SPEC order.
+    pub errors: BTreeMap<String, u64>,
+    pub charge_minor: i64,
+}
+
+impl Processed {
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+/// A CDR's rating, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rating {
+    pub rate_id: i64,
+    pub band: Band,
+    pub billable_units: u64,
+    /// The charge in minor units (rounded to cents by rating).
+    pub charge_minor: i64,
+}
+
+impl Rating {
+    /// The stored form of a successful [`Rater::rate`].
+    pub fn of(r: &RatedWith<'_>) -> Rating {
+        Rating {
+            rate_id: r.rate.id,
+            band: r.band,
+            billable_units: r.billable_units,
+            charge_minor: money::to_minor(r.amount),
+        }
+    }
+}
+
+/// Where a text of a line is in its batch's `text`.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    at: usize,
+    len: usize,
+}
+
+/// Lines parsed and rated, with all their texts in one string: a batch
+/// allocates nothing per line, and is emptied and reused.
+#[derive(Debug, Default)]
+pub struct LineBatch {
+    text: String,
+    pub lines: Vec<RatedLine>,
+}
+
+/// One line of a CDR file, parsed and rated; its texts are in its
+/// [`LineBatch`].
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum RatedLine {
+    NotBillable,
+    Malformed {
+        line: i64,
+        detail: String,
+        raw: Span,
+    },
+    Cdr(RatedCdr),
+}
+
+/// A well-formed CDR line: its stored fields, its first dedupe key and its
+/// rating (or why it does not rate).
+#[derive(Debug)]
+pub struct RatedCdr {
+    pub line: i64,
+    pub raw: Span,
+    /// Normalised digits.
+    pub service: Span,
+    pub start: StartText,
+    /// `start` as stored ([`start_secs`]).
+    pub secs: i64,
+    pub when: NaiveDateTime,
+    /// The first dedupe key ([`dedupe_key`] probe 0).
+    pub key: i64,
+    /// Normalised digits.
+    pub destination: Span,
+    pub call_type: CallType,
+    pub units: u64,
+    /// The carrier cost, canonical text.
+    pub cost: Span,
+    pub record_id: Option<Span>,
+    /// The rating, or the error kind and the operator's explanation.
+    pub rated: Result<Rating, (ErrorKind, String)>,
+}
+
+/// The texts of a [`RatedCdr`], out of its batch.
+#[derive(Debug, Clone, Copy)]
+pub struct CdrText<'a> {
+    pub raw: &'a str,
+    pub service: &'a str,
+    pub destination: &'a str,
+    pub cost: &'a str,
+    pub record_id: Option<&'a str>,
+}
+
+impl RatedCdr {
+    /// The fields that identify this CDR (for further dedupe probes).
+    pub fn identity<'a>(&'a self, t: &CdrText<'a>) -> Identity<'a> {
+        Identity {
+            service: t.service,
+            start: self.start.as_str(),
+            destination: t.destination,
+            call_type: self.call_type,
+            units: self.units,
+        }
+    }
+}
+
+impl LineBatch {
+    /// An empty batch with room for `lines` lines.
+    pub fn with_capacity(lines: usize) -> LineBatch {
+        LineBatch {
+            text: String::with_capacity(lines * 128),
+            lines: Vec::with_capacity(lines),
+        }
+    }
+
+    /// This batch, empty, its memory kept for reuse.
+    pub fn emptied(mut self) -> Self {
+        self.text.clear();
+        self.lines.clear();
+        self
+    }
+
+    fn push(&mut self, s: &str) -> Span {
+        let at = self.text.len();
+        self.text.push_str(s);
+        Span { at, len: s.len() }
+    }
+
+    /// `s` normalised to its digits (see `rating::normalise_number`).
+    fn push_digits(&mut self, s: &str) -> Span {
+        let at = self.text.len();
+        push_digits(s, &mut self.text);
+        Span {
+            at,
+            len: self.text.len() - at,
+        }
+    }
+
+    /// The text at `s`.
+    pub fn str(&self, s: Span) -> &str {
+        &self.text[s.at..s.at + s.len]
+    }
+
+    /// The texts of CDR `c` of this batch.
+    pub fn texts(&self, c: &RatedCdr) -> CdrText<'_> {
+        CdrText {
+            raw: self.str(c.raw),
+            service: self.str(c.service),
+            destination: self.str(c.destination),
+            cost: self.str(c.cost),
+            record_id: c.record_id.map(|r| self.str(r)),
+        }
+    }
+
+    /// Parse and rate one line into the batch.
+    pub fn push_line(&mut self, l: LineView<'_>, rater: &Rater) {
+        let line = to_i64(l.line);
+        let rec = match l.outcome {
+            Outcome::NotBillable(_) => return self.lines.push(RatedLine::NotBillable),
+            Outcome::Malformed { column, reason } => {
+                let detail = match column {
+                    Some(c) => format!("{c}: {reason}"),
+                    None => reason,
+                };
+                let raw = self.push(l.raw);
+                return self.lines.push(RatedLine::Malformed { line, detail, raw });
+            }
+            Outcome::Cdr(rec) => rec,
+        };
+        let Some(start) = StartText::new(rec.start) else {
+            let raw = self.push(l.raw);
+            return self.lines.push(RatedLine::Malformed {
+                line,
+                detail: "start: the year is not between 0000 and 9999".into(),
+                raw,
+            });
+        };
+        let units = rec.units();
+        let raw = self.push(l.raw);
+        let service = self.push_digits(rec.service);
+        let destination = self.push_digits(rec.destination);
+        let cost = self.push(&money::canonical_text(
+            rec.carrier_cost_text,
+            rec.carrier_cost,
+        ));
+        let record_id = rec.record_id.map(|r| self.push(r));
+        let (service_s, destination_s) = (self.str(service), self.str(destination));
+        let rated = rater
+            .rate(service_s, rec.start, destination_s, rec.call_type, units)
+            .map(|r| Rating::of(&r))
+            .map_err(|e| {
+                (
+                    e.kind(),
+                    rater.explain(e, service_s, rec.start, destination_s, rec.call_type),
+                )
+            });
+        let key = dedupe_key(
+            &Identity {
+                service: service_s,
+                start: start.as_str(),
+                destination: destination_s,
+                call_type: rec.call_type,
+                units,
+            },
+            rec.start,
+            0,
+        );
+        self.lines.push(RatedLine::Cdr(RatedCdr {
+            line,
+            raw,
+            service,
+            start,
+            secs: start_secs(rec.start),
+            when: rec.start,
+            key,
+            destination,
+            call_type: rec.call_type,
+            units,
+            cost,
+            record_id,
+            rated,
+        }));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +595,158 @@ mod tests {
             CallType::Voice,
         );
         assert_eq!(why, "tariff STD has no voice rate (peak or all) for 33");
+    }
+
+    // Ported from `rating::rate_cdr`'s tests (that function was unused):
+    // the same cases through the `Rater` the import uses.
+
+    fn rater_t1() -> Rater {
+        let row = |id, prefix: &str, ct, band, rate: &str, inc: &str| RateRow {
+            id,
+            tariff: "T1".into(),
+            prefix: prefix.into(),
+            description: format!("d{id}"),
+            call_type: ct,
+            band,
+            flagfall: "0".parse().unwrap(),
+            rate: rate.parse().unwrap(),
+            increment: inc.parse().unwrap(),
+            minimum_charge: "0".parse().unwrap(),
+            maximum_charge: None,
+        };
+        let mut services = FxHashMap::default();
+        services.insert(
+            "0770".to_string(),
+            ServiceInfo {
+                tariff: "T1".into(),
+                start_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+                end_date: NaiveDate::from_ymd_opt(2026, 11, 30),
+            },
+        );
+        Rater {
+            services,
+            rates: RateTable::new(vec![
+                row(10, "44", CallType::Voice, Band::Peak, "1.20", "60/60"),
+                row(11, "44", CallType::Voice, Band::All, "0.60", "60/60"),
+                row(12, "", CallType::Sms, Band::All, "0.10", "1/1"),
+            ]),
+            peak: PeakWindow::default(),
+        }
+    }
+
+    fn rated(
+        r: &Rater,
+        start: &str,
+        dest: &str,
+        ct: CallType,
+        units: u64,
+    ) -> Result<Rating, RateError> {
+        r.rate("0770", t(start), dest, ct, units)
+            .map(|x| Rating::of(&x))
+    }
+
+    #[test]
+    fn rater_rates_peak_offpeak_and_sms() {
+        let r = rater_t1();
+        let ok = |rate_id, band, billable_units, charge_minor| {
+            Ok(Rating {
+                rate_id,
+                band,
+                billable_units,
+                charge_minor,
+            })
+        };
+        // Monday 09:00 peak: 61 s at 60/60 → 120 s × 1.20/min.
+        assert_eq!(
+            rated(
+                &r,
+                "2026-11-02T09:00:00",
+                "442079460000",
+                CallType::Voice,
+                61
+            ),
+            ok(10, Band::Peak, 120, 240)
+        );
+        // Saturday: offpeak, the all-band row.
+        assert_eq!(
+            rated(
+                &r,
+                "2026-11-07T09:00:00",
+                "442079460000",
+                CallType::Voice,
+                61
+            ),
+            ok(11, Band::Offpeak, 120, 120)
+        );
+        assert_eq!(
+            rated(&r, "2026-11-07T09:00:00", "4479", CallType::Sms, 3),
+            ok(12, Band::Offpeak, 3, 30)
+        );
+    }
+
+    #[test]
+    fn rater_checks_in_order_and_service_dates_are_inclusive() {
+        let r = rater_t1();
+        assert_eq!(
+            r.rate("0771", t("2020-01-01T09:00:00"), "33", CallType::Data, 1)
+                .unwrap_err(),
+            RateError::UnknownService
+        );
+        // Inactive wins over no_rate.
+        assert_eq!(
+            rated(&r, "2020-01-01T09:00:00", "33", CallType::Data, 1),
+            Err(RateError::ServiceInactive)
+        );
+        assert_eq!(
+            rated(&r, "2026-11-15T09:00:00", "33", CallType::Data, 1),
+            Err(RateError::NoRate)
+        );
+        let at = |s| rated(&r, s, "44", CallType::Voice, 1).map(|_| ());
+        assert_eq!(at("2026-10-31T23:59:59"), Err(RateError::ServiceInactive));
+        assert!(at("2026-11-01T00:00:00").is_ok());
+        assert!(at("2026-11-30T23:59:59").is_ok());
+        assert_eq!(at("2026-12-01T00:00:00"), Err(RateError::ServiceInactive));
+        let mut open = rater_t1();
+        open.services.get_mut("0770").unwrap().end_date = None;
+        assert!(
+            open.rate("0770", t("2030-01-01T10:00:00"), "44", CallType::Voice, 1)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_batch_holds_parsed_and_rated_lines() {
+        use crate::domain::cdr_format::{CdrFormat, CdrReader};
+        let body = "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n\
+                    0770,2026-11-02T09:00:00,61,+44 20 7946 0000,voice,,0.0100,r1\n\
+                    0770,not a time,61,44,voice,,0.01,\n\
+                    0999,2026-11-02T09:00:00,61,44,voice,,0.01,\n";
+        let mut reader = CdrReader::new(CdrFormat::Billrun, body.as_bytes()).unwrap();
+        let r = rater_t1();
+        let mut b = LineBatch::with_capacity(4);
+        while let Some(l) = reader.next_line() {
+            b.push_line(l.unwrap(), &r);
+        }
+        assert_eq!(b.lines.len(), 3);
+        let RatedLine::Cdr(c) = &b.lines[0] else {
+            panic!("{:?}", b.lines[0])
+        };
+        let txt = b.texts(c);
+        assert_eq!((txt.service, txt.destination), ("0770", "442079460000"));
+        assert_eq!((txt.cost, txt.record_id), ("0.0100", Some("r1")));
+        assert_eq!(c.line, 2);
+        assert_eq!(c.start.as_str(), "2026-11-02T09:00:00");
+        assert_eq!(c.key, dedupe_key(&c.identity(&txt), c.when, 0));
+        assert_eq!(c.rated.as_ref().unwrap().charge_minor, 240);
+        assert!(matches!(&b.lines[1], RatedLine::Malformed { line: 3, .. }));
+        let RatedLine::Cdr(u) = &b.lines[2] else {
+            panic!("{:?}", b.lines[2])
+        };
+        assert_eq!(
+            u.rated.as_ref().unwrap_err(),
+            &(ErrorKind::UnknownService, "no service 0999".to_string())
+        );
+        let b = b.emptied();
+        assert!(b.lines.is_empty() && b.text.is_empty());
     }
 }

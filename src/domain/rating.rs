@@ -1,8 +1,8 @@
 //! Rating: which rate applies to a CDR, and what it costs (SPEC §5).
 //!
 //! Everything here is pure: reference data comes in as values ([`RateTable`],
-//! [`ServiceInfo`], [`PeakWindow`]), a [`Rated`] result or a [`RateError`]
-//! goes out.
+//! [`ServiceInfo`], [`PeakWindow`]), a [`Charge`] or a [`RateError`] goes out
+//! (`domain::cdrs::Rater` applies them to one CDR).
 //!
 //! Decisions where the spec is silent (all pinned by tests below):
 //! - **Zero usage costs nothing.** A voice call of 0 seconds, an SMS line of 0
@@ -32,7 +32,6 @@ use std::str::FromStr;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use rust_decimal::Decimal;
 
-use super::cdr_format::CdrRecord;
 use super::money;
 
 /// What a CDR records.
@@ -64,6 +63,15 @@ impl CallType {
             CallType::Voice => 0,
             CallType::Sms => 1,
             CallType::Data => 2,
+        }
+    }
+
+    /// The units rating charges, from a CDR's duration and quantity:
+    /// seconds for voice, messages for sms, bytes for data.
+    pub fn units(self, duration: u64, quantity: u64) -> u64 {
+        match self {
+            CallType::Voice => duration,
+            CallType::Sms | CallType::Data => quantity,
         }
     }
 }
@@ -431,15 +439,6 @@ impl ServiceInfo {
     }
 }
 
-/// A successfully rated CDR.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rated {
-    pub rate_id: i64,
-    pub band: Band,
-    pub billable_units: u64,
-    pub amount: Decimal,
-}
-
 /// Why a well-formed, non-duplicate CDR could not be rated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum RateError {
@@ -459,35 +458,6 @@ impl RateError {
             RateError::NoRate => ErrorKind::NoRate,
         }
     }
-}
-
-/// Rate one CDR. `service` is the service found by the CDR's normalised
-/// service number (`None` if there is none). Checks, in order:
-/// `unknown_service`, `service_inactive` (the start *date* outside the
-/// service's dates), `no_rate`. `malformed` and `duplicate` are decided
-/// before this is called.
-pub fn rate_cdr(
-    cdr: &CdrRecord,
-    service: Option<&ServiceInfo>,
-    rates: &RateTable,
-    peak: &PeakWindow,
-) -> Result<Rated, RateError> {
-    let service = service.ok_or(RateError::UnknownService)?;
-    if !service.active_on(cdr.start.date()) {
-        return Err(RateError::ServiceInactive);
-    }
-    let band = band_at(cdr.start, peak);
-    let dest = normalise_number(&cdr.destination);
-    let row = rates
-        .find(&service.tariff, cdr.call_type, band, &dest)
-        .ok_or(RateError::NoRate)?;
-    let c = charge(row, cdr.call_type, cdr.units());
-    Ok(Rated {
-        rate_id: row.id,
-        band,
-        billable_units: c.billable_units,
-        amount: c.amount,
-    })
 }
 
 /// Every kind of billing error (SPEC §5, §6.2).
@@ -605,10 +575,6 @@ mod tests {
 
     fn dt(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
-    }
-
-    fn d(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
     // ---- names -------------------------------------------------------------
@@ -1238,137 +1204,5 @@ mod tests {
                 .map(|r| r.id),
             None
         );
-    }
-
-    // ---- rate_cdr ----------------------------------------------------------
-
-    fn cdr(service: &str, start: &str, dest: &str, ct: CallType, dur: u64, qty: u64) -> CdrRecord {
-        CdrRecord {
-            service: service.into(),
-            start: dt(start),
-            duration: dur,
-            destination: dest.into(),
-            call_type: ct,
-            quantity: qty,
-            carrier_cost: dec!(0.01),
-            record_id: None,
-        }
-    }
-
-    fn svc() -> ServiceInfo {
-        ServiceInfo {
-            tariff: "T1".into(),
-            start_date: d("2026-11-01"),
-            end_date: Some(d("2026-11-30")),
-        }
-    }
-
-    fn table() -> RateTable {
-        RateTable::new(vec![
-            RateRow {
-                rate: dec!(1.20),
-                increment: "60/60".parse().unwrap(),
-                ..row(10, "44", CallType::Voice, Band::Peak)
-            },
-            RateRow {
-                rate: dec!(0.60),
-                increment: "60/60".parse().unwrap(),
-                ..row(11, "44", CallType::Voice, Band::All)
-            },
-            RateRow {
-                rate: dec!(0.10),
-                ..row(12, "", CallType::Sms, Band::All)
-            },
-        ])
-    }
-
-    #[test]
-    fn rate_cdr_rates_peak_and_offpeak() {
-        let t = table();
-        let w = PeakWindow::default();
-        let c = cdr(
-            "0770",
-            "2026-11-02 09:00:00",
-            "+44 20 7946 0000",
-            CallType::Voice,
-            61,
-            1,
-        );
-        assert_eq!(
-            rate_cdr(&c, Some(&svc()), &t, &w),
-            Ok(Rated {
-                rate_id: 10,
-                band: Band::Peak,
-                billable_units: 120,
-                amount: dec!(2.40)
-            })
-        );
-        let c = cdr(
-            "0770",
-            "2026-11-07 09:00:00",
-            "442079460000",
-            CallType::Voice,
-            61,
-            1,
-        );
-        assert_eq!(
-            rate_cdr(&c, Some(&svc()), &t, &w),
-            Ok(Rated {
-                rate_id: 11,
-                band: Band::Offpeak,
-                billable_units: 120,
-                amount: dec!(1.20)
-            })
-        );
-        let s = cdr("0770", "2026-11-07 09:00:00", "4479", CallType::Sms, 0, 3);
-        assert_eq!(
-            rate_cdr(&s, Some(&svc()), &t, &w),
-            Ok(Rated {
-                rate_id: 12,
-                band: Band::Offpeak,
-                billable_units: 3,
-                amount: dec!(0.30)
-            })
-        );
-    }
-
-    #[test]
-    fn rate_cdr_checks_in_order() {
-        let t = table();
-        let w = PeakWindow::default();
-        // Unknown service wins over everything after it.
-        let c = cdr("0770", "2020-01-01 09:00:00", "33", CallType::Data, 0, 1);
-        assert_eq!(rate_cdr(&c, None, &t, &w), Err(RateError::UnknownService));
-        // Inactive wins over no_rate.
-        assert_eq!(
-            rate_cdr(&c, Some(&svc()), &t, &w),
-            Err(RateError::ServiceInactive)
-        );
-        let c = cdr("0770", "2026-11-15 09:00:00", "33", CallType::Data, 0, 1);
-        assert_eq!(rate_cdr(&c, Some(&svc()), &t, &w), Err(RateError::NoRate));
-    }
-
-    #[test]
-    fn service_dates_are_inclusive() {
-        let t = table();
-        let w = PeakWindow::default();
-        let at = |s| {
-            rate_cdr(
-                &cdr("0770", s, "44", CallType::Voice, 1, 1),
-                Some(&svc()),
-                &t,
-                &w,
-            )
-        };
-        assert_eq!(at("2026-10-31 23:59:59"), Err(RateError::ServiceInactive));
-        assert!(at("2026-11-01 00:00:00").is_ok());
-        assert!(at("2026-11-30 23:59:59").is_ok());
-        assert_eq!(at("2026-12-01 00:00:00"), Err(RateError::ServiceInactive));
-        let open = ServiceInfo {
-            end_date: None,
-            ..svc()
-        };
-        let c = cdr("0770", "2030-01-01 10:00:00", "44", CallType::Voice, 1, 1);
-        assert!(rate_cdr(&c, Some(&open), &t, &w).is_ok());
     }
 }

@@ -1,1 +1,1331 @@
-//! Importing, fetching and processing carrier CDR files.
+//! CDR files (SPEC §4): `cdr import`, `cdr fetch`, `cdr process`,
+//! `cdr ignore`, and `carriers add`.
+//!
+//! **Durability order.** A file is copied into the file store
+//! (`<db>.files/cdr/<sha256>`) under a temporary name while it is hashed;
+//! the copy is synced and renamed into place (on a thread of its own,
+//! while the import reads it) and waited for before the commit that refers
+//! to it. `cdr fetch` removes a file from its inbox only after its commit,
+//! which is synced first (`synchronous=FULL` on this connection).
+//!
+//! **Import pipeline** (`rate_and_store`): one thread reads, parses and
+//! rates lines (pure work on the in-memory [`Rater`]) into bounded
+//! [`LineBatch`]es; the calling thread only writes them to SQLite
+//! (`store::cdrs::store_lines`); a third has the kernel write the WAL as it
+//! grows. Memory stays bounded by the batch queue.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use serde::{Serialize, Serializer};
+
+use super::{Clock, Progress};
+use crate::domain::cdr_format::{CdrFileError, CdrFormat, CdrReader};
+use crate::domain::cdrs::{LineBatch, Processed, Rater};
+use crate::domain::rating::PeakWindow;
+use crate::domain::settings::Settings;
+use crate::error::{Error, Result, bad_input, external};
+use crate::store::audit::Actor;
+use crate::store::{Store, cdrs};
+use crate::whole_file;
+
+/// Now, as stored in `*_at` columns (RFC 3339, UTC, seconds).
+pub(crate) fn stamp(clock: &dyn Clock) -> String {
+    clock
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The peak window of the settings.
+pub(crate) fn peak(settings: &Settings) -> PeakWindow {
+    PeakWindow {
+        start: settings.peak_start,
+        end: settings.peak_end,
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+// ---------------------------------------------------------------- file store
+
+/// A file copied into the store under a temporary name
+/// (`.incoming.XXXXXX.tmp`, from `whole_file::beside`: unique, mode 0600,
+/// removed when dropped), and the SHA-256 of the copy: the bytes stored are
+/// exactly the bytes hashed, even if the source changes meanwhile.
+struct Stashed {
+    tmp: tempfile::NamedTempFile,
+    sha: String,
+}
+
+/// How long a temporary copy in the file store stays before a later
+/// import removes it as left by a killed command.
+const LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
+
+fn stash(from: &Path, dir: &Path) -> Result<Stashed> {
+    cdrs::ensure_dir(dir)?;
+    // A copy lives as long as one command; one untouched for a day was left
+    // by a command that was killed. Best effort: the import goes on anyway.
+    let _ = whole_file::remove_leftovers(dir, |n| n == "incoming", Some(LEFTOVER_AGE));
+    let mut tmp = whole_file::beside(&dir.join("incoming"))
+        .map_err(|e| external(format!("cannot create a file in {}: {e}", dir.display())))?;
+    let at = tmp.path().to_path_buf();
+    let sha = cdrs::copy_hashing(from, tmp.as_file_mut(), &at)?;
+    Ok(Stashed { tmp, sha })
+}
+
+/// A stored copy being made durable (see [`Stashed::keep`]): [`Kept::wait`]
+/// before committing anything that refers to it, or removing its source.
+struct Kept {
+    path: PathBuf,
+    /// The copy is new in the store (an import that fails removes it).
+    created: bool,
+    syncing: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Kept {
+    /// Wait until the copy is on disk under its final name.
+    fn wait(&mut self) -> Result<()> {
+        let Some(h) = self.syncing.take() else {
+            return Ok(());
+        };
+        h.join()
+            .map_err(|_| external("syncing the stored CDR file panicked"))?
+            .map_err(|e| {
+                external(format!(
+                    "cannot store {} durably: {e}; nothing was imported",
+                    self.path.display()
+                ))
+            })
+    }
+
+    /// Remove a copy this command created (its import failed; called under
+    /// the write lock, so no other import can have renamed its copy into
+    /// place since ours).
+    fn remove_if_created(mut self) {
+        if self.created {
+            let _ = self.wait();
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Stashed {
+    /// The copy opened for reading (before [`Self::keep`] renames it).
+    fn reader(&self) -> Result<std::fs::File> {
+        self.tmp
+            .reopen()
+            .map_err(|e| external(format!("{}: cannot read: {e}", self.tmp.path().display())))
+    }
+
+    /// Give the copy its final name, durably and in this order: its data
+    /// synced, then the rename, then the directory synced (a stored name
+    /// is never a partly written file, even after a power cut). That runs
+    /// on a thread of its own while the caller goes on (an import reads
+    /// the copy meanwhile through [`Self::reader`]); the caller waits with
+    /// [`Kept::wait`] before it commits. Call it holding the database's
+    /// write lock, so that no other import's clean-up can remove the stored
+    /// copy between this rename and the commit. An earlier copy of the same
+    /// bytes (left by an import that failed) is replaced.
+    fn keep(self, dir: &Path) -> Kept {
+        let to = cdrs::stored_path(dir, &self.sha);
+        let created = !to.exists();
+        let (tmp, path) = (self.tmp, to.clone());
+        let syncing = std::thread::spawn(move || whole_file::place(tmp, &path));
+        Kept {
+            path: to,
+            created,
+            syncing: Some(syncing),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the pipeline
+
+/// Lines handed from the parsing thread to the database thread at a time.
+const BATCH: usize = 2048;
+/// Batches queued between the two threads.
+const QUEUED: usize = 4;
+/// Batches that exist at most: the queue, one being filled, one being stored.
+const IN_FLIGHT: usize = QUEUED + 2;
+
+/// What the parsing thread sends: a batch, or why the file cannot be read.
+type Sent = std::result::Result<LineBatch, CdrFileError>;
+
+/// Parse, rate, dedupe and store every line of file `file_id`, inside the
+/// caller's transaction `conn`. A whole-file problem comes back as the
+/// inner `Err` (the caller rolls back); bad lines become `malformed` errors
+/// and the file goes on. The file ends `processed`.
+///
+/// Two threads: one reads, parses and rates lines into batches (see the
+/// module doc); this one only writes to SQLite. Progress: lines stored.
+#[allow(clippy::too_many_arguments)]
+fn rate_and_store<R: Read + Send>(
+    conn: &Connection,
+    actor: &Actor,
+    file_id: i64,
+    format: CdrFormat,
+    input: R,
+    rater: &Rater,
+    now: &str,
+    progress: &dyn Progress,
+) -> Result<std::result::Result<Processed, CdrFileError>> {
+    let reader = match CdrReader::new(format, input) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Sent>(QUEUED);
+    // Stored batches come back to the reading thread to be emptied and
+    // reused: at most IN_FLIGHT batches ever exist (the queue, the one
+    // being filled, the one being stored), so memory is bounded and no
+    // batch is allocated (and its pages faulted in) more than once.
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<LineBatch>(IN_FLIGHT);
+    let result = std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut reader = reader;
+            let mut allocated = 0;
+            let mut fresh = || {
+                if let Ok(b) = back_rx.try_recv() {
+                    return Some(b.emptied());
+                }
+                if allocated < IN_FLIGHT {
+                    allocated += 1;
+                    return Some(LineBatch::with_capacity(BATCH));
+                }
+                // None: the writer has stopped (a database error).
+                back_rx.recv().ok().map(LineBatch::emptied)
+            };
+            let Some(mut batch) = fresh() else { return };
+            while let Some(item) = reader.next_line() {
+                match item {
+                    Ok(l) => batch.push_line(l, rater),
+                    Err(e) => {
+                        if !batch.lines.is_empty() {
+                            let _ = tx.send(Ok(std::mem::take(&mut batch)));
+                        }
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+                if batch.lines.len() == BATCH {
+                    let Some(next) = fresh() else { return };
+                    if tx.send(Ok(std::mem::replace(&mut batch, next))).is_err() {
+                        return; // the writer stopped (a database error)
+                    }
+                }
+            }
+            if !batch.lines.is_empty() {
+                let _ = tx.send(Ok(batch));
+            }
+        });
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        if let Some(wal) = cdrs::wal_path(conn) {
+            s.spawn(move || cdrs::flush_wal_meanwhile(&wal, &stopped));
+        }
+        let stored = |b: LineBatch| {
+            progress.inc(b.lines.len() as u64);
+            // Back to the reader to be emptied there (or dropped here if
+            // it has stopped or has enough).
+            let _ = back_tx.try_send(b);
+        };
+        let out = cdrs::store_lines(conn, file_id, rx, stored, now);
+        drop(stop);
+        out
+        // Leaving the scope joins the reader and the flusher; on a writer
+        // error `rx` is dropped first, so the reader's next send fails and
+        // it stops.
+    });
+    let out = match result? {
+        Ok(out) => out,
+        Err(e) => return Ok(Err(e)),
+    };
+    cdrs::finish_file(conn, actor, &out, now)?;
+    Ok(Ok(out))
+}
+
+// ---------------------------------------------------------------- import
+
+/// `cdr import FILE --carrier C [--no-process]`.
+#[derive(Debug, Clone)]
+pub struct ImportOptions<'a> {
+    pub actor: &'a Actor,
+    /// The database file (the file store is beside it).
+    pub db: &'a Path,
+    pub file: &'a Path,
+    pub carrier: &'a str,
+    /// Only store the file (state pending).
+    pub no_process: bool,
+}
+
+/// What `cdr import` did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Imported {
+    /// Stored, to be rated by `cdr process`.
+    Pending {
+        #[serde(skip)]
+        id: i64,
+        /// The file as the operator named it.
+        file: String,
+        state: &'static str,
+    },
+    /// Stored and rated.
+    Processed {
+        #[serde(skip)]
+        file: String,
+        #[serde(flatten)]
+        processed: Processed,
+    },
+}
+
+/// Import one file: stored once (by SHA-256), then, unless `no_process`,
+/// rated, all in one transaction. A file seen before is refused (exit 4),
+/// as is a file that cannot be read as a CDR file (nothing is changed).
+pub fn import(
+    store: &mut Store,
+    o: &ImportOptions<'_>,
+    settings: &Settings,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<Imported> {
+    let label = o.file.display().to_string();
+    let c = cdrs::carrier_required(&store.conn, o.carrier)?;
+    let format = cdrs::parse_format(&c.format)?;
+    let dir = cdrs::files_dir(o.db);
+    let stashed = stash(o.file, &dir)?;
+    // Dropping `stashed` removes the temporary copy.
+    if let Some((id, n, at)) = cdrs::file_by_sha(&store.conn, &stashed.sha)? {
+        return Err(cdrs::already_imported(&label, id, &n, &at));
+    }
+    let input = stashed.reader()?;
+    cdrs::tune_for_import(&store.conn)?;
+    let tx = store.write()?;
+    let now = stamp(clock);
+    // Checked again under the write lock (another import may have stored
+    // the same bytes meanwhile).
+    let id = cdrs::register_file(
+        &tx,
+        o.actor,
+        o.carrier,
+        &file_name(o.file),
+        &stashed.sha,
+        &now,
+    )?;
+    let mut kept = stashed.keep(&dir);
+    let result = (|| -> Result<Option<Processed>> {
+        if o.no_process {
+            return Ok(None);
+        }
+        let rater = cdrs::load_rater(&tx, peak(settings))?;
+        progress.start("rating CDRs", None);
+        let out = rate_and_store(&tx, o.actor, id, format, input, &rater, &now, progress);
+        progress.finish();
+        match out? {
+            Ok(p) => Ok(Some(p)),
+            Err(e) => Err(bad_input(format!(
+                "{label}: {e}; the file was not imported (nothing was changed)"
+            ))),
+        }
+    })();
+    let result = result.and_then(|r| kept.wait().map(|()| r));
+    match result {
+        Ok(r) => {
+            tx.commit()?;
+            Ok(match r {
+                None => Imported::Pending {
+                    id,
+                    file: label,
+                    state: "pending",
+                },
+                Some(processed) => Imported::Processed {
+                    file: label,
+                    processed,
+                },
+            })
+        }
+        Err(e) => {
+            // Still under the write lock.
+            kept.remove_if_created();
+            drop(tx);
+            Err(e)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- fetch
+
+/// `cdr fetch`.
+#[derive(Debug, Clone)]
+pub struct FetchOptions<'a> {
+    pub actor: &'a Actor,
+    pub db: &'a Path,
+    /// How long to wait between the two looks at the inboxes (a file
+    /// whose size or modification time changes is still being written).
+    pub settle: Duration,
+}
+
+/// One inbox file that `cdr fetch` took.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchedFile {
+    pub id: i64,
+    pub carrier: String,
+    pub name: String,
+}
+
+/// What happened to one settled inbox file, in inbox order.
+#[derive(Debug, Clone)]
+pub enum Fetch {
+    /// Stored as pending and removed from the inbox.
+    Fetched(FetchedFile),
+    /// Stored by an earlier fetch that did not get to remove it: removed.
+    AlreadyStored { path: PathBuf },
+    /// The same bytes were imported before: moved to `rejected/`.
+    Rejected {
+        path: PathBuf,
+        /// The earlier file: id, name, imported at.
+        id: i64,
+        name: String,
+        at: String,
+        moved_to: PathBuf,
+    },
+}
+
+/// What `cdr fetch` did. Its JSON: `{"fetched": [{id, carrier, name}],
+/// "still_writing": [path], "rejected": [path]}`.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// Settled files, in inbox order.
+    pub files: Vec<Fetch>,
+    /// Files still growing, left for the next fetch.
+    pub still_writing: Vec<String>,
+    /// What stopped the fetch after `files` (those stay done).
+    pub stopped: Option<Error>,
+}
+
+impl Fetched {
+    pub fn fetched(&self) -> impl Iterator<Item = &FetchedFile> {
+        self.files.iter().filter_map(|f| match f {
+            Fetch::Fetched(f) => Some(f),
+            _ => None,
+        })
+    }
+}
+
+impl Serialize for Fetched {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shape<'a> {
+            fetched: Vec<&'a FetchedFile>,
+            still_writing: &'a [String],
+            rejected: Vec<String>,
+        }
+        Shape {
+            fetched: self.fetched().collect(),
+            still_writing: &self.still_writing,
+            rejected: self
+                .files
+                .iter()
+                .filter_map(|f| match f {
+                    Fetch::Rejected { path, .. } => Some(path.display().to_string()),
+                    _ => None,
+                })
+                .collect(),
+        }
+        .serialize(s)
+    }
+}
+
+type Look = (u64, Option<std::time::SystemTime>);
+
+fn look(p: &Path) -> Option<Look> {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.len(), m.modified().ok()))
+}
+
+/// Move new files from every carrier's inbox into the store, as pending
+/// files, one transaction each; a file is removed from its inbox after
+/// its commit. A file seen before is moved to the inbox's `rejected/`.
+pub fn fetch(
+    store: &mut Store,
+    o: &FetchOptions<'_>,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<Fetched> {
+    // A fetched file is removed from its inbox right after its commit, so
+    // that commit must be on disk first.
+    cdrs::sync_commits(&store.conn)?;
+    let carriers: Vec<_> = cdrs::list_carriers(&store.conn)?
+        .into_iter()
+        .filter(|c| c.inbox.is_some())
+        .collect();
+    // First look: every candidate file and its size.
+    let mut seen: Vec<(String, PathBuf, Look)> = Vec::new();
+    for c in &carriers {
+        let inbox = PathBuf::from(c.inbox.as_deref().unwrap_or_default());
+        let rd = std::fs::read_dir(&inbox)
+            .map_err(|e| external(format!("inbox {} of {}: {e}", inbox.display(), c.name)))?;
+        let mut files: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file() && !file_name(p).starts_with('.') && !file_name(p).ends_with(".tmp")
+            })
+            .collect();
+        files.sort();
+        for p in files {
+            if let Some(l) = look(&p) {
+                seen.push((c.name.clone(), p, l));
+            }
+        }
+    }
+    if !seen.is_empty() {
+        std::thread::sleep(o.settle);
+    }
+    let dir = cdrs::files_dir(o.db);
+    let mut out = Fetched::default();
+    progress.start("fetching CDR files", Some(seen.len() as u64));
+    for (carrier, path, first) in seen {
+        progress.inc(1);
+        if look(&path) != Some(first) {
+            out.still_writing.push(path.display().to_string());
+            continue;
+        }
+        match fetch_one(store, o, &dir, &carrier, &path, clock) {
+            Ok(f) => out.files.push(f),
+            Err(e) => {
+                out.stopped = Some(e);
+                break;
+            }
+        }
+    }
+    progress.finish();
+    Ok(out)
+}
+
+fn fetch_one(
+    store: &mut Store,
+    o: &FetchOptions<'_>,
+    dir: &Path,
+    carrier: &str,
+    path: &Path,
+    clock: &dyn Clock,
+) -> Result<Fetch> {
+    let stashed = stash(path, dir)?;
+    let name = file_name(path);
+    if let Some((id, n, at)) = cdrs::file_by_sha(&store.conn, &stashed.sha)? {
+        if n == name && cdrs::stored_path(dir, &stashed.sha).exists() {
+            // An earlier fetch stored it but did not get to remove it.
+            let _ = std::fs::remove_file(path);
+            return Ok(Fetch::AlreadyStored {
+                path: path.to_path_buf(),
+            });
+        }
+        let rej = path.parent().unwrap_or(Path::new(".")).join("rejected");
+        let io = |e: std::io::Error| external(e.to_string());
+        std::fs::create_dir_all(&rej).map_err(io)?;
+        std::fs::rename(path, rej.join(&name)).map_err(io)?;
+        return Ok(Fetch::Rejected {
+            path: path.to_path_buf(),
+            id,
+            name: n,
+            at,
+            moved_to: rej,
+        });
+    }
+    let tx = store.write()?;
+    let id = cdrs::register_file(&tx, o.actor, carrier, &name, &stashed.sha, &stamp(clock))?;
+    let mut kept = stashed.keep(dir);
+    if let Err(e) = kept.wait() {
+        kept.remove_if_created();
+        return Err(e);
+    }
+    tx.commit()?;
+    std::fs::remove_file(path).map_err(|e| {
+        external(format!(
+            "{}: stored, but cannot remove it from the inbox: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Fetch::Fetched(FetchedFile {
+        id,
+        carrier: carrier.to_string(),
+        name,
+    }))
+}
+
+// ---------------------------------------------------------------- process
+
+/// One pending file that `cdr process` could not rate.
+#[derive(Debug, Clone)]
+pub struct FailedFile {
+    pub id: i64,
+    pub name: String,
+    pub why: String,
+}
+
+/// What happened to one pending file, in id order.
+#[derive(Debug, Clone)]
+pub enum ProcessOutcome {
+    Processed { name: String, processed: Processed },
+    Failed(FailedFile),
+}
+
+/// What `cdr process` did. Its JSON: `{"processed": [...], "failed":
+/// ["ID (NAME): WHY"]}`.
+#[derive(Debug, Default)]
+pub struct ProcessReport {
+    pub files: Vec<ProcessOutcome>,
+    /// What stopped processing after `files` (those stay done).
+    pub stopped: Option<Error>,
+}
+
+impl ProcessReport {
+    pub fn failed(&self) -> impl Iterator<Item = &FailedFile> {
+        self.files.iter().filter_map(|f| match f {
+            ProcessOutcome::Failed(f) => Some(f),
+            _ => None,
+        })
+    }
+}
+
+impl Serialize for ProcessReport {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shape<'a> {
+            processed: Vec<&'a Processed>,
+            failed: Vec<String>,
+        }
+        Shape {
+            processed: self
+                .files
+                .iter()
+                .filter_map(|f| match f {
+                    ProcessOutcome::Processed { processed, .. } => Some(processed),
+                    _ => None,
+                })
+                .collect(),
+            failed: self
+                .failed()
+                .map(|f| format!("{} ({}): {}", f.id, f.name, f.why))
+                .collect(),
+        }
+        .serialize(s)
+    }
+}
+
+/// Rate every pending file, oldest first, one transaction each. A file
+/// that cannot be read as a CDR file is marked failed (its lines rolled
+/// back) and the others go on.
+pub fn process(
+    store: &mut Store,
+    actor: &Actor,
+    db: &Path,
+    settings: &Settings,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<ProcessReport> {
+    let dir = cdrs::files_dir(db);
+    let pending = cdrs::pending_files(&store.conn)?;
+    let mut out = ProcessReport::default();
+    progress.start("rating CDR files", Some(pending.len() as u64));
+    for (id, name, carrier, sha) in pending {
+        progress.inc(1);
+        match process_one(
+            store,
+            actor,
+            &dir,
+            settings,
+            clock,
+            (id, name, &carrier, &sha),
+        ) {
+            Ok(Some(o)) => out.files.push(o),
+            Ok(None) => {}
+            Err(e) => {
+                out.stopped = Some(e);
+                break;
+            }
+        }
+    }
+    progress.finish();
+    Ok(out)
+}
+
+fn process_one(
+    store: &mut Store,
+    actor: &Actor,
+    dir: &Path,
+    settings: &Settings,
+    clock: &dyn Clock,
+    (id, name, carrier, sha): (i64, String, &str, &str),
+) -> Result<Option<ProcessOutcome>> {
+    let c = cdrs::carrier_required(&store.conn, carrier)?;
+    let tx = store.write()?;
+    if !cdrs::still_pending(&tx, id)? {
+        return Ok(None); // another `cdr process` took it meanwhile
+    }
+    let now = stamp(clock);
+    let outcome = match cdrs::parse_format(&c.format) {
+        Err(e) => Err(e.to_string()),
+        Ok(format) => {
+            let path = cdrs::stored_path(dir, sha);
+            match std::fs::File::open(&path) {
+                Err(e) => Err(format!("stored copy {}: {e}", path.display())),
+                Ok(input) => {
+                    let rater = cdrs::load_rater(&tx, peak(settings))?;
+                    rate_and_store(
+                        &tx,
+                        actor,
+                        id,
+                        format,
+                        input,
+                        &rater,
+                        &now,
+                        &super::NoProgress,
+                    )?
+                    .map_err(|e| e.to_string())
+                }
+            }
+        }
+    };
+    Ok(Some(match outcome {
+        Ok(processed) => {
+            tx.commit()?;
+            ProcessOutcome::Processed { name, processed }
+        }
+        Err(why) => {
+            drop(tx); // roll back this file's lines
+            let tx = store.write()?;
+            cdrs::fail_file(&tx, actor, id, &why, &now)?;
+            tx.commit()?;
+            ProcessOutcome::Failed(FailedFile { id, name, why })
+        }
+    }))
+}
+
+// ---------------------------------------------------------------- ignore, carriers
+
+/// What `cdr ignore` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ignored {
+    pub id: i64,
+    pub name: String,
+    pub state: &'static str,
+}
+
+/// Ignore a pending or failed file (by id or name): it is not processed
+/// and no longer blocks `confirm RUN cdrs`.
+pub fn ignore(store: &mut Store, actor: &Actor, file: &str) -> Result<Ignored> {
+    let tx = store.write()?;
+    let (id, name) = cdrs::ignore_file(&tx, actor, file)?;
+    tx.commit()?;
+    Ok(Ignored {
+        id,
+        name,
+        state: "ignored",
+    })
+}
+
+/// `carriers add NAME --format FMT [--inbox DIR]`.
+#[derive(Debug, Clone)]
+pub struct CarrierOptions<'a> {
+    pub actor: &'a Actor,
+    pub name: &'a str,
+    /// `billrun`, `asterisk` or `mapped:PATH`.
+    pub format: &'a str,
+    pub inbox: Option<&'a Path>,
+}
+
+/// What `carriers add` stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct CarrierAdded {
+    pub name: String,
+    pub format: String,
+    pub inbox: Option<String>,
+}
+
+/// Add a CDR source. The format is checked now (a mapped column map is
+/// read and validated) and paths are kept absolute, so fetch works from
+/// anywhere.
+pub fn add_carrier(store: &mut Store, o: &CarrierOptions<'_>) -> Result<CarrierAdded> {
+    let format = match o.format.strip_prefix("mapped:") {
+        Some(p) => {
+            let abs = std::fs::canonicalize(p)
+                .map_err(|e| bad_input(format!("{p}: cannot read the column map: {e}")))?;
+            format!("mapped:{}", abs.display())
+        }
+        None => o.format.to_string(),
+    };
+    cdrs::parse_format(&format)?;
+    let inbox = match o.inbox {
+        Some(d) => {
+            if !d.is_dir() {
+                return Err(bad_input(format!(
+                    "inbox {}: not a directory (create it first)",
+                    d.display()
+                )));
+            }
+            let abs = std::fs::canonicalize(d).map_err(|e| external(e.to_string()))?;
+            Some(abs.display().to_string())
+        }
+        None => None,
+    };
+    let tx = store.write()?;
+    cdrs::add_carrier(&tx, o.actor, o.name, &format, inbox.as_deref())?;
+    tx.commit()?;
+    Ok(CarrierAdded {
+        name: o.name.to_string(),
+        format,
+        inbox,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::cdrs::{Identity, dedupe_key, start_secs};
+    use crate::domain::rating::{CallType, ErrorKind};
+    use crate::ops::{FixedClock, NoProgress};
+    use chrono::{NaiveDate, NaiveDateTime};
+    use rusqlite::params;
+    use std::collections::BTreeMap;
+
+    const NOW: &str = "2026-12-01T12:00:00Z";
+
+    fn clock() -> FixedClock {
+        FixedClock::on(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+    }
+
+    fn setup() -> (Store, Rater) {
+        let mut s = Store::memory().unwrap();
+        let tx = s.write().unwrap();
+        tx.execute_batch(
+            "INSERT INTO customers (account, name, delivery, payment_method, created_at)
+                VALUES ('C1', 'One', 'print', 'manual', 'x');
+             INSERT INTO plans VALUES ('P', 'Plan', '10', 'T');
+             INSERT INTO rates (tariff, prefix, description, call_type, band, flagfall, rate, increment, minimum_charge)
+                VALUES ('T', '44', 'UK', 'voice', 'all', '0', '0.60', '1/1', '0');
+             INSERT INTO services (service, account, plan, start_date, end_date, description)
+                VALUES ('441', 'C1', 'P', '2026-01-01', NULL, '');
+             INSERT INTO carriers VALUES ('c', 'billrun', NULL, 'x');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        let r = cdrs::load_rater(&s.conn, PeakWindow::default()).unwrap();
+        (s, r)
+    }
+
+    const HEAD: &str =
+        "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n";
+
+    fn import(s: &mut Store, r: &Rater, sha: &str, body: &str) -> Processed {
+        let a = Actor::test();
+        let tx = s.write().unwrap();
+        let id = cdrs::register_file(&tx, &a, "c", "f.csv", sha, NOW).unwrap();
+        let p = rate_and_store(
+            &tx,
+            &a,
+            id,
+            CdrFormat::Billrun,
+            body.as_bytes(),
+            r,
+            NOW,
+            &NoProgress,
+        )
+        .unwrap()
+        .unwrap();
+        tx.commit().unwrap();
+        p
+    }
+
+    #[test]
+    fn story_duplicates_within_and_across_files_and_rerate() {
+        let (mut s, r) = setup();
+        let body = format!(
+            "{HEAD}441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n\
+             441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n\
+             441,2026-11-02T10:00:00,11,4420,voice,,0.01,\n\
+             999,2026-11-02T10:00:00,10,4420,voice,,0.02,\n\
+             441,2026-11-02T10:00:00,10,3320,voice,,0.03,\n\
+             441,bad,10,4420,voice,,0.01,\n"
+        );
+        let p = import(&mut s, &r, "a", &body);
+        assert_eq!(p.lines, 6);
+        assert_eq!(p.rated, 2);
+        // 10 s and 11 s at 0.60/min: 0.10 + 0.11.
+        assert_eq!(p.charge_minor, 21);
+        assert_eq!(
+            p.errors,
+            BTreeMap::from([
+                ("duplicate".to_string(), 1),
+                ("malformed".into(), 1),
+                ("no_rate".into(), 1),
+                ("unknown_service".into(), 1)
+            ])
+        );
+        // The same CDR in another file is a duplicate too.
+        let p2 = import(
+            &mut s,
+            &r,
+            "b",
+            &format!("{HEAD}441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n"),
+        );
+        assert_eq!(p2.errors.get("duplicate"), Some(&1));
+        let errs = cdrs::list_errors(&s.conn, Some(ErrorKind::Duplicate), None, false).unwrap();
+        assert_eq!(errs.len(), 2);
+        assert!(
+            errs[1].detail.contains("CDR file 1 line 2"),
+            "{:?}",
+            errs[1]
+        );
+        // Adding the missing service and re-rating resolves the error.
+        s.conn
+            .execute(
+                "INSERT INTO services (service, account, plan, start_date, end_date, description) VALUES ('999', 'C1', 'P', '2026-01-01', NULL, '')",
+                [],
+            )
+            .unwrap();
+        let settings = crate::store::settings::load(&s.conn).unwrap();
+        let out = crate::ops::errors::rerate(&mut s, &Actor::test(), &settings, &clock())
+            .unwrap()
+            .cdrs;
+        assert_eq!((out.checked, out.resolved, out.still_open), (2, 1, 1));
+        let open = cdrs::open_error_counts(&s.conn).unwrap();
+        assert_eq!(
+            open,
+            vec![
+                ("malformed".to_string(), 1),
+                ("duplicate".into(), 2),
+                ("no_rate".into(), 1)
+            ]
+        );
+        // A file of the same bytes is refused before anything is stored.
+        let e =
+            cdrs::register_file(&s.conn, &Actor::test(), "c", "again.csv", "a", NOW).unwrap_err();
+        assert_eq!(e.exit_code(), 4);
+    }
+
+    /// Errors point at their own CDR row (same file and line).
+    fn errors_match_their_cdrs(s: &Store) {
+        let bad: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM billing_errors e JOIN cdrs c ON c.id = e.cdr_id
+                 WHERE c.file_id <> e.file_id OR c.line <> e.line",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bad, 0);
+    }
+
+    #[test]
+    fn chunked_inserts_settle_duplicates_and_errors_line_by_line() {
+        let (mut s, r) = setup();
+        // 100 lines: whole chunks of CDRs. Every 10th line repeats the line
+        // before it (a duplicate inside a chunk), every 7th is of an unknown
+        // service; one chunk holds a malformed line (inserted one by one).
+        let mut body = String::from(HEAD);
+        let mut expect_dups = 0;
+        let mut expect_unknown = 0;
+        let mut prev = String::new();
+        for i in 0..100u32 {
+            let line = if i % 10 == 9 {
+                expect_dups += 1;
+                prev.clone()
+            } else if i % 7 == 6 {
+                expect_unknown += 1;
+                format!(
+                    "999,2026-11-02T10:{:02}:{:02},{},4420,voice,,0.01,\n",
+                    i / 60,
+                    i % 60,
+                    i + 1
+                )
+            } else if i == 40 {
+                "441,not a time,10,4420,voice,,0.01,\n".to_string()
+            } else {
+                format!(
+                    "441,2026-11-02T10:{:02}:{:02},{},4420,voice,,0.01,\n",
+                    i / 60,
+                    i % 60,
+                    i + 1
+                )
+            };
+            body.push_str(&line);
+            prev = line;
+        }
+        let p = import(&mut s, &r, "a", &body);
+        assert_eq!(p.lines, 100);
+        assert_eq!(p.errors.get("duplicate"), Some(&expect_dups));
+        assert_eq!(p.errors.get("unknown_service"), Some(&expect_unknown));
+        assert_eq!(p.errors.get("malformed"), Some(&1));
+        assert_eq!(p.rated + p.error_count(), 100);
+        errors_match_their_cdrs(&s);
+        let dup = cdrs::list_errors(&s.conn, Some(ErrorKind::Duplicate), None, false).unwrap();
+        // Line 11 (the 10th data line) repeats line 10.
+        assert!(
+            dup[0].detail.contains("line 10 of this file"),
+            "{:?}",
+            dup[0]
+        );
+        // The same 100 lines again in another file: every CDR is a duplicate
+        // of file 1 (the repeated ones too), the malformed line is malformed.
+        let p2 = import(&mut s, &r, "b", &body);
+        assert_eq!(p2.rated, 0);
+        assert_eq!(p2.errors.get("duplicate"), Some(&99));
+        errors_match_their_cdrs(&s);
+        let ids: Vec<i64> = s
+            .conn
+            .prepare("SELECT id FROM billing_errors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let lines: Vec<(i64, i64)> = s
+            .conn
+            .prepare("SELECT file_id, line FROM billing_errors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(ids.len(), lines.len());
+        let mut sorted = lines.clone();
+        sorted.sort();
+        assert_eq!(lines, sorted, "errors are written in file and line order");
+    }
+
+    #[test]
+    fn a_hash_collision_is_not_a_duplicate() {
+        let (mut s, r) = setup();
+        // Occupy the key the next CDR will get with a different CDR.
+        let t = NaiveDateTime::parse_from_str("2026-11-02T10:00:00", "%Y-%m-%dT%H:%M:%S").unwrap();
+        let ident = Identity {
+            service: "441",
+            start: "2026-11-02T10:00:00",
+            destination: "4420",
+            call_type: CallType::Voice,
+            units: 10,
+        };
+        let key = dedupe_key(&ident, t, 0);
+        let p = import(&mut s, &r, "a", HEAD);
+        assert_eq!(p.lines, 0);
+        s.conn
+            .execute(
+                "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units, state, dedupe)
+                 VALUES (1, 1, '441', ?2, '4499', 0, 10, 1, ?1)",
+                params![key, start_secs(t)],
+            )
+            .unwrap();
+        let p = import(
+            &mut s,
+            &r,
+            "b",
+            &format!("{HEAD}441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n"),
+        );
+        assert_eq!(p.rated, 1, "{p:?}");
+        assert!(p.errors.is_empty());
+        let k: i64 = s
+            .conn
+            .query_row(
+                "SELECT dedupe FROM cdrs WHERE destination = '4420'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(k, dedupe_key(&ident, t, 1));
+    }
+
+    // ---- the ops, end to end on an in-memory store and a file store in a
+    // temporary directory
+
+    struct Env {
+        store: Store,
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        settings: Settings,
+        actor: Actor,
+    }
+
+    fn env() -> Env {
+        let (store, _) = setup();
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("billrun.db");
+        let settings = crate::store::settings::load(&store.conn).unwrap();
+        Env {
+            store,
+            dir,
+            db,
+            settings,
+            actor: Actor::test(),
+        }
+    }
+
+    impl Env {
+        fn write(&self, name: &str, body: &str) -> PathBuf {
+            let p = self.dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            p
+        }
+
+        fn import(&mut self, file: &Path, carrier: &str, no_process: bool) -> Result<Imported> {
+            let o = ImportOptions {
+                actor: &self.actor,
+                db: &self.db,
+                file,
+                carrier,
+                no_process,
+            };
+            super::import(&mut self.store, &o, &self.settings, &clock(), &NoProgress)
+        }
+
+        fn count(&self, sql: &str) -> i64 {
+            self.store.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+        }
+
+        /// The names in the file store.
+        fn stored(&self) -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(cdrs::files_dir(&self.db))
+                .map(|d| {
+                    d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            v
+        }
+    }
+
+    fn processed(r: Imported) -> Processed {
+        match r {
+            Imported::Processed { processed, .. } => processed,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const SMALL: &str = "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n\
+        441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n\
+        999,2026-11-02T10:00:00,10,4420,voice,,0.02,\n\
+        441,bad,10,4420,voice,,0.01,\n";
+
+    #[test]
+    fn import_stores_rates_and_refuses_the_same_bytes_again() {
+        let mut e = env();
+        let f = e.write("a.csv", SMALL);
+        let p = processed(e.import(&f, "c", false).unwrap());
+        assert_eq!((p.file_id, p.lines, p.rated, p.charge_minor), (1, 3, 1, 10));
+        assert_eq!(
+            p.errors,
+            BTreeMap::from([("malformed".to_string(), 1), ("unknown_service".into(), 1)])
+        );
+        assert_eq!(p.error_count(), 2);
+        assert_eq!(
+            e.count("SELECT count(*) FROM billing_errors WHERE state = 'open'"),
+            2
+        );
+        // Stored once, by SHA-256, with no temporary copy left; times from
+        // the injected clock.
+        let stored = e.stored();
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        let sha: String = e
+            .store
+            .conn
+            .query_row("SELECT sha256 FROM cdr_files WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(stored[0], sha);
+        assert_eq!(
+            std::fs::read_to_string(cdrs::files_dir(&e.db).join(&sha)).unwrap(),
+            SMALL
+        );
+        let at: (String, String, String) = e
+            .store
+            .conn
+            .query_row(
+                "SELECT imported_at, processed_at, state FROM cdr_files",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            at,
+            (NOW.to_string(), NOW.to_string(), "processed".to_string())
+        );
+        // The same bytes under another name: refused, nothing changed.
+        let again = e.write("again.csv", SMALL);
+        let err = e.import(&again, "c", false).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(
+            err.to_string()
+                .contains("already imported as CDR file 1 (a.csv"),
+            "{err}"
+        );
+        assert_eq!(e.count("SELECT count(*) FROM cdr_files"), 1);
+        assert_eq!(e.count("SELECT count(*) FROM cdrs"), 2);
+        assert_eq!(e.stored(), stored);
+        // A different file with the same CDR: a duplicate, counted.
+        let dup = e.write(
+            "dup.csv",
+            "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n\
+             441,2026-11-02T10:00:00,10,4420,voice,,0.01,x\n",
+        );
+        let p = processed(e.import(&dup, "c", false).unwrap());
+        assert_eq!((p.rated, p.charge_minor), (0, 0));
+        assert_eq!(p.errors, BTreeMap::from([("duplicate".to_string(), 1)]));
+    }
+
+    #[test]
+    fn a_mapped_fixture_imports_with_its_errors_counted() {
+        let mut e = env();
+        let map = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/carrier-map.toml");
+        let format = format!("mapped:{}", map.display());
+        let added = add_carrier(
+            &mut e.store,
+            &CarrierOptions {
+                actor: &e.actor,
+                name: "acme",
+                format: &format,
+                inbox: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            added.format,
+            format!("mapped:{}", map.canonicalize().unwrap().display())
+        );
+        let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cdrs/mapped-sample.csv");
+        let p = processed(e.import(&f, "acme", false).unwrap());
+        // None of the sample's services exists in this store.
+        assert_eq!((p.lines, p.rated), (4, 0));
+        assert_eq!(
+            p.errors,
+            BTreeMap::from([("unknown_service".to_string(), 4)])
+        );
+        let json = serde_json::to_value(processed_again(&p)).unwrap();
+        assert_eq!(json["errors"]["unknown_service"], 4);
+        assert_eq!(json["lines"], 4);
+    }
+
+    fn processed_again(p: &Processed) -> Imported {
+        Imported::Processed {
+            file: "x".into(),
+            processed: p.clone(),
+        }
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_not_imported_and_fails_in_process() {
+        let mut e = env();
+        let bad = e.write("bad.csv", "no,header,here\n1,2,3\n");
+        let err = e.import(&bad, "c", false).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(
+            err.to_string().contains("the file was not imported"),
+            "{err}"
+        );
+        assert_eq!(e.count("SELECT count(*) FROM cdr_files"), 0);
+        assert!(e.stored().is_empty(), "{:?}", e.stored());
+        // Stored only, then processed: the file fails, the others go on.
+        let Imported::Pending { id, .. } = e.import(&bad, "c", true).unwrap() else {
+            panic!()
+        };
+        let good = e.write("good.csv", SMALL);
+        assert!(matches!(
+            e.import(&good, "c", true).unwrap(),
+            Imported::Pending { id: 2, .. }
+        ));
+        let r = process(
+            &mut e.store,
+            &e.actor,
+            &e.db,
+            &e.settings,
+            &clock(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert!(r.stopped.is_none());
+        assert_eq!(r.files.len(), 2);
+        let failed: Vec<&FailedFile> = r.failed().collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!((failed[0].id, failed[0].name.as_str()), (id, "bad.csv"));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["processed"][0]["rated"], 1);
+        assert!(
+            json["failed"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("1 (bad.csv): ")
+        );
+        assert_eq!(
+            e.count("SELECT count(*) FROM cdr_files WHERE state = 'failed'"),
+            1
+        );
+        // Nothing pending is left.
+        let r = process(
+            &mut e.store,
+            &e.actor,
+            &e.db,
+            &e.settings,
+            &clock(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert!(r.files.is_empty());
+        // A failed file can be ignored; a processed one cannot.
+        assert_eq!(ignore(&mut e.store, &e.actor, "bad.csv").unwrap().id, 1);
+        assert_eq!(
+            ignore(&mut e.store, &e.actor, "2").unwrap_err().exit_code(),
+            3
+        );
+    }
+
+    #[test]
+    fn fetch_takes_settled_inbox_files_and_rejects_seen_ones() {
+        let mut e = env();
+        let inbox = e.dir.path().join("inbox");
+        std::fs::create_dir(&inbox).unwrap();
+        add_carrier(
+            &mut e.store,
+            &CarrierOptions {
+                actor: &e.actor,
+                name: "n",
+                format: "billrun",
+                inbox: Some(&inbox),
+            },
+        )
+        .unwrap();
+        std::fs::write(inbox.join("a.csv"), SMALL).unwrap();
+        std::fs::write(inbox.join(".hidden"), "x").unwrap();
+        let o = FetchOptions {
+            actor: &e.actor,
+            db: &e.db,
+            settle: Duration::ZERO,
+        };
+        let r = fetch(&mut e.store, &o, &clock(), &NoProgress).unwrap();
+        assert!(r.stopped.is_none());
+        let got: Vec<_> = r.fetched().map(|f| (f.id, f.name.clone())).collect();
+        assert_eq!(got, vec![(1, "a.csv".to_string())]);
+        assert!(!inbox.join("a.csv").exists());
+        assert_eq!(
+            e.count("SELECT count(*) FROM cdr_files WHERE state = 'pending'"),
+            1
+        );
+        // The same bytes again: moved to rejected/.
+        std::fs::write(inbox.join("b.csv"), SMALL).unwrap();
+        let r = fetch(&mut e.store, &o, &clock(), &NoProgress).unwrap();
+        assert_eq!(r.fetched().count(), 0);
+        assert!(inbox.join("rejected/b.csv").exists());
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"fetched": [], "still_writing": [],
+                "rejected": [inbox.join("b.csv").display().to_string()]})
+        );
+    }
+}

@@ -90,6 +90,7 @@ pub mod collect;
 pub mod config;
 pub mod cycles;
 pub mod email;
+pub mod errors;
 pub mod fees;
 pub mod payments;
 pub mod postbill;

@@ -6,21 +6,23 @@
 //! pending file can be processed later and any line can be looked up again.
 //! The `cdr_files` row names the file as received; its SHA-256 is unique.
 //!
-//! **Import hot path** ([`process_file`]): the file is streamed line by line
-//! (memory does not grow with it), inside the caller's single transaction,
-//! through cached prepared statements. Services and rates are in memory
-//! ([`Rater`]). Duplicate detection costs nothing extra on the common path:
-//! the CDR is inserted with its compact dedupe key under a unique index
-//! (`ON CONFLICT DO NOTHING`); only when the key is taken are the stored
-//! fields compared (see `domain::cdrs`). CDRs go in 32 to a multi-row
-//! INSERT and are then settled line by line ([`store_prepared`]).
+//! **Import hot path** ([`store_lines`]): lines arrive parsed and rated
+//! (`ops::cdr_import` streams the file through `domain::cdrs::LineBatch`
+//! on another thread) and are persisted inside the caller's single
+//! transaction, through cached prepared statements. Duplicate detection
+//! costs nothing extra on the common path: the CDR is inserted with its
+//! compact dedupe key under a unique index (`ON CONFLICT DO NOTHING`); only
+//! when the key is taken are the stored fields compared (see
+//! `domain::cdrs`). CDRs go in 32 to a multi-row INSERT and are then
+//! settled line by line.
 //!
 //! **Stored form** (schema.sql migration 9): `start` is INTEGER seconds of
-//! the local wall-clock time ([`start_secs`]); the rate description is read
-//! through `rate_id`; the unbilled-CDR index is keyed by `start`, so billing
-//! and production read the unbilled CDRs before a cutoff as one index range.
+//! the local wall-clock time (`domain::cdrs::start_secs`); the rate
+//! description is read through `rate_id`; the unbilled-CDR index is keyed
+//! by `start`, so billing and production read the unbilled CDRs before a
+//! cutoff as one index range.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -29,11 +31,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::audit::{self, Actor};
-use super::{runs, settings};
+use super::runs;
 use crate::domain::billing_errors::ErrorRow;
-use crate::domain::cdr_format::{CdrFileError, CdrFormat, CdrReader, ColumnMap, LineView, Outcome};
+use crate::domain::cdr_format::{CdrFileError, CdrFormat, ColumnMap};
 use crate::domain::cdrs::{
-    Identity, Rater, StartText, day_secs, dedupe_key, from_start_secs, start_secs,
+    CdrText, LineBatch, Processed, RatedCdr, RatedLine, Rater, Rating, day_secs, dedupe_key,
+    from_start_secs, to_i64,
 };
 use crate::domain::checklist::CdrFacts;
 use crate::domain::money;
@@ -210,7 +213,7 @@ pub fn stored_path(dir: &Path, sha256: &str) -> PathBuf {
 /// Copy `from` into `dst` (a new file at `to`, named in errors) in one
 /// pass and return the SHA-256 of the bytes written, so the bytes stored
 /// are exactly the bytes hashed, even if the source changes meanwhile. Not
-/// synced here: see `cli::cdr`'s `Stashed::keep`.
+/// synced here: see `ops::cdr_import`'s `Stashed::keep`.
 pub fn copy_hashing(from: &Path, dst: &mut std::fs::File, to: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Write;
@@ -291,13 +294,14 @@ pub fn register_file(
     carrier: &str,
     name: &str,
     sha: &str,
+    now: &str,
 ) -> Result<i64> {
     if let Some((id, n, at)) = file_by_sha(conn, sha)? {
         return Err(already_imported(name, id, &n, &at));
     }
     conn.execute(
         "INSERT INTO cdr_files (carrier, name, sha256, state, imported_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
-        params![carrier, name, sha, super::now_stamp()],
+        params![carrier, name, sha, now],
     )?;
     let id = conn.last_insert_rowid();
     audit::log(
@@ -448,10 +452,10 @@ pub fn pending_files(conn: &Connection) -> Result<Vec<(i64, String, String, Stri
 }
 
 /// Mark a file failed (a whole-file problem: binary, not UTF-8, no header).
-pub fn fail_file(conn: &Connection, actor: &Actor, id: i64, why: &str) -> Result<()> {
+pub fn fail_file(conn: &Connection, actor: &Actor, id: i64, why: &str, now: &str) -> Result<()> {
     conn.execute(
         "UPDATE cdr_files SET state = 'failed', failure = ?2, processed_at = ?3 WHERE id = ?1",
-        params![id, why, super::now_stamp()],
+        params![id, why, now],
     )?;
     audit::log(
         conn,
@@ -464,8 +468,9 @@ pub fn fail_file(conn: &Connection, actor: &Actor, id: i64, why: &str) -> Result
 
 // ---------------------------------------------------------------- rating
 
-/// Services (by number), rates and the peak window, for rating.
-pub fn load_rater(conn: &Connection) -> Result<Rater> {
+/// Services (by number) and rates, with the peak window given (from the
+/// settings), for rating.
+pub fn load_rater(conn: &Connection, peak: PeakWindow) -> Result<Rater> {
     let mut services = rustc_hash::FxHashMap::default();
     {
         let mut st = conn.prepare(
@@ -522,18 +527,10 @@ pub fn load_rater(conn: &Connection) -> Result<Rater> {
             });
         }
     }
-    let time = |k: &str, d: &str| -> Result<chrono::NaiveTime> {
-        let v = settings::get_or(conn, k, d)?;
-        chrono::NaiveTime::parse_from_str(&v, "%H:%M")
-            .map_err(|e| bad_input(format!("setting {k} = '{v}': {e}")))
-    };
     Ok(Rater {
         services,
         rates: RateTable::new(rows),
-        peak: PeakWindow {
-            start: time("bands.peak_start", "07:00")?,
-            end: time("bands.peak_end", "19:00")?,
-        },
+        peak,
     })
 }
 
@@ -549,316 +546,17 @@ pub fn tune_for_import(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// What processing one file did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Processed {
-    pub file_id: i64,
-    pub lines: u64,
-    pub rated: u64,
-    pub not_billable: u64,
-    /// Errors by kind, in SPEC order.
-    pub errors: BTreeMap<String, u64>,
-    pub charge_minor: i64,
-}
-
-impl Processed {
-    pub fn error_count(&self) -> u64 {
-        self.errors.values().sum()
-    }
-}
-
 const INSERT_ERROR: &str = "INSERT INTO billing_errors (kind, cdr_id, file_id, line, service,
     destination, start, carrier_cost, detail, raw, created_at)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
-fn units_i64(u: u64) -> i64 {
-    i64::try_from(u).unwrap_or(i64::MAX)
-}
-
-/// Where a text of a prepared line is in its batch's `text`.
-#[derive(Debug, Clone, Copy)]
-struct Span {
-    at: usize,
-    len: usize,
-}
-
-/// Lines handed from the parsing thread to the database thread, with all
-/// their texts in one string: a batch allocates nothing per line, and is
-/// sent back to be emptied and reused.
-#[derive(Default)]
-struct Batch<'r> {
-    text: String,
-    lines: Vec<Prepared<'r>>,
-}
-
-impl<'r> Batch<'r> {
-    /// This batch, empty, its memory kept for reuse.
-    fn emptied(mut self) -> Self {
-        self.text.clear();
-        self.lines.clear();
-        self
-    }
-
-    fn push(&mut self, s: &str) -> Span {
-        let at = self.text.len();
-        self.text.push_str(s);
-        Span { at, len: s.len() }
-    }
-
-    /// `s` normalised to its digits (see `rating::normalise_number`).
-    fn push_digits(&mut self, s: &str) -> Span {
-        let at = self.text.len();
-        crate::domain::rating::push_digits(s, &mut self.text);
-        Span {
-            at,
-            len: self.text.len() - at,
-        }
-    }
-
-    fn str(&self, s: Span) -> &str {
-        &self.text[s.at..s.at + s.len]
-    }
-
-    fn texts(&self, c: &PreparedCdr<'_>) -> CdrText<'_> {
-        CdrText {
-            raw: self.str(c.raw),
-            service: self.str(c.service),
-            destination: self.str(c.destination),
-            cost: self.str(c.cost),
-            record_id: c.record_id.map(|r| self.str(r)),
-        }
-    }
-
-    /// Parse and rate one line into the batch.
-    fn prepare(&mut self, l: LineView<'_>, rater: &'r Rater) {
-        let line = units_i64(l.line);
-        let rec = match l.outcome {
-            Outcome::NotBillable(_) => return self.lines.push(Prepared::NotBillable),
-            Outcome::Malformed { column, reason } => {
-                let detail = match column {
-                    Some(c) => format!("{c}: {reason}"),
-                    None => reason,
-                };
-                let raw = self.push(l.raw);
-                return self.lines.push(Prepared::Malformed { line, detail, raw });
-            }
-            Outcome::Cdr(rec) => rec,
-        };
-        let Some(start) = StartText::new(rec.start) else {
-            let raw = self.push(l.raw);
-            return self.lines.push(Prepared::Malformed {
-                line,
-                detail: "start: the year is not between 0000 and 9999".into(),
-                raw,
-            });
-        };
-        let units = rec.units();
-        let raw = self.push(l.raw);
-        let service = self.push_digits(rec.service);
-        let destination = self.push_digits(rec.destination);
-        let cost = self.push(&money::canonical_text(
-            rec.carrier_cost_text,
-            rec.carrier_cost,
-        ));
-        let record_id = rec.record_id.map(|r| self.push(r));
-        let (service_s, destination_s) = (self.str(service), self.str(destination));
-        let rated = rater
-            .rate(service_s, rec.start, destination_s, rec.call_type, units)
-            .map_err(|e| {
-                (
-                    e.kind(),
-                    rater.explain(e, service_s, rec.start, destination_s, rec.call_type),
-                )
-            });
-        let key = dedupe_key(
-            &Identity {
-                service: service_s,
-                start: start.as_str(),
-                destination: destination_s,
-                call_type: rec.call_type,
-                units,
-            },
-            rec.start,
-            0,
-        );
-        self.lines.push(Prepared::Cdr(PreparedCdr {
-            line,
-            raw,
-            service,
-            start,
-            secs: start_secs(rec.start),
-            when: rec.start,
-            charge_minor: rated.as_ref().map_or(0, |r| money::to_minor(r.amount)),
-            key,
-            destination,
-            call_type: rec.call_type,
-            units,
-            cost,
-            record_id,
-            rated,
-        }));
-    }
-}
-
-/// One line, parsed and rated off the database thread; its texts are in
-/// its [`Batch`].
-#[allow(clippy::large_enum_variant)]
-enum Prepared<'r> {
-    NotBillable,
-    Malformed {
-        line: i64,
-        detail: String,
-        raw: Span,
-    },
-    Cdr(PreparedCdr<'r>),
-}
-
-struct PreparedCdr<'r> {
-    line: i64,
-    raw: Span,
-    /// Normalised digits.
-    service: Span,
-    start: StartText,
-    /// `start` as stored ([`start_secs`]).
-    secs: i64,
-    when: NaiveDateTime,
-    /// The rated charge in minor units (0 when rating failed).
-    charge_minor: i64,
-    /// The first dedupe key ([`dedupe_key`] probe 0), computed off the
-    /// database thread.
-    key: i64,
-    /// Normalised digits.
-    destination: Span,
-    call_type: CallType,
-    units: u64,
-    cost: Span,
-    record_id: Option<Span>,
-    rated: std::result::Result<crate::domain::cdrs::RatedWith<'r>, (ErrorKind, String)>,
-}
-
-/// The texts of a [`PreparedCdr`], out of its batch.
-struct CdrText<'a> {
-    raw: &'a str,
-    service: &'a str,
-    destination: &'a str,
-    cost: &'a str,
-    record_id: Option<&'a str>,
-}
-
-impl PreparedCdr<'_> {
-    fn identity<'a>(&'a self, t: &CdrText<'a>) -> Identity<'a> {
-        Identity {
-            service: t.service,
-            start: self.start.as_str(),
-            destination: t.destination,
-            call_type: self.call_type,
-            units: self.units,
-        }
-    }
-}
-
-/// Lines handed from the parsing thread to the database thread at a time.
-const BATCH: usize = 2048;
-
-/// Batches queued between the two threads.
-const QUEUED: usize = 4;
-/// Batches that exist at most: the queue, one being filled, one being stored.
-const IN_FLIGHT: usize = QUEUED + 2;
-
-/// What the parsing thread sends: a batch, or why the file cannot be read.
-type Sent<'r> = std::result::Result<Batch<'r>, CdrFileError>;
-
-/// Parse, dedupe, rate and store every line of file `file_id`, inside the
-/// caller's transaction. A whole-file problem comes back as the inner
-/// `Err` (the caller rolls back); bad lines become `malformed` errors and
-/// the file goes on. The file ends `processed`.
-///
-/// Two threads: one reads, parses and rates lines (pure work on the
-/// in-memory [`Rater`]) and hands them over in bounded batches; this thread
-/// only writes to SQLite. Memory stays bounded by the batch queue.
-pub fn process_file<R: Read + Send>(
-    conn: &Connection,
-    actor: &Actor,
-    file_id: i64,
-    format: CdrFormat,
-    input: R,
-    rater: &Rater,
-) -> Result<std::result::Result<Processed, CdrFileError>> {
-    let reader = match CdrReader::new(format, input) {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(e)),
-    };
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Sent<'_>>(QUEUED);
-    // Stored batches come back to the reading thread to be emptied and
-    // reused: at most IN_FLIGHT batches ever exist (the queue, the one
-    // being filled, the one being stored), so memory is bounded and no
-    // batch is allocated (and its pages faulted in) more than once.
-    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Batch<'_>>(IN_FLIGHT);
-    let result = std::thread::scope(|s| {
-        s.spawn(move || {
-            let mut reader = reader;
-            let mut allocated = 0;
-            let mut fresh = || {
-                if let Ok(b) = back_rx.try_recv() {
-                    return Some(b.emptied());
-                }
-                if allocated < IN_FLIGHT {
-                    allocated += 1;
-                    return Some(Batch {
-                        text: String::with_capacity(BATCH * 128),
-                        lines: Vec::with_capacity(BATCH),
-                    });
-                }
-                // None: the writer has stopped (a database error).
-                back_rx.recv().ok().map(Batch::emptied)
-            };
-            let Some(mut batch) = fresh() else { return };
-            while let Some(item) = reader.next_line() {
-                match item {
-                    Ok(l) => batch.prepare(l, rater),
-                    Err(e) => {
-                        if !batch.lines.is_empty() {
-                            let _ = tx.send(Ok(std::mem::take(&mut batch)));
-                        }
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                }
-                if batch.lines.len() == BATCH {
-                    let Some(next) = fresh() else { return };
-                    if tx.send(Ok(std::mem::replace(&mut batch, next))).is_err() {
-                        return; // the writer stopped (a database error)
-                    }
-                }
-            }
-            if !batch.lines.is_empty() {
-                let _ = tx.send(Ok(batch));
-            }
-        });
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        if let Some(wal) = conn
-            .path()
-            .filter(|p| !p.is_empty())
-            .map(|p| format!("{p}-wal"))
-        {
-            s.spawn(move || flush_wal_meanwhile(Path::new(&wal), &stopped));
-        }
-        let out = store_prepared(conn, file_id, rx, back_tx);
-        drop(stop);
-        out
-        // Leaving the scope joins the reader and the flusher; on a writer
-        // error `rx` is dropped first, so the reader's next send fails and
-        // it stops.
-    });
-    let out = match result? {
-        Ok(out) => out,
-        Err(e) => return Ok(Err(e)),
-    };
-    let now = super::now_stamp();
+/// Record that file `file_id` is processed: its line counts and the
+/// audit entry (inside the transaction that stored its lines).
+pub fn finish_file(conn: &Connection, actor: &Actor, out: &Processed, now: &str) -> Result<()> {
     conn.execute(
         "UPDATE cdr_files SET state = 'processed', lines = ?2, not_billable = ?3, processed_at = ?4,
             failure = NULL WHERE id = ?1",
-        params![file_id, out.lines, out.not_billable, now],
+        params![out.file_id, out.lines, out.not_billable, now],
     )?;
     audit::log(
         conn,
@@ -866,15 +564,30 @@ pub fn process_file<R: Read + Send>(
         None,
         "cdr.process",
         &format!(
-            "file {file_id}: {} lines, {} rated ({}), {} errors, {} not billable",
+            "file {}: {} lines, {} rated ({}), {} errors, {} not billable",
+            out.file_id,
             out.lines,
             out.rated,
             money::fmt_minor(out.charge_minor),
             out.error_count(),
             out.not_billable
         ),
-    )?;
-    Ok(Ok(out))
+    )
+}
+
+/// The write-ahead log of the database file behind `conn` (`None` in memory).
+pub fn wal_path(conn: &Connection) -> Option<PathBuf> {
+    conn.path()
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(format!("{p}-wal")))
+}
+
+/// Commits of this connection are synced to disk before they return
+/// (`synchronous=FULL`; the store's default, NORMAL, leaves the WAL's sync
+/// to the next checkpoint). For commits a file removal depends on.
+pub fn sync_commits(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
 }
 
 /// How `cdrs` stores call types, states and bands: small integer codes
@@ -939,7 +652,7 @@ pub mod code {
 /// changes nothing SQLite relies on (written frames only reach the disk
 /// sooner); a failure here is ignored, as the checkpoint's own sync
 /// reports errors.
-fn flush_wal_meanwhile(wal: &Path, stop: &std::sync::mpsc::Receiver<()>) {
+pub fn flush_wal_meanwhile(wal: &Path, stop: &std::sync::mpsc::Receiver<()>) {
     let mut file = None;
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         stop.recv_timeout(std::time::Duration::from_millis(50))
@@ -953,7 +666,7 @@ fn flush_wal_meanwhile(wal: &Path, stop: &std::sync::mpsc::Receiver<()>) {
     }
 }
 
-/// CDRs written by one multi-row INSERT (see [`store_prepared`]).
+/// CDRs written by one multi-row INSERT (see [`store_lines`]).
 const CHUNK: usize = 32;
 /// Columns bound per CDR row.
 const COLS: usize = 14;
@@ -986,7 +699,7 @@ fn insert_cdrs_sql(rows: usize, file_id: i64) -> String {
 fn bind_cdr(
     st: &mut rusqlite::Statement<'_>,
     at: usize,
-    c: &PreparedCdr<'_>,
+    c: &RatedCdr,
     t: &CdrText<'_>,
     key: Option<i64>,
     copy: bool,
@@ -994,10 +707,10 @@ fn bind_cdr(
     let (state, rate_id, band, billable, charge) = match &c.rated {
         Ok(r) if !copy => (
             code::RATED,
-            Some(r.rate.id),
+            Some(r.rate_id),
             Some(code::band(r.band)),
-            Some(units_i64(r.billable_units)),
-            Some(c.charge_minor),
+            Some(to_i64(r.billable_units)),
+            Some(r.charge_minor),
         ),
         _ => (code::ERROR, None, None, None, None),
     };
@@ -1006,7 +719,7 @@ fn bind_cdr(
     st.raw_bind_parameter(at + 3, c.secs)?;
     st.raw_bind_parameter(at + 4, t.destination)?;
     st.raw_bind_parameter(at + 5, code::call_type(c.call_type))?;
-    st.raw_bind_parameter(at + 6, units_i64(c.units))?;
+    st.raw_bind_parameter(at + 6, to_i64(c.units))?;
     st.raw_bind_parameter(at + 7, t.cost)?;
     st.raw_bind_parameter(at + 8, t.record_id)?;
     st.raw_bind_parameter(at + 9, state)?;
@@ -1033,10 +746,10 @@ fn settle_taken(
     conn: &Connection,
     ins: &mut rusqlite::Statement<'_>,
     find: &mut rusqlite::Statement<'_>,
-    c: &PreparedCdr<'_>,
+    c: &RatedCdr,
     t: &CdrText<'_>,
 ) -> Result<Placed> {
-    let units = units_i64(c.units);
+    let units = to_i64(c.units);
     let mut key = c.key;
     let mut probe = 0u32;
     loop {
@@ -1061,23 +774,31 @@ fn settle_taken(
     }
 }
 
-/// The database side of [`process_file`].
+/// Persist the parsed and rated lines of file `file_id` (see
+/// `ops::cdr_import`, which parses and rates them on another thread),
+/// inside the caller's transaction, batch by batch as they come; each
+/// batch is handed to `done` once stored (for reuse). A whole-file problem
+/// met while reading (an `Err` item) stops it and comes back as the inner
+/// `Err` (the caller rolls back).
 ///
-/// A batch is written in chunks of [`CHUNK`] lines: when all are CDRs
+/// A batch is written in chunks of `CHUNK` lines: when all are CDRs
 /// they go in with one multi-row INSERT (most of SQLite's per-statement
 /// cost is paid once per chunk), else one INSERT each. Then every line is
 /// settled in file order, exactly as if inserted alone: a CDR whose first
 /// dedupe key turned out to be taken (the chunk stored fewer rows than it
 /// had) is looked up by that key; if the owner is not this line, the
-/// duplicate / collision check of [`settle_taken`] runs. Billing errors are
+/// duplicate / collision check of `settle_taken` runs. Billing errors are
 /// written in line order.
-fn store_prepared<'r>(
+pub fn store_lines<I>(
     conn: &Connection,
     file_id: i64,
-    rx: std::sync::mpsc::Receiver<Sent<'r>>,
-    back: std::sync::mpsc::SyncSender<Batch<'r>>,
-) -> Result<std::result::Result<Processed, CdrFileError>> {
-    let now = super::now_stamp();
+    batches: I,
+    mut done: impl FnMut(LineBatch),
+    now: &str,
+) -> Result<std::result::Result<Processed, CdrFileError>>
+where
+    I: IntoIterator<Item = std::result::Result<LineBatch, CdrFileError>>,
+{
     // Per file (its id is in the SQL): prepared, not kept in the cache.
     let mut ins = conn.prepare(&insert_cdrs_sql(1, file_id))?;
     let mut ins_chunk = conn.prepare(&insert_cdrs_sql(CHUNK, file_id))?;
@@ -1091,18 +812,18 @@ fn store_prepared<'r>(
         ..Default::default()
     };
     let mut kinds = [0u64; 5];
-    for batch in rx {
+    for batch in batches {
         let batch = match batch {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
         for items in batch.lines.chunks(CHUNK) {
             let chunked =
-                items.len() == CHUNK && items.iter().all(|p| matches!(p, Prepared::Cdr(_)));
+                items.len() == CHUNK && items.iter().all(|p| matches!(p, RatedLine::Cdr(_)));
             let mut all_stored = false;
             if chunked {
                 for (i, p) in items.iter().enumerate() {
-                    if let Prepared::Cdr(c) = p {
+                    if let RatedLine::Cdr(c) = p {
                         let t = batch.texts(c);
                         bind_cdr(&mut ins_chunk, i * COLS, c, &t, Some(c.key), false)?;
                     }
@@ -1112,11 +833,11 @@ fn store_prepared<'r>(
             for p in items {
                 out.lines += 1;
                 let c = match p {
-                    Prepared::NotBillable => {
+                    RatedLine::NotBillable => {
                         out.not_billable += 1;
                         continue;
                     }
-                    Prepared::Malformed { line, detail, raw } => {
+                    RatedLine::Malformed { line, detail, raw } => {
                         err_ins.execute(params![
                             "malformed",
                             None::<i64>,
@@ -1133,12 +854,12 @@ fn store_prepared<'r>(
                         kinds[0] += 1;
                         continue;
                     }
-                    Prepared::Cdr(c) => c,
+                    RatedLine::Cdr(c) => c,
                 };
-                if all_stored && c.rated.is_ok() {
+                if all_stored && let Ok(r) = &c.rated {
                     // Stored and rated: the common case, nothing to settle.
                     out.rated += 1;
-                    out.charge_minor += c.charge_minor;
+                    out.charge_minor += r.charge_minor;
                     continue;
                 }
                 let t = batch.texts(c);
@@ -1176,9 +897,9 @@ fn store_prepared<'r>(
                         )
                     }
                     Placed::New(id) => match &c.rated {
-                        Ok(_) => {
+                        Ok(r) => {
                             out.rated += 1;
-                            out.charge_minor += c.charge_minor;
+                            out.charge_minor += r.charge_minor;
                             continue;
                         }
                         Err((k, why)) => {
@@ -1206,9 +927,7 @@ fn store_prepared<'r>(
                 ])?;
             }
         }
-        // Back to the reader to be emptied there (or dropped here if it
-        // has stopped or has enough).
-        let _ = back.try_send(batch);
+        done(batch);
     }
     for (i, k) in ErrorKind::ALL.iter().take(5).enumerate() {
         if kinds[i] > 0 {
@@ -1279,7 +998,13 @@ pub fn service_numbers(conn: &Connection) -> Result<Vec<String>> {
 
 /// Close open errors as `resolved` or `ignored`. Every id must exist and be
 /// open, else nothing changes.
-pub fn close_errors(conn: &Connection, actor: &Actor, ids: &[i64], state: &str) -> Result<u64> {
+pub fn close_errors(
+    conn: &Connection,
+    actor: &Actor,
+    ids: &[i64],
+    state: &str,
+    now: &str,
+) -> Result<u64> {
     let mut bad = Vec::new();
     for id in ids {
         let st: Option<String> = conn
@@ -1301,7 +1026,6 @@ pub fn close_errors(conn: &Connection, actor: &Actor, ids: &[i64], state: &str) 
             bad.join("; ")
         )));
     }
-    let now = super::now_stamp();
     for id in ids {
         conn.execute(
             "UPDATE billing_errors SET state = ?2, closed_at = ?3, closed_by = ?4 WHERE id = ?1",
@@ -1326,32 +1050,23 @@ pub fn close_errors(conn: &Connection, actor: &Actor, ids: &[i64], state: &str) 
     Ok(ids.len() as u64)
 }
 
-/// What `errors rerate` did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Rerated {
-    pub checked: u64,
-    /// Errors resolved because their CDR now rates.
-    pub resolved: u64,
-    /// Errors whose CDR now fails a later check (old id, new id, new kind).
-    pub changed: Vec<(i64, i64, String)>,
-    pub still_open: u64,
-    pub charge_minor: i64,
+/// The CDR of an open billing error that `errors rerate` rates again.
+#[derive(Debug, Clone)]
+pub struct RerateCandidate {
+    pub error_id: i64,
+    pub kind: String,
+    pub cdr_id: i64,
+    pub service: String,
+    pub when: NaiveDateTime,
+    pub destination: String,
+    pub call_type: CallType,
+    pub units: u64,
 }
 
-/// Re-rate the CDR of every open `unknown_service`, `service_inactive` and
-/// `no_rate` error against today's reference data. One that now rates is
-/// updated to `rated` and its error resolved; one that now fails another
-/// check gets its error resolved and a new error of the new kind opened.
-/// `malformed` and `duplicate` errors are facts about the file and are not
-/// re-rated.
-///
-/// Hook: wholesale fee errors (`fee_unknown_service`, `fee_unknown_code`)
-/// are re-matched by the fees module (`store::fees::rematch_open` on main),
-/// which `cli::errors::rerate` calls in the same transaction — see the
-/// MERGE note there.
-pub fn rerate(conn: &Connection, actor: &Actor, rater: &Rater) -> Result<Rerated> {
-    let mut out = Rerated::default();
-    let now = super::now_stamp();
+/// The CDR of every open `unknown_service`, `service_inactive` and
+/// `no_rate` error, by error id (`malformed` and `duplicate` errors are
+/// facts about the file and are not re-rated).
+pub fn rerate_candidates(conn: &Connection) -> Result<Vec<RerateCandidate>> {
     let mut st = conn.prepare(
         "SELECT e.id, e.kind, c.id, c.service, c.start, c.destination, c.call_type, c.units
          FROM billing_errors e JOIN cdrs c ON c.id = e.cdr_id
@@ -1373,79 +1088,87 @@ pub fn rerate(conn: &Connection, actor: &Actor, rater: &Rater) -> Result<Rerated
             ))
         })?
         .collect::<Result<_, _>>()?;
-    for (eid, kind, cid, svc, start, dest, ct, units) in rows {
-        out.checked += 1;
-        let when = from_start_secs(start)
-            .ok_or_else(|| bad_input(format!("stored CDR {cid} start {start} is out of range")))?;
-        let ct = code::call_type_of(ct)
-            .ok_or_else(|| bad_input(format!("stored CDR {cid} has call type code {ct}")))?;
-        match rater.rate(&svc, when, &dest, ct, u64::try_from(units).unwrap_or(0)) {
-            Ok(r) => {
-                let charge = money::to_minor(r.amount);
-                conn.execute(
-                    "UPDATE cdrs SET state = 1, rate_id = ?2, band = ?3, billable = ?4,
-                        charge_minor = ?5 WHERE id = ?1",
-                    params![
-                        cid,
-                        r.rate.id,
-                        code::band(r.band),
-                        units_i64(r.billable_units),
-                        charge
-                    ],
-                )?;
-                conn.execute(
-                    "UPDATE billing_errors SET state = 'resolved', closed_at = ?2, closed_by = ?3,
-                        detail = detail || ?4 WHERE id = ?1",
-                    params![
-                        eid,
-                        now,
-                        actor.operator,
-                        format!(" — rerated: {}", money::fmt(r.amount))
-                    ],
-                )?;
-                out.resolved += 1;
-                out.charge_minor += charge;
-            }
-            Err(e) if e.kind().as_str() != kind => {
-                let detail = rater.explain(e, &svc, when, &dest, ct);
-                conn.execute(
-                    "UPDATE billing_errors SET state = 'resolved', closed_at = ?2, closed_by = ?3,
-                        detail = detail || ?4 WHERE id = ?1",
-                    params![
-                        eid,
-                        now,
-                        actor.operator,
-                        format!(" — rerated: now {}", e.kind())
-                    ],
-                )?;
-                conn.execute(
-                    "INSERT INTO billing_errors (kind, cdr_id, file_id, line, service, destination,
-                        start, carrier_cost, detail, raw, created_at)
-                     SELECT ?2, cdr_id, file_id, line, service, destination, start, carrier_cost, ?3, raw, ?4
-                     FROM billing_errors WHERE id = ?1",
-                    params![eid, e.kind().as_str(), detail, now],
-                )?;
-                out.changed
-                    .push((eid, conn.last_insert_rowid(), e.kind().to_string()));
-            }
-            Err(_) => out.still_open += 1,
-        }
-    }
-    audit::log(
-        conn,
-        actor,
-        None,
-        "errors.rerate",
-        &format!(
-            "{} checked, {} resolved ({}), {} changed kind, {} still open",
-            out.checked,
-            out.resolved,
-            money::fmt_minor(out.charge_minor),
-            out.changed.len(),
-            out.still_open
-        ),
+    rows.into_iter()
+        .map(|(eid, kind, cid, service, start, destination, ct, units)| {
+            let when = from_start_secs(start).ok_or_else(|| {
+                bad_input(format!("stored CDR {cid} start {start} is out of range"))
+            })?;
+            let call_type = code::call_type_of(ct)
+                .ok_or_else(|| bad_input(format!("stored CDR {cid} has call type code {ct}")))?;
+            Ok(RerateCandidate {
+                error_id: eid,
+                kind,
+                cdr_id: cid,
+                service,
+                when,
+                destination,
+                call_type,
+                units: u64::try_from(units).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// Store CDR `cdr_id` as rated and resolve its error `error_id`, noting
+/// `note` in the error's detail.
+pub fn rerate_rated(
+    conn: &Connection,
+    actor: &Actor,
+    error_id: i64,
+    cdr_id: i64,
+    r: &Rating,
+    note: &str,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE cdrs SET state = 1, rate_id = ?2, band = ?3, billable = ?4,
+            charge_minor = ?5 WHERE id = ?1",
+        params![
+            cdr_id,
+            r.rate_id,
+            code::band(r.band),
+            to_i64(r.billable_units),
+            r.charge_minor
+        ],
     )?;
-    Ok(out)
+    close_rerated(conn, actor, error_id, note, now)
+}
+
+fn close_rerated(
+    conn: &Connection,
+    actor: &Actor,
+    error_id: i64,
+    note: &str,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE billing_errors SET state = 'resolved', closed_at = ?2, closed_by = ?3,
+            detail = detail || ?4 WHERE id = ?1",
+        params![error_id, now, actor.operator, note],
+    )?;
+    Ok(())
+}
+
+/// Resolve error `error_id` (noting `note`) and open a copy of it of kind
+/// `kind` with `detail`; returns the new error's id.
+pub fn rerate_reopen(
+    conn: &Connection,
+    actor: &Actor,
+    error_id: i64,
+    note: &str,
+    kind: ErrorKind,
+    detail: &str,
+    now: &str,
+) -> Result<i64> {
+    close_rerated(conn, actor, error_id, note, now)?;
+    conn.execute(
+        "INSERT INTO billing_errors (kind, cdr_id, file_id, line, service, destination,
+            start, carrier_cost, detail, raw, created_at)
+         SELECT ?2, cdr_id, file_id, line, service, destination, start, carrier_cost, ?3, raw, ?4
+         FROM billing_errors WHERE id = ?1",
+        params![error_id, kind.as_str(), detail, now],
+    )?;
+    Ok(conn.last_insert_rowid())
 }
 
 // ---------------------------------------------------------------- facts
@@ -1546,7 +1269,6 @@ pub fn still_pending(conn: &Connection, id: i64) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -1566,236 +1288,5 @@ mod tests {
         );
         let ((a, _), (c, _)) = periods(d("2026-11-30"), None);
         assert_eq!((a, c), (d("2026-10-30"), d("2026-09-29")));
-    }
-
-    fn setup() -> (Store, Rater) {
-        let mut s = Store::memory().unwrap();
-        let tx = s.write().unwrap();
-        tx.execute_batch(
-            "INSERT INTO customers (account, name, delivery, payment_method, created_at)
-                VALUES ('C1', 'One', 'print', 'manual', 'x');
-             INSERT INTO plans VALUES ('P', 'Plan', '10', 'T');
-             INSERT INTO rates (tariff, prefix, description, call_type, band, flagfall, rate, increment, minimum_charge)
-                VALUES ('T', '44', 'UK', 'voice', 'all', '0', '0.60', '1/1', '0');
-             INSERT INTO services (service, account, plan, start_date, end_date, description)
-                VALUES ('441', 'C1', 'P', '2026-01-01', NULL, '');
-             INSERT INTO carriers VALUES ('c', 'billrun', NULL, 'x');",
-        )
-        .unwrap();
-        tx.commit().unwrap();
-        let r = load_rater(&s.conn).unwrap();
-        (s, r)
-    }
-
-    const HEAD: &str =
-        "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n";
-
-    fn import(s: &mut Store, r: &Rater, sha: &str, body: &str) -> Processed {
-        let a = Actor::test();
-        let tx = s.write().unwrap();
-        let id = register_file(&tx, &a, "c", "f.csv", sha).unwrap();
-        let p = process_file(&tx, &a, id, CdrFormat::Billrun, body.as_bytes(), r)
-            .unwrap()
-            .unwrap();
-        tx.commit().unwrap();
-        p
-    }
-
-    #[test]
-    fn story_duplicates_within_and_across_files_and_rerate() {
-        let (mut s, r) = setup();
-        let body = format!(
-            "{HEAD}441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n\
-             441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n\
-             441,2026-11-02T10:00:00,11,4420,voice,,0.01,\n\
-             999,2026-11-02T10:00:00,10,4420,voice,,0.02,\n\
-             441,2026-11-02T10:00:00,10,3320,voice,,0.03,\n\
-             441,bad,10,4420,voice,,0.01,\n"
-        );
-        let p = import(&mut s, &r, "a", &body);
-        assert_eq!(p.lines, 6);
-        assert_eq!(p.rated, 2);
-        // 10 s and 11 s at 0.60/min: 0.10 + 0.11.
-        assert_eq!(p.charge_minor, 21);
-        assert_eq!(
-            p.errors,
-            BTreeMap::from([
-                ("duplicate".to_string(), 1),
-                ("malformed".into(), 1),
-                ("no_rate".into(), 1),
-                ("unknown_service".into(), 1)
-            ])
-        );
-        // The same CDR in another file is a duplicate too.
-        let p2 = import(
-            &mut s,
-            &r,
-            "b",
-            &format!("{HEAD}441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n"),
-        );
-        assert_eq!(p2.errors.get("duplicate"), Some(&1));
-        let errs = list_errors(&s.conn, Some(ErrorKind::Duplicate), None, false).unwrap();
-        assert_eq!(errs.len(), 2);
-        assert!(
-            errs[1].detail.contains("CDR file 1 line 2"),
-            "{:?}",
-            errs[1]
-        );
-        // Adding the missing service and re-rating resolves the error.
-        s.conn
-            .execute(
-                "INSERT INTO services (service, account, plan, start_date, end_date, description) VALUES ('999', 'C1', 'P', '2026-01-01', NULL, '')",
-                [],
-            )
-            .unwrap();
-        let r2 = load_rater(&s.conn).unwrap();
-        let tx = s.write().unwrap();
-        let out = rerate(&tx, &Actor::test(), &r2).unwrap();
-        tx.commit().unwrap();
-        assert_eq!((out.checked, out.resolved, out.still_open), (2, 1, 1));
-        let open = open_error_counts(&s.conn).unwrap();
-        assert_eq!(
-            open,
-            vec![
-                ("malformed".to_string(), 1),
-                ("duplicate".into(), 2),
-                ("no_rate".into(), 1)
-            ]
-        );
-        // A file of the same bytes is refused before anything is stored.
-        let e = register_file(&s.conn, &Actor::test(), "c", "again.csv", "a").unwrap_err();
-        assert_eq!(e.exit_code(), 4);
-    }
-
-    /// Errors point at their own CDR row (same file and line).
-    fn errors_match_their_cdrs(s: &Store) {
-        let bad: i64 = s
-            .conn
-            .query_row(
-                "SELECT count(*) FROM billing_errors e JOIN cdrs c ON c.id = e.cdr_id
-                 WHERE c.file_id <> e.file_id OR c.line <> e.line",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(bad, 0);
-    }
-
-    #[test]
-    fn chunked_inserts_settle_duplicates_and_errors_line_by_line() {
-        let (mut s, r) = setup();
-        // 100 lines: whole chunks of CDRs. Every 10th line repeats the line
-        // before it (a duplicate inside a chunk), every 7th is of an unknown
-        // service; one chunk holds a malformed line (inserted one by one).
-        let mut body = String::from(HEAD);
-        let mut expect_dups = 0;
-        let mut expect_unknown = 0;
-        let mut prev = String::new();
-        for i in 0..100u32 {
-            let line = if i % 10 == 9 {
-                expect_dups += 1;
-                prev.clone()
-            } else if i % 7 == 6 {
-                expect_unknown += 1;
-                format!(
-                    "999,2026-11-02T10:{:02}:{:02},{},4420,voice,,0.01,\n",
-                    i / 60,
-                    i % 60,
-                    i + 1
-                )
-            } else if i == 40 {
-                "441,not a time,10,4420,voice,,0.01,\n".to_string()
-            } else {
-                format!(
-                    "441,2026-11-02T10:{:02}:{:02},{},4420,voice,,0.01,\n",
-                    i / 60,
-                    i % 60,
-                    i + 1
-                )
-            };
-            body.push_str(&line);
-            prev = line;
-        }
-        let p = import(&mut s, &r, "a", &body);
-        assert_eq!(p.lines, 100);
-        assert_eq!(p.errors.get("duplicate"), Some(&expect_dups));
-        assert_eq!(p.errors.get("unknown_service"), Some(&expect_unknown));
-        assert_eq!(p.errors.get("malformed"), Some(&1));
-        assert_eq!(p.rated + p.error_count(), 100);
-        errors_match_their_cdrs(&s);
-        let dup = list_errors(&s.conn, Some(ErrorKind::Duplicate), None, false).unwrap();
-        // Line 11 (the 10th data line) repeats line 10.
-        assert!(
-            dup[0].detail.contains("line 10 of this file"),
-            "{:?}",
-            dup[0]
-        );
-        // The same 100 lines again in another file: every CDR is a duplicate
-        // of file 1 (the repeated ones too), the malformed line is malformed.
-        let p2 = import(&mut s, &r, "b", &body);
-        assert_eq!(p2.rated, 0);
-        assert_eq!(p2.errors.get("duplicate"), Some(&99));
-        errors_match_their_cdrs(&s);
-        let ids: Vec<i64> = s
-            .conn
-            .prepare("SELECT id FROM billing_errors ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        let lines: Vec<(i64, i64)> = s
-            .conn
-            .prepare("SELECT file_id, line FROM billing_errors ORDER BY id")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(ids.len(), lines.len());
-        let mut sorted = lines.clone();
-        sorted.sort();
-        assert_eq!(lines, sorted, "errors are written in file and line order");
-    }
-
-    #[test]
-    fn a_hash_collision_is_not_a_duplicate() {
-        let (mut s, r) = setup();
-        // Occupy the key the next CDR will get with a different CDR.
-        let t = NaiveDateTime::parse_from_str("2026-11-02T10:00:00", "%Y-%m-%dT%H:%M:%S").unwrap();
-        let ident = Identity {
-            service: "441",
-            start: "2026-11-02T10:00:00",
-            destination: "4420",
-            call_type: CallType::Voice,
-            units: 10,
-        };
-        let key = dedupe_key(&ident, t, 0);
-        let p = import(&mut s, &r, "a", HEAD);
-        assert_eq!(p.lines, 0);
-        s.conn
-            .execute(
-                "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units, state, dedupe)
-                 VALUES (1, 1, '441', ?2, '4499', 0, 10, 1, ?1)",
-                params![key, start_secs(t)],
-            )
-            .unwrap();
-        let p = import(
-            &mut s,
-            &r,
-            "b",
-            &format!("{HEAD}441,2026-11-02T10:00:00,10,4420,voice,,0.01,\n"),
-        );
-        assert_eq!(p.rated, 1, "{p:?}");
-        assert!(p.errors.is_empty());
-        let k: i64 = s
-            .conn
-            .query_row(
-                "SELECT dedupe FROM cdrs WHERE destination = '4420'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(k, dedupe_key(&ident, t, 1));
     }
 }

@@ -1,0 +1,137 @@
+//! Billing errors (SPEC §5): `errors resolve|ignore ID…` and
+//! `errors rerate`.
+
+use serde::Serialize;
+
+use super::Clock;
+use super::cdr_import::{peak, stamp};
+use crate::domain::cdrs::Rating;
+use crate::domain::money;
+use crate::domain::settings::Settings;
+use crate::error::Result;
+use crate::store::audit::{self, Actor};
+use crate::store::{Store, cdrs, fees};
+
+/// How `errors resolve|ignore` closes errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Handled; the CDR stays unbilled unless re-rated.
+    Resolved,
+    /// Accepted as not billable.
+    Ignored,
+}
+
+impl Close {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Close::Resolved => "resolved",
+            Close::Ignored => "ignored",
+        }
+    }
+}
+
+/// What `errors resolve|ignore` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Closed {
+    pub state: &'static str,
+    pub ids: Vec<i64>,
+    #[serde(skip)]
+    pub count: u64,
+}
+
+/// Close open errors. Every id must exist and be open, else nothing
+/// changes (exit 4).
+pub fn close(
+    store: &mut Store,
+    actor: &Actor,
+    ids: &[i64],
+    how: Close,
+    clock: &dyn Clock,
+) -> Result<Closed> {
+    let tx = store.write()?;
+    let count = cdrs::close_errors(&tx, actor, ids, how.as_str(), &stamp(clock))?;
+    tx.commit()?;
+    Ok(Closed {
+        state: how.as_str(),
+        ids: ids.to_vec(),
+        count,
+    })
+}
+
+/// What re-rating the CDR errors did (the JSON of `errors rerate`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Rerated {
+    pub checked: u64,
+    /// Errors resolved because their CDR now rates.
+    pub resolved: u64,
+    /// Errors whose CDR now fails a later check (old id, new id, new kind).
+    pub changed: Vec<(i64, i64, String)>,
+    pub still_open: u64,
+    pub charge_minor: i64,
+}
+
+/// What `errors rerate` did: the CDR errors, and the wholesale fee errors
+/// re-matched in the same transaction.
+#[derive(Debug)]
+pub struct Rerate {
+    pub cdrs: Rerated,
+    pub fees: fees::Rematched,
+}
+
+/// Re-rate the CDR of every open `unknown_service`, `service_inactive` and
+/// `no_rate` error against today's reference data, and re-match the open
+/// wholesale fee errors, in one transaction. A CDR that now rates is
+/// stored rated and its error resolved; one that now fails another check
+/// gets its error resolved and a new error of the new kind opened.
+/// `malformed` and `duplicate` errors are facts about the file and are not
+/// re-rated.
+pub fn rerate(
+    store: &mut Store,
+    actor: &Actor,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<Rerate> {
+    let tx = store.write()?;
+    let rater = cdrs::load_rater(&tx, peak(settings))?;
+    let now = stamp(clock);
+    let mut out = Rerated::default();
+    for c in cdrs::rerate_candidates(&tx)? {
+        out.checked += 1;
+        let (svc, dest) = (c.service.as_str(), c.destination.as_str());
+        match rater.rate(svc, c.when, dest, c.call_type, c.units) {
+            Ok(r) => {
+                let rating = Rating::of(&r);
+                let note = format!(" — rerated: {}", money::fmt(r.amount));
+                cdrs::rerate_rated(&tx, actor, c.error_id, c.cdr_id, &rating, &note, &now)?;
+                out.resolved += 1;
+                out.charge_minor += rating.charge_minor;
+            }
+            Err(e) if e.kind().as_str() != c.kind => {
+                let detail = rater.explain(e, svc, c.when, dest, c.call_type);
+                let note = format!(" — rerated: now {}", e.kind());
+                let new =
+                    cdrs::rerate_reopen(&tx, actor, c.error_id, &note, e.kind(), &detail, &now)?;
+                out.changed.push((c.error_id, new, e.kind().to_string()));
+            }
+            Err(_) => out.still_open += 1,
+        }
+    }
+    audit::log(
+        &tx,
+        actor,
+        None,
+        "errors.rerate",
+        &format!(
+            "{} checked, {} resolved ({}), {} changed kind, {} still open",
+            out.checked,
+            out.resolved,
+            money::fmt_minor(out.charge_minor),
+            out.changed.len(),
+            out.still_open
+        ),
+    )?;
+    // Open wholesale fee errors are re-matched in the same transaction.
+    let fees = fees::rematch_open(&tx, actor)?;
+    tx.commit()?;
+    Ok(Rerate { cdrs: out, fees })
+}
