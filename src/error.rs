@@ -18,8 +18,9 @@ pub enum Error {
     /// An external party failed: SMTP, file system, gateway (exit 5).
     #[error("{0}")]
     External(String),
-    /// The database itself (exit 1).
-    #[error("database: {0}")]
+    /// The database itself (exit 1; exit 5 when the file system failed:
+    /// disk full, I/O error).
+    #[error("{}", describe_db(.0))]
     Db(#[from] rusqlite::Error),
 }
 
@@ -31,8 +32,35 @@ impl Error {
             Error::Precondition(_) => 3,
             Error::BadInput(_) => 4,
             Error::External(_) => 5,
+            Error::Db(e) if file_system_failure(e) => 5,
             Error::Db(_) => 1,
         }
+    }
+}
+
+/// SQLite's report of a failing file system (disk full, I/O error, cannot
+/// open): an outside failure the operator must fix, not a defect.
+fn file_system_failure(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e.sqlite_error_code(),
+        Some(DiskFull | SystemIoFailure | CannotOpen | ReadOnly)
+    )
+}
+
+fn describe_db(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode::*;
+    match e.sqlite_error_code() {
+        Some(DiskFull) => format!(
+            "database: the disk is full ({e}); nothing of this command was saved: free space on the database's file system and run the command again"
+        ),
+        Some(SystemIoFailure) => format!(
+            "database: the file system failed ({e}); nothing of this command was saved: check the disk, then run the command again"
+        ),
+        Some(ReadOnly | CannotOpen) => format!(
+            "database: cannot write the database file ({e}): check its permissions and the file system"
+        ),
+        _ => format!("database: {e}"),
     }
 }
 

@@ -158,6 +158,11 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
     if let Some(e) = r.stopped.take() {
         return Err(e.into());
     }
+    for g in &r.not_regular {
+        ctx.warn(&format!(
+            "{g}: not a regular file (a symbolic link, FIFO or device): not fetched and left in place; put the file itself in the inbox"
+        ));
+    }
     for g in &r.still_writing {
         ctx.say(&format!(
             "{g}: still being written; left for the next fetch"

@@ -402,6 +402,16 @@ pub enum CdrFileError {
         column: String,
         format: &'static str,
     },
+    #[error(
+        "line {line}:{second}: the header has the column '{column}' twice (columns {first} and {second}): which one to read is ambiguous; remove or rename one"
+    )]
+    DuplicateColumn {
+        line: u64,
+        column: String,
+        /// 1-based column numbers of the first and the repeated name.
+        first: usize,
+        second: usize,
+    },
     #[error("line {line}: reading the file failed: {source}")]
     Io {
         line: u64,
@@ -790,6 +800,17 @@ impl<R: Read> CdrReader<R> {
                 });
             }
         }
+        // A column named twice: which one to read would be a guess.
+        for (i, n) in names.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
+            if let Some(j) = names[i + 1..].iter().position(|m| m == n) {
+                return Err(CdrFileError::DuplicateColumn {
+                    line,
+                    column: n.clone(),
+                    first: i + 1,
+                    second: i + j + 2,
+                });
+            }
+        }
         let req = |i: usize| idx[i].unwrap_or(0);
         l.service = req(0);
         l.start = req(1);
@@ -811,6 +832,17 @@ impl<R: Read> CdrReader<R> {
                 ColumnRef::Index(i) => Ok(*i),
                 ColumnRef::Name(n) => {
                     let want = n.to_ascii_lowercase();
+                    if let Some((line, names)) = &header {
+                        let mut at = names.iter().enumerate().filter(|(_, h)| **h == want);
+                        if let (Some((first, _)), Some((second, _))) = (at.next(), at.next()) {
+                            return Err(CdrFileError::DuplicateColumn {
+                                line: *line,
+                                column: want,
+                                first: first + 1,
+                                second: second + 1,
+                            });
+                        }
+                    }
                     match &header {
                         Some((_, names)) => names.iter().position(|h| *h == want),
                         None => Some(0), // empty file: nothing will be read
@@ -1225,6 +1257,47 @@ mod tests {
         );
         assert!(
             matches!(e, CdrFileError::MissingColumn { line: 1, .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_header_column_named_twice_is_a_file_error() {
+        let e = file_err(
+            CdrFormat::Billrun,
+            b"service,start,duration,destination,call_type,carrier_cost,duration\n0770,2026-11-02T09:00:00,1,44,voice,0,900\n",
+        );
+        match &e {
+            CdrFileError::DuplicateColumn {
+                line: 1,
+                column,
+                first: 3,
+                second: 7,
+            } => assert_eq!(column, "duration"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            e.to_string()
+                .starts_with("line 1:7: the header has the column 'duration' twice")
+        );
+        // Mapped: a referenced column named twice is ambiguous.
+        let map = ColumnMap::from_toml_str(
+            "header = true\ncall_type = \"voice\"\n[columns]\nservice = \"CLI\"\nstart = \"Start\"\nduration = \"Secs\"\ndestination = \"Dest\"\n",
+        )
+        .unwrap();
+        let e = file_err(
+            CdrFormat::Mapped(map),
+            b"CLI,Start,Secs,Dest,Secs\n0770,2026-11-02 09:00:00,1,44,2\n",
+        );
+        assert!(
+            matches!(
+                e,
+                CdrFileError::DuplicateColumn {
+                    first: 3,
+                    second: 5,
+                    ..
+                }
+            ),
             "{e:?}"
         );
     }

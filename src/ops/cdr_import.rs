@@ -316,6 +316,7 @@ pub fn import(
         &stashed.sha,
         &now,
     )?;
+    let sha = stashed.sha.clone();
     let mut kept = stashed.keep(&dir);
     let result = (|| -> Result<Option<Processed>> {
         if o.no_process {
@@ -335,7 +336,18 @@ pub fn import(
     let result = result.and_then(|r| kept.wait().map(|()| r));
     match result {
         Ok(r) => {
-            tx.commit()?;
+            if let Err(e) = tx.commit() {
+                // Disk full or an I/O error at the last moment: nothing was
+                // recorded, so the stored copy must not stay either. Removed
+                // under the write lock again, and only while no other import
+                // has recorded the same bytes (its copy has the same name).
+                if let Ok(again) = store.write()
+                    && matches!(cdrs::file_by_sha(&again, &sha), Ok(None))
+                {
+                    kept.remove_if_created();
+                }
+                return Err(e.into());
+            }
             Ok(match r {
                 None => Imported::Pending {
                     id,
@@ -403,6 +415,9 @@ pub struct Fetched {
     pub files: Vec<Fetch>,
     /// Files still growing, left for the next fetch.
     pub still_writing: Vec<String>,
+    /// Entries of an inbox that are not regular files (symbolic links,
+    /// FIFOs, sockets, devices): never read, never removed.
+    pub not_regular: Vec<String>,
     /// What stopped the fetch after `files` (those stay done).
     pub stopped: Option<Error>,
 }
@@ -422,11 +437,13 @@ impl Serialize for Fetched {
         struct Shape<'a> {
             fetched: Vec<&'a FetchedFile>,
             still_writing: &'a [String],
+            not_regular: &'a [String],
             rejected: Vec<String>,
         }
         Shape {
             fetched: self.fetched().collect(),
             still_writing: &self.still_writing,
+            not_regular: &self.not_regular,
             rejected: self
                 .files
                 .iter()
@@ -443,7 +460,9 @@ impl Serialize for Fetched {
 type Look = (u64, Option<std::time::SystemTime>);
 
 fn look(p: &Path) -> Option<Look> {
-    let m = std::fs::metadata(p).ok()?;
+    let m = std::fs::symlink_metadata(p)
+        .ok()
+        .filter(|m| m.file_type().is_file())?;
     Some((m.len(), m.modified().ok()))
 }
 
@@ -463,19 +482,29 @@ pub fn fetch(
         .into_iter()
         .filter(|c| c.inbox.is_some())
         .collect();
-    // First look: every candidate file and its size.
+    // First look: every candidate file and its size. Only regular files
+    // are taken: a symbolic link could import a file from outside the inbox
+    // (and removing it would remove the link, not the file), and a FIFO
+    // would block the fetch.
     let mut seen: Vec<(String, PathBuf, Look)> = Vec::new();
+    let mut not_regular = Vec::new();
     for c in &carriers {
         let inbox = PathBuf::from(c.inbox.as_deref().unwrap_or_default());
         let rd = std::fs::read_dir(&inbox)
             .map_err(|e| external(format!("inbox {} of {}: {e}", inbox.display(), c.name)))?;
-        let mut files: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| {
-                p.is_file() && !file_name(p).starts_with('.') && !file_name(p).ends_with(".tmp")
-            })
-            .collect();
+        let mut files: Vec<PathBuf> = Vec::new();
+        for e in rd.filter_map(|e| e.ok()) {
+            let p = e.path();
+            if file_name(&p).starts_with('.') || file_name(&p).ends_with(".tmp") {
+                continue;
+            }
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_file() => files.push(p),
+                Ok(m) if m.file_type().is_dir() => {}
+                Ok(_) => not_regular.push(p.display().to_string()),
+                Err(_) => {}
+            }
+        }
         files.sort();
         for p in files {
             if let Some(l) = look(&p) {
@@ -483,11 +512,15 @@ pub fn fetch(
             }
         }
     }
+    not_regular.sort();
     if !seen.is_empty() {
         std::thread::sleep(o.settle);
     }
     let dir = cdrs::files_dir(o.db);
-    let mut out = Fetched::default();
+    let mut out = Fetched {
+        not_regular,
+        ..Fetched::default()
+    };
     progress.start("fetching CDR files", Some(seen.len() as u64));
     for (carrier, path, first) in seen {
         progress.inc(1);
@@ -1324,8 +1357,45 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"fetched": [], "still_writing": [],
+            serde_json::json!({"fetched": [], "still_writing": [], "not_regular": [],
                 "rejected": [inbox.join("b.csv").display().to_string()]})
         );
+    }
+
+    #[test]
+    fn fetch_never_follows_a_symbolic_link_out_of_the_inbox() {
+        let mut e = env();
+        let inbox = e.dir.path().join("inbox");
+        std::fs::create_dir(&inbox).unwrap();
+        add_carrier(
+            &mut e.store,
+            &CarrierOptions {
+                actor: &e.actor,
+                name: "n",
+                format: "billrun",
+                inbox: Some(&inbox),
+            },
+        )
+        .unwrap();
+        let outside = e.dir.path().join("outside.csv");
+        std::fs::write(&outside, SMALL).unwrap();
+        std::os::unix::fs::symlink(&outside, inbox.join("link.csv")).unwrap();
+        let o = FetchOptions {
+            actor: &e.actor,
+            db: &e.db,
+            settle: Duration::ZERO,
+        };
+        let r = fetch(&mut e.store, &o, &clock(), &NoProgress).unwrap();
+        assert_eq!(r.fetched().count(), 0);
+        assert_eq!(
+            r.not_regular,
+            vec![inbox.join("link.csv").display().to_string()]
+        );
+        assert!(outside.exists(), "the target is untouched");
+        assert!(
+            inbox.join("link.csv").is_symlink(),
+            "the link is left in place"
+        );
+        assert_eq!(e.count("SELECT count(*) FROM cdr_files"), 0);
     }
 }
