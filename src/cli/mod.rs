@@ -20,6 +20,7 @@ pub mod postbill;
 pub mod prebill;
 pub mod print;
 pub mod produce;
+pub mod progress;
 pub mod reference;
 pub mod runs;
 pub mod status;
