@@ -8,6 +8,7 @@
 
 use super::money::{from_minor, round_minor, to_minor};
 use super::prorata::{self, Span};
+use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -277,10 +278,113 @@ pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Draft {
     }
 }
 
+/// The invoice number for a sequence number: prefix + zero-padded number.
+pub fn number(prefix: &str, seq: i64) -> String {
+    format!("{prefix}{seq:06}")
+}
+
+/// Gap-free invoice numbers for one production run: consecutive sequence
+/// numbers from `invoice.next_number`, never reusing one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Numbering {
+    prefix: String,
+    next: i64,
+}
+
+impl Numbering {
+    /// Start at `next_number` (the setting), or one past `highest_issued`
+    /// (the highest sequence number ever issued, 0 for none) when the
+    /// setting was lowered by hand: a number is never reused.
+    pub fn new(prefix: &str, next_number: i64, highest_issued: i64) -> Numbering {
+        Numbering {
+            prefix: prefix.to_owned(),
+            next: next_number.max(highest_issued + 1),
+        }
+    }
+
+    /// The next sequence number and invoice number, consumed.
+    pub fn take(&mut self) -> (i64, String) {
+        let seq = self.next;
+        self.next += 1;
+        (seq, number(&self.prefix, seq))
+    }
+
+    /// The first number not issued: what `invoice.next_number` becomes.
+    pub fn next_seq(&self) -> i64 {
+        self.next
+    }
+}
+
+/// The message printed on a customer's invoice: the run's override, else
+/// the customer's own, else `invoice.default_message` (empty ones skipped).
+pub fn message(run: Option<&str>, customer: Option<&str>, default: Option<&str>) -> String {
+    [run, customer, default]
+        .into_iter()
+        .flatten()
+        .find(|m| !m.is_empty())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// An invoice's due date: the run's, else the invoice date plus
+/// `invoice.due_days`.
+pub fn due_date(invoice_date: NaiveDate, run_due: Option<NaiveDate>, due_days: u32) -> NaiveDate {
+    run_due.unwrap_or(invoice_date + chrono::Duration::days(i64::from(due_days)))
+}
+
+/// An issued invoice as its document (the PDF) prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub number: String,
+    pub account: String,
+    /// Customer name and postal address at the time of printing.
+    pub name: String,
+    pub address: Vec<String>,
+    pub postcode: String,
+    pub invoice_date: NaiveDate,
+    pub due_date: NaiveDate,
+    /// ISO code: GBP, AUD or EUR.
+    pub currency: String,
+    pub opening_balance_minor: i64,
+    pub payments_minor: i64,
+    pub charges_ex_tax_minor: i64,
+    pub tax_minor: i64,
+    pub total_charges_minor: i64,
+    pub amount_due_minor: i64,
+    /// `direct_debit`, `card` or `manual`.
+    pub payment_method: String,
+    pub message: String,
+}
+
+/// One line of an issued invoice, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedLine {
+    /// A [`Category`] as text (`usage`, `fixed`, ...).
+    pub category: String,
+    pub service: Option<String>,
+    pub description: String,
+    pub quantity: String,
+    pub amount_minor: i64,
+}
+
+/// One itemised call, message or data session an invoice billed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub service: String,
+    pub start: NaiveDateTime,
+    pub destination: String,
+    /// The rate's destination description ("" when unknown).
+    pub description: String,
+    /// `voice`, `sms` or `data`.
+    pub call_type: String,
+    /// Seconds (voice), messages (sms) or bytes (data).
+    pub units: i64,
+    pub charge_minor: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
     use rust_decimal_macros::dec;
 
     fn d(m: u32, day: u32) -> NaiveDate {
@@ -417,5 +521,40 @@ mod tests {
         assert_eq!(usage_quantity("voice", 2, 3723), "2 calls, 1:02:03");
         assert_eq!(usage_quantity("sms", 1, 1), "1 message");
         assert_eq!(usage_quantity("data", 2, 1_572_864), "2 sessions, 1.5 MB");
+    }
+
+    #[test]
+    fn numbers_are_prefix_and_six_digits() {
+        assert_eq!(number("INV", 1), "INV000001");
+        assert_eq!(number("AB-", 1234567), "AB-1234567");
+    }
+
+    #[test]
+    fn numbering_is_gap_free_and_never_reuses_a_number() {
+        let mut n = Numbering::new("INV", 5, 0);
+        assert_eq!(n.take(), (5, "INV000005".to_string()));
+        assert_eq!(n.take(), (6, "INV000006".to_string()));
+        assert_eq!(n.next_seq(), 7);
+        // The setting lowered by hand below what was issued: continue after it.
+        let mut n = Numbering::new("INV", 3, 41);
+        assert_eq!(n.take().0, 42);
+        assert_eq!(n.next_seq(), 43);
+        // Nothing taken: the setting stays where it was (or past the highest).
+        assert_eq!(Numbering::new("X", 10, 2).next_seq(), 10);
+    }
+
+    #[test]
+    fn message_is_the_runs_then_the_customers_then_the_default() {
+        assert_eq!(message(Some("run"), Some("cust"), Some("def")), "run");
+        assert_eq!(message(Some(""), Some("cust"), Some("def")), "cust");
+        assert_eq!(message(None, Some(""), Some("def")), "def");
+        assert_eq!(message(None, None, None), "");
+    }
+
+    #[test]
+    fn due_date_is_the_runs_else_due_days_after_the_invoice_date() {
+        assert_eq!(due_date(d(12, 1), None, 14), d(12, 15));
+        assert_eq!(due_date(d(12, 1), Some(d(12, 20)), 14), d(12, 20));
+        assert_eq!(due_date(d(12, 1), None, 0), d(12, 1));
     }
 }

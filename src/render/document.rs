@@ -1,11 +1,11 @@
-//! From a stored invoice to the values the PDF prints.
+//! From an issued invoice (domain values) to the values the PDF prints.
 
 use super::invoice_pdf::{
     CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc, InvoiceSummary,
 };
+use crate::domain::invoice::{Call, Issued, IssuedLine};
 use crate::domain::invoice::{duration, usage_quantity};
 use crate::domain::money::from_minor;
-use crate::store::invoices::{Call, Invoice, Line};
 use rust_decimal::Decimal;
 
 /// Settings printed on every invoice.
@@ -58,7 +58,7 @@ pub fn currency_symbol(currency: &str) -> &'static str {
 }
 
 /// How the amount due will be paid, by payment method.
-pub fn payment_text(inv: &Invoice) -> String {
+pub fn payment_text(inv: &Issued) -> String {
     let due = inv.due_date.format("%-d %B %Y");
     if inv.amount_due_minor < 0 {
         return "Your account is in credit: there is nothing to pay.".into();
@@ -87,7 +87,12 @@ pub fn call_quantity(c: &Call) -> String {
     }
 }
 
-pub fn document(head: &Letterhead, inv: &Invoice, lines: &[Line], calls: &[Call]) -> InvoiceDoc {
+pub fn document(
+    head: &Letterhead,
+    inv: &Issued,
+    lines: &[IssuedLine],
+    calls: &[Call],
+) -> InvoiceDoc {
     let pct = (head.tax_rate * Decimal::ONE_HUNDRED).normalize();
     InvoiceDoc {
         company: head.company.clone(),

@@ -1,8 +1,9 @@
 //! Produced invoices: the read model for listings, `invoices show`, PDFs,
 //! the post-billing report and print bundles.
 
+pub use crate::domain::invoice::{Call, IssuedLine as Line};
 use crate::error::{Result, bad_input};
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 #[derive(Debug, Clone)]
@@ -33,26 +34,6 @@ pub struct Invoice {
     pub address: Vec<String>,
     pub postcode: String,
     pub printed: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Line {
-    pub category: String,
-    pub service: Option<String>,
-    pub description: String,
-    pub quantity: String,
-    pub amount_minor: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Call {
-    pub service: String,
-    pub start: NaiveDateTime,
-    pub destination: String,
-    pub description: String,
-    pub call_type: String,
-    pub units: i64,
-    pub charge_minor: i64,
 }
 
 const COLS: &str = "i.id, i.run_id, i.number, i.seq, i.account, i.invoice_date, i.due_date,
