@@ -442,7 +442,8 @@ impl Settings {
     pub fn from_stored(stored: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
         let text = |name: &str| -> Option<String> {
             let default = find(name).and_then(|k| k.default).map(String::from);
-            stored(name).or(default).filter(|v| !v.is_empty())
+            // An empty stored value means "unset": the default applies.
+            stored(name).filter(|v| !v.is_empty()).or(default)
         };
         let bad = |name: &str, v: &str, why: &str| {
             format!(
@@ -621,9 +622,11 @@ mod tests {
             "xero.enabled" => Some("true".into()),
             "dd.sun" => Some("123456".into()),
             "company.tax_id" => Some(String::new()),
+            "invoice.prefix" => Some(String::new()),
             _ => None,
         })
         .unwrap();
+        assert_eq!(s.invoice.prefix, "INV", "empty means the default");
         assert_eq!(s.invoice.due_days, 30);
         assert!(s.xero.enabled);
         assert_eq!(s.dd.sun.as_deref(), Some("123456"));

@@ -261,14 +261,8 @@ fn create_invoices(
     // Read inside the transaction that moves `invoice.next_number` on.
     let s = store::settings::load(conn)?;
     let due_date = invoice::due_date(invoice_date, run.due_date, s.invoice.due_days);
-    // An empty prefix setting has always meant the default.
-    let prefix = if s.invoice.prefix.is_empty() {
-        "INV"
-    } else {
-        s.invoice.prefix.as_str()
-    };
     let next_number = i64::try_from(s.invoice.next_number).unwrap_or(i64::MAX);
-    let mut numbers = Numbering::new(prefix, next_number, production::highest_seq(conn)?);
+    let mut numbers = Numbering::new(&s.invoice.prefix, next_number, production::highest_seq(conn)?);
     let bound = billing::cutoff_bound(cutoff);
     let stamp = clock
         .now()
