@@ -51,15 +51,9 @@ fn file_system_failure(e: &rusqlite::Error) -> bool {
 fn describe_db(e: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode::*;
     match e.sqlite_error_code() {
-        Some(DiskFull) => format!(
-            "database: the disk is full ({e}); nothing of this command was saved: free space on the database's file system and run the command again"
-        ),
-        Some(SystemIoFailure) => format!(
-            "database: the file system failed ({e}); nothing of this command was saved: check the disk, then run the command again"
-        ),
-        Some(ReadOnly | CannotOpen) => format!(
-            "database: cannot write the database file ({e}): check its permissions and the file system"
-        ),
+        Some(DiskFull) => "database: the disk is full; nothing of this command was saved: free space on the database's file system and run the command again".to_string(),
+        Some(SystemIoFailure) => "database: the file system failed; nothing of this command was saved: check the disk, then run the command again".to_string(),
+        Some(ReadOnly | CannotOpen) => "database: cannot write the database file: check its permissions and the file system".to_string(),
         _ => format!("database: {e}"),
     }
 }
