@@ -412,8 +412,8 @@ pub fn can_confirm(f: &Facts, key: StepKey) -> Result<(), Refusal> {
         StepKey::Postbill if !f.postbill_done => Some(Refusal::PostbillFirst { run }),
         _ => None,
     };
-    match waits_for(f, key)
-        .or_else(|| not_applicable(f, key))
+    match not_applicable(f, key)
+        .or_else(|| waits_for(f, key))
         .or(unfinished)
     {
         Some(r) => Err(r),
@@ -1051,6 +1051,7 @@ mod tests {
             keys,
             [
                 "set_dates",
+                "check_setup",
                 "check_payments",
                 "check_cdrs",
                 "check_errors",
@@ -1100,7 +1101,7 @@ mod tests {
         f.expert_by = Some("alice".into());
         let c = compute(&f);
         assert_eq!(state(&c, "check_payments"), State::Skipped);
-        assert!(c.steps[1].detail.contains("alice"));
+        assert!(c.steps[2].detail.contains("alice"), "{:?}", c.steps[2]);
         assert_eq!(state(&c, "production"), State::Waiting);
         assert_eq!(state(&c, "email"), State::Blocked);
         assert_eq!(c.next, Some(StepKey::Production));
@@ -1165,7 +1166,11 @@ mod tests {
     #[test]
     fn can_confirm_follows_the_step_order() {
         let mut f = facts();
-        assert_eq!(can_confirm(&f, StepKey::CheckPayments), Ok(()));
+        // Issue 15: payments are counted up to the cutoff: dates first.
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckPayments),
+            Err(Refusal::SetDatesFirst { run: 3 })
+        );
         assert_eq!(
             can_confirm(&f, StepKey::CheckErrors),
             Err(Refusal::ConfirmCdrsFirst { run: 3 })
@@ -1175,6 +1180,7 @@ mod tests {
             "set dates first (billrun set-dates 3 --invoice-date D --cutoff D)"
         );
         f.dates_set = true;
+        assert_eq!(can_confirm(&f, StepKey::CheckPayments), Ok(()));
         assert_eq!(
             can_confirm(&f, StepKey::Prebill),
             Err(Refusal::PrebillFirst { run: 3 })
@@ -1192,6 +1198,12 @@ mod tests {
         );
         f.wholesale_fees = true;
         f.open_fee_errors = 1;
+        // Issue 15: fee errors wait for the CDR check, like billing errors.
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckFeeErrors),
+            Err(Refusal::ConfirmCdrsFirst { run: 3 })
+        );
+        f.confirmed.insert("check_cdrs".into());
         assert!(matches!(
             can_confirm(&f, StepKey::CheckFeeErrors),
             Err(Refusal::FeeErrorsOpen { open: 1, .. })
@@ -1205,6 +1217,12 @@ mod tests {
             Err(Refusal::NotConfirmable(StepKey::Request))
         );
         f.status = Some(RunStatus::Completed);
+        // Issue 15: the report must have been run.
+        assert_eq!(
+            can_confirm(&f, StepKey::Postbill),
+            Err(Refusal::PostbillFirst { run: 3 })
+        );
+        f.postbill_done = true;
         assert_eq!(can_confirm(&f, StepKey::Postbill), Ok(()));
         assert_eq!(
             can_confirm(&f, StepKey::CheckPayments)
@@ -1228,5 +1246,124 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn setup_problems_hold_the_run_until_fixed_or_confirmed() {
+        use crate::domain::setup_check::{Blocks, SetupProblem};
+        let mut f = facts();
+        f.dates_set = true;
+        for k in ["check_payments", "check_cdrs", "check_errors", "prebill"] {
+            f.confirmed.insert(k.into());
+        }
+        assert_eq!(state(&compute(&f), "check_setup"), State::Done);
+        f.setup_problems = vec![SetupProblem {
+            account: "A1".into(),
+            name: "Acme".into(),
+            blocks: Blocks::Collection,
+            columns: vec!["mandate_ref"],
+            problem: "Direct Debit without a mandate reference".into(),
+            fix: "fill mandate_ref".into(),
+        }];
+        let c = compute(&f);
+        assert_eq!(state(&c, "check_setup"), State::Todo);
+        assert_eq!(state(&c, "request"), State::Blocked);
+        assert_eq!(c.next, Some(StepKey::CheckSetup));
+        let e = can_request(&f, false).unwrap_err().to_string();
+        assert!(e.contains("'Check customer setup' is not done"), "{e}");
+        assert_eq!(can_confirm(&f, StepKey::CheckSetup), Ok(()));
+        f.confirmed.insert("check_setup".into());
+        let c = compute(&f);
+        assert_eq!(state(&c, "check_setup"), State::Done);
+        assert_eq!(state(&c, "request"), State::Todo);
+    }
+
+    #[test]
+    fn missing_carriers_must_be_acknowledged_before_confirming_cdrs() {
+        let mut f = facts();
+        f.dates_set = true;
+        f.cdr.carriers_without_file = vec!["acme".into(), "zeta".into()];
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckCdrs),
+            Err(Refusal::CarriersMissing {
+                run: 3,
+                carriers: vec!["acme".into(), "zeta".into()]
+            })
+        );
+        f.cdr
+            .acknowledged_missing
+            .insert("acme".into(), "no traffic".into());
+        let c = compute(&f);
+        let s = c.steps.iter().find(|s| s.key == StepKey::CheckCdrs).unwrap();
+        assert!(s.detail.contains("no file from zeta"), "{}", s.detail);
+        assert!(
+            s.detail.contains("acknowledged missing: acme (no traffic)"),
+            "{}",
+            s.detail
+        );
+        assert!(s.command.contains("--missing zeta --reason TEXT"), "{}", s.command);
+        f.cdr
+            .acknowledged_missing
+            .insert("zeta".into(), "closed".into());
+        assert_eq!(can_confirm(&f, StepKey::CheckCdrs), Ok(()));
+        f.cdr.processing_files = 1;
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckCdrs),
+            Err(Refusal::CdrFilesProcessing(1))
+        );
+    }
+
+    #[test]
+    fn open_errors_are_a_risk_and_expert_is_a_permission() {
+        let mut f = facts();
+        assert!(confirm_risk(&f, StepKey::CheckErrors, "0.00").is_none());
+        f.open_errors = vec![("no_rate".into(), 300), ("unknown_service".into(), 12)];
+        let r = confirm_risk(&f, StepKey::CheckErrors, "41.20").unwrap();
+        assert!(
+            r.to_string()
+                .starts_with("312 billing errors are open (carrier cost 41.20 at risk)"),
+            "{r}"
+        );
+        assert!(confirm_risk(&f, StepKey::CheckCdrs, "41.20").is_none());
+        assert!(expert_allowed(None, "bob"));
+        assert!(expert_allowed(Some(" "), "bob"));
+        assert!(expert_allowed(Some("alice, bob"), "bob"));
+        assert!(!expert_allowed(Some("alice"), "bob"));
+        assert!(!expert_allowed(Some("alice,bobby"), "bob"));
+    }
+
+    #[test]
+    fn a_cancelled_run_has_nothing_to_do() {
+        let mut f = facts();
+        f.status = Some(RunStatus::Cancelled);
+        let c = compute(&f);
+        assert!(c.steps.iter().all(|s| s.state == State::Skipped));
+        assert_eq!((c.next, c.complete), (None, false));
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckPayments),
+            Err(Refusal::Cancelled { run: 3 })
+        );
+        assert_eq!(can_request(&f, true), Err(Refusal::Cancelled { run: 3 }));
+    }
+
+    #[test]
+    fn production_shows_the_expected_invoices_before_pdfs_exist() {
+        let mut f = facts();
+        f.dates_set = true;
+        f.expected_invoices = Some(42);
+        let detail = |f: &Facts| {
+            compute(f)
+                .steps
+                .into_iter()
+                .find(|s| s.key == StepKey::Production)
+                .unwrap()
+                .detail
+        };
+        assert_eq!(detail(&f), "request bills first; 42 invoices expected");
+        f.status = Some(RunStatus::Requested);
+        assert_eq!(detail(&f), "0 PDFs ready; 42 invoices expected (pre-billing report)");
+        f.invoices.total = 42;
+        f.invoices.pdf_ready = 5;
+        assert_eq!(detail(&f), "5 of 42 invoice PDFs ready");
     }
 }
