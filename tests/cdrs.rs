@@ -563,7 +563,13 @@ fn confirm_cdrs_refused_while_files_are_pending() {
     assert_eq!(carriers[1]["lines_prev"], 0);
     // Issue 15: a carrier without a file is acknowledged explicitly.
     e.ok(&[
-        "confirm", "1", "cdrs", "--missing", "northern", "--reason", "no traffic",
+        "confirm",
+        "1",
+        "cdrs",
+        "--missing",
+        "northern",
+        "--reason",
+        "no traffic",
     ]);
     let st = e.json(&["status", "1"]);
     let errs = st["steps"]
@@ -591,7 +597,14 @@ fn ignored_file_no_longer_blocks() {
     e.ok(&["cdr", "ignore", "late.csv"]);
     // Issue 15: carriers without a file are acknowledged explicitly.
     e.ok(&[
-        "confirm", "1", "cdrs", "--missing", "northern", "--missing", "pbx", "--reason",
+        "confirm",
+        "1",
+        "cdrs",
+        "--missing",
+        "northern",
+        "--missing",
+        "pbx",
+        "--reason",
         "late file ignored",
     ]);
     let list = e.json(&["cdr", "list"]);

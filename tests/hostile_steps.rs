@@ -9,7 +9,8 @@ mod support;
 use support::Env;
 
 const CUSTOMERS_HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token,address1,address2,town,region,postcode,invoice_message,tax_exempt,cycle,min_invoice";
-const CDR_HEADER: &str = "service,start,duration,destination,call_type,quantity,carrier_cost,record_id";
+const CDR_HEADER: &str =
+    "service,start,duration,destination,call_type,quantity,carrier_cost,record_id";
 
 fn cdrs(lines: &[(&str, &str)]) -> String {
     let mut s = format!("{CDR_HEADER}\n");
@@ -153,7 +154,10 @@ fn cdr_check_compares_carriers_with_the_previous_runs_own_period() {
         "run 1's period starts on 1 October: {st}"
     );
     assert_eq!(st["cdr_carriers"][1]["carrier"], "southern");
-    let detail = step(&st, "check_cdrs")["detail"].as_str().unwrap().to_string();
+    let detail = step(&st, "check_cdrs")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         detail.starts_with("1 files, 3 CDR lines this period (previous 1 files, 2 lines)"),
         "{detail}"
@@ -161,8 +165,9 @@ fn cdr_check_compares_carriers_with_the_previous_runs_own_period() {
     let text = e.ok(&["status", &run2]);
     assert!(text.contains("previous period"), "{text}");
     assert!(
-        text.lines()
-            .any(|l| l.contains("northern") && l.contains("1 files, 3 lines") && l.contains("1 files, 2 lines")),
+        text.lines().any(|l| l.contains("northern")
+            && l.contains("1 files, 3 lines")
+            && l.contains("1 files, 2 lines")),
         "{text}"
     );
 
@@ -174,7 +179,11 @@ fn cdr_check_compares_carriers_with_the_previous_runs_own_period() {
         "{text}"
     );
     let row = text.lines().find(|l| l.contains("northern")).unwrap();
-    assert_eq!(header.matches('│').count(), row.matches('│').count(), "{text}");
+    assert_eq!(
+        header.matches('│').count(),
+        row.matches('│').count(),
+        "{text}"
+    );
 }
 
 /// Item 11: a mistaken run is cancelled (only before the request), stays
@@ -194,7 +203,10 @@ fn cancel_a_run_and_remove_a_cycle() {
     assert_eq!(st["run"]["status"], "cancelled");
     assert_eq!(st["next"], serde_json::Value::Null);
     let runs = e.ok(&["runs"]);
-    assert!(runs.contains("cancelled") && runs.contains("Cancelled"), "{runs}");
+    assert!(
+        runs.contains("cancelled") && runs.contains("Cancelled"),
+        "{runs}"
+    );
     e.ok(&["status", "--all", "--check"]);
     assert!(e.ok(&["status", &id]).contains("Run cancelled"));
     let audit = e.json(&["audit", &id]);
@@ -213,7 +225,10 @@ fn cancel_a_run_and_remove_a_cycle() {
     e.fails(3, &["cancel", &id, "--yes"]);
     let again = new_run(&e, "2026-12-01", "2026-11-30");
     assert_ne!(again, id);
-    assert_eq!(e.json(&["status", "2026-11"])["run"]["id"].to_string(), again);
+    assert_eq!(
+        e.json(&["status", "2026-11"])["run"]["id"].to_string(),
+        again
+    );
 
     // Once requested, a run cannot be cancelled.
     e.ok(&["request", &again, "--expert", "--no-produce", "--yes"]);
@@ -223,7 +238,13 @@ fn cancel_a_run_and_remove_a_cycle() {
     // A cycle with an open run stays; without, it goes (audited).
     e.ok(&["cycles", "add", "--name", "weekly", "--day", "7"]);
     let w = e.json(&[
-        "new", "--cycle", "weekly", "--invoice-date", "2026-12-07", "--cutoff", "2026-12-06",
+        "new",
+        "--cycle",
+        "weekly",
+        "--invoice-date",
+        "2026-12-07",
+        "--cutoff",
+        "2026-12-06",
     ])["id"]
         .to_string();
     let err = e.fails(3, &["cycles", "remove", "weekly"]);
@@ -232,7 +253,11 @@ fn cancel_a_run_and_remove_a_cycle() {
     e.ok(&["cycles", "remove", "weekly"]);
     let cycles = e.json(&["cycles", "list"]);
     assert!(
-        cycles.as_array().unwrap().iter().all(|c| c["name"] != "weekly"),
+        cycles
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "weekly"),
         "{cycles}"
     );
     e.fails(4, &["new", "--cycle", "weekly", "--name", "w2"]);
@@ -260,7 +285,12 @@ fn confirmations_follow_the_checklist_and_expert_is_a_permission() {
     assert!(err.contains("set dates first"), "{err}");
     e.fails(3, &["confirm", &id, "cdrs"]);
     e.ok(&[
-        "set-dates", &id, "--invoice-date", "2026-12-01", "--cutoff", "2026-11-30",
+        "set-dates",
+        &id,
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
     ]);
     e.ok(&["confirm", &id, "payments"]);
 
@@ -300,7 +330,12 @@ fn confirmations_follow_the_checklist_and_expert_is_a_permission() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    e.ok(&["config", "set", "expert.users", &format!("someone-else, {me}")]);
+    e.ok(&[
+        "config",
+        "set",
+        "expert.users",
+        &format!("someone-else, {me}"),
+    ]);
     e.ok(&["request", &id, "--expert", "--no-produce", "--yes"]);
 }
 
@@ -329,14 +364,61 @@ fn a_carrier_without_a_file_must_be_acknowledged() {
     e.ok(&["cdr", "import", &f, "--carrier", "northern"]);
 
     let err = e.fails(3, &["confirm", &id, "cdrs"]);
-    assert!(err.contains("no CDR file this period from southern, western"), "{err}");
+    assert!(
+        err.contains("no CDR file this period from southern, western"),
+        "{err}"
+    );
     assert!(err.contains("--missing CARRIER --reason TEXT"), "{err}");
     e.fails(2, &["confirm", &id, "cdrs", "--missing", "southern"]);
-    e.fails(2, &["confirm", &id, "payments", "--missing", "southern", "--reason", "x"]);
-    e.fails(4, &["confirm", &id, "cdrs", "--missing", "northern", "--reason", "x"]);
-    e.fails(4, &["confirm", &id, "cdrs", "--missing", "nobody", "--reason", "x"]);
+    e.fails(
+        2,
+        &[
+            "confirm",
+            &id,
+            "payments",
+            "--missing",
+            "southern",
+            "--reason",
+            "x",
+        ],
+    );
+    e.fails(
+        4,
+        &[
+            "confirm",
+            &id,
+            "cdrs",
+            "--missing",
+            "northern",
+            "--reason",
+            "x",
+        ],
+    );
+    e.fails(
+        4,
+        &[
+            "confirm",
+            &id,
+            "cdrs",
+            "--missing",
+            "nobody",
+            "--reason",
+            "x",
+        ],
+    );
     // One acknowledged, one not: still refused, and nothing is kept.
-    e.fails(3, &["confirm", &id, "cdrs", "--missing", "southern", "--reason", "closed"]);
+    e.fails(
+        3,
+        &[
+            "confirm",
+            &id,
+            "cdrs",
+            "--missing",
+            "southern",
+            "--reason",
+            "closed",
+        ],
+    );
     let st = e.json(&["status", &id]);
     assert!(
         step(&st, "check_cdrs")["detail"]
@@ -345,7 +427,14 @@ fn a_carrier_without_a_file_must_be_acknowledged() {
             .contains("no file from southern, western")
     );
     e.ok(&[
-        "confirm", &id, "cdrs", "--missing", "southern", "--missing", "western", "--reason",
+        "confirm",
+        &id,
+        "cdrs",
+        "--missing",
+        "southern",
+        "--missing",
+        "western",
+        "--reason",
         "contract ended in October",
     ]);
     let st = e.json(&["status", &id]);
@@ -385,13 +474,19 @@ fn expected_invoices_banner_in_runs_and_processing_files() {
     e.ok(&["carriers", "add", "northern", "--format", "billrun"]);
     let id = new_run(&e, "2026-12-01", "2026-11-30");
     let st = e.json(&["status", &id]);
-    let prod = step(&st, "production")["detail"].as_str().unwrap().to_string();
+    let prod = step(&st, "production")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(prod.contains("invoices expected"), "{prod}");
     assert!(!prod.contains("0 of 0"), "{prod}");
     e.ok(&["prebill", &id]);
     e.ok(&["request", &id, "--expert", "--no-produce", "--yes"]);
     let st = e.json(&["status", &id]);
-    let prod = step(&st, "production")["detail"].as_str().unwrap().to_string();
+    let prod = step(&st, "production")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let expected = e.json(&["prebill", &id])["totals"]["invoices"].clone();
     assert_eq!(
         prod,

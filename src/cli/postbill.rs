@@ -1,12 +1,12 @@
 //! `postbill RUN [--csv F] [--json]`: the post-billing report (SPEC §8).
 
 use super::output::{self, Ctx};
+use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;
 use crate::ops;
 use crate::ops::postbill::{Postbill, PostbillOptions};
-use crate::store::invoices::Invoice;
-use crate::domain::lifecycle::RunStatus;
 use crate::store::audit::Actor;
+use crate::store::invoices::Invoice;
 use crate::store::{Store, settings};
 use anyhow::Context;
 use clap::Args as ClapArgs;

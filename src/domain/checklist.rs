@@ -604,7 +604,10 @@ fn check_setup(f: &Facts) -> Step {
     if problems.is_empty() {
         s.detail = setup_check::summary(problems);
     } else if f.is_confirmed(StepKey::CheckSetup) {
-        s.detail = format!("confirmed by the operator: {}", setup_check::summary(problems));
+        s.detail = format!(
+            "confirmed by the operator: {}",
+            setup_check::summary(problems)
+        );
     }
     s
 }
@@ -1234,15 +1237,37 @@ mod tests {
 
     #[test]
     fn a_blocked_step_in_the_checklist_is_refused_by_confirm() {
-        // One source of truth: every confirmable pre-billing step shown
-        // `blocked` is refused, for the same reason.
+        // One source of truth: every confirmable step shown `blocked` or
+        // `skipped` is refused (issue 15: payments before the dates, fee
+        // errors before the CDR check, a cancelled run, post-billing steps
+        // before production were accepted).
         let mut f = facts();
-        for dates_set in [false, true] {
-            f.dates_set = dates_set;
-            let c = compute(&f);
-            for s in c.steps.iter().filter(|s| s.key.confirm_arg().is_some()) {
-                if s.state == State::Blocked && s.stage == Stage::Pre {
-                    assert!(can_confirm(&f, s.key).is_err(), "{:?}", s.key);
+        for status in [
+            RunStatus::Pending,
+            RunStatus::Requested,
+            RunStatus::Completed,
+            RunStatus::Cancelled,
+        ] {
+            for (dates_set, cdrs_confirmed, wholesale) in
+                (0..8).map(|i| (i & 1 == 1, i & 2 == 2, i & 4 == 4))
+            {
+                f.status = Some(status);
+                f.dates_set = dates_set;
+                f.wholesale_fees = wholesale;
+                f.confirmed.clear();
+                if cdrs_confirmed {
+                    f.confirmed.insert("check_cdrs".into());
+                }
+                let c = compute(&f);
+                for s in c.steps.iter().filter(|s| s.key.confirm_arg().is_some()) {
+                    if matches!(s.state, State::Blocked | State::Skipped) {
+                        assert!(
+                            can_confirm(&f, s.key).is_err(),
+                            "{status} {:?} {:?} {s:?}",
+                            (dates_set, cdrs_confirmed, wholesale),
+                            s.key
+                        );
+                    }
                 }
             }
         }
@@ -1294,14 +1319,22 @@ mod tests {
             .acknowledged_missing
             .insert("acme".into(), "no traffic".into());
         let c = compute(&f);
-        let s = c.steps.iter().find(|s| s.key == StepKey::CheckCdrs).unwrap();
+        let s = c
+            .steps
+            .iter()
+            .find(|s| s.key == StepKey::CheckCdrs)
+            .unwrap();
         assert!(s.detail.contains("no file from zeta"), "{}", s.detail);
         assert!(
             s.detail.contains("acknowledged missing: acme (no traffic)"),
             "{}",
             s.detail
         );
-        assert!(s.command.contains("--missing zeta --reason TEXT"), "{}", s.command);
+        assert!(
+            s.command.contains("--missing zeta --reason TEXT"),
+            "{}",
+            s.command
+        );
         f.cdr
             .acknowledged_missing
             .insert("zeta".into(), "closed".into());
@@ -1361,7 +1394,10 @@ mod tests {
         };
         assert_eq!(detail(&f), "request bills first; 42 invoices expected");
         f.status = Some(RunStatus::Requested);
-        assert_eq!(detail(&f), "0 PDFs ready; 42 invoices expected (pre-billing report)");
+        assert_eq!(
+            detail(&f),
+            "0 PDFs ready; 42 invoices expected (pre-billing report)"
+        );
         f.invoices.total = 42;
         f.invoices.pdf_ready = 5;
         assert_eq!(detail(&f), "5 of 42 invoice PDFs ready");

@@ -91,10 +91,7 @@ fn dd_problems(c: &SetupCustomer, dd_format: &str) -> Vec<(Vec<&'static str>, St
             ("bank_branch", &c.bank_branch, bank::au_bsb),
             ("bank_account", &c.bank_account, bank::au_account),
         ],
-        "sepa" => [
-            ("iban", &c.iban, bank::iban),
-            ("bic", &c.bic, bank::bic),
-        ],
+        "sepa" => [("iban", &c.iban, bank::iban), ("bic", &c.bic, bank::bic)],
         _ => [
             ("bank_branch", &c.bank_branch, bank::uk_sort_code),
             ("bank_account", &c.bank_account, bank::uk_account),
@@ -200,7 +197,11 @@ pub fn summary(problems: &[SetupProblem]) -> String {
         "{n} {} cannot be billed, delivered or collected as set up ({} {}): {}{}",
         if n == 1 { "customer" } else { "customers" },
         problems.len(),
-        if problems.len() == 1 { "problem" } else { "problems" },
+        if problems.len() == 1 {
+            "problem"
+        } else {
+            "problems"
+        },
         shown.join("; "),
         if problems.len() > 3 { "; …" } else { "" }
     )
@@ -243,7 +244,11 @@ mod tests {
         let p = check_customer(&uk, "bacs18");
         assert_eq!(columns(&p), ["mandate_ref"]);
         assert_eq!(p[0].blocks, Blocks::Collection);
-        assert!(p[0].fix.contains("billrun customers import"), "{}", p[0].fix);
+        assert!(
+            p[0].fix.contains("billrun customers import"),
+            "{}",
+            p[0].fix
+        );
 
         let mut ok = uk.clone();
         ok.mandate_ref = Some("M1".into());
@@ -283,7 +288,7 @@ mod tests {
             address1: Some("1 High St".into()),
             ..Default::default()
         };
-        let p = check(&[c.clone()], "bacs18");
+        let p = check(std::slice::from_ref(&c), "bacs18");
         assert_eq!(columns(&p), ["card_token", "email", "postcode"]);
         assert_eq!(
             p.iter().map(|p| p.blocks).collect::<Vec<_>>(),
@@ -299,7 +304,9 @@ mod tests {
         assert!(check(&[manual], "sepa").is_empty());
         assert!(summary(&[]).starts_with("every customer"));
         assert!(
-            summary(&p).starts_with("1 customer cannot be billed, delivered or collected as set up (3 problems)"),
+            summary(&p).starts_with(
+                "1 customer cannot be billed, delivered or collected as set up (3 problems)"
+            ),
             "{}",
             summary(&p)
         );

@@ -322,9 +322,11 @@ pub fn confirm(
     let facts = status::facts(&tx, &run, settings, clock.now())?;
     if !opts.missing.is_empty() {
         // The step must be open before anything is acknowledged.
-        if let Err(why @ (checklist::Refusal::Cancelled { .. }
-        | checklist::Refusal::PreBillingClosed { .. }
-        | checklist::Refusal::SetDatesFirst { .. })) = checklist::can_confirm(&facts, opts.step)
+        if let Err(
+            why @ (checklist::Refusal::Cancelled { .. }
+            | checklist::Refusal::PreBillingClosed { .. }
+            | checklist::Refusal::SetDatesFirst { .. }),
+        ) = checklist::can_confirm(&facts, opts.step)
         {
             return Err(refuse(why));
         }
@@ -372,8 +374,7 @@ fn check_request(
     settings: &Settings,
     clock: &dyn Clock,
 ) -> Result<()> {
-    if opts.expert && !checklist::expert_allowed(settings.expert_users.as_deref(), &opts.os_user)
-    {
+    if opts.expert && !checklist::expert_allowed(settings.expert_users.as_deref(), &opts.os_user) {
         return Err(precondition(format!(
             "request --expert is allowed only to {} (setting expert.users), not to OS user {}: complete the checklist (billrun status {}) or ask one of them",
             settings.expert_users.as_deref().unwrap_or_default(),
@@ -431,7 +432,11 @@ pub fn cancel(store: &mut Store, actor: &Actor, key: &str, settings: &Settings) 
     let run = runs::resolve(&tx, key)?;
     runs::transition(&tx, actor, &run, Transition::Cancel, "")?;
     tx.commit()?;
-    RunView::of(&store.conn, &runs::resolve(&store.conn, &run.id.to_string())?, settings)
+    RunView::of(
+        &store.conn,
+        &runs::resolve(&store.conn, &run.id.to_string())?,
+        settings,
+    )
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use super::Clock;
 use super::run_steps::RunView;
 use crate::domain::checklist::{self, CarrierPeriod, CdrFacts, Stage, State, Step, StepKey};
-use crate::domain::setup_check::SetupProblem;
 use crate::domain::settings::Settings;
+use crate::domain::setup_check::SetupProblem;
 use crate::error::{Result, bad_input};
 use crate::store::{Store, runs, status};
 use serde::Serialize;

@@ -1156,10 +1156,13 @@ pub fn rerate_reopen(
 
 // ---------------------------------------------------------------- facts
 
+/// A span of dates `(from, to]`.
+pub type Period = (NaiveDate, NaiveDate);
+
 /// The CDR period of a run: CDRs starting in `(from, to]` (dates). `to` is
 /// the run's cutoff; `from` the previous run's cutoff in the same cycle,
 /// else one month before the cutoff.
-pub fn run_period(cutoff: NaiveDate, prev_cutoff: Option<NaiveDate>) -> (NaiveDate, NaiveDate) {
+pub fn run_period(cutoff: NaiveDate, prev_cutoff: Option<NaiveDate>) -> Period {
     let from = prev_cutoff
         .filter(|p| *p < cutoff)
         .or_else(|| cutoff.checked_sub_months(Months::new(1)))
@@ -1175,7 +1178,7 @@ pub fn periods(
     cutoff: NaiveDate,
     prev_cutoff: Option<NaiveDate>,
     prev_prev_cutoff: Option<NaiveDate>,
-) -> ((NaiveDate, NaiveDate), (NaiveDate, NaiveDate)) {
+) -> (Period, Period) {
     let this = run_period(cutoff, prev_cutoff);
     let before = match prev_cutoff.filter(|p| *p < cutoff) {
         Some(p) => run_period(p, prev_prev_cutoff),
@@ -1185,10 +1188,7 @@ pub fn periods(
 }
 
 /// The periods of `run` (see [`periods`]); `None` without a cutoff.
-pub fn run_periods(
-    conn: &Connection,
-    run: &runs::Run,
-) -> Result<Option<((NaiveDate, NaiveDate), (NaiveDate, NaiveDate))>> {
+pub fn run_periods(conn: &Connection, run: &runs::Run) -> Result<Option<(Period, Period)>> {
     let Some(cutoff) = run.cutoff_date else {
         return Ok(None);
     };

@@ -359,12 +359,23 @@ pub fn confirm(
 
 /// Record that the post-billing report of `run_id` was run at `now`
 /// (audited): `confirm RUN postbill` needs it.
-pub fn mark_postbill(conn: &Connection, actor: &Actor, run_id: i64, now: DateTime<Utc>) -> Result<()> {
+pub fn mark_postbill(
+    conn: &Connection,
+    actor: &Actor,
+    run_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
     conn.execute(
         "UPDATE runs SET postbill_at = ?2 WHERE id = ?1",
         params![run_id, stamp(now)],
     )?;
-    audit::log(conn, actor, Some(run_id), "postbill", "post-billing report run")
+    audit::log(
+        conn,
+        actor,
+        Some(run_id),
+        "postbill",
+        "post-billing report run",
+    )
 }
 
 /// The carriers without a CDR file the operator acknowledged for a run:
