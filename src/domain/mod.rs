@@ -22,4 +22,5 @@ pub mod prorata;
 pub mod rating;
 pub mod reference;
 pub mod settings;
+pub mod setup_check;
 pub mod xero;

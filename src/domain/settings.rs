@@ -235,6 +235,12 @@ pub const KEYS: &[Key] = &[
         Text,
         "Xero tax rate display name of untaxed lines (unset: 'No VAT' for GBP and EUR, 'GST Free Income' for AUD)"
     ),
+    key!(
+        "expert.users",
+        None,
+        Text,
+        "OS users allowed to `request --expert` (comma-separated; unset: everyone)"
+    ),
     key!("smtp.host", None, Text, "SMTP server host"),
     key!("smtp.port", Some("587"), Port, "SMTP server port"),
     key!(
@@ -364,6 +370,9 @@ pub struct Settings {
     pub fees_markup_percent: Decimal,
     pub xero: XeroSettings,
     pub smtp: Smtp,
+    /// OS users allowed to skip the checks with `request --expert`
+    /// (comma-separated); `None`: everyone.
+    pub expert_users: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -530,6 +539,7 @@ impl Settings {
                 username: text("smtp.username"),
                 from: text("smtp.from"),
             },
+            expert_users: text("expert.users"),
         })
     }
 
