@@ -19,6 +19,7 @@ pub mod payments;
 pub mod postbill;
 pub mod prebill;
 pub mod prorata;
+pub mod redact;
 pub mod rating;
 pub mod reference;
 pub mod settings;
