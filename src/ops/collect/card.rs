@@ -197,6 +197,7 @@ pub fn charge(
                 currency: settings.currency.clone(),
                 file: None,
                 sha256: None,
+                contents: None,
             };
             let pid = store::create(&tx, actor, &nr, &items)?;
             tx.commit()?;

@@ -20,7 +20,9 @@ mod results;
 mod tests;
 
 pub use card::{ChargeOptions, ChargeReport, Charged, Expired, charge};
-pub use dd::{CardFileOptions, DdOptions, FileRunReport, NothingNew, Written, card_file, dd};
+pub use dd::{
+    CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, Written, card_file, dd,
+};
 pub use results::{Applied, ResultsOptions, ResultsReport, Unknown, results};
 
 use crate::domain::lifecycle::RunStatus;
@@ -66,6 +68,9 @@ pub struct RunView {
     pub live: i64,
     pub created_at: String,
     pub created_by: String,
+    /// When its file was put in place; `null` while it is not (an
+    /// interrupted run: the next `collect` puts it there) and for Stripe.
+    pub placed_at: Option<String>,
 }
 
 impl From<store::PaymentRun> for RunView {
@@ -90,6 +95,7 @@ impl From<store::PaymentRun> for RunView {
             live: p.live,
             created_at: p.created_at,
             created_by: p.created_by,
+            placed_at: p.placed_at,
         }
     }
 }
