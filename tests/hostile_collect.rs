@@ -161,10 +161,7 @@ fn a_dd_file_left_staged_by_a_kill_is_put_in_place_by_the_next_run() {
     let s = step(&env, "collect_dd");
     assert_eq!(s["state"], "todo", "{s}");
     let detail = s["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("payment run 1 is not in place"),
-        "{detail}"
-    );
+    assert!(detail.contains("payment run 1 is not in place"), "{detail}");
     assert_eq!(s["command"], "billrun collect dd 1", "{s}");
     let list = env.ok(&["collect", "list"]);
     assert!(list.contains("NOT IN PLACE"), "{list}");

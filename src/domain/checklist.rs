@@ -762,7 +762,13 @@ fn collect_dd(f: &Facts) -> Step {
         StepKey::CollectDd,
         "Collect by Direct Debit",
         post_state(f, inv.dd_uncollected == 0 && inv.dd_unplaced.is_empty()),
-        collect_detail(f, inv.dd_uncollected, inv.dd_failed, &inv.dd_unplaced, &again),
+        collect_detail(
+            f,
+            inv.dd_uncollected,
+            inv.dd_failed,
+            &inv.dd_unplaced,
+            &again,
+        ),
         if inv.dd_unplaced.is_empty() {
             format!("billrun collect dd {id} --out dd-{id}.txt")
         } else {
@@ -778,7 +784,13 @@ fn collect_card(f: &Facts) -> Step {
         StepKey::CollectCard,
         "Collect by card",
         post_state(f, inv.card_uncollected == 0 && inv.card_unplaced.is_empty()),
-        collect_detail(f, inv.card_uncollected, inv.card_failed, &inv.card_unplaced, &again),
+        collect_detail(
+            f,
+            inv.card_uncollected,
+            inv.card_failed,
+            &inv.card_unplaced,
+            &again,
+        ),
         if inv.card_unplaced.is_empty() {
             format!("billrun collect card {}", f.run_id)
         } else {

@@ -24,8 +24,8 @@
 use crate::domain::bank::{self, BankDetails};
 use crate::domain::csvfile::{self, Problem, Table};
 use crate::domain::money;
-use crate::domain::redact;
 use crate::domain::payfile::{DebitItem, PayFile, PayFileError, Sequence, Unsuitable};
+use crate::domain::redact;
 use chrono::NaiveDate;
 use std::collections::HashSet;
 use std::fmt;
@@ -1095,9 +1095,15 @@ mod tests {
         });
         let reason = r.reason().unwrap();
         assert!(!reason.contains("51HqLyj"), "{reason}");
-        assert_eq!(reason, "card_declined: key sk_live_****bUeG with Bearer ****");
+        assert_eq!(
+            reason,
+            "card_declined: key sk_live_****bUeG with Bearer ****"
+        );
         let r = record_outcome(&O::Failed {
-            reason: format!("HTTP 400: {{\"k\":\"whsec_abc\", \"r\":\"rk_live_{}\"}}", "x".repeat(30)),
+            reason: format!(
+                "HTTP 400: {{\"k\":\"whsec_abc\", \"r\":\"rk_live_{}\"}}",
+                "x".repeat(30)
+            ),
             retryable: false,
         });
         assert_eq!(

@@ -62,10 +62,13 @@ fn mask_at(s: &str) -> Option<(String, usize)> {
         if token == 0 {
             return None;
         }
-        return Some((format!("{}{}****", &s[..6], &after[..spaces]), 6 + spaces + token));
+        return Some((
+            format!("{}{}****", &s[..6], &after[..spaces]),
+            6 + spaces + token,
+        ));
     }
-    if s.starts_with("whsec_") {
-        let tail = token_len(&s[6..]);
+    if let Some(rest) = s.strip_prefix("whsec_") {
+        let tail = token_len(rest);
         return (tail > 0).then(|| ("whsec_****".to_string(), 6 + tail));
     }
     if !(s.starts_with("sk_") || s.starts_with("rk_")) {
@@ -166,7 +169,15 @@ mod tests {
             secrets("a sk_test_1 b sk_test_2 c whsec_3 Bearer 4"),
             "a sk_test_**** b sk_test_**** c whsec_**** Bearer ****"
         );
-        for t in ["sk_", "rk_live_", "whsec_", "Bearer ", "béarer x", "Bearé", "BEAR"] {
+        for t in [
+            "sk_",
+            "rk_live_",
+            "whsec_",
+            "Bearer ",
+            "béarer x",
+            "Bearé",
+            "BEAR",
+        ] {
             let _ = secrets(t);
         }
     }

@@ -209,7 +209,9 @@ struct FileRun<'a> {
 /// (`synchronous=FULL` on this connection), and only then is the file
 /// renamed into place: a submittable file always has its payment run on
 /// disk. A kill in between leaves the staged file as `.<name>.XXXXXX.tmp`
-/// beside the file's path; a failed rename names it in the error.
+/// beside the file's path and the payment run not placed (`placed_at`
+/// empty); the next call first puts its recorded bytes in place
+/// ([`finish_placing`]).
 fn write_run(
     store: &mut Store,
     actor: &Actor,

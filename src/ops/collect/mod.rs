@@ -3,7 +3,8 @@
 //! - [`dd`] and [`card_file`] write a payment file: the payment run is
 //!   committed durably (`synchronous=FULL`) before its file, staged beside
 //!   its path, is renamed into place, so a submittable file always has its
-//!   payment run on disk;
+//!   payment run on disk; the run records the file's bytes, and one left
+//!   out of place by an interrupted run is put in place by the next;
 //! - [`charge`] charges card invoices through Stripe, each item (with its
 //!   idempotency key) committed before its request and its outcome after;
 //! - [`results`] applies a bank or gateway results file in one transaction;
