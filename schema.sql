@@ -635,3 +635,15 @@ CREATE TABLE cdr_missing_acks (
     acknowledged_at TEXT NOT NULL,
     PRIMARY KEY (run_id, carrier)
 );
+
+-- migration: 13
+-- A payment file is put in place only after its payment run is committed
+-- (ops::collect). `contents` keeps the file's bytes so that a run killed
+-- in between can always be finished: the next `collect dd` / `collect card
+-- --out` writes the recorded bytes (checked against `sha256`) to `file`.
+-- `placed_at` is set once the file is in place; until then `status` shows
+-- the collect step as not done. Payment runs recorded before this
+-- migration are taken as placed.
+ALTER TABLE payment_runs ADD COLUMN contents BLOB;
+ALTER TABLE payment_runs ADD COLUMN placed_at TEXT;
+UPDATE payment_runs SET placed_at = created_at WHERE file IS NOT NULL;

@@ -184,6 +184,11 @@ pub struct InvoiceFacts {
     pub dd_failed: u64,
     pub card_uncollected: u64,
     pub card_failed: u64,
+    /// Payment runs whose file is recorded but not in place (an
+    /// interrupted `collect dd` / `collect card --out`): not done until
+    /// the next such command puts it there.
+    pub dd_unplaced: Vec<i64>,
+    pub card_unplaced: Vec<i64>,
 }
 
 /// Everything the checklist needs to know about a run.
@@ -903,11 +908,18 @@ fn print(f: &Facts) -> Step {
     )
 }
 
-fn collect_detail(f: &Facts, n: u64, failed: u64) -> String {
+fn collect_detail(f: &Facts, n: u64, failed: u64, unplaced: &[i64], again: &str) -> String {
     post_detail(f, || {
         let mut d = format!("{n} invoices not yet in a payment run");
         if failed > 0 {
             d.push_str(&format!(", {failed} failed collections"));
+        }
+        if !unplaced.is_empty() {
+            let ids: Vec<String> = unplaced.iter().map(i64::to_string).collect();
+            d.push_str(&format!(
+                "; the file of payment run {} is not in place (interrupted): run `{again}` to put it there",
+                ids.join(", ")
+            ));
         }
         d
     })
@@ -916,23 +928,45 @@ fn collect_detail(f: &Facts, n: u64, failed: u64) -> String {
 fn collect_dd(f: &Facts) -> Step {
     let id = f.run_id;
     let inv = &f.invoices;
+    let again = format!("billrun collect dd {id}");
     step(
         StepKey::CollectDd,
         "Collect by Direct Debit",
-        post_state(f, inv.dd_uncollected == 0),
-        collect_detail(f, inv.dd_uncollected, inv.dd_failed),
-        format!("billrun collect dd {id} --out dd-{id}.txt"),
+        post_state(f, inv.dd_uncollected == 0 && inv.dd_unplaced.is_empty()),
+        collect_detail(
+            f,
+            inv.dd_uncollected,
+            inv.dd_failed,
+            &inv.dd_unplaced,
+            &again,
+        ),
+        if inv.dd_unplaced.is_empty() {
+            format!("billrun collect dd {id} --out dd-{id}.txt")
+        } else {
+            again
+        },
     )
 }
 
 fn collect_card(f: &Facts) -> Step {
     let inv = &f.invoices;
+    let again = format!("billrun collect card {} --out FILE", f.run_id);
     step(
         StepKey::CollectCard,
         "Collect by card",
-        post_state(f, inv.card_uncollected == 0),
-        collect_detail(f, inv.card_uncollected, inv.card_failed),
-        format!("billrun collect card {}", f.run_id),
+        post_state(f, inv.card_uncollected == 0 && inv.card_unplaced.is_empty()),
+        collect_detail(
+            f,
+            inv.card_uncollected,
+            inv.card_failed,
+            &inv.card_unplaced,
+            &again,
+        ),
+        if inv.card_unplaced.is_empty() {
+            format!("billrun collect card {}", f.run_id)
+        } else {
+            again
+        },
     )
 }
 

@@ -29,6 +29,7 @@ pub enum Kind {
     Port,
     Currency,
     OneOf(&'static [&'static str]),
+    /// An `https://` URL (`http://` only to 127.0.0.1, ::1, localhost).
     Url,
     Email,
     Digits(usize),
@@ -328,10 +329,10 @@ pub fn validate(name: &str, value: &str) -> Result<String, String> {
         },
         OneOf(opts) if opts.contains(&v) => Ok(v.to_string()),
         OneOf(opts) => bad(&format!("expected one of {}", opts.join(", "))),
-        Url if v.starts_with("http://") || v.starts_with("https://") => {
-            Ok(v.trim_end_matches('/').to_string())
-        }
-        Url => bad("expected an http(s) URL"),
+        Url => match crate::domain::collect::check_api_base(v) {
+            Ok(()) => Ok(v.trim_end_matches('/').to_string()),
+            Err(e) => bad(&e),
+        },
         Email if v.contains('@') && !v.contains(char::is_whitespace) => Ok(v.to_string()),
         Email => bad("expected an email address"),
         Digits(n) if v.len() == n && v.bytes().all(|b| b.is_ascii_digit()) => Ok(v.to_string()),
