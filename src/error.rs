@@ -1,4 +1,4 @@
-//! The library's error type. Each variant maps to one exit code of SPEC §2.
+//! The library's error type. Each variant maps to one exit code of docs/commands.md
 
 use thiserror::Error;
 
@@ -25,7 +25,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error (SPEC §2).
+    /// The process exit code for this error (docs/commands.md).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,

@@ -1,4 +1,4 @@
-//! `billrun collect dd | card | results | list | show`: payment runs (SPEC §11).
+//! `billrun collect dd | card | results | list | show`: payment runs (docs/collection.md).
 //!
 //! The workflows are in [`crate::ops::collect`]; this module parses the
 //! arguments, calls them, prints their reports (`print`) and maps their

@@ -119,7 +119,7 @@ pub enum Command {
     Invoices(invoices::Args),
     /// Print bundles: merged PDFs of print/both invoices, sorted by postcode.
     Print(print::Args),
-    /// Payment runs: Direct Debit files, card charges, results (SPEC §11).
+    /// Payment runs: Direct Debit files, card charges, results (docs/collection.md).
     #[command(subcommand)]
     Collect(collect::Cmd),
     /// The next-steps checklist of a run.

@@ -1,4 +1,4 @@
-//! The next-steps checklist (SPEC §1.1), computed from facts gathered from the
+//! The next-steps checklist (docs/checklist.md), computed from facts gathered from the
 //! database. Nothing here is stored: only the operator's confirmations are.
 //! A step that cannot be known yet is `blocked` or `waiting`, never faked as done.
 

@@ -1,15 +1,15 @@
-//! Collection rules (SPEC §11), as pure functions: which invoices a new
+//! Collection rules (docs/collection.md), as pure functions: which invoices a new
 //! payment run takes and at which attempt, the Direct Debit sequence of an
 //! item and the collection date, the items a payment run records
 //! ([`plan`], [`card_items`]), what a bank/gateway result does to an item
 //! ([`effect`], [`record_outcome`], [`dishonour_fee`]), how an invoice
 //! stands for the checklist, and reading the results file.
 //!
-//! Decisions (where the spec is silent):
+//! Decisions (where the documented rules were silent):
 //! - An invoice's collection history is its list of payment items, oldest
 //!   first. Only the latest item matters for what happens next.
 //! - `refer` items are retried by the next payment run of their kind
-//!   automatically (SPEC: "retried in the next payment run"), as long as
+//!   automatically (docs/collection.md: "retried in the next payment run"), as long as
 //!   fewer than `collect.max_retries` retries were made. `--retry-failed`
 //!   also retries declined, dishonoured and failed items, within the same
 //!   limit. Approved and live items are never collected again.
@@ -727,7 +727,7 @@ fn unmasked_record(outcome: &ChargeOutcome) -> ChargeRecord {
 
 /// The fee an item's new state charges the customer: `collect.dishonour_fee`
 /// for a dishonour (a returned debit), nothing for a decline, a failure or
-/// a referral (SPEC §11).
+/// a referral (docs/collection.md).
 pub fn dishonour_fee(state: ItemState, fee_minor: i64) -> i64 {
     if state == ItemState::Dishonoured && fee_minor > 0 {
         fee_minor

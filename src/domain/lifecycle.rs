@@ -3,7 +3,7 @@
 //! writes the audit log in the same transaction).
 //!
 //! `pending` → (`ready` → `approved`, optional sign-off) → `requested` →
-//! `running` → `completed`. Decisions where the spec is silent:
+//! `running` → `completed`. Decisions where the documented rules were silent:
 //! - changing a field (`set-dates`) of a `ready`/`approved` run withdraws the
 //!   sign-off: the run goes back to `pending` and must be signed off again;
 //! - `approve` is allowed from `pending` too (it implies ready);

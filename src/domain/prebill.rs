@@ -1,4 +1,4 @@
-//! The pre-billing report (SPEC §8): per customer figures and flags from
+//! The pre-billing report (docs/commands.md#prebill): per customer figures and flags from
 //! the same invoice drafts production will create, plus totals.
 
 use super::invoice::{Category, Draft, Outcome};

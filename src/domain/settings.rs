@@ -1,4 +1,4 @@
-//! The settings catalogue (SPEC §12): every key, its default and its validator.
+//! The settings catalogue (docs/settings.md): every key, its default and its validator.
 //!
 //! Unknown keys and bad values are refused. Secrets are never settings: the SMTP
 //! password comes only from `BILLRUN_SMTP_PASSWORD`, the Stripe key only from

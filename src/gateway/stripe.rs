@@ -1,4 +1,4 @@
-//! Card collection through Stripe's PaymentIntents API (§11, `collect card`).
+//! Card collection through Stripe's PaymentIntents API (docs/collection.md, `collect card`).
 //!
 //! One call creates and confirms a PaymentIntent off-session for a saved card
 //! (`pm_…`). Every request carries the caller's `Idempotency-Key` (one per

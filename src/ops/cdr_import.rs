@@ -1,4 +1,4 @@
-//! CDR files (SPEC §4): `cdr import`, `cdr fetch`, `cdr process`,
+//! CDR files (docs/file-formats.md#cdr-files): `cdr import`, `cdr fetch`, `cdr process`,
 //! `cdr ignore`, and `carriers add`.
 //!
 //! **Durability order.** A file is copied into the file store

@@ -1,4 +1,4 @@
-//! Carriers, CDR files, CDRs and billing errors (SPEC §4, §5): every query
+//! Carriers, CDR files, CDRs and billing errors (docs/file-formats.md#cdr-files, docs/rating.md): every query
 //! of the CDR feature, and the file store.
 //!
 //! **File store.** An imported or fetched file is kept, byte for byte, in
@@ -1315,7 +1315,7 @@ pub fn open_errors_cost(conn: &Connection) -> Result<rust_decimal::Decimal> {
     Ok(sum)
 }
 
-/// Open billing-error counts by kind (CDR kinds, SPEC order).
+/// Open billing-error counts by kind (CDR kinds, documented order).
 pub fn open_error_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
     let mut st = conn
         .prepare("SELECT kind, count(*) FROM billing_errors WHERE state = 'open' GROUP BY kind")?;

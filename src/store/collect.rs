@@ -1,4 +1,4 @@
-//! Payment runs and payment items (SPEC §11): which invoices are due for
+//! Payment runs and payment items (docs/collection.md): which invoices are due for
 //! collection, recording a payment run, and recording results (payments,
 //! reversals, dishonour fees). Every change is audited in its transaction.
 //!
@@ -8,7 +8,7 @@
 //! themselves are recorded *unallocated* (`invoice_id` NULL, `source`
 //! `collection`): like every payment received after production, the next
 //! run's production applies them to the customer's next invoice against the
-//! opening balance (SPEC §7, §9). Allocating them to the collected invoice
+//! opening balance (docs/file-formats.md#payments, docs/rating.md#invoices). Allocating them to the collected invoice
 //! would hide them from that production and bill the customer twice.
 
 use super::audit::{self, Actor};

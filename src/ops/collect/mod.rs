@@ -1,4 +1,4 @@
-//! Collection: Direct Debit files, card charges, results (SPEC §11).
+//! Collection: Direct Debit files, card charges, results (docs/collection.md).
 //!
 //! - [`dd`] and [`card_file`] write a payment file: the payment run is
 //!   committed durably (`synchronous=FULL`) before its file, staged beside
