@@ -142,6 +142,9 @@ pub fn check_one(
     if reference.is_empty() {
         errs.push(("--reference".into(), "must not be empty".into()));
     }
+    if let Err(e) = csvfile::control_free(reference) {
+        errs.push(("--reference".into(), e));
+    }
     for (col, e) in check_refs(known, &mut HashMap::new(), account.trim(), reference, 0) {
         errs.push((format!("--{col}"), e));
     }
@@ -523,6 +526,8 @@ C1002,2026-11-02,6,cash,X\n";
         let e = check_one(&k, "C1001", "2026-11-01", "0", "gold", "OLD-1").unwrap_err();
         let flags: Vec<&str> = e.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(flags, ["--amount", "--method", "--reference"]);
+        let e = check_one(&k, "C1001", "2026-11-01", "5", "cash", "R\n1").unwrap_err();
+        assert!(e[0].1.contains("U+000A (line feed)"), "{e:?}");
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::domain::money;
 use crate::domain::settings::{Settings, currency_symbol};
 use crate::error::{Result, bad_input, external, precondition};
 use crate::gateway::email::{
-    InvoiceEmail, Mailer, Security, SendOutcome, SmtpSettings, build_message, write_eml,
+    InvoiceEmail, Mailer, Security, SendOutcome, SmtpSettings, build_message, header_text,
+    write_eml,
 };
 use crate::store::audit::Actor;
 use crate::store::email::{self as records, Candidate, NewAttempt, Outcome, Target};
@@ -127,7 +128,9 @@ fn sender(settings: &Settings) -> Result<Sender> {
                 "no sender address: set one with `billrun config set smtp.from billing@example.com`",
             )
         })?;
-    let name = company.replace(['"', '\\'], "");
+    // A company name stored before `config set` refused control characters
+    // must not break the From header (every message would fail).
+    let name = header_text(&company).replace(['"', '\\'], "");
     let from = if from_address.contains('<') || name.is_empty() {
         from_address.clone()
     } else {

@@ -1,0 +1,249 @@
+//! Issue 15, hostile input in the mail/fees/payments/Xero/CSV area: fee
+//! lines repeated within one file, control characters reaching email
+//! headers, formula injection in the CSV files billrun writes, Xero payment
+//! types and dates, and two `email` runs at once.
+
+mod support;
+
+use support::Env;
+use support::seed::{self, Spec};
+use support::smtp::SmtpServer;
+
+fn db(env: &Env) -> rusqlite::Connection {
+    rusqlite::Connection::open(&env.db).unwrap()
+}
+
+const FEE_HEADER: &str = "service,fee_code,description,amount,period_start,period_end\n";
+
+fn fees_on(e: &Env) {
+    db(e)
+        .execute(
+            "INSERT INTO carriers (name, format, created_at) VALUES ('openreach', 'billrun', '2026-11-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+    e.ok(&["config", "set", "features.wholesale_fees", "true"]);
+}
+
+/// Item 1: a line repeated within ONE fee file is refused like a line
+/// already imported from another file, naming file:line and the first line.
+#[test]
+fn a_fee_line_repeated_within_one_file_is_refused() {
+    let e = Env::new().with_reference_data();
+    fees_on(&e);
+    let f = e.write(
+        "fees-nov.csv",
+        &format!(
+            "{FEE_HEADER}01134960000,BIZ,Line rental wholesale,18.50,2026-11-01,2026-11-30\n\
+01134960001,BIZ,Line rental wholesale,18.50,2026-11-01,2026-11-30\n\
+01134960000,BIZ,Line rental wholesale,18.50,2026-11-01,2026-11-30\n\
+01134960000,BIZ,Line rental (again),18.5,2026-11-01,2026-11-30\n"
+        ),
+    );
+    let before = e.snapshot();
+    let err = e.fails(4, &["fees", "import", &f, "--carrier", "openreach"]);
+    assert!(
+        err.contains("fees-nov.csv:4: the same fee line") && err.contains("already on line 2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("fees-nov.csv:5: the same fee line"),
+        "18.5 is 18.50, the description does not count: {err}"
+    );
+    assert!(err.contains("2 fee lines would be billed twice"), "{err}");
+    assert_eq!(e.snapshot(), before, "nothing imported");
+
+    // Without the repeats the file goes in; a second file with the same
+    // line written 18.5 is refused as before.
+    let ok = e.write(
+        "fees-ok.csv",
+        &format!("{FEE_HEADER}01134960000,BIZ,Line rental wholesale,18.50,2026-11-01,2026-11-30\n"),
+    );
+    let v = e.json(&["fees", "import", &ok, "--carrier", "openreach"]);
+    assert_eq!(v["lines"], 1);
+    let again = e.write(
+        "fees-again.csv",
+        &format!("{FEE_HEADER}01134960000,BIZ,Line rental,18.5,2026-11-01,2026-11-30\n"),
+    );
+    let err = e.fails(4, &["fees", "import", &again, "--carrier", "openreach"]);
+    assert!(
+        err.contains("fees-again.csv:2: the same fee line") && err.contains("fees-ok.csv line 2"),
+        "{err}"
+    );
+}
+
+fn env_with_smtp(port: u16) -> Env {
+    let env = Env::new().with_reference_data();
+    for (k, v) in [
+        ("company.name", "Northern Fibre & Voice Ltd"),
+        ("company.email", "billing@nfv.example"),
+        ("smtp.host", "127.0.0.1"),
+        ("smtp.port", &port.to_string()),
+        ("smtp.security", "none"),
+        ("smtp.from", "billing@nfv.example"),
+    ] {
+        env.ok(&["config", "set", k, v]);
+    }
+    env
+}
+
+/// Item 3: a customer name (and a company name) holding CR/LF, stored by an
+/// older billrun or another path, never makes `email` panic: the header is
+/// neutralised, every invoice is sent, nothing is injected.
+#[test]
+fn a_name_with_a_newline_in_the_database_does_not_panic_email() {
+    let server = SmtpServer::start().unwrap();
+    let env = env_with_smtp(server.port());
+    let specs = [
+        Spec {
+            account: "C1001",
+            total_minor: 1200,
+        },
+        Spec {
+            account: "C1002",
+            total_minor: 3400,
+        },
+    ];
+    seed::completed_run(&env, &specs);
+    let c = db(&env);
+    c.execute(
+        "UPDATE customers SET name = 'Harbour Cafe\r\nBcc: evil@example.net' WHERE account = 'C1001'",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE settings SET value = 'Northern\r\nBcc: evil@example.net' WHERE key = 'company.name'",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let out = env.cmd().args(["--json", "email", "1"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sent"].as_array().unwrap().len(), 2, "{v}");
+    let got = server.messages();
+    assert_eq!(got.len(), 2);
+    for m in &got {
+        assert!(!m.to.iter().any(|t| t.contains("evil")), "{:?}", m.to);
+        let text = String::from_utf8_lossy(&m.data);
+        let headers = text.split("\r\n\r\n").next().unwrap();
+        assert!(
+            !headers.lines().any(|l| l.starts_with("Bcc:")),
+            "no header injected:\n{headers}"
+        );
+    }
+    // --resend goes through the same door.
+    let out = env
+        .cmd()
+        .args(["email", "1", "--resend", "NFV-10001"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.messages().len(), 3);
+}
+
+/// Every cell of a CSV file billrun wrote, with its header.
+fn csv_cells(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .unwrap();
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|x| x.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// No cell a spreadsheet would run as a formula: a leading `=`, `+`, `@`,
+/// tab or CR never, a leading `-` only on a number.
+fn assert_no_formula(path: &std::path::Path) {
+    let (_, rows) = csv_cells(path);
+    for row in rows {
+        for cell in row {
+            let risky = match cell.chars().next() {
+                Some('=' | '+' | '@' | '\t' | '\r') => true,
+                Some('-') => cell.parse::<rust_decimal::Decimal>().is_err(),
+                _ => false,
+            };
+            assert!(!risky, "{}: formula cell {cell:?}", path.display());
+        }
+    }
+}
+
+const EVIL: &str = "=HYPERLINK(\"http://x\",\"y\")";
+
+/// Item 8: a name that is a spreadsheet formula is neutralised (a leading
+/// single quote) in `prebill --csv`, `postbill --csv` and `xero export`;
+/// figures (negative ones too) stay numbers.
+#[test]
+fn formula_names_are_neutralised_in_every_csv_written() {
+    let e = Env::new();
+    e.ok(&["init"]);
+    let customers = std::fs::read_to_string(support::fixture("customers.csv"))
+        .unwrap()
+        .replacen(
+            "C1001,Harbour Cafe Ltd,",
+            "C1001,\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",",
+            1,
+        )
+        .replacen("C1002,Northgate Dental Practice,", "C1002,@SUM(1+1),", 1)
+        .replacen("C1003,Kiln & Co Architects,", "C1003,-Kiln,", 1);
+    let customers = e.write("customers.csv", &customers);
+    for (what, file) in [
+        (
+            "tariffs",
+            support::fixture("tariffs.csv").display().to_string(),
+        ),
+        ("plans", support::fixture("plans.csv").display().to_string()),
+        ("customers", customers),
+        (
+            "services",
+            support::fixture("services.csv").display().to_string(),
+        ),
+    ] {
+        e.ok(&[what, "import", &file]);
+    }
+    e.ok(&["config", "set", "xero.enabled", "true"]);
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    let pre = e.path("pre.csv");
+    e.ok(&["prebill", "1", "--csv", pre.to_str().unwrap()]);
+    e.ok(&["request", "1", "--expert", "--yes"]);
+    let post = e.path("post.csv");
+    e.ok(&["postbill", "1", "--csv", post.to_str().unwrap()]);
+    let xero = e.path("xero.csv");
+    e.ok(&["xero", "export", "1", "--out", xero.to_str().unwrap()]);
+
+    for (path, name_col) in [(&pre, "name"), (&post, "name"), (&xero, "*ContactName")] {
+        assert_no_formula(path);
+        let (header, rows) = csv_cells(path);
+        let k = header.iter().position(|h| h == name_col).unwrap();
+        let names: Vec<&str> = rows.iter().map(|r| r[k].as_str()).collect();
+        let evil = format!("'{EVIL}");
+        assert!(
+            names.contains(&evil.as_str()),
+            "{}: {names:?}",
+            path.display()
+        );
+        assert!(
+            names.contains(&"'@SUM(1+1)"),
+            "{}: {names:?}",
+            path.display()
+        );
+        assert!(names.contains(&"'-Kiln"), "{}: {names:?}", path.display());
+    }
+}
