@@ -584,3 +584,11 @@ ALTER TABLE cdrs_v11 RENAME TO cdrs;
 CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe);
 CREATE INDEX cdrs_unbilled ON cdrs(start) WHERE invoice_id IS NULL AND state = 1;
 CREATE INDEX cdrs_invoice ON cdrs(invoice_id) WHERE invoice_id IS NOT NULL;
+
+-- migration: 12
+-- Xero payments keep Xero's own type (issue 15): the payment method/type
+-- column of the export, else the bank account the payment went into. The
+-- method is mapped from it when it names one of billrun's (card, direct
+-- debit, …), else it stays `xero`; `check_payments` then shows such
+-- payments by type (`xero (PayPal)`). NULL for payments not from Xero.
+ALTER TABLE payments ADD COLUMN xero_type TEXT;

@@ -247,3 +247,175 @@ fn formula_names_are_neutralised_in_every_csv_written() {
         assert!(names.contains(&"'-Kiln"), "{}: {names:?}", path.display());
     }
 }
+
+fn check_payments(e: &Env) -> serde_json::Value {
+    e.json(&["status", "1"])["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "check_payments")
+        .unwrap()
+        .clone()
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// A run whose cutoff is today (so payments dated up to today are "this run").
+fn run_to_today(e: &Env) {
+    let cutoff = today();
+    let invoice = cutoff + chrono::Days::new(1);
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        &invoice.to_string(),
+        "--cutoff",
+        &cutoff.to_string(),
+    ]);
+}
+
+/// Item 14: Xero's payment type is kept; the method is mapped from it when
+/// it names one of billrun's, and `check_payments` separates the rest.
+#[test]
+fn xero_payments_keep_their_type() {
+    let e = Env::new().with_reference_data();
+    run_to_today(&e);
+    let d = (today() - chrono::Days::new(2))
+        .format("%d/%m/%Y")
+        .to_string();
+    let f = e.write(
+        "xero.csv",
+        &format!(
+            "*Date,Account Number,Reference,Amount Paid,Payment Method,Bank Account\n\
+{d},C1001,X1,10.00,Credit Card,Business Current\n\
+{d},C1002,X2,20.00,Direct Debit,Business Current\n\
+{d},C1003,X3,30.00,PayPal,Business Current\n\
+{d},C1004,X4,40.00,,Stripe GBP\n"
+        ),
+    );
+    e.ok(&["payments", "import", &f, "--format", "xero"]);
+    let list = e.json(&["payments", "list"]);
+    let got: Vec<(String, String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["reference"].as_str().unwrap().to_string(),
+                p["method"].as_str().unwrap().to_string(),
+                p["xero_type"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("X1", "card", "Credit Card"),
+        ("X2", "direct_debit", "Direct Debit"),
+        ("X3", "xero", "PayPal"),
+        ("X4", "card", "Stripe GBP"),
+    ];
+    for w in want {
+        assert!(
+            got.contains(&(w.0.into(), w.1.into(), w.2.into())),
+            "{w:?} in {got:?}"
+        );
+    }
+    let detail = check_payments(&e)["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("card 2 50.00"), "{detail}");
+    assert!(detail.contains("direct_debit 1 20.00"), "{detail}");
+    assert!(detail.contains("xero (PayPal) 1 30.00"), "{detail}");
+}
+
+/// Item 14: a header-only Xero export is recorded but does not clear the
+/// stale-Xero-payments warning (it says nothing about being up to date).
+#[test]
+fn a_header_only_xero_file_is_not_a_fresh_import() {
+    let e = Env::new().with_reference_data();
+    run_to_today(&e);
+    e.ok(&["config", "set", "xero.enabled", "true"]);
+    let f = e.write("empty.csv", "*Date,Account Number,Reference,Amount Paid\n");
+    let out = e
+        .cmd()
+        .args(["payments", "import", &f, "--format", "xero"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("holds no payments"), "{stderr}");
+    let w = check_payments(&e)["warning"].clone();
+    assert!(
+        w.as_str().unwrap_or("").contains("never imported"),
+        "the warning stays: {w}"
+    );
+    // A file with a payment does count.
+    let d = today().to_string();
+    let f = e.write(
+        "one.csv",
+        &format!("*Date,Account Number,Reference,Amount Paid\n{d},C1001,X1,10.00\n"),
+    );
+    e.ok(&["payments", "import", &f, "--format", "xero"]);
+    assert!(check_payments(&e).get("warning").is_none());
+}
+
+/// Item 14: payment dates more than 7 days ahead or more than a year back
+/// are refused (file:line:column) unless `--allow-date`; ours, Xero's and
+/// `payments add` alike.
+#[test]
+fn payments_dated_far_away_need_allow_date() {
+    let e = Env::new().with_reference_data();
+    let ahead = (today() + chrono::Days::new(8)).to_string();
+    let back = (today() - chrono::Months::new(12) - chrono::Days::new(1)).to_string();
+    let ok = (today() + chrono::Days::new(7)).to_string();
+    let f = e.write(
+        "p.csv",
+        &format!(
+            "account,date,amount,method,reference\n\
+C1001,{ok},5,cash,R1\nC1001,{ahead},5,cash,R2\nC1001,{back},5,cash,R3\n"
+        ),
+    );
+    let before = e.snapshot();
+    let err = e.fails(4, &["payments", "import", &f]);
+    assert!(
+        err.contains(&format!(
+            "p.csv:3:2: date: {ahead} is more than 7 days after today"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "p.csv:4:2: date: {back} is more than a year before today"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--allow-date"), "{err}");
+    assert_eq!(e.snapshot(), before);
+    let x = e.write(
+        "x.csv",
+        &format!("Date,Account Number,Reference,Amount\n{ahead},C1002,X1,10.00\n"),
+    );
+    let err = e.fails(4, &["payments", "import", &x, "--format", "xero"]);
+    assert!(err.contains("x.csv:2:1: date:"), "{err}");
+    let add = [
+        "payments",
+        "add",
+        "--account",
+        "C1003",
+        "--amount",
+        "5",
+        "--method",
+        "cash",
+        "--reference",
+        "A1",
+        "--date",
+        &back,
+    ];
+    let err = e.fails(4, &add);
+    assert!(err.contains("--date:"), "{err}");
+
+    let v = e.json(&["payments", "import", &f, "--allow-date"]);
+    assert_eq!(v["imported"], 3);
+    e.ok(&["payments", "import", &x, "--format", "xero", "--allow-date"]);
+    let mut add = add.to_vec();
+    add.push("--allow-date");
+    e.ok(&add);
+}
