@@ -419,3 +419,123 @@ C1001,{ok},5,cash,R1\nC1001,{ahead},5,cash,R2\nC1001,{back},5,cash,R3\n"
     add.push("--allow-date");
     e.ok(&add);
 }
+
+/// An SMTP server that takes `delay` to accept each message; counts them.
+fn slow_smtp(delay: std::time::Duration) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut w = stream.try_clone().unwrap();
+                let mut r = BufReader::new(stream);
+                let _ = w.write_all(b"220 slow.test ESMTP\r\n");
+                let mut line = String::new();
+                let mut in_data = false;
+                while r.read_line(&mut line).unwrap_or(0) > 0 {
+                    let cmd = line.to_ascii_uppercase();
+                    let reply: &[u8] = if in_data {
+                        if line == ".\r\n" {
+                            in_data = false;
+                            std::thread::sleep(delay);
+                            count.fetch_add(1, Ordering::SeqCst);
+                            b"250 2.0.0 Ok: queued as SLOW\r\n"
+                        } else {
+                            b""
+                        }
+                    } else if cmd.starts_with("EHLO") {
+                        b"250-slow.test\r\n250 8BITMIME\r\n"
+                    } else if cmd.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    } else if cmd.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n");
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    if !reply.is_empty() && w.write_all(reply).is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    (port, accepted)
+}
+
+/// Item 17: a second `email` while the first is sending says that another
+/// email run is in progress (exit 3), not that messages "may have gone";
+/// nothing is sent twice and the first run sends everything.
+#[test]
+fn a_second_email_run_says_another_is_in_progress() {
+    let (port, accepted) = slow_smtp(std::time::Duration::from_millis(700));
+    let env = env_with_smtp(port);
+    let specs: Vec<Spec<'_>> = ["C1001", "C1002", "C1003"]
+        .into_iter()
+        .map(|account| Spec {
+            account,
+            total_minor: 1200,
+        })
+        .collect();
+    seed::completed_run(&env, &specs);
+    #[allow(deprecated)]
+    let bin = assert_cmd::cargo::cargo_bin("billrun");
+    let first = std::process::Command::new(bin)
+        .arg("--db")
+        .arg(&env.db)
+        .args(["--json", "email", "1"])
+        .env("BILLRUN_OPERATOR", "first")
+        .env_remove("BILLRUN_DB")
+        .current_dir(env.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first run has an attempt in flight.
+    let started = std::time::Instant::now();
+    loop {
+        let n: i64 = db(&env)
+            .query_row(
+                "SELECT COUNT(*) FROM email_attempts WHERE state = 'in_flight'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        if n > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the first email run never started sending"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let err = env.fails(3, &["email", "1"]);
+    assert!(
+        err.contains("another `billrun email` is in progress"),
+        "{err}"
+    );
+    assert!(!err.contains("may have"), "{err}");
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sent"].as_array().unwrap().len(), 3);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Afterwards a re-run finds everything sent.
+    let v = env.json(&["email", "1"]);
+    assert_eq!(v["already_sent"], 3);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
