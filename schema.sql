@@ -647,3 +647,11 @@ CREATE TABLE cdr_missing_acks (
 ALTER TABLE payment_runs ADD COLUMN contents BLOB;
 ALTER TABLE payment_runs ADD COLUMN placed_at TEXT;
 UPDATE payment_runs SET placed_at = created_at WHERE file IS NOT NULL;
+
+-- migration: 14
+-- Xero payments keep Xero's own type (issue 15): the payment method/type
+-- column of the export, else the bank account the payment went into. The
+-- method is mapped from it when it names one of billrun's (card, direct
+-- debit, …), else it stays `xero`; `check_payments` then shows such
+-- payments by type (`xero (PayPal)`). NULL for payments not from Xero.
+ALTER TABLE payments ADD COLUMN xero_type TEXT;

@@ -76,6 +76,9 @@ pub fn add_code(
     clock: &dyn Clock,
 ) -> Result<()> {
     require_enabled(settings)?;
+    for (what, text) in [("CODE", code), ("DESCRIPTION", description)] {
+        csvfile::control_free(text).map_err(|e| crate::error::bad_input(format!("{what}: {e}")))?;
+    }
     let tx = store.write()?;
     feestore::add_code(&tx, actor, code, description, &stamp(clock))?;
     tx.commit()?;
