@@ -1,4 +1,4 @@
-//! `billrun payments add | import | list` (SPEC §7).
+//! `billrun payments add | import | list` (docs/file-formats.md#payments).
 
 use super::output::{self, Ctx, file_label, read_input};
 use crate::domain::money;

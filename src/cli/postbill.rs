@@ -1,4 +1,4 @@
-//! `postbill RUN [--csv F] [--json]`: the post-billing report (SPEC §8).
+//! `postbill RUN [--csv F] [--json]`: the post-billing report (docs/commands.md#prebill).
 
 use super::output::{self, Ctx};
 use crate::domain::lifecycle::RunStatus;

@@ -1,4 +1,4 @@
-//! `prebill RUN [--csv F] [--json]`: the pre-billing report (SPEC §8).
+//! `prebill RUN [--csv F] [--json]`: the pre-billing report (docs/commands.md#prebill).
 //! Computed without changing any billing data; before bills are requested
 //! the run keeps a snapshot of it (the `prebill` step), which `ready` and
 //! `approve` also take.

@@ -1,4 +1,4 @@
-//! Wholesale fixed fees (SPEC §6.2): a carrier's fixed-fee file, matched to
+//! Wholesale fixed fees (docs/rating.md#wholesale-fixed-fees): a carrier's fixed-fee file, matched to
 //! services, billed with a markup. Pure: the store supplies what exists.
 //!
 //! File: CSV with header `service, fee_code, description, amount,

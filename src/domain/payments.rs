@@ -1,4 +1,4 @@
-//! Payments received (SPEC §7): parsing and validating payment files and
+//! Payments received (docs/file-formats.md#payments): parsing and validating payment files and
 //! single payments. Pure: the store supplies the keys already in the
 //! database (accounts, references, invoice numbers) and writes the result.
 //!
@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 
-/// The payment methods of SPEC §7.
+/// The payment methods of docs/file-formats.md#payments
 pub const METHODS: &[&str] = &[
     "direct_debit",
     "card",

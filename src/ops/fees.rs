@@ -1,4 +1,4 @@
-//! Wholesale fixed fees (SPEC §6.2), behind `features.wholesale_fees`:
+//! Wholesale fixed fees (docs/rating.md#wholesale-fixed-fees), behind `features.wholesale_fees`:
 //! importing a carrier's fee file (each line matched to a service, the rest
 //! recorded as fee errors) and registering fee codes.
 

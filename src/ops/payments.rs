@@ -1,4 +1,4 @@
-//! Recording payments received (SPEC §7): one payment, or a whole payments
+//! Recording payments received (docs/file-formats.md#payments): one payment, or a whole payments
 //! file (ours or Xero's export), all or nothing.
 //!
 //! Validation reads what it checks against (accounts, references, invoice

@@ -1,4 +1,4 @@
-//! Wholesale fixed fees (SPEC §6.2): fee files, fee lines, fee codes, fee
+//! Wholesale fixed fees (docs/rating.md#wholesale-fixed-fees): fee files, fee lines, fee codes, fee
 //! errors (`fee_unknown_service`, `fee_unknown_code` in `billing_errors`),
 //! re-matching, and the read API production uses.
 

@@ -1,4 +1,4 @@
-//! Payments received (SPEC §7): storing, listing, the facts of the
+//! Payments received (docs/file-formats.md#payments): storing, listing, the facts of the
 //! `check_payments` step, and the read API production uses.
 
 use super::audit::{self, Actor};
