@@ -398,7 +398,7 @@ fn intent_outcome(intent: Intent) -> ChargeOutcome {
 }
 
 #[cfg(test)]
-#[path = "../../tests/support/stripe.rs"]
+#[path = "../../tests/it/support/stripe.rs"]
 mod fake_stripe;
 
 #[cfg(test)]

@@ -1,10 +1,8 @@
 //! Whole runs through production, every figure checked against values
 //! computed by hand from tests/data/billing (see the comments).
 
-mod support;
-
+use crate::support::{Env, sha256_hex};
 use serde_json::Value;
-use support::Env;
 
 fn data(name: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -532,11 +530,6 @@ fn production_resumes_after_kill_9() {
         .filter(|f| f.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Each pre-billing flag, on a second run so changes have a baseline.

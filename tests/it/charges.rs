@@ -1,7 +1,6 @@
 //! One-off charges and credits (SPEC §6.3), through the binary.
 
-mod support;
-use support::Env;
+use crate::support::Env;
 
 #[test]
 fn add_list_and_remove_charges_and_credits() {
@@ -145,7 +144,7 @@ fn bad_charges_are_refused_and_change_nothing() {
 
 /// A billed charge is set up with rusqlite (invoice_id set); the real
 /// production path is covered by `check_payments_after_real_production` in
-/// tests/payments.rs.
+/// tests/it/payments.rs.
 #[test]
 fn billed_charge_cannot_be_removed() {
     let e = Env::new().with_reference_data();

@@ -10,10 +10,8 @@
 //! `completed`) with SQL on the test database after creating the run
 //! through the CLI.
 
-mod support;
-
-use support::Env;
-use support::stripe::{FakeStripe, Reply};
+use crate::support::stripe::{FakeStripe, Reply};
+use crate::support::{Env, step};
 
 const HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token";
 
@@ -90,15 +88,6 @@ fn sql_str(env: &Env, sql: &str) -> String {
 fn mode(p: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-}
-
-fn step<'a>(status: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
-    status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap()
 }
 
 // ---------------------------------------------------------------- ABA
@@ -1083,7 +1072,7 @@ fn a_whole_run_is_produced_collected_and_complete_and_the_next_run_bills_nothing
     env.ok(&["--yes", "confirm", "1", "postbill"]);
     env.ok(&["print", "1", "--out", env.path("print").to_str().unwrap()]);
     // Email the email/both invoices to a real loopback SMTP server.
-    let smtp = support::smtp::SmtpServer::start().unwrap();
+    let smtp = crate::support::smtp::SmtpServer::start().unwrap();
     for (k, v) in [
         ("smtp.host", "127.0.0.1".to_string()),
         ("smtp.port", smtp.port().to_string()),

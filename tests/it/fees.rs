@@ -1,7 +1,6 @@
 //! Wholesale fixed fees (SPEC §6.2), through the binary.
 
-mod support;
-use support::Env;
+use crate::support::{Env, step};
 
 const HEADER: &str = "service,fee_code,description,amount,period_start,period_end\n";
 
@@ -28,16 +27,6 @@ fn fee_file(e: &Env) -> String {
 01134960001,BIZ,Line rental December,18.50,2026-12-01,2026-12-31\n"
         ),
     )
-}
-
-fn step(status: &serde_json::Value, key: &str) -> serde_json::Value {
-    status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap()
-        .clone()
 }
 
 #[test]

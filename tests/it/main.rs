@@ -1,0 +1,18 @@
+//! billrun's integration tests: one test binary (as ripgrep and cargo do),
+//! one module per area, each running the real `billrun` binary in a
+//! temporary directory. Shared helpers live in `support`; the expected
+//! payment files and CSV reports live in `golden/` (see `golden.rs`).
+//!
+//! Run one area with `cargo test --test it collect::`.
+
+mod support;
+
+mod billing;
+mod cdrs;
+mod charges;
+mod collect;
+mod email;
+mod fees;
+mod foundation;
+mod payments;
+mod xero;
