@@ -1,7 +1,6 @@
 //! billrun's integration tests: one test binary (as ripgrep and cargo do),
 //! one module per area, each running the real `billrun` binary in a
-//! temporary directory. Shared helpers live in `support`; the expected
-//! payment files and CSV reports live in `golden/` (see `golden.rs`).
+//! temporary directory. Shared helpers live in `support`.
 //!
 //! Run one area with `cargo test --test it collect::`.
 
@@ -14,5 +13,6 @@ mod collect;
 mod email;
 mod fees;
 mod foundation;
+mod golden;
 mod payments;
 mod xero;
