@@ -13,7 +13,7 @@
 //! the CDR is inserted with its compact dedupe key under a unique index
 //! (`ON CONFLICT DO NOTHING`); only when the key is taken are the stored
 //! fields compared (see `domain::cdrs`). CDRs go in 32 to a multi-row
-//! INSERT and are then settled line by line ([`store_prepared`]).
+//! INSERT and are then settled line by line (`store_prepared`).
 //!
 //! **Stored form** (schema.sql migration 9): `start` is INTEGER seconds of
 //! the local wall-clock time ([`start_secs`]); the rate description is read

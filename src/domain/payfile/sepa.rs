@@ -13,7 +13,7 @@
 //! Structure: one `GrpHdr`; one `PmtInf` per sequence type present (FRST
 //! first, then RCUR), each with its own count and control sum; one
 //! `DrctDbtTxInf` per invoice, `EndToEndId` = invoice number (max 35),
-//! `RmtInf/Ustrd` = "Invoice <number>".
+//! `RmtInf/Ustrd` = `"Invoice <number>"`.
 //!
 //! Decisions:
 //! - `Sequence::Represent` is sent as RCUR: SEPA has no re-presentation
