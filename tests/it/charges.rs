@@ -1,6 +1,6 @@
 //! One-off charges and credits (SPEC §6.3), through the binary.
 
-use crate::support::Env;
+use crate::support::{Env, db};
 
 #[test]
 fn add_list_and_remove_charges_and_credits() {
@@ -168,7 +168,7 @@ fn billed_charge_cannot_be_removed() {
         "--cutoff",
         "2026-11-30",
     ]);
-    let c = rusqlite::Connection::open(&e.db).unwrap();
+    let c = db(&e);
     c.execute_batch(&format!(
         "INSERT INTO invoices (id, run_id, number, seq, account, invoice_date, due_date, cutoff_date, currency,
            opening_balance_minor, payments_minor, charges_ex_tax_minor, tax_minor, total_charges_minor,

@@ -11,7 +11,7 @@
 //! through the CLI.
 
 use crate::support::stripe::{FakeStripe, Reply};
-use crate::support::{Env, step};
+use crate::support::{Env, db, step};
 
 const HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token";
 
@@ -40,7 +40,7 @@ fn seed_invoices(env: &Env, invoice_date: &str, cutoff: &str, invoices: &[(&str,
     let out = env.json(&["new", "--invoice-date", invoice_date, "--cutoff", cutoff]);
     let run = out["id"].as_i64().unwrap();
     let due = out["due_date"].as_str().unwrap().to_string();
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(env);
     for (account, due_minor) in invoices {
         let seq: i64 = conn
             .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM invoices", [], |r| {
@@ -75,12 +75,12 @@ fn seed_invoices(env: &Env, invoice_date: &str, cutoff: &str, invoices: &[(&str,
 }
 
 fn sql_i64(env: &Env, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(env);
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 fn sql_str(env: &Env, sql: &str) -> String {
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(env);
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
@@ -831,7 +831,7 @@ fn charged_then_inv2_answer_lost(env: &Env, more_sql: &str) -> FakeStripe {
     env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
     collect_card_ok(env);
     assert_eq!(fake.charges(), 3);
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(env);
     conn.execute_batch(&format!(
         "UPDATE payment_items SET state = 'live', gateway_id = NULL, payment_id = NULL, result_at = NULL
              WHERE reference = 'INV-2';
@@ -1240,7 +1240,7 @@ fn refusals_have_clear_errors_and_exit_codes() {
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
     assert_eq!(env.snapshot(), before);
     // A setting the format needs is missing: exit 3, nothing written.
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(&env);
     conn.execute("DELETE FROM settings WHERE key = 'dd.sort_code'", [])
         .unwrap();
     drop(conn);

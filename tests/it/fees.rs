@@ -1,6 +1,6 @@
 //! Wholesale fixed fees (SPEC §6.2), through the binary.
 
-use crate::support::{Env, step};
+use crate::support::{Env, db, step};
 
 const HEADER: &str = "service,fee_code,description,amount,period_start,period_end\n";
 
@@ -61,7 +61,7 @@ fn import_matches_lines_and_records_both_fee_error_kinds() {
     assert_eq!(v["fee_unknown_service"], 1);
     assert_eq!(v["fee_unknown_code"], 1);
 
-    let c = rusqlite::Connection::open(&e.db).unwrap();
+    let c = db(&e);
     let errs: Vec<(String, String, i64, String)> = c
         .prepare("SELECT kind, state, line, carrier_cost FROM billing_errors ORDER BY line")
         .unwrap()
