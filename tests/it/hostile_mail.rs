@@ -3,11 +3,10 @@
 //! headers, formula injection in the CSV files billrun writes, Xero payment
 //! types and dates, and two `email` runs at once.
 
-mod support;
 
-use support::Env;
-use support::seed::{self, Spec};
-use support::smtp::SmtpServer;
+use crate::support::Env;
+use crate::support::seed::{self, Spec};
+use crate::support::smtp::SmtpServer;
 
 fn db(env: &Env) -> rusqlite::Connection {
     rusqlite::Connection::open(&env.db).unwrap()
@@ -188,7 +187,7 @@ const EVIL: &str = "=HYPERLINK(\"http://x\",\"y\")";
 fn formula_names_are_neutralised_in_every_csv_written() {
     let e = Env::new();
     e.ok(&["init"]);
-    let customers = std::fs::read_to_string(support::fixture("customers.csv"))
+    let customers = std::fs::read_to_string(crate::support::fixture("customers.csv"))
         .unwrap()
         .replacen(
             "C1001,Harbour Cafe Ltd,",
@@ -201,13 +200,13 @@ fn formula_names_are_neutralised_in_every_csv_written() {
     for (what, file) in [
         (
             "tariffs",
-            support::fixture("tariffs.csv").display().to_string(),
+            crate::support::fixture("tariffs.csv").display().to_string(),
         ),
-        ("plans", support::fixture("plans.csv").display().to_string()),
+        ("plans", crate::support::fixture("plans.csv").display().to_string()),
         ("customers", customers),
         (
             "services",
-            support::fixture("services.csv").display().to_string(),
+            crate::support::fixture("services.csv").display().to_string(),
         ),
     ] {
         e.ok(&[what, "import", &file]);
