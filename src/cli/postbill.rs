@@ -1,8 +1,8 @@
 //! `postbill RUN [--csv F] [--json]`: the post-billing report (docs/commands.md#prebill).
 
 use super::output::{self, Ctx};
-use crate::domain::lifecycle::RunStatus;
 use crate::domain::csvfile::safe_cell;
+use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;
 use crate::ops;
 use crate::ops::postbill::{Postbill, PostbillOptions};

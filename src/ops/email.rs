@@ -295,7 +295,7 @@ fn lock(
     run_name: &str,
     clock: &dyn Clock,
 ) -> Result<Option<std::fs::File>> {
-    use std::io::{Read, Seek, Write};
+    use std::io::{Seek, Write};
     let Some(db) = store.conn.path().filter(|p| !p.is_empty()) else {
         return Ok(None);
     };
@@ -333,8 +333,7 @@ fn lock(
             Ok(Some(f))
         }
         Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = f.read_to_string(&mut holder);
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
             let holder = holder.trim();
             Err(precondition(format!(
                 "another `billrun email` is in progress on this database{}: this one sent nothing. \

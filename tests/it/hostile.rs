@@ -1,6 +1,5 @@
 //! Hostile input and operator traps (issue 15): each test fails without its fix.
 
-
 use crate::support::{Env, fixture};
 
 fn customers_with(line: &str) -> String {

@@ -3,7 +3,6 @@
 //! headers, formula injection in the CSV files billrun writes, Xero payment
 //! types and dates, and two `email` runs at once.
 
-
 use crate::support::Env;
 use crate::support::seed::{self, Spec};
 use crate::support::smtp::SmtpServer;
@@ -202,11 +201,16 @@ fn formula_names_are_neutralised_in_every_csv_written() {
             "tariffs",
             crate::support::fixture("tariffs.csv").display().to_string(),
         ),
-        ("plans", crate::support::fixture("plans.csv").display().to_string()),
+        (
+            "plans",
+            crate::support::fixture("plans.csv").display().to_string(),
+        ),
         ("customers", customers),
         (
             "services",
-            crate::support::fixture("services.csv").display().to_string(),
+            crate::support::fixture("services.csv")
+                .display()
+                .to_string(),
         ),
     ] {
         e.ok(&[what, "import", &file]);

@@ -3,7 +3,6 @@
 //! gating and expert permission (12), acknowledging missing carriers (13),
 //! expected invoices, the processing state and the banner in `runs` (19).
 
-
 use crate::support::Env;
 
 const CUSTOMERS_HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token,address1,address2,town,region,postcode,invoice_message,tax_exempt,cycle,min_invoice";
