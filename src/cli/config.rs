@@ -29,7 +29,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             if ctx.json {
                 output::print_json(&serde_json::json!({ "key": key, "value": v }))?;
             } else {
-                println!("{}", v.unwrap_or_default());
+                crate::outln!("{}", v.unwrap_or_default());
             }
         }
         Cmd::List => {

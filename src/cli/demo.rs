@@ -71,7 +71,7 @@ fn step(ctx: &Ctx, db: &Path, dir: &Path, args: &[&str]) -> anyhow::Result<ExitC
         })
         .collect();
     if !ctx.quiet {
-        println!("\n{}", ctx.bold(&format!("$ billrun {}", shown.join(" "))));
+        crate::outln!("\n{}", ctx.bold(&format!("$ billrun {}", shown.join(" "))));
     }
     let mut argv: Vec<String> = vec![
         "billrun".into(),
@@ -113,7 +113,7 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
         std::fs::write(fx.join(name), body)?;
     }
     if !ctx.quiet {
-        println!(
+        crate::outln!(
             "{}",
             ctx.bold(&format!(
                 "billrun demo: a month-end run for a small UK provider, in {}",
@@ -231,7 +231,7 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
         std::fs::write(inbox.join(format!("{:03}.eml", i + 1)), &m.data)?;
     }
     if !ctx.quiet {
-        println!(
+        crate::outln!(
             "(the local mailbox received {} messages: {})",
             mailbox.messages().len(),
             inbox.display()
@@ -288,7 +288,7 @@ fn bank_results(ctx: &Ctx, db: &Path, dir: &Path) -> anyhow::Result<String> {
     let path = dir.join("results-2026-11.csv");
     std::fs::write(&path, csv).with_context(|| format!("writing {}", path.display()))?;
     if !ctx.quiet {
-        println!(
+        crate::outln!(
             "\n{}",
             ctx.dim(&format!(
                 "(the bank and the card gateway send back {}: all approved, one Direct Debit dishonoured)",

@@ -195,9 +195,9 @@ fn report(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
     output::print_table(ctx, &t)?;
     let with: Vec<_> = sugg.iter().filter(|s| !s.2.is_empty()).collect();
     if !with.is_empty() {
-        println!("Suggestions (unknown services that look like known ones):");
+        crate::outln!("Suggestions (unknown services that look like known ones):");
         for (n, c, s) in with {
-            println!(
+            crate::outln!(
                 "  {n} ({c} CDRs): did you mean {}? (the same number in another national/international form)",
                 s.join(" or ")
             );

@@ -43,7 +43,7 @@ impl Ctx {
         if self.json {
             eprintln!("{msg}");
         } else {
-            println!("{msg}");
+            crate::outln!("{msg}");
         }
     }
 

@@ -242,7 +242,7 @@ pub fn show(ctx: &Ctx, r: &ShowReport) -> anyhow::Result<()> {
         return output::print_json(r);
     }
     let p = &r.run;
-    println!(
+    crate::outln!(
         "{}",
         ctx.bold(&format!(
             "Payment run {} — {} {} for run {} '{}' — {}",
@@ -250,12 +250,12 @@ pub fn show(ctx: &Ctx, r: &ShowReport) -> anyhow::Result<()> {
         ))
     );
     if let Some(d) = &p.collection_date {
-        println!("collection date {d}");
+        crate::outln!("collection date {d}");
     }
     if let Some(f) = &p.file {
-        println!("file {f} (sha256 {})", p.sha256.as_deref().unwrap_or("-"));
+        crate::outln!("file {f} (sha256 {})", p.sha256.as_deref().unwrap_or("-"));
     }
-    println!(
+    crate::outln!(
         "{} items, total {} {}; approved {} ({}), failed {}, refer {}, live {}",
         p.items, p.total, p.currency, p.approved, p.approved_total, p.failed, p.refer, p.live
     );
