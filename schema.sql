@@ -584,3 +584,13 @@ ALTER TABLE cdrs_v11 RENAME TO cdrs;
 CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe);
 CREATE INDEX cdrs_unbilled ON cdrs(start) WHERE invoice_id IS NULL AND state = 1;
 CREATE INDEX cdrs_invoice ON cdrs(invoice_id) WHERE invoice_id IS NOT NULL;
+
+-- migration: 12
+-- What an invoice asks to be collected (issue 15 item 5): at production,
+-- the amount due less the unallocated payments dated after the cutoff that
+-- were already recorded (received_since_minor), never below zero. Collection
+-- takes at most this. Existing invoices: as their amount due (nothing
+-- received since), never below zero.
+ALTER TABLE invoices ADD COLUMN received_since_minor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE invoices ADD COLUMN to_collect_minor INTEGER;  -- NULL: MAX(0, amount_due_minor)
+UPDATE invoices SET to_collect_minor = MAX(0, amount_due_minor);

@@ -19,6 +19,18 @@ fn unsuitable(ctx: &Ctx, unsuitable: &[Unsuitable]) {
     }
 }
 
+fn collected_less(ctx: &Ctx, less: &[crate::domain::invoice::CollectedLess]) {
+    if !less.is_empty() {
+        ctx.say(&format!(
+            "{} invoice(s) collected for less than they stated: payments arrived after production",
+            less.len()
+        ));
+        for l in less {
+            ctx.say(&format!("  - {l}"));
+        }
+    }
+}
+
 fn nothing_new(ctx: &Ctx, n: &NothingNew) -> anyhow::Result<()> {
     ctx.say(&format!(
         "nothing new to collect by {} for run {}: every invoice with an amount due is in a payment run \
@@ -39,6 +51,7 @@ pub fn file_run(ctx: &Ctx, report: &FileRunReport) -> anyhow::Result<()> {
         FileRunReport::Written(w) => w,
     };
     unsuitable(ctx, &w.unsuitable);
+    collected_less(ctx, &w.collected_less);
     ctx.say(&format!(
         "payment run {}: {} {} file {} (mode 0600): {} invoice(s), total {}{}",
         w.payment_run,
@@ -84,6 +97,7 @@ pub fn charges(ctx: &Ctx, r: &ChargeReport) -> anyhow::Result<()> {
         ));
     }
     unsuitable(ctx, &r.unsuitable);
+    collected_less(ctx, &r.collected_less);
     if r.to_charge == 0 {
         return nothing_new(
             ctx,

@@ -14,7 +14,8 @@ use crate::domain::payfile::{
 use crate::domain::settings::Settings;
 use crate::error::{Error, Result, bad_input, external, precondition};
 use crate::ops::{Clock, Progress};
-use crate::store::{Store, audit::Actor, collect as store, runs};
+use crate::domain::invoice::CollectedLess;
+use crate::store::{Store, audit::Actor, collect as store, invoices, runs};
 use crate::whole_file;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -94,6 +95,8 @@ pub struct Written {
     pub included: Vec<String>,
     /// Invoices left out: their details do not suit the format.
     pub unsuitable: Vec<Unsuitable>,
+    /// Invoices collected for less than they stated (payments since production).
+    pub collected_less: Vec<CollectedLess>,
 }
 
 /// What a file-based payment run did.
@@ -247,6 +250,8 @@ fn write_run(
     };
     // Not recorded: the staged file is dropped, which removes it.
     let pid = store::create(&tx, actor, &nr, &items)?;
+    let collected_less =
+        invoices::collected_less(&tx, items.iter().map(|i| (i.invoice_id, i.amount_minor)))?;
     tx.commit()?;
     whole_file::place_new(staged, &path).map_err(|e| {
         let what = match &e {
@@ -279,6 +284,7 @@ fn write_run(
         total: money::fmt_minor(file.total_minor),
         included: file.included,
         unsuitable: file.unsuitable,
+        collected_less,
     }))
 }
 
