@@ -224,8 +224,13 @@ impl Rater {
                     .services
                     .get(service)
                     .map_or("?", |s| s.tariff.as_str());
+                let dest = if destination.is_empty() {
+                    "(no digits)"
+                } else {
+                    destination
+                };
                 format!(
-                    "the charge for this {call_type} record at tariff {tariff}'s rate for {destination} \
+                    "the charge for this {call_type} record at tariff {tariff}'s rate for {dest} \
                      is beyond the largest amount billed for one record ({}): check the record's \
                      duration or quantity and the rate",
                     money::MAX_AMOUNT
