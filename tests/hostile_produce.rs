@@ -40,7 +40,11 @@ fn sql(e: &Env, statement: &str) {
 fn fails_cleanly(e: &Env, code: i32, args: &[&str]) -> String {
     let out = e.cmd().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_ne!(out.status.code(), Some(101), "billrun {args:?} panicked:\n{stderr}");
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "billrun {args:?} panicked:\n{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(code), "billrun {args:?}:\n{stderr}");
     stderr
@@ -166,7 +170,10 @@ fn invoice_email_and_collection_state_the_same_amount_after_a_payment_since_the_
         "{pdf3}"
     );
     // No payment on the invoice: £0.00, never -£0.00.
-    assert!(pdf3.contains("Payments received, thank you £0.00"), "{pdf3}");
+    assert!(
+        pdf3.contains("Payments received, thank you £0.00"),
+        "{pdf3}"
+    );
     assert!(!pdf3.contains("-£0.00"), "{pdf3}");
 
     // The emails say the same.
@@ -222,7 +229,10 @@ fn collection_never_takes_more_than_stated_and_says_when_it_takes_less() {
     pay(&e, "A1", "10.00", "2026-12-01", "FPS A1 DEC");
     e.ok(&["request", "2026-11", "--expert", "--yes"]);
     let inv = e.json(&["invoices", "2026-11"]);
-    let n1 = by_account(&inv, "A1")["number"].as_str().unwrap().to_string();
+    let n1 = by_account(&inv, "A1")["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Stated: 18.00 − 10.00 = 8.00. A payment arrives after production.
     pay(&e, "A1", "2.50", "2026-12-05", "FPS A1 DEC 2");
     let dd = e.json(&[
@@ -290,7 +300,9 @@ fn every_importer_and_flag_refuses_amounts_beyond_the_maximum_with_line_and_colu
         ),
         (
             "customers.csv",
-            format!("account,name,delivery,payment_method,min_invoice\nX1,Xavier,print,manual,{HUGE}\n"),
+            format!(
+                "account,name,delivery,payment_method,min_invoice\nX1,Xavier,print,manual,{HUGE}\n"
+            ),
             vec!["customers", "import"],
             &["customers.csv:2:5: min_invoice:"],
         ),
@@ -387,11 +399,17 @@ fn a_cdr_costing_more_than_the_maximum_is_a_billing_error_not_a_charge() {
              07700900100,2026-11-03T10:00:00,0,internet,data,18000000000000000000,0\n"
         ),
     );
-    let out = e.cmd().args(["cdr", "import", &f, "--carrier", "northern"]).output().unwrap();
+    let out = e
+        .cmd()
+        .args(["cdr", "import", &f, "--carrier", "northern"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(101), "{stderr}");
     let rated: i64 = db(&e)
-        .query_row("SELECT COUNT(*) FROM cdrs WHERE state = 1", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM cdrs WHERE state = 1", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(rated, 0, "neither line is billed");
     let detail: String = db(&e)
@@ -401,7 +419,10 @@ fn a_cdr_costing_more_than_the_maximum_is_a_billing_error_not_a_charge() {
             |r| r.get(0),
         )
         .unwrap();
-    assert!(detail.contains("beyond the largest amount billed for one record"), "{detail}");
+    assert!(
+        detail.contains("beyond the largest amount billed for one record"),
+        "{detail}"
+    );
     let malformed: String = db(&e)
         .query_row(
             "SELECT detail FROM billing_errors WHERE kind = 'malformed'",
@@ -409,7 +430,10 @@ fn a_cdr_costing_more_than_the_maximum_is_a_billing_error_not_a_charge() {
             |r| r.get(0),
         )
         .unwrap();
-    assert!(malformed.contains("beyond the largest amount"), "{malformed}");
+    assert!(
+        malformed.contains("beyond the largest amount"),
+        "{malformed}"
+    );
 }
 
 fn next_number(e: &Env) -> Option<String> {
@@ -432,13 +456,19 @@ fn refused_cleanly(e: &Env, prebill_code: i32, needle: &str) {
 fn refused_cleanly_with(e: &Env, prebill_code: i32, needle: &str, request_needle: &str) {
     let status = |e: &Env| -> String {
         db(e)
-            .query_row("SELECT status FROM runs WHERE name = '2026-11'", [], |r| r.get(0))
+            .query_row("SELECT status FROM runs WHERE name = '2026-11'", [], |r| {
+                r.get(0)
+            })
             .unwrap()
     };
     let before = (status(e), next_number(e));
     let err = fails_cleanly(e, prebill_code, &["prebill", "2026-11"]);
     assert!(err.contains(needle), "{err}");
-    let err = fails_cleanly(e, prebill_code, &["request", "2026-11", "--expert", "--yes"]);
+    let err = fails_cleanly(
+        e,
+        prebill_code,
+        &["request", "2026-11", "--expert", "--yes"],
+    );
     assert!(err.contains(request_needle), "{err}");
     assert_eq!((status(e), next_number(e)), before, "the run is not locked");
     let invoices: i64 = db(e)
@@ -466,7 +496,11 @@ fn absurd_charges_planted_in_the_database_refuse_prebill_and_request_cleanly() {
         "INSERT INTO charges (account, date, description, amount_minor, created_at, created_by)
          VALUES ('A2', '2026-11-10', 'Planted', 9223372036854775807, 'x', 't');",
     );
-    refused_cleanly(&e, 4, "customer A2: the invoice's charges are too large to bill");
+    refused_cleanly(
+        &e,
+        4,
+        "customer A2: the invoice's charges are too large to bill",
+    );
 
     // A charge that fits alone, but not with its tax.
     let e = setup();
@@ -475,7 +509,11 @@ fn absurd_charges_planted_in_the_database_refuse_prebill_and_request_cleanly() {
         "INSERT INTO charges (account, date, description, amount_minor, created_at, created_by)
          VALUES ('A1', '2026-11-10', 'Planted', 9000000000000000000, 'x', 't');",
     );
-    refused_cleanly(&e, 4, "customer A1: the total charges are too large to bill");
+    refused_cleanly(
+        &e,
+        4,
+        "customer A1: the total charges are too large to bill",
+    );
 
     // Payments that overflow when added up.
     let e = setup();

@@ -83,7 +83,9 @@ pub fn match_line(r: &Reference, service: &str, fee_code: &str) -> Match {
 /// `None` when it leaves `Decimal`'s range (only absurd values can).
 pub fn wholesale_charge(amount: Decimal, markup_percent: Decimal) -> Option<Decimal> {
     let marked = amount.checked_mul(Decimal::ONE_HUNDRED.checked_add(markup_percent)?)?;
-    Some(money::round_minor(marked.checked_div(Decimal::ONE_HUNDRED)?))
+    Some(money::round_minor(
+        marked.checked_div(Decimal::ONE_HUNDRED)?,
+    ))
 }
 
 /// Read a fee file; every unreadable row is reported.

@@ -228,8 +228,12 @@ pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Result<Draft, String> {
     for f in &inputs.plan_fees {
         let amount = prorata::fee(f.monthly_fee, f.span)
             .ok_or_else(|| too_large(&format!("the plan fee of service {} is", f.service)))?;
-        let amount_minor = to_minor(amount)
-            .map_err(|_| too_large(&format!("the plan fee of service {} ({amount}) is", f.service)))?;
+        let amount_minor = to_minor(amount).map_err(|_| {
+            too_large(&format!(
+                "the plan fee of service {} ({amount}) is",
+                f.service
+            ))
+        })?;
         lines.push(Line {
             category: Category::Fixed,
             service: Some(f.service.clone()),
@@ -275,7 +279,9 @@ pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Result<Draft, String> {
     // category, the taxable lines) fits too.
     lines
         .iter()
-        .try_fold(0i64, |acc, l| acc.checked_add(l.amount_minor.checked_abs()?))
+        .try_fold(0i64, |acc, l| {
+            acc.checked_add(l.amount_minor.checked_abs()?)
+        })
         .ok_or_else(|| too_large("the invoice's charges are"))?;
     let charges_ex_tax_minor: i64 = lines.iter().map(|l| l.amount_minor).sum();
     let taxable_minor: i64 = lines
@@ -652,7 +658,10 @@ mod tests {
         let mut i = sample();
         i.usage = vec![huge(i64::MAX), huge(i64::MAX)];
         let e = draft(&i, dec!(0.20)).unwrap_err();
-        assert!(e.starts_with("customer ACC1: the invoice's charges are too large"), "{e}");
+        assert!(
+            e.starts_with("customer ACC1: the invoice's charges are too large"),
+            "{e}"
+        );
         // Lines of opposite signs that cancel: still refused (a category sum overflows).
         i.usage = vec![huge(i64::MAX), huge(-i64::MAX)];
         assert!(draft(&i, dec!(0.20)).is_err());

@@ -48,7 +48,11 @@ fn long_date(d: NaiveDate) -> String {
 /// How the invoice will be paid: `invoice::payment_sentence`, as the PDF
 /// says it.
 pub fn payment_text(c: &Content) -> String {
-    let sign = if c.amount_due < Decimal::ZERO { i64::MIN } else { i64::MAX };
+    let sign = if c.amount_due < Decimal::ZERO {
+        i64::MIN
+    } else {
+        i64::MAX
+    };
     let amount_due_minor = money::to_minor(c.amount_due).unwrap_or(sign);
     let sym = &c.currency_symbol;
     crate::domain::invoice::payment_sentence(

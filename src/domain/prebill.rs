@@ -261,7 +261,11 @@ mod tests {
     #[test]
     fn totals_count_only_invoices() {
         let a = row(&facts(), &draft(&usage(1000), dec!(0.2)).unwrap(), dec!(50));
-        let empty = row(&facts(), &draft(&Inputs::default(), dec!(0.2)).unwrap(), dec!(50));
+        let empty = row(
+            &facts(),
+            &draft(&Inputs::default(), dec!(0.2)).unwrap(),
+            dec!(50),
+        );
         let t = totals(&[a.clone(), empty]).unwrap();
         assert_eq!((t.customers, t.invoices, t.empty), (2, 1, 1));
         assert_eq!(t.total, Minor(1200));

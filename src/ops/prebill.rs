@@ -84,7 +84,11 @@ pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Repor
                 previous_total_minor: c.previous.map(|p| p.total_charges_minor),
             };
             let draft = invoice::draft(inputs, tax_rate).map_err(bad_input)?;
-            Ok(prebill::row(&facts, &draft, settings.prebill_change_percent))
+            Ok(prebill::row(
+                &facts,
+                &draft,
+                settings.prebill_change_percent,
+            ))
         })
         .collect::<Result<Vec<_>>>()?;
     let totals = prebill::totals(&customers).map_err(bad_input)?;

@@ -278,7 +278,11 @@ fn create_invoices(
     let s = store::settings::load(conn)?;
     let due_date = invoice::due_date(invoice_date, run.due_date, s.invoice.due_days);
     let next_number = i64::try_from(s.invoice.next_number).unwrap_or(i64::MAX);
-    let mut numbers = Numbering::new(&s.invoice.prefix, next_number, production::highest_seq(conn)?);
+    let mut numbers = Numbering::new(
+        &s.invoice.prefix,
+        next_number,
+        production::highest_seq(conn)?,
+    );
     let bound = billing::cutoff_bound(cutoff);
     let stamp = clock
         .now()

@@ -263,8 +263,7 @@ pub fn collected_less(
     )?;
     let mut out = Vec::new();
     for (id, amount) in items {
-        let (number, stated): (String, i64) =
-            st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (number, stated): (String, i64) = st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         if amount < stated {
             out.push(crate::domain::invoice::CollectedLess {
                 invoice: number,

@@ -3,6 +3,7 @@
 
 use super::produced_run;
 use crate::domain::collect::{self as rules, DdFormat, Kind, Planned};
+use crate::domain::invoice::CollectedLess;
 use crate::domain::money;
 use crate::domain::payfile::{
     DebitItem, PayFile, PayFileError, RunInfo, Unsuitable,
@@ -14,7 +15,6 @@ use crate::domain::payfile::{
 use crate::domain::settings::Settings;
 use crate::error::{Error, Result, bad_input, external, precondition};
 use crate::ops::{Clock, Progress};
-use crate::domain::invoice::CollectedLess;
 use crate::store::{Store, audit::Actor, collect as store, invoices, runs};
 use crate::whole_file;
 use chrono::NaiveDate;
