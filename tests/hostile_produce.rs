@@ -561,3 +561,34 @@ fn absurd_cdr_charges_and_plan_fees_planted_in_the_database_are_named() {
         "service 01130000001 (customer A1): the stored fee of plan 'Home Phone & Broadband' is invalid",
     );
 }
+
+#[test]
+fn produce_after_an_absurd_value_appears_keeps_nothing_and_can_be_run_again() {
+    let e = setup();
+    e.ok(&["request", "2026-11", "--expert", "--yes", "--no-produce"]);
+    let before = next_number(&e);
+    sql(
+        &e,
+        "INSERT INTO charges (account, date, description, amount_minor, created_at, created_by)
+         VALUES ('A2', '2026-11-10', 'Planted', 9223372036854775807, 'x', 't');",
+    );
+    let err = fails_cleanly(&e, 4, &["produce", "2026-11"]);
+    assert!(
+        err.contains("customer A2: the invoice's charges are too large"),
+        "{err}"
+    );
+    let (status, invoices): (String, i64) = db(&e)
+        .query_row(
+            "SELECT status, (SELECT COUNT(*) FROM invoices) FROM runs WHERE name = '2026-11'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), invoices), ("requested", 0));
+    assert_eq!(next_number(&e), before);
+    // Corrected, it produces from where it was.
+    sql(&e, "DELETE FROM charges WHERE description = 'Planted'");
+    e.ok(&["produce", "2026-11"]);
+    let inv = e.json(&["invoices", "2026-11"]);
+    assert_eq!(inv[0]["number"], "T-000001", "{inv}");
+}

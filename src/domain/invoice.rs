@@ -351,15 +351,21 @@ impl Numbering {
     pub fn new(prefix: &str, next_number: i64, highest_issued: i64) -> Numbering {
         Numbering {
             prefix: prefix.to_owned(),
-            next: next_number.max(highest_issued + 1),
+            next: next_number.max(highest_issued.saturating_add(1)),
         }
     }
 
-    /// The next sequence number and invoice number, consumed.
-    pub fn take(&mut self) -> (i64, String) {
+    /// The next sequence number and invoice number, consumed; `Err` when
+    /// the numbers are exhausted (`invoice.next_number` set absurdly high).
+    pub fn take(&mut self) -> Result<(i64, String), String> {
         let seq = self.next;
-        self.next += 1;
-        (seq, number(&self.prefix, seq))
+        self.next = seq.checked_add(1).ok_or_else(|| {
+            format!(
+                "invoice numbers are exhausted at {seq}: set invoice.next_number lower \
+                 (billrun config set invoice.next_number N)"
+            )
+        })?;
+        Ok((seq, number(&self.prefix, seq)))
     }
 
     /// The first number not issued: what `invoice.next_number` becomes.
@@ -771,15 +777,19 @@ mod tests {
     #[test]
     fn numbering_is_gap_free_and_never_reuses_a_number() {
         let mut n = Numbering::new("INV", 5, 0);
-        assert_eq!(n.take(), (5, "INV000005".to_string()));
-        assert_eq!(n.take(), (6, "INV000006".to_string()));
+        assert_eq!(n.take(), Ok((5, "INV000005".to_string())));
+        assert_eq!(n.take(), Ok((6, "INV000006".to_string())));
         assert_eq!(n.next_seq(), 7);
         // The setting lowered by hand below what was issued: continue after it.
         let mut n = Numbering::new("INV", 3, 41);
-        assert_eq!(n.take().0, 42);
+        assert_eq!(n.take().unwrap().0, 42);
         assert_eq!(n.next_seq(), 43);
         // Nothing taken: the setting stays where it was (or past the highest).
         assert_eq!(Numbering::new("X", 10, 2).next_seq(), 10);
+        // Exhausted: an error, not an overflow.
+        let mut n = Numbering::new("X", i64::MAX, 0);
+        assert!(n.take().unwrap_err().contains("exhausted"));
+        assert_eq!(Numbering::new("X", 1, i64::MAX).next_seq(), i64::MAX);
     }
 
     #[test]

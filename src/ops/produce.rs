@@ -311,7 +311,7 @@ fn create_invoices(
             }
             Outcome::Invoice => {}
         }
-        let (seq, number) = numbers.take();
+        let (seq, number) = numbers.take().map_err(precondition)?;
         let message = invoice::message(
             run.invoice_message.as_deref(),
             customer.invoice_message.as_deref(),
