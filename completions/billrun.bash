@@ -22,6 +22,9 @@ _billrun() {
             billrun,audit)
                 cmd="billrun__subcmd__audit"
                 ;;
+            billrun,cancel)
+                cmd="billrun__subcmd__cancel"
+                ;;
             billrun,carriers)
                 cmd="billrun__subcmd__carriers"
                 ;;
@@ -280,6 +283,9 @@ _billrun() {
             billrun__subcmd__cycles,list)
                 cmd="billrun__subcmd__cycles__subcmd__list"
                 ;;
+            billrun__subcmd__cycles,remove)
+                cmd="billrun__subcmd__cycles__subcmd__remove"
+                ;;
             billrun__subcmd__cycles,tick)
                 cmd="billrun__subcmd__cycles__subcmd__tick"
                 ;;
@@ -291,6 +297,9 @@ _billrun() {
                 ;;
             billrun__subcmd__cycles__subcmd__help,list)
                 cmd="billrun__subcmd__cycles__subcmd__help__subcmd__list"
+                ;;
+            billrun__subcmd__cycles__subcmd__help,remove)
+                cmd="billrun__subcmd__cycles__subcmd__help__subcmd__remove"
                 ;;
             billrun__subcmd__cycles__subcmd__help,tick)
                 cmd="billrun__subcmd__cycles__subcmd__help__subcmd__tick"
@@ -372,6 +381,9 @@ _billrun() {
                 ;;
             billrun__subcmd__help,audit)
                 cmd="billrun__subcmd__help__subcmd__audit"
+                ;;
+            billrun__subcmd__help,cancel)
+                cmd="billrun__subcmd__help__subcmd__cancel"
                 ;;
             billrun__subcmd__help,carriers)
                 cmd="billrun__subcmd__help__subcmd__carriers"
@@ -531,6 +543,9 @@ _billrun() {
                 ;;
             billrun__subcmd__help__subcmd__cycles,list)
                 cmd="billrun__subcmd__help__subcmd__cycles__subcmd__list"
+                ;;
+            billrun__subcmd__help__subcmd__cycles,remove)
+                cmd="billrun__subcmd__help__subcmd__cycles__subcmd__remove"
                 ;;
             billrun__subcmd__help__subcmd__cycles,tick)
                 cmd="billrun__subcmd__help__subcmd__cycles__subcmd__tick"
@@ -701,7 +716,7 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm request produce postbill invoices print collect status audit email xero completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -737,6 +752,24 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__audit)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cancel)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1627,12 +1660,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__confirm)
-            opts="-y -q -h --db --json --yes --quiet --help payments cdrs errors fee-errors prebill postbill"
+            opts="-y -q -h --missing --reason --db --json --yes --quiet --help setup payments cdrs errors fee-errors prebill postbill"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --missing)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1755,7 +1796,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__cycles)
-            opts="-y -q -h --db --json --yes --quiet --help add list tick help"
+            opts="-y -q -h --db --json --yes --quiet --help add list remove tick help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1803,7 +1844,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__cycles__subcmd__help)
-            opts="add list tick help"
+            opts="add list remove tick help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1858,6 +1899,20 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__cycles__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__cycles__subcmd__help__subcmd__tick)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1873,6 +1928,24 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__cycles__subcmd__list)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__cycles__subcmd__remove)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2381,7 +2454,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm request produce postbill invoices print collect status audit email xero completions help"
+            opts="init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2409,6 +2482,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__cancel)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2815,7 +2902,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__cycles)
-            opts="add list tick"
+            opts="add list remove tick"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2843,6 +2930,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__cycles__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__cycles__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -1,4 +1,4 @@
-//! The library's error type. Each variant maps to one exit code of SPEC §2.
+//! The library's error type. Each variant maps to one exit code of docs/commands.md
 
 use thiserror::Error;
 
@@ -25,7 +25,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error (SPEC §2).
+    /// The process exit code for this error (docs/commands.md).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
@@ -65,15 +65,9 @@ fn describe_db(e: &rusqlite::Error) -> String {
         );
     }
     match e.sqlite_error_code() {
-        Some(DiskFull) => format!(
-            "database: the disk is full ({e}); nothing of this command was saved: free space on the database's file system and run the command again"
-        ),
-        Some(SystemIoFailure) => format!(
-            "database: the file system failed ({e}); nothing of this command was saved: check the disk, then run the command again"
-        ),
-        Some(ReadOnly | CannotOpen) => format!(
-            "database: cannot write the database file ({e}): check its permissions and the file system"
-        ),
+        Some(DiskFull) => "database: the disk is full; nothing of this command was saved: free space on the database's file system and run the command again".to_string(),
+        Some(SystemIoFailure) => "database: the file system failed; nothing of this command was saved: check the disk, then run the command again".to_string(),
+        Some(ReadOnly | CannotOpen) => "database: cannot write the database file: check its permissions and the file system".to_string(),
         _ => format!("database: {e}"),
     }
 }

@@ -561,7 +561,16 @@ fn confirm_cdrs_refused_while_files_are_pending() {
         (Some(1), Some(9))
     );
     assert_eq!(carriers[1]["lines_prev"], 0);
-    e.ok(&["confirm", "1", "cdrs"]);
+    // Issue 15: a carrier without a file is acknowledged explicitly.
+    e.ok(&[
+        "confirm",
+        "1",
+        "cdrs",
+        "--missing",
+        "northern",
+        "--reason",
+        "no traffic",
+    ]);
     let st = e.json(&["status", "1"]);
     let errs = st["steps"]
         .as_array()
@@ -586,7 +595,18 @@ fn ignored_file_no_longer_blocks() {
     e.ok(&["cdr", "import", &f, "--carrier", "northern", "--no-process"]);
     e.fails(3, &["confirm", "1", "cdrs"]);
     e.ok(&["cdr", "ignore", "late.csv"]);
-    e.ok(&["confirm", "1", "cdrs"]);
+    // Issue 15: carriers without a file are acknowledged explicitly.
+    e.ok(&[
+        "confirm",
+        "1",
+        "cdrs",
+        "--missing",
+        "northern",
+        "--missing",
+        "pbx",
+        "--reason",
+        "late file ignored",
+    ]);
     let list = e.json(&["cdr", "list"]);
     assert_eq!(list[0]["state"], "ignored");
     // Processed files cannot be ignored.

@@ -1080,6 +1080,8 @@ fn a_whole_run_is_produced_collected_and_complete_and_the_next_run_bills_nothing
         "2026-11-30",
     ]);
     env.ok(&["--yes", "request", "1", "--expert"]);
+    // Issue 15: `confirm postbill` needs the report run first.
+    env.ok(&["postbill", "1"]);
     env.ok(&["--yes", "confirm", "1", "postbill"]);
     env.ok(&["print", "1", "--out", env.path("print").to_str().unwrap()]);
     // Email the email/both invoices to a real loopback SMTP server.

@@ -108,11 +108,12 @@ fn import_matches_lines_and_records_both_fee_error_kinds() {
     let unbilled = e.json(&["fees", "list", "--unbilled", "--account", "C1002"]);
     assert_eq!(unbilled.as_array().unwrap().len(), 1);
 
-    // The checklist: the fee-errors step appears with the open count.
+    // The checklist: the fee-errors step appears with the open count,
+    // blocked until the CDRs are checked (issue 15).
     let st = e.json(&["status", "1"]);
     let s = step(&st, "check_fee_errors");
-    assert_eq!(s["state"], "todo");
-    assert_eq!(s["detail"], "2 open fee errors");
+    assert_eq!(s["state"], "blocked");
+    assert_eq!(s["detail"], "confirm CDRs first; 2 open fee errors");
 
     // Same bytes again: refused, nothing changed.
     let before = e.snapshot();

@@ -163,7 +163,7 @@ fn story_from_init_to_requested() {
     assert_eq!(keys[0], "set_dates");
     assert_eq!(keys.last(), Some(&"complete"));
     assert_eq!(
-        st["steps"][3]["state"], "blocked",
+        st["steps"][4]["state"], "blocked",
         "errors step waits for the CDR check"
     );
 
@@ -194,10 +194,10 @@ fn story_from_init_to_requested() {
     e.ok(&["request", &id, "--expert", "--no-produce", "--yes"]);
     let st = e.json(&["status", &id]);
     assert_eq!(st["run"]["status"], "requested");
-    assert_eq!(st["steps"][1]["state"], "done");
-    assert_eq!(st["steps"][5]["state"], "skipped");
+    assert_eq!(st["steps"][2]["state"], "done");
+    assert_eq!(st["steps"][6]["state"], "skipped");
     assert!(
-        st["steps"][5]["detail"]
+        st["steps"][6]["detail"]
             .as_str()
             .unwrap()
             .contains("--expert by tester")

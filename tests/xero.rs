@@ -112,7 +112,7 @@ fn export_follows_the_template_column_by_column() {
         "45.00",
         "",
         "4000",
-        "OUTPUT2",
+        "20% (VAT on Income)",
         "",
         "",
         "",

@@ -57,6 +57,8 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                 "files",
                 "pending",
                 "last import",
+                "this period",
+                "previous period",
             ]);
             for r in rows {
                 t.add_row(vec![

@@ -1,4 +1,4 @@
-//! `billrun cdr import|fetch|list|ignore|process` (SPEC §4).
+//! `billrun cdr import|fetch|list|ignore|process` (docs/file-formats.md#cdr-files).
 
 use super::output::{self, Ctx};
 use super::progress::Bar;

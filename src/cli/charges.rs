@@ -1,4 +1,4 @@
-//! `billrun charge add | list | remove`: one-off charges and credits (SPEC §6.3).
+//! `billrun charge add | list | remove`: one-off charges and credits (docs/rating.md#one-off-charges-and-credits).
 
 use super::output::{self, Ctx};
 use crate::domain::money;

@@ -1,4 +1,4 @@
-//! `billrun collect dd | card | results | list | show`: payment runs (SPEC §11).
+//! `billrun collect dd | card | results | list | show`: payment runs (docs/collection.md).
 //!
 //! The workflows are in [`crate::ops::collect`]; this module parses the
 //! arguments, calls them, prints their reports (`print`) and maps their
@@ -137,6 +137,17 @@ pub fn exec(
 /// failure (exit 5; a re-run retries them), charges too old to re-send
 /// need the operator (exit 3).
 fn charge_outcome(r: &ChargeReport) -> anyhow::Result<ExitCode> {
+    if let Some(why) = &r.key_refused {
+        let waiting = r.waiting();
+        return Err(external(format!(
+            "Stripe refused the API key ({why}): check STRIPE_API_KEY — a secret key (sk_live_… for \
+             real charges) or a restricted key (rk_…) allowed to write PaymentIntents, of the right \
+             Stripe account — then run `billrun collect card {}` again; the batch stopped, \
+             {waiting} charge(s) were not made and wait for that re-run",
+            r.run
+        ))
+        .into());
+    }
     if r.unanswered > 0 {
         return Err(external(format!(
             "{} charge(s) got no answer from Stripe; nothing is lost: run `billrun collect card {}` again \

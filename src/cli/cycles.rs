@@ -1,4 +1,4 @@
-//! `billrun cycles add|list|tick`.
+//! `billrun cycles add|list|remove|tick`.
 
 use super::output::{self, Ctx};
 use crate::ops::{self, SystemClock};
@@ -20,6 +20,10 @@ pub enum Cmd {
         due_days: Option<u32>,
     },
     List,
+    /// Remove a cycle (refused while it has open runs or customers; audited).
+    Remove {
+        name: String,
+    },
     /// Create the runs that are due (idempotent; for cron).
     Tick {
         /// Pretend today is this date (YYYY-MM-DD).
@@ -63,6 +67,10 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                 ]);
             }
             output::print_table(ctx, &t)?;
+        }
+        Cmd::Remove { name } => {
+            ops::cycles::remove(store, actor, &name, &SystemClock)?;
+            ctx.say(&format!("cycle {name} removed"));
         }
         Cmd::Tick { today } => {
             let settings = settings::load(&store.conn)?;

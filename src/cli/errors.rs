@@ -1,5 +1,5 @@
 //! `billrun errors [RUN] [--kind K] [--detail]`, `errors resolve ID…`,
-//! `errors ignore ID…`, `errors rerate` (SPEC §5).
+//! `errors ignore ID…`, `errors rerate` (docs/rating.md).
 
 use super::output::{self, Ctx};
 use crate::domain::billing_errors::{self as be, ErrorRow, KindSummary};

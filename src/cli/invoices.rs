@@ -24,7 +24,7 @@ pub enum Cmd {
     },
 }
 
-/// One invoice as `invoices --json` prints it (SPEC §2.1).
+/// One invoice as `invoices --json` prints it (docs/json.md).
 pub fn invoice_json(store: &Store, inv: &invoices::Invoice) -> anyhow::Result<Value> {
     let lines: Vec<Value> = invoices::lines(&store.conn, inv.id)?
         .iter()

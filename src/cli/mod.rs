@@ -105,8 +105,10 @@ pub enum Command {
     Approve(runs::RunArg),
     /// The pre-billing report (keeps a snapshot on the run).
     Prebill(prebill::Args),
-    /// Confirm a checklist step: payments, cdrs, errors, fee-errors, prebill, postbill.
+    /// Confirm a checklist step: setup, payments, cdrs, errors, fee-errors, prebill, postbill.
     Confirm(runs::ConfirmArgs),
+    /// Cancel a run created by mistake (before bills are requested; audited).
+    Cancel(runs::RunArg),
     /// Lock the run and request bills.
     Request(runs::RequestArgs),
     /// Produce (or resume producing) a requested run's invoices and PDFs.
@@ -117,7 +119,7 @@ pub enum Command {
     Invoices(invoices::Args),
     /// Print bundles: merged PDFs of print/both invoices, sorted by postcode.
     Print(print::Args),
-    /// Payment runs: Direct Debit files, card charges, results (SPEC §11).
+    /// Payment runs: Direct Debit files, card charges, results (docs/collection.md).
     #[command(subcommand)]
     Collect(collect::Cmd),
     /// The next-steps checklist of a run.
@@ -186,9 +188,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         )?,
         Command::Prebill(a) => prebill::exec(&ctx, &mut store, &actor, a)?,
         Command::Confirm(a) => runs::confirm(&ctx, &mut store, &actor, a)?,
+        Command::Cancel(a) => runs::cancel(&ctx, &mut store, &actor, a)?,
         Command::Request(a) => runs::request(&ctx, &mut store, &actor, &cli.db, a)?,
         Command::Produce(a) => produce::exec(&ctx, &mut store, &actor, &cli.db, a)?,
-        Command::Postbill(a) => postbill::exec(&ctx, &store, a)?,
+        Command::Postbill(a) => postbill::exec(&ctx, &mut store, &actor, a)?,
         Command::Invoices(a) => invoices::exec(&ctx, &store, a)?,
         Command::Print(a) => print::exec(&ctx, &mut store, &actor, a)?,
         Command::Collect(c) => return collect::exec(&ctx, &mut store, &actor, &cli.db, c),

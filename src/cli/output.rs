@@ -190,7 +190,7 @@ pub fn print_table(ctx: &Ctx, t: &Table) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The exit code for an error chain (SPEC §2).
+/// The exit code for an error chain (docs/commands.md).
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<Error>() {

@@ -1,9 +1,11 @@
 //! `postbill RUN [--csv F] [--json]`: the post-billing report (SPEC §8).
 
 use super::output::{self, Ctx};
+use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;
 use crate::ops;
 use crate::ops::postbill::{Postbill, PostbillOptions};
+use crate::store::audit::Actor;
 use crate::store::invoices::Invoice;
 use crate::store::{Store, settings};
 use anyhow::Context;
@@ -19,7 +21,7 @@ pub struct Args {
     pub csv: Option<PathBuf>,
 }
 
-pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
+pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Result<()> {
     let settings = settings::load(&store.conn)?;
     let opts = PostbillOptions {
         run: a.run,
@@ -29,6 +31,10 @@ pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
         report: r,
         invoices,
     } = ops::postbill::postbill(store, &opts, &settings)?;
+    // `confirm RUN postbill` needs the report of the produced run seen.
+    if r.run.status == RunStatus::Completed {
+        ops::postbill::record_run(store, actor, r.run.id, &ops::SystemClock)?;
+    }
     if let Some(path) = &a.csv {
         write_csv(path, &invoices).with_context(|| format!("writing {}", path.display()))?;
         ctx.say(&format!("wrote {}", path.display()));

@@ -148,5 +148,28 @@ fn print(ctx: &Ctx, r: &Report<Run>) -> anyhow::Result<()> {
         "CDRs: {} to bill, {} waiting for a later run; {} open billing errors",
         r.unbilled_cdrs, r.waiting_cdrs, r.open_errors
     ));
-    Ok(())
+    print_setup(ctx, r)
+}
+
+/// Customers that cannot be billed, delivered or collected as set up.
+fn print_setup(ctx: &Ctx, r: &Report<Run>) -> anyhow::Result<()> {
+    if r.setup_problems.is_empty() {
+        ctx.say("Customer setup: every customer can be billed, delivered and collected as set up");
+        return Ok(());
+    }
+    ctx.say(&ctx.yellow(&format!(
+        "Customer setup: {} problems (billrun confirm {} setup accepts them)",
+        r.setup_problems.len(),
+        r.run.id
+    )));
+    let mut t = ctx.table(&["account", "name", "problem", "fix"]);
+    for p in &r.setup_problems {
+        t.add_row(vec![
+            p.account.clone(),
+            p.name.clone(),
+            p.problem.clone(),
+            p.fix.clone(),
+        ]);
+    }
+    output::print_table(ctx, &t)
 }

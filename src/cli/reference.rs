@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum CustomersCmd {
-    /// Upsert customers from a CSV file (SPEC §3.1).
+    /// Upsert customers from a CSV file (docs/file-formats.md#customerscsv).
     Import {
         file: PathBuf,
     },
@@ -18,7 +18,7 @@ pub enum CustomersCmd {
 }
 #[derive(Debug, Subcommand)]
 pub enum ServicesCmd {
-    /// Upsert services from a CSV file (SPEC §3.3).
+    /// Upsert services from a CSV file (docs/file-formats.md#servicescsv).
     Import {
         file: PathBuf,
     },
@@ -26,7 +26,7 @@ pub enum ServicesCmd {
 }
 #[derive(Debug, Subcommand)]
 pub enum PlansCmd {
-    /// Upsert plans from a CSV file (SPEC §3.2).
+    /// Upsert plans from a CSV file (docs/file-formats.md#planscsv).
     Import {
         file: PathBuf,
     },
@@ -34,7 +34,7 @@ pub enum PlansCmd {
 }
 #[derive(Debug, Subcommand)]
 pub enum TariffsCmd {
-    /// Upsert tariff rates from a CSV file (SPEC §3.4).
+    /// Upsert tariff rates from a CSV file (docs/file-formats.md#tariffscsv).
     Import {
         file: PathBuf,
     },

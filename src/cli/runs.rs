@@ -1,4 +1,4 @@
-//! `billrun new | runs | set-dates | ready | approve | confirm | request`.
+//! `billrun new | runs | set-dates | ready | approve | confirm | request | cancel`.
 
 use super::output::{self, Ctx};
 use crate::domain::checklist::StepKey;
@@ -56,9 +56,15 @@ pub struct SetDatesArgs {
 pub struct ConfirmArgs {
     /// Run id or name.
     pub run: String,
-    /// payments, cdrs, errors, fee-errors, prebill, postbill
-    #[arg(value_parser = ["payments", "cdrs", "errors", "fee-errors", "prebill", "postbill"])]
+    /// setup, payments, cdrs, errors, fee-errors, prebill, postbill
+    #[arg(value_parser = ["setup", "payments", "cdrs", "errors", "fee-errors", "prebill", "postbill"])]
     pub step: String,
+    /// `cdrs`: acknowledge that CARRIER sent no file this period (repeatable; needs --reason).
+    #[arg(long, value_name = "CARRIER")]
+    pub missing: Vec<String>,
+    /// Why no file is expected from the --missing carriers (kept in the audit log).
+    #[arg(long, value_name = "TEXT", requires = "missing")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +103,15 @@ pub fn new(ctx: &Ctx, store: &mut Store, actor: &Actor, a: NewArgs) -> anyhow::R
 pub fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
     let settings = settings::load(&store.conn)?;
     let all = run_steps::list(store, &settings, &SystemClock)?;
+    // The CDR files banner, as `status` shows it (stderr under --json).
+    let banner = ops::status::banner(store)?;
+    if banner.unfinished() > 0 {
+        if ctx.json {
+            ctx.warn(&banner.detail);
+        } else {
+            crate::outln!("{}", ctx.yellow(&format!("⚠ {}", banner.detail)));
+        }
+    }
     if ctx.json {
         let v: Vec<_> = all.iter().map(|l| &l.run).collect();
         return output::print_json(&v);
@@ -200,8 +215,21 @@ pub fn confirm(ctx: &Ctx, store: &mut Store, actor: &Actor, a: ConfirmArgs) -> a
     let step = StepKey::from_confirm_arg(&a.step)
         .ok_or_else(|| bad_input(format!("unknown step '{}'", a.step)))?;
     let settings = settings::load(&store.conn)?;
-    let opts = run_steps::Confirm { run: a.run, step };
+    let mut opts = run_steps::Confirm::step(&a.run, step);
+    opts.missing = a.missing;
+    opts.reason = a.reason;
+    // Open billing errors are confirmed knowingly: ask (or --yes).
+    if let Some(risk) = run_steps::confirm_risk(store, &opts, &settings, &SystemClock)? {
+        ctx.confirm(&risk.question)?;
+        opts.accept_open_errors = Some(risk.open_errors);
+    }
     let r = run_steps::confirm(store, actor, &opts, &settings, &SystemClock)?;
+    for carrier in &opts.missing {
+        ctx.say(&format!(
+            "run {}: no CDR file from {carrier} acknowledged",
+            r.run
+        ));
+    }
     ctx.say(&if r.newly {
         format!("run {}: {} confirmed", r.run, a.step)
     } else {
@@ -224,6 +252,7 @@ pub fn request(
     let opts = run_steps::Request {
         run: a.run.clone(),
         expert: a.expert,
+        os_user: Actor::os_user(),
     };
     let run = run_steps::request_preflight(store, &opts, &settings, &SystemClock)?;
     ctx.confirm(&format!(
@@ -246,4 +275,20 @@ pub fn request(
         return Ok(());
     }
     super::produce::produce(ctx, store, actor, db, &run)
+}
+
+/// `billrun cancel RUN`: only before bills are requested; asks first.
+pub fn cancel(ctx: &Ctx, store: &mut Store, actor: &Actor, a: RunArg) -> anyhow::Result<()> {
+    let settings = settings::load(&store.conn)?;
+    let run = run_steps::view(store, &a.run, &settings)?;
+    ctx.confirm(&format!(
+        "Cancel run {} '{}' ({})? It stays listed as cancelled and cannot be used again",
+        run.id, run.name, run.status
+    ))?;
+    let r = run_steps::cancel(store, actor, &run.id.to_string(), &settings)?;
+    ctx.say(&format!("run {} '{}' cancelled", r.id, r.name));
+    if ctx.json {
+        output::print_json(&r)?;
+    }
+    Ok(())
 }

@@ -50,7 +50,7 @@ pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<ExitCode> {
 fn print_text(ctx: &Ctx, cl: &RunStatusDoc) {
     let run = &cl.run;
     let s = |d: Option<chrono::NaiveDate>| d.map_or_else(|| "-".to_string(), |d| d.to_string());
-    println!(
+    crate::outln!(
         "{}",
         ctx.bold(&format!(
             "Run {} '{}' — {}   invoice date {}, cutoff {}, due {}",
@@ -63,17 +63,21 @@ fn print_text(ctx: &Ctx, cl: &RunStatusDoc) {
         ))
     );
     if cl.banner.unfinished() > 0 {
-        println!("{}", ctx.yellow(&format!("⚠ {}", cl.banner.detail)));
+        crate::outln!("{}", ctx.yellow(&format!("⚠ {}", cl.banner.detail)));
+    }
+    if cl.run.status.is_cancelled() {
+        crate::outln!("{}", ctx.dim("✖ Run cancelled: nothing more to do"));
+        return;
     }
     if cl.complete {
-        println!("{}", ctx.green("✔ Run complete"));
+        crate::outln!("{}", ctx.green("✔ Run complete"));
         // Failed collections do not hold the run open, but stay visible.
         for st in cl
             .steps
             .iter()
             .filter(|st| st.detail.contains("failed collection"))
         {
-            println!("  {} {}: {}", ctx.yellow("⚠"), st.title, st.detail);
+            crate::outln!("  {} {}: {}", ctx.yellow("⚠"), st.title, st.detail);
         }
         return;
     }
@@ -82,9 +86,9 @@ fn print_text(ctx: &Ctx, cl: &RunStatusDoc) {
     } else {
         "Post-billing steps"
     };
-    println!("{stage_title}:");
+    crate::outln!("{stage_title}:");
     if cl.stage == Stage::Post {
-        println!("  {} Pre-billing: bills requested", ctx.green("✔"));
+        crate::outln!("  {} Pre-billing: bills requested", ctx.green("✔"));
     }
     for (i, st) in cl
         .steps
@@ -104,18 +108,44 @@ fn print_text(ctx: &Ctx, cl: &RunStatusDoc) {
         } else {
             String::new()
         };
-        println!(
+        crate::outln!(
             "  {mark} {}. {} [{}]{next}",
             i + 1,
             st.title,
             st.state.as_str()
         );
-        println!("       {}", st.detail);
+        crate::outln!("       {}", st.detail);
         if let Some(w) = &st.warning {
-            println!("       {}", ctx.yellow(&format!("⚠ {w}")));
+            crate::outln!("       {}", ctx.yellow(&format!("⚠ {w}")));
+        }
+        if st.key == StepKey::CheckCdrs && !cl.cdr_carriers.is_empty() {
+            print_carriers(ctx, cl);
+        }
+        if st.key == StepKey::CheckSetup && st.state != State::Done {
+            for p in &cl.setup_problems {
+                crate::outln!("       - {} {}: {}", p.account, p.name, p.problem);
+                crate::outln!("         {}", ctx.dim(&format!("fix: {}", p.fix)));
+            }
         }
         if matches!(st.state, State::Todo | State::Waiting) {
-            println!("       {}", ctx.dim(&format!("$ {}", st.command)));
+            crate::outln!("       {}", ctx.dim(&format!("$ {}", st.command)));
         }
+    }
+}
+
+/// The Check CDRs step carrier by carrier: files and lines this period
+/// against the previous run's period.
+fn print_carriers(ctx: &Ctx, cl: &RunStatusDoc) {
+    let mut t = ctx.table(&["carrier", "this period", "previous period", "waiting"]);
+    for c in &cl.cdr_carriers {
+        t.add_row(vec![
+            c.carrier.clone(),
+            format!("{} files, {} lines", c.files_this, c.lines_this),
+            format!("{} files, {} lines", c.files_prev, c.lines_prev),
+            c.unprocessed_files.to_string(),
+        ]);
+    }
+    for line in t.to_string().lines() {
+        crate::outln!("       {line}");
     }
 }

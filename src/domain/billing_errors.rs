@@ -1,8 +1,8 @@
-//! The billing-errors report (SPEC §5): a summary per kind, most costly
+//! The billing-errors report (docs/rating.md): a summary per kind, most costly
 //! first, and suggestions for `unknown_service`. Pure.
 //!
 //! - **Summary order**: by open carrier cost (the revenue at risk), highest
-//!   first; on equal cost, in the SPEC's check order (`malformed`,
+//!   first; on equal cost, in the documented check order (`malformed`,
 //!   `duplicate`, `unknown_service`, `service_inactive`, `no_rate`, then the
 //!   fee kinds), so the listing is stable.
 //! - **Distinct**: the distinct *destinations* for `no_rate` (a missing rate
@@ -101,7 +101,7 @@ pub fn summarise(rows: &[ErrorRow]) -> Vec<KindSummary> {
             out.push(s);
         }
     }
-    // Stable sort keeps the SPEC order among equal costs.
+    // Stable sort keeps the documented order among equal costs.
     out.sort_by_key(|s| std::cmp::Reverse(s.carrier_cost));
     out
 }

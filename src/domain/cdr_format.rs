@@ -1,4 +1,4 @@
-//! Carrier CDR files → [`CdrRecord`]s (SPEC §4).
+//! Carrier CDR files → [`CdrRecord`]s (docs/file-formats.md#cdr-files).
 //!
 //! [`CdrReader`] streams a file (anything `Read`) one physical line at a time
 //! and yields a [`CdrLine`] per non-blank line: its 1-based line number, its

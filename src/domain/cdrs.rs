@@ -1,5 +1,5 @@
 //! CDR rating against reference data held in memory, and the CDR identity
-//! used for `duplicate` detection (SPEC §5). Pure: values in, values out.
+//! used for `duplicate` detection (docs/rating.md). Pure: values in, values out.
 //!
 //! [`Rater`] holds every service (by normalised number) and the rate table,
 //! loaded once per command, so rating a line costs a few hash probes.
@@ -32,7 +32,7 @@ use super::rating::{
     charge, push_digits,
 };
 
-/// The fields that make two CDRs "identical" (SPEC §5).
+/// The fields that make two CDRs "identical" (docs/rating.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity<'a> {
     /// Normalised digits.
@@ -149,7 +149,7 @@ pub struct Rater {
 }
 
 impl Rater {
-    /// Rate one CDR whose numbers are already normalised. Checks in SPEC
+    /// Rate one CDR whose numbers are already normalised. Checks in the documented
     /// order: `unknown_service`, `service_inactive`, `no_rate` (`malformed`
     /// and `duplicate` come before and are decided by the caller).
     pub fn rate(
@@ -254,7 +254,7 @@ pub struct Processed {
     pub lines: u64,
     pub rated: u64,
     pub not_billable: u64,
-    /// Errors by kind, in SPEC order.
+    /// Errors by kind, in documented order.
     pub errors: BTreeMap<String, u64>,
     pub charge_minor: i64,
 }

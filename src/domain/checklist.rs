@@ -1,11 +1,12 @@
-//! The next-steps checklist (SPEC §1.1), computed from facts gathered from the
+//! The next-steps checklist (docs/checklist.md), computed from facts gathered from the
 //! database. Nothing here is stored: only the operator's confirmations are.
 //! A step that cannot be known yet is `blocked` or `waiting`, never faked as done.
 
 use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;
+use crate::domain::setup_check::{self, SetupProblem};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,6 +39,7 @@ impl State {
 #[serde(rename_all = "snake_case")]
 pub enum StepKey {
     SetDates,
+    CheckSetup,
     CheckPayments,
     CheckCdrs,
     CheckErrors,
@@ -57,6 +59,7 @@ pub enum StepKey {
 /// Steps the operator confirms with `billrun confirm RUN STEP`: the
 /// argument and the step.
 pub const CONFIRMABLE: &[(&str, StepKey)] = &[
+    ("setup", StepKey::CheckSetup),
     ("payments", StepKey::CheckPayments),
     ("cdrs", StepKey::CheckCdrs),
     ("errors", StepKey::CheckErrors),
@@ -70,6 +73,7 @@ impl StepKey {
     pub fn as_str(self) -> &'static str {
         match self {
             StepKey::SetDates => "set_dates",
+            StepKey::CheckSetup => "check_setup",
             StepKey::CheckPayments => "check_payments",
             StepKey::CheckCdrs => "check_cdrs",
             StepKey::CheckErrors => "check_errors",
@@ -124,6 +128,19 @@ pub struct MethodTotal {
     pub sum_minor: i64,
 }
 
+/// One carrier's CDR files and lines in the run's period and in the
+/// previous run's own period (the Check CDRs step, carrier by carrier).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CarrierPeriod {
+    pub carrier: String,
+    pub files_this: u64,
+    pub lines_this: u64,
+    pub files_prev: u64,
+    pub lines_prev: u64,
+    /// Files of the carrier still pending or processing.
+    pub unprocessed_files: u64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CdrFacts {
     pub pending_files: u64,
@@ -134,7 +151,23 @@ pub struct CdrFacts {
     pub files_prev: u64,
     pub lines_prev: u64,
     pub carriers: u64,
+    /// Every carrier, by name.
+    pub by_carrier: Vec<CarrierPeriod>,
+    /// Carriers with no CDR in the period and no file waiting.
     pub carriers_without_file: Vec<String>,
+    /// Carriers without a file the operator acknowledged: carrier → reason.
+    pub acknowledged_missing: BTreeMap<String, String>,
+}
+
+impl CdrFacts {
+    /// Carriers without a file this period, not yet acknowledged.
+    pub fn unacknowledged_missing(&self) -> Vec<String> {
+        self.carriers_without_file
+            .iter()
+            .filter(|c| !self.acknowledged_missing.contains_key(*c))
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -151,6 +184,11 @@ pub struct InvoiceFacts {
     pub dd_failed: u64,
     pub card_uncollected: u64,
     pub card_failed: u64,
+    /// Payment runs whose file is recorded but not in place (an
+    /// interrupted `collect dd` / `collect card --out`): not done until
+    /// the next such command puts it there.
+    pub dd_unplaced: Vec<i64>,
+    pub card_unplaced: Vec<i64>,
 }
 
 /// Everything the checklist needs to know about a run.
@@ -172,6 +210,14 @@ pub struct Facts {
     pub open_errors: Vec<(String, u64)>,
     pub open_fee_errors: u64,
     pub prebill_done: bool,
+    /// The post-billing report was run (after production).
+    pub postbill_done: bool,
+    /// Customers of the run that cannot be billed, delivered or collected
+    /// as set up (`domain::setup_check`).
+    pub setup_problems: Vec<SetupProblem>,
+    /// Invoices expected before production: the pre-billing report's count,
+    /// else the customers of the run's cycle.
+    pub expected_invoices: Option<u64>,
     pub invoices: InvoiceFacts,
 }
 
@@ -189,6 +235,12 @@ impl Facts {
     }
     fn completed(&self) -> bool {
         self.status() == RunStatus::Completed
+    }
+    fn cancelled(&self) -> bool {
+        self.status().is_cancelled()
+    }
+    fn open_errors(&self) -> u64 {
+        self.open_errors.iter().map(|e| e.1).sum()
     }
 }
 
@@ -238,6 +290,8 @@ fn step(key: StepKey, title: &'static str, state: State, detail: String, command
 /// Why a step cannot be confirmed (yet). The text names what to do first.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    #[error("run {run} is cancelled: nothing more can be done with it")]
+    Cancelled { run: i64 },
     #[error("run {run} is {status}: pre-billing steps are closed once bills are requested")]
     PreBillingClosed { run: i64, status: RunStatus },
     #[error("run {run} is {status}: the post-billing report comes after production")]
@@ -246,6 +300,19 @@ pub enum Refusal {
         "{0} CDR files are pending: process them (billrun cdr process) or ignore them (billrun cdr ignore FILE) first"
     )]
     CdrFilesPending(u64),
+    #[error("{0} CDR files are being processed (billrun cdr list): wait for them to finish")]
+    CdrFilesProcessing(u64),
+    #[error(
+        "no CDR file this period from {}: fetch or import it, or acknowledge each with billrun confirm {run} cdrs --missing CARRIER --reason TEXT",
+        carriers.join(", ")
+    )]
+    CarriersMissing { run: i64, carriers: Vec<String> },
+    #[error(
+        "{open} billing errors are open (carrier cost {cost} at risk): review them (billrun errors {run}) and confirm again, answering yes (or with --yes) to bill without them"
+    )]
+    ErrorsOpen { run: i64, open: u64, cost: String },
+    #[error("run the post-billing report first (billrun postbill {run})")]
+    PostbillFirst { run: i64 },
     #[error("confirm the CDR check first (billrun confirm {run} cdrs)")]
     ConfirmCdrsFirst { run: i64 },
     #[error("wholesale fees are off (features.wholesale_fees): there is no fee-errors step")]
@@ -283,10 +350,15 @@ pub enum Refusal {
 fn waits_for(f: &Facts, key: StepKey) -> Option<Refusal> {
     let run = f.run_id;
     match key {
-        StepKey::CheckErrors if !f.is_confirmed(StepKey::CheckCdrs) => {
+        // Payments and CDRs are counted up to the cutoff: dates first.
+        StepKey::CheckPayments | StepKey::CheckCdrs | StepKey::Prebill if !f.dates_set => {
+            Some(Refusal::SetDatesFirst { run })
+        }
+        // Errors come from the CDRs (and fee errors from the fee files
+        // imported with them): the CDRs are checked first.
+        StepKey::CheckErrors | StepKey::CheckFeeErrors if !f.is_confirmed(StepKey::CheckCdrs) => {
             Some(Refusal::ConfirmCdrsFirst { run })
         }
-        StepKey::Prebill if !f.dates_set => Some(Refusal::SetDatesFirst { run }),
         _ => None,
     }
 }
@@ -303,6 +375,9 @@ fn not_applicable(f: &Facts, key: StepKey) -> Option<Refusal> {
 /// requested, post-billing steps once the run is produced.
 fn stage_open(f: &Facts, key: StepKey) -> Result<(), Refusal> {
     let (run, status) = (f.run_id, f.status());
+    if f.cancelled() {
+        return Err(Refusal::Cancelled { run });
+    }
     match key.stage() {
         Stage::Pre if f.requested() => Err(Refusal::PreBillingClosed { run, status }),
         Stage::Post if !f.completed() => Err(Refusal::BeforeProduction { run, status }),
@@ -323,23 +398,52 @@ pub fn can_confirm(f: &Facts, key: StepKey) -> Result<(), Refusal> {
         StepKey::CheckCdrs if f.cdr.pending_files > 0 => {
             Some(Refusal::CdrFilesPending(f.cdr.pending_files))
         }
+        StepKey::CheckCdrs if f.cdr.processing_files > 0 => {
+            Some(Refusal::CdrFilesProcessing(f.cdr.processing_files))
+        }
+        StepKey::CheckCdrs if !f.cdr.unacknowledged_missing().is_empty() => {
+            Some(Refusal::CarriersMissing {
+                run,
+                carriers: f.cdr.unacknowledged_missing(),
+            })
+        }
         StepKey::CheckFeeErrors if f.wholesale_fees && f.open_fee_errors > 0 => {
             Some(Refusal::FeeErrorsOpen {
                 run,
                 open: f.open_fee_errors,
             })
         }
+        StepKey::Prebill if !f.prebill_done => Some(Refusal::PrebillFirst { run }),
+        StepKey::Postbill if !f.postbill_done => Some(Refusal::PostbillFirst { run }),
         _ => None,
     };
-    let prebill_missing =
-        (key == StepKey::Prebill && !f.prebill_done).then_some(Refusal::PrebillFirst { run });
-    match waits_for(f, key)
-        .or_else(|| not_applicable(f, key))
+    match not_applicable(f, key)
+        .or_else(|| waits_for(f, key))
         .or(unfinished)
-        .or(prebill_missing)
     {
         Some(r) => Err(r),
         None => Ok(()),
+    }
+}
+
+/// What confirming `key` knowingly accepts, that the operator must agree
+/// to (a prompt, or `--yes`): open billing errors for `errors`, which are
+/// then not billed. `cost` is the carrier cost of the open errors.
+pub fn confirm_risk(f: &Facts, key: StepKey, cost: &str) -> Option<Refusal> {
+    let open = f.open_errors();
+    (key == StepKey::CheckErrors && open > 0).then(|| Refusal::ErrorsOpen {
+        run: f.run_id,
+        open,
+        cost: cost.to_string(),
+    })
+}
+
+/// Whether `--expert` is allowed to `os_user`: everyone when `expert.users`
+/// is unset (empty), else only the users it lists (comma-separated).
+pub fn expert_allowed(expert_users: Option<&str>, os_user: &str) -> bool {
+    match expert_users.map(str::trim).filter(|s| !s.is_empty()) {
+        None => true,
+        Some(list) => list.split(',').map(str::trim).any(|u| u == os_user),
     }
 }
 
@@ -348,6 +452,9 @@ pub fn can_confirm(f: &Facts, key: StepKey) -> Result<(), Refusal> {
 /// checklist order. Checked inside the write transaction that locks the run.
 pub fn can_request(f: &Facts, expert: bool) -> Result<(), Refusal> {
     let run = f.run_id;
+    if f.cancelled() {
+        return Err(Refusal::Cancelled { run });
+    }
     if f.requested() {
         return Err(Refusal::AlreadyRequested {
             run,
@@ -473,6 +580,43 @@ fn set_dates(f: &Facts) -> Step {
     )
 }
 
+/// Done when every customer can be billed, delivered and collected as set
+/// up, or when the operator confirmed the problems (`confirm RUN setup`).
+fn check_setup(f: &Facts) -> Step {
+    let id = f.run_id;
+    let problems = &f.setup_problems;
+    let state = if problems.is_empty() || f.is_confirmed(StepKey::CheckSetup) {
+        State::Done
+    } else {
+        confirmable_state(f, StepKey::CheckSetup)
+    };
+    let mut s = note_bypass(
+        f,
+        step(
+            StepKey::CheckSetup,
+            "Check customer setup",
+            state,
+            setup_check::summary(problems),
+            if problems.is_empty() {
+                format!("billrun prebill {id}")
+            } else {
+                format!(
+                    "fix each customer (billrun status {id} lists them), then billrun customers import FILE; or accept: billrun confirm {id} setup"
+                )
+            },
+        ),
+    );
+    if problems.is_empty() {
+        s.detail = setup_check::summary(problems);
+    } else if f.is_confirmed(StepKey::CheckSetup) {
+        s.detail = format!(
+            "confirmed by the operator: {}",
+            setup_check::summary(problems)
+        );
+    }
+    s
+}
+
 fn check_payments(f: &Facts) -> Step {
     let id = f.run_id;
     let (pc, ps) = sum_line(&f.payments_now);
@@ -509,11 +653,17 @@ fn check_cdrs(f: &Facts) -> Step {
             c.pending_files, c.processing_files, c.failed_files
         ));
     }
-    if !c.carriers_without_file.is_empty() {
-        detail.push_str(&format!(
-            "; no file from {}",
-            c.carriers_without_file.join(", ")
-        ));
+    let unacked = c.unacknowledged_missing();
+    if !unacked.is_empty() {
+        detail.push_str(&format!("; no file from {}", unacked.join(", ")));
+    }
+    let acked: Vec<String> = c
+        .carriers_without_file
+        .iter()
+        .filter_map(|k| c.acknowledged_missing.get(k).map(|r| format!("{k} ({r})")))
+        .collect();
+    if !acked.is_empty() {
+        detail.push_str(&format!("; acknowledged missing: {}", acked.join(", ")));
     }
     note_bypass(
         f,
@@ -524,6 +674,14 @@ fn check_cdrs(f: &Facts) -> Step {
             detail,
             if c.pending_files > 0 {
                 "billrun cdr process (or billrun cdr ignore FILE)".to_string()
+            } else if !unacked.is_empty() {
+                format!(
+                    "billrun cdr fetch; or, if no file is due: billrun confirm {id} cdrs{}",
+                    unacked
+                        .iter()
+                        .map(|k| format!(" --missing {k} --reason TEXT"))
+                        .collect::<String>()
+                )
             } else {
                 format!("billrun cdr fetch; billrun cdr list; billrun confirm {id} cdrs")
             },
@@ -534,7 +692,7 @@ fn check_cdrs(f: &Facts) -> Step {
 /// Appears after the CDRs are confirmed.
 fn check_errors(f: &Facts) -> Step {
     let id = f.run_id;
-    let open: u64 = f.open_errors.iter().map(|e| e.1).sum();
+    let open = f.open_errors();
     let mut s = note_bypass(
         f,
         step(
@@ -565,7 +723,7 @@ fn check_errors(f: &Facts) -> Step {
 /// Fixed fee errors: the wholesale feature only.
 fn check_fee_errors(f: &Facts) -> Step {
     let id = f.run_id;
-    note_bypass(
+    let mut s = note_bypass(
         f,
         step(
             StepKey::CheckFeeErrors,
@@ -580,7 +738,11 @@ fn check_fee_errors(f: &Facts) -> Step {
                 "billrun errors {id} --kind fee_unknown_service; billrun confirm {id} fee-errors"
             ),
         ),
-    )
+    );
+    if s.state == State::Blocked {
+        s.detail = format!("confirm CDRs first; {}", s.detail);
+    }
+    s
 }
 
 fn prebill(f: &Facts) -> Step {
@@ -654,7 +816,13 @@ fn postbill(f: &Facts) -> Step {
         StepKey::Postbill,
         "Post-billing report",
         post_state(f, f.is_confirmed(StepKey::Postbill)),
-        post_detail(f, || "review the report and confirm".into()),
+        post_detail(f, || {
+            if f.postbill_done {
+                "report run; review it and confirm".into()
+            } else {
+                "not run yet".into()
+            }
+        }),
         format!("billrun postbill {id}; billrun confirm {id} postbill"),
     )
 }
@@ -669,10 +837,18 @@ fn production(f: &Facts) -> Step {
             RunStatus::Requested | RunStatus::Running => State::Waiting,
             _ => State::Blocked,
         },
-        if f.requested() {
+        if f.requested() && inv.total > 0 {
             format!("{} of {} invoice PDFs ready", inv.pdf_ready, inv.total)
         } else {
-            "request bills first".to_string()
+            let expected = f
+                .expected_invoices
+                .map(|n| format!("{n} invoices expected"))
+                .unwrap_or_else(|| "invoices not counted yet".into());
+            if f.requested() {
+                format!("0 PDFs ready; {expected} (pre-billing report)")
+            } else {
+                format!("request bills first; {expected}")
+            }
         },
         format!("billrun produce {}", f.run_id),
     )
@@ -732,11 +908,18 @@ fn print(f: &Facts) -> Step {
     )
 }
 
-fn collect_detail(f: &Facts, n: u64, failed: u64) -> String {
+fn collect_detail(f: &Facts, n: u64, failed: u64, unplaced: &[i64], again: &str) -> String {
     post_detail(f, || {
         let mut d = format!("{n} invoices not yet in a payment run");
         if failed > 0 {
             d.push_str(&format!(", {failed} failed collections"));
+        }
+        if !unplaced.is_empty() {
+            let ids: Vec<String> = unplaced.iter().map(i64::to_string).collect();
+            d.push_str(&format!(
+                "; the file of payment run {} is not in place (interrupted): run `{again}` to put it there",
+                ids.join(", ")
+            ));
         }
         d
     })
@@ -745,23 +928,45 @@ fn collect_detail(f: &Facts, n: u64, failed: u64) -> String {
 fn collect_dd(f: &Facts) -> Step {
     let id = f.run_id;
     let inv = &f.invoices;
+    let again = format!("billrun collect dd {id}");
     step(
         StepKey::CollectDd,
         "Collect by Direct Debit",
-        post_state(f, inv.dd_uncollected == 0),
-        collect_detail(f, inv.dd_uncollected, inv.dd_failed),
-        format!("billrun collect dd {id} --out dd-{id}.txt"),
+        post_state(f, inv.dd_uncollected == 0 && inv.dd_unplaced.is_empty()),
+        collect_detail(
+            f,
+            inv.dd_uncollected,
+            inv.dd_failed,
+            &inv.dd_unplaced,
+            &again,
+        ),
+        if inv.dd_unplaced.is_empty() {
+            format!("billrun collect dd {id} --out dd-{id}.txt")
+        } else {
+            again
+        },
     )
 }
 
 fn collect_card(f: &Facts) -> Step {
     let inv = &f.invoices;
+    let again = format!("billrun collect card {} --out FILE", f.run_id);
     step(
         StepKey::CollectCard,
         "Collect by card",
-        post_state(f, inv.card_uncollected == 0),
-        collect_detail(f, inv.card_uncollected, inv.card_failed),
-        format!("billrun collect card {}", f.run_id),
+        post_state(f, inv.card_uncollected == 0 && inv.card_unplaced.is_empty()),
+        collect_detail(
+            f,
+            inv.card_uncollected,
+            inv.card_failed,
+            &inv.card_unplaced,
+            &again,
+        ),
+        if inv.card_unplaced.is_empty() {
+            format!("billrun collect card {}", f.run_id)
+        } else {
+            again
+        },
     )
 }
 
@@ -789,6 +994,7 @@ fn complete(f: &Facts, above: &[Step]) -> Step {
 pub fn compute(f: &Facts) -> Checklist {
     let mut steps: Vec<Step> = [
         set_dates,
+        check_setup,
         check_payments,
         check_cdrs,
         check_errors,
@@ -815,6 +1021,18 @@ pub fn compute(f: &Facts) -> Checklist {
     let done = complete(f, &steps);
     let all_done = done.state == State::Done;
     steps.push(done);
+    if f.cancelled() {
+        for s in &mut steps {
+            s.state = State::Skipped;
+            s.detail = "run cancelled".into();
+        }
+        return Checklist {
+            steps,
+            next: None,
+            complete: false,
+            stage: Stage::Pre,
+        };
+    }
     // Next: the first step the operator can act on (or that is under way),
     // else the first one not settled.
     let next = steps
@@ -870,6 +1088,7 @@ mod tests {
             keys,
             [
                 "set_dates",
+                "check_setup",
                 "check_payments",
                 "check_cdrs",
                 "check_errors",
@@ -919,7 +1138,7 @@ mod tests {
         f.expert_by = Some("alice".into());
         let c = compute(&f);
         assert_eq!(state(&c, "check_payments"), State::Skipped);
-        assert!(c.steps[1].detail.contains("alice"));
+        assert!(c.steps[2].detail.contains("alice"), "{:?}", c.steps[2]);
         assert_eq!(state(&c, "production"), State::Waiting);
         assert_eq!(state(&c, "email"), State::Blocked);
         assert_eq!(c.next, Some(StepKey::Production));
@@ -984,7 +1203,11 @@ mod tests {
     #[test]
     fn can_confirm_follows_the_step_order() {
         let mut f = facts();
-        assert_eq!(can_confirm(&f, StepKey::CheckPayments), Ok(()));
+        // Issue 15: payments are counted up to the cutoff: dates first.
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckPayments),
+            Err(Refusal::SetDatesFirst { run: 3 })
+        );
         assert_eq!(
             can_confirm(&f, StepKey::CheckErrors),
             Err(Refusal::ConfirmCdrsFirst { run: 3 })
@@ -994,6 +1217,7 @@ mod tests {
             "set dates first (billrun set-dates 3 --invoice-date D --cutoff D)"
         );
         f.dates_set = true;
+        assert_eq!(can_confirm(&f, StepKey::CheckPayments), Ok(()));
         assert_eq!(
             can_confirm(&f, StepKey::Prebill),
             Err(Refusal::PrebillFirst { run: 3 })
@@ -1011,6 +1235,12 @@ mod tests {
         );
         f.wholesale_fees = true;
         f.open_fee_errors = 1;
+        // Issue 15: fee errors wait for the CDR check, like billing errors.
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckFeeErrors),
+            Err(Refusal::ConfirmCdrsFirst { run: 3 })
+        );
+        f.confirmed.insert("check_cdrs".into());
         assert!(matches!(
             can_confirm(&f, StepKey::CheckFeeErrors),
             Err(Refusal::FeeErrorsOpen { open: 1, .. })
@@ -1024,6 +1254,12 @@ mod tests {
             Err(Refusal::NotConfirmable(StepKey::Request))
         );
         f.status = Some(RunStatus::Completed);
+        // Issue 15: the report must have been run.
+        assert_eq!(
+            can_confirm(&f, StepKey::Postbill),
+            Err(Refusal::PostbillFirst { run: 3 })
+        );
+        f.postbill_done = true;
         assert_eq!(can_confirm(&f, StepKey::Postbill), Ok(()));
         assert_eq!(
             can_confirm(&f, StepKey::CheckPayments)
@@ -1035,17 +1271,169 @@ mod tests {
 
     #[test]
     fn a_blocked_step_in_the_checklist_is_refused_by_confirm() {
-        // One source of truth: every confirmable pre-billing step shown
-        // `blocked` is refused, for the same reason.
+        // One source of truth: every confirmable step shown `blocked` or
+        // `skipped` is refused (issue 15: payments before the dates, fee
+        // errors before the CDR check, a cancelled run, post-billing steps
+        // before production were accepted).
         let mut f = facts();
-        for dates_set in [false, true] {
-            f.dates_set = dates_set;
-            let c = compute(&f);
-            for s in c.steps.iter().filter(|s| s.key.confirm_arg().is_some()) {
-                if s.state == State::Blocked && s.stage == Stage::Pre {
-                    assert!(can_confirm(&f, s.key).is_err(), "{:?}", s.key);
+        for status in [
+            RunStatus::Pending,
+            RunStatus::Requested,
+            RunStatus::Completed,
+            RunStatus::Cancelled,
+        ] {
+            for (dates_set, cdrs_confirmed, wholesale) in
+                (0..8).map(|i| (i & 1 == 1, i & 2 == 2, i & 4 == 4))
+            {
+                f.status = Some(status);
+                f.dates_set = dates_set;
+                f.wholesale_fees = wholesale;
+                f.confirmed.clear();
+                if cdrs_confirmed {
+                    f.confirmed.insert("check_cdrs".into());
+                }
+                let c = compute(&f);
+                for s in c.steps.iter().filter(|s| s.key.confirm_arg().is_some()) {
+                    if matches!(s.state, State::Blocked | State::Skipped) {
+                        assert!(
+                            can_confirm(&f, s.key).is_err(),
+                            "{status} {:?} {:?} {s:?}",
+                            (dates_set, cdrs_confirmed, wholesale),
+                            s.key
+                        );
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn setup_problems_hold_the_run_until_fixed_or_confirmed() {
+        use crate::domain::setup_check::{Blocks, SetupProblem};
+        let mut f = facts();
+        f.dates_set = true;
+        for k in ["check_payments", "check_cdrs", "check_errors", "prebill"] {
+            f.confirmed.insert(k.into());
+        }
+        assert_eq!(state(&compute(&f), "check_setup"), State::Done);
+        f.setup_problems = vec![SetupProblem {
+            account: "A1".into(),
+            name: "Acme".into(),
+            blocks: Blocks::Collection,
+            columns: vec!["mandate_ref"],
+            problem: "Direct Debit without a mandate reference".into(),
+            fix: "fill mandate_ref".into(),
+        }];
+        let c = compute(&f);
+        assert_eq!(state(&c, "check_setup"), State::Todo);
+        assert_eq!(state(&c, "request"), State::Blocked);
+        assert_eq!(c.next, Some(StepKey::CheckSetup));
+        let e = can_request(&f, false).unwrap_err().to_string();
+        assert!(e.contains("'Check customer setup' is not done"), "{e}");
+        assert_eq!(can_confirm(&f, StepKey::CheckSetup), Ok(()));
+        f.confirmed.insert("check_setup".into());
+        let c = compute(&f);
+        assert_eq!(state(&c, "check_setup"), State::Done);
+        assert_eq!(state(&c, "request"), State::Todo);
+    }
+
+    #[test]
+    fn missing_carriers_must_be_acknowledged_before_confirming_cdrs() {
+        let mut f = facts();
+        f.dates_set = true;
+        f.cdr.carriers_without_file = vec!["acme".into(), "zeta".into()];
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckCdrs),
+            Err(Refusal::CarriersMissing {
+                run: 3,
+                carriers: vec!["acme".into(), "zeta".into()]
+            })
+        );
+        f.cdr
+            .acknowledged_missing
+            .insert("acme".into(), "no traffic".into());
+        let c = compute(&f);
+        let s = c
+            .steps
+            .iter()
+            .find(|s| s.key == StepKey::CheckCdrs)
+            .unwrap();
+        assert!(s.detail.contains("no file from zeta"), "{}", s.detail);
+        assert!(
+            s.detail.contains("acknowledged missing: acme (no traffic)"),
+            "{}",
+            s.detail
+        );
+        assert!(
+            s.command.contains("--missing zeta --reason TEXT"),
+            "{}",
+            s.command
+        );
+        f.cdr
+            .acknowledged_missing
+            .insert("zeta".into(), "closed".into());
+        assert_eq!(can_confirm(&f, StepKey::CheckCdrs), Ok(()));
+        f.cdr.processing_files = 1;
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckCdrs),
+            Err(Refusal::CdrFilesProcessing(1))
+        );
+    }
+
+    #[test]
+    fn open_errors_are_a_risk_and_expert_is_a_permission() {
+        let mut f = facts();
+        assert!(confirm_risk(&f, StepKey::CheckErrors, "0.00").is_none());
+        f.open_errors = vec![("no_rate".into(), 300), ("unknown_service".into(), 12)];
+        let r = confirm_risk(&f, StepKey::CheckErrors, "41.20").unwrap();
+        assert!(
+            r.to_string()
+                .starts_with("312 billing errors are open (carrier cost 41.20 at risk)"),
+            "{r}"
+        );
+        assert!(confirm_risk(&f, StepKey::CheckCdrs, "41.20").is_none());
+        assert!(expert_allowed(None, "bob"));
+        assert!(expert_allowed(Some(" "), "bob"));
+        assert!(expert_allowed(Some("alice, bob"), "bob"));
+        assert!(!expert_allowed(Some("alice"), "bob"));
+        assert!(!expert_allowed(Some("alice,bobby"), "bob"));
+    }
+
+    #[test]
+    fn a_cancelled_run_has_nothing_to_do() {
+        let mut f = facts();
+        f.status = Some(RunStatus::Cancelled);
+        let c = compute(&f);
+        assert!(c.steps.iter().all(|s| s.state == State::Skipped));
+        assert_eq!((c.next, c.complete), (None, false));
+        assert_eq!(
+            can_confirm(&f, StepKey::CheckPayments),
+            Err(Refusal::Cancelled { run: 3 })
+        );
+        assert_eq!(can_request(&f, true), Err(Refusal::Cancelled { run: 3 }));
+    }
+
+    #[test]
+    fn production_shows_the_expected_invoices_before_pdfs_exist() {
+        let mut f = facts();
+        f.dates_set = true;
+        f.expected_invoices = Some(42);
+        let detail = |f: &Facts| {
+            compute(f)
+                .steps
+                .into_iter()
+                .find(|s| s.key == StepKey::Production)
+                .unwrap()
+                .detail
+        };
+        assert_eq!(detail(&f), "request bills first; 42 invoices expected");
+        f.status = Some(RunStatus::Requested);
+        assert_eq!(
+            detail(&f),
+            "0 PDFs ready; 42 invoices expected (pre-billing report)"
+        );
+        f.invoices.total = 42;
+        f.invoices.pdf_ready = 5;
+        assert_eq!(detail(&f), "5 of 42 invoice PDFs ready");
     }
 }

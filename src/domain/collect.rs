@@ -1,15 +1,15 @@
-//! Collection rules (SPEC §11), as pure functions: which invoices a new
+//! Collection rules (docs/collection.md), as pure functions: which invoices a new
 //! payment run takes and at which attempt, the Direct Debit sequence of an
 //! item and the collection date, the items a payment run records
 //! ([`plan`], [`card_items`]), what a bank/gateway result does to an item
 //! ([`effect`], [`record_outcome`], [`dishonour_fee`]), how an invoice
 //! stands for the checklist, and reading the results file.
 //!
-//! Decisions (where the spec is silent):
+//! Decisions (where the documented rules were silent):
 //! - An invoice's collection history is its list of payment items, oldest
 //!   first. Only the latest item matters for what happens next.
 //! - `refer` items are retried by the next payment run of their kind
-//!   automatically (SPEC: "retried in the next payment run"), as long as
+//!   automatically (docs/collection.md: "retried in the next payment run"), as long as
 //!   fewer than `collect.max_retries` retries were made. `--retry-failed`
 //!   also retries declined, dishonoured and failed items, within the same
 //!   limit. Approved and live items are never collected again.
@@ -25,6 +25,7 @@ use crate::domain::bank::{self, BankDetails};
 use crate::domain::csvfile::{self, Problem, Table};
 use crate::domain::money;
 use crate::domain::payfile::{DebitItem, PayFile, PayFileError, Sequence, Unsuitable};
+use crate::domain::redact;
 use chrono::NaiveDate;
 use std::collections::HashSet;
 use std::fmt;
@@ -222,6 +223,45 @@ pub fn may_resend(
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
     now - created < chrono::Duration::hours(IDEMPOTENCY_KEY_TRUSTED_HOURS)
+}
+
+/// Whether `base` may be used as the card gateway's API base
+/// (`stripe.api_base`): the secret key travels in every request, so the
+/// URL must be `https://`, except to this machine (`http://` to
+/// `127.0.0.1`, `::1` or `localhost`, for a local test gateway). A user
+/// name or password in the URL is refused (it would be a secret in a
+/// setting). The error says why.
+pub fn check_api_base(base: &str) -> Result<(), String> {
+    let b = base.trim();
+    let lower = b.to_ascii_lowercase();
+    let (secure, rest) = if let Some(r) = lower.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = lower.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!("'{b}' is not an https:// URL"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(format!(
+            "'{b}' has a user name or password in it: secrets never go in settings"
+        ));
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    if host.is_empty() {
+        return Err(format!("'{b}' has no host"));
+    }
+    if secure || matches!(host, "127.0.0.1" | "::1" | "localhost") {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{b}' is not https: the API key would travel unencrypted; use https:// \
+             (plain http:// only to 127.0.0.1, ::1 or localhost)"
+        ))
+    }
 }
 
 /// The reference of the payment an approved item records: the item's
@@ -531,6 +571,13 @@ pub enum ChargeOutcome {
         /// The PaymentIntent Stripe created, when it says.
         id: Option<String>,
     },
+    /// Stripe refused the API key (HTTP 401, or 403 for a restricted key
+    /// without the permission): no charge was made, and no other charge
+    /// with this key can succeed, so the batch stops.
+    KeyRefused {
+        /// HTTP status and Stripe's message (secrets masked).
+        reason: String,
+    },
     /// No charge was made, or none is known to have been made.
     Failed {
         /// What went wrong (HTTP status and Stripe's message, or the network
@@ -592,8 +639,35 @@ impl ChargeRecord {
     }
 }
 
-/// What a gateway outcome does to a live card item.
+/// What a gateway outcome does to a live card item. Every text from the
+/// gateway is masked ([`redact::secrets`]) before it is recorded or shown.
 pub fn record_outcome(outcome: &ChargeOutcome) -> ChargeRecord {
+    match unmasked_record(outcome) {
+        ChargeRecord::Approve { gateway_id } => ChargeRecord::Approve {
+            gateway_id: redact::secrets(&gateway_id),
+        },
+        ChargeRecord::Fail {
+            state,
+            reason,
+            gateway_id,
+        } => ChargeRecord::Fail {
+            state,
+            reason: redact::secrets(&reason),
+            gateway_id: gateway_id.map(|g| redact::secrets(&g)),
+        },
+        ChargeRecord::KeepLive {
+            reason,
+            gateway_id,
+            unanswered,
+        } => ChargeRecord::KeepLive {
+            reason: redact::secrets(&reason),
+            gateway_id: gateway_id.map(|g| redact::secrets(&g)),
+            unanswered,
+        },
+    }
+}
+
+fn unmasked_record(outcome: &ChargeOutcome) -> ChargeRecord {
     match outcome {
         ChargeOutcome::Succeeded { id } => ChargeRecord::Approve {
             gateway_id: id.clone(),
@@ -625,6 +699,13 @@ pub fn record_outcome(outcome: &ChargeOutcome) -> ChargeRecord {
             gateway_id: Some(id.clone()),
             unanswered: false,
         },
+        ChargeOutcome::KeyRefused { reason } => ChargeRecord::KeepLive {
+            reason: format!(
+                "not charged: {reason}; fix STRIPE_API_KEY and run `billrun collect card` again"
+            ),
+            gateway_id: None,
+            unanswered: false,
+        },
         ChargeOutcome::Failed {
             reason,
             retryable: true,
@@ -646,7 +727,7 @@ pub fn record_outcome(outcome: &ChargeOutcome) -> ChargeRecord {
 
 /// The fee an item's new state charges the customer: `collect.dishonour_fee`
 /// for a dishonour (a returned debit), nothing for a decline, a failure or
-/// a referral (SPEC §11).
+/// a referral (docs/collection.md).
 pub fn dishonour_fee(state: ItemState, fee_minor: i64) -> i64 {
     if state == ItemState::Dishonoured && fee_minor > 0 {
         fee_minor
@@ -714,7 +795,9 @@ pub struct ResultRow {
 }
 
 /// Read a results file (`reference, status, reason`): every bad row is a
-/// problem (`file:line:col`), and a reference may appear only once.
+/// problem (`file:line:col`), and a reference may appear only once. A
+/// reason is gateway text: anything in it that looks like a secret key is
+/// masked (`redact::secrets`).
 pub fn parse_results(file: &str, bytes: &[u8]) -> Result<Vec<ResultRow>, Vec<Problem>> {
     let table = Table::read(
         file,
@@ -729,7 +812,8 @@ pub fn parse_results(file: &str, bytes: &[u8]) -> Result<Vec<ResultRow>, Vec<Pro
         let mut r = table.row(i, &mut problems);
         let reference = r.req("reference");
         let status = r.parse_req("status", |s| s.parse::<ResultStatus>());
-        let reason = r.opt("reason");
+        // Gateway text, stored on the item and shown: secrets masked.
+        let reason = r.opt("reason").map(|t| redact::secrets(&t));
         if !reference.is_empty() && !seen.insert(reference.clone()) {
             r.problem(
                 "reference",
@@ -859,6 +943,15 @@ mod tests {
         assert_eq!(ok[1].status, ResultStatus::Dishonoured);
         assert_eq!(ok[1].reason.as_deref(), Some("refer to payer"));
         assert_eq!(ok[1].line, 3);
+        let secret = parse_results(
+            "r.csv",
+            b"reference,status,reason\nINV-1,declined,Invalid API Key provided: sk_live_abcdefghijklmnopqrstuvwxyz\n",
+        )
+        .unwrap();
+        assert_eq!(
+            secret[0].reason.as_deref(),
+            Some("Invalid API Key provided: sk_live_****wxyz")
+        );
         let bad = parse_results(
             "r.csv",
             b"reference,status\nINV-1,paid\n,approved\nINV-3,refer\nINV-3,approved\n",
@@ -975,6 +1068,81 @@ mod tests {
         assert_eq!(items[0].reference, "INV-1-R1");
         assert_eq!(items[0].card_token.as_deref(), Some("pm_test4242424242"));
         assert_eq!(unsuitable[0].to_string(), "INV-2: no card token");
+    }
+
+    #[test]
+    fn a_refused_key_leaves_the_item_live_and_gateway_text_is_masked() {
+        use ChargeOutcome as O;
+        let r = record_outcome(&O::KeyRefused {
+            reason: "HTTP 401 invalid_request_error: Invalid API Key provided: sk_test_****1234"
+                .into(),
+        });
+        assert!(matches!(
+            r,
+            ChargeRecord::KeepLive {
+                unanswered: false,
+                gateway_id: None,
+                ..
+            }
+        ));
+        assert!(r.reason().unwrap().starts_with("not charged: HTTP 401"));
+        let secret = "sk_live_51HqLyjWDarjtT1zdp7dcXlvhzxZ3bUeG";
+        let r = record_outcome(&O::Declined {
+            code: "card_declined".into(),
+            decline_code: None,
+            message: format!("key {secret} with Bearer {secret}"),
+            id: Some("pi_1".into()),
+        });
+        let reason = r.reason().unwrap();
+        assert!(!reason.contains("51HqLyj"), "{reason}");
+        assert_eq!(
+            reason,
+            "card_declined: key sk_live_****bUeG with Bearer ****"
+        );
+        let r = record_outcome(&O::Failed {
+            reason: format!(
+                "HTTP 400: {{\"k\":\"whsec_abc\", \"r\":\"rk_live_{}\"}}",
+                "x".repeat(30)
+            ),
+            retryable: false,
+        });
+        assert_eq!(
+            r.reason(),
+            Some("HTTP 400: {\"k\":\"whsec_****\", \"r\":\"rk_live_****xxxx\"}")
+        );
+    }
+
+    #[test]
+    fn the_api_base_is_https_or_this_machine() {
+        for ok in [
+            "https://api.stripe.com",
+            "HTTPS://api.stripe.com/",
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "http://LOCALHOST:1/v",
+            "http://[::1]:9000/",
+        ] {
+            assert_eq!(check_api_base(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://api.stripe.com",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example:80",
+            "http://[::2]:9000",
+            "http://10.0.0.1",
+            "ftp://api.stripe.com",
+            "api.stripe.com",
+            "https://",
+            "https://user:sk_live_x@api.stripe.com",
+            "http://x@127.0.0.1",
+        ] {
+            assert!(check_api_base(bad).is_err(), "{bad}");
+        }
+        assert!(
+            check_api_base("http://api.example.com")
+                .unwrap_err()
+                .contains("unencrypted")
+        );
     }
 
     #[test]

@@ -3,11 +3,14 @@
 //! writes the audit log in the same transaction).
 //!
 //! `pending` → (`ready` → `approved`, optional sign-off) → `requested` →
-//! `running` → `completed`. Decisions where the spec is silent:
+//! `running` → `completed`. Decisions where the documented rules were silent:
 //! - changing a field (`set-dates`) of a `ready`/`approved` run withdraws the
 //!   sign-off: the run goes back to `pending` and must be signed off again;
 //! - `approve` is allowed from `pending` too (it implies ready);
-//! - `produce` on a `running` run resumes it (a crash left it there).
+//! - `produce` on a `running` run resumes it (a crash left it there);
+//! - `cancel` takes a run that is not yet requested (`pending`, `ready`,
+//!   `approved`) to `cancelled`, for good: a cancelled run keeps its row
+//!   (and its audit trail) but nothing more can happen to it.
 
 use chrono::NaiveDate;
 use std::fmt;
@@ -21,16 +24,19 @@ pub enum RunStatus {
     Requested,
     Running,
     Completed,
+    /// Cancelled before bills were requested; final.
+    Cancelled,
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 6] = [
+    pub const ALL: [RunStatus; 7] = [
         RunStatus::Pending,
         RunStatus::Ready,
         RunStatus::Approved,
         RunStatus::Requested,
         RunStatus::Running,
         RunStatus::Completed,
+        RunStatus::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,12 +47,23 @@ impl RunStatus {
             RunStatus::Requested => "requested",
             RunStatus::Running => "running",
             RunStatus::Completed => "completed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 
-    /// Fields lock once bills are requested.
+    /// Fields lock once bills are requested (and for good when cancelled).
     pub fn is_locked(self) -> bool {
         self >= RunStatus::Requested
+    }
+
+    /// Cancelled: no step applies any more.
+    pub fn is_cancelled(self) -> bool {
+        self == RunStatus::Cancelled
+    }
+
+    /// Nothing more will happen to the run (completed or cancelled).
+    pub fn is_closed(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::Cancelled)
     }
 }
 
@@ -81,6 +98,8 @@ pub enum Transition {
     StartProduction,
     /// Every invoice and PDF is produced.
     Complete,
+    /// Drop a run that was created by mistake (before bills are requested).
+    Cancel,
 }
 
 impl Transition {
@@ -92,6 +111,7 @@ impl Transition {
             Transition::Request => "request",
             Transition::StartProduction => "produce",
             Transition::Complete => "complete",
+            Transition::Cancel => "cancel",
         }
     }
 }
@@ -107,6 +127,15 @@ pub fn apply(from: RunStatus, t: Transition) -> Result<RunStatus, String> {
         (Pending | Ready | Approved, T::Request) => Requested,
         (Requested | Running, T::StartProduction) => Running,
         (Running, T::Complete) => Completed,
+        (Pending | Ready | Approved, T::Cancel) => Cancelled,
+        (Cancelled, _) => {
+            return Err("the run is cancelled: nothing more can be done with it".into());
+        }
+        (s @ (Requested | Running | Completed), T::Cancel) => {
+            return Err(format!(
+                "the run is {s}: bills were already requested, so it can no longer be cancelled"
+            ));
+        }
         (s @ (Requested | Running | Completed), T::Ready | T::Approve | T::Reopen | T::Request) => {
             return Err(format!(
                 "the run is {s}: bills were already requested and the run is locked"
@@ -201,6 +230,9 @@ mod tests {
             (Requested, T::StartProduction, Running),
             (Running, T::StartProduction, Running),
             (Running, T::Complete, Completed),
+            (Pending, T::Cancel, Cancelled),
+            (Ready, T::Cancel, Cancelled),
+            (Approved, T::Cancel, Cancelled),
         ];
         let all_t = [
             T::Ready,
@@ -209,6 +241,7 @@ mod tests {
             T::Request,
             T::StartProduction,
             T::Complete,
+            T::Cancel,
         ];
         for from in RunStatus::ALL {
             for t in all_t {

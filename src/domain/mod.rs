@@ -20,6 +20,8 @@ pub mod postbill;
 pub mod prebill;
 pub mod prorata;
 pub mod rating;
+pub mod redact;
 pub mod reference;
 pub mod settings;
+pub mod setup_check;
 pub mod xero;

@@ -1,4 +1,4 @@
-//! Money: exact decimals, and the one rounding rule the spec uses.
+//! Money: exact decimals, and the one rounding rule (docs/rating.md).
 //!
 //! Every amount is a `rust_decimal::Decimal`. Rounding happens only where the
 //! spec says (per CDR, per plan-fee line, tax once per invoice), always
@@ -12,7 +12,7 @@ use std::str::FromStr;
 /// Decimal places of the minor unit of every supported currency (GBP, AUD, EUR).
 pub const MINOR_DIGITS: u32 = 2;
 
-/// Round half away from zero to the minor unit (the spec's only rounding rule).
+/// Round half away from zero to the minor unit (the only rounding rule, docs/rating.md).
 pub fn round_minor(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(MINOR_DIGITS, RoundingStrategy::MidpointAwayFromZero)
 }

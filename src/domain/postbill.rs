@@ -1,4 +1,4 @@
-//! The post-billing report (SPEC §8): what production made, what it did not
+//! The post-billing report (docs/commands.md#prebill): what production made, what it did not
 //! and why, balances carried, anomalies, and differences from the
 //! pre-billing snapshot.
 

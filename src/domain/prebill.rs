@@ -1,4 +1,4 @@
-//! The pre-billing report (SPEC §8): per customer figures and flags from
+//! The pre-billing report (docs/commands.md#prebill): per customer figures and flags from
 //! the same invoice drafts production will create, plus totals.
 
 use super::invoice::{Category, Draft, Outcome};
@@ -90,6 +90,9 @@ pub struct Report<R: Serialize> {
     pub unbilled_cdrs: u64,
     pub waiting_cdrs: u64,
     pub open_errors: u64,
+    /// Customers that cannot be billed, delivered or collected as set up
+    /// (`domain::setup_check`), each with how to fix it.
+    pub setup_problems: Vec<crate::domain::setup_check::SetupProblem>,
 }
 
 /// Change from `previous` to `now` in percent, one decimal; `None` when

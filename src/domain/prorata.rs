@@ -1,4 +1,4 @@
-//! Recurring plan fees in arrears with calendar-month pro-rata (SPEC §6.1).
+//! Recurring plan fees in arrears with calendar-month pro-rata (docs/rating.md#plan-fees-pro-rata-in-arrears).
 //!
 //! A service is charged for the span from the day after it was last billed
 //! (or its start date) to the run's cutoff (or its end date, if earlier).

@@ -1,10 +1,10 @@
-//! Rating: which rate applies to a CDR, and what it costs (SPEC §5).
+//! Rating: which rate applies to a CDR, and what it costs (docs/rating.md).
 //!
 //! Everything here is pure: reference data comes in as values ([`RateTable`],
 //! [`ServiceInfo`], [`PeakWindow`]), a [`Charge`] or a [`RateError`] goes out
 //! (`domain::cdrs::Rater` applies them to one CDR).
 //!
-//! Decisions where the spec is silent (all pinned by tests below):
+//! Decisions where the documented rules were silent (all pinned by tests below):
 //! - **Zero usage costs nothing.** A voice call of 0 seconds, an SMS line of 0
 //!   messages and a data session of 0 bytes are charged 0 with 0 billable
 //!   units: no flagfall, no minimum charge (the minimum and the cap only apply
@@ -12,7 +12,7 @@
 //! - **Billable units** are seconds for voice, messages for SMS and *kilobytes*
 //!   (after increments) for data.
 //! - **Credits.** A negative flagfall or rate gives a negative charge; the
-//!   minimum and maximum charge are not applied to it (the spec applies them
+//!   minimum and maximum charge are not applied to it (the documented rules apply them
 //!   only to a charge above 0). Rounding is half away from zero for both signs.
 //! - **Overflow.** Amounts that would leave `Decimal`'s range (only reachable
 //!   with absurd rates or durations) saturate instead of panicking; unit
@@ -201,7 +201,7 @@ impl fmt::Display for Increment {
     }
 }
 
-/// One row of a tariff (SPEC §3.4).
+/// One row of a tariff (docs/file-formats.md#tariffscsv).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateRow {
     pub id: i64,
@@ -382,7 +382,7 @@ pub struct Charge {
 }
 
 /// Price `units` (seconds for voice, messages for sms, bytes for data) at
-/// `rate`, exactly per SPEC §5; zero units cost nothing (see module doc).
+/// `rate`, exactly per docs/rating.md; zero units cost nothing (see module doc).
 pub fn charge(rate: &RateRow, call_type: CallType, units: u64) -> Charge {
     if units == 0 {
         return Charge {
@@ -467,7 +467,7 @@ impl RateError {
     }
 }
 
-/// Every kind of billing error (SPEC §5, §6.2).
+/// Every kind of billing error (docs/rating.md, docs/rating.md#wholesale-fixed-fees).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorKind {
     Malformed,
@@ -503,7 +503,7 @@ impl ErrorKind {
         }
     }
 
-    /// Whether this kind belongs to wholesale fixed fees (§6.2).
+    /// Whether this kind belongs to wholesale fixed fees (docs/rating.md#wholesale-fixed-fees).
     pub fn is_fee(self) -> bool {
         matches!(
             self,

@@ -1,4 +1,4 @@
-//! Reference data (SPEC §3): customers, plans, services and tariffs, read from
+//! Reference data (docs/file-formats.md#reference-data): customers, plans, services and tariffs, read from
 //! CSV and validated row by row. All problems of a file are returned at once;
 //! the store then upserts all rows in one transaction, or none.
 

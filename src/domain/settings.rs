@@ -1,4 +1,4 @@
-//! The settings catalogue (SPEC §12): every key, its default and its validator.
+//! The settings catalogue (docs/settings.md): every key, its default and its validator.
 //!
 //! Unknown keys and bad values are refused. Secrets are never settings: the SMTP
 //! password comes only from `BILLRUN_SMTP_PASSWORD`, the Stripe key only from
@@ -29,6 +29,7 @@ pub enum Kind {
     Port,
     Currency,
     OneOf(&'static [&'static str]),
+    /// An `https://` URL (`http://` only to 127.0.0.1, ::1, localhost).
     Url,
     Email,
     Digits(usize),
@@ -235,6 +236,12 @@ pub const KEYS: &[Key] = &[
         Text,
         "Xero tax rate display name of untaxed lines (unset: 'No VAT' for GBP and EUR, 'GST Free Income' for AUD)"
     ),
+    key!(
+        "expert.users",
+        None,
+        Text,
+        "OS users allowed to `request --expert` (comma-separated; unset: everyone)"
+    ),
     key!("smtp.host", None, Text, "SMTP server host"),
     key!("smtp.port", Some("587"), Port, "SMTP server port"),
     key!(
@@ -322,10 +329,10 @@ pub fn validate(name: &str, value: &str) -> Result<String, String> {
         },
         OneOf(opts) if opts.contains(&v) => Ok(v.to_string()),
         OneOf(opts) => bad(&format!("expected one of {}", opts.join(", "))),
-        Url if v.starts_with("http://") || v.starts_with("https://") => {
-            Ok(v.trim_end_matches('/').to_string())
-        }
-        Url => bad("expected an http(s) URL"),
+        Url => match crate::domain::collect::check_api_base(v) {
+            Ok(()) => Ok(v.trim_end_matches('/').to_string()),
+            Err(e) => bad(&e),
+        },
         Email if v.contains('@') && !v.contains(char::is_whitespace) => Ok(v.to_string()),
         Email => bad("expected an email address"),
         Digits(n) if v.len() == n && v.bytes().all(|b| b.is_ascii_digit()) => Ok(v.to_string()),
@@ -364,6 +371,9 @@ pub struct Settings {
     pub fees_markup_percent: Decimal,
     pub xero: XeroSettings,
     pub smtp: Smtp,
+    /// OS users allowed to skip the checks with `request --expert`
+    /// (comma-separated); `None`: everyone.
+    pub expert_users: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -530,6 +540,7 @@ impl Settings {
                 username: text("smtp.username"),
                 from: text("smtp.from"),
             },
+            expert_users: text("expert.users"),
         })
     }
 

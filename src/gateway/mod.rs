@@ -1,6 +1,6 @@
 //! Adapters to the outside world that billing hands its results to: the SMTP
-//! server that carries invoice emails (§10) and Stripe's PaymentIntents API
-//! that charges card customers (§11).
+//! server that carries invoice emails (docs/commands.md#email) and Stripe's PaymentIntents API
+//! that charges card customers (docs/collection.md).
 //!
 //! Both adapters are synchronous and report every per-item result as a value
 //! (`SendOutcome`, `ChargeOutcome`) rather than an error, so a caller working

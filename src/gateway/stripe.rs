@@ -1,4 +1,4 @@
-//! Card collection through Stripe's PaymentIntents API (§11, `collect card`).
+//! Card collection through Stripe's PaymentIntents API (docs/collection.md, `collect card`).
 //!
 //! One call creates and confirms a PaymentIntent off-session for a saved card
 //! (`pm_…`). Every request carries the caller's `Idempotency-Key` (one per
@@ -290,21 +290,30 @@ fn classify(status: u16, should_retry: Option<bool>, body: &str) -> Step {
             id: error.payment_intent.map(|p| p.id),
         });
     }
+    // 401: the key is wrong, revoked or of another account; 403: a
+    // restricted key without the permission. Stripe handles neither as a
+    // request (no charge, no idempotent result), and no other charge with
+    // this key can succeed: the caller stops the batch.
+    if status == 401 || status == 403 {
+        return Step::Done(ChargeOutcome::KeyRefused { reason });
+    }
     let busy = status == 409 || status == 429 || status >= 500;
     match (should_retry.unwrap_or(busy), busy) {
         (true, _) => Step::Retry(reason),
         (false, busy) => Step::Done(ChargeOutcome::Failed {
-            reason: match status {
-                401 | 403 => format!("Stripe refused the API key: {reason}"),
-                _ => reason,
-            },
+            reason,
             retryable: busy,
         }),
     }
 }
 
-/// `HTTP 400 invalid_request_error: No such PaymentMethod: 'pm_x'`.
+/// `HTTP 400 invalid_request_error: No such PaymentMethod: 'pm_x'`, with
+/// anything that looks like a secret masked (`domain::redact`).
 fn describe(status: u16, error: Option<&ApiError>, body: &str) -> String {
+    crate::domain::redact::secrets(&describe_raw(status, error, body))
+}
+
+fn describe_raw(status: u16, error: Option<&ApiError>, body: &str) -> String {
     match error {
         Some(e) => {
             let kind = e.kind.as_deref().unwrap_or("error");
@@ -561,9 +570,11 @@ mod tests {
         let c = StripeClient::new(&fake.base_url(), wrong.to_owned(), Duration::from_secs(5))
             .with_retry(fast());
         match c.create_payment_intent(&request("k-auth")) {
-            ChargeOutcome::Failed { reason, retryable } => {
-                assert!(!retryable);
-                assert!(reason.contains("401"), "{reason}");
+            ChargeOutcome::KeyRefused { reason } => {
+                assert_eq!(
+                    reason,
+                    "HTTP 401 invalid_request_error: Invalid API Key provided: sk_test_****rint"
+                );
                 assert!(!reason.contains(wrong), "{reason}");
             }
             other => panic!("{other:?}"),
@@ -571,6 +582,43 @@ mod tests {
         assert_eq!(fake.requests().len(), 1);
         assert_eq!(fake.charges(), 0);
         assert!(!format!("{c:?}").contains(wrong));
+    }
+
+    #[test]
+    fn a_key_without_permission_is_refused_and_echoed_secrets_are_masked() {
+        let echoed = "rk_live_51RestrictedKeyEchoedBack0000";
+        let fake = FakeStripe::start(
+            KEY,
+            vec![
+                Reply::error(
+                    403,
+                    "invalid_request_error",
+                    &format!("The provided key '{echoed}' does not have the required permissions"),
+                ),
+                Reply {
+                    status: 400,
+                    body: format!("<html>Authorization: Bearer {KEY} whsec_abc</html>"),
+                },
+            ],
+        );
+        match client(&fake).create_payment_intent(&request("k-403")) {
+            ChargeOutcome::KeyRefused { reason } => {
+                assert!(reason.starts_with("HTTP 403"), "{reason}");
+                assert!(reason.contains("rk_live_****0000"), "{reason}");
+                assert!(!reason.contains(echoed), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match client(&fake).create_payment_intent(&request("k-400-raw")) {
+            ChargeOutcome::Failed { reason, .. } => {
+                assert_eq!(
+                    reason,
+                    "HTTP 400: <html>Authorization: Bearer **** whsec_****</html>"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(fake.charges(), 0);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! CDR files (SPEC §4): `cdr import`, `cdr fetch`, `cdr process`,
+//! CDR files (docs/file-formats.md#cdr-files): `cdr import`, `cdr fetch`, `cdr process`,
 //! `cdr ignore`, and `carriers add`.
 //!
 //! **Durability order.** A file is copied into the file store
@@ -663,6 +663,10 @@ pub fn process(
     progress: &dyn Progress,
 ) -> Result<ProcessReport> {
     let dir = cdrs::files_dir(db);
+    cdrs::ensure_dir(&dir)?;
+    // Held (shared) while this command processes files: a file left
+    // `processing` while nobody holds it was abandoned by a killed run.
+    let _lock = ProcessLock::take(&dir, store, actor)?;
     let pending = cdrs::pending_files(&store.conn)?;
     let mut out = ProcessReport::default();
     progress.start("rating CDR files", Some(pending.len() as u64));
@@ -688,6 +692,35 @@ pub fn process(
     Ok(out)
 }
 
+/// The lock file `cdr process` holds while it processes (`flock`, released
+/// by the kernel when the process dies): shared by every running `cdr
+/// process`; taken exclusively for a moment at the start to release the
+/// files a killed run left `processing`.
+struct ProcessLock {
+    _file: std::fs::File,
+}
+
+impl ProcessLock {
+    fn take(dir: &Path, store: &mut Store, actor: &Actor) -> Result<ProcessLock> {
+        use rustix::fs::{FlockOperation, flock};
+        let path = dir.join(".process.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| external(format!("{}: {e}", path.display())))?;
+        let io = |e: rustix::io::Errno| external(format!("{}: {e}", path.display()));
+        if flock(&f, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            let tx = store.write()?;
+            cdrs::release_stale(&tx, actor)?;
+            tx.commit()?;
+        }
+        flock(&f, FlockOperation::LockShared).map_err(io)?;
+        Ok(ProcessLock { _file: f })
+    }
+}
+
 fn process_one(
     store: &mut Store,
     actor: &Actor,
@@ -697,9 +730,34 @@ fn process_one(
     (id, name, carrier, sha): (i64, String, &str, &str),
 ) -> Result<Option<ProcessOutcome>> {
     let c = cdrs::carrier_required(&store.conn, carrier)?;
+    // Claimed and committed first, so the file shows `processing` while
+    // it is rated.
     let tx = store.write()?;
-    if !cdrs::still_pending(&tx, id)? {
+    if !cdrs::claim_file(&tx, id)? {
         return Ok(None); // another `cdr process` took it meanwhile
+    }
+    tx.commit()?;
+    let out = rate_one(store, actor, dir, settings, clock, (id, name, &c, sha));
+    if out.is_err() {
+        // A database error: the file is pending again for the next run.
+        let tx = store.write()?;
+        cdrs::release_file(&tx, id)?;
+        tx.commit()?;
+    }
+    out
+}
+
+fn rate_one(
+    store: &mut Store,
+    actor: &Actor,
+    dir: &Path,
+    settings: &Settings,
+    clock: &dyn Clock,
+    (id, name, c, sha): (i64, String, &cdrs::Carrier, &str),
+) -> Result<Option<ProcessOutcome>> {
+    let tx = store.write()?;
+    if !cdrs::still_processing(&tx, id)? {
+        return Ok(None);
     }
     let now = stamp(clock);
     let outcome = match cdrs::parse_format(&c.format) {

@@ -1,4 +1,4 @@
-//! One-off charges and credits (SPEC §6.3): adding one (checked against the
+//! One-off charges and credits (docs/rating.md#one-off-charges-and-credits): adding one (checked against the
 //! account and its services) and removing one not billed yet.
 
 use super::Clock;

@@ -27,6 +27,19 @@ pub fn add(store: &mut Store, actor: &Actor, opts: &AddCycle) -> Result<()> {
     Ok(())
 }
 
+/// `billrun cycles remove NAME`: refused while the cycle has runs that are
+/// not completed or cancelled, or customers; audited. The cycle's row stays
+/// for its past runs, marked removed.
+pub fn remove(store: &mut Store, actor: &Actor, name: &str, clock: &dyn Clock) -> Result<()> {
+    let tx = store.write()?;
+    let now = clock
+        .now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    reference::remove_cycle(&tx, actor, name, &now)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// `billrun cycles tick`.
 #[derive(Debug, Clone, Default)]
 pub struct Tick {

@@ -1,4 +1,4 @@
-//! Billing errors (SPEC §5): `errors resolve|ignore ID…` and
+//! Billing errors (docs/rating.md): `errors resolve|ignore ID…` and
 //! `errors rerate`.
 
 use serde::Serialize;

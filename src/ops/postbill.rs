@@ -45,6 +45,20 @@ pub fn postbill(store: &Store, opts: &PostbillOptions, settings: &Settings) -> R
     Ok(Postbill { report, invoices })
 }
 
+/// Record that the post-billing report of `run_id` was run (audited):
+/// `confirm RUN postbill` needs it.
+pub fn record_run(
+    store: &mut Store,
+    actor: &crate::store::audit::Actor,
+    run_id: i64,
+    clock: &dyn super::Clock,
+) -> Result<()> {
+    let tx = store.write()?;
+    runs::mark_postbill(&tx, actor, run_id, clock.now())?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// The post-billing report of `run`.
 pub fn build(store: &Store, run: &Run, settings: &Settings) -> Result<Report<Run>> {
     let conn = &store.conn;

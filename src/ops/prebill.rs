@@ -109,5 +109,9 @@ pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Repor
         unbilled_cdrs,
         waiting_cdrs,
         open_errors,
+        setup_problems: crate::domain::setup_check::check(
+            &crate::store::reference::setup_customers(conn, &run.cycle)?,
+            &settings.dd.format,
+        ),
     })
 }

@@ -7,9 +7,9 @@ use crate::domain::checklist::{self, StepKey};
 use crate::domain::lifecycle::{RunStatus, Transition};
 use crate::domain::money::fmt_minor;
 use crate::domain::settings::Settings;
-use crate::error::{Error, Result, precondition};
+use crate::error::{Error, Result, bad_input, precondition};
 use crate::store::runs::{self, Fields, Run};
-use crate::store::{Store, audit::Actor, invoices, status};
+use crate::store::{Store, audit::Actor, cdrs, invoices, status};
 use chrono::NaiveDate;
 use rusqlite::Connection;
 use serde::Serialize;
@@ -110,11 +110,14 @@ pub fn list(store: &Store, settings: &Settings, clock: &dyn Clock) -> Result<Vec
         .iter()
         .map(|r| {
             let cl = checklist::compute(&status::facts(conn, r, settings, clock.now())?);
-            let next_step = cl
-                .next
-                .and_then(|k| cl.steps.iter().find(|s| s.key == k))
-                .map(|s| s.title.to_string())
-                .unwrap_or_else(|| "Run complete".into());
+            let next_step = if r.status.is_cancelled() {
+                "Cancelled".to_string()
+            } else {
+                cl.next
+                    .and_then(|k| cl.steps.iter().find(|s| s.key == k))
+                    .map(|s| s.title.to_string())
+                    .unwrap_or_else(|| "Run complete".into())
+            };
             Ok(RunListing {
                 run: RunView::of(conn, r, settings)?,
                 next_step,
@@ -188,6 +191,109 @@ pub fn sign_off(store: &mut Store, actor: &Actor, opts: &SignOff) -> Result<Run>
 pub struct Confirm {
     pub run: String,
     pub step: StepKey,
+    /// `cdrs` only: carriers that sent no file this period, acknowledged
+    /// (audited) with `reason`.
+    pub missing: Vec<String>,
+    pub reason: Option<String>,
+    /// `errors` only: the operator agreed to confirm with this many billing
+    /// errors open (asked with [`confirm_risk`]); more open now is refused.
+    pub accept_open_errors: Option<u64>,
+}
+
+impl Confirm {
+    /// Confirm `step` of `run`, with nothing acknowledged.
+    pub fn step(run: &str, step: StepKey) -> Confirm {
+        Confirm {
+            run: run.to_string(),
+            step,
+            missing: Vec::new(),
+            reason: None,
+            accept_open_errors: None,
+        }
+    }
+}
+
+/// What confirming a step knowingly accepts (open billing errors): the
+/// question to ask, and the count to pass as `accept_open_errors`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Risk {
+    pub open_errors: u64,
+    pub carrier_cost: String,
+    pub question: String,
+}
+
+/// Read-only, before asking the operator: the risk of confirming, if any.
+/// `confirm` checks it again inside its transaction.
+pub fn confirm_risk(
+    store: &Store,
+    opts: &Confirm,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<Option<Risk>> {
+    let run = runs::resolve(&store.conn, &opts.run)?;
+    let facts = status::facts(&store.conn, &run, settings, clock.now())?;
+    let cost = crate::domain::money::fmt(cdrs::open_errors_cost(&store.conn)?);
+    Ok(match checklist::confirm_risk(&facts, opts.step, &cost) {
+        Some(checklist::Refusal::ErrorsOpen { open, cost, .. }) => Some(Risk {
+            question: format!(
+                "Confirm the errors step of run {} with {open} billing errors open (carrier cost {cost} at risk; their calls will not be billed)?",
+                run.id
+            ),
+            open_errors: open,
+            carrier_cost: cost,
+        }),
+        _ => None,
+    })
+}
+
+/// Record `opts.missing` acknowledgements (inside the caller's
+/// transaction): each must be a carrier without a file this period.
+fn acknowledge(
+    conn: &Connection,
+    actor: &Actor,
+    run: &Run,
+    opts: &Confirm,
+    facts: &checklist::Facts,
+    clock: &dyn Clock,
+) -> Result<()> {
+    if opts.missing.is_empty() {
+        if opts.reason.is_some() {
+            return Err(Error::Usage(
+                "--reason goes with --missing CARRIER (confirm RUN cdrs --missing CARRIER --reason TEXT)"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    }
+    if opts.step != StepKey::CheckCdrs {
+        return Err(Error::Usage(
+            "--missing CARRIER acknowledges a carrier without a CDR file: it goes with `confirm RUN cdrs`"
+                .into(),
+        ));
+    }
+    let reason = opts.reason.as_deref().map(str::trim).unwrap_or("");
+    if reason.is_empty() {
+        return Err(Error::Usage(
+            "--missing CARRIER needs --reason TEXT (why no file is expected), kept in the audit log"
+                .into(),
+        ));
+    }
+    if let Some(c) = reason.chars().find(|c| c.is_control()) {
+        return Err(bad_input(format!(
+            "--reason must be one line of text (it contains {c:?})"
+        )));
+    }
+    for carrier in &opts.missing {
+        cdrs::carrier_required(conn, carrier)?;
+        if !facts.cdr.carriers_without_file.contains(carrier) {
+            return Err(bad_input(format!(
+                "carrier {carrier} has CDR files for run {}'s period (or files waiting to be processed): nothing to acknowledge",
+                run.id
+            )));
+        }
+        runs::acknowledge_missing(conn, actor, run.id, carrier, reason, clock.now())?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -211,11 +317,35 @@ pub fn confirm(
 ) -> Result<ConfirmReport> {
     let tx = store.write()?;
     let run = runs::resolve(&tx, &opts.run)?;
+    let arg = opts.step.confirm_arg().unwrap_or(opts.step.as_str());
+    let refuse = |why: checklist::Refusal| precondition(format!("cannot confirm {arg}: {why}"));
     let facts = status::facts(&tx, &run, settings, clock.now())?;
-    checklist::can_confirm(&facts, opts.step).map_err(|why| {
-        let arg = opts.step.confirm_arg().unwrap_or(opts.step.as_str());
-        precondition(format!("cannot confirm {arg}: {why}"))
-    })?;
+    if !opts.missing.is_empty() {
+        // The step must be open before anything is acknowledged.
+        if let Err(
+            why @ (checklist::Refusal::Cancelled { .. }
+            | checklist::Refusal::PreBillingClosed { .. }
+            | checklist::Refusal::SetDatesFirst { .. }),
+        ) = checklist::can_confirm(&facts, opts.step)
+        {
+            return Err(refuse(why));
+        }
+    }
+    acknowledge(&tx, actor, &run, opts, &facts, clock)?;
+    let facts = status::facts(&tx, &run, settings, clock.now())?;
+    checklist::can_confirm(&facts, opts.step).map_err(refuse)?;
+    let cost = crate::domain::money::fmt(cdrs::open_errors_cost(&tx)?);
+    if let Some(risk) = checklist::confirm_risk(&facts, opts.step, &cost) {
+        let accepted = match risk {
+            checklist::Refusal::ErrorsOpen { open, .. } => {
+                opts.accept_open_errors.is_some_and(|n| n >= open)
+            }
+            _ => false,
+        };
+        if !accepted {
+            return Err(refuse(risk));
+        }
+    }
     let newly = runs::confirm(&tx, actor, run.id, opts.step.as_str(), clock.now())?;
     tx.commit()?;
     Ok(ConfirmReport {
@@ -232,6 +362,9 @@ pub struct Request {
     pub run: String,
     /// Skip the pre-billing confirmations (audited with the operator's name).
     pub expert: bool,
+    /// The OS user running the command (`Actor::os_user`): `--expert` is
+    /// allowed only to the users of `expert.users` when it is set.
+    pub os_user: String,
 }
 
 fn check_request(
@@ -241,6 +374,14 @@ fn check_request(
     settings: &Settings,
     clock: &dyn Clock,
 ) -> Result<()> {
+    if opts.expert && !checklist::expert_allowed(settings.expert_users.as_deref(), &opts.os_user) {
+        return Err(precondition(format!(
+            "request --expert is allowed only to {} (setting expert.users), not to OS user {}: complete the checklist (billrun status {}) or ask one of them",
+            settings.expert_users.as_deref().unwrap_or_default(),
+            opts.os_user,
+            run.id
+        )));
+    }
     let facts = status::facts(conn, run, settings, clock.now())?;
     checklist::can_request(&facts, opts.expert).map_err(|r| precondition(r.to_string()))
 }
@@ -285,6 +426,21 @@ pub fn request(
     runs::resolve(&store.conn, &opts.run)
 }
 
+/// Cancel a run created by mistake (only before bills are requested): it
+/// keeps its row, status `cancelled`, audited; its name and invoice date
+/// are free again.
+pub fn cancel(store: &mut Store, actor: &Actor, key: &str, settings: &Settings) -> Result<RunView> {
+    let tx = store.write()?;
+    let run = runs::resolve(&tx, key)?;
+    runs::transition(&tx, actor, &run, Transition::Cancel, "")?;
+    tx.commit()?;
+    RunView::of(
+        &store.conn,
+        &runs::resolve(&store.conn, &run.id.to_string())?,
+        settings,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,10 +467,7 @@ mod tests {
         settings: &Settings,
         clock: &FixedClock,
     ) -> Result<ConfirmReport> {
-        let opts = Confirm {
-            run: "2026-11".into(),
-            step: StepKey::from_confirm_arg(step).unwrap(),
-        };
+        let opts = Confirm::step("2026-11", StepKey::from_confirm_arg(step).unwrap());
         confirm(store, actor, &opts, settings, clock)
     }
 
@@ -406,6 +559,7 @@ mod tests {
         let req = Request {
             run: "2026-11".into(),
             expert: false,
+            os_user: "tester".into(),
         };
         let e = request_preflight(&store, &req, &settings, &clock).unwrap_err();
         assert_eq!(e.exit_code(), 3);
@@ -477,6 +631,7 @@ mod tests {
         let req = Request {
             run: "2026-11".into(),
             expert: true,
+            os_user: "tester".into(),
         };
         let run = request(&mut store, &actor, &req, &settings, &clock).unwrap();
         assert_eq!(run.status, RunStatus::Requested);

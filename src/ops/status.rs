@@ -3,8 +3,9 @@
 
 use super::Clock;
 use super::run_steps::RunView;
-use crate::domain::checklist::{self, Facts, Stage, State, Step, StepKey};
+use crate::domain::checklist::{self, CarrierPeriod, CdrFacts, Stage, State, Step, StepKey};
 use crate::domain::settings::Settings;
+use crate::domain::setup_check::SetupProblem;
 use crate::error::{Result, bad_input};
 use crate::store::{Store, runs, status};
 use serde::Serialize;
@@ -28,8 +29,8 @@ pub struct Banner {
 }
 
 impl Banner {
-    fn of(f: &Facts) -> Banner {
-        let c = &f.cdr;
+    /// The banner of the CDR files' states.
+    pub fn of(c: &CdrFacts) -> Banner {
         let parts: Vec<String> = [
             (c.pending_files, "pending"),
             (c.processing_files, "processing"),
@@ -65,6 +66,12 @@ pub struct RunStatusDoc {
     pub steps: Vec<Step>,
     pub next: Option<StepKey>,
     pub complete: bool,
+    /// The Check CDRs step carrier by carrier: files and lines this period
+    /// against the previous run's period.
+    pub cdr_carriers: Vec<CarrierPeriod>,
+    /// The Check customer setup step: every customer that cannot be
+    /// billed, delivered or collected as set up, with its fix.
+    pub setup_problems: Vec<SetupProblem>,
     /// The stage to show in text: pre-billing until bills are requested.
     #[serde(skip)]
     pub stage: Stage,
@@ -88,12 +95,22 @@ pub fn document(
     let cl = checklist::compute(&facts);
     Ok(RunStatusDoc {
         run: RunView::of(&store.conn, run, settings)?,
-        banner: Banner::of(&facts),
+        banner: Banner::of(&facts.cdr),
         steps: cl.steps,
         next: cl.next,
         complete: cl.complete,
+        cdr_carriers: facts.cdr.by_carrier,
+        setup_problems: facts.setup_problems,
         stage: cl.stage,
     })
+}
+
+/// The CDR files banner alone (for `runs`).
+pub fn banner(store: &Store) -> Result<Banner> {
+    let mut c = CdrFacts::default();
+    (c.pending_files, c.processing_files, c.failed_files) =
+        crate::store::cdrs::file_state_counts(&store.conn)?;
+    Ok(Banner::of(&c))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,8 +132,10 @@ pub fn status(
             let facts = status::facts(conn, r, settings, clock.now())?;
             Ok(checklist::compute(&facts).complete)
         };
+        // Cancelled runs are closed: not listed, never waiting.
         runs::list(conn)?
             .into_iter()
+            .filter(|r| !r.status.is_cancelled())
             .filter(|r| !complete(r).unwrap_or(false))
             .collect()
     } else if let Some(key) = &opts.run {

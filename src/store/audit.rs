@@ -23,6 +23,13 @@ impl Actor {
         Actor { operator, command }
     }
 
+    /// The OS user of this process, from the system's user database (not
+    /// from `BILLRUN_OPERATOR` or `USER`, which anyone can set): what
+    /// permissions such as `expert.users` are checked against.
+    pub fn os_user() -> String {
+        whoami::username().unwrap_or_else(|_| "unknown".into())
+    }
+
     pub fn test() -> Actor {
         Actor {
             operator: "tester".into(),

@@ -1,4 +1,4 @@
-//! Carriers, CDR files, CDRs and billing errors (SPEC §4, §5): every query
+//! Carriers, CDR files, CDRs and billing errors (docs/file-formats.md#cdr-files, docs/rating.md): every query
 //! of the CDR feature, and the file store.
 //!
 //! **File store.** An imported or fetched file is kept, byte for byte, in
@@ -38,7 +38,7 @@ use crate::domain::cdrs::{
     CdrText, LineBatch, Processed, RatedCdr, RatedLine, Rater, Rating, day_secs, dedupe_key,
     from_start_secs, to_i64,
 };
-use crate::domain::checklist::CdrFacts;
+use crate::domain::checklist::{CarrierPeriod, CdrFacts};
 use crate::domain::money;
 use crate::domain::rating::{
     CallType, ErrorKind, Increment, PeakWindow, RateRow, RateTable, ServiceInfo,
@@ -171,28 +171,11 @@ pub fn list_carriers(conn: &Connection) -> Result<Vec<CarrierRow>> {
     let Some(run) = runs::latest_open(conn)? else {
         return Ok(out);
     };
-    let Some(cutoff) = run.cutoff_date else {
-        return Ok(out);
-    };
-    let prev = runs::previous(conn, &run)?.and_then(|p| p.cutoff_date);
-    let (this, before) = periods(cutoff, prev);
-    let mut st = conn.prepare(
-        "SELECT f.carrier, count(DISTINCT f.id), count(*) FROM cdrs c JOIN cdr_files f ON f.id = c.file_id
-         WHERE c.start >= ?1 AND c.start < ?2 GROUP BY f.carrier",
-    )?;
-    for (i, (a, b)) in [this, before].into_iter().enumerate() {
-        let counts: HashMap<String, (u64, u64)> = st
-            .query_map(params![day_after(a), day_after(b)], |r| {
-                Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
-            })?
-            .collect::<Result<_, _>>()?;
-        for c in out.iter_mut() {
-            let (f, l) = counts.get(&c.name).copied().unwrap_or_default();
-            if i == 0 {
-                (c.files_this, c.lines_this) = (f, l);
-            } else {
-                (c.files_prev, c.lines_prev) = (f, l);
-            }
+    let periods = carrier_periods(conn, &run)?;
+    for c in out.iter_mut() {
+        if let Some(p) = periods.iter().find(|p| p.carrier == c.name) {
+            (c.files_this, c.lines_this) = (p.files_this, p.lines_this);
+            (c.files_prev, c.lines_prev) = (p.files_prev, p.lines_prev);
         }
     }
     Ok(out)
@@ -1173,21 +1156,52 @@ pub fn rerate_reopen(
 
 // ---------------------------------------------------------------- facts
 
+/// A span of dates `(from, to]`.
+pub type Period = (NaiveDate, NaiveDate);
+
 /// The CDR period of a run: CDRs starting in `(from, to]` (dates). `to` is
 /// the run's cutoff; `from` the previous run's cutoff in the same cycle,
-/// else one month before the cutoff. The previous period is the span of
-/// the same length just before.
-pub fn periods(
-    cutoff: NaiveDate,
-    prev_cutoff: Option<NaiveDate>,
-) -> ((NaiveDate, NaiveDate), (NaiveDate, NaiveDate)) {
+/// else one month before the cutoff.
+pub fn run_period(cutoff: NaiveDate, prev_cutoff: Option<NaiveDate>) -> Period {
     let from = prev_cutoff
         .filter(|p| *p < cutoff)
         .or_else(|| cutoff.checked_sub_months(Months::new(1)))
         .unwrap_or(cutoff);
-    let len = cutoff - from;
-    let prev_from = from - len;
-    ((from, cutoff), (prev_from, from))
+    (from, cutoff)
+}
+
+/// A run's period and the period it is compared with: the previous run's
+/// own period (its cutoff and the cutoff of the run before it), else the
+/// month before this period. `cutoffs` are the cutoffs of this run, the
+/// previous run and the one before that, in the same cycle.
+pub fn periods(
+    cutoff: NaiveDate,
+    prev_cutoff: Option<NaiveDate>,
+    prev_prev_cutoff: Option<NaiveDate>,
+) -> (Period, Period) {
+    let this = run_period(cutoff, prev_cutoff);
+    let before = match prev_cutoff.filter(|p| *p < cutoff) {
+        Some(p) => run_period(p, prev_prev_cutoff),
+        None => run_period(this.0, None),
+    };
+    (this, before)
+}
+
+/// The periods of `run` (see [`periods`]); `None` without a cutoff.
+pub fn run_periods(conn: &Connection, run: &runs::Run) -> Result<Option<(Period, Period)>> {
+    let Some(cutoff) = run.cutoff_date else {
+        return Ok(None);
+    };
+    let prev = runs::previous(conn, run)?;
+    let prev_prev = match &prev {
+        Some(p) => runs::previous(conn, p)?.and_then(|r| r.cutoff_date),
+        None => None,
+    };
+    Ok(Some(periods(
+        cutoff,
+        prev.and_then(|p| p.cutoff_date),
+        prev_prev,
+    )))
 }
 
 /// The first second of the day after `d`, as a stored CDR start.
@@ -1195,54 +1209,113 @@ fn day_after(d: NaiveDate) -> i64 {
     day_secs(d.checked_add_days(Days::new(1)).unwrap_or(d))
 }
 
-/// Checklist facts for the CDR step.
-pub fn cdr_facts(conn: &Connection, run: &runs::Run) -> Result<CdrFacts> {
-    let mut f = CdrFacts::default();
-    {
-        let mut st = conn.prepare("SELECT state, count(*) FROM cdr_files GROUP BY state")?;
-        let mut q = st.query([])?;
-        while let Some(r) = q.next()? {
-            let n: u64 = r.get(1)?;
-            let state: String = r.get(0)?;
-            match state.as_str() {
-                "pending" => f.pending_files = n,
-                "processing" => f.processing_files = n,
-                "failed" => f.failed_files = n,
-                _ => {}
+/// CDR files by state: (pending, processing, failed).
+pub fn file_state_counts(conn: &Connection) -> Result<(u64, u64, u64)> {
+    let mut out = (0, 0, 0);
+    let mut st = conn.prepare("SELECT state, count(*) FROM cdr_files GROUP BY state")?;
+    let mut q = st.query([])?;
+    while let Some(r) = q.next()? {
+        let n: u64 = r.get(1)?;
+        let state: String = r.get(0)?;
+        match state.as_str() {
+            "pending" => out.0 = n,
+            "processing" => out.1 = n,
+            "failed" => out.2 = n,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Every carrier with its files and lines in `run`'s period and the
+/// previous period, and its files still pending or processing.
+pub fn carrier_periods(conn: &Connection, run: &runs::Run) -> Result<Vec<CarrierPeriod>> {
+    let mut st = conn.prepare(
+        "SELECT c.name, (SELECT count(*) FROM cdr_files f
+                         WHERE f.carrier = c.name AND f.state IN ('pending', 'processing'))
+         FROM carriers c ORDER BY c.name",
+    )?;
+    let mut out: Vec<CarrierPeriod> = st
+        .query_map([], |r| {
+            Ok(CarrierPeriod {
+                carrier: r.get(0)?,
+                unprocessed_files: r.get(1)?,
+                ..Default::default()
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let Some((this, before)) = run_periods(conn, run)? else {
+        return Ok(out);
+    };
+    let mut st = conn.prepare(
+        "SELECT f.carrier, count(DISTINCT f.id), count(*) FROM cdrs c JOIN cdr_files f ON f.id = c.file_id
+         WHERE c.start >= ?1 AND c.start < ?2 GROUP BY f.carrier",
+    )?;
+    for (i, (a, b)) in [this, before].into_iter().enumerate() {
+        let counts: HashMap<String, (u64, u64)> = st
+            .query_map(params![day_after(a), day_after(b)], |r| {
+                Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
+            })?
+            .collect::<Result<_, _>>()?;
+        for c in out.iter_mut() {
+            let (f, l) = counts.get(&c.carrier).copied().unwrap_or_default();
+            if i == 0 {
+                (c.files_this, c.lines_this) = (f, l);
+            } else {
+                (c.files_prev, c.lines_prev) = (f, l);
             }
         }
     }
-    f.carriers = conn.query_row("SELECT count(*) FROM carriers", [], |r| r.get(0))?;
-    let Some(cutoff) = run.cutoff_date else {
-        return Ok(f);
-    };
-    let prev_cutoff = runs::previous(conn, run)?.and_then(|p| p.cutoff_date);
-    let ((from, to), (pfrom, pto)) = periods(cutoff, prev_cutoff);
-    let count = |a: NaiveDate, b: NaiveDate| -> Result<(u64, u64)> {
-        Ok(conn.query_row(
-            "SELECT count(DISTINCT file_id), count(*) FROM cdrs WHERE start >= ?1 AND start < ?2",
-            params![day_after(a), day_after(b)],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?)
-    };
-    (f.files_this, f.lines_this) = count(from, to)?;
-    (f.files_prev, f.lines_prev) = count(pfrom, pto)?;
-    let mut st = conn.prepare(
-        // One pass over the CDRs for the carriers heard from in the period
-        // (there is no index by file: a per-file EXISTS would scan per file).
-        "SELECT name FROM carriers c
-         WHERE NOT EXISTS (SELECT 1 FROM cdr_files f WHERE f.carrier = c.name AND f.state = 'pending')
-           AND c.name NOT IN (SELECT f.carrier FROM cdrs x JOIN cdr_files f ON f.id = x.file_id
-                              WHERE x.start >= ?1 AND x.start < ?2)
-         ORDER BY name",
-    )?;
-    f.carriers_without_file = st
-        .query_map(params![day_after(from), day_after(to)], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    Ok(out)
+}
+
+/// Checklist facts for the CDR step.
+pub fn cdr_facts(conn: &Connection, run: &runs::Run) -> Result<CdrFacts> {
+    let mut f = CdrFacts::default();
+    (f.pending_files, f.processing_files, f.failed_files) = file_state_counts(conn)?;
+    f.by_carrier = carrier_periods(conn, run)?;
+    f.carriers = f.by_carrier.len() as u64;
+    f.acknowledged_missing = runs::missing_acks(conn, run.id)?;
+    for c in &f.by_carrier {
+        f.files_this += c.files_this;
+        f.lines_this += c.lines_this;
+        f.files_prev += c.files_prev;
+        f.lines_prev += c.lines_prev;
+    }
+    if run.cutoff_date.is_some() {
+        f.carriers_without_file = f
+            .by_carrier
+            .iter()
+            .filter(|c| c.files_this == 0 && c.unprocessed_files == 0)
+            .map(|c| c.carrier.clone())
+            .collect();
+    }
     Ok(f)
 }
 
-/// Open billing-error counts by kind (CDR kinds, SPEC order).
+/// The carrier cost of the open CDR billing errors (what is not billed
+/// if they stay open).
+pub fn open_errors_cost(conn: &Connection) -> Result<rust_decimal::Decimal> {
+    let fee: Vec<&str> = ErrorKind::ALL
+        .iter()
+        .filter(|k| k.is_fee())
+        .map(|k| k.as_str())
+        .collect();
+    let mut st = conn.prepare(
+        "SELECT carrier_cost FROM billing_errors WHERE state = 'open' AND kind NOT IN (SELECT value FROM json_each(?1))",
+    )?;
+    let list = serde_json::to_string(&fee).unwrap_or_else(|_| "[]".into());
+    let mut q = st.query([list])?;
+    let mut sum = rust_decimal::Decimal::ZERO;
+    while let Some(r) = q.next()? {
+        let cost: Option<String> = r.get(0)?;
+        let c = cost.and_then(|c| money::parse(&c).ok()).unwrap_or_default();
+        sum = sum.checked_add(c).unwrap_or(sum);
+    }
+    Ok(sum)
+}
+
+/// Open billing-error counts by kind (CDR kinds, documented order).
 pub fn open_error_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
     let mut st = conn
         .prepare("SELECT kind, count(*) FROM billing_errors WHERE state = 'open' GROUP BY kind")?;
@@ -1254,6 +1327,56 @@ pub fn open_error_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
         .filter(|k| !k.is_fee())
         .filter_map(|k| m.get(k.as_str()).map(|n| (k.as_str().to_string(), *n)))
         .collect())
+}
+
+/// Claim pending file `id` for processing: its state becomes `processing`
+/// (committed by the caller before the long work, so `status`, `runs` and
+/// `cdr list` show it while it is rated). False when it is no longer
+/// pending (another `cdr process` took it).
+pub fn claim_file(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE cdr_files SET state = 'processing' WHERE id = ?1 AND state = 'pending'",
+        [id],
+    )? > 0)
+}
+
+/// Give a claimed file back (its processing stopped on a database error).
+pub fn release_file(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE cdr_files SET state = 'pending' WHERE id = ?1 AND state = 'processing'",
+        [id],
+    )?;
+    Ok(())
+}
+
+/// Files left `processing` by a `cdr process` that died (the caller knows
+/// none is running): pending again, audited. Returns how many.
+pub fn release_stale(conn: &Connection, actor: &Actor) -> Result<u64> {
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM cdr_files WHERE state = 'processing' ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        release_file(conn, *id)?;
+        audit::log(
+            conn,
+            actor,
+            None,
+            "cdr.release",
+            &format!("file {id}: its processing was interrupted; pending again"),
+        )?;
+    }
+    Ok(ids.len() as u64)
+}
+
+/// Is file `id` processing (claimed)? Checked inside the write transaction
+/// that rates it.
+pub fn still_processing(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT state = 'processing' FROM cdr_files WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?)
 }
 
 /// Is file `id` still pending? Checked inside the write transaction that
@@ -1276,17 +1399,27 @@ mod tests {
 
     #[test]
     fn periods_follow_the_previous_cutoff_or_a_month() {
-        let ((a, b), (c, e)) = periods(d("2026-11-30"), Some(d("2026-10-31")));
+        // Run 2 compares with run 1's own period: (09-30, 10-31], which
+        // includes 1 October (a window of run 2's length would start on
+        // 10-01 and leave that day out).
+        let ((a, b), (c, e)) = periods(d("2026-11-30"), Some(d("2026-10-31")), None);
         assert_eq!(
             (a, b, c, e),
             (
                 d("2026-10-31"),
                 d("2026-11-30"),
-                d("2026-10-01"),
+                d("2026-09-30"),
                 d("2026-10-31")
             )
         );
-        let ((a, _), (c, _)) = periods(d("2026-11-30"), None);
-        assert_eq!((a, c), (d("2026-10-30"), d("2026-09-29")));
+        // With a run before run 1, run 1's period starts at its cutoff.
+        let (_, (c, e)) = periods(
+            d("2026-11-30"),
+            Some(d("2026-10-31")),
+            Some(d("2026-09-15")),
+        );
+        assert_eq!((c, e), (d("2026-09-15"), d("2026-10-31")));
+        let ((a, _), (c, _)) = periods(d("2026-11-30"), None, None);
+        assert_eq!((a, c), (d("2026-10-30"), d("2026-09-30")));
     }
 }

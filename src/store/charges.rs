@@ -1,4 +1,4 @@
-//! One-off charges and credits (SPEC §6.3): add, list, remove while
+//! One-off charges and credits (docs/rating.md#one-off-charges-and-credits): add, list, remove while
 //! unbilled, and the read API production uses.
 
 use super::audit::{self, Actor};
@@ -218,7 +218,7 @@ pub fn remove(conn: &Connection, actor: &Actor, id: i64) -> Result<Charge> {
 }
 
 /// For production: the account's unbilled charges dated on or before
-/// `cutoff` (SPEC §6.3: billed by the first run whose cutoff is on or after
+/// `cutoff` (docs/rating.md#one-off-charges-and-credits: billed by the first run whose cutoff is on or after
 /// the charge's date), oldest first.
 pub fn unbilled_for(conn: &Connection, account: &str, cutoff: NaiveDate) -> Result<Vec<Charge>> {
     let mut st = conn.prepare(&format!(

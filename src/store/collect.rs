@@ -1,4 +1,4 @@
-//! Payment runs and payment items (SPEC §11): which invoices are due for
+//! Payment runs and payment items (docs/collection.md): which invoices are due for
 //! collection, recording a payment run, and recording results (payments,
 //! reversals, dishonour fees). Every change is audited in its transaction.
 //!
@@ -8,7 +8,7 @@
 //! themselves are recorded *unallocated* (`invoice_id` NULL, `source`
 //! `collection`): like every payment received after production, the next
 //! run's production applies them to the customer's next invoice against the
-//! opening balance (SPEC §7, §9). Allocating them to the collected invoice
+//! opening balance (docs/file-formats.md#payments, docs/rating.md#invoices). Allocating them to the collected invoice
 //! would hide them from that production and bill the customer twice.
 
 use super::audit::{self, Actor};
@@ -175,6 +175,8 @@ pub fn facts(
     let max = max_retries(conn)?;
     (f.dd_uncollected, f.dd_failed) = standings(conn, run_id, Kind::Dd, max)?;
     (f.card_uncollected, f.card_failed) = standings(conn, run_id, Kind::Card, max)?;
+    f.dd_unplaced = unplaced_ids(conn, run_id, Kind::Dd)?;
+    f.card_unplaced = unplaced_ids(conn, run_id, Kind::Card)?;
     Ok(())
 }
 
@@ -196,6 +198,9 @@ pub struct NewRun {
     pub currency: String,
     pub file: Option<String>,
     pub sha256: Option<String>,
+    /// The file's bytes, kept so that a file not yet in place can always
+    /// be put there ([`unplaced`]).
+    pub contents: Option<Vec<u8>>,
 }
 
 /// The id the next payment run will get (stable inside a write transaction).
@@ -212,8 +217,8 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
     let total: i64 = items.iter().map(|i| i.amount_minor).sum();
     conn.execute(
         "INSERT INTO payment_runs (kind, format, run_id, collection_date, currency, state, file,
-             sha256, items, total_minor, created_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'created', ?6, ?7, ?8, ?9, ?10, ?11)",
+             sha256, items, total_minor, created_at, created_by, contents)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'created', ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             r.kind.as_str(),
             r.format,
@@ -226,6 +231,7 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
             total,
             super::now_stamp(),
             actor.operator,
+            r.contents,
         ],
     )?;
     let id = conn.last_insert_rowid();
@@ -271,6 +277,74 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
     Ok(id)
 }
 
+/// A payment run whose file is recorded but not (known to be) in place:
+/// a `collect` killed or failing between the commit and the rename.
+#[derive(Debug, Clone)]
+pub struct Unplaced {
+    pub id: i64,
+    pub run_id: i64,
+    pub file: String,
+    pub sha256: String,
+    /// The recorded bytes; `None` only for a run recorded before they were kept.
+    pub contents: Option<Vec<u8>>,
+}
+
+/// The payment runs of kind `kind` of run `run_id` whose file is not in place.
+pub fn unplaced(conn: &Connection, run_id: i64, kind: Kind) -> Result<Vec<Unplaced>> {
+    let mut st = conn.prepare(
+        "SELECT id, run_id, file, COALESCE(sha256, ''), contents FROM payment_runs
+         WHERE run_id = ?1 AND kind = ?2 AND file IS NOT NULL AND placed_at IS NULL ORDER BY id",
+    )?;
+    let rows = st.query_map(params![run_id, kind.as_str()], |r| {
+        Ok(Unplaced {
+            id: r.get(0)?,
+            run_id: r.get(1)?,
+            file: r.get(2)?,
+            sha256: r.get(3)?,
+            contents: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The ids of the payment runs of `kind` of run `run_id` whose file is not
+/// in place, for the checklist.
+pub fn unplaced_ids(conn: &Connection, run_id: i64, kind: Kind) -> Result<Vec<i64>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id FROM payment_runs
+         WHERE run_id = ?1 AND kind = ?2 AND file IS NOT NULL AND placed_at IS NULL ORDER BY id",
+    )?;
+    let rows = st.query_map(params![run_id, kind.as_str()], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Record that payment run `id`'s file is in place; `how` goes in the
+/// audit (e.g. "restored after an interrupted run"). Nothing when it was
+/// recorded already.
+pub fn mark_placed(conn: &Connection, actor: &Actor, id: i64, how: Option<&str>) -> Result<()> {
+    let changed = conn.execute(
+        "UPDATE payment_runs SET placed_at = ?2 WHERE id = ?1 AND placed_at IS NULL",
+        params![id, super::now_stamp()],
+    )?;
+    if changed > 0
+        && let Some(how) = how
+    {
+        let (run_id, file): (i64, String) = conn.query_row(
+            "SELECT run_id, COALESCE(file, '') FROM payment_runs WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        audit::log(
+            conn,
+            actor,
+            Some(run_id),
+            "collect file placed",
+            &format!("payment run {id}: file {file} {how}"),
+        )?;
+    }
+    Ok(())
+}
+
 /// A payment run with its figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct PaymentRun {
@@ -293,6 +367,9 @@ pub struct PaymentRun {
     pub referred: i64,
     pub created_at: String,
     pub created_by: String,
+    /// When its file was put in place; `None` for a file not in place yet
+    /// (and for Stripe runs, which have no file).
+    pub placed_at: Option<String>,
 }
 
 const RUN_COLS: &str = "pr.id, pr.kind, pr.format, pr.run_id, r.name, pr.collection_date,
@@ -302,7 +379,7 @@ const RUN_COLS: &str = "pr.id, pr.kind, pr.format, pr.run_id, r.name, pr.collect
     (SELECT COALESCE(SUM(amount_minor), 0) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state = 'approved'),
     (SELECT COUNT(*) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state IN ('declined', 'dishonoured', 'failed')),
     (SELECT COUNT(*) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state = 'refer'),
-    pr.created_at, pr.created_by";
+    pr.created_at, pr.created_by, pr.placed_at";
 
 fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRun> {
     Ok(PaymentRun {
@@ -325,6 +402,7 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRun> {
         referred: r.get(16)?,
         created_at: r.get(17)?,
         created_by: r.get(18)?,
+        placed_at: r.get(19)?,
     })
 }
 
@@ -738,6 +816,7 @@ pub(crate) mod tests {
             currency: "GBP".into(),
             file: None,
             sha256: None,
+            contents: None,
         };
         Some(create(&s.conn, &Actor::test(), &r, &items).unwrap())
     }
@@ -865,6 +944,7 @@ pub(crate) mod tests {
             currency: "GBP".into(),
             file: None,
             sha256: None,
+            contents: None,
         };
         create(&s.conn, &Actor::test(), &r, &[new_item(&c[0])]).unwrap();
         let mut again = new_item(&c[0]);

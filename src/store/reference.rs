@@ -21,7 +21,7 @@ pub fn known(conn: &Connection) -> Result<Known> {
         accounts: keys(conn, "SELECT account FROM customers")?,
         plans: keys(conn, "SELECT plan FROM plans")?,
         tariffs: keys(conn, "SELECT DISTINCT tariff FROM rates")?,
-        cycles: keys(conn, "SELECT name FROM cycles")?,
+        cycles: keys(conn, "SELECT name FROM cycles WHERE removed_at IS NULL")?,
     })
 }
 
@@ -363,7 +363,7 @@ pub struct CycleRow {
 pub fn list_cycles(conn: &Connection) -> Result<Vec<CycleRow>> {
     let mut st = conn.prepare(
         "SELECT y.name, y.day, y.due_days, (SELECT COUNT(*) FROM customers c WHERE c.cycle = y.name)
-         FROM cycles y ORDER BY y.name",
+         FROM cycles y WHERE y.removed_at IS NULL ORDER BY y.name",
     )?;
     let rows = st.query_map([], |r| {
         Ok(CycleRow {
@@ -386,7 +386,8 @@ pub fn add_cycle(
     crate::domain::cycles::check_cycle(name, day).map_err(crate::error::bad_input)?;
     conn.execute(
         "INSERT INTO cycles (name, day, due_days) VALUES (?1, ?2, ?3)
-         ON CONFLICT(name) DO UPDATE SET day = excluded.day, due_days = excluded.due_days",
+         ON CONFLICT(name) DO UPDATE SET day = excluded.day, due_days = excluded.due_days,
+             removed_at = NULL",
         params![name, day, due_days],
     )?;
     audit::log(
@@ -397,4 +398,94 @@ pub fn add_cycle(
         &format!("{name}: day {day}, due days {due_days:?}"),
     )?;
     Ok(())
+}
+
+/// Remove cycle `name` (audited): refused while it has runs that are not
+/// completed or cancelled, or customers. The row stays (its runs refer to
+/// it) marked removed: not listed, ticked or accepted any more.
+pub fn remove_cycle(conn: &Connection, actor: &Actor, name: &str, now: &str) -> Result<()> {
+    use crate::error::{bad_input, precondition};
+    let live: Option<Option<String>> = conn
+        .query_row(
+            "SELECT removed_at FROM cycles WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    match live {
+        None | Some(Some(_)) => {
+            return Err(bad_input(format!(
+                "no billing cycle '{name}' (see billrun cycles list)"
+            )));
+        }
+        Some(None) => {}
+    }
+    let open: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM runs WHERE cycle = ?1 AND status NOT IN ('completed', 'cancelled')
+             ORDER BY id",
+        )?
+        .query_map([name], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if !open.is_empty() {
+        return Err(precondition(format!(
+            "cycle {name} has open runs ({}): finish or cancel them first (billrun cancel RUN)",
+            open.join(", ")
+        )));
+    }
+    let customers = cycle_customers(conn, name)?;
+    if customers > 0 {
+        return Err(precondition(format!(
+            "cycle {name} still has {customers} customers: move them to another cycle first \
+             (the cycle column of billrun customers import FILE)"
+        )));
+    }
+    conn.execute(
+        "UPDATE cycles SET removed_at = ?2 WHERE name = ?1",
+        params![name, now],
+    )?;
+    audit::log(conn, actor, None, "cycles remove", name)
+}
+
+/// The number of customers in `cycle`.
+pub fn cycle_customers(conn: &Connection, cycle: &str) -> Result<u64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM customers WHERE cycle = ?1",
+        [cycle],
+        |r| r.get(0),
+    )?)
+}
+
+/// The customers of `cycle` as the setup check reads them, in account order.
+pub fn setup_customers(
+    conn: &Connection,
+    cycle: &str,
+) -> Result<Vec<crate::domain::setup_check::SetupCustomer>> {
+    let mut st = conn.prepare_cached(
+        "SELECT account, name, delivery, payment_method, email, bank_branch, bank_account,
+                iban, bic, mandate_ref, card_token, address1, postcode
+         FROM customers WHERE cycle = ?1 ORDER BY account",
+    )?;
+    let rows = st.query_map([cycle], |r| {
+        Ok(crate::domain::setup_check::SetupCustomer {
+            account: r.get(0)?,
+            name: r.get(1)?,
+            delivery: r.get(2)?,
+            payment_method: r.get(3)?,
+            email: r.get(4)?,
+            bank_branch: r.get(5)?,
+            bank_account: r.get(6)?,
+            iban: r.get(7)?,
+            bic: r.get(8)?,
+            mandate_ref: r.get(9)?,
+            card_token: r.get(10)?,
+            address1: r.get(11)?,
+            postcode: r.get(12)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -22,6 +22,9 @@ pub struct Run {
     pub expert_by: Option<String>,
     #[serde(skip)]
     pub created_at: String,
+    /// When the post-billing report was last run.
+    #[serde(skip)]
+    pub postbill_at: Option<String>,
 }
 
 impl Run {
@@ -43,7 +46,7 @@ fn parse_date(s: Option<String>) -> Option<NaiveDate> {
     s.and_then(|s| s.parse().ok())
 }
 
-const COLS: &str = "id, name, cycle, status, invoice_date, cutoff_date, due_date, invoice_message, expert_by, created_at";
+const COLS: &str = "id, name, cycle, status, invoice_date, cutoff_date, due_date, invoice_message, expert_by, created_at, postbill_at";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
     let status: String = r.get(3)?;
@@ -58,6 +61,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
         invoice_message: r.get(7)?,
         expert_by: r.get(8)?,
         created_at: r.get(9)?,
+        postbill_at: r.get(10)?,
     })
 }
 
@@ -78,8 +82,13 @@ pub fn resolve(conn: &Connection, key: &str) -> Result<Run> {
     if let Some(r) = by_id {
         return Ok(r);
     }
+    // A cancelled run's name may be taken again: the live run wins, else
+    // the latest cancelled one.
     conn.query_row(
-        &format!("SELECT {COLS} FROM runs WHERE name = ?1"),
+        &format!(
+            "SELECT {COLS} FROM runs WHERE name = ?1
+             ORDER BY status = 'cancelled', id DESC LIMIT 1"
+        ),
         [key],
         row,
     )
@@ -87,24 +96,25 @@ pub fn resolve(conn: &Connection, key: &str) -> Result<Run> {
     .ok_or_else(|| bad_input(format!("no billing run '{key}' (see `billrun runs`)")))
 }
 
-/// The latest run that is not complete, if any.
+/// The latest run that is neither completed nor cancelled, else the latest
+/// completed one, else the latest run, if any.
 pub fn latest_open(conn: &Connection) -> Result<Option<Run>> {
-    Ok(conn
-        .query_row(
-            &format!(
-                "SELECT {COLS} FROM runs WHERE status != 'completed' ORDER BY id DESC LIMIT 1"
-            ),
-            [],
-            row,
-        )
-        .optional()?
-        .or(conn
+    let q = |filter: &str| -> Result<Option<Run>> {
+        Ok(conn
             .query_row(
-                &format!("SELECT {COLS} FROM runs ORDER BY id DESC LIMIT 1"),
+                &format!("SELECT {COLS} FROM runs {filter} ORDER BY id DESC LIMIT 1"),
                 [],
                 row,
             )
-            .optional()?))
+            .optional()?)
+    };
+    Ok(match q("WHERE status NOT IN ('completed', 'cancelled')")? {
+        Some(r) => Some(r),
+        None => match q("WHERE status != 'cancelled'")? {
+            Some(r) => Some(r),
+            None => q("")?,
+        },
+    })
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Run>> {
@@ -141,7 +151,11 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<Run> {
     let known_cycle = conn
-        .query_row("SELECT 1 FROM cycles WHERE name = ?1", [cycle], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM cycles WHERE name = ?1 AND removed_at IS NULL",
+            [cycle],
+            |_| Ok(()),
+        )
         .optional()?;
     if known_cycle.is_none() {
         return Err(bad_input(format!(
@@ -154,8 +168,26 @@ pub fn create(
     lifecycle::check_dates(inv, cutoff, due).map_err(bad_input)?;
     let stamp = stamp(now);
     let name = lifecycle::run_name(name, cycle, cutoff, &stamp).map_err(bad_input)?;
+    if let Some(inv) = inv
+        && conn
+            .query_row(
+                "SELECT 1 FROM runs WHERE cycle = ?1 AND invoice_date = ?2 AND status != 'cancelled'",
+                params![cycle, inv.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some()
+    {
+        return Err(bad_input(format!(
+            "cycle {cycle} already has a run with invoice date {inv} (see billrun runs); cancel it first (billrun cancel RUN) if it was a mistake"
+        )));
+    }
     if conn
-        .query_row("SELECT 1 FROM runs WHERE name = ?1", [&name], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM runs WHERE name = ?1 AND status != 'cancelled'",
+            [&name],
+            |_| Ok(()),
+        )
         .optional()?
         .is_some()
     {
@@ -190,6 +222,12 @@ pub fn create(
 /// Change a run's fields. Refused once bills are requested; a change after
 /// sign-off (ready/approved) withdraws the sign-off.
 pub fn set_fields(conn: &Connection, actor: &Actor, run: &Run, f: &Fields) -> Result<Run> {
+    if run.status.is_cancelled() {
+        return Err(precondition(format!(
+            "run {} is cancelled: create a new run instead (billrun new)",
+            run.id
+        )));
+    }
     if run.status.is_locked() {
         return Err(precondition(format!(
             "run {} is {}: its fields locked when bills were requested",
@@ -319,6 +357,67 @@ pub fn confirm(
     Ok(n > 0)
 }
 
+/// Record that the post-billing report of `run_id` was run at `now`
+/// (audited): `confirm RUN postbill` needs it.
+pub fn mark_postbill(
+    conn: &Connection,
+    actor: &Actor,
+    run_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET postbill_at = ?2 WHERE id = ?1",
+        params![run_id, stamp(now)],
+    )?;
+    audit::log(
+        conn,
+        actor,
+        Some(run_id),
+        "postbill",
+        "post-billing report run",
+    )
+}
+
+/// The carriers without a CDR file the operator acknowledged for a run:
+/// carrier → reason.
+pub fn missing_acks(
+    conn: &Connection,
+    run_id: i64,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut st = conn.prepare("SELECT carrier, reason FROM cdr_missing_acks WHERE run_id = ?1")?;
+    let v = st
+        .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(v)
+}
+
+/// Acknowledge that `carrier` sent no CDR file for run `run_id`, with the
+/// operator's `reason` (audited). A second acknowledgement replaces the
+/// reason.
+pub fn acknowledge_missing(
+    conn: &Connection,
+    actor: &Actor,
+    run_id: i64,
+    carrier: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO cdr_missing_acks (run_id, carrier, reason, operator, acknowledged_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (run_id, carrier) DO UPDATE SET reason = excluded.reason,
+             operator = excluded.operator, acknowledged_at = excluded.acknowledged_at",
+        params![run_id, carrier, reason, actor.operator, stamp(now)],
+    )?;
+    audit::log(
+        conn,
+        actor,
+        Some(run_id),
+        "cdrs.missing",
+        &format!("no CDR file from {carrier} acknowledged: {reason}"),
+    )
+}
+
 /// Store the pre-billing snapshot (JSON) on the run.
 pub fn save_prebill(
     conn: &Connection,
@@ -353,12 +452,14 @@ pub fn exists_for(conn: &Connection, cycle: &str, invoice_date: NaiveDate) -> Re
         .is_some())
 }
 
-/// The run before this one in the same cycle (for period comparisons).
+/// The run before this one in the same cycle (for period comparisons);
+/// cancelled runs do not count.
 pub fn previous(conn: &Connection, run: &Run) -> Result<Option<Run>> {
     Ok(conn
         .query_row(
             &format!(
-                "SELECT {COLS} FROM runs WHERE cycle = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1"
+                "SELECT {COLS} FROM runs WHERE cycle = ?1 AND id < ?2 AND status != 'cancelled'
+                 ORDER BY id DESC LIMIT 1"
             ),
             params![run.cycle, run.id],
             row,

@@ -16,6 +16,7 @@ pub fn facts(
     now: DateTime<Utc>,
 ) -> Result<Facts> {
     let (payments_now, payments_prev) = payments::check_payments(conn, run)?;
+    let prebill = runs::prebill_snapshot(conn, run.id)?;
     let mut facts = Facts {
         run_id: run.id,
         status: Some(run.status),
@@ -35,7 +36,16 @@ pub fn facts(
             now,
         ),
         open_fee_errors: fees::open_errors(conn)?,
-        prebill_done: runs::prebill_snapshot(conn, run.id)?.is_some(),
+        prebill_done: prebill.is_some(),
+        postbill_done: run.postbill_at.is_some(),
+        setup_problems: crate::domain::setup_check::check(
+            &super::reference::setup_customers(conn, &run.cycle)?,
+            &settings.dd.format,
+        ),
+        expected_invoices: Some(match prebill.as_deref().and_then(snapshot_invoices) {
+            Some(n) => n,
+            None => super::reference::cycle_customers(conn, &run.cycle)?,
+        }),
         cdr: super::cdrs::cdr_facts(conn, run)?,
         open_errors: super::cdrs::open_error_counts(conn)?,
         ..Default::default()
@@ -48,4 +58,13 @@ pub fn facts(
     email::fill_facts(conn, run.id, &mut facts.invoices)?;
     xero::fill_facts(conn, run.id, &mut facts.invoices)?;
     Ok(facts)
+}
+
+/// The invoices a pre-billing snapshot (JSON, `domain::prebill::Report`)
+/// expects.
+fn snapshot_invoices(json: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()?
+        .pointer("/totals/invoices")?
+        .as_u64()
 }

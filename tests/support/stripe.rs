@@ -67,6 +67,22 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// 401 as Stripe answers a wrong key: its documented error body, the
+    /// key shown as `sk_test_****` and its last 4 characters (from the
+    /// `Authorization` header sent).
+    pub fn invalid_api_key(authorization: &str) -> Reply {
+        let key = authorization.strip_prefix("Bearer ").unwrap_or("");
+        let prefix: String = key.split('_').take(2).map(|p| format!("{p}_")).collect();
+        let last4 = &key[key.len().saturating_sub(4)..];
+        Reply::error(
+            401,
+            "invalid_request_error",
+            &format!("Invalid API Key provided: {prefix}****{last4}"),
+        )
+    }
+}
+
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
@@ -187,11 +203,7 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
     let reply = if recorded.method != "POST" || recorded.path != "/v1/payment_intents" {
         Reply::error(404, "invalid_request_error", "Unrecognized request URL")
     } else if recorded.authorization.as_deref() != Some(format!("Bearer {}", st.api_key).as_str()) {
-        Reply::error(
-            401,
-            "invalid_request_error",
-            "Invalid API Key provided: sk_test_****",
-        )
+        Reply::invalid_api_key(recorded.authorization.as_deref().unwrap_or(""))
     } else if !recorded
         .content_type
         .starts_with("application/x-www-form-urlencoded")

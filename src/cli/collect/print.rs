@@ -4,7 +4,7 @@ use crate::cli::output::{self, Ctx};
 use crate::domain::collect::IDEMPOTENCY_KEY_TRUSTED_HOURS;
 use crate::domain::payfile::Unsuitable;
 use crate::ops::collect::{
-    ChargeReport, FileRunReport, NothingNew, ResultsReport, RunView, ShowReport,
+    ChargeReport, FileRunReport, NothingNew, Restored, ResultsReport, RunView, ShowReport,
 };
 
 fn unsuitable(ctx: &Ctx, unsuitable: &[Unsuitable]) {
@@ -31,7 +31,25 @@ fn collected_less(ctx: &Ctx, less: &[crate::domain::invoice::CollectedLess]) {
     }
 }
 
+/// Files of interrupted payment runs that are now in place.
+fn restored(ctx: &Ctx, restored: &[Restored]) {
+    for r in restored {
+        let what = if r.was_there {
+            "was in place; its record is finished"
+        } else {
+            "was not in place (an interrupted run); it is now, with the recorded bytes"
+        };
+        ctx.say(&format!(
+            "payment run {}: its file {} {what} (SHA-256 {}); submit it if it was not submitted",
+            r.payment_run,
+            r.file.display(),
+            r.sha256
+        ));
+    }
+}
+
 fn nothing_new(ctx: &Ctx, n: &NothingNew) -> anyhow::Result<()> {
+    restored(ctx, &n.restored);
     ctx.say(&format!(
         "nothing new to collect by {} for run {}: every invoice with an amount due is in a payment run \
          (see `billrun collect list`; --retry-failed retries failed collections)",
@@ -50,6 +68,7 @@ pub fn file_run(ctx: &Ctx, report: &FileRunReport) -> anyhow::Result<()> {
         FileRunReport::NothingNew(n) => return nothing_new(ctx, n),
         FileRunReport::Written(w) => w,
     };
+    restored(ctx, &w.restored);
     unsuitable(ctx, &w.unsuitable);
     collected_less(ctx, &w.collected_less);
     ctx.say(&format!(
@@ -104,6 +123,7 @@ pub fn charges(ctx: &Ctx, r: &ChargeReport) -> anyhow::Result<()> {
             &NothingNew {
                 payment_run: None,
                 items: 0,
+                restored: Vec::new(),
                 run: r.run,
                 kind: "card",
             },
@@ -221,7 +241,10 @@ pub fn list(ctx: &Ctx, all: &[RunView]) -> anyhow::Result<()> {
             p.failed.to_string(),
             p.refer.to_string(),
             p.live.to_string(),
-            p.file.clone().unwrap_or_default(),
+            match (&p.file, &p.placed_at) {
+                (Some(f), None) => format!("{f} (NOT IN PLACE: run collect again)"),
+                (f, _) => f.clone().unwrap_or_default(),
+            },
         ]);
     }
     output::print_table(ctx, &t)

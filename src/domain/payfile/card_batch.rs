@@ -1,4 +1,4 @@
-//! Gateway batch CSV for offline card collection (SPEC §11, `collect card
+//! Gateway batch CSV for offline card collection (docs/collection.md, `collect card
 //! --out F`): header `reference,account,card_token,amount_minor,currency`,
 //! one row per invoice, amounts in integer minor units.
 //!

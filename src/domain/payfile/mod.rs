@@ -1,4 +1,4 @@
-//! Payment-file writers (SPEC §11): pure functions from a list of items to
+//! Payment-file writers (docs/collection.md): pure functions from a list of items to
 //! the bytes of a bank or gateway file. No I/O: the caller writes the bytes
 //! (mode 0600) and records the run.
 //!
@@ -13,7 +13,7 @@
 //! - if nothing is left to collect, [`PayFileError::NothingToCollect`]
 //!   carries the unsuitable list so the caller can show it.
 //!
-//! Payment files carry full account numbers and tokens (SPEC §13: masking
+//! Payment files carry full account numbers and tokens (bench/README.md: masking
 //! applies to all output *except* payment files); the messages produced here
 //! mask them.
 
@@ -43,7 +43,7 @@ pub enum Sequence {
 }
 
 /// One invoice to collect. Bank details are as stored from customers.csv
-/// (§3.1); each writer validates the ones its format needs.
+/// (docs/file-formats.md#customerscsv); each writer validates the ones its format needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DebitItem {
     /// Invoice number: the reference that comes back in the results file.

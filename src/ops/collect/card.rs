@@ -1,7 +1,7 @@
 //! Card charges through Stripe (`collect card RUN`).
 
 use super::produced_run;
-use crate::domain::collect::{self as rules, ChargeRecord, ItemState, Kind};
+use crate::domain::collect::{self as rules, ChargeOutcome, ChargeRecord, ItemState, Kind};
 use crate::domain::money;
 use crate::domain::payfile::Unsuitable;
 use crate::domain::settings::Settings;
@@ -79,6 +79,10 @@ pub struct ChargeReport {
     /// Charges that got no answer this time (a re-run retries them).
     #[serde(skip)]
     pub unanswered: u32,
+    /// Stripe refused the API key (HTTP 401/403; the reason, masked): the
+    /// batch stopped there, and the charges not made stay live for a
+    /// re-run with the right key.
+    pub key_refused: Option<String>,
 }
 
 impl ChargeReport {
@@ -88,6 +92,16 @@ impl ChargeReport {
             .iter()
             .filter(|l| l.state == ItemState::Approved.as_str())
             .count()
+    }
+    /// Charges left live without a gateway answer: not reached (after a
+    /// refused key) or unanswered. A re-run sends them with their keys.
+    pub fn waiting(&self) -> usize {
+        self.to_charge.saturating_sub(self.charges.len())
+            + self
+                .charges
+                .iter()
+                .filter(|l| l.state == ItemState::Live.as_str() && l.gateway_id.is_none())
+                .count()
     }
     /// Charges declined or failed.
     pub fn failed(&self) -> usize {
@@ -125,6 +139,13 @@ pub fn charge(
             )
         })?;
     let base = settings.stripe_api_base.clone();
+    // Also checked by `config set`; a value stored before that check (or
+    // by hand) must not carry the key unencrypted either.
+    rules::check_api_base(&base).map_err(|e| {
+        precondition(format!(
+            "stripe.api_base {e}; nothing was charged: set it with `billrun config set stripe.api_base https://api.stripe.com`"
+        ))
+    })?;
     let client = StripeClient::new(&base, key, Duration::from_secs(30));
 
     // Charges that got no recorded answer are re-sent with their key, but
@@ -156,6 +177,7 @@ pub fn charge(
         resumed: todo.len(),
         to_charge: 0,
         unanswered: 0,
+        key_refused: None,
     };
     {
         let tx = store.write()?;
@@ -178,6 +200,7 @@ pub fn charge(
                 currency: settings.currency.clone(),
                 file: None,
                 sha256: None,
+                contents: None,
             };
             let pid = store::create(&tx, actor, &nr, &items)?;
             report.collected_less = crate::store::invoices::collected_less(
@@ -252,6 +275,12 @@ pub fn charge(
             gateway_id,
         });
         progress.inc(1);
+        if let ChargeOutcome::KeyRefused { reason } = &outcome {
+            // No charge with this key can succeed: stop, leaving the rest
+            // live (unsent) for a re-run with the right key.
+            report.key_refused = Some(reason.clone());
+            break;
+        }
     }
     progress.finish();
     Ok(report)

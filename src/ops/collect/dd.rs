@@ -52,6 +52,18 @@ pub struct CardFileOptions {
     pub db: PathBuf,
 }
 
+/// A payment run's file that an interrupted run had left out of place,
+/// now in place with its recorded bytes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub payment_run: i64,
+    pub file: PathBuf,
+    pub sha256: String,
+    /// `true` when the file was there already (the run was interrupted
+    /// after the rename): only its record was finished.
+    pub was_there: bool,
+}
+
 /// Nothing new to collect: every invoice with an amount due is in a
 /// payment run already.
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +72,9 @@ pub struct NothingNew {
     pub payment_run: Option<i64>,
     /// Always 0.
     pub items: usize,
+    /// Files of earlier payment runs put in place first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<Restored>,
     /// The billing run.
     #[serde(skip)]
     pub run: i64,
@@ -73,6 +88,7 @@ impl NothingNew {
         NothingNew {
             payment_run: None,
             items: 0,
+            restored: Vec::new(),
             run,
             kind: kind.as_str(),
         }
@@ -95,6 +111,9 @@ pub struct Written {
     pub included: Vec<String>,
     /// Invoices left out: their details do not suit the format.
     pub unsuitable: Vec<Unsuitable>,
+    /// Files of earlier payment runs put in place first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<Restored>,
     /// Invoices collected for less than they stated (payments since production).
     pub collected_less: Vec<CollectedLess>,
 }
@@ -193,7 +212,9 @@ struct FileRun<'a> {
 /// (`synchronous=FULL` on this connection), and only then is the file
 /// renamed into place: a submittable file always has its payment run on
 /// disk. A kill in between leaves the staged file as `.<name>.XXXXXX.tmp`
-/// beside the file's path; a failed rename names it in the error.
+/// beside the file's path and the payment run not placed (`placed_at`
+/// empty); the next call first puts its recorded bytes in place
+/// ([`finish_placing`]).
 fn write_run(
     store: &mut Store,
     actor: &Actor,
@@ -203,6 +224,8 @@ fn write_run(
     write: impl Fn(&[DebitItem], &RunInfo) -> std::result::Result<PayFile, PayFileError>,
 ) -> Result<FileRunReport> {
     let run = spec.run;
+    // A payment run recorded by an interrupted run gets its file first.
+    let restored = finish_placing(store, actor, run.id, spec.kind)?;
     // The commit must be on disk before the file is put in place (the
     // store's default, NORMAL, leaves the WAL's sync to the next checkpoint).
     store.conn.pragma_update(None, "synchronous", "FULL")?;
@@ -216,9 +239,9 @@ fn write_run(
     };
     let cands = store::candidates(&tx, &wanted)?;
     if cands.is_empty() {
-        return Ok(FileRunReport::NothingNew(NothingNew::new(
-            run.id, spec.kind,
-        )));
+        let mut n = NothingNew::new(run.id, spec.kind);
+        n.restored = restored;
+        return Ok(FileRunReport::NothingNew(n));
     }
     let id = store::next_id(&tx)?;
     let date = rules::collection_date(spec.date, cands.iter().map(|c| c.due_date), clock.today());
@@ -235,6 +258,9 @@ fn write_run(
         .out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_out(spec.db, id, spec.format_name, spec.ext));
+    // Recorded absolute, so that finishing an interrupted run from another
+    // directory puts the file where it was meant to go.
+    let recorded = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
     // The file is written under a temporary name, the payment run is
     // committed, and only then is the file renamed into place: a kill at any
     // moment never leaves a submittable file that no payment run records.
@@ -245,14 +271,18 @@ fn write_run(
         format: spec.format_name.to_string(),
         collection_date: (spec.kind == Kind::Dd).then_some(date),
         currency: settings.currency.clone(),
-        file: Some(path.display().to_string()),
+        file: Some(recorded.display().to_string()),
         sha256: Some(hex::encode(Sha256::digest(&file.contents))),
+        contents: Some(file.contents.clone()),
     };
     // Not recorded: the staged file is dropped, which removes it.
     let pid = store::create(&tx, actor, &nr, &items)?;
     let collected_less =
         invoices::collected_less(&tx, items.iter().map(|i| (i.invoice_id, i.amount_minor)))?;
     tx.commit()?;
+    test_hook_stop_after_commit();
+    // Failing from here on, the payment run stays recorded as not placed:
+    // `status` shows the step not done and the next run finishes it.
     whole_file::place_new(staged, &path).map_err(|e| {
         let what = match &e {
             whole_file::PlaceError::NotSynced(_) => {
@@ -273,6 +303,7 @@ fn write_run(
             path.display()
         ))
     })?;
+    store::mark_placed(&store.conn, actor, pid, None)?;
     Ok(FileRunReport::Written(Written {
         payment_run: pid,
         kind: spec.kind.as_str(),
@@ -284,8 +315,167 @@ fn write_run(
         total: money::fmt_minor(file.total_minor),
         included: file.included,
         unsuitable: file.unsuitable,
+        restored,
         collected_less,
     }))
+}
+
+/// Debug builds only: `BILLRUN_TEST_STOP_AFTER_COMMIT=1` ends the process
+/// right after a payment run is committed, before its file is renamed
+/// into place, as a kill there would (the staged file is left, hidden).
+/// Tests use it to check that the next run finishes the job.
+fn test_hook_stop_after_commit() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("BILLRUN_TEST_STOP_AFTER_COMMIT").is_some_and(|v| v == "1") {
+        std::process::exit(137);
+    }
+}
+
+/// Put in place the file of every payment run of `kind` of run `run_id`
+/// that is recorded but not in place: a run killed (or failing) between
+/// its commit and the rename. The bytes are the recorded ones (or, for a
+/// run recorded before they were kept, its staged file), checked against
+/// the recorded SHA-256; the staged copies it left are removed. A
+/// different file at the path is refused: nothing is ever overwritten.
+fn finish_placing(
+    store: &mut Store,
+    actor: &Actor,
+    run_id: i64,
+    kind: Kind,
+) -> Result<Vec<Restored>> {
+    let mut restored = Vec::new();
+    for u in store::unplaced(&store.conn, run_id, kind)? {
+        let path = PathBuf::from(&u.file);
+        let was_there = place_recorded(&u, &path)?;
+        remove_staged_copies(&path, &u.sha256);
+        let how = if was_there {
+            "found in place after an interrupted run"
+        } else {
+            "put in place after an interrupted run (recorded bytes, SHA-256 checked)"
+        };
+        store::mark_placed(&store.conn, actor, u.id, Some(how))?;
+        restored.push(Restored {
+            payment_run: u.id,
+            file: path,
+            sha256: u.sha256,
+            was_there,
+        });
+    }
+    Ok(restored)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Make `path` hold payment run `u`'s recorded file; `true` when it did
+/// already.
+fn place_recorded(u: &store::Unplaced, path: &Path) -> Result<bool> {
+    let pid = u.id;
+    let same_as_recorded = |path: &Path| -> Result<bool> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            external(format!(
+                "payment run {pid}: cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(sha256_hex(&bytes) == u.sha256)
+    };
+    let different = || {
+        precondition(format!(
+            "payment run {pid} is recorded with the file {}, but the file there is not the one \
+             recorded (SHA-256 {}): do not submit it; move it away and run the same `billrun \
+             collect` command again to put the recorded file there",
+            path.display(),
+            u.sha256
+        ))
+    };
+    if path.symlink_metadata().is_ok() {
+        return if path.is_file() && same_as_recorded(path)? {
+            whole_file::sync_dir(whole_file::dir_of(path))
+                .map_err(|e| external(format!("cannot sync {}: {e}", path.display())))?;
+            Ok(true)
+        } else {
+            Err(different())
+        };
+    }
+    let bytes = match &u.contents {
+        Some(b) if sha256_hex(b) == u.sha256 => b.clone(),
+        Some(_) => {
+            return Err(external(format!(
+                "payment run {pid}: the recorded bytes of {} do not match its recorded SHA-256; \
+                 the database may be damaged: restore it from a backup",
+                path.display()
+            )));
+        }
+        None => staged_copy(path, &u.sha256).ok_or_else(|| {
+            precondition(format!(
+                "payment run {pid} is recorded with the file {}, which was never put in place \
+                 and cannot be rebuilt (recorded by an older billrun, and no staged copy with its \
+                 SHA-256 {} is beside it): if you submitted it, ignore this; otherwise find it \
+                 (`.NAME.XXXXXX.tmp` files) before submitting anything for these invoices",
+                path.display(),
+                u.sha256
+            ))
+        })?,
+    };
+    let staged = whole_file::stage(path, &bytes).map_err(|e| {
+        external(format!(
+            "payment run {pid}: cannot write a temporary file beside {}: {e}",
+            path.display()
+        ))
+    })?;
+    match whole_file::place_new(staged, path) {
+        Ok(()) => Ok(false),
+        // Another invocation put it there meanwhile.
+        Err(whole_file::PlaceError::Exists(kept)) => {
+            let _ = std::fs::remove_file(kept);
+            if same_as_recorded(path)? {
+                Ok(true)
+            } else {
+                Err(different())
+            }
+        }
+        Err(e) => Err(external(format!(
+            "payment run {pid}: its file {} is still not in place: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The bytes of a staged copy of `path` (`.NAME.XXXXXX.tmp` beside it)
+/// whose SHA-256 is `sha256`.
+fn staged_copy(path: &Path, sha256: &str) -> Option<Vec<u8>> {
+    staged_copies(path).into_iter().find_map(|p| {
+        let bytes = std::fs::read(&p).ok()?;
+        (sha256_hex(&bytes) == sha256).then_some(bytes)
+    })
+}
+
+/// The staged copies beside `path`: `.NAME.XXXXXX.tmp` regular files.
+fn staged_copies(path: &Path) -> Vec<PathBuf> {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let Ok(dir) = std::fs::read_dir(whole_file::dir_of(path)) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| whole_file::temporary_of(&e.file_name().to_string_lossy()) == Some(&name))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Remove the staged copies of `path` holding exactly the recorded file
+/// (leftovers of the interrupted run): the file is in place now, and a
+/// second copy could be submitted twice. Others are left alone.
+fn remove_staged_copies(path: &Path, sha256: &str) {
+    for p in staged_copies(path) {
+        if std::fs::read(&p).is_ok_and(|b| sha256_hex(&b) == sha256) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
 }
 
 /// A writer's refusal as an error with the right exit code: settings are a

@@ -1,9 +1,10 @@
-//! Collection: Direct Debit files, card charges, results (SPEC §11).
+//! Collection: Direct Debit files, card charges, results (docs/collection.md).
 //!
 //! - [`dd`] and [`card_file`] write a payment file: the payment run is
 //!   committed durably (`synchronous=FULL`) before its file, staged beside
 //!   its path, is renamed into place, so a submittable file always has its
-//!   payment run on disk;
+//!   payment run on disk; the run records the file's bytes, and one left
+//!   out of place by an interrupted run is put in place by the next;
 //! - [`charge`] charges card invoices through Stripe, each item (with its
 //!   idempotency key) committed before its request and its outcome after;
 //! - [`results`] applies a bank or gateway results file in one transaction;
@@ -20,7 +21,9 @@ mod results;
 mod tests;
 
 pub use card::{ChargeOptions, ChargeReport, Charged, Expired, charge};
-pub use dd::{CardFileOptions, DdOptions, FileRunReport, NothingNew, Written, card_file, dd};
+pub use dd::{
+    CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, Written, card_file, dd,
+};
 pub use results::{Applied, ResultsOptions, ResultsReport, Unknown, results};
 
 use crate::domain::lifecycle::RunStatus;
@@ -66,6 +69,9 @@ pub struct RunView {
     pub live: i64,
     pub created_at: String,
     pub created_by: String,
+    /// When its file was put in place; `null` while it is not (an
+    /// interrupted run: the next `collect` puts it there) and for Stripe.
+    pub placed_at: Option<String>,
 }
 
 impl From<store::PaymentRun> for RunView {
@@ -90,6 +96,7 @@ impl From<store::PaymentRun> for RunView {
             live: p.live,
             created_at: p.created_at,
             created_by: p.created_by,
+            placed_at: p.placed_at,
         }
     }
 }
