@@ -649,6 +649,14 @@ ALTER TABLE payment_runs ADD COLUMN placed_at TEXT;
 UPDATE payment_runs SET placed_at = created_at WHERE file IS NOT NULL;
 
 -- migration: 14
+-- Xero payments keep Xero's own type (issue 15): the payment method/type
+-- column of the export, else the bank account the payment went into. The
+-- method is mapped from it when it names one of billrun's (card, direct
+-- debit, …), else it stays `xero`; `check_payments` then shows such
+-- payments by type (`xero (PayPal)`). NULL for payments not from Xero.
+ALTER TABLE payments ADD COLUMN xero_type TEXT;
+
+-- migration: 15
 -- What an invoice asks to be collected (issue 15 item 5): at production,
 -- the amount due less the unallocated payments dated after the cutoff that
 -- were already recorded (received_since_minor), never below zero. Collection

@@ -3702,7 +3702,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__payments__subcmd__add)
-            opts="-y -q -h --account --amount --date --method --reference --db --json --yes --quiet --help"
+            opts="-y -q -h --account --amount --date --method --reference --allow-date --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3810,7 +3810,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__payments__subcmd__import)
-            opts="-y -q -h --format --db --json --yes --quiet --help"
+            opts="-y -q -h --format --allow-date --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

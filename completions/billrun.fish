@@ -276,6 +276,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_see
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l method -d 'direct_debit, card, bank_transfer, cash, cheque or xero' -r
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l reference -d 'The payment\'s reference (unique per account)' -r
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l allow-date -d 'Accept a date more than 7 days ahead or more than a year back'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l json -d 'Machine output: one JSON document on stdout'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Quiet: only errors and requested data'
@@ -283,6 +284,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_see
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -l format -d 'csv: account, date, amount, method, reference; xero: Xero\'s payments export' -r -f -a "csv\t''
 xero\t''"
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -l allow-date -d 'Accept payment dates more than 7 days ahead or more than a year back'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -l json -d 'Machine output: one JSON document on stdout'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Quiet: only errors and requested data'

@@ -6,6 +6,7 @@ fn main() -> ExitCode {
     // Backstop: a `println!` meeting a closed pipe panics with this message;
     // a reader that went away is not a failure (`status | grep -q`).
     let default_hook = std::panic::take_hook();
+    #[allow(clippy::exit, reason = "a panic hook cannot return an ExitCode")]
     std::panic::set_hook(Box::new(move |info| {
         let msg = info
             .payload()

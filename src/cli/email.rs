@@ -1,4 +1,4 @@
-//! `billrun email RUN [--dry-run DIR] [--resend NUMBER…] [--limit N]` (SPEC §10).
+//! `billrun email RUN [--dry-run DIR] [--resend NUMBER…] [--limit N]` (docs/commands.md#email).
 //!
 //! The work is `ops::email`. Exit 0 when every message went; 5 when any
 //! failed (the others still went); 3 when nothing failed but some invoices

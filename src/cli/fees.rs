@@ -1,5 +1,5 @@
 //! `billrun fees import | list | codes add | codes list`: wholesale fixed
-//! fees (SPEC §6.2), behind the setting `features.wholesale_fees`.
+//! fees (docs/rating.md#wholesale-fixed-fees), behind the setting `features.wholesale_fees`.
 
 use super::output::{self, Ctx, file_label, read_input};
 use crate::domain::money;

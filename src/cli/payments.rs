@@ -1,4 +1,4 @@
-//! `billrun payments add | import | list` (SPEC §7).
+//! `billrun payments add | import | list` (docs/file-formats.md#payments).
 
 use super::output::{self, Ctx, file_label, read_input};
 use crate::domain::money;
@@ -18,6 +18,9 @@ pub enum Cmd {
         /// csv: account, date, amount, method, reference; xero: Xero's payments export.
         #[arg(long, default_value = "csv", value_parser = ["csv", "xero"])]
         format: String,
+        /// Accept payment dates more than 7 days ahead or more than a year back.
+        #[arg(long)]
+        allow_date: bool,
     },
     /// List payments.
     List {
@@ -46,6 +49,9 @@ pub struct AddArgs {
     /// The payment's reference (unique per account).
     #[arg(long)]
     pub reference: String,
+    /// Accept a date more than 7 days ahead or more than a year back.
+    #[arg(long)]
+    pub allow_date: bool,
 }
 
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Result<()> {
@@ -57,6 +63,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                 date: a.date,
                 method: a.method,
                 reference: a.reference,
+                allow_date: a.allow_date,
             };
             let added = ops::payments::add(store, actor, &opts, &SystemClock)?;
             let p = &added.payment;
@@ -74,7 +81,11 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             }
             Ok(())
         }
-        Cmd::Import { file, format } => {
+        Cmd::Import {
+            file,
+            format,
+            allow_date,
+        } => {
             let opts = ImportOptions {
                 bytes: read_input(&file)?,
                 label: file_label(&file),
@@ -83,12 +94,16 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                 } else {
                     Format::Csv
                 },
+                allow_date,
             };
             let r = ops::payments::import(store, actor, &opts, &SystemClock)?;
             ctx.say(&format!(
                 "{}: {} payments imported ({}), total {}",
                 r.file, r.imported, r.format, r.total
             ));
+            if let Some(w) = &r.warning {
+                ctx.warn(w);
+            }
             if ctx.json {
                 output::print_json(&r)?;
             }

@@ -1,6 +1,7 @@
-//! `postbill RUN [--csv F] [--json]`: the post-billing report (SPEC §8).
+//! `postbill RUN [--csv F] [--json]`: the post-billing report (docs/commands.md#prebill).
 
 use super::output::{self, Ctx};
+use crate::domain::csvfile::safe_cell;
 use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;
 use crate::ops;
@@ -168,12 +169,13 @@ fn write_csv(path: &std::path::Path, invoices: &[Invoice]) -> anyhow::Result<()>
         "amount_due",
     ])?;
     for i in invoices {
+        // Text cells are made safe for spreadsheets; figures as they are.
         w.write_record([
-            i.number.clone(),
-            i.account.clone(),
-            i.name.clone(),
-            i.delivery.clone(),
-            i.payment_method.clone(),
+            safe_cell(&i.number).into_owned(),
+            safe_cell(&i.account).into_owned(),
+            safe_cell(&i.name).into_owned(),
+            safe_cell(&i.delivery).into_owned(),
+            safe_cell(&i.payment_method).into_owned(),
             money::fmt_minor(i.opening_balance_minor),
             money::fmt_minor(i.payments_minor),
             money::fmt_minor(i.charges_ex_tax_minor),

@@ -1,9 +1,10 @@
-//! `prebill RUN [--csv F] [--json]`: the pre-billing report (SPEC §8).
+//! `prebill RUN [--csv F] [--json]`: the pre-billing report (docs/commands.md#prebill).
 //! Computed without changing any billing data; before bills are requested
 //! the run keeps a snapshot of it (the `prebill` step), which `ready` and
 //! `approve` also take.
 
 use super::output::{self, Ctx};
+use crate::domain::csvfile::safe_cell;
 use crate::domain::prebill::{CustomerRow, Report};
 use crate::ops::prebill::PrebillOptions;
 use crate::ops::{self, SystemClock};
@@ -78,6 +79,11 @@ fn write_csv(path: &std::path::Path, r: &Report<Run>) -> anyhow::Result<()> {
         let mut row = cells(c, "");
         row.push(c.outcome.to_owned());
         row.push(c.flags.join(" "));
+        // Text cells (account, name, outcome, flags) are made safe for
+        // spreadsheets; the figures are written as they are.
+        for i in [0, 1, row.len() - 2, row.len() - 1] {
+            row[i] = safe_cell(&row[i]).into_owned();
+        }
         w.write_record(&row)?;
     }
     w.flush()?;

@@ -69,6 +69,18 @@ pub fn describe_control(c: char) -> String {
     format!("U+{:04X}{name}", c as u32)
 }
 
+/// A text typed on the command line (a charge's description, a fee code, a
+/// payment reference) under the import rule: no control characters.
+pub fn control_free(s: &str) -> Result<(), String> {
+    match s.chars().find(|&c| is_forbidden_control(c)) {
+        Some(c) => Err(format!(
+            "contains the control character {}: remove it (texts reach email headers, PDFs, CSVs and bank files)",
+            describe_control(c)
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A text cell made safe for spreadsheets (OWASP "CSV injection"): a cell
 /// that begins with `=`, `+`, `-`, `@`, tab or carriage return would be read
 /// by Excel, LibreOffice or Google Sheets as a formula, so it gets a leading

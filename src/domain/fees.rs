@@ -1,4 +1,4 @@
-//! Wholesale fixed fees (SPEC §6.2): a carrier's fixed-fee file, matched to
+//! Wholesale fixed fees (docs/rating.md#wholesale-fixed-fees): a carrier's fixed-fee file, matched to
 //! services, billed with a markup. Pure: the store supplies what exists.
 //!
 //! File: CSV with header `service, fee_code, description, amount,
@@ -86,6 +86,52 @@ pub fn wholesale_charge(amount: Decimal, markup_percent: Decimal) -> Option<Deci
     Some(money::round_minor(
         marked.checked_div(Decimal::ONE_HUNDRED)?,
     ))
+}
+
+impl FeeRow {
+    /// Whether `other` is the same fee line: same service, fee code, period
+    /// and amount (compared as numbers: `10.0` is `10.00`). The description
+    /// is not part of it: a carrier that re-words a line is still billing
+    /// the same fee. The one rule for duplicates, within a file and between
+    /// files.
+    pub fn same_fee(
+        &self,
+        service: &str,
+        fee_code: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+        amount: Decimal,
+    ) -> bool {
+        self.service == service
+            && self.fee_code == fee_code
+            && self.period_start == start
+            && self.period_end == end
+            && self.amount == amount
+    }
+}
+
+/// Lines repeated within one file: `(line, earlier line)` for every line that
+/// is the same fee (see [`FeeRow::same_fee`]) as an earlier line of the file.
+pub fn repeated_within(rows: &[FeeRow]) -> Vec<(u64, u64)> {
+    let mut first: HashMap<(&str, &str, NaiveDate, NaiveDate, Decimal), u64> = HashMap::new();
+    let mut out = Vec::new();
+    for f in rows {
+        // normalize(): 10.0 and 10.00 are one key.
+        let key = (
+            f.service.as_str(),
+            f.fee_code.as_str(),
+            f.period_start,
+            f.period_end,
+            f.amount.normalize(),
+        );
+        match first.get(&key) {
+            Some(&earlier) => out.push((f.line, earlier)),
+            None => {
+                first.insert(key, f.line);
+            }
+        }
+    }
+    out
 }
 
 /// Read a fee file; every unreadable row is reported.
@@ -188,5 +234,18 @@ abc,LINE,x,1,2026-11-01,2026-11-30\n\
         assert_eq!(v[0].service, "441134960000");
         assert_eq!(v[0].amount, dec!(12.345));
         assert!(v[0].raw.starts_with("+44 113"));
+    }
+
+    #[test]
+    fn a_line_repeated_within_a_file_is_found() {
+        let f = "service,fee_code,description,amount,period_start,period_end\n\
+0111,BIZ,Line,10.00,2026-11-01,2026-11-30\n\
+0111,BIZ,Line,10.00,2026-12-01,2026-12-31\n\
+0111,BIZ,Line again,10.0,2026-11-01,2026-11-30\n\
+0111,PORT,Line,10.00,2026-11-01,2026-11-30\n\
+0111,BIZ,Line,10.00,2026-11-01,2026-11-30\n";
+        let v = parse("f.csv", f.as_bytes()).unwrap();
+        assert_eq!(repeated_within(&v), vec![(4, 2), (6, 2)]);
+        assert!(v[0].same_fee("0111", "BIZ", v[2].period_start, v[2].period_end, dec!(10)));
     }
 }

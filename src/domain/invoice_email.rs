@@ -1,4 +1,4 @@
-//! The content of an invoice email (SPEC §10): subject, plain-text body and
+//! The content of an invoice email (docs/commands.md#email): subject, plain-text body and
 //! its HTML alternative. Pure: values in, strings out.
 
 use crate::domain::money;

@@ -1,4 +1,4 @@
-//! Payments received (SPEC §7): parsing and validating payment files and
+//! Payments received (docs/file-formats.md#payments): parsing and validating payment files and
 //! single payments. Pure: the store supplies the keys already in the
 //! database (accounts, references, invoice numbers) and writes the result.
 //!
@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 
-/// The payment methods of SPEC §7.
+/// The payment methods of docs/file-formats.md#payments
 pub const METHODS: &[&str] = &[
     "direct_debit",
     "card",
@@ -39,6 +39,56 @@ pub struct NewPayment {
     pub amount_minor: i64,
     pub method: String,
     pub reference: String,
+    /// Xero's own word for the payment, as in its export (the payment
+    /// method/type column, else the bank account it was paid into); `None`
+    /// outside Xero imports. See [`xero_method`].
+    pub xero_type: Option<String>,
+}
+
+/// How far from today a payment may be dated without `--allow-date`: at most
+/// [`FUTURE_DAYS`] days ahead (a cheque dated for next week), at most
+/// [`PAST_MONTHS`] months back (the same date last year). A date outside is
+/// almost always a typo (`2062`, `2016`) or a file from the wrong year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateWindow {
+    pub today: NaiveDate,
+}
+
+/// Days a payment may be dated after today.
+pub const FUTURE_DAYS: u64 = 7;
+/// Months a payment may be dated before today.
+pub const PAST_MONTHS: u32 = 12;
+
+impl DateWindow {
+    /// The earliest and latest dates accepted.
+    pub fn bounds(&self) -> (NaiveDate, NaiveDate) {
+        let earliest = self
+            .today
+            .checked_sub_months(chrono::Months::new(PAST_MONTHS))
+            .unwrap_or(NaiveDate::MIN);
+        let latest = self
+            .today
+            .checked_add_days(chrono::Days::new(FUTURE_DAYS))
+            .unwrap_or(NaiveDate::MAX);
+        (earliest, latest)
+    }
+
+    /// `Err(reason)` for a date outside the window.
+    pub fn check(&self, d: NaiveDate) -> Result<(), String> {
+        let (earliest, latest) = self.bounds();
+        let today = self.today;
+        if d > latest {
+            Err(format!(
+                "{d} is more than {FUTURE_DAYS} days after today ({today}): check the date, or give --allow-date if it is right"
+            ))
+        } else if d < earliest {
+            Err(format!(
+                "{d} is more than a year before today ({today}): check the date, or give --allow-date if it is right"
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// What the database already holds, for reference and duplicate checks.
@@ -49,6 +99,16 @@ pub struct Known {
     pub references: HashSet<(String, String)>,
     /// Invoice number → account (lets a Xero row name an invoice, not an account).
     pub invoices: HashMap<String, String>,
+    /// Dates outside this window are refused; `None` accepts any date
+    /// (`--allow-date`).
+    pub date_window: Option<DateWindow>,
+}
+
+impl Known {
+    /// The window's verdict on `d` (always fine without a window).
+    fn date_ok(&self, d: NaiveDate) -> Result<(), String> {
+        self.date_window.map_or(Ok(()), |w| w.check(d))
+    }
 }
 
 /// Parse an amount of money as files and flags carry it (`12.5`, `-3.00`)
@@ -130,6 +190,7 @@ pub fn check_one(
 ) -> Result<NewPayment, Vec<(String, String)>> {
     let mut errs: Vec<(String, String)> = Vec::new();
     let date = csvfile::date(date.trim())
+        .and_then(|d| known.date_ok(d).map(|()| d))
         .map_err(|e| errs.push(("--date".into(), e)))
         .ok();
     let amount = payment_amount(amount)
@@ -142,6 +203,9 @@ pub fn check_one(
     if reference.is_empty() {
         errs.push(("--reference".into(), "must not be empty".into()));
     }
+    if let Err(e) = csvfile::control_free(reference) {
+        errs.push(("--reference".into(), e));
+    }
     for (col, e) in check_refs(known, &mut HashMap::new(), account.trim(), reference, 0) {
         errs.push((format!("--{col}"), e));
     }
@@ -153,6 +217,7 @@ pub fn check_one(
             amount_minor,
             method,
             reference: reference.to_string(),
+            xero_type: None,
         }),
         _ => Err(errs),
     }
@@ -167,7 +232,9 @@ pub fn parse_csv(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<NewPayme
     for i in 0..t.rows.len() {
         let mut r = t.row(i, &mut problems);
         let account = r.req("account");
-        let date = r.parse_req("date", csvfile::date);
+        let date = r.parse_req("date", |s| {
+            csvfile::date(s).and_then(|d| known.date_ok(d).map(|()| d))
+        });
         let amount = r.parse_req("amount", payment_amount);
         let method = r.parse_req("method", csvfile::one_of(METHODS));
         let reference = r.req("reference");
@@ -188,6 +255,7 @@ pub fn parse_csv(file: &str, bytes: &[u8], known: &Known) -> Result<Vec<NewPayme
                 amount_minor,
                 method,
                 reference,
+                xero_type: None,
             });
         }
     }
@@ -213,6 +281,48 @@ const XERO_AMOUNT: &[&str] = &["amount", "amountpaid", "paymentamount", "paid"];
 const XERO_REFERENCE: &[&str] = &["reference", "paymentreference"];
 const XERO_ACCOUNT: &[&str] = &["accountnumber", "contactaccountnumber"];
 const XERO_INVOICE: &[&str] = &["invoicenumber", "invoiceno", "invoice"];
+const XERO_TYPE: &[&str] = &["paymentmethod", "method", "paymenttype", "type"];
+const XERO_BANK: &[&str] = &["bankaccount", "bankaccountname", "paidinto"];
+
+/// The billrun payment method a Xero payment type (or the name of the bank
+/// account it was paid into) stands for, by words in it, ignoring case:
+/// - `direct_debit`: "direct debit", "GoCardless", "DD";
+/// - `card`: "card" (credit, debit), "Stripe", "Visa", "Mastercard", "Amex";
+/// - `cheque`: "cheque", "check";
+/// - `cash`: "cash";
+/// - `bank_transfer`: "transfer", "BACS", "faster payment", "CHAPS", "EFT",
+///   "wire".
+///
+/// `None` otherwise (the payment is recorded as method `xero`, its type
+/// kept beside it).
+pub fn xero_method(text: &str) -> Option<&'static str> {
+    let t = text.to_lowercase();
+    let words: Vec<&str> = t
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let word = |w: &str| words.contains(&w);
+    let has = |p: &str| t.contains(p);
+    if has("direct debit") || has("directdebit") || word("gocardless") || word("dd") {
+        Some("direct_debit")
+    } else if word("card") || word("stripe") || word("visa") || word("mastercard") || word("amex") {
+        Some("card")
+    } else if word("cheque") || word("check") || word("cheques") {
+        Some("cheque")
+    } else if word("cash") {
+        Some("cash")
+    } else if word("transfer")
+        || word("bacs")
+        || has("faster payment")
+        || word("chaps")
+        || word("eft")
+        || word("wire")
+    {
+        Some("bank_transfer")
+    } else {
+        None
+    }
+}
 
 /// A Xero date: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS`, `DD/MM/YYYY` or
 /// `D Mon YYYY` (`5 Nov 2026`), as Xero writes them by region and report.
@@ -237,9 +347,10 @@ pub fn xero_date(s: &str) -> Result<NaiveDate, String> {
 ///   thousands separators are accepted: `1,250.00`);
 /// - account: `Account Number` (the Xero contact's account number, which is
 ///   the billrun account), else `Invoice Number` of a billrun invoice;
-/// - reference: `Reference`; when empty, the invoice number.
-///
-/// Every payment gets method `xero`.
+/// - reference: `Reference`; when empty, the invoice number;
+/// - type: `Payment Method`, `Payment Type`, `Method` or `Type`, else the
+///   `Bank Account` it was paid into: kept as [`NewPayment::xero_type`], and
+///   the method is what [`xero_method`] makes of it, `xero` when nothing.
 pub fn parse_xero(
     file: &str,
     bytes: &[u8],
@@ -270,6 +381,7 @@ pub fn parse_xero(
         find(XERO_ACCOUNT),
         find(XERO_INVOICE),
     );
+    let (type_c, bank_c) = (find(XERO_TYPE), find(XERO_BANK));
     let mut required: Vec<&str> = Vec::new();
     let known_cols: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut missing = Vec::new();
@@ -301,7 +413,9 @@ pub fn parse_xero(
     let mut seen = HashMap::new();
     for i in 0..t.rows.len() {
         let mut r = t.row(i, &mut problems);
-        let date = r.parse_req(&date_c, xero_date);
+        let date = r.parse_req(&date_c, |s| {
+            xero_date(s).and_then(|d| known.date_ok(d).map(|()| d))
+        });
         let amount = r.parse_req(&amount_c, |s| payment_amount(&s.replace(',', "")));
         let invoice = inv_c.as_deref().and_then(|c| r.opt(c));
         let account = match acct_c.as_deref().and_then(|c| r.opt(c)) {
@@ -350,6 +464,15 @@ pub fn parse_xero(
             };
             r.problem(&name, e);
         }
+        let xero_type = type_c
+            .as_deref()
+            .and_then(|c| r.opt(c))
+            .or_else(|| bank_c.as_deref().and_then(|c| r.opt(c)));
+        let method = xero_type
+            .as_deref()
+            .and_then(xero_method)
+            .unwrap_or("xero")
+            .to_string();
         if let (Some(date), Some(amount_minor), true) = (date, amount, ok)
             && !account.is_empty()
             && !reference.is_empty()
@@ -359,8 +482,9 @@ pub fn parse_xero(
                 account,
                 date,
                 amount_minor,
-                method: "xero".into(),
+                method,
                 reference,
+                xero_type,
             });
         }
     }
@@ -523,6 +647,94 @@ C1002,2026-11-02,6,cash,X\n";
         let e = check_one(&k, "C1001", "2026-11-01", "0", "gold", "OLD-1").unwrap_err();
         let flags: Vec<&str> = e.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(flags, ["--amount", "--method", "--reference"]);
+        let e = check_one(&k, "C1001", "2026-11-01", "5", "cash", "R\n1").unwrap_err();
+        assert!(e[0].1.contains("U+000A (line feed)"), "{e:?}");
+    }
+
+    #[test]
+    fn dates_outside_the_window_are_refused() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let mut k = known();
+        k.date_window = Some(DateWindow { today });
+        let (earliest, latest) = k.date_window.unwrap().bounds();
+        assert_eq!(earliest.to_string(), "2025-12-02");
+        assert_eq!(latest.to_string(), "2026-12-09");
+        let f = "account,date,amount,method,reference\n\
+C1001,2026-12-09,5,cash,A\n\
+C1001,2025-12-02,5,cash,B\n\
+C1001,2026-12-10,5,cash,C\n\
+C1001,2025-12-01,5,cash,D\n\
+C1001,2062-11-05,5,cash,E\n";
+        let e = parse_csv("p.csv", f.as_bytes(), &k).unwrap_err();
+        let s: Vec<String> = e.iter().map(|p| p.to_string()).collect();
+        assert_eq!(s.len(), 3, "{s:#?}");
+        assert!(
+            s[0].starts_with(
+                "p.csv:4:2: date: 2026-12-10 is more than 7 days after today (2026-12-02)"
+            ),
+            "{}",
+            s[0]
+        );
+        assert!(s[0].contains("--allow-date"), "{}", s[0]);
+        assert!(
+            s[1].starts_with("p.csv:5:2: date: 2025-12-01 is more than a year before today"),
+            "{}",
+            s[1]
+        );
+        assert!(s[2].starts_with("p.csv:6:2: date: 2062-11-05"), "{}", s[2]);
+        let x = "Date,Account Number,Reference,Amount\n5 Nov 2062,C1001,X1,10.00\n";
+        let e = parse_xero("x.csv", x.as_bytes(), &k).unwrap_err();
+        assert!(
+            e[0].to_string()
+                .starts_with("x.csv:2:1: date: 2062-11-05 is more than 7 days"),
+            "{e:?}"
+        );
+        let e = check_one(&k, "C1001", "2016-11-01", "5", "cash", "R1").unwrap_err();
+        assert_eq!(e[0].0, "--date");
+        // Without a window (--allow-date) every date goes.
+        k.date_window = None;
+        assert_eq!(parse_csv("p.csv", f.as_bytes(), &k).unwrap().len(), 5);
+    }
+
+    #[test]
+    fn xero_types_map_onto_methods_or_stay_xero() {
+        for (t, m) in [
+            ("Direct Debit", Some("direct_debit")),
+            ("GoCardless GBP", Some("direct_debit")),
+            ("DD", Some("direct_debit")),
+            ("Credit Card", Some("card")),
+            ("Debit card", Some("card")),
+            ("Stripe GBP", Some("card")),
+            ("Cheque", Some("cheque")),
+            ("Cash", Some("cash")),
+            ("Bank Transfer", Some("bank_transfer")),
+            ("BACS", Some("bank_transfer")),
+            ("Faster Payments", Some("bank_transfer")),
+            ("PayPal", None),
+            ("Business Current", None),
+            ("Addison", None),
+        ] {
+            assert_eq!(xero_method(t), m, "{t}");
+        }
+        let f = "Date,Account Number,Reference,Amount,Payment Method,Bank Account\n\
+2026-11-05,C1001,X1,10.00,Credit Card,Business Current\n\
+2026-11-05,C1001,X2,10.00,PayPal,Business Current\n\
+2026-11-05,C1001,X3,10.00,,Stripe GBP\n\
+2026-11-05,C1001,X4,10.00,,\n";
+        let v = parse_xero("x.csv", f.as_bytes(), &known()).unwrap();
+        let got: Vec<(&str, Option<&str>)> = v
+            .iter()
+            .map(|p| (p.method.as_str(), p.xero_type.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("card", Some("Credit Card")),
+                ("xero", Some("PayPal")),
+                ("card", Some("Stripe GBP")),
+                ("xero", None)
+            ]
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - at most [`MAX_INVOICES_PER_FILE`] invoices per file (an invoice's rows
 //!   never straddle two files).
 
+use crate::domain::csvfile::safe_cell;
 use crate::domain::money;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -158,33 +159,37 @@ pub fn rows(inv: &Invoice, codes: &Codes) -> Vec<Vec<String>> {
             } else {
                 &codes.exempt_tax_type
             };
+            // Text cells are made safe for spreadsheets (a contact name
+            // `=HYPERLINK(…)` must not become a formula when the file is
+            // opened before it is uploaded); dates and figures as they are.
+            let t = |s: &str| safe_cell(s).into_owned();
             vec![
-                inv.contact_name.clone(),
-                opt(&inv.email),
-                opt(&inv.address1),
-                opt(&inv.address2),
+                t(&inv.contact_name),
+                t(&opt(&inv.email)),
+                t(&opt(&inv.address1)),
+                t(&opt(&inv.address2)),
                 String::new(),
                 String::new(),
-                opt(&inv.town),
-                opt(&inv.region),
-                opt(&inv.postcode),
+                t(&opt(&inv.town)),
+                t(&opt(&inv.region)),
+                t(&opt(&inv.postcode)),
                 String::new(),
-                inv.number.clone(),
-                inv.account.clone(),
+                t(&inv.number),
+                t(&inv.account),
                 date(inv.invoice_date),
                 date(inv.due_date),
                 String::new(),
-                description,
+                t(&description),
                 "1".to_string(),
                 money::fmt(l.amount),
                 String::new(),
-                codes.account_code.clone(),
-                tax_type.clone(),
+                t(&codes.account_code),
+                t(tax_type),
                 String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
-                inv.currency.clone(),
+                t(&inv.currency),
                 String::new(),
             ]
         })
@@ -303,6 +308,19 @@ mod tests {
         assert_eq!(col(1, "*TaxType"), "NONE", "untaxed line");
         assert_eq!(col(0, "Currency"), "GBP");
         assert_eq!(col(0, "BrandingTheme"), "");
+    }
+
+    #[test]
+    fn formula_like_text_is_neutralised_but_amounts_are_not() {
+        let mut i = inv("NFV-1", dec!(36), dec!(6));
+        i.contact_name = "=HYPERLINK(\"http://x\",\"y\")".into();
+        i.town = Some("@SUM(A1)".into());
+        i.lines[1].description = "-credit".into();
+        let r = rows(&i, &codes());
+        assert_eq!(r[0][0], "'=HYPERLINK(\"http://x\",\"y\")");
+        assert_eq!(r[0][6], "'@SUM(A1)");
+        assert_eq!(r[1][15], "'-credit");
+        assert_eq!(r[1][17], "-5.50", "a genuine number stays a number");
     }
 
     #[test]

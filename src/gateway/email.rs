@@ -151,40 +151,84 @@ pub enum SendOutcome {
     },
 }
 
-/// Build the MIME message for one invoice.
+/// Text made safe for one header (a display name, the subject, the
+/// attachment's file name): every control character (CR, LF, tab, NUL, …,
+/// and the Unicode line and paragraph separators) becomes a space, runs of
+/// white space one space, ends trimmed. A raw CR or LF in a header could
+/// inject another header (`Bcc:`), and in a display name it makes lettre
+/// panic. Non-ASCII text stays: lettre encodes it (RFC 2047).
+pub fn header_text(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| {
+            if crate::domain::csvfile::is_forbidden_control(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Build the MIME message for one invoice. Display name, subject and file
+/// name go through [`header_text`]; whatever the data, a message that cannot
+/// be built is an [`EmailError`], never a panic.
 pub fn build_message(settings: &SmtpSettings, email: &InvoiceEmail) -> Result<Message, EmailError> {
     let from: Mailbox = settings.from.parse().map_err(|e| EmailError::BadFrom {
         address: settings.from.clone(),
         reason: format!("{e}"),
     })?;
-    let address = email.to.parse().map_err(|e| EmailError::BadRecipient {
-        address: email.to.clone(),
-        reason: format!("{e}"),
-    })?;
-    let to = Mailbox::new(email.to_name.clone().filter(|n| !n.is_empty()), address);
-    let message_id = if email.message_id.starts_with('<') {
-        email.message_id.clone()
+    let address = email
+        .to
+        .trim()
+        .parse()
+        .map_err(|e| EmailError::BadRecipient {
+            address: email.to.clone(),
+            reason: format!("{e}"),
+        })?;
+    let name = email
+        .to_name
+        .as_deref()
+        .map(header_text)
+        .filter(|n| !n.is_empty());
+    let to = Mailbox::new(name, address);
+    let message_id = header_text(&email.message_id);
+    let message_id = if message_id.starts_with('<') {
+        message_id
     } else {
-        format!("<{}>", email.message_id)
+        format!("<{message_id}>")
     };
-    let pdf = ContentType::parse("application/pdf").expect("static content type");
-    Message::builder()
-        .from(from)
-        .to(to)
-        .subject(email.subject.clone())
-        .message_id(Some(message_id))
-        .multipart(
-            MultiPart::mixed()
-                .multipart(MultiPart::alternative_plain_html(
-                    email.text_body.clone(),
-                    email.html_body.clone(),
-                ))
-                .singlepart(
-                    Attachment::new(email.attachment_name.clone())
-                        .body(email.attachment.clone(), pdf),
-                ),
-        )
-        .map_err(|e| EmailError::Build(e.to_string()))
+    let subject = header_text(&email.subject);
+    let attachment_name = header_text(&email.attachment_name);
+    let pdf =
+        ContentType::parse("application/pdf").map_err(|e| EmailError::Build(e.to_string()))?;
+    // Backstop: the values above are clean, but a library panic on some
+    // other input must still be a failure of this one message.
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Message::builder()
+            .from(from)
+            .to(to)
+            .subject(subject)
+            .message_id(Some(message_id))
+            .multipart(
+                MultiPart::mixed()
+                    .multipart(MultiPart::alternative_plain_html(
+                        email.text_body.clone(),
+                        email.html_body.clone(),
+                    ))
+                    .singlepart(
+                        Attachment::new(attachment_name).body(email.attachment.clone(), pdf),
+                    ),
+            )
+    }));
+    match built {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(EmailError::Build(e.to_string())),
+        Err(_) => Err(EmailError::Build(
+            "the mail library refused the message's headers".to_string(),
+        )),
+    }
 }
 
 /// The message as an RFC 5322 `.eml` file (for `email --dry-run DIR`).
@@ -461,6 +505,37 @@ mod tests {
         s.from = "nobody".to_owned();
         let err = build_message(&s, &invoice("INV-1", "jane@example.com", 0)).unwrap_err();
         assert!(matches!(err, EmailError::BadFrom { .. }), "{err}");
+    }
+
+    /// A name, subject or file name with CR/LF (stored before import refused
+    /// them) must neither panic nor inject a header.
+    #[test]
+    fn control_characters_in_headers_are_neutralised_not_a_panic() {
+        let s = settings(25, Security::None);
+        let mut e = invoice("INV-1", "jane@example.com", 0);
+        e.to_name = Some("Jane\r\nBcc: evil@example.net".into());
+        e.subject = "Invoice INV-1\r\nBcc: evil@example.net".into();
+        e.attachment_name = "INV-1\r\n.pdf".into();
+        let msg = build_message(&s, &e).expect("built, not a panic");
+        let raw = write_eml(&msg);
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        assert!(parsed.bcc().is_none());
+        let to = parsed.to().unwrap().first().unwrap();
+        assert_eq!(to.name(), Some("Jane Bcc: evil@example.net"));
+        assert_eq!(to.address(), Some("jane@example.com"));
+        assert_eq!(
+            parsed.subject(),
+            Some("Invoice INV-1 Bcc: evil@example.net")
+        );
+        assert_eq!(
+            parsed.attachment(0).unwrap().attachment_name(),
+            Some("INV-1 .pdf")
+        );
+        e.to_name = Some("J\u{0}x\u{7}\u{2028}y".into());
+        let raw = write_eml(&build_message(&s, &e).unwrap());
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(parsed.to().unwrap().first().unwrap().name(), Some("J x y"));
+        assert_eq!(header_text("  a\t\tb \r\n"), "a b");
     }
 
     #[test]

@@ -363,7 +363,7 @@ fn intent_outcome(intent: Intent) -> ChargeOutcome {
 }
 
 #[cfg(test)]
-#[path = "../../tests/support/stripe.rs"]
+#[path = "../../tests/it/support/stripe.rs"]
 pub(crate) mod fake_stripe;
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ pub fn add(
     if description.is_empty() {
         return Err(bad("--description", "must not be empty".into()));
     }
+    csvfile::control_free(&description).map_err(|e| bad("--description", e))?;
     let date = match &opts.date {
         Some(d) => csvfile::date(d.trim()).map_err(|e| bad("--date", e))?,
         None => clock.today(),
@@ -140,6 +141,17 @@ mod tests {
         };
         let e = add(&mut s, &Actor::test(), &zero, &clock).unwrap_err();
         assert!(e.to_string().starts_with("--amount"), "{e}");
+        let newline = AddOptions {
+            description: "Goodwill\r\nBcc: x".into(),
+            ..o.clone()
+        };
+        let e = add(&mut s, &Actor::test(), &newline, &clock).unwrap_err();
+        assert_eq!(e.exit_code(), 4);
+        assert!(
+            e.to_string()
+                .starts_with("--description: contains the control character U+000D"),
+            "{e}"
+        );
 
         assert_eq!(remove(&mut s, &Actor::test(), a.id).unwrap().id, a.id);
         assert_eq!(

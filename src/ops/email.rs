@@ -8,6 +8,15 @@
 //! reported as needing the operator; it is sent again only when named with
 //! `resend`. A dry run writes one `NUMBER.eml` per invoice and records
 //! nothing.
+//!
+//! One sending `email` at a time per database: an OS lock on
+//! `<db>.files/email.lock` (`std::fs::File::try_lock`; the kernel releases
+//! it when the process ends, even on `kill -9`, so there is no stale lock to
+//! clear). A second `email` while one is sending stops at once with exit 3
+//! and says so, instead of reading the first one's in-flight attempts as
+//! messages that "may have gone". The in-flight commits are made with
+//! `synchronous=FULL`, so an attempt recorded before a power cut is still
+//! recorded after it (at most once survives the cut).
 
 use super::{Clock, Progress};
 use crate::domain::invoice_email::{self, Content};
@@ -16,7 +25,8 @@ use crate::domain::money;
 use crate::domain::settings::{Settings, currency_symbol};
 use crate::error::{Result, bad_input, external, precondition};
 use crate::gateway::email::{
-    InvoiceEmail, Mailer, Security, SendOutcome, SmtpSettings, build_message, write_eml,
+    InvoiceEmail, Mailer, Security, SendOutcome, SmtpSettings, build_message, header_text,
+    write_eml,
 };
 use crate::store::audit::Actor;
 use crate::store::email::{self as records, Candidate, NewAttempt, Outcome, Target};
@@ -127,7 +137,9 @@ fn sender(settings: &Settings) -> Result<Sender> {
                 "no sender address: set one with `billrun config set smtp.from billing@example.com`",
             )
         })?;
-    let name = company.replace(['"', '\\'], "");
+    // A company name stored before `config set` refused control characters
+    // must not break the From header (every message would fail).
+    let name = header_text(&company).replace(['"', '\\'], "");
     let from = if from_address.contains('<') || name.is_empty() {
         from_address.clone()
     } else {
@@ -240,6 +252,12 @@ pub fn send(
         )));
     }
     let s = sender(settings)?;
+    // Held until the report is returned; taken before the candidates are
+    // read, so they cannot include another run's attempts in flight.
+    let _lock = match &opts.dry_run {
+        Some(_) => None,
+        None => lock(store, actor, &run.name, clock)?,
+    };
     let all = records::candidates(&store.conn, run.id)?;
     let mut report = EmailReport {
         run: run.id,
@@ -264,6 +282,76 @@ pub fn send(
         deliver(store, &job, &todo, &mut report)?;
     }
     Ok(report)
+}
+
+/// The lock file of sending `email` runs on this database.
+pub fn lock_path(db: &Path) -> PathBuf {
+    crate::store::files_dir(db).join("email.lock")
+}
+
+/// Take the email lock (see the module documentation); `None` for an
+/// in-memory database. The file says who holds it, for the message another
+/// `email` gives.
+fn lock(
+    store: &Store,
+    actor: &Actor,
+    run_name: &str,
+    clock: &dyn Clock,
+) -> Result<Option<std::fs::File>> {
+    use std::io::{Seek, Write};
+    let Some(db) = store.conn.path().filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = lock_path(Path::new(db));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| external(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(&path).map_err(|e| {
+        external(format!(
+            "cannot open the email lock {}: {e}",
+            path.display()
+        ))
+    })?;
+    match f.try_lock() {
+        Ok(()) => {
+            // Best effort: the lock is the OS lock, this only names its holder.
+            let holder = format!(
+                "pid {} ({}), run {run_name}, since {}\n",
+                std::process::id(),
+                actor.operator,
+                stamp(clock)
+            );
+            let _ = f
+                .set_len(0)
+                .and_then(|()| f.rewind())
+                .and_then(|()| f.write_all(holder.as_bytes()));
+            Ok(Some(f))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            Err(precondition(format!(
+                "another `billrun email` is in progress on this database{}: this one sent nothing. \
+                 Wait for it to finish, then see `billrun status` (re-run `billrun email RUN` only if invoices are left to send)",
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({holder})")
+                }
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(external(format!("cannot lock {}: {e}", path.display())))
+        }
+    }
 }
 
 /// What to send this time.
@@ -446,6 +534,10 @@ fn deliver(
             return Ok(());
         }
     };
+    // Each in-flight commit must be on disk before its message is handed
+    // to the server (the store's default, NORMAL, leaves the WAL's sync to
+    // the next checkpoint: a power cut could forget an attempt that went).
+    store.conn.pragma_update(None, "synchronous", "FULL")?;
     let session = Session {
         job,
         smtp: &smtp,
@@ -571,7 +663,10 @@ mod tests {
     /// Run 1 (completed) with INV-1 (C1, email), INV-2 (C2, both, no
     /// address) and INV-3 (C3, print), their PDFs in `dir`.
     fn store(dir: &Path) -> Store {
-        let s = Store::memory().unwrap();
+        seeded(Store::memory().unwrap(), dir)
+    }
+
+    fn seeded(s: Store, dir: &Path) -> Store {
         seed::run(&s);
         for (seq, account, delivery) in [(1, "C1", "email"), (2, "C2", "both"), (3, "C3", "print")]
         {
@@ -658,6 +753,14 @@ mod tests {
                 ("INV-2".into(), 1, "failed".into(), at.clone()),
                 ("INV-1".into(), 1, "sent".into(), at.clone()),
             ]
+        );
+
+        assert_eq!(
+            s.conn
+                .pragma_query_value(None, "synchronous", |r| r.get::<_, i64>(0))
+                .unwrap(),
+            2,
+            "in-flight commits are made with synchronous=FULL"
         );
 
         // Again: the sent one is not sent twice; the failed one is retried.
@@ -787,5 +890,60 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.exit_code(), 3);
         assert!(e.to_string().contains("not completed"), "{e}");
+    }
+
+    /// While another process holds the email lock, `email` sends nothing,
+    /// records nothing and says why (exit 3); a dry run is not held up.
+    #[test]
+    fn a_second_email_run_stops_at_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let mut s = seeded(Store::open(&db).unwrap(), dir.path());
+        let server = SmtpServer::start().unwrap();
+        let set = settings(server.port());
+        let path = lock_path(&db);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            "pid 4242 (other), run 2026-11, since 2026-12-02T11:00:00Z\n",
+        )
+        .unwrap();
+        let held = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        held.lock().unwrap();
+        let e = send(&mut s, &Actor::test(), &opts(), &set, &clock(), &NoProgress).unwrap_err();
+        assert_eq!(e.exit_code(), 3, "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("another `billrun email` is in progress"),
+            "{msg}"
+        );
+        assert!(msg.contains("pid 4242 (other)"), "{msg}");
+        assert!(!msg.contains("may have"), "{msg}");
+        assert!(attempts(&s).is_empty());
+        assert!(server.messages().is_empty());
+        let dry = EmailOptions {
+            dry_run: Some(dir.path().join("outbox")),
+            ..opts()
+        };
+        assert_eq!(
+            send(&mut s, &Actor::test(), &dry, &set, &clock(), &NoProgress)
+                .unwrap()
+                .written
+                .len(),
+            1
+        );
+        held.unlock().unwrap();
+        drop(held);
+        let r = send(&mut s, &Actor::test(), &opts(), &set, &clock(), &NoProgress).unwrap();
+        assert_eq!(r.sent.len(), 1);
+        let holder = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            holder.starts_with(&format!("pid {} (tester)", std::process::id())),
+            "{holder}"
+        );
     }
 }

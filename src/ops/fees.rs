@@ -1,4 +1,4 @@
-//! Wholesale fixed fees (SPEC §6.2), behind `features.wholesale_fees`:
+//! Wholesale fixed fees (docs/rating.md#wholesale-fixed-fees), behind `features.wholesale_fees`:
 //! importing a carrier's fee file (each line matched to a service, the rest
 //! recorded as fee errors) and registering fee codes.
 
@@ -76,6 +76,9 @@ pub fn add_code(
     clock: &dyn Clock,
 ) -> Result<()> {
     require_enabled(settings)?;
+    for (what, text) in [("CODE", code), ("DESCRIPTION", description)] {
+        csvfile::control_free(text).map_err(|e| crate::error::bad_input(format!("{what}: {e}")))?;
+    }
     let tx = store.write()?;
     feestore::add_code(&tx, actor, code, description, &stamp(clock))?;
     tx.commit()?;

@@ -1,4 +1,4 @@
-//! Recording payments received (SPEC §7): one payment, or a whole payments
+//! Recording payments received (docs/file-formats.md#payments): one payment, or a whole payments
 //! file (ours or Xero's export), all or nothing.
 //!
 //! Validation reads what it checks against (accounts, references, invoice
@@ -25,6 +25,22 @@ pub struct AddOptions {
     pub method: String,
     /// Unique per account.
     pub reference: String,
+    /// Accept a date outside the window (`domain::payments::DateWindow`).
+    pub allow_date: bool,
+}
+
+/// What validation checks against: the database, and the date window unless
+/// `allow_date`.
+fn known(
+    tx: &rusqlite::Connection,
+    allow_date: bool,
+    clock: &dyn Clock,
+) -> Result<payments::Known> {
+    let mut known = paystore::known(tx)?;
+    known.date_window = (!allow_date).then(|| payments::DateWindow {
+        today: clock.today(),
+    });
+    Ok(known)
 }
 
 /// The payment recorded (the JSON of `payments add` is `{"id": …}`).
@@ -43,7 +59,7 @@ pub fn add(
     clock: &dyn Clock,
 ) -> Result<Added> {
     let tx = store.write()?;
-    let known = paystore::known(&tx)?;
+    let known = known(&tx, opts.allow_date, clock)?;
     let p = payments::check_one(
         &known,
         &opts.account,
@@ -101,6 +117,8 @@ pub struct ImportOptions {
     /// Its content.
     pub bytes: Vec<u8>,
     pub format: Format,
+    /// Accept dates outside the window (`domain::payments::DateWindow`).
+    pub allow_date: bool,
 }
 
 /// What an import stored (the JSON of `payments import`).
@@ -111,6 +129,10 @@ pub struct Imported {
     pub imported: usize,
     /// The sum, two decimals.
     pub total: String,
+    /// For the operator: the file held no payments, so it does not count as
+    /// an import (the Xero staleness warning stays).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// Import a payments file: every row valid, or nothing stored (every
@@ -123,7 +145,7 @@ pub fn import(
 ) -> Result<Imported> {
     let label = opts.label.as_str();
     let tx = store.write()?;
-    let known = paystore::known(&tx)?;
+    let known = known(&tx, opts.allow_date, clock)?;
     let rows = match opts.format {
         Format::Xero => payments::parse_xero(label, &opts.bytes, &known),
         Format::Csv => payments::parse_csv(label, &opts.bytes, &known),
@@ -142,11 +164,22 @@ pub fn import(
     paystore::insert(&tx, actor, &rows, format, Some(&f), &stamp(clock))?;
     tx.commit()?;
     let total: i64 = rows.iter().map(|p| p.amount_minor).sum();
+    let warning = rows.is_empty().then(|| {
+        format!(
+            "{label} holds no payments (a header only): recorded, but it does not count as a {format} import{}; check the export's date range",
+            if opts.format == Format::Xero {
+                " (the stale Xero payments warning stays)"
+            } else {
+                ""
+            }
+        )
+    });
     Ok(Imported {
         file: label.to_string(),
         format,
         imported: rows.len(),
         total: money::fmt_minor(total),
+        warning,
     })
 }
 
@@ -187,6 +220,7 @@ mod tests {
             label: "p.csv".into(),
             bytes: format!("account,date,amount,method,reference\n{body}").into_bytes(),
             format: Format::Csv,
+            allow_date: false,
         };
         let bad = file("A1,2026-11-05,10.00,cash,R1\nA9,2026-11-05,5.00,cash,R2\n");
         let e = import(&mut s, &Actor::test(), &bad, &clock).unwrap_err();
@@ -220,6 +254,7 @@ mod tests {
             date: "2026-11-30".into(),
             method: "cash".into(),
             reference: "R9".into(),
+            allow_date: false,
         };
         let a = add(&mut s, &Actor::test(), &o, &clock).unwrap();
         assert_eq!(a.payment.amount_minor, 1230);

@@ -1,4 +1,4 @@
-//! Email delivery records (SPEC §10): one `email_attempts` row per attempt.
+//! Email delivery records (docs/commands.md#email): one `email_attempts` row per attempt.
 //!
 //! At most once: `ops::email` commits the `in_flight` row [`start`] writes
 //! BEFORE the message is handed to the SMTP server; [`finish`] then records

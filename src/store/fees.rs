@@ -1,4 +1,4 @@
-//! Wholesale fixed fees (SPEC §6.2): fee files, fee lines, fee codes, fee
+//! Wholesale fixed fees (docs/rating.md#wholesale-fixed-fees): fee files, fee lines, fee codes, fee
 //! errors (`fee_unknown_service`, `fee_unknown_code` in `billing_errors`),
 //! re-matching, and the read API production uses.
 
@@ -86,42 +86,53 @@ pub fn import(
             "{name}: this file was already imported (fee file #{id} '{n}', {at}); nothing was changed"
         )));
     }
-    // A fee line already imported from another file (same service, code,
-    // period and amount) would be billed twice: refuse the file, naming
-    // every such line.
+    // A fee line already imported from another file, or repeated within
+    // this one (same service, code, period and amount: `FeeRow::same_fee`),
+    // would be billed twice: refuse the file, naming every such line.
     let mut copies = Vec::new();
     {
         let mut st = conn.prepare_cached(
-            "SELECT f.line, ff.name FROM fees f JOIN fee_files ff ON ff.id = f.file_id
+            "SELECT f.line, ff.name, f.amount FROM fees f JOIN fee_files ff ON ff.id = f.file_id
              WHERE f.service = ?1 AND f.fee_code = ?2 AND f.period_start = ?3
-               AND f.period_end = ?4 AND f.amount = ?5 LIMIT 1",
+               AND f.period_end = ?4 ORDER BY f.id",
         )?;
+        let within: std::collections::HashMap<u64, u64> =
+            fees::repeated_within(rows).into_iter().collect();
         for f in rows {
-            let hit: Option<(i64, String)> = st
-                .query_row(
+            let candidates: Vec<(i64, String, String)> = st
+                .query_map(
                     params![
                         f.service,
                         f.fee_code,
                         f.period_start.to_string(),
                         f.period_end.to_string(),
-                        f.amount.to_string()
                     ],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((line, other)) = hit {
-                copies.push(format!(
-                    "{name}:{}: the same fee line ({} {} {} to {}) was imported from {other} line {line}",
-                    f.line, f.service, f.fee_code, f.period_start, f.period_end
-                ));
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?
+                .collect::<Result<_, _>>()?;
+            // Amounts compared as numbers: `10.0` in one file is `10.00` in another.
+            let hit = candidates.into_iter().find(|(_, _, a)| {
+                Decimal::from_str(a).is_ok_and(|a| {
+                    f.same_fee(&f.service, &f.fee_code, f.period_start, f.period_end, a)
+                })
+            });
+            let what = format!(
+                "{name}:{}: the same fee line ({} {} {} to {}, {})",
+                f.line, f.service, f.fee_code, f.period_start, f.period_end, f.amount
+            );
+            if let Some((line, other, _)) = hit {
+                copies.push(format!("{what} was imported from {other} line {line}"));
+            } else if let Some(earlier) = within.get(&f.line) {
+                copies.push(format!("{what} is already on line {earlier} of this file"));
             }
         }
     }
     if !copies.is_empty() {
         return Err(bad_input(format!(
-            "{}\n{} fee lines were already imported; nothing was changed (remove them from the file, or ask the carrier for a file of new lines only)",
+            "{}\n{} fee line{} would be billed twice; nothing was changed (remove the repeated lines from the file, or ask the carrier for a file of new lines only)",
             copies.join("\n"),
-            copies.len()
+            copies.len(),
+            if copies.len() == 1 { "" } else { "s" }
         )));
     }
     conn.execute(

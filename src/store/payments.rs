@@ -1,4 +1,4 @@
-//! Payments received (SPEC §7): storing, listing, the facts of the
+//! Payments received (docs/file-formats.md#payments): storing, listing, the facts of the
 //! `check_payments` step, and the read API production uses.
 
 use super::audit::{self, Actor};
@@ -28,14 +28,15 @@ pub struct Payment {
     pub source: String,
     pub imported_at: String,
     pub invoice_id: Option<i64>,
+    /// Xero's payment type (or bank account) for a Xero import; `null` otherwise.
+    pub xero_type: Option<String>,
 }
 
 fn ser_money<S: serde::Serializer>(d: &Decimal, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&crate::domain::money::fmt(*d))
 }
 
-const COLS: &str =
-    "id, account, date, amount_minor, method, reference, source, imported_at, invoice_id";
+const COLS: &str = "id, account, date, amount_minor, method, reference, source, imported_at, invoice_id, xero_type";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Payment> {
     let date: String = r.get(2)?;
@@ -51,6 +52,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Payment> {
         source: r.get(6)?,
         imported_at: r.get(7)?,
         invoice_id: r.get(8)?,
+        xero_type: r.get(9)?,
     })
 }
 
@@ -93,8 +95,8 @@ pub fn insert(
 ) -> Result<Vec<i64>> {
     let mut ids = Vec::new();
     let mut st = conn.prepare(
-        "INSERT INTO payments (account, date, amount_minor, method, reference, source, imported_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO payments (account, date, amount_minor, method, reference, source, imported_at, xero_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for p in rows {
         st.execute(params![
@@ -104,7 +106,8 @@ pub fn insert(
             p.method,
             p.reference,
             source,
-            now
+            now,
+            p.xero_type
         ])?;
         ids.push(conn.last_insert_rowid());
     }
@@ -209,6 +212,13 @@ fn totals(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<
     Ok(v)
 }
 
+/// How `check_payments` groups payments: by method, except that a Xero
+/// payment whose type maps onto no billrun method is shown by Xero's type
+/// (`xero (PayPal)`), so different kinds of Xero payment are not lumped
+/// together. (`p` is the payments table, aliased or not.)
+const KIND: &str = "CASE WHEN method = 'xero' AND xero_type IS NOT NULL AND xero_type <> ''
+       THEN 'xero (' || xero_type || ')' ELSE method END";
+
 /// The `check_payments` figures, by method, for `run` and the run before it
 /// (same cycle, see `runs::previous`):
 /// - **this run**: payments still unallocated and dated on or before the
@@ -224,30 +234,36 @@ pub fn check_payments(
 ) -> Result<(Vec<MethodTotal>, Vec<MethodTotal>)> {
     let now = totals(
         conn,
-        "SELECT method, COUNT(*), COALESCE(SUM(amount_minor), 0) FROM payments
-         WHERE (invoice_id IS NULL AND (?1 IS NULL OR date <= ?1))
-            OR invoice_id IN (SELECT id FROM invoices WHERE run_id = ?2)
-         GROUP BY method ORDER BY method",
+        &format!(
+            "SELECT {KIND} AS kind, COUNT(*), COALESCE(SUM(amount_minor), 0) FROM payments
+             WHERE (invoice_id IS NULL AND (?1 IS NULL OR date <= ?1))
+                OR invoice_id IN (SELECT id FROM invoices WHERE run_id = ?2)
+             GROUP BY kind ORDER BY kind"
+        ),
         params![run.cutoff_date.map(|d| d.to_string()), run.id],
     )?;
     let prev = match runs::previous(conn, run)? {
         None => Vec::new(),
         Some(p) => totals(
             conn,
-            "SELECT p.method, COUNT(*), COALESCE(SUM(p.amount_minor), 0) FROM payments p
-             JOIN invoices i ON i.id = p.invoice_id
-             WHERE i.run_id = ?1 GROUP BY p.method ORDER BY p.method",
+            &format!(
+                "SELECT {KIND} AS kind, COUNT(*), COALESCE(SUM(p.amount_minor), 0) FROM payments p
+                 JOIN invoices i ON i.id = p.invoice_id
+                 WHERE i.run_id = ?1 GROUP BY kind ORDER BY kind"
+            ),
             [p.id],
         )?,
     };
     Ok((now, prev))
 }
 
-/// When payments were last imported in `format` (RFC 3339 UTC), if ever.
+/// When payments were last imported in `format` (RFC 3339 UTC), if ever. A
+/// file that held no payments (a header-only export) does not count: it
+/// says nothing about whether the payments are up to date.
 pub fn last_import(conn: &Connection, format: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row(
-            "SELECT MAX(imported_at) FROM payment_imports WHERE format = ?1",
+            "SELECT MAX(imported_at) FROM payment_imports WHERE format = ?1 AND rows > 0",
             [format],
             |r| r.get::<_, Option<String>>(0),
         )
@@ -279,6 +295,7 @@ mod tests {
             amount_minor: m,
             method: method.into(),
             reference: r.into(),
+            xero_type: None,
         }
     }
 
@@ -351,7 +368,11 @@ mod tests {
             sha256: "00",
         };
         let at = "2026-12-01T09:00:00Z";
+        // A header-only file is recorded but is not an import of payments.
         insert(&s.conn, &Actor::test(), &[], "xero", Some(&f), at).unwrap();
+        assert_eq!(last_import(&s.conn, "xero").unwrap(), None);
+        let p = pay("A1", "2026-11-05", 1000, "xero", "X1");
+        insert(&s.conn, &Actor::test(), &[p], "xero", Some(&f), at).unwrap();
         assert_eq!(last_import(&s.conn, "xero").unwrap().as_deref(), Some(at));
         assert_eq!(last_import(&s.conn, "csv").unwrap(), None);
     }

@@ -324,6 +324,7 @@ fn write_run(
 /// right after a payment run is committed, before its file is renamed
 /// into place, as a kill there would (the staged file is left, hidden).
 /// Tests use it to check that the next run finishes the job.
+#[allow(clippy::exit, reason = "simulates a kill; debug builds only")]
 fn test_hook_stop_after_commit() {
     #[cfg(debug_assertions)]
     if std::env::var_os("BILLRUN_TEST_STOP_AFTER_COMMIT").is_some_and(|v| v == "1") {

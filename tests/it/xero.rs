@@ -4,10 +4,8 @@
 //! invoices); zero and negative invoices, which the fixtures cannot produce
 //! yet (no `charge add`), are seeded directly (`support::seed`).
 
-mod support;
-
-use support::Env;
-use support::seed::{self, Spec};
+use crate::support::Env;
+use crate::support::seed::{self, Spec};
 
 const HEADER: [&str; 27] = [
     "*ContactName",

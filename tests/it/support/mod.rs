@@ -1,6 +1,8 @@
-//! Test helpers: run the real binary in a temporary directory.
+//! Test helpers: run the real binary in a temporary directory; the fake
+//! payment gateway and SMTP server; invoices seeded without production.
 #![allow(dead_code)]
 
+pub mod golden;
 pub mod seed;
 pub mod smtp;
 pub mod stripe;
@@ -11,6 +13,28 @@ use std::path::{Path, PathBuf};
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
+}
+
+/// A connection to the test database.
+pub fn db(e: &Env) -> rusqlite::Connection {
+    rusqlite::Connection::open(&e.db).unwrap()
+}
+
+/// The step `key` of a `status --json` value (a copy).
+pub fn step(status: &serde_json::Value, key: &str) -> serde_json::Value {
+    status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == key)
+        .unwrap()
+        .clone()
+}
+
+/// SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// The project's fixtures folder.

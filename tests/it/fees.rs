@@ -1,7 +1,6 @@
 //! Wholesale fixed fees (SPEC §6.2), through the binary.
 
-mod support;
-use support::Env;
+use crate::support::{Env, db, step};
 
 const HEADER: &str = "service,fee_code,description,amount,period_start,period_end\n";
 
@@ -28,16 +27,6 @@ fn fee_file(e: &Env) -> String {
 01134960001,BIZ,Line rental December,18.50,2026-12-01,2026-12-31\n"
         ),
     )
-}
-
-fn step(status: &serde_json::Value, key: &str) -> serde_json::Value {
-    status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap()
-        .clone()
 }
 
 #[test]
@@ -72,7 +61,7 @@ fn import_matches_lines_and_records_both_fee_error_kinds() {
     assert_eq!(v["fee_unknown_service"], 1);
     assert_eq!(v["fee_unknown_code"], 1);
 
-    let c = rusqlite::Connection::open(&e.db).unwrap();
+    let c = db(&e);
     let errs: Vec<(String, String, i64, String)> = c
         .prepare("SELECT kind, state, line, carrier_cost FROM billing_errors ORDER BY line")
         .unwrap()

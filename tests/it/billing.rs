@@ -1,10 +1,8 @@
 //! Whole runs through production, every figure checked against values
 //! computed by hand from tests/data/billing (see the comments).
 
-mod support;
-
+use crate::support::{Env, db, sha256_hex};
 use serde_json::Value;
-use support::Env;
 
 fn data(name: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,7 +35,7 @@ fn setup() -> Env {
 }
 
 fn sql(e: &Env, statement: &str) {
-    let conn = rusqlite::Connection::open(&e.db).unwrap();
+    let conn = db(e);
     conn.execute_batch(statement).unwrap();
 }
 
@@ -415,7 +413,7 @@ fn production_resumes_after_kill_9() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         child.kill().ok(); // SIGKILL on Unix
         child.wait().unwrap();
-        let conn = rusqlite::Connection::open(&e.db).unwrap();
+        let conn = db(&e);
         let mut st = conn
             .prepare("SELECT pdf_path, pdf_sha256 FROM invoices WHERE pdf_path IS NOT NULL")
             .unwrap();
@@ -450,7 +448,7 @@ fn production_resumes_after_kill_9() {
     // Resume (unless the last kill came after production had completed).
     // A recorded PDF that went missing or was changed is rendered again.
     if e.json(&["status", "2026-11"])["run"]["status"] != "completed" {
-        let conn = rusqlite::Connection::open(&e.db).unwrap();
+        let conn = db(&e);
         let mut st = conn
             .prepare("SELECT pdf_path FROM invoices WHERE pdf_path IS NOT NULL LIMIT 2")
             .unwrap();
@@ -498,7 +496,7 @@ fn production_resumes_after_kill_9() {
         (first..first + TOTAL as u32).collect::<Vec<_>>(),
         "gap or duplicate"
     );
-    let conn = rusqlite::Connection::open(&e.db).unwrap();
+    let conn = db(&e);
     for (n, i) in list.iter().enumerate() {
         let pdf = i["pdf"].as_str().expect("every invoice has a PDF");
         let bytes = std::fs::read(pdf).unwrap();
@@ -532,11 +530,6 @@ fn production_resumes_after_kill_9() {
         .filter(|f| f.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Each pre-billing flag, on a second run so changes have a baseline.

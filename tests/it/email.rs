@@ -1,16 +1,14 @@
-//! `billrun email` against a real SMTP server on loopback (tests/support/smtp.rs).
+//! `billrun email` against a real SMTP server on loopback (tests/it/support/smtp.rs).
 //!
 //! Each test walks a whole run: the fixtures imported, a new run, `request
 //! --expert` producing 25 invoices with PDFs (20 of them for `email`/`both`
 //! customers), then `email`.
 
-mod support;
-
+use crate::support::seed;
+use crate::support::smtp::SmtpServer;
+use crate::support::{Env, db, step};
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::Value;
-use support::Env;
-use support::seed;
-use support::smtp::SmtpServer;
 
 const COMPANY: &str = "Northern Fibre & Voice Ltd";
 
@@ -49,10 +47,6 @@ fn invoice_id(env: &Env, number: &str) -> i64 {
         .unwrap()
 }
 
-fn db(env: &Env) -> rusqlite::Connection {
-    rusqlite::Connection::open(&env.db).unwrap()
-}
-
 /// (number, state, reply) of every attempt, in order.
 fn attempts(env: &Env) -> Vec<(String, String, String)> {
     let conn = db(env);
@@ -66,15 +60,6 @@ fn attempts(env: &Env) -> Vec<(String, String, String)> {
         .unwrap()
         .map(|r| r.unwrap())
         .collect()
-}
-
-fn step<'a>(status: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
-    status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap()
 }
 
 fn address(env: &Env, account: &str) -> String {

@@ -6,13 +6,10 @@
 //! is simulated with `BILLRUN_TEST_STOP_AFTER_COMMIT=1` (debug builds only:
 //! the process exits right after the commit, leaving the staged file).
 
-#[path = "support/mod.rs"]
-mod support;
-
+use crate::support::Env;
+use crate::support::stripe::{FakeStripe, Reply};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use support::Env;
-use support::stripe::{FakeStripe, Reply};
 
 const HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token";
 

@@ -3,10 +3,7 @@
 //! gating and expert permission (12), acknowledging missing carriers (13),
 //! expected invoices, the processing state and the banner in `runs` (19).
 
-#[path = "support/mod.rs"]
-mod support;
-
-use support::Env;
+use crate::support::Env;
 
 const CUSTOMERS_HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token,address1,address2,town,region,postcode,invoice_message,tax_exempt,cycle,min_invoice";
 const CDR_HEADER: &str =
@@ -343,7 +340,7 @@ fn confirmations_follow_the_checklist_and_expert_is_a_permission() {
 #[test]
 fn postbill_is_confirmed_only_after_its_report() {
     let e = Env::new().with_reference_data();
-    support::seed::produced_run(&e);
+    crate::support::seed::produced_run(&e);
     let err = e.fails(3, &["confirm", "1", "postbill"]);
     assert!(err.contains("billrun postbill 1"), "{err}");
     e.ok(&["postbill", "1"]);

@@ -8,12 +8,10 @@
 //!   never takes more than the invoice stated, and says when it takes less;
 //!   no `-£0.00` anywhere.
 
-mod support;
-
+use crate::support::Env;
 use mail_parser::MessageParser;
 use rusqlite::OptionalExtension;
 use serde_json::Value;
-use support::Env;
 
 const HUGE: &str = "99999999999999999999999999.99";
 

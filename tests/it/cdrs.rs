@@ -1,8 +1,7 @@
 //! CDR files, rating and billing errors (issue 3), through the real binary.
 
-mod support;
+use crate::support::{Env, db, fixture, sha256_hex};
 use serde_json::Value;
-use support::{Env, fixture};
 
 fn cdr_fixture(name: &str) -> String {
     fixture("cdrs").join(name).display().to_string()
@@ -21,10 +20,6 @@ fn env() -> Env {
         "2026-11-30",
     ]);
     e
-}
-
-fn db(e: &Env) -> rusqlite::Connection {
-    rusqlite::Connection::open(&e.db).unwrap()
 }
 
 /// (state, charge) of the CDR on `line` of file `file_id` (the state's
@@ -248,11 +243,6 @@ fn import_northern(e: &Env) -> Value {
 /// The CDR file store beside the test database.
 fn store_dir(e: &Env) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("{}.files/cdr", e.db.display()))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// The names in the CDR file store (sorted; none when it does not exist).

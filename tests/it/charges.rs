@@ -1,7 +1,6 @@
 //! One-off charges and credits (SPEC §6.3), through the binary.
 
-mod support;
-use support::Env;
+use crate::support::{Env, db};
 
 #[test]
 fn add_list_and_remove_charges_and_credits() {
@@ -145,7 +144,7 @@ fn bad_charges_are_refused_and_change_nothing() {
 
 /// A billed charge is set up with rusqlite (invoice_id set); the real
 /// production path is covered by `check_payments_after_real_production` in
-/// tests/payments.rs.
+/// tests/it/payments.rs.
 #[test]
 fn billed_charge_cannot_be_removed() {
     let e = Env::new().with_reference_data();
@@ -169,7 +168,7 @@ fn billed_charge_cannot_be_removed() {
         "--cutoff",
         "2026-11-30",
     ]);
-    let c = rusqlite::Connection::open(&e.db).unwrap();
+    let c = db(&e);
     c.execute_batch(&format!(
         "INSERT INTO invoices (id, run_id, number, seq, account, invoice_date, due_date, cutoff_date, currency,
            opening_balance_minor, payments_minor, charges_ex_tax_minor, tax_minor, total_charges_minor,

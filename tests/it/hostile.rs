@@ -1,8 +1,6 @@
 //! Hostile input and operator traps (issue 15): each test fails without its fix.
 
-mod support;
-
-use support::{Env, fixture};
+use crate::support::{Env, fixture};
 
 fn customers_with(line: &str) -> String {
     let text = std::fs::read_to_string(fixture("customers.csv")).unwrap();

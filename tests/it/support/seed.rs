@@ -10,7 +10,7 @@
 //! with `pdf_path` set, and the run `completed`.
 #![allow(dead_code)]
 
-use super::Env;
+use super::{Env, db};
 use billrun::render::invoice_pdf::{
     ChargeLine, CompanyHeader, CustomerAddress, Fonts, InvoiceDoc, InvoiceSummary, render_invoice,
 };
@@ -62,7 +62,7 @@ pub fn completed_run(env: &Env, specs: &[Spec<'_>]) -> Vec<Seeded> {
 
 /// Add invoices (numbered after the highest so far) to run `run_id`.
 pub fn add_invoices(env: &Env, run_id: i64, specs: &[Spec<'_>]) -> Vec<Seeded> {
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(env);
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .unwrap();
     let next: i64 = conn

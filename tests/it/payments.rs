@@ -1,13 +1,8 @@
 //! Payments (SPEC §7) and the check_payments step (§1.1), through the binary.
 
-mod support;
-use support::{Env, fixture};
+use crate::support::{Env, db, fixture, step};
 
 const HEADER: &str = "account,date,amount,method,reference\n";
-
-fn db(e: &Env) -> rusqlite::Connection {
-    rusqlite::Connection::open(&e.db).unwrap()
-}
 
 #[test]
 fn shipped_payments_import_and_list_unallocated() {
@@ -233,16 +228,6 @@ fn xero_export_import() {
     // The same export again: every row a duplicate.
     let err = e.fails(4, &["payments", "import", &f, "--format", "xero"]);
     assert!(err.contains("2 problems found"), "{err}");
-}
-
-fn step(status: &serde_json::Value, key: &str) -> serde_json::Value {
-    status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap()
-        .clone()
 }
 
 /// The previous run's applied payments are set up with rusqlite (an invoice

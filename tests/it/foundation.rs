@@ -1,7 +1,6 @@
 //! Foundation: database, settings, reference imports, run lifecycle, checklist.
 
-mod support;
-use support::{Env, fixture};
+use crate::support::{Env, fixture};
 
 #[test]
 fn init_is_idempotent_and_private() {

@@ -10,10 +10,8 @@
 //! `completed`) with SQL on the test database after creating the run
 //! through the CLI.
 
-mod support;
-
-use support::Env;
-use support::stripe::{FakeStripe, Reply};
+use crate::support::stripe::{FakeStripe, Reply};
+use crate::support::{Env, db, step};
 
 const HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token";
 
@@ -42,7 +40,7 @@ fn seed_invoices(env: &Env, invoice_date: &str, cutoff: &str, invoices: &[(&str,
     let out = env.json(&["new", "--invoice-date", invoice_date, "--cutoff", cutoff]);
     let run = out["id"].as_i64().unwrap();
     let due = out["due_date"].as_str().unwrap().to_string();
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(env);
     for (account, due_minor) in invoices {
         let seq: i64 = conn
             .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM invoices", [], |r| {
@@ -77,12 +75,12 @@ fn seed_invoices(env: &Env, invoice_date: &str, cutoff: &str, invoices: &[(&str,
 }
 
 fn sql_i64(env: &Env, sql: &str) -> i64 {
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(env);
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 fn sql_str(env: &Env, sql: &str) -> String {
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(env);
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
@@ -90,15 +88,6 @@ fn sql_str(env: &Env, sql: &str) -> String {
 fn mode(p: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-}
-
-fn step<'a>(status: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
-    status["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap()
 }
 
 // ---------------------------------------------------------------- ABA
@@ -842,7 +831,7 @@ fn charged_then_inv2_answer_lost(env: &Env, more_sql: &str) -> FakeStripe {
     env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
     collect_card_ok(env);
     assert_eq!(fake.charges(), 3);
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(env);
     conn.execute_batch(&format!(
         "UPDATE payment_items SET state = 'live', gateway_id = NULL, payment_id = NULL, result_at = NULL
              WHERE reference = 'INV-2';
@@ -1085,7 +1074,7 @@ fn a_whole_run_is_produced_collected_and_complete_and_the_next_run_bills_nothing
     env.ok(&["--yes", "confirm", "1", "postbill"]);
     env.ok(&["print", "1", "--out", env.path("print").to_str().unwrap()]);
     // Email the email/both invoices to a real loopback SMTP server.
-    let smtp = support::smtp::SmtpServer::start().unwrap();
+    let smtp = crate::support::smtp::SmtpServer::start().unwrap();
     for (k, v) in [
         ("smtp.host", "127.0.0.1".to_string()),
         ("smtp.port", smtp.port().to_string()),
@@ -1253,7 +1242,7 @@ fn refusals_have_clear_errors_and_exit_codes() {
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
     assert_eq!(env.snapshot(), before);
     // A setting the format needs is missing: exit 3, nothing written.
-    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let conn = db(&env);
     conn.execute("DELETE FROM settings WHERE key = 'dd.sort_code'", [])
         .unwrap();
     drop(conn);

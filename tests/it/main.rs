@@ -1,0 +1,23 @@
+//! billrun's integration tests: one test binary (as ripgrep and cargo do),
+//! one module per area, each running the real `billrun` binary in a
+//! temporary directory. Shared helpers live in `support`.
+//!
+//! Run one area with `cargo test --test it collect::`.
+
+mod support;
+
+mod billing;
+mod cdrs;
+mod charges;
+mod collect;
+mod email;
+mod fees;
+mod foundation;
+mod golden;
+mod hostile;
+mod hostile_collect;
+mod hostile_mail;
+mod hostile_produce;
+mod hostile_steps;
+mod payments;
+mod xero;
