@@ -655,3 +655,13 @@ UPDATE payment_runs SET placed_at = created_at WHERE file IS NOT NULL;
 -- debit, …), else it stays `xero`; `check_payments` then shows such
 -- payments by type (`xero (PayPal)`). NULL for payments not from Xero.
 ALTER TABLE payments ADD COLUMN xero_type TEXT;
+
+-- migration: 15
+-- What an invoice asks to be collected (issue 15 item 5): at production,
+-- the amount due less the unallocated payments dated after the cutoff that
+-- were already recorded (received_since_minor), never below zero. Collection
+-- takes at most this. Existing invoices: as their amount due (nothing
+-- received since), never below zero.
+ALTER TABLE invoices ADD COLUMN received_since_minor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE invoices ADD COLUMN to_collect_minor INTEGER;  -- NULL: MAX(0, amount_due_minor)
+UPDATE invoices SET to_collect_minor = MAX(0, amount_due_minor);

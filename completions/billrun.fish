@@ -57,7 +57,7 @@ complete -c billrun -n "__fish_billrun_needs_command" -f -a "produce" -d 'Produc
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "postbill" -d 'The post-billing report of a produced run'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "invoices" -d 'List invoices (of a run), or `invoices show NUMBER`'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "print" -d 'Print bundles: merged PDFs of print/both invoices, sorted by postcode'
-complete -c billrun -n "__fish_billrun_needs_command" -f -a "collect" -d 'Payment runs: Direct Debit files, card charges, results (SPEC §11)'
+complete -c billrun -n "__fish_billrun_needs_command" -f -a "collect" -d 'Payment runs: Direct Debit files, card charges, results (docs/collection.md)'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "status" -d 'The next-steps checklist of a run'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "audit" -d 'The audit log'
 complete -c billrun -n "__fish_billrun_needs_command" -f -a "email" -d 'Email a completed run\'s invoices (PDF attached) over SMTP'
@@ -108,7 +108,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fis
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert customers from a CSV file (SPEC §3.1)'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert customers from a CSV file (docs/file-formats.md#customerscsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and not __fish_seen_subcommand_from import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
@@ -121,7 +121,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_se
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert customers from a CSV file (SPEC §3.1)'
+complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert customers from a CSV file (docs/file-formats.md#customerscsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from help" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand customers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -l db -d 'Database file' -r -F
@@ -129,7 +129,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish
 complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert services from a CSV file (SPEC §3.3)'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert services from a CSV file (docs/file-formats.md#servicescsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand services; and not __fish_seen_subcommand_from import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
@@ -142,7 +142,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_see
 complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert services from a CSV file (SPEC §3.3)'
+complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert services from a CSV file (docs/file-formats.md#servicescsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from help" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand services; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -l db -d 'Database file' -r -F
@@ -150,7 +150,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_se
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert plans from a CSV file (SPEC §3.2)'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert plans from a CSV file (docs/file-formats.md#planscsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and not __fish_seen_subcommand_from import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
@@ -163,7 +163,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_s
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert plans from a CSV file (SPEC §3.2)'
+complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert plans from a CSV file (docs/file-formats.md#planscsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from help" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand plans; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -l db -d 'Database file' -r -F
@@ -171,7 +171,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert tariff rates from a CSV file (SPEC §3.4)'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -f -a "import" -d 'Upsert tariff rates from a CSV file (docs/file-formats.md#tariffscsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and not __fish_seen_subcommand_from import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from import" -l db -d 'Database file' -r -F
@@ -184,7 +184,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert tariff rates from a CSV file (SPEC §3.4)'
+complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from help" -f -a "import" -d 'Upsert tariff rates from a CSV file (docs/file-formats.md#tariffscsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from help" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand tariffs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand cycles; and not __fish_seen_subcommand_from add list remove tick help" -l db -d 'Database file' -r -F
@@ -644,7 +644,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_see
 complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help" -f -a "postbill" -d 'The post-billing report of a produced run'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help" -f -a "invoices" -d 'List invoices (of a run), or `invoices show NUMBER`'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help" -f -a "print" -d 'Print bundles: merged PDFs of print/both invoices, sorted by postcode'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help" -f -a "collect" -d 'Payment runs: Direct Debit files, card charges, results (SPEC §11)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help" -f -a "collect" -d 'Payment runs: Direct Debit files, card charges, results (docs/collection.md)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help" -f -a "status" -d 'The next-steps checklist of a run'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help" -f -a "audit" -d 'The audit log'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_seen_subcommand_from init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help" -f -a "email" -d 'Email a completed run\'s invoices (PDF attached) over SMTP'
@@ -654,13 +654,13 @@ complete -c billrun -n "__fish_billrun_using_subcommand help; and not __fish_see
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a setting (validated)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print a setting\'s effective value'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "list" -d 'Every setting with its value (defaults marked)'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from customers" -f -a "import" -d 'Upsert customers from a CSV file (SPEC §3.1)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from customers" -f -a "import" -d 'Upsert customers from a CSV file (docs/file-formats.md#customerscsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from customers" -f -a "list"
-complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from services" -f -a "import" -d 'Upsert services from a CSV file (SPEC §3.3)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from services" -f -a "import" -d 'Upsert services from a CSV file (docs/file-formats.md#servicescsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from services" -f -a "list"
-complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from plans" -f -a "import" -d 'Upsert plans from a CSV file (SPEC §3.2)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from plans" -f -a "import" -d 'Upsert plans from a CSV file (docs/file-formats.md#planscsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from plans" -f -a "list"
-complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from tariffs" -f -a "import" -d 'Upsert tariff rates from a CSV file (SPEC §3.4)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from tariffs" -f -a "import" -d 'Upsert tariff rates from a CSV file (docs/file-formats.md#tariffscsv)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from tariffs" -f -a "list"
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "add" -d 'Add (or change) a billing cycle billing on day D of every month'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cycles" -f -a "list"

@@ -33,6 +33,7 @@ impl Error {
             Error::BadInput(_) => 4,
             Error::External(_) => 5,
             Error::Db(e) if file_system_failure(e) => 5,
+            Error::Db(e) if sum_overflow(e) => 4,
             Error::Db(_) => 1,
         }
     }
@@ -48,8 +49,21 @@ fn file_system_failure(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// SQLite refused a `SUM` of integers beyond 64 bits: only absurd stored
+/// amounts (written around the imports, which refuse them) can cause it.
+fn sum_overflow(e: &rusqlite::Error) -> bool {
+    e.to_string().contains("integer overflow")
+}
+
 fn describe_db(e: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode::*;
+    if sum_overflow(e) {
+        return format!(
+            "database: stored amounts are too large to add up ({e}): an amount was written \
+             to the database around the imports (which refuse anything beyond 10000000); \
+             find it (billrun prebill names it) and correct it"
+        );
+    }
     match e.sqlite_error_code() {
         Some(DiskFull) => "database: the disk is full; nothing of this command was saved: free space on the database's file system and run the command again".to_string(),
         Some(SystemIoFailure) => "database: the file system failed; nothing of this command was saved: check the disk, then run the command again".to_string(),

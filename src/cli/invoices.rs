@@ -52,6 +52,8 @@ pub fn invoice_json(store: &Store, inv: &invoices::Invoice) -> anyhow::Result<Va
         "tax": fmt_minor(inv.tax_minor),
         "total_charges": fmt_minor(inv.total_charges_minor),
         "amount_due": fmt_minor(inv.amount_due_minor),
+        "received_since_cutoff": fmt_minor(inv.received_since_minor),
+        "to_collect": fmt_minor(inv.to_collect_minor),
         "delivery": inv.delivery,
         "payment_method": inv.payment_method,
         "pdf": inv.pdf_path,
@@ -145,11 +147,16 @@ fn show(ctx: &Ctx, store: &Store, number: &str) -> anyhow::Result<()> {
     let mut t = ctx.table(&["", "amount"]);
     for (k, v) in [
         ("opening balance", inv.opening_balance_minor),
-        ("payments", -inv.payments_minor),
+        ("payments", inv.payments_minor.saturating_neg()),
         ("charges ex tax", inv.charges_ex_tax_minor),
         ("tax", inv.tax_minor),
         ("total charges", inv.total_charges_minor),
         ("amount due", inv.amount_due_minor),
+        (
+            "received since cutoff",
+            inv.received_since_minor.saturating_neg(),
+        ),
+        ("to collect", inv.to_collect_minor),
     ] {
         t.add_row(vec![k.to_owned(), fmt_minor(v)]);
     }

@@ -107,8 +107,11 @@ pub struct Stored {
     pub one_offs: HashMap<String, Vec<Item>>,
     /// Empty when wholesale fees are off.
     pub fee_lines: Vec<FeeLineRow>,
-    /// (payment id, amount) per account.
+    /// (payment id, amount) per account: unallocated, dated on or before
+    /// the cutoff.
     pub payments: HashMap<String, Vec<(i64, i64)>>,
+    /// Per account: unallocated payments dated after the cutoff, summed.
+    pub received_since: HashMap<String, i64>,
 }
 
 /// Whether the customer's payment method has what it needs: bank details
@@ -129,8 +132,13 @@ pub fn plan_fee(r: &PlanFeeRow, cutoff: NaiveDate) -> Result<Option<PlanFee>, St
         s.parse()
             .map_err(|_| format!("service {}: stored date '{s}' is invalid", r.service))
     };
-    let monthly_fee = money::parse(&r.monthly_fee)
-        .map_err(|e| format!("plan fee '{}' is invalid: {e}", r.monthly_fee))?;
+    let monthly_fee = money::parse(&r.monthly_fee).map_err(|e| {
+        format!(
+            "service {} (customer {}): the stored fee of plan '{}' is invalid: {e}; \
+             import the corrected plans file (billrun plans import FILE)",
+            r.service, r.account, r.plan_name
+        )
+    })?;
     let last = Some(r.billed_to.as_str()).filter(|l| !l.is_empty());
     let span = prorata::span(
         date(&r.start)?,
@@ -150,11 +158,20 @@ pub fn plan_fee(r: &PlanFeeRow, cutoff: NaiveDate) -> Result<Option<PlanFee>, St
 pub fn wholesale_item(r: &FeeLineRow, markup_percent: Decimal) -> Result<Item, String> {
     let cost = money::parse(&r.amount)
         .map_err(|e| format!("fee line {}: amount '{}': {e}", r.id, r.amount))?;
+    let amount_minor = fees::wholesale_charge(cost, markup_percent)
+        .ok_or_else(|| "out of range".to_string())
+        .and_then(to_minor)
+        .map_err(|_| {
+            format!(
+                "fee line {} (service {}, customer {}): {} marked up by {markup_percent} % is too large to bill",
+                r.id, r.service, r.account, r.amount
+            )
+        })?;
     Ok(Item {
         id: r.id,
         service: Some(r.service.clone()),
         description: format!("{} ({} to {})", r.description, r.period_start, r.period_end),
-        amount_minor: to_minor(fees::wholesale_charge(cost, markup_percent)),
+        amount_minor,
     })
 }
 
@@ -194,6 +211,7 @@ pub fn inputs(
             min_amount,
             opening_balance_minor: previous.map_or(0, |p| p.amount_due_minor),
             payments: stored.payments.remove(&account).unwrap_or_default(),
+            received_since_minor: stored.received_since.remove(&account).unwrap_or(0),
             usage: stored.usage.remove(&account).unwrap_or_default(),
             plan_fees: plan_fees.remove(&account).unwrap_or_default(),
             one_offs: stored.one_offs.remove(&account).unwrap_or_default(),
@@ -292,6 +310,13 @@ mod tests {
         assert!(out[0].1.wholesale.is_empty());
 
         let mut bad = stored;
+        bad.plan_fees[0].monthly_fee = "99999999999999999999999999.99".into();
+        let e = inputs(bad.clone(), d("2026-11-30"), &t, "bacs18").unwrap_err();
+        assert!(
+            e.starts_with("service 0200 (customer A1): the stored fee of plan 'Basic' is invalid"),
+            "{e}"
+        );
+        bad.plan_fees[0].monthly_fee = "10.00".into();
         bad.plan_fees[0].start = "yesterday".into();
         assert_eq!(
             inputs(bad.clone(), d("2026-11-30"), &t, "bacs18").unwrap_err(),

@@ -135,6 +135,8 @@ pub struct RatedWith<'a> {
     pub billable_units: u64,
     /// Rounded to cents.
     pub amount: rust_decimal::Decimal,
+    /// `amount` in minor units (at most `money::MAX_AMOUNT`).
+    pub charge_minor: i64,
 }
 
 /// Reference data for rating, loaded once.
@@ -171,11 +173,16 @@ impl Rater {
             .find(&info.tariff, call_type, band, destination)
             .ok_or(RateError::NoRate)?;
         let c = charge(rate, call_type, units);
+        if c.amount.abs() > money::MAX_AMOUNT {
+            return Err(RateError::ChargeTooLarge);
+        }
+        let charge_minor = money::to_minor(c.amount).map_err(|_| RateError::ChargeTooLarge)?;
         Ok(RatedWith {
             rate,
             band,
             billable_units: c.billable_units,
             amount: c.amount,
+            charge_minor,
         })
     }
 
@@ -211,6 +218,23 @@ impl Rater {
                     destination
                 };
                 format!("tariff {tariff} has no {call_type} rate ({band} or all) for {dest}")
+            }
+            RateError::ChargeTooLarge => {
+                let tariff = self
+                    .services
+                    .get(service)
+                    .map_or("?", |s| s.tariff.as_str());
+                let dest = if destination.is_empty() {
+                    "(no digits)"
+                } else {
+                    destination
+                };
+                format!(
+                    "the charge for this {call_type} record at tariff {tariff}'s rate for {dest} \
+                     is beyond the largest amount billed for one record ({}): check the record's \
+                     duration or quantity and the rate",
+                    money::MAX_AMOUNT
+                )
             }
         }
     }
@@ -258,7 +282,7 @@ impl Rating {
             rate_id: r.rate.id,
             band: r.band,
             billable_units: r.billable_units,
-            charge_minor: money::to_minor(r.amount),
+            charge_minor: r.charge_minor,
         }
     }
 }

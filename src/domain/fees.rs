@@ -80,8 +80,12 @@ pub fn match_line(r: &Reference, service: &str, fee_code: &str) -> Match {
 /// The charge for a wholesale fee line: the carrier's amount plus
 /// `markup_percent` %, rounded half away from zero to the minor unit (once,
 /// per fee line). A negative amount (a carrier credit) is marked up alike.
-pub fn wholesale_charge(amount: Decimal, markup_percent: Decimal) -> Decimal {
-    money::round_minor(amount * (Decimal::ONE_HUNDRED + markup_percent) / Decimal::ONE_HUNDRED)
+/// `None` when it leaves `Decimal`'s range (only absurd values can).
+pub fn wholesale_charge(amount: Decimal, markup_percent: Decimal) -> Option<Decimal> {
+    let marked = amount.checked_mul(Decimal::ONE_HUNDRED.checked_add(markup_percent)?)?;
+    Some(money::round_minor(
+        marked.checked_div(Decimal::ONE_HUNDRED)?,
+    ))
 }
 
 impl FeeRow {
@@ -185,12 +189,12 @@ mod tests {
 
     #[test]
     fn markup_rounds_half_away_from_zero() {
-        assert_eq!(wholesale_charge(dec!(10.00), dec!(0)), dec!(10.00));
-        assert_eq!(wholesale_charge(dec!(10.00), dec!(15)), dec!(11.50));
+        assert_eq!(wholesale_charge(dec!(10.00), dec!(0)), Some(dec!(10.00)));
+        assert_eq!(wholesale_charge(dec!(10.00), dec!(15)), Some(dec!(11.50)));
         // 0.25 × 1.1 = 0.275 → 0.28; the negative mirrors it.
-        assert_eq!(wholesale_charge(dec!(0.25), dec!(10)), dec!(0.28));
-        assert_eq!(wholesale_charge(dec!(-0.25), dec!(10)), dec!(-0.28));
-        assert_eq!(wholesale_charge(dec!(3.333), dec!(12.5)), dec!(3.75));
+        assert_eq!(wholesale_charge(dec!(0.25), dec!(10)), Some(dec!(0.28)));
+        assert_eq!(wholesale_charge(dec!(-0.25), dec!(10)), Some(dec!(-0.28)));
+        assert_eq!(wholesale_charge(dec!(3.333), dec!(12.5)), Some(dec!(3.75)));
     }
 
     #[test]

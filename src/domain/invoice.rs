@@ -6,7 +6,7 @@
 //! each CDR is rounded when rated, each fee line when computed, and tax is
 //! rounded once per invoice.
 
-use super::money::{from_minor, round_minor, to_minor};
+use super::money::{checked_sum, from_minor, to_minor};
 use super::prorata::{self, Span};
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
@@ -88,6 +88,10 @@ pub struct Inputs {
     pub opening_balance_minor: i64,
     /// Unallocated payments dated on or before the cutoff: (id, amount).
     pub payments: Vec<(i64, i64)>,
+    /// Unallocated payments dated after the cutoff, already recorded (net,
+    /// minor units): not on the invoice's balance (it is a statement at the
+    /// cutoff) but deducted from what is collected (see [`to_collect`]).
+    pub received_since_minor: i64,
     pub usage: Vec<UsageGroup>,
     pub plan_fees: Vec<PlanFee>,
     pub one_offs: Vec<Item>,
@@ -137,7 +141,18 @@ pub struct Draft {
     pub tax_minor: i64,
     pub total_charges_minor: i64,
     pub amount_due_minor: i64,
+    /// Payments received since the cutoff (net), recorded by now.
+    pub received_since_minor: i64,
+    /// What will be collected (or is to pay): [`to_collect`].
+    pub to_collect_minor: i64,
     pub outcome: Outcome,
+}
+
+/// What an invoice asks to be paid, and what collection takes at most: the
+/// amount due less the payments received since the cutoff (recorded by
+/// production), never below zero. `None` on overflow.
+pub fn to_collect(amount_due_minor: i64, received_since_minor: i64) -> Option<i64> {
+    Some(amount_due_minor.checked_sub(received_since_minor)?.max(0))
 }
 
 impl Draft {
@@ -197,18 +212,34 @@ fn usage_description(call_type: &str, description: &str) -> String {
     }
 }
 
-/// Compute one customer's invoice.
-pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Draft {
+/// Compute one customer's invoice. `Err` names the customer and the amount
+/// when a sum leaves the range of the arithmetic (only absurd stored values
+/// can: every input is at most `money::MAX_AMOUNT`); nothing panics.
+pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Result<Draft, String> {
+    let account = &inputs.account;
+    let too_large = |what: &str| {
+        format!(
+            "customer {account}: {what} too large to bill: a stored amount is absurd; \
+             correct it, then run billrun prebill again"
+        )
+    };
     let mut lines = Vec::new();
     // Fixed fees first, per service, then usage, one-offs, wholesale.
     for f in &inputs.plan_fees {
-        let amount = prorata::fee(f.monthly_fee, f.span);
+        let amount = prorata::fee(f.monthly_fee, f.span)
+            .ok_or_else(|| too_large(&format!("the plan fee of service {} is", f.service)))?;
+        let amount_minor = to_minor(amount).map_err(|_| {
+            too_large(&format!(
+                "the plan fee of service {} ({amount}) is",
+                f.service
+            ))
+        })?;
         lines.push(Line {
             category: Category::Fixed,
             service: Some(f.service.clone()),
             description: format!("{}, {}", f.plan_name, prorata::describe(f.span)),
             quantity: "1".into(),
-            amount_minor: to_minor(amount),
+            amount_minor,
             taxable: true,
             period: Some(f.span),
         });
@@ -244,6 +275,14 @@ pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Draft {
             });
         }
     }
+    // The sum of the lines' sizes fits, so every sum of some of them (a
+    // category, the taxable lines) fits too.
+    lines
+        .iter()
+        .try_fold(0i64, |acc, l| {
+            acc.checked_add(l.amount_minor.checked_abs()?)
+        })
+        .ok_or_else(|| too_large("the invoice's charges are"))?;
     let charges_ex_tax_minor: i64 = lines.iter().map(|l| l.amount_minor).sum();
     let taxable_minor: i64 = lines
         .iter()
@@ -253,11 +292,23 @@ pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Draft {
     let tax_minor = if inputs.tax_exempt {
         0
     } else {
-        to_minor(round_minor(from_minor(taxable_minor) * tax_rate))
+        from_minor(taxable_minor)
+            .checked_mul(tax_rate)
+            .and_then(|t| to_minor(t).ok())
+            .ok_or_else(|| too_large("the tax is"))?
     };
-    let total_charges_minor = charges_ex_tax_minor + tax_minor;
-    let payments_minor: i64 = inputs.payments.iter().map(|p| p.1).sum();
-    let amount_due_minor = inputs.opening_balance_minor - payments_minor + total_charges_minor;
+    let total_charges_minor = charges_ex_tax_minor
+        .checked_add(tax_minor)
+        .ok_or_else(|| too_large("the total charges are"))?;
+    let payments_minor = checked_sum(inputs.payments.iter().map(|p| p.1))
+        .ok_or_else(|| too_large("the payments are"))?;
+    let amount_due_minor = inputs
+        .opening_balance_minor
+        .checked_sub(payments_minor)
+        .and_then(|b| b.checked_add(total_charges_minor))
+        .ok_or_else(|| too_large("the amount due is"))?;
+    let to_collect_minor = to_collect(amount_due_minor, inputs.received_since_minor)
+        .ok_or_else(|| too_large("the payments received since the cutoff are"))?;
     let outcome = if lines.is_empty() && inputs.opening_balance_minor == 0 && payments_minor == 0 {
         Outcome::Empty
     } else if total_charges_minor > 0 && from_minor(total_charges_minor) < inputs.min_amount {
@@ -265,7 +316,7 @@ pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Draft {
     } else {
         Outcome::Invoice
     };
-    Draft {
+    Ok(Draft {
         account: inputs.account.clone(),
         lines,
         opening_balance_minor: inputs.opening_balance_minor,
@@ -274,8 +325,10 @@ pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Draft {
         tax_minor,
         total_charges_minor,
         amount_due_minor,
+        received_since_minor: inputs.received_since_minor,
+        to_collect_minor,
         outcome,
-    }
+    })
 }
 
 /// The invoice number for a sequence number: prefix + zero-padded number.
@@ -298,15 +351,21 @@ impl Numbering {
     pub fn new(prefix: &str, next_number: i64, highest_issued: i64) -> Numbering {
         Numbering {
             prefix: prefix.to_owned(),
-            next: next_number.max(highest_issued + 1),
+            next: next_number.max(highest_issued.saturating_add(1)),
         }
     }
 
-    /// The next sequence number and invoice number, consumed.
-    pub fn take(&mut self) -> (i64, String) {
+    /// The next sequence number and invoice number, consumed; `Err` when
+    /// the numbers are exhausted (`invoice.next_number` set absurdly high).
+    pub fn take(&mut self) -> Result<(i64, String), String> {
         let seq = self.next;
-        self.next += 1;
-        (seq, number(&self.prefix, seq))
+        self.next = seq.checked_add(1).ok_or_else(|| {
+            format!(
+                "invoice numbers are exhausted at {seq}: set invoice.next_number lower \
+                 (billrun config set invoice.next_number N)"
+            )
+        })?;
+        Ok((seq, number(&self.prefix, seq)))
     }
 
     /// The first number not issued: what `invoice.next_number` becomes.
@@ -343,6 +402,7 @@ pub struct Issued {
     pub postcode: String,
     pub invoice_date: NaiveDate,
     pub due_date: NaiveDate,
+    pub cutoff_date: NaiveDate,
     /// ISO code: GBP, AUD or EUR.
     pub currency: String,
     pub opening_balance_minor: i64,
@@ -351,9 +411,93 @@ pub struct Issued {
     pub tax_minor: i64,
     pub total_charges_minor: i64,
     pub amount_due_minor: i64,
+    /// Payments received since the cutoff, recorded by production (net).
+    pub received_since_minor: i64,
+    /// What the invoice asks to be collected ([`to_collect`]).
+    pub to_collect_minor: i64,
     /// `direct_debit`, `card` or `manual`.
     pub payment_method: String,
     pub message: String,
+}
+
+/// What an invoice says about paying it, shared word for word by the PDF
+/// and the email (for Direct Debit customers the email is the advance
+/// notice): the figures are the invoice's own.
+#[derive(Debug, Clone, Copy)]
+pub struct PaymentTerms<'a> {
+    pub number: &'a str,
+    /// `direct_debit`, `card` or anything else (pays by hand).
+    pub payment_method: &'a str,
+    pub cutoff_date: NaiveDate,
+    pub due_date: NaiveDate,
+    pub amount_due_minor: i64,
+    pub received_since_minor: i64,
+    pub to_collect_minor: i64,
+}
+
+/// How the invoice will be paid, in a sentence or two: the payments
+/// received since the cutoff (when any), then what will be collected,
+/// charged or is to pay — always `to_collect_minor`, the figure collection
+/// takes at most. `money` formats minor units with the currency symbol.
+pub fn payment_sentence(t: &PaymentTerms<'_>, money: &dyn Fn(i64) -> String) -> String {
+    let long = |d: NaiveDate| d.format("%-d %B %Y").to_string();
+    let due = long(t.due_date);
+    if t.amount_due_minor < 0 {
+        return format!(
+            "Your account is in credit by {}: there is nothing to pay.",
+            money(t.amount_due_minor.saturating_neg())
+        );
+    }
+    if t.amount_due_minor == 0 {
+        return "There is nothing to pay.".into();
+    }
+    let since = match t.received_since_minor {
+        0 => String::new(),
+        r if r > 0 => format!(
+            "Received since {}: {}, thank you. ",
+            long(t.cutoff_date),
+            money(r)
+        ),
+        r => format!(
+            "Returned since {}: {} (a payment reversed). ",
+            long(t.cutoff_date),
+            money(r.saturating_neg())
+        ),
+    };
+    if t.to_collect_minor <= 0 {
+        return format!("{since}There is nothing more to pay.");
+    }
+    let amount = money(t.to_collect_minor);
+    let what = match t.payment_method {
+        "direct_debit" => format!("{amount} will be collected by Direct Debit on {due}."),
+        "card" => format!("{amount} will be charged to your card on file on {due}."),
+        _ => format!(
+            "Please pay {amount} by {due}, quoting invoice number {}.",
+            t.number
+        ),
+    };
+    format!("{since}{what}")
+}
+
+/// An invoice a payment run collects less than the invoice stated: payments
+/// arrived after production (collection never takes more than stated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CollectedLess {
+    pub invoice: String,
+    /// What the invoice said will be collected (`to_collect_minor`).
+    pub stated: String,
+    /// What this payment run collects.
+    pub collecting: String,
+}
+
+impl std::fmt::Display for CollectedLess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: collecting {} of the {} the invoice stated (payments received since it was produced)",
+            self.invoice, self.collecting, self.stated
+        )
+    }
 }
 
 /// One line of an issued invoice, as stored.
@@ -398,6 +542,7 @@ mod tests {
             min_amount: Decimal::ZERO,
             opening_balance_minor: 3000,
             payments: vec![(1, 3000)],
+            received_since_minor: 0,
             usage: vec![
                 UsageGroup {
                     service: "0113".into(),
@@ -437,7 +582,7 @@ mod tests {
 
     #[test]
     fn lines_tax_and_balances() {
-        let dr = draft(&sample(), dec!(0.20));
+        let dr = draft(&sample(), dec!(0.20)).unwrap();
         // Fixed 19.99 × 15/30 = 9.995 → 10.00; usage 1.23 + 0.16; credit −5.00.
         assert_eq!(dr.category_minor(Category::Fixed), 1000);
         assert_eq!(dr.category_minor(Category::Usage), 139);
@@ -463,21 +608,21 @@ mod tests {
         // Two lines of 0.03: per-line tax would be 0.01 + 0.01; per invoice 0.012 → 0.01.
         i.usage[0].amount_minor = 3;
         i.usage[1].amount_minor = 3;
-        assert_eq!(draft(&i, dec!(0.20)).tax_minor, 1);
+        assert_eq!(draft(&i, dec!(0.20)).unwrap().tax_minor, 1);
         // Half away from zero: 0.025 → 0.03 (and −0.025 → −0.03).
         i.usage[0].amount_minor = 10;
         i.usage[1].amount_minor = 15;
-        assert_eq!(draft(&i, dec!(0.10)).tax_minor, 3);
+        assert_eq!(draft(&i, dec!(0.10)).unwrap().tax_minor, 3);
         i.usage[0].amount_minor = -10;
         i.usage[1].amount_minor = -15;
-        assert_eq!(draft(&i, dec!(0.10)).tax_minor, -3);
+        assert_eq!(draft(&i, dec!(0.10)).unwrap().tax_minor, -3);
     }
 
     #[test]
     fn tax_exempt_customers_pay_no_tax() {
         let mut i = sample();
         i.tax_exempt = true;
-        let dr = draft(&i, dec!(0.20));
+        let dr = draft(&i, dec!(0.20)).unwrap();
         assert_eq!(dr.tax_minor, 0);
         assert_eq!(dr.total_charges_minor, dr.charges_ex_tax_minor);
     }
@@ -488,13 +633,13 @@ mod tests {
             account: "A".into(),
             ..Default::default()
         };
-        assert_eq!(draft(&empty, dec!(0.2)).outcome, Outcome::Empty);
+        assert_eq!(draft(&empty, dec!(0.2)).unwrap().outcome, Outcome::Empty);
         // An unpaid balance alone still gets a statement invoice.
         let owing = Inputs {
             opening_balance_minor: 1250,
             ..empty.clone()
         };
-        let dr = draft(&owing, dec!(0.2));
+        let dr = draft(&owing, dec!(0.2)).unwrap();
         assert_eq!(dr.outcome, Outcome::Invoice);
         assert_eq!(dr.amount_due_minor, 1250);
         // A payment alone too (it must be applied somewhere).
@@ -502,7 +647,107 @@ mod tests {
             payments: vec![(1, 500)],
             ..empty
         };
-        assert_eq!(draft(&paid, dec!(0.2)).amount_due_minor, -500);
+        assert_eq!(draft(&paid, dec!(0.2)).unwrap().amount_due_minor, -500);
+    }
+
+    #[test]
+    fn overflowing_sums_are_errors_naming_the_customer_not_panics() {
+        let huge = |amount_minor| UsageGroup {
+            service: "0113".into(),
+            call_type: "voice".into(),
+            description: "UK".into(),
+            count: 1,
+            units: 60,
+            amount_minor,
+        };
+        // Two lines that overflow when added.
+        let mut i = sample();
+        i.usage = vec![huge(i64::MAX), huge(i64::MAX)];
+        let e = draft(&i, dec!(0.20)).unwrap_err();
+        assert!(
+            e.starts_with("customer ACC1: the invoice's charges are too large"),
+            "{e}"
+        );
+        // Lines of opposite signs that cancel: still refused (a category sum overflows).
+        i.usage = vec![huge(i64::MAX), huge(-i64::MAX)];
+        assert!(draft(&i, dec!(0.20)).is_err());
+        i.usage = vec![huge(i64::MIN)];
+        assert!(draft(&i, dec!(0.20)).is_err());
+        // One line that fits, but not with its tax.
+        i.usage = vec![huge(i64::MAX - 10_000)];
+        i.plan_fees.clear();
+        i.one_offs.clear();
+        assert!(draft(&i, dec!(0.20)).unwrap_err().contains("too large"));
+        // An absurd plan fee.
+        let mut i = sample();
+        i.plan_fees[0].monthly_fee = Decimal::MAX;
+        assert!(draft(&i, dec!(0.20)).unwrap_err().contains("service 0113"));
+        // Payments and the opening balance.
+        let mut i = sample();
+        i.payments = vec![(1, i64::MAX), (2, i64::MAX)];
+        assert!(draft(&i, dec!(0.20)).unwrap_err().contains("payments"));
+        let mut i = sample();
+        i.opening_balance_minor = i64::MAX;
+        i.payments.clear();
+        assert!(draft(&i, dec!(0.20)).unwrap_err().contains("amount due"));
+        let mut i = sample();
+        i.received_since_minor = i64::MIN;
+        assert!(draft(&i, dec!(0.20)).is_err());
+    }
+
+    #[test]
+    fn to_collect_is_the_amount_due_less_payments_since_the_cutoff() {
+        let mut i = sample();
+        // Amount due 7.67; 5.00 received since the cutoff.
+        i.received_since_minor = 500;
+        let dr = draft(&i, dec!(0.20)).unwrap();
+        assert_eq!((dr.amount_due_minor, dr.to_collect_minor), (767, 267));
+        // Paid more than due since: nothing to collect, never negative.
+        i.received_since_minor = 1000;
+        assert_eq!(draft(&i, dec!(0.20)).unwrap().to_collect_minor, 0);
+        // In credit at the cutoff: nothing to collect.
+        assert_eq!(to_collect(-500, 0), Some(0));
+        assert_eq!(to_collect(767, 0), Some(767));
+        // A reversal since the cutoff (negative) adds to what is collected.
+        assert_eq!(to_collect(767, -100), Some(867));
+    }
+
+    #[test]
+    fn the_payment_sentence_states_what_will_be_collected() {
+        let money = |m: i64| format!("£{}", crate::domain::money::fmt_minor(m));
+        let mut t = PaymentTerms {
+            number: "INV000001",
+            payment_method: "card",
+            cutoff_date: d(11, 30),
+            due_date: d(12, 15),
+            amount_due_minor: 42543,
+            received_since_minor: 33370,
+            to_collect_minor: 9173,
+        };
+        assert_eq!(
+            payment_sentence(&t, &money),
+            "Received since 30 November 2026: £333.70, thank you. \
+             £91.73 will be charged to your card on file on 15 December 2026."
+        );
+        t.payment_method = "direct_debit";
+        t.received_since_minor = 0;
+        t.to_collect_minor = 42543;
+        assert_eq!(
+            payment_sentence(&t, &money),
+            "£425.43 will be collected by Direct Debit on 15 December 2026."
+        );
+        t.payment_method = "manual";
+        assert!(payment_sentence(&t, &money).starts_with("Please pay £425.43 by 15 December 2026"));
+        t.received_since_minor = 50000;
+        t.to_collect_minor = 0;
+        assert!(payment_sentence(&t, &money).ends_with("There is nothing more to pay."));
+        t.amount_due_minor = 0;
+        assert_eq!(payment_sentence(&t, &money), "There is nothing to pay.");
+        t.amount_due_minor = -300;
+        assert_eq!(
+            payment_sentence(&t, &money),
+            "Your account is in credit by £3.00: there is nothing to pay."
+        );
     }
 
     #[test]
@@ -510,9 +755,9 @@ mod tests {
         let mut i = sample();
         i.min_amount = dec!(10.00);
         // Total charges 7.67 < 10.00.
-        assert_eq!(draft(&i, dec!(0.20)).outcome, Outcome::TooLow);
+        assert_eq!(draft(&i, dec!(0.20)).unwrap().outcome, Outcome::TooLow);
         i.min_amount = dec!(7.67);
-        assert_eq!(draft(&i, dec!(0.20)).outcome, Outcome::Invoice);
+        assert_eq!(draft(&i, dec!(0.20)).unwrap().outcome, Outcome::Invoice);
     }
 
     #[test]
@@ -532,15 +777,19 @@ mod tests {
     #[test]
     fn numbering_is_gap_free_and_never_reuses_a_number() {
         let mut n = Numbering::new("INV", 5, 0);
-        assert_eq!(n.take(), (5, "INV000005".to_string()));
-        assert_eq!(n.take(), (6, "INV000006".to_string()));
+        assert_eq!(n.take(), Ok((5, "INV000005".to_string())));
+        assert_eq!(n.take(), Ok((6, "INV000006".to_string())));
         assert_eq!(n.next_seq(), 7);
         // The setting lowered by hand below what was issued: continue after it.
         let mut n = Numbering::new("INV", 3, 41);
-        assert_eq!(n.take().0, 42);
+        assert_eq!(n.take().unwrap().0, 42);
         assert_eq!(n.next_seq(), 43);
         // Nothing taken: the setting stays where it was (or past the highest).
         assert_eq!(Numbering::new("X", 10, 2).next_seq(), 10);
+        // Exhausted: an error, not an overflow.
+        let mut n = Numbering::new("X", i64::MAX, 0);
+        assert!(n.take().unwrap_err().contains("exhausted"));
+        assert_eq!(Numbering::new("X", 1, i64::MAX).next_seq(), i64::MAX);
     }
 
     #[test]

@@ -16,6 +16,12 @@ pub struct Content {
     pub due_date: NaiveDate,
     pub currency_symbol: String,
     pub amount_due: Decimal,
+    /// The run's cutoff, and the payments received since it (recorded by
+    /// production) and what the invoice asks to be collected: the email
+    /// (for Direct Debit the advance notice) states the invoice's figure.
+    pub cutoff_date: NaiveDate,
+    pub received_since_minor: i64,
+    pub to_collect_minor: i64,
     /// `direct_debit`, `card` or `manual`.
     pub payment_method: String,
     /// The invoice's message (run, customer or default), may be empty.
@@ -39,24 +45,28 @@ fn long_date(d: NaiveDate) -> String {
     d.format("%-d %B %Y").to_string()
 }
 
-/// How the amount due will be paid, in one sentence.
+/// How the invoice will be paid: `invoice::payment_sentence`, as the PDF
+/// says it.
 pub fn payment_text(c: &Content) -> String {
-    let due = long_date(c.due_date);
-    if c.amount_due <= Decimal::ZERO {
-        if c.amount_due.is_zero() {
-            return "There is nothing to pay.".into();
-        }
-        return format!(
-            "Your account is in credit by {}{}: there is nothing to pay.",
-            c.currency_symbol,
-            money::fmt(-c.amount_due)
-        );
-    }
-    match c.payment_method.as_str() {
-        "direct_debit" => format!("The amount due will be collected by Direct Debit on {due}."),
-        "card" => format!("The amount due will be charged to your card on file on {due}."),
-        _ => format!("Please pay by {due}, quoting invoice number {}.", c.number),
-    }
+    let sign = if c.amount_due < Decimal::ZERO {
+        i64::MIN
+    } else {
+        i64::MAX
+    };
+    let amount_due_minor = money::to_minor(c.amount_due).unwrap_or(sign);
+    let sym = &c.currency_symbol;
+    crate::domain::invoice::payment_sentence(
+        &crate::domain::invoice::PaymentTerms {
+            number: &c.number,
+            payment_method: &c.payment_method,
+            cutoff_date: c.cutoff_date,
+            due_date: c.due_date,
+            amount_due_minor,
+            received_since_minor: c.received_since_minor,
+            to_collect_minor: c.to_collect_minor,
+        },
+        &|m| format!("{sym}{}", money::fmt_minor(m)),
+    )
 }
 
 fn escape(s: &str) -> String {
@@ -162,6 +172,9 @@ mod tests {
             due_date: NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
             currency_symbol: "£".into(),
             amount_due: due,
+            cutoff_date: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            received_since_minor: 0,
+            to_collect_minor: money::to_minor(due.max(Decimal::ZERO)).unwrap(),
             payment_method: method.into(),
             message: "Thank you for your business.".into(),
         }
@@ -197,6 +210,24 @@ mod tests {
             payment_text(&content("direct_debit", dec!(0))),
             "There is nothing to pay."
         );
+    }
+
+    #[test]
+    fn payments_since_the_cutoff_and_the_amount_to_collect_are_stated() {
+        let mut c = content("card", dec!(425.43));
+        c.received_since_minor = 33370;
+        c.to_collect_minor = 9173;
+        let m = compose(&c);
+        assert!(m.text.contains("Amount due: £425.43"), "{}", m.text);
+        assert!(
+            m.text.contains(
+                "Received since 30 November 2026: £333.70, thank you. \
+                 £91.73 will be charged to your card on file on 15 December 2026."
+            ),
+            "{}",
+            m.text
+        );
+        assert!(m.html.contains("£91.73 will be charged"), "{}", m.html);
     }
 
     #[test]

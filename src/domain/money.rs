@@ -17,10 +17,20 @@ pub fn round_minor(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(MINOR_DIGITS, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// A rounded amount as integer minor units. Rounds first (half away from zero).
-pub fn to_minor(d: Decimal) -> i64 {
-    let r = round_minor(d) * Decimal::from(100);
-    i64::try_from(r.trunc()).expect("amount out of range")
+/// A rounded amount as integer minor units. Rounds first (half away from
+/// zero). `Err` when the amount does not fit in 64-bit minor units (only
+/// reachable from absurd stored values: every input is at most
+/// [`MAX_AMOUNT`]); the message says which amount.
+pub fn to_minor(d: Decimal) -> Result<i64, String> {
+    round_minor(d)
+        .checked_mul(Decimal::ONE_HUNDRED)
+        .and_then(|r| i64::try_from(r.trunc()).ok())
+        .ok_or_else(|| format!("the amount {d} is too large to bill"))
+}
+
+/// Sum minor units, `None` on overflow.
+pub fn checked_sum(amounts: impl IntoIterator<Item = i64>) -> Option<i64> {
+    amounts.into_iter().try_fold(0i64, i64::checked_add)
 }
 
 /// Integer minor units back to a decimal amount with two places.
@@ -29,9 +39,14 @@ pub fn from_minor(m: i64) -> Decimal {
 }
 
 /// Format an amount with exactly two decimals (`"12.30"`), as JSON and CSV want.
+/// Zero is always `0.00`, never `-0.00` (a negated or rounded-away zero
+/// keeps its sign in `Decimal`).
 pub fn fmt(d: Decimal) -> String {
     let mut r = round_minor(d);
     r.rescale(MINOR_DIGITS);
+    if r.is_zero() {
+        r.set_sign_positive(true);
+    }
     r.to_string()
 }
 
@@ -149,9 +164,29 @@ mod tests {
     }
 
     #[test]
+    fn zero_is_never_printed_negative() {
+        assert_eq!(fmt(-dec!(0.00)), "0.00");
+        assert_eq!(fmt(-Decimal::ZERO), "0.00");
+        assert_eq!(fmt(dec!(-0.004)), "0.00");
+        assert_eq!(fmt(-from_minor(0)), "0.00");
+        assert_eq!(fmt(dec!(-0.005)), "-0.01");
+    }
+
+    #[test]
+    fn to_minor_and_sums_refuse_overflow_instead_of_panicking() {
+        assert!(to_minor(Decimal::MAX).unwrap_err().contains("too large"));
+        assert!(to_minor(Decimal::MIN).is_err());
+        assert!(to_minor(Decimal::from(i64::MAX)).is_err());
+        assert_eq!(to_minor(MAX_AMOUNT), Ok(1_000_000_000));
+        assert_eq!(checked_sum([1, 2, 3]), Some(6));
+        assert_eq!(checked_sum([i64::MAX, 1]), None);
+        assert_eq!(checked_sum([i64::MIN, -1]), None);
+    }
+
+    #[test]
     fn minor_units_round_trip() {
-        assert_eq!(to_minor(dec!(12.305)), 1231);
-        assert_eq!(to_minor(dec!(-12.305)), -1231);
+        assert_eq!(to_minor(dec!(12.305)), Ok(1231));
+        assert_eq!(to_minor(dec!(-12.305)), Ok(-1231));
         assert_eq!(from_minor(1230), dec!(12.30));
         assert_eq!(fmt_minor(-5), "-0.05");
         assert_eq!(fmt(dec!(12.3)), "12.30");

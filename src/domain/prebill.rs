@@ -99,7 +99,9 @@ pub struct Report<R: Serialize> {
 /// there is no previous figure to compare with (or it was zero).
 pub fn change_percent(now: i64, previous: Option<i64>) -> Option<Decimal> {
     let prev = previous.filter(|p| *p != 0)?;
-    let pct = Decimal::from(now - prev) * Decimal::ONE_HUNDRED / Decimal::from(prev.abs());
+    // In Decimal: 64-bit minor units cannot overflow there.
+    let (now, prev) = (Decimal::from(now), Decimal::from(prev));
+    let pct = (now - prev) * Decimal::ONE_HUNDRED / prev.abs();
     Some(pct.round_dp_with_strategy(1, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
 }
 
@@ -149,10 +151,20 @@ pub fn row(c: &CustomerFacts, d: &Draft, large_change_percent: Decimal) -> Custo
     }
 }
 
-pub fn totals(rows: &[CustomerRow]) -> Totals {
+/// The report's totals; `Err` when a sum leaves the range of 64-bit minor
+/// units (only absurd stored amounts can make it).
+pub fn totals(rows: &[CustomerRow]) -> Result<Totals, String> {
     let mut t = Totals {
         customers: rows.len() as u64,
         ..Default::default()
+    };
+    let add = |sum: &mut Minor, m: Minor| -> Result<(), String> {
+        sum.0 = sum.0.checked_add(m.0).ok_or_else(|| {
+            "the run's totals are too large to add up: a stored amount is absurd; \
+             correct it, then run billrun prebill again"
+                .to_string()
+        })?;
+        Ok(())
     };
     for r in rows {
         match r.outcome {
@@ -160,19 +172,19 @@ pub fn totals(rows: &[CustomerRow]) -> Totals {
             "too_low" => t.too_low += 1,
             _ => {
                 t.invoices += 1;
-                t.usage.0 += r.usage.0;
-                t.fixed.0 += r.fixed.0;
-                t.one_off.0 += r.one_off.0;
-                t.wholesale.0 += r.wholesale.0;
-                t.charges_ex_tax.0 += r.charges_ex_tax.0;
-                t.tax.0 += r.tax.0;
-                t.total.0 += r.total.0;
-                t.payments.0 += r.payments.0;
-                t.amount_due.0 += r.amount_due.0;
+                add(&mut t.usage, r.usage)?;
+                add(&mut t.fixed, r.fixed)?;
+                add(&mut t.one_off, r.one_off)?;
+                add(&mut t.wholesale, r.wholesale)?;
+                add(&mut t.charges_ex_tax, r.charges_ex_tax)?;
+                add(&mut t.tax, r.tax)?;
+                add(&mut t.total, r.total)?;
+                add(&mut t.payments, r.payments)?;
+                add(&mut t.amount_due, r.amount_due)?;
             }
         }
     }
-    t
+    Ok(t)
 }
 
 #[cfg(test)]
@@ -213,11 +225,12 @@ mod tests {
         assert_eq!(change_percent(333, Some(1000)), Some(dec!(-66.7)));
         assert_eq!(change_percent(500, Some(0)), None);
         assert_eq!(change_percent(500, None), None);
+        assert!(change_percent(i64::MAX, Some(i64::MIN)).is_some());
     }
 
     #[test]
     fn flags_each_condition() {
-        let d = draft(&usage(1000), dec!(0.20)); // total 12.00 vs 10.00: +20 %
+        let d = draft(&usage(1000), dec!(0.20)).unwrap(); // total 12.00 vs 10.00: +20 %
         assert!(row(&facts(), &d, dec!(50)).flags.is_empty());
         assert_eq!(row(&facts(), &d, dec!(10)).flags, vec!["large_change"]);
 
@@ -240,7 +253,8 @@ mod tests {
                 ..Default::default()
             },
             dec!(0.2),
-        );
+        )
+        .unwrap();
         assert_eq!(
             row(&facts(), &zero, dec!(50)).flags,
             vec!["zero_bill", "no_usage", "large_change", "credit_balance"]
@@ -249,9 +263,13 @@ mod tests {
 
     #[test]
     fn totals_count_only_invoices() {
-        let a = row(&facts(), &draft(&usage(1000), dec!(0.2)), dec!(50));
-        let empty = row(&facts(), &draft(&Inputs::default(), dec!(0.2)), dec!(50));
-        let t = totals(&[a, empty]);
+        let a = row(&facts(), &draft(&usage(1000), dec!(0.2)).unwrap(), dec!(50));
+        let empty = row(
+            &facts(),
+            &draft(&Inputs::default(), dec!(0.2)).unwrap(),
+            dec!(50),
+        );
+        let t = totals(&[a.clone(), empty]).unwrap();
         assert_eq!((t.customers, t.invoices, t.empty), (2, 1, 1));
         assert_eq!(t.total, Minor(1200));
         assert_eq!(t.tax, Minor(200));
@@ -259,5 +277,10 @@ mod tests {
             serde_json::to_value(t.usage).unwrap(),
             serde_json::json!("10.00")
         );
+        // Sums beyond 64-bit minor units are an error, not a panic.
+        let mut big = a;
+        big.total = Minor(i64::MAX);
+        let e = totals(&[big.clone(), big]).unwrap_err();
+        assert!(e.contains("too large"), "{e}");
     }
 }

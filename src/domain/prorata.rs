@@ -41,8 +41,9 @@ pub fn days_in_month(d: NaiveDate) -> u32 {
     (next - first).num_days() as u32
 }
 
-/// The pro-rata fee for `span`, rounded to the minor unit.
-pub fn fee(monthly_fee: Decimal, span: Span) -> Decimal {
+/// The pro-rata fee for `span`, rounded to the minor unit; `None` when it
+/// leaves `Decimal`'s range (only an absurd fee can).
+pub fn fee(monthly_fee: Decimal, span: Span) -> Option<Decimal> {
     let mut total = Decimal::ZERO;
     let mut cursor = span.from;
     while cursor <= span.to {
@@ -52,17 +53,20 @@ pub fn fee(monthly_fee: Decimal, span: Span) -> Decimal {
             .expect("last day of month exists");
         let until = month_end.min(span.to);
         let days = (until - cursor).num_days() + 1;
-        if days as u32 == month_days {
-            total += monthly_fee;
+        let part = if days as u32 == month_days {
+            monthly_fee
         } else {
-            total += monthly_fee * Decimal::from(days) / Decimal::from(month_days);
-        }
+            monthly_fee
+                .checked_mul(Decimal::from(days))?
+                .checked_div(Decimal::from(month_days))?
+        };
+        total = total.checked_add(part)?;
         match until.succ_opt() {
             Some(next) => cursor = next,
             None => break,
         }
     }
-    round_minor(total)
+    Some(round_minor(total))
 }
 
 /// A readable description of a span: "1 Nov to 30 Nov 2026",
@@ -102,16 +106,16 @@ mod tests {
                 to: d(2026, 11, 30)
             }
         );
-        assert_eq!(fee(dec!(25.00), s), dec!(25.00));
+        assert_eq!(fee(dec!(25.00), s), Some(dec!(25.00)));
     }
 
     #[test]
     fn a_mid_month_start_is_pro_rata_by_days_of_that_month() {
         // 16..30 Nov = 15 of 30 days.
         let s = span(d(2026, 11, 16), None, None, d(2026, 11, 30)).unwrap();
-        assert_eq!(fee(dec!(30.00), s), dec!(15.00));
+        assert_eq!(fee(dec!(30.00), s), Some(dec!(15.00)));
         // 15 of 30 days of 19.99 = 9.995 → 10.00 (half away from zero).
-        assert_eq!(fee(dec!(19.99), s), dec!(10.00));
+        assert_eq!(fee(dec!(19.99), s), Some(dec!(10.00)));
     }
 
     #[test]
@@ -125,7 +129,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.to, d(2026, 11, 10));
-        assert_eq!(fee(dec!(30.00), s), dec!(10.00));
+        assert_eq!(fee(dec!(30.00), s), Some(dec!(10.00)));
     }
 
     #[test]
@@ -133,11 +137,11 @@ mod tests {
         // 17 Oct..30 Nov: 15/31 of Oct + all of Nov.
         let s = span(d(2026, 10, 17), None, None, d(2026, 11, 30)).unwrap();
         // 10 × 15/31 = 4.8387… + 10 = 14.8387… → 14.84
-        assert_eq!(fee(dec!(10.00), s), dec!(14.84));
+        assert_eq!(fee(dec!(10.00), s), Some(dec!(14.84)));
         // Mid-month cutoffs: 15 Jan..14 Feb 2026.
         let s = span(d(2026, 1, 15), None, None, d(2026, 2, 14)).unwrap();
         // 17/31 + 14/28 = 0.548387… + 0.5 → 31.00 × 1.048387… = 32.50
-        assert_eq!(fee(dec!(31.00), s), dec!(32.50));
+        assert_eq!(fee(dec!(31.00), s), Some(dec!(32.50)));
     }
 
     #[test]
@@ -148,20 +152,20 @@ mod tests {
         assert_eq!(days_in_month(d(2000, 2, 1)), 29);
         // 15..29 Feb 2028 = 15 of 29 days.
         let s = span(d(2028, 2, 15), None, None, d(2028, 2, 29)).unwrap();
-        assert_eq!(fee(dec!(29.00), s), dec!(15.00));
+        assert_eq!(fee(dec!(29.00), s), Some(dec!(15.00)));
         // Whole February is the whole fee, leap or not.
         let s = span(d(2026, 2, 1), None, None, d(2026, 2, 28)).unwrap();
-        assert_eq!(fee(dec!(12.34), s), dec!(12.34));
+        assert_eq!(fee(dec!(12.34), s), Some(dec!(12.34)));
     }
 
     #[test]
     fn first_and_last_day_of_month_edges() {
         // Starting on the last day of a month: one day of it.
         let s = span(d(2026, 11, 30), None, None, d(2026, 11, 30)).unwrap();
-        assert_eq!(fee(dec!(30.00), s), dec!(1.00));
+        assert_eq!(fee(dec!(30.00), s), Some(dec!(1.00)));
         // Ending on the first day of a month: one day of it.
         let s = span(d(2026, 11, 1), Some(d(2026, 11, 1)), None, d(2026, 11, 30)).unwrap();
-        assert_eq!(fee(dec!(30.00), s), dec!(1.00));
+        assert_eq!(fee(dec!(30.00), s), Some(dec!(1.00)));
     }
 
     #[test]
@@ -193,7 +197,17 @@ mod tests {
         assert_eq!(s2.from, d(2026, 12, 1));
         // The same run again (re-run with the same cutoff) charges nothing.
         assert_eq!(span(d(2026, 11, 16), None, Some(s1.to), cut1), None);
-        assert_eq!(fee(dec!(30.00), s1) + fee(dec!(31.00), s2), dec!(46.00));
+        assert_eq!(
+            fee(dec!(30.00), s1).unwrap() + fee(dec!(31.00), s2).unwrap(),
+            dec!(46.00)
+        );
+    }
+
+    #[test]
+    fn an_absurd_fee_is_none_not_a_panic() {
+        let s = span(d(1, 1, 1), None, None, d(2026, 11, 30)).unwrap();
+        assert_eq!(fee(Decimal::MAX, s), None);
+        assert_eq!(fee(Decimal::MIN, s), None);
     }
 
     #[test]

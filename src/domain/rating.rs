@@ -16,7 +16,9 @@
 //!   only to a charge above 0). Rounding is half away from zero for both signs.
 //! - **Overflow.** Amounts that would leave `Decimal`'s range (only reachable
 //!   with absurd rates or durations) saturate instead of panicking; unit
-//!   counts saturate at `u64::MAX`.
+//!   counts saturate at `u64::MAX`. A charge beyond `money::MAX_AMOUNT` for
+//!   one record is not billed: `Rater::rate` reports it as
+//!   [`RateError::ChargeTooLarge`] (a `no_rate` billing error on the CDR).
 //! - **Peak window.** Peak is Monday–Friday with `start <= time < end`, judged
 //!   on the CDR's *start* time only (a call is never split across bands). A
 //!   window whose end is before its start wraps midnight (the weekday is the
@@ -448,6 +450,11 @@ pub enum RateError {
     ServiceInactive,
     #[error("no rate in the tariff for this destination, call type and band")]
     NoRate,
+    /// The charge is beyond `money::MAX_AMOUNT` for one record (absurd
+    /// units or rate): recorded as a `no_rate` error (no usable rate), with
+    /// its own explanation, rather than billed or panicking.
+    #[error("the charge is beyond the largest amount billed for one record")]
+    ChargeTooLarge,
 }
 
 impl RateError {
@@ -455,7 +462,7 @@ impl RateError {
         match self {
             RateError::UnknownService => ErrorKind::UnknownService,
             RateError::ServiceInactive => ErrorKind::ServiceInactive,
-            RateError::NoRate => ErrorKind::NoRate,
+            RateError::NoRate | RateError::ChargeTooLarge => ErrorKind::NoRate,
         }
     }
 }

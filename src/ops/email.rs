@@ -200,6 +200,9 @@ fn invoice_email(
         due_date: date(&c.due_date)?,
         currency_symbol: s.symbol.clone(),
         amount_due: money::from_minor(c.amount_due_minor),
+        cutoff_date: date(&c.cutoff_date)?,
+        received_since_minor: c.received_since_minor,
+        to_collect_minor: c.to_collect_minor,
         payment_method: c.payment_method.clone(),
         message: c.message.clone(),
     });

@@ -6,7 +6,7 @@
 use crate::domain::invoice;
 use crate::domain::prebill::{self, CarrierRow, CustomerFacts, Minor, Report};
 use crate::domain::settings::Settings;
-use crate::error::{Result, precondition};
+use crate::error::{Result, bad_input, precondition};
 use crate::store::audit::{self, Actor};
 use crate::store::runs::{self, Run};
 use crate::store::{Store, billing};
@@ -72,9 +72,9 @@ pub fn snapshot(
 /// The pre-billing report of a run: computed, nothing changed.
 pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Report<Run>> {
     let tax_rate = settings.tax.rate;
-    let customers: Vec<_> = billing::gather_with(conn, run, settings)?
+    let customers = billing::gather_with(conn, run, settings)?
         .iter()
-        .map(|(c, inputs)| {
+        .map(|(c, inputs)| -> Result<_> {
             let facts = CustomerFacts {
                 account: c.account.clone(),
                 name: c.name.clone(),
@@ -83,11 +83,15 @@ pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Repor
                 has_bank_details: c.has_bank_details,
                 previous_total_minor: c.previous.map(|p| p.total_charges_minor),
             };
-            let draft = invoice::draft(inputs, tax_rate);
-            prebill::row(&facts, &draft, settings.prebill_change_percent)
+            let draft = invoice::draft(inputs, tax_rate).map_err(bad_input)?;
+            Ok(prebill::row(
+                &facts,
+                &draft,
+                settings.prebill_change_percent,
+            ))
         })
-        .collect();
-    let totals = prebill::totals(&customers);
+        .collect::<Result<Vec<_>>>()?;
+    let totals = prebill::totals(&customers).map_err(bad_input)?;
     let by_carrier = billing::usage_by_carrier(conn, run)?
         .into_iter()
         .map(|(carrier, cdrs, m)| CarrierRow {

@@ -27,7 +27,7 @@ use super::{Clock, Progress};
 use crate::domain::invoice::{self, Issued, Numbering, Outcome};
 use crate::domain::lifecycle::{RunStatus, Transition};
 use crate::domain::settings::Settings;
-use crate::error::{Result, external, precondition};
+use crate::error::{Result, bad_input, external, precondition};
 use crate::render::document::{self, Letterhead};
 use crate::render::invoice_pdf::{Fonts, InvoiceDoc, render_invoice};
 use crate::store::audit::{self, Actor};
@@ -128,6 +128,7 @@ fn issued(i: invoices::Invoice) -> Issued {
         postcode: i.postcode,
         invoice_date: i.invoice_date,
         due_date: i.due_date,
+        cutoff_date: i.cutoff_date,
         currency: i.currency,
         opening_balance_minor: i.opening_balance_minor,
         payments_minor: i.payments_minor,
@@ -135,9 +136,24 @@ fn issued(i: invoices::Invoice) -> Issued {
         tax_minor: i.tax_minor,
         total_charges_minor: i.total_charges_minor,
         amount_due_minor: i.amount_due_minor,
+        received_since_minor: i.received_since_minor,
+        to_collect_minor: i.to_collect_minor,
         payment_method: i.payment_method,
         message: i.message,
     }
+}
+
+/// Check that every invoice of the run can be computed from the data as it
+/// is now (the invoice maths of production, nothing written): `request`
+/// calls it in its transaction before locking the run, so an absurd stored
+/// amount refuses the request (exit 4, naming the customer or CDR) instead
+/// of leaving a locked run that cannot be produced. Production itself is
+/// one transaction: if it still fails, no invoice, number or mark is kept.
+pub fn check_invoices(conn: &Connection, run: &Run, settings: &Settings) -> Result<()> {
+    for (_, inputs) in billing::gather_with(conn, run, settings)? {
+        invoice::draft(&inputs, settings.tax.rate).map_err(bad_input)?;
+    }
+    Ok(())
 }
 
 /// Produce (or resume producing) a requested or running run: [`begin`],
@@ -276,7 +292,7 @@ fn create_invoices(
     // Invoiced accounts, whose usage is marked in one pass at the end.
     let mut invoiced: Vec<(String, i64)> = Vec::new();
     for (customer, inputs) in billing::gather(conn, run)? {
-        let d = invoice::draft(&inputs, s.tax.rate);
+        let d = invoice::draft(&inputs, s.tax.rate).map_err(bad_input)?;
         match d.outcome {
             Outcome::Empty | Outcome::TooLow => {
                 production::insert_not_produced(
@@ -295,7 +311,7 @@ fn create_invoices(
             }
             Outcome::Invoice => {}
         }
-        let (seq, number) = numbers.take();
+        let (seq, number) = numbers.take().map_err(precondition)?;
         let message = invoice::message(
             run.invoice_message.as_deref(),
             customer.invoice_message.as_deref(),
@@ -318,6 +334,8 @@ fn create_invoices(
                 tax_minor: d.tax_minor,
                 total_charges_minor: d.total_charges_minor,
                 amount_due_minor: d.amount_due_minor,
+                received_since_minor: d.received_since_minor,
+                to_collect_minor: d.to_collect_minor,
                 message: &message,
                 delivery: &customer.delivery,
                 payment_method: &customer.payment_method,

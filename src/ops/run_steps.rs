@@ -411,6 +411,8 @@ pub fn request(
     let tx = store.write()?;
     let run = runs::resolve(&tx, &opts.run)?;
     check_request(&tx, &run, opts, settings, clock)?;
+    // Never lock a run whose invoices cannot be computed (issue 15 item 4).
+    super::produce::check_invoices(&tx, &run, settings)?;
     let note = if opts.expert {
         format!("--expert: pre-billing checks skipped by {}", actor.operator)
     } else {

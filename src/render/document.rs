@@ -1,9 +1,9 @@
 //! From an issued invoice (domain values) to the values the PDF prints.
 
 use super::invoice_pdf::{
-    CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc, InvoiceSummary,
+    CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc, InvoiceSummary, money_text,
 };
-use crate::domain::invoice::{Call, Issued, IssuedLine};
+use crate::domain::invoice::{self, Call, Issued, IssuedLine, PaymentTerms};
 use crate::domain::invoice::{duration, usage_quantity};
 use crate::domain::money::from_minor;
 use rust_decimal::Decimal;
@@ -57,23 +57,22 @@ pub fn currency_symbol(currency: &str) -> &'static str {
     }
 }
 
-/// How the amount due will be paid, by payment method.
+/// How the invoice will be paid: `invoice::payment_sentence` (the email
+/// says the same), amounts as the PDF prints them.
 pub fn payment_text(inv: &Issued) -> String {
-    let due = inv.due_date.format("%-d %B %Y");
-    if inv.amount_due_minor < 0 {
-        return "Your account is in credit: there is nothing to pay.".into();
-    }
-    if inv.amount_due_minor == 0 {
-        return "There is nothing to pay.".into();
-    }
-    match inv.payment_method.as_str() {
-        "direct_debit" => format!("The amount due will be collected by Direct Debit on {due}."),
-        "card" => format!("The amount due will be charged to your card on file on {due}."),
-        _ => format!(
-            "Please pay the amount due by {due}, quoting invoice number {}.",
-            inv.number
-        ),
-    }
+    let sym = currency_symbol(&inv.currency);
+    invoice::payment_sentence(
+        &PaymentTerms {
+            number: &inv.number,
+            payment_method: &inv.payment_method,
+            cutoff_date: inv.cutoff_date,
+            due_date: inv.due_date,
+            amount_due_minor: inv.amount_due_minor,
+            received_since_minor: inv.received_since_minor,
+            to_collect_minor: inv.to_collect_minor,
+        },
+        &|m| money_text(sym, from_minor(m)),
+    )
 }
 
 pub fn call_quantity(c: &Call) -> String {

@@ -480,8 +480,9 @@ fn amount(d: Decimal) -> String {
     format!("{sign}{grouped}.{frac}")
 }
 
-/// An amount with the currency symbol: `£1,234.50`, `-£3.00`.
-fn money_text(symbol: &str, d: Decimal) -> String {
+/// An amount with the currency symbol: `£1,234.50`, `-£3.00`; zero is
+/// `£0.00` whatever its sign (`money::fmt`).
+pub(crate) fn money_text(symbol: &str, d: Decimal) -> String {
     let a = amount(d);
     match a.strip_prefix('-') {
         Some(rest) => format!("-{symbol}{rest}"),
@@ -982,6 +983,9 @@ pub(crate) mod tests {
         assert_eq!(amount(dec!(1234.5)), "1,234.50");
         assert_eq!(amount(dec!(-1234567.891)), "-1,234,567.89");
         assert_eq!(money_text("£", dec!(-3)), "-£3.00");
+        // Zero payments are printed negated ("Payments received"): never -£0.00.
+        assert_eq!(money_text("£", -dec!(0.00)), "£0.00");
+        assert_eq!(money_text("£", -Decimal::ZERO), "£0.00");
         assert_eq!(money_text("€", dec!(999.999)), "€1,000.00");
         assert_eq!(
             date_text(NaiveDate::from_ymd_opt(2026, 12, 5).unwrap()),

@@ -8,7 +8,7 @@ use super::{runs::Run, settings};
 use crate::domain::billing::{self as rules, CustomerRow, FeeLineRow, PlanFeeRow, Stored};
 use crate::domain::invoice::{Inputs, Item, UsageGroup};
 use crate::domain::settings::Settings;
-use crate::error::{Result, precondition};
+use crate::error::{Error, Result, bad_input, precondition};
 use chrono::NaiveDate;
 use rusqlite::{Connection, params};
 use std::collections::HashMap;
@@ -54,6 +54,7 @@ pub fn gather_with(
             Vec::new()
         },
         payments: payments(conn, &cut)?,
+        received_since: received_since(conn, &cut)?,
     };
     rules::inputs(stored, cutoff, &terms, &settings.dd.format).map_err(precondition)
 }
@@ -106,8 +107,50 @@ fn previous(conn: &Connection, run_id: i64) -> Result<HashMap<String, Previous>>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Whether SQLite refused a `SUM` of integers that left 64 bits.
+fn sum_overflowed(e: &rusqlite::Error) -> bool {
+    e.to_string().contains("integer overflow")
+}
+
+/// The error for usage charges that cannot be added up: names the unbilled
+/// CDR with the largest charge (its file and line), the one to correct.
+fn usage_overflow(conn: &Connection, bound: i64) -> Error {
+    let worst = conn
+        .query_row(
+            "SELECT c.service, COALESCE(s.account, '?'), COALESCE(f.name, '?'), c.line,
+                    c.charge_minor
+             FROM cdrs c LEFT JOIN services s ON s.service = c.service
+             LEFT JOIN cdr_files f ON f.id = c.file_id
+             WHERE c.state = 1 AND c.invoice_id IS NULL AND c.start < ?1
+             ORDER BY ABS(c.charge_minor) DESC LIMIT 1",
+            [bound],
+            |r| {
+                Ok(format!(
+                    "; the largest is {}:{} (service {}, customer {}) charged {} minor units",
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(4)?
+                ))
+            },
+        )
+        .unwrap_or_default();
+    bad_input(format!(
+        "the rated usage (charges or units) is too large to add up{worst}: a stored CDR charge is absurd; \
+         correct it, then run billrun prebill again"
+    ))
+}
+
 /// Rated unbilled CDRs starting before `bound`, summed per account and group.
 fn usage(conn: &Connection, bound: i64) -> Result<HashMap<String, Vec<UsageGroup>>> {
+    match usage_sums(conn, bound) {
+        Err(Error::Db(e)) if sum_overflowed(&e) => Err(usage_overflow(conn, bound)),
+        other => other,
+    }
+}
+
+fn usage_sums(conn: &Connection, bound: i64) -> Result<HashMap<String, Vec<UsageGroup>>> {
     let mut usage: HashMap<String, Vec<UsageGroup>> = HashMap::new();
     let mut st = conn.prepare(
         "SELECT s.account, c.service, c.call_type, COALESCE(r.description, ''),
@@ -224,6 +267,27 @@ fn payments(conn: &Connection, cut: &str) -> Result<HashMap<String, Vec<(i64, i6
     Ok(payments)
 }
 
+/// Unallocated payments dated after the cutoff, summed per account: already
+/// received when production runs, so deducted from what the invoice asks
+/// to be collected (not from its balance at the cutoff).
+fn received_since(conn: &Connection, cut: &str) -> Result<HashMap<String, i64>> {
+    let mut out: HashMap<String, i64> = HashMap::new();
+    let mut st = conn.prepare(
+        "SELECT account, amount_minor FROM payments WHERE invoice_id IS NULL AND date > ?1",
+    )?;
+    for r in st.query_map([cut], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (a, m) = r?;
+        let sum = out.entry(a.clone()).or_insert(0);
+        *sum = sum.checked_add(m).ok_or_else(|| {
+            bad_input(format!(
+                "customer {a}: the payments received since the cutoff are too large to add up: \
+                 a stored payment is absurd; correct it, then run billrun prebill again"
+            ))
+        })?;
+    }
+    Ok(out)
+}
+
 /// CDR counts for the pre-billing report: of the run's cycle's customers,
 /// rated and unbilled up to the cutoff, rated but after the cutoff
 /// (waiting); and every open billing error (an error has no customer yet).
@@ -248,6 +312,13 @@ pub fn cdr_counts(conn: &Connection, run: &Run) -> Result<(u64, u64, u64)> {
 /// Usage charges by carrier for the pre-billing report.
 pub fn usage_by_carrier(conn: &Connection, run: &Run) -> Result<Vec<(String, u64, i64)>> {
     let bound = run.cutoff_date.map(cutoff_bound).unwrap_or(i64::MIN);
+    match by_carrier(conn, run, bound) {
+        Err(Error::Db(e)) if sum_overflowed(&e) => Err(usage_overflow(conn, bound)),
+        other => other,
+    }
+}
+
+fn by_carrier(conn: &Connection, run: &Run, bound: i64) -> Result<Vec<(String, u64, i64)>> {
     let mut st = conn.prepare(
         "SELECT f.carrier, COUNT(*), COALESCE(SUM(c.charge_minor), 0)
          FROM cdrs c JOIN cdr_files f ON f.id = c.file_id

@@ -26,14 +26,16 @@ use serde::Serialize;
 /// - otherwise its amount due, less every payment not yet applied to an
 ///   invoice (collections approved for it, transfers, reversals — all
 ///   unallocated until the next production), less what live items on the
-///   account's other invoices are collecting now.
+///   account's other invoices are collecting now;
+/// - and never more than the invoice stated will be collected
+///   (`to_collect_minor`, issue 15 item 5).
 const OUTSTANDING: &str = "CASE WHEN EXISTS (SELECT 1 FROM invoices n
         WHERE n.account = i.account AND n.seq > i.seq) THEN 0
-    ELSE i.amount_due_minor
+    ELSE MIN(COALESCE(i.to_collect_minor, MAX(0, i.amount_due_minor)), i.amount_due_minor
       - COALESCE((SELECT SUM(p.amount_minor) FROM payments p
           WHERE p.account = i.account AND p.invoice_id IS NULL), 0)
       - COALESCE((SELECT SUM(pi.amount_minor) FROM payment_items pi
-          WHERE pi.account = i.account AND pi.invoice_id <> i.id AND pi.state = 'live'), 0)
+          WHERE pi.account = i.account AND pi.invoice_id <> i.id AND pi.state = 'live'), 0))
     END";
 
 fn history(conn: &Connection, invoice_id: i64) -> Result<Vec<Past>> {

@@ -46,6 +46,11 @@ pub struct Candidate {
     pub due_date: String,
     pub currency: String,
     pub amount_due_minor: i64,
+    pub cutoff_date: String,
+    /// Payments received since the cutoff, and what the invoice asks to be
+    /// collected (`invoices.received_since_minor`, `to_collect_minor`).
+    pub received_since_minor: i64,
+    pub to_collect_minor: i64,
     pub payment_method: String,
     pub message: String,
     pub pdf_path: Option<String>,
@@ -167,7 +172,9 @@ pub fn states_for_run(conn: &Connection, run_id: i64) -> Result<HashMap<i64, Ema
 pub fn candidates(conn: &Connection, run_id: i64) -> Result<Vec<Candidate>> {
     let mut st = conn.prepare(
         "SELECT i.id, i.number, i.account, c.name, c.email, i.invoice_date, i.due_date,
-                i.currency, i.amount_due_minor, i.payment_method, i.message, i.pdf_path
+                i.currency, i.amount_due_minor, i.payment_method, i.message, i.pdf_path,
+                i.cutoff_date, i.received_since_minor,
+                COALESCE(i.to_collect_minor, MAX(0, i.amount_due_minor))
          FROM invoices i JOIN customers c ON c.account = i.account
          WHERE i.run_id = ?1 AND i.delivery IN ('email', 'both')
          ORDER BY i.seq",
@@ -190,6 +197,9 @@ pub fn candidates(conn: &Connection, run_id: i64) -> Result<Vec<Candidate>> {
                 payment_method: r.get(9)?,
                 message: r.get(10)?,
                 pdf_path: r.get(11)?,
+                cutoff_date: r.get(12)?,
+                received_since_minor: r.get(13)?,
+                to_collect_minor: r.get(14)?,
                 last: None,
             })
         })?

@@ -23,6 +23,10 @@ pub struct Invoice {
     pub tax_minor: i64,
     pub total_charges_minor: i64,
     pub amount_due_minor: i64,
+    /// Payments received since the cutoff, recorded by production (net).
+    pub received_since_minor: i64,
+    /// What the invoice asks to be collected; collection takes at most this.
+    pub to_collect_minor: i64,
     pub message: String,
     pub delivery: String,
     pub payment_method: String,
@@ -41,7 +45,8 @@ const COLS: &str = "i.id, i.run_id, i.number, i.seq, i.account, i.invoice_date, 
     i.charges_ex_tax_minor, i.tax_minor, i.total_charges_minor, i.amount_due_minor,
     i.message, i.delivery, i.payment_method, i.pdf_path, i.pdf_sha256,
     c.name, c.email, c.address1, c.address2, c.town, c.region, c.postcode,
-    EXISTS (SELECT 1 FROM print_items p WHERE p.invoice_id = i.id)";
+    EXISTS (SELECT 1 FROM print_items p WHERE p.invoice_id = i.id),
+    i.received_since_minor, COALESCE(i.to_collect_minor, MAX(0, i.amount_due_minor))";
 
 fn date(r: &Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
     let s: String = r.get(i)?;
@@ -81,6 +86,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
         address,
         postcode: r.get::<_, Option<String>>(26)?.unwrap_or_default(),
         printed: r.get(27)?,
+        received_since_minor: r.get(28)?,
+        to_collect_minor: r.get(29)?,
     })
 }
 
@@ -241,6 +248,31 @@ pub fn for_postbill(
             })
         })
         .collect()
+}
+
+/// Of the items of a payment run, (invoice id, amount collected), those
+/// that collect less than their invoice stated (`to_collect_minor`), for
+/// the collect report.
+pub fn collected_less(
+    conn: &Connection,
+    items: impl IntoIterator<Item = (i64, i64)>,
+) -> Result<Vec<crate::domain::invoice::CollectedLess>> {
+    let mut st = conn.prepare_cached(
+        "SELECT number, COALESCE(to_collect_minor, MAX(0, amount_due_minor)) FROM invoices
+         WHERE id = ?1",
+    )?;
+    let mut out = Vec::new();
+    for (id, amount) in items {
+        let (number, stated): (String, i64) = st.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if amount < stated {
+            out.push(crate::domain::invoice::CollectedLess {
+                invoice: number,
+                stated: crate::domain::money::fmt_minor(stated),
+                collecting: crate::domain::money::fmt_minor(amount),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// A run's key figures: (invoices, total charges, amount due).

@@ -32,6 +32,10 @@ pub struct NewInvoice<'a> {
     pub tax_minor: i64,
     pub total_charges_minor: i64,
     pub amount_due_minor: i64,
+    /// Payments received since the cutoff, recorded by production (net).
+    pub received_since_minor: i64,
+    /// What the invoice asks to be collected (`invoice::to_collect`).
+    pub to_collect_minor: i64,
     pub message: &'a str,
     pub delivery: &'a str,
     pub payment_method: &'a str,
@@ -65,8 +69,10 @@ pub fn insert_invoice(conn: &Connection, inv: &NewInvoice<'_>) -> Result<i64> {
     let mut st = conn.prepare_cached(
         "INSERT INTO invoices (run_id, number, seq, account, invoice_date, due_date, cutoff_date,
             currency, opening_balance_minor, payments_minor, charges_ex_tax_minor, tax_minor,
-            total_charges_minor, amount_due_minor, message, delivery, payment_method, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            total_charges_minor, amount_due_minor, message, delivery, payment_method, created_at,
+            received_since_minor, to_collect_minor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+            ?19, ?20)",
     )?;
     st.execute(params![
         inv.run_id,
@@ -87,6 +93,8 @@ pub fn insert_invoice(conn: &Connection, inv: &NewInvoice<'_>) -> Result<i64> {
         inv.delivery,
         inv.payment_method,
         inv.created_at,
+        inv.received_since_minor,
+        inv.to_collect_minor,
     ])?;
     Ok(conn.last_insert_rowid())
 }

@@ -17,6 +17,7 @@ mod golden;
 mod hostile;
 mod hostile_collect;
 mod hostile_mail;
+mod hostile_produce;
 mod hostile_steps;
 mod payments;
 mod xero;

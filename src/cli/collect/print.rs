@@ -19,6 +19,18 @@ fn unsuitable(ctx: &Ctx, unsuitable: &[Unsuitable]) {
     }
 }
 
+fn collected_less(ctx: &Ctx, less: &[crate::domain::invoice::CollectedLess]) {
+    if !less.is_empty() {
+        ctx.say(&format!(
+            "{} invoice(s) collected for less than they stated: payments arrived after production",
+            less.len()
+        ));
+        for l in less {
+            ctx.say(&format!("  - {l}"));
+        }
+    }
+}
+
 /// Files of interrupted payment runs that are now in place.
 fn restored(ctx: &Ctx, restored: &[Restored]) {
     for r in restored {
@@ -58,6 +70,7 @@ pub fn file_run(ctx: &Ctx, report: &FileRunReport) -> anyhow::Result<()> {
     };
     restored(ctx, &w.restored);
     unsuitable(ctx, &w.unsuitable);
+    collected_less(ctx, &w.collected_less);
     ctx.say(&format!(
         "payment run {}: {} {} file {} (mode 0600): {} invoice(s), total {}{}",
         w.payment_run,
@@ -103,6 +116,7 @@ pub fn charges(ctx: &Ctx, r: &ChargeReport) -> anyhow::Result<()> {
         ));
     }
     unsuitable(ctx, &r.unsuitable);
+    collected_less(ctx, &r.collected_less);
     if r.to_charge == 0 {
         return nothing_new(
             ctx,

@@ -59,6 +59,8 @@ pub struct ChargeReport {
     pub charges: Vec<Charged>,
     /// Invoices left out (no card token).
     pub unsuitable: Vec<Unsuitable>,
+    /// Invoices charged less than they stated (payments since production).
+    pub collected_less: Vec<crate::domain::invoice::CollectedLess>,
     /// The billing run.
     #[serde(skip)]
     pub run: i64,
@@ -160,6 +162,7 @@ pub fn charge(
         payment_run: None,
         charges: Vec::new(),
         unsuitable: Vec::new(),
+        collected_less: Vec::new(),
         run: run.id,
         api_base: base,
         expired: expired
@@ -200,6 +203,10 @@ pub fn charge(
                 contents: None,
             };
             let pid = store::create(&tx, actor, &nr, &items)?;
+            report.collected_less = crate::store::invoices::collected_less(
+                &tx,
+                items.iter().map(|i| (i.invoice_id, i.amount_minor)),
+            )?;
             tx.commit()?;
             report.payment_run = Some(pid);
             todo.extend(store::items(&store.conn, pid)?);
@@ -209,7 +216,7 @@ pub fn charge(
     if todo.is_empty() {
         return Ok(report);
     }
-    let fee = money::to_minor(settings.collect.dishonour_fee);
+    let fee = money::to_minor(settings.collect.dishonour_fee).map_err(precondition)?;
     progress.start("charging cards", Some(todo.len() as u64));
     for item in &todo {
         let req = ChargeRequest {

@@ -3,6 +3,7 @@
 
 use super::produced_run;
 use crate::domain::collect::{self as rules, DdFormat, Kind, Planned};
+use crate::domain::invoice::CollectedLess;
 use crate::domain::money;
 use crate::domain::payfile::{
     DebitItem, PayFile, PayFileError, RunInfo, Unsuitable,
@@ -14,7 +15,7 @@ use crate::domain::payfile::{
 use crate::domain::settings::Settings;
 use crate::error::{Error, Result, bad_input, external, precondition};
 use crate::ops::{Clock, Progress};
-use crate::store::{Store, audit::Actor, collect as store, runs};
+use crate::store::{Store, audit::Actor, collect as store, invoices, runs};
 use crate::whole_file;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -113,6 +114,8 @@ pub struct Written {
     /// Files of earlier payment runs put in place first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub restored: Vec<Restored>,
+    /// Invoices collected for less than they stated (payments since production).
+    pub collected_less: Vec<CollectedLess>,
 }
 
 /// What a file-based payment run did.
@@ -274,6 +277,8 @@ fn write_run(
     };
     // Not recorded: the staged file is dropped, which removes it.
     let pid = store::create(&tx, actor, &nr, &items)?;
+    let collected_less =
+        invoices::collected_less(&tx, items.iter().map(|i| (i.invoice_id, i.amount_minor)))?;
     tx.commit()?;
     test_hook_stop_after_commit();
     // Failing from here on, the payment run stays recorded as not placed:
@@ -311,6 +316,7 @@ fn write_run(
         included: file.included,
         unsuitable: file.unsuitable,
         restored,
+        collected_less,
     }))
 }
 

@@ -77,7 +77,7 @@ pub fn results(
     let label = &opts.label;
     let rows =
         rules::parse_results(label, &opts.contents).map_err(|p| bad_input(rules::report(&p)))?;
-    let fee = money::to_minor(settings.collect.dishonour_fee);
+    let fee = money::to_minor(settings.collect.dishonour_fee).map_err(bad_input)?;
     let today = clock.today();
     let tx = store.write()?;
     let mut problems = Vec::new();
