@@ -5,10 +5,10 @@
 //! gateways. See ARCHITECTURE.md.
 
 pub mod cli;
-pub mod domain;
-pub mod error;
+pub(crate) mod domain;
+pub(crate) mod error;
 pub mod gateway;
-pub mod ops;
+pub(crate) mod ops;
 pub mod render;
-pub mod store;
-pub mod whole_file;
+pub(crate) mod store;
+pub(crate) mod whole_file;

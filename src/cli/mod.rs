@@ -1,30 +1,30 @@
 //! The command line: clap types mirror the subcommand tree, one module per
 //! subcommand. The database is opened once here and passed down.
 
-pub mod audit;
-pub mod carriers;
-pub mod cdr;
-pub mod charges;
-pub mod collect;
-pub mod completions;
-pub mod config;
-pub mod cycles;
-pub mod demo;
-pub mod email;
-pub mod errors;
-pub mod fees;
-pub mod invoices;
+pub(crate) mod audit;
+pub(crate) mod carriers;
+pub(crate) mod cdr;
+pub(crate) mod charges;
+pub(crate) mod collect;
+pub(crate) mod completions;
+pub(crate) mod config;
+pub(crate) mod cycles;
+pub(crate) mod demo;
+pub(crate) mod email;
+pub(crate) mod errors;
+pub(crate) mod fees;
+pub(crate) mod invoices;
 pub mod output;
-pub mod payments;
-pub mod postbill;
-pub mod prebill;
-pub mod print;
-pub mod produce;
-pub mod progress;
-pub mod reference;
-pub mod runs;
-pub mod status;
-pub mod xero;
+pub(crate) mod payments;
+pub(crate) mod postbill;
+pub(crate) mod prebill;
+pub(crate) mod print;
+pub(crate) mod produce;
+pub(crate) mod progress;
+pub(crate) mod reference;
+pub(crate) mod runs;
+pub(crate) mod status;
+pub(crate) mod xero;
 
 use crate::store::Store;
 use crate::store::audit::Actor;

@@ -60,6 +60,7 @@ pub enum BankDetails {
 
 impl BankDetails {
     /// The account holder's name.
+    #[cfg(test)]
     pub fn name(&self) -> &str {
         match self {
             BankDetails::Bacs { name, .. }

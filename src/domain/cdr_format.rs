@@ -99,6 +99,7 @@ pub struct CdrRecord {
 
 impl CdrRecord {
     /// The units rating charges: seconds for voice, messages for sms, bytes for data.
+    #[cfg(test)]
     pub fn units(&self) -> u64 {
         self.call_type.units(self.duration, self.quantity)
     }
@@ -1125,12 +1126,7 @@ impl<R: Read> Iterator for CdrReader<R> {
     }
 }
 
-impl<R: Read> CdrReader<R> {
-    /// The format's name (`billrun`, `asterisk`, `mapped`).
-    pub fn format_name(&self) -> &'static str {
-        self.layout.name
-    }
-}
+impl<R: Read> CdrReader<R> {}
 
 #[cfg(test)]
 mod tests {

@@ -90,10 +90,6 @@ impl DdFormat {
             DdFormat::Sepa => "xml",
         }
     }
-    /// Whether the format distinguishes a mandate's first collection.
-    pub fn uses_mandate_sequence(self) -> bool {
-        !matches!(self, DdFormat::Aba)
-    }
 }
 
 impl FromStr for DdFormat {

@@ -19,30 +19,16 @@ pub enum Category {
     Fixed,
     OneOff,
     Wholesale,
-    Adjustment,
 }
 
 impl Category {
-    pub const ALL: [Category; 5] = [
-        Category::Usage,
-        Category::Fixed,
-        Category::OneOff,
-        Category::Wholesale,
-        Category::Adjustment,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Usage => "usage",
             Category::Fixed => "fixed",
             Category::OneOff => "one_off",
             Category::Wholesale => "wholesale",
-            Category::Adjustment => "adjustment",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.as_str() == s)
     }
 }
 

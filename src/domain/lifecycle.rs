@@ -60,11 +60,6 @@ impl RunStatus {
     pub fn is_cancelled(self) -> bool {
         self == RunStatus::Cancelled
     }
-
-    /// Nothing more will happen to the run (completed or cancelled).
-    pub fn is_closed(self) -> bool {
-        matches!(self, RunStatus::Completed | RunStatus::Cancelled)
-    }
 }
 
 impl fmt::Display for RunStatus {

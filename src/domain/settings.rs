@@ -545,13 +545,9 @@ impl Settings {
     }
 
     /// The catalogue defaults alone (an empty settings table).
+    #[cfg(test)]
     pub fn defaults() -> Settings {
         Settings::from_stored(|_| None).expect("every default parses (tested)")
-    }
-
-    /// Currency symbol for documents.
-    pub fn currency_symbol(&self) -> &'static str {
-        currency_symbol(&self.currency)
     }
 }
 

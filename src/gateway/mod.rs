@@ -7,6 +7,6 @@
 //! through many invoices records each result and carries on with the next.
 //! Neither ever writes a password or API key into a message, log or error.
 
-pub mod email;
+pub(crate) mod email;
 pub mod mailbox;
-pub mod stripe;
+pub(crate) mod stripe;

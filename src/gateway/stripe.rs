@@ -16,9 +16,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// Stripe's production API base, the default of `stripe.api_base`.
-pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
-
 /// One charge to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRequest {
@@ -110,6 +107,7 @@ impl StripeClient {
     }
 
     /// Replace the retry policy (tests use millisecond pauses).
+    #[cfg(test)]
     pub fn with_retry(mut self, retry: RetryPolicy) -> StripeClient {
         self.retry = retry;
         self

@@ -45,9 +45,11 @@ impl Clock for SystemClock {
 }
 
 /// A clock stopped at one instant (tests; the local time is taken as UTC).
+#[cfg(test)]
 #[derive(Debug, Clone, Copy)]
 pub struct FixedClock(pub DateTime<Utc>);
 
+#[cfg(test)]
 impl FixedClock {
     /// Noon UTC on `date`.
     pub fn on(date: NaiveDate) -> FixedClock {
@@ -55,6 +57,7 @@ impl FixedClock {
     }
 }
 
+#[cfg(test)]
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0

@@ -158,6 +158,7 @@ pub fn check_invoices(conn: &Connection, run: &Run, settings: &Settings) -> Resu
 
 /// Produce (or resume producing) a requested or running run: [`begin`],
 /// then [`Production::finish`].
+#[cfg(test)]
 pub fn produce(
     store: &mut Store,
     actor: &Actor,

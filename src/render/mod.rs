@@ -11,7 +11,7 @@
 //!   every render: production renders thousands of invoices.
 //! - [`merge_pdfs`] concatenates invoice PDFs into one print bundle.
 
-pub mod document;
+pub(crate) mod document;
 pub mod invoice_pdf;
 mod pdf_out;
 

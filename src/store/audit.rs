@@ -30,6 +30,7 @@ impl Actor {
         whoami::username().unwrap_or_else(|_| "unknown".into())
     }
 
+    #[cfg(test)]
     pub fn test() -> Actor {
         Actor {
             operator: "tester".into(),

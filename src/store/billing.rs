@@ -15,11 +15,6 @@ use std::collections::HashMap;
 
 pub use crate::domain::billing::{BillCustomer, Previous, Terms};
 
-/// The settings the invoice maths needs.
-pub fn terms(conn: &Connection) -> Result<Terms> {
-    Ok(Terms::from_settings(&settings::load(conn)?))
-}
-
 /// The cutoff as the exclusive upper bound of stored CDR start times (the
 /// first second of the day after; see `domain::cdrs::start_secs`).
 pub(crate) fn cutoff_bound(cutoff: NaiveDate) -> i64 {

@@ -1379,16 +1379,6 @@ pub fn still_processing(conn: &Connection, id: i64) -> Result<bool> {
     )?)
 }
 
-/// Is file `id` still pending? Checked inside the write transaction that
-/// processes it, so two racing `cdr process` runs never process it twice.
-pub fn still_pending(conn: &Connection, id: i64) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT state = 'pending' FROM cdr_files WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    )?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -220,6 +220,7 @@ pub fn remove(conn: &Connection, actor: &Actor, id: i64) -> Result<Charge> {
 /// For production: the account's unbilled charges dated on or before
 /// `cutoff` (docs/rating.md#one-off-charges-and-credits: billed by the first run whose cutoff is on or after
 /// the charge's date), oldest first.
+#[cfg(test)]
 pub fn unbilled_for(conn: &Connection, account: &str, cutoff: NaiveDate) -> Result<Vec<Charge>> {
     let mut st = conn.prepare(&format!(
         "SELECT {COLS} FROM charges WHERE account = ?1 AND invoice_id IS NULL AND date <= ?2

@@ -495,11 +495,7 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
     })
 }
 
-impl Item {
-    pub fn state_str(&self) -> &'static str {
-        self.state.as_str()
-    }
-}
+impl Item {}
 
 /// The items of a payment run, in file order.
 pub fn items(conn: &Connection, payment_run_id: i64) -> Result<Vec<Item>> {

@@ -18,6 +18,7 @@ use crate::domain::checklist::InvoiceFacts;
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+#[cfg(test)]
 use std::collections::HashMap;
 
 /// The last attempt to email an invoice.
@@ -77,6 +78,7 @@ pub enum EmailState {
 
 impl EmailState {
     /// One word: `not_by_email`, `unsent`, `in_flight`, `sent`, `failed`.
+    #[cfg(test)]
     pub fn as_str(&self) -> &'static str {
         match self {
             EmailState::NotByEmail => "not_by_email",
@@ -153,6 +155,7 @@ pub fn state_for(conn: &Connection, invoice_id: i64) -> Result<EmailState> {
 }
 
 /// Every invoice of a run → its email state (for `invoices RUN`).
+#[cfg(test)]
 pub fn states_for_run(conn: &Connection, run_id: i64) -> Result<HashMap<i64, EmailState>> {
     let mut st = conn.prepare("SELECT id, delivery FROM invoices WHERE run_id = ?1")?;
     let ids: Vec<(i64, String)> = st

@@ -400,6 +400,7 @@ pub fn list(conn: &Connection, account: Option<&str>, unbilled: bool) -> Result<
 /// `period_end` is on or before `cutoff` (a fee is billed once the period it
 /// pays for has ended by the cutoff, like usage; a line for a period that
 /// runs past the cutoff waits for a later run). Oldest period first.
+#[cfg(test)]
 pub fn unbilled_for(conn: &Connection, account: &str, cutoff: NaiveDate) -> Result<Vec<FeeLine>> {
     let mut st = conn.prepare(&format!(
         "SELECT {COLS} FROM fees WHERE account = ?1 AND state = 'matched' AND invoice_id IS NULL

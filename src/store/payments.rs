@@ -176,6 +176,7 @@ pub fn list(conn: &Connection, f: &Filter) -> Result<Vec<Payment>> {
 /// For production: the account's unallocated payments dated on or before
 /// `cutoff`, oldest first. Production applies them all to the invoice and
 /// then calls [`mark_billed`].
+#[cfg(test)]
 pub fn unallocated_for(
     conn: &Connection,
     account: &str,

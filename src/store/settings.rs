@@ -31,10 +31,6 @@ pub fn get_or(conn: &Connection, key: &str, default: &str) -> Result<String> {
     Ok(get(conn, key)?.unwrap_or_else(|| default.to_string()))
 }
 
-pub fn get_bool(conn: &Connection, key: &str) -> Result<bool> {
-    Ok(get(conn, key)?.as_deref() == Some("true"))
-}
-
 /// Validate and store; returns the stored (normalised) value.
 pub fn set(conn: &Connection, actor: &Actor, key: &str, value: &str) -> Result<String> {
     let v = settings::validate(key, value).map_err(bad_input)?;

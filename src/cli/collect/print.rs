@@ -271,7 +271,14 @@ pub fn show(ctx: &Ctx, r: &ShowReport) -> anyhow::Result<()> {
     }
     crate::outln!(
         "{} items, total {} {}; approved {} ({}), failed {}, refer {}, live {}",
-        p.items, p.total, p.currency, p.approved, p.approved_total, p.failed, p.refer, p.live
+        p.items,
+        p.total,
+        p.currency,
+        p.approved,
+        p.approved_total,
+        p.failed,
+        p.refer,
+        p.live
     );
     let mut t = ctx.table(&[
         "reference",

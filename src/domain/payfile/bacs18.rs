@@ -116,6 +116,7 @@ pub enum BacsLabels {
     #[default]
     Full,
     /// Data records and contra only.
+    #[cfg(test)]
     None,
 }
 

@@ -20,11 +20,9 @@ mod results;
 #[cfg(test)]
 mod tests;
 
-pub use card::{ChargeOptions, ChargeReport, Charged, Expired, charge};
-pub use dd::{
-    CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, Written, card_file, dd,
-};
-pub use results::{Applied, ResultsOptions, ResultsReport, Unknown, results};
+pub use card::{ChargeOptions, ChargeReport, charge};
+pub use dd::{CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, card_file, dd};
+pub use results::{ResultsOptions, ResultsReport, results};
 
 use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;
