@@ -14,7 +14,6 @@ use std::collections::HashMap;
 /// Settings the invoice maths needs.
 #[derive(Debug, Clone)]
 pub struct Terms {
-    pub tax_rate: Decimal,
     pub min_amount: Decimal,
     pub markup_percent: Decimal,
     pub wholesale: bool,
@@ -23,7 +22,6 @@ pub struct Terms {
 impl Terms {
     pub fn from_settings(s: &Settings) -> Terms {
         Terms {
-            tax_rate: s.tax.rate,
             min_amount: s.invoice.min_amount,
             markup_percent: s.fees_markup_percent,
             wholesale: s.wholesale_fees,
@@ -41,7 +39,6 @@ pub struct BillCustomer {
     pub payment_method: String,
     pub has_bank_details: bool,
     pub invoice_message: Option<String>,
-    pub postcode: Option<String>,
     /// The previous invoice's total charges and amount due, if any.
     pub previous: Option<Previous>,
 }
@@ -66,7 +63,6 @@ pub struct CustomerRow {
     pub has_branch_account: bool,
     pub has_card: bool,
     pub invoice_message: Option<String>,
-    pub postcode: Option<String>,
     pub tax_exempt: bool,
     pub min_invoice: Option<String>,
 }
@@ -225,7 +221,6 @@ pub fn inputs(
             delivery: c.delivery,
             payment_method: c.payment_method,
             invoice_message: c.invoice_message,
-            postcode: c.postcode,
             previous,
         };
         out.push((customer, inputs));
@@ -248,7 +243,6 @@ mod tests {
             has_branch_account: true,
             has_card: false,
             invoice_message: None,
-            postcode: None,
             tax_exempt: false,
             min_invoice: None,
         }

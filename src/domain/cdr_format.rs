@@ -424,7 +424,6 @@ pub enum CdrFileError {
 /// How the fields of a data line are found (resolved from the format).
 #[derive(Debug)]
 struct Layout {
-    name: &'static str,
     service: usize,
     start: usize,
     duration: Option<usize>,
@@ -447,7 +446,6 @@ struct Layout {
 impl Layout {
     fn asterisk() -> Layout {
         Layout {
-            name: "asterisk",
             service: 1,
             start: 9,
             duration: Some(13),
@@ -770,7 +768,6 @@ impl<R: Read> CdrReader<R> {
 
     fn native_layout(&mut self) -> Result<Layout, CdrFileError> {
         let mut l = Layout {
-            name: "billrun",
             service: 0,
             start: 1,
             duration: Some(2),
@@ -859,7 +856,6 @@ impl<R: Read> CdrReader<R> {
         let opt =
             |field: &str, r: &Option<ColumnRef>| r.as_ref().map(|r| resolve(field, r)).transpose();
         let mut l = Layout {
-            name: "mapped",
             service: resolve("service", &c.service)?,
             start: resolve("start", &c.start)?,
             duration: opt("duration", &c.duration)?,

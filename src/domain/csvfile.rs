@@ -101,7 +101,6 @@ pub fn safe_cell(cell: &str) -> std::borrow::Cow<'_, str> {
 /// A parsed CSV file: header and rows with their line numbers.
 pub struct Table {
     pub file: String,
-    pub header: Vec<String>,
     index: HashMap<String, usize>,
     pub rows: Vec<(u64, Vec<String>)>,
 }
@@ -250,7 +249,6 @@ impl Table {
         }
         Ok(Table {
             file: file.into(),
-            header,
             index,
             rows,
         })

@@ -22,7 +22,6 @@ pub struct Produced {
     pub total_minor: i64,
     pub opening_balance_minor: i64,
     pub payments_minor: i64,
-    pub amount_due_minor: i64,
     /// Total charges of the previous (up to) 3 invoices, newest first.
     pub history: Vec<i64>,
 }
@@ -276,7 +275,6 @@ mod tests {
             total_minor: total,
             opening_balance_minor: 500,
             payments_minor: 200,
-            amount_due_minor: 300 + total,
             history: vec![],
         }
     }

@@ -395,7 +395,7 @@ pub enum Fetch {
     /// Stored as pending and removed from the inbox.
     Fetched(FetchedFile),
     /// Stored by an earlier fetch that did not get to remove it: removed.
-    AlreadyStored { path: PathBuf },
+    AlreadyStored,
     /// The same bytes were imported before: moved to `rejected/`.
     Rejected {
         path: PathBuf,
@@ -554,9 +554,7 @@ fn fetch_one(
         if n == name && cdrs::stored_path(dir, &stashed.sha).exists() {
             // An earlier fetch stored it but did not get to remove it.
             let _ = std::fs::remove_file(path);
-            return Ok(Fetch::AlreadyStored {
-                path: path.to_path_buf(),
-            });
+            return Ok(Fetch::AlreadyStored);
         }
         let rej = path.parent().unwrap_or(Path::new(".")).join("rejected");
         let io = |e: std::io::Error| external(e.to_string());

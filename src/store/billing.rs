@@ -75,7 +75,6 @@ fn customers(conn: &Connection, cycle: &str) -> Result<Vec<CustomerRow>> {
             has_branch_account: r.get(6)?,
             has_card: r.get(7)?,
             invoice_message: r.get(8)?,
-            postcode: r.get(9)?,
             tax_exempt: r.get(10)?,
             min_invoice: r.get(11)?,
         })

@@ -282,7 +282,6 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
 #[derive(Debug, Clone)]
 pub struct Unplaced {
     pub id: i64,
-    pub run_id: i64,
     pub file: String,
     pub sha256: String,
     /// The recorded bytes; `None` only for a run recorded before they were kept.
@@ -298,7 +297,6 @@ pub fn unplaced(conn: &Connection, run_id: i64, kind: Kind) -> Result<Vec<Unplac
     let rows = st.query_map(params![run_id, kind.as_str()], |r| {
         Ok(Unplaced {
             id: r.get(0)?,
-            run_id: r.get(1)?,
             file: r.get(2)?,
             sha256: r.get(3)?,
             contents: r.get(4)?,
@@ -431,11 +429,7 @@ pub struct Item {
     #[serde(skip)]
     pub kind: Kind,
     #[serde(skip)]
-    pub format: String,
-    #[serde(skip)]
     pub run_id: i64,
-    #[serde(skip)]
-    pub invoice_id: i64,
     pub invoice: String,
     pub account: String,
     pub reference: String,
@@ -474,9 +468,7 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         id: r.get(0)?,
         payment_run_id: r.get(1)?,
         kind: kind.parse().unwrap_or(Kind::Dd),
-        format: r.get(3)?,
         run_id: r.get(4)?,
-        invoice_id: r.get(5)?,
         invoice: r.get(6)?,
         account: r.get(7)?,
         reference: r.get(8)?,

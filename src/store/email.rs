@@ -45,7 +45,6 @@ pub struct Candidate {
     pub email: Option<String>,
     pub invoice_date: String,
     pub due_date: String,
-    pub currency: String,
     pub amount_due_minor: i64,
     pub cutoff_date: String,
     /// Payments received since the cutoff, and what the invoice asks to be
@@ -195,7 +194,6 @@ pub fn candidates(conn: &Connection, run_id: i64) -> Result<Vec<Candidate>> {
                     .filter(|e| !e.is_empty()),
                 invoice_date: r.get(5)?,
                 due_date: r.get(6)?,
-                currency: r.get(7)?,
                 amount_due_minor: r.get(8)?,
                 payment_method: r.get(9)?,
                 message: r.get(10)?,
@@ -227,6 +225,8 @@ pub struct Target<'a> {
 #[derive(Debug, Clone)]
 pub struct Started {
     pub row_id: i64,
+    /// The attempt's number for this invoice (1, 2, …).
+    #[cfg(test)]
     pub attempt: i64,
     pub message_id: String,
 }
@@ -303,6 +303,7 @@ pub fn start(
     }
     Ok(Some(Started {
         row_id,
+        #[cfg(test)]
         attempt,
         message_id: mid,
     }))

@@ -244,7 +244,6 @@ pub fn for_postbill(
                 total_minor: i.total_charges_minor,
                 opening_balance_minor: i.opening_balance_minor,
                 payments_minor: i.payments_minor,
-                amount_due_minor: i.amount_due_minor,
             })
         })
         .collect()

@@ -20,8 +20,6 @@ pub struct Run {
     pub invoice_message: Option<String>,
     #[serde(skip)]
     pub expert_by: Option<String>,
-    #[serde(skip)]
-    pub created_at: String,
     /// When the post-billing report was last run.
     #[serde(skip)]
     pub postbill_at: Option<String>,
@@ -60,7 +58,6 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
         due_date: parse_date(r.get(6)?),
         invoice_message: r.get(7)?,
         expert_by: r.get(8)?,
-        created_at: r.get(9)?,
         postbill_at: r.get(10)?,
     })
 }
