@@ -141,7 +141,7 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
                 "fetched {} from {}: CDR file {}, pending",
                 f.name, f.carrier, f.id
             )),
-            Fetch::AlreadyStored { .. } => {}
+            Fetch::AlreadyStored => {}
             Fetch::Rejected {
                 path,
                 id,

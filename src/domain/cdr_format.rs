@@ -337,7 +337,7 @@ impl CdrFields<'_> {
         self.call_type.units(self.duration, self.quantity)
     }
 
-    pub fn to_record(&self) -> CdrRecord {
+    pub fn to_record(self) -> CdrRecord {
         CdrRecord {
             service: self.service.to_owned(),
             start: self.start,
