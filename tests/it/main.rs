@@ -1,6 +1,8 @@
 //! billrun's integration tests: one test binary (as ripgrep and cargo do),
 //! one module per area, each running the real `billrun` binary in a
-//! temporary directory. Shared helpers live in `support`.
+//! temporary directory. Shared helpers live in `support`; `golden`
+//! compares payment files and report CSVs with `golden/` (regenerate with
+//! `UPDATE_GOLDEN=1 cargo test --test it golden::`).
 //!
 //! Run one area with `cargo test --test it collect::`.
 
