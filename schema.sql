@@ -584,3 +584,11 @@ ALTER TABLE cdrs_v11 RENAME TO cdrs;
 CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe);
 CREATE INDEX cdrs_unbilled ON cdrs(start) WHERE invoice_id IS NULL AND state = 1;
 CREATE INDEX cdrs_invoice ON cdrs(invoice_id) WHERE invoice_id IS NOT NULL;
+
+-- migration: 12
+-- Itemised calls beside the PDF (issue 15, item 20): an invoice with more
+-- calls than `invoice.itemise_max_lines` prints a usage summary, and its
+-- calls go to `NUMBER-calls.csv` (`.csv.gz` when over 5 MB) written and
+-- recorded with its SHA-256 together with the PDF (NULL: no such file).
+ALTER TABLE invoices ADD COLUMN calls_path TEXT;
+ALTER TABLE invoices ADD COLUMN calls_sha256 TEXT;

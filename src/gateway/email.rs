@@ -86,6 +86,9 @@ pub struct InvoiceEmail {
     pub attachment_name: String,
     /// The invoice PDF.
     pub attachment: Vec<u8>,
+    /// The itemised calls beside a PDF that summarises them: file name
+    /// (`NUMBER-calls.csv` or `NUMBER-calls.csv.gz`) and bytes.
+    pub calls: Option<(String, Vec<u8>)>,
     /// Message-ID, with or without the angle brackets
     /// (`<INV-000123.1a2b@billrun.example>`); brackets are added if missing.
     pub message_id: String,
@@ -168,22 +171,29 @@ pub fn build_message(settings: &SmtpSettings, email: &InvoiceEmail) -> Result<Me
         format!("<{}>", email.message_id)
     };
     let pdf = ContentType::parse("application/pdf").expect("static content type");
+    let mut parts = MultiPart::mixed()
+        .multipart(MultiPart::alternative_plain_html(
+            email.text_body.clone(),
+            email.html_body.clone(),
+        ))
+        .singlepart(
+            Attachment::new(email.attachment_name.clone()).body(email.attachment.clone(), pdf),
+        );
+    if let Some((name, bytes)) = &email.calls {
+        let kind = if name.ends_with(".gz") {
+            "application/gzip"
+        } else {
+            "text/csv"
+        };
+        let kind = ContentType::parse(kind).expect("static content type");
+        parts = parts.singlepart(Attachment::new(name.clone()).body(bytes.clone(), kind));
+    }
     Message::builder()
         .from(from)
         .to(to)
         .subject(email.subject.clone())
         .message_id(Some(message_id))
-        .multipart(
-            MultiPart::mixed()
-                .multipart(MultiPart::alternative_plain_html(
-                    email.text_body.clone(),
-                    email.html_body.clone(),
-                ))
-                .singlepart(
-                    Attachment::new(email.attachment_name.clone())
-                        .body(email.attachment.clone(), pdf),
-                ),
-        )
+        .multipart(parts)
         .map_err(|e| EmailError::Build(e.to_string()))
 }
 
@@ -422,6 +432,7 @@ mod tests {
             html_body: format!("<p>Amount due: £12.30</p><p>Invoice {number}</p>"),
             attachment_name: format!("{number}.pdf"),
             attachment: pdf(seed),
+            calls: None,
             message_id: format!("{number}.1@billrun.test"),
         }
     }

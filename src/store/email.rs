@@ -49,6 +49,8 @@ pub struct Candidate {
     pub payment_method: String,
     pub message: String,
     pub pdf_path: Option<String>,
+    /// The itemised-calls file produced beside the PDF, if any.
+    pub calls_path: Option<String>,
     pub last: Option<Attempt>,
 }
 
@@ -167,7 +169,8 @@ pub fn states_for_run(conn: &Connection, run_id: i64) -> Result<HashMap<i64, Ema
 pub fn candidates(conn: &Connection, run_id: i64) -> Result<Vec<Candidate>> {
     let mut st = conn.prepare(
         "SELECT i.id, i.number, i.account, c.name, c.email, i.invoice_date, i.due_date,
-                i.currency, i.amount_due_minor, i.payment_method, i.message, i.pdf_path
+                i.currency, i.amount_due_minor, i.payment_method, i.message, i.pdf_path,
+                i.calls_path
          FROM invoices i JOIN customers c ON c.account = i.account
          WHERE i.run_id = ?1 AND i.delivery IN ('email', 'both')
          ORDER BY i.seq",
@@ -190,6 +193,7 @@ pub fn candidates(conn: &Connection, run_id: i64) -> Result<Vec<Candidate>> {
                 payment_method: r.get(9)?,
                 message: r.get(10)?,
                 pdf_path: r.get(11)?,
+                calls_path: r.get(12)?,
                 last: None,
             })
         })?
