@@ -947,6 +947,96 @@ mod tests {
         assert_eq!(next_number(&s), 14);
     }
 
+    /// `n` calls billed on invoice `invoice_id` (inserted directly).
+    fn bill_calls(s: &Store, invoice_id: i64, n: u32) {
+        s.conn
+            .execute_batch(&format!(
+                "INSERT OR IGNORE INTO carriers VALUES ('t', 'billrun', NULL, 'x');
+                 INSERT OR IGNORE INTO cdr_files (id, carrier, name, sha256, state, imported_at)
+                 VALUES (1, 't', 't.csv', 'x', 'processed', 'x');
+                 DELETE FROM cdrs;
+                 WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < {n})
+                 INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
+                                   state, billable, charge_minor, invoice_id)
+                 SELECT 1, i + 1, '01610000001', 1793520000 + i * 20, printf('447700%06d', i),
+                        i % 2, 5 + i % 1795, 1, 5 + i % 1795, 3 + i % 40, {invoice_id}
+                 FROM k;"
+            ))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_calls_file_over_the_limit_is_gzipped_and_the_same_calls_give_the_same_bytes() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let mut s = Store::memory().unwrap();
+        setup(&s);
+        let settings = store::settings::load(&s.conn).unwrap();
+        let opts = ProduceOptions { db: &db, run_id: 1 };
+        let r = produce(
+            &mut s,
+            &Actor::test(),
+            &opts,
+            &settings,
+            &clock(),
+            &NoProgress,
+        )
+        .unwrap();
+        let inv = invoices::by_number(&s.conn, "INV000007").unwrap();
+        let out = &r.pdf_dir;
+
+        // 3,000 calls: a CSV of about 200 KB, over a limit of 100 KB
+        // (5 MB in production: `itemised::GZIP_ABOVE_BYTES`).
+        const LIMIT: u64 = 100_000;
+        let write =
+            |s: &Store| calls_file::write_gzip_above(&s.conn, out, "INV000007", inv.id, LIMIT);
+        bill_calls(&s, inv.id, 3_000);
+        let big = write(&s).unwrap();
+        assert_eq!(big.name, "INV000007-calls.csv.gz");
+        assert!(!out.join("INV000007-calls.csv").exists());
+        let gz = std::fs::read(&big.path).unwrap();
+        assert!(gz.len() < 100_000, "{}", gz.len());
+        assert_eq!(big.sha256, hex::encode(Sha256::digest(&gz)));
+        let mut csv = String::new();
+        flate2::read::GzDecoder::new(gz.as_slice())
+            .read_to_string(&mut csv)
+            .unwrap();
+        assert!(csv.len() as u64 > LIMIT, "{}", csv.len());
+        assert_eq!(csv.lines().count(), 3_001);
+        assert!(
+            csv.starts_with("service,date,time,destination,"),
+            "{csv:.80}"
+        );
+        let again = write(&s).unwrap();
+        assert_eq!(again.sha256, big.sha256, "deterministic");
+        assert_eq!(std::fs::read(&again.path).unwrap(), gz);
+
+        // Fewer calls: a plain CSV, and the compressed one is gone.
+        bill_calls(&s, inv.id, 10);
+        let small = write(&s).unwrap();
+        assert_eq!(small.name, "INV000007-calls.csv");
+        assert!(!big.path.exists());
+        let text = std::fs::read_to_string(&small.path).unwrap();
+        assert_eq!(text.lines().count(), 11);
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("01610000001,2026-11-01,08:00:00,447700000000,"),
+            "{text}"
+        );
+        calls_file::remove_stale(out, "INV000007").unwrap();
+        assert!(!small.path.exists());
+        // No temporary file is left behind.
+        let names: Vec<String> = std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+    }
+
     #[test]
     fn refuses_a_run_that_is_not_requested() {
         let dir = tempfile::tempdir().unwrap();

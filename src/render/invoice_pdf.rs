@@ -1177,6 +1177,49 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_summarised_invoice_prints_the_usage_summary_and_the_note_not_the_calls() {
+        let doc = sample(50);
+        let summary = UsageSummary {
+            lines: vec![
+                SummaryLine {
+                    service: "01632 960001".into(),
+                    description: "Calls: UK mobile".into(),
+                    count: 29_000,
+                    quantity: "29000 calls, 412:03:10".into(),
+                    amount: dec!(2345.67),
+                },
+                SummaryLine {
+                    service: "01632 960001".into(),
+                    description: "Messages".into(),
+                    count: 1_000,
+                    quantity: "1000 messages".into(),
+                    amount: dec!(40.00),
+                },
+            ],
+            note: "Itemised calls: see INV-001234-calls.csv (30000 calls, attached).".into(),
+        };
+        let pdf = render_invoice_summarised(&doc, &summary, Fonts::shared().unwrap()).unwrap();
+        let text = text_of(&pdf);
+        for needle in [
+            "Usage summary",
+            "Itemised calls: see INV-001234-calls.csv",
+            "Calls: UK mobile",
+            "29000 calls, 412:03:10",
+            "2,345.67",
+            "1000 messages",
+            "30000 from 01632 960001",
+            "2,385.67",
+            "Charges by service",
+            "Page 1 of 1",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+        // The calls of the document are not printed.
+        assert!(!text.contains("0113 496 1000"), "{text}");
+        assert!(!text.contains("DURATION"), "{text}");
+    }
+
+    #[test]
     fn renders_a_small_pdf_with_a_subset_font() {
         let pdf = render_invoice(&sample(30), Fonts::shared().unwrap()).unwrap();
         assert!(pdf.starts_with(b"%PDF-"));

@@ -64,6 +64,17 @@ pub(super) fn write(
     number: &str,
     invoice_id: i64,
 ) -> Result<Written, String> {
+    write_gzip_above(conn, dir, number, invoice_id, itemised::GZIP_ABOVE_BYTES)
+}
+
+/// [`write`], compressing a CSV over `gzip_above` bytes.
+pub(super) fn write_gzip_above(
+    conn: &Connection,
+    dir: &Path,
+    number: &str,
+    invoice_id: i64,
+    gzip_above: u64,
+) -> Result<Written, String> {
     let csv_name = itemised::file_name(number, false);
     let csv_path = dir.join(&csv_name);
     let io = |what: &str, p: &Path, e: &dyn std::fmt::Display| {
@@ -89,7 +100,7 @@ pub(super) fn write(
         out.flush().map_err(|e| io("write", &csv_path, &e))?;
         (out.sha, out.bytes)
     };
-    if bytes <= itemised::GZIP_ABOVE_BYTES {
+    if bytes <= gzip_above {
         tmp.persist(&csv_path)
             .map_err(|e| io("rename a temporary file to", &csv_path, &e.error))?;
         remove_if_there(&dir.join(itemised::file_name(number, true)))
