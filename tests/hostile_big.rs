@@ -296,4 +296,27 @@ fn a_resume_recreates_a_deleted_calls_file_byte_identically() {
     std::fs::write(&calls_path, b"service\n").unwrap();
     e.ok(&["produce", "2026-11"]);
     assert_eq!(std::fs::read(&calls_path).unwrap(), csv_before);
+
+    // An email over 25 MB is refused for that invoice, saying why; nothing
+    // goes to the server. (A calls file of 24 MB: sparse, written at once.)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&calls_path)
+        .unwrap()
+        .set_len(24_000_000)
+        .unwrap();
+    let err = e.fails(5, &["email", "2026-11"]);
+    assert!(err.contains("1 invoices could not be emailed"), "{err}");
+    let reason: String = db(&e)
+        .query_row(
+            "SELECT reply FROM email_attempts ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        reason.contains(&format!("{number}-calls.csv (24.0 MB)")) && reason.contains("25.0 MB"),
+        "{reason}"
+    );
+    assert!(server.messages().is_empty());
 }

@@ -438,6 +438,26 @@ mod tests {
     }
 
     #[test]
+    fn the_itemised_calls_file_is_a_second_attachment() {
+        let s = settings(25, Security::None);
+        for (name, kind) in [
+            ("INV-000001-calls.csv", ("text", Some("csv"))),
+            ("INV-000001-calls.csv.gz", ("application", Some("gzip"))),
+        ] {
+            let mut e = invoice("INV-000001", "jane@example.com", 0);
+            e.calls = Some((name.into(), b"service,date\n".to_vec()));
+            let raw = write_eml(&build_message(&s, &e).unwrap());
+            let parsed = MessageParser::default().parse(&raw).unwrap();
+            assert_eq!(parsed.attachment_count(), 2);
+            let att = parsed.attachment(1).unwrap();
+            assert_eq!(att.attachment_name(), Some(name));
+            let ct = att.content_type().unwrap();
+            assert_eq!((ct.ctype(), ct.subtype()), kind);
+            assert_eq!(att.contents(), b"service,date\n");
+        }
+    }
+
+    #[test]
     fn builds_mixed_message_with_alternative_and_pdf() {
         let s = settings(25, Security::None);
         let msg = build_message(&s, &invoice("INV-000001", "jane@example.com", 0)).unwrap();
