@@ -220,6 +220,9 @@ fn a_big_account_gets_a_summary_in_its_pdf_and_its_calls_in_a_csv_beside_it_and_
         .unwrap();
     assert_eq!(recorded, sha256_hex(&csv_bytes));
 
+    let shown = e.json(&["invoices", "show", &number]);
+    assert_eq!(shown["calls_file"], calls_path.as_str());
+
     // The small invoice lists its calls and has no calls file.
     let (_, _, small_pdf, small_calls) = invoice(&e, "SML001");
     assert_eq!(small_calls, None);

@@ -28,6 +28,8 @@ pub struct Invoice {
     pub payment_method: String,
     pub pdf_path: Option<String>,
     pub pdf_sha256: Option<String>,
+    /// The itemised-calls file beside the PDF (`domain::itemised`), if any.
+    pub calls_path: Option<String>,
     /// Customer details at the time of reading.
     pub name: String,
     pub email: Option<String>,
@@ -41,7 +43,7 @@ const COLS: &str = "i.id, i.run_id, i.number, i.seq, i.account, i.invoice_date, 
     i.charges_ex_tax_minor, i.tax_minor, i.total_charges_minor, i.amount_due_minor,
     i.message, i.delivery, i.payment_method, i.pdf_path, i.pdf_sha256,
     c.name, c.email, c.address1, c.address2, c.town, c.region, c.postcode,
-    EXISTS (SELECT 1 FROM print_items p WHERE p.invoice_id = i.id)";
+    EXISTS (SELECT 1 FROM print_items p WHERE p.invoice_id = i.id), i.calls_path";
 
 fn date(r: &Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
     let s: String = r.get(i)?;
@@ -81,6 +83,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
         address,
         postcode: r.get::<_, Option<String>>(26)?.unwrap_or_default(),
         printed: r.get(27)?,
+        calls_path: r.get(28)?,
     })
 }
 
