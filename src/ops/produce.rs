@@ -22,6 +22,13 @@
 //!   kill or power cut at any moment leaves either no record (the PDF is
 //!   rendered again on resume, to the same bytes) or a complete file on
 //!   disk. When every PDF is recorded the run is `completed`.
+//! - An invoice with more calls than `invoice.itemise_max_lines` gets a
+//!   usage summary in its PDF, and its calls are streamed from the store
+//!   into `NUMBER-calls.csv` (`.csv.gz` over 5 MB) beside it by the calling
+//!   thread before the PDF is rendered (module `calls_file`); the file is made
+//!   durable and recorded with the PDF, and checked on resume like it.
+//!   Memory per invoice is bounded by the setting (at most 20,000 calls are
+//!   ever held), not by the account's calls.
 
 use super::{Clock, Progress};
 use crate::domain::invoice::{self, Issued, Numbering, Outcome};
