@@ -665,3 +665,11 @@ ALTER TABLE payments ADD COLUMN xero_type TEXT;
 ALTER TABLE invoices ADD COLUMN received_since_minor INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE invoices ADD COLUMN to_collect_minor INTEGER;  -- NULL: MAX(0, amount_due_minor)
 UPDATE invoices SET to_collect_minor = MAX(0, amount_due_minor);
+
+-- migration: 16
+-- Itemised calls beside the PDF (issue 15, item 20): an invoice with more
+-- calls than `invoice.itemise_max_lines` prints a usage summary, and its
+-- calls go to `NUMBER-calls.csv` (`.csv.gz` when over 5 MB) written and
+-- recorded with its SHA-256 together with the PDF (NULL: no such file).
+ALTER TABLE invoices ADD COLUMN calls_path TEXT;
+ALTER TABLE invoices ADD COLUMN calls_sha256 TEXT;

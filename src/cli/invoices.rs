@@ -57,6 +57,7 @@ pub fn invoice_json(store: &Store, inv: &invoices::Invoice) -> anyhow::Result<Va
         "delivery": inv.delivery,
         "payment_method": inv.payment_method,
         "pdf": inv.pdf_path,
+        "calls_file": inv.calls_path,
         "emailed": serde_json::to_value(email::state_for(&store.conn, inv.id)?)?,
         "printed": inv.printed,
         "collection": collect::latest_for_invoice(&store.conn, inv.id)?,

@@ -185,7 +185,8 @@ pub fn duration(seconds: u64) -> String {
     }
 }
 
-fn usage_description(call_type: &str, description: &str) -> String {
+/// "Calls: UK mobile", "Messages", "Data: Roaming": what a usage line is for.
+pub fn usage_description(call_type: &str, description: &str) -> String {
     let kind = match call_type {
         "voice" => "Calls",
         "sms" => "Messages",

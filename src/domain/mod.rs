@@ -12,6 +12,7 @@ pub mod cycles;
 pub mod fees;
 pub mod invoice;
 pub mod invoice_email;
+pub mod itemised;
 pub mod lifecycle;
 pub mod money;
 pub mod payfile;

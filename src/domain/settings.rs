@@ -18,6 +18,8 @@ pub enum Kind {
     Count,
     /// A whole number >= 1.
     Positive,
+    /// A whole number from 0 to the bound.
+    UpTo(u32),
     /// A decimal amount >= 0.
     Amount,
     /// A tax rate as a fraction, 0 <= r < 1 (0.20 for 20 %).
@@ -106,6 +108,12 @@ pub const KEYS: &[Key] = &[
         Some("0"),
         Amount,
         "totals below this are held over to the next run"
+    ),
+    key!(
+        "invoice.itemise_max_lines",
+        Some("2000"),
+        UpTo(crate::domain::itemised::MAX_ITEMISE_LINES),
+        "calls itemised in a PDF; above, a usage summary and NUMBER-calls.csv"
     ),
     key!(
         "tax.rate",
@@ -302,6 +310,10 @@ pub fn validate(name: &str, value: &str) -> Result<String, String> {
             .parse::<u32>()
             .map(|n| n.to_string())
             .or_else(|_| bad("expected a whole number >= 0")),
+        UpTo(max) => match v.parse::<u32>() {
+            Ok(n) if n <= max => Ok(n.to_string()),
+            _ => bad(&format!("expected a whole number from 0 to {max}")),
+        },
         Positive => match v.parse::<u64>() {
             Ok(n) if n >= 1 => Ok(n.to_string()),
             _ => bad("expected a whole number >= 1"),
@@ -393,6 +405,9 @@ pub struct InvoiceSettings {
     pub default_message: Option<String>,
     /// Totals below this are held over to the next run.
     pub min_amount: Decimal,
+    /// An invoice with more calls than this prints a usage summary and
+    /// puts its calls in `NUMBER-calls.csv` (`domain::itemised`).
+    pub itemise_max_lines: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -492,6 +507,11 @@ impl Settings {
                 due_days: num(req("invoice.due_days"), "invoice.due_days", &bad)?,
                 default_message: text("invoice.default_message"),
                 min_amount: dec("invoice.min_amount")?,
+                itemise_max_lines: num(
+                    req("invoice.itemise_max_lines"),
+                    "invoice.itemise_max_lines",
+                    &bad,
+                )?,
             },
             tax: Tax {
                 rate: dec("tax.rate")?,
@@ -606,6 +626,7 @@ mod tests {
     fn typed_settings_take_defaults_and_stored_values() {
         let d = Settings::defaults();
         assert_eq!(d.invoice.due_days, 14);
+        assert_eq!(d.invoice.itemise_max_lines, 2000);
         assert_eq!(d.tax.rate, Decimal::new(20, 2));
         assert_eq!(d.smtp.port, 587);
         assert_eq!(d.dd.sun, None);
@@ -669,5 +690,12 @@ mod tests {
         assert_eq!(validate("currency", "aud").unwrap(), "AUD");
         assert!(validate("dd.sun", "12345").is_err());
         assert!(validate("invoice.min_amount", "abc").is_err());
+        assert_eq!(validate("invoice.itemise_max_lines", "0").unwrap(), "0");
+        assert_eq!(
+            validate("invoice.itemise_max_lines", "20000").unwrap(),
+            "20000"
+        );
+        assert!(validate("invoice.itemise_max_lines", "20001").is_err());
+        assert!(validate("invoice.itemise_max_lines", "-1").is_err());
     }
 }

@@ -86,6 +86,9 @@ pub struct InvoiceEmail {
     pub attachment_name: String,
     /// The invoice PDF.
     pub attachment: Vec<u8>,
+    /// The itemised calls beside a PDF that summarises them: file name
+    /// (`NUMBER-calls.csv` or `NUMBER-calls.csv.gz`) and bytes.
+    pub calls: Option<(String, Vec<u8>)>,
     /// Message-ID, with or without the angle brackets
     /// (`<INV-000123.1a2b@billrun.example>`); brackets are added if missing.
     pub message_id: String,
@@ -203,6 +206,21 @@ pub fn build_message(settings: &SmtpSettings, email: &InvoiceEmail) -> Result<Me
     let attachment_name = header_text(&email.attachment_name);
     let pdf =
         ContentType::parse("application/pdf").map_err(|e| EmailError::Build(e.to_string()))?;
+    let mut parts = MultiPart::mixed()
+        .multipart(MultiPart::alternative_plain_html(
+            email.text_body.clone(),
+            email.html_body.clone(),
+        ))
+        .singlepart(Attachment::new(attachment_name).body(email.attachment.clone(), pdf));
+    if let Some((name, bytes)) = &email.calls {
+        let kind = if crate::domain::itemised::is_gzip(name) {
+            "application/gzip"
+        } else {
+            "text/csv"
+        };
+        let kind = ContentType::parse(kind).map_err(|e| EmailError::Build(e.to_string()))?;
+        parts = parts.singlepart(Attachment::new(header_text(name)).body(bytes.clone(), kind));
+    }
     // Backstop: the values above are clean, but a library panic on some
     // other input must still be a failure of this one message.
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -211,16 +229,7 @@ pub fn build_message(settings: &SmtpSettings, email: &InvoiceEmail) -> Result<Me
             .to(to)
             .subject(subject)
             .message_id(Some(message_id))
-            .multipart(
-                MultiPart::mixed()
-                    .multipart(MultiPart::alternative_plain_html(
-                        email.text_body.clone(),
-                        email.html_body.clone(),
-                    ))
-                    .singlepart(
-                        Attachment::new(attachment_name).body(email.attachment.clone(), pdf),
-                    ),
-            )
+            .multipart(parts)
     }));
     match built {
         Ok(Ok(m)) => Ok(m),
@@ -466,7 +475,28 @@ mod tests {
             html_body: format!("<p>Amount due: £12.30</p><p>Invoice {number}</p>"),
             attachment_name: format!("{number}.pdf"),
             attachment: pdf(seed),
+            calls: None,
             message_id: format!("{number}.1@billrun.test"),
+        }
+    }
+
+    #[test]
+    fn the_itemised_calls_file_is_a_second_attachment() {
+        let s = settings(25, Security::None);
+        for (name, kind) in [
+            ("INV-000001-calls.csv", ("text", Some("csv"))),
+            ("INV-000001-calls.csv.gz", ("application", Some("gzip"))),
+        ] {
+            let mut e = invoice("INV-000001", "jane@example.com", 0);
+            e.calls = Some((name.into(), b"service,date\n".to_vec()));
+            let raw = write_eml(&build_message(&s, &e).unwrap());
+            let parsed = MessageParser::default().parse(&raw).unwrap();
+            assert_eq!(parsed.attachment_count(), 2);
+            let att = parsed.attachment(1).unwrap();
+            assert_eq!(att.attachment_name(), Some(name));
+            let ct = att.content_type().unwrap();
+            assert_eq!((ct.ctype(), ct.subtype()), kind);
+            assert_eq!(att.contents(), b"service,date\n");
         }
     }
 

@@ -187,6 +187,7 @@ fn invoice_email(
         .as_deref()
         .ok_or_else(|| "the invoice has no PDF yet: run `billrun produce RUN`".to_string())?;
     let pdf = std::fs::read(pdf_path).map_err(|e| format!("cannot read PDF {pdf_path}: {e}"))?;
+    let calls = itemised_calls(c, pdf.len() as u64)?;
     let date = |d: &str| {
         d.parse::<chrono::NaiveDate>()
             .map_err(|e| format!("bad date {d}: {e}"))
@@ -214,8 +215,32 @@ fn invoice_email(
         html_body: composed.html,
         attachment_name: format!("{}.pdf", c.number),
         attachment: pdf,
+        calls,
         message_id: message_id.to_string(),
     })
+}
+
+/// The invoice's itemised-calls file (name, bytes) when it has one, checked
+/// with the PDF against the size mail servers accept.
+fn itemised_calls(
+    c: &Candidate,
+    pdf_len: u64,
+) -> std::result::Result<Option<(String, Vec<u8>)>, String> {
+    use crate::domain::itemised::check_email;
+    let Some(path) = c.calls_path.as_deref() else {
+        return check_email(&c.number, pdf_len, None).map(|()| None);
+    };
+    let name = Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read itemised calls {path}: {e}"))?
+        .len();
+    check_email(&c.number, pdf_len, Some((&name, len)))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read itemised calls {path}: {e}"))?;
+    Ok(Some((name, bytes)))
 }
 
 const NO_ADDRESS: &str =

@@ -22,16 +22,26 @@
 //!   kill or power cut at any moment leaves either no record (the PDF is
 //!   rendered again on resume, to the same bytes) or a complete file on
 //!   disk. When every PDF is recorded the run is `completed`.
+//! - An invoice with more calls than `invoice.itemise_max_lines` gets a
+//!   usage summary in its PDF, and its calls are streamed from the store
+//!   into `NUMBER-calls.csv` (`.csv.gz` over 5 MB) beside it by the calling
+//!   thread before the PDF is rendered (module `calls_file`); the file is made
+//!   durable and recorded with the PDF, and checked on resume like it.
+//!   Memory per invoice is bounded by the setting (at most 20,000 calls are
+//!   ever held), not by the account's calls.
 
 use super::{Clock, Progress};
 use crate::domain::invoice::{self, Issued, Numbering, Outcome};
+use crate::domain::itemised;
 use crate::domain::lifecycle::{RunStatus, Transition};
 use crate::domain::settings::Settings;
 use crate::error::{Result, bad_input, external, precondition};
 use crate::render::document::{self, Letterhead};
-use crate::render::invoice_pdf::{Fonts, InvoiceDoc, render_invoice};
+use crate::render::invoice_pdf::{
+    Fonts, InvoiceDoc, UsageSummary, render_invoice, render_invoice_summarised,
+};
 use crate::store::audit::{self, Actor};
-use crate::store::production::{self, NewInvoice};
+use crate::store::production::{self, NewInvoice, Recorded};
 use crate::store::runs::{self, Run};
 use crate::store::{self, Store, billing, charges, fees, invoices, payments};
 use crate::whole_file;
@@ -40,6 +50,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
+
+mod calls_file;
 
 /// What to produce.
 #[derive(Debug, Clone, Copy)]
@@ -110,12 +122,57 @@ pub fn letterhead(s: &Settings) -> Letterhead {
     )
 }
 
-/// The document of one stored invoice.
-pub fn load_doc(conn: &Connection, head: &Letterhead, id: i64) -> Result<InvoiceDoc> {
-    let inv = issued(invoices::get(conn, id)?);
+/// What a worker renders for one invoice.
+struct Job {
+    id: i64,
+    number: String,
+    doc: InvoiceDoc,
+    /// Set when the invoice's calls are in a file beside the PDF: the
+    /// summary printed instead, and the file (written already).
+    itemised: Option<(UsageSummary, calls_file::Written)>,
+}
+
+/// Load one stored invoice to render. An invoice with at most `max_lines`
+/// calls gets them in its document; above, its calls are streamed into
+/// `NUMBER-calls.csv` in `dir` now and its document gets a usage summary.
+/// The outer error is the database's; the inner one, writing the file.
+fn load_job(
+    conn: &Connection,
+    head: &Letterhead,
+    dir: &Path,
+    max_lines: u32,
+    id: i64,
+    number: &str,
+) -> Result<std::result::Result<Job, String>> {
+    let stored = invoices::get(conn, id)?;
+    let by_email = matches!(stored.delivery.as_str(), "email" | "both");
+    let inv = issued(stored);
     let lines = invoices::lines(conn, id)?;
-    let calls = invoices::calls(conn, id)?;
-    Ok(document::document(head, &inv, &lines, &calls))
+    let count = invoices::call_count(conn, id)?;
+    let job = |doc, itemised| Job {
+        id,
+        number: number.to_owned(),
+        doc,
+        itemised,
+    };
+    if itemised::in_pdf(count, max_lines) {
+        if let Err(e) = calls_file::remove_stale(dir, number) {
+            return Ok(Err(e));
+        }
+        let calls = invoices::calls(conn, id)?;
+        return Ok(Ok(job(
+            document::document(head, &inv, &lines, &calls),
+            None,
+        )));
+    }
+    let file = match calls_file::write(conn, dir, number, id) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(e)),
+    };
+    let note = itemised::note(&file.name, count, by_email);
+    let summary = document::usage_summary(&invoices::usage_summary(conn, id)?, note);
+    let doc = document::document(head, &inv, &lines, &[]);
+    Ok(Ok(job(doc, Some((summary, file)))))
 }
 
 /// A stored invoice as its document prints it.
@@ -373,15 +430,15 @@ fn create_invoices(
     Ok(created)
 }
 
-/// On resume: forget every recorded PDF whose file is missing or does not
-/// have the recorded SHA-256, so it is rendered again. Returns how many.
+/// On resume: forget every recorded PDF whose file — or whose itemised-calls
+/// file — is missing or does not have the recorded SHA-256, so both are
+/// rendered again (to the same bytes). Returns how many.
 fn check_recorded(store: &mut Store, run_id: i64) -> Result<usize> {
+    let intact = |r: &Recorded| calls_file::sha256_of(&r.path).is_some_and(|h| h == r.sha256);
     let bad: Vec<i64> = production::recorded_pdfs(&store.conn, run_id)?
         .into_iter()
-        .filter(|(_, path, sha)| {
-            std::fs::read(path).map_or(true, |b| hex::encode(Sha256::digest(&b)) != *sha)
-        })
-        .map(|(id, _, _)| id)
+        .filter(|f| !intact(&f.pdf) || f.calls.as_ref().is_some_and(|c| !intact(c)))
+        .map(|f| f.invoice_id)
         .collect();
     if !bad.is_empty() {
         let tx = store.write()?;
@@ -412,8 +469,16 @@ impl Production {
         let missing = production::missing_pdfs(&store.conn, run.id)?;
         // Under the lock no other producer writes here: a temporary file of a
         // PDF still to render is what a killed producer left mid-write.
-        let to_render: std::collections::HashSet<String> =
-            missing.iter().map(|(_, n)| format!("{n}.pdf")).collect();
+        let to_render: std::collections::HashSet<String> = missing
+            .iter()
+            .flat_map(|(_, n)| {
+                [
+                    format!("{n}.pdf"),
+                    itemised::file_name(n, false),
+                    itemised::file_name(n, true),
+                ]
+            })
+            .collect();
         whole_file::remove_leftovers(&dir, |n| to_render.contains(n), None).map_err(|e| {
             external(format!(
                 "cannot clear {} of temporary files: {e}",
@@ -468,7 +533,9 @@ fn make_durable(dir_fd: &std::fs::File, written: &[Done]) -> std::io::Result<()>
     #[cfg(not(target_os = "linux"))]
     {
         for w in written {
-            std::fs::File::open(&w.path)?.sync_all()?;
+            for r in std::iter::once(&w.pdf).chain(&w.calls) {
+                std::fs::File::open(&r.path)?.sync_all()?;
+            }
         }
         // A directory can be synced on Unix; std offers no way to on
         // Windows, so there only the files are synced.
@@ -488,8 +555,9 @@ const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 struct Done {
     id: i64,
-    path: PathBuf,
-    sha256: String,
+    pdf: Recorded,
+    /// The itemised-calls file written with the PDF, if any.
+    calls: Option<Recorded>,
 }
 
 /// Render, write, sync and record the PDFs of `missing` (id, number);
@@ -508,7 +576,8 @@ fn render_all(
     let fonts =
         Fonts::shared().map_err(|e| external(format!("loading the embedded invoice font: {e}")))?;
     progress.start("PDFs", Some(missing.len() as u64));
-    let result = render_with(store, &head, fonts, dir, missing, progress);
+    let max_lines = settings.invoice.itemise_max_lines;
+    let result = render_with(store, &head, fonts, dir, max_lines, missing, progress);
     progress.finish();
     result
 }
@@ -518,6 +587,7 @@ fn render_with(
     head: &Letterhead,
     fonts: &'static Fonts,
     dir: &Path,
+    max_lines: u32,
     missing: &[(i64, String)],
     progress: &dyn Progress,
 ) -> Result<usize> {
@@ -525,7 +595,7 @@ fn render_with(
     let dir_fd = std::fs::File::open(dir)
         .map_err(|e| external(format!("cannot open {}: {e}", dir.display())))?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (job_tx, job_rx) = mpsc::sync_channel::<(i64, String, InvoiceDoc)>(workers * 8);
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers * 8);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Result<Done, String>>();
     let mut recorded = 0usize;
@@ -536,19 +606,8 @@ fn render_with(
             s.spawn(move || {
                 loop {
                     let job = rx.lock().expect("job queue").recv();
-                    let Ok((id, number, doc)) = job else { break };
-                    let out = render_invoice(&doc, fonts)
-                        .map_err(|e| format!("invoice {number}: {e}"))
-                        .and_then(|bytes| {
-                            let path = dir.join(format!("{number}.pdf"));
-                            whole_file::write(&path, &bytes, whole_file::Sync::Later)
-                                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                            Ok(Done {
-                                id,
-                                path,
-                                sha256: hex::encode(Sha256::digest(&bytes)),
-                            })
-                        });
+                    let Ok(job) = job else { break };
+                    let out = render_job(job, fonts, dir, max_lines);
                     if tx.send(out).is_err() {
                         break;
                     }
@@ -598,7 +657,7 @@ fn render_with(
             };
             let tx = store.write()?;
             for d in &batch {
-                production::record_pdf(&tx, d.id, &d.path.to_string_lossy(), &d.sha256)?;
+                production::record_pdf(&tx, d.id, &d.pdf, d.calls.as_ref())?;
             }
             tx.commit()?;
             recorded += batch.len();
@@ -625,8 +684,14 @@ fn render_with(
                 }
             };
         for (id, number) in missing {
-            let doc = load_doc(&store.conn, head, *id)?;
-            job_tx.send((*id, number.clone(), doc)).ok();
+            match load_job(&store.conn, head, dir, max_lines, *id, number)? {
+                Ok(job) => {
+                    job_tx.send(job).ok();
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
             while let Ok(m) = done_rx.try_recv() {
                 collect(m, &mut pending, &mut failure);
             }
@@ -653,6 +718,55 @@ fn render_with(
         }
     })?;
     Ok(recorded)
+}
+
+/// Render one invoice's PDF, check its size and write it beside its
+/// itemised-calls file, if any (removed again if the PDF is refused).
+fn render_job(
+    job: Job,
+    fonts: &Fonts,
+    dir: &Path,
+    max_lines: u32,
+) -> std::result::Result<Done, String> {
+    let Job {
+        id,
+        number,
+        doc,
+        itemised,
+    } = job;
+    let rendered = match &itemised {
+        Some((summary, _)) => render_invoice_summarised(&doc, summary, fonts),
+        None => render_invoice(&doc, fonts),
+    };
+    let written = rendered
+        .map_err(|e| format!("invoice {number}: {e}"))
+        .and_then(|bytes| {
+            itemised::check_pdf(&number, bytes.len() as u64, max_lines)?;
+            let path = dir.join(format!("{number}.pdf"));
+            whole_file::write(&path, &bytes, whole_file::Sync::Later)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(Recorded {
+                path: path.to_string_lossy().into_owned(),
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            })
+        });
+    let calls = itemised.map(|(_, f)| f);
+    match written {
+        Ok(pdf) => Ok(Done {
+            id,
+            pdf,
+            calls: calls.map(|f| Recorded {
+                path: f.path.to_string_lossy().into_owned(),
+                sha256: f.sha256,
+            }),
+        }),
+        Err(e) => {
+            if let Some(f) = calls {
+                let _ = std::fs::remove_file(&f.path);
+            }
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -857,6 +971,96 @@ mod tests {
             ["INV000010", "INV000011", "INV000012", "INV000013"]
         );
         assert_eq!(next_number(&s), 14);
+    }
+
+    /// `n` calls billed on invoice `invoice_id` (inserted directly).
+    fn bill_calls(s: &Store, invoice_id: i64, n: u32) {
+        s.conn
+            .execute_batch(&format!(
+                "INSERT OR IGNORE INTO carriers VALUES ('t', 'billrun', NULL, 'x');
+                 INSERT OR IGNORE INTO cdr_files (id, carrier, name, sha256, state, imported_at)
+                 VALUES (1, 't', 't.csv', 'x', 'processed', 'x');
+                 DELETE FROM cdrs;
+                 WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < {n})
+                 INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
+                                   state, billable, charge_minor, invoice_id)
+                 SELECT 1, i + 1, '01610000001', 1793520000 + i * 20, printf('447700%06d', i),
+                        i % 2, 5 + i % 1795, 1, 5 + i % 1795, 3 + i % 40, {invoice_id}
+                 FROM k;"
+            ))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_calls_file_over_the_limit_is_gzipped_and_the_same_calls_give_the_same_bytes() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let mut s = Store::memory().unwrap();
+        setup(&s);
+        let settings = store::settings::load(&s.conn).unwrap();
+        let opts = ProduceOptions { db: &db, run_id: 1 };
+        let r = produce(
+            &mut s,
+            &Actor::test(),
+            &opts,
+            &settings,
+            &clock(),
+            &NoProgress,
+        )
+        .unwrap();
+        let inv = invoices::by_number(&s.conn, "INV000007").unwrap();
+        let out = &r.pdf_dir;
+
+        // 3,000 calls: a CSV of about 200 KB, over a limit of 100 KB
+        // (5 MB in production: `itemised::GZIP_ABOVE_BYTES`).
+        const LIMIT: u64 = 100_000;
+        let write =
+            |s: &Store| calls_file::write_gzip_above(&s.conn, out, "INV000007", inv.id, LIMIT);
+        bill_calls(&s, inv.id, 3_000);
+        let big = write(&s).unwrap();
+        assert_eq!(big.name, "INV000007-calls.csv.gz");
+        assert!(!out.join("INV000007-calls.csv").exists());
+        let gz = std::fs::read(&big.path).unwrap();
+        assert!(gz.len() < 100_000, "{}", gz.len());
+        assert_eq!(big.sha256, hex::encode(Sha256::digest(&gz)));
+        let mut csv = String::new();
+        flate2::read::GzDecoder::new(gz.as_slice())
+            .read_to_string(&mut csv)
+            .unwrap();
+        assert!(csv.len() as u64 > LIMIT, "{}", csv.len());
+        assert_eq!(csv.lines().count(), 3_001);
+        assert!(
+            csv.starts_with("service,date,time,destination,"),
+            "{csv:.80}"
+        );
+        let again = write(&s).unwrap();
+        assert_eq!(again.sha256, big.sha256, "deterministic");
+        assert_eq!(std::fs::read(&again.path).unwrap(), gz);
+
+        // Fewer calls: a plain CSV, and the compressed one is gone.
+        bill_calls(&s, inv.id, 10);
+        let small = write(&s).unwrap();
+        assert_eq!(small.name, "INV000007-calls.csv");
+        assert!(!big.path.exists());
+        let text = std::fs::read_to_string(&small.path).unwrap();
+        assert_eq!(text.lines().count(), 11);
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("01610000001,2026-11-01,08:00:00,447700000000,"),
+            "{text}"
+        );
+        calls_file::remove_stale(out, "INV000007").unwrap();
+        assert!(!small.path.exists());
+        // No temporary file is left behind.
+        let names: Vec<String> = std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
     }
 
     #[test]

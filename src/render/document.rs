@@ -1,10 +1,12 @@
 //! From an issued invoice (domain values) to the values the PDF prints.
 
 use super::invoice_pdf::{
-    CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc, InvoiceSummary, money_text,
+    CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc, InvoiceSummary, SummaryLine,
+    UsageSummary, money_text,
 };
-use crate::domain::invoice::{self, Call, Issued, IssuedLine, PaymentTerms};
-use crate::domain::invoice::{duration, usage_quantity};
+use crate::domain::invoice::{self, Call, Issued, IssuedLine, PaymentTerms, UsageGroup};
+use crate::domain::invoice::{usage_description, usage_quantity};
+pub use crate::domain::itemised::call_quantity;
 use crate::domain::money::from_minor;
 use rust_decimal::Decimal;
 
@@ -75,17 +77,6 @@ pub fn payment_text(inv: &Issued) -> String {
     )
 }
 
-pub fn call_quantity(c: &Call) -> String {
-    match c.call_type.as_str() {
-        "voice" => duration(c.units.max(0) as u64),
-        "sms" => usage_quantity("sms", 1, c.units.max(0) as u64),
-        _ => {
-            let kb = (c.units.max(0) as u64).div_ceil(1024);
-            format!("{kb} KB")
-        }
-    }
-}
-
 pub fn document(
     head: &Letterhead,
     inv: &Issued,
@@ -138,5 +129,24 @@ pub fn document(
             .collect(),
         payment_text: payment_text(inv),
         message: Some(inv.message.clone()).filter(|m| !m.is_empty()),
+    }
+}
+
+/// The usage summary printed instead of the itemised calls, from the
+/// invoice's calls grouped as its usage lines are, and the note naming the
+/// file that has them.
+pub fn usage_summary(groups: &[UsageGroup], note: String) -> UsageSummary {
+    UsageSummary {
+        lines: groups
+            .iter()
+            .map(|g| SummaryLine {
+                service: g.service.clone(),
+                description: usage_description(&g.call_type, &g.description),
+                count: g.count,
+                quantity: usage_quantity(&g.call_type, g.count, g.units),
+                amount: from_minor(g.amount_minor),
+            })
+            .collect(),
+        note,
     }
 }

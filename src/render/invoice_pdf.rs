@@ -4,7 +4,9 @@
 //! DL window envelope), the invoice number and dates, the account summary box,
 //! the payment text and the invoice message, then the charges grouped by
 //! service. The itemised calls follow and flow over as many pages as needed,
-//! the table header repeated on each. Every page ends with "Page N of M".
+//! the table header repeated on each — or, for an invoice whose calls are in
+//! a file beside it ([`render_invoice_summarised`]), a usage summary and a
+//! note naming the file. Every page ends with "Page N of M".
 //!
 //! Coordinates are PDF points (1/72 inch) from the bottom-left corner; `f32`
 //! is fine for positions. Amounts stay `Decimal` until formatted.
@@ -105,6 +107,32 @@ pub struct CallLine {
     pub duration_or_quantity: String,
     /// Amount charged before tax.
     pub amount: Decimal,
+}
+
+/// One line of the usage summary printed instead of the itemised calls when
+/// an invoice has too many (`domain::itemised`): the calls of one service,
+/// call type and destination description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryLine {
+    /// Service the calls were made from.
+    pub service: String,
+    /// What they are: "Calls: UK mobile", "Messages", "Data".
+    pub description: String,
+    /// How many calls (messages, sessions).
+    pub count: u64,
+    /// Quantity as printed ("42 calls, 1:12:05", "40 messages").
+    pub quantity: String,
+    /// Amount before tax.
+    pub amount: Decimal,
+}
+
+/// The usage summary and the note naming the file with the itemised calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageSummary {
+    /// Grouped by `service` when printed.
+    pub lines: Vec<SummaryLine>,
+    /// "Itemised calls: see INV000123-calls.csv (…)".
+    pub note: String,
 }
 
 /// Everything printed on one invoice.
@@ -536,6 +564,24 @@ fn group_by_service<'t, T>(
 /// whatever it prints. The output is deterministic: the same `doc` gives the
 /// same bytes.
 pub fn render_invoice(doc: &InvoiceDoc, fonts: &Fonts) -> Result<Vec<u8>, PdfError> {
+    render(doc, None, fonts)
+}
+
+/// Render one invoice whose calls are in a file beside it: `summary` is
+/// printed where the itemised calls would be (and `doc.calls` is ignored).
+pub fn render_invoice_summarised(
+    doc: &InvoiceDoc,
+    summary: &UsageSummary,
+    fonts: &Fonts,
+) -> Result<Vec<u8>, PdfError> {
+    render(doc, Some(summary), fonts)
+}
+
+fn render(
+    doc: &InvoiceDoc,
+    summary: Option<&UsageSummary>,
+    fonts: &Fonts,
+) -> Result<Vec<u8>, PdfError> {
     let mut w = Writer {
         fonts,
         doc,
@@ -546,7 +592,10 @@ pub fn render_invoice(doc: &InvoiceDoc, fonts: &Fonts) -> Result<Vec<u8>, PdfErr
     };
     first_page_top(&mut w);
     charges(&mut w);
-    calls(&mut w);
+    match summary {
+        Some(sum) => usage_summary(&mut w, sum),
+        None => calls(&mut w),
+    }
     let last = std::mem::take(&mut w.ops);
     w.pages.push(last);
     w.footers();
@@ -814,6 +863,70 @@ fn service_band(w: &mut Writer, service: &str, continued: bool) {
     w.y -= CHG_ROW + 2.0;
 }
 
+/// Usage-summary columns: left edge, right edges.
+const SUM_DESC: f32 = LEFT + 4.0;
+const SUM_COUNT_R: f32 = RIGHT - 200.0;
+const SUM_QTY_R: f32 = RIGHT - 90.0;
+const SUM_AMOUNT_R: f32 = RIGHT - 4.0;
+
+/// The usage summary and the note naming the itemised-calls file, printed
+/// instead of the itemised calls.
+fn usage_summary(w: &mut Writer, sum: &UsageSummary) {
+    let sym = w.doc.currency_symbol.clone();
+    w.need(120.0);
+    heading(w, "Usage summary");
+    for line in w.wrap(&sum.note, BODY_BOLD, RIGHT - LEFT) {
+        w.need(12.0);
+        w.text(LEFT, w.y, BODY_BOLD, &line);
+        w.y -= 12.0;
+    }
+    w.y -= 8.0;
+    if sum.lines.is_empty() {
+        return;
+    }
+    let head = |w: &mut Writer| {
+        w.text(SUM_DESC, w.y, TABLE_HEAD, "DESCRIPTION");
+        w.text_right(SUM_COUNT_R, w.y, TABLE_HEAD, "COUNT");
+        w.text_right(SUM_QTY_R, w.y, TABLE_HEAD, "QUANTITY");
+        let a = format!("AMOUNT ({sym})");
+        w.text_right(SUM_AMOUNT_R, w.y, TABLE_HEAD, &a);
+        w.y -= CHG_ROW;
+    };
+    head(w);
+    for (service, lines) in group_by_service(&sum.lines, |l| &l.service) {
+        if w.need(CHG_ROW * 3.0) {
+            head(w);
+        }
+        service_band(w, service, false);
+        let (mut count, mut total) = (0u64, Decimal::ZERO);
+        for line in lines {
+            if w.need(CHG_ROW * 2.0) {
+                head(w);
+                service_band(w, service, true);
+            }
+            w.text_fit(
+                SUM_DESC,
+                w.y,
+                BODY,
+                &line.description,
+                SUM_COUNT_R - SUM_DESC - 60.0,
+            );
+            w.text_right(SUM_COUNT_R, w.y, BODY, &line.count.to_string());
+            w.text_right(SUM_QTY_R, w.y, BODY, &line.quantity);
+            w.text_right(SUM_AMOUNT_R, w.y, BODY, &amount(line.amount));
+            count += line.count;
+            total += line.amount;
+            w.y -= CHG_ROW;
+        }
+        w.need(CHG_ROW + 4.0);
+        w.hline(SUM_AMOUNT_R - 70.0, SUM_AMOUNT_R, w.y + 9.0, 0.4, RULE);
+        let label = format!("{count} from {service}");
+        w.text_right(SUM_QTY_R, w.y, BODY_BOLD, &label);
+        w.text_right(SUM_AMOUNT_R, w.y, BODY_BOLD, &amount(total));
+        w.y -= CHG_ROW + 4.0;
+    }
+}
+
 /// The itemised calls table, flowing over as many pages as needed.
 fn calls(w: &mut Writer) {
     let doc = w.doc;
@@ -1065,6 +1178,49 @@ pub(crate) mod tests {
         assert!(text.contains("€1,254.80"));
         assert!(text.contains("0113 496 1399"), "last call missing");
         assert!(text.contains("(continued)"));
+    }
+
+    #[test]
+    fn a_summarised_invoice_prints_the_usage_summary_and_the_note_not_the_calls() {
+        let doc = sample(50);
+        let summary = UsageSummary {
+            lines: vec![
+                SummaryLine {
+                    service: "01632 960001".into(),
+                    description: "Calls: UK mobile".into(),
+                    count: 29_000,
+                    quantity: "29000 calls, 412:03:10".into(),
+                    amount: dec!(2345.67),
+                },
+                SummaryLine {
+                    service: "01632 960001".into(),
+                    description: "Messages".into(),
+                    count: 1_000,
+                    quantity: "1000 messages".into(),
+                    amount: dec!(40.00),
+                },
+            ],
+            note: "Itemised calls: see INV-001234-calls.csv (30000 calls, attached).".into(),
+        };
+        let pdf = render_invoice_summarised(&doc, &summary, Fonts::shared().unwrap()).unwrap();
+        let text = text_of(&pdf);
+        for needle in [
+            "Usage summary",
+            "Itemised calls: see INV-001234-calls.csv",
+            "Calls: UK mobile",
+            "29000 calls, 412:03:10",
+            "2,345.67",
+            "1000 messages",
+            "30000 from 01632 960001",
+            "2,385.67",
+            "Charges by service",
+            "Page 1 of 1",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+        // The calls of the document are not printed.
+        assert!(!text.contains("0113 496 1000"), "{text}");
+        assert!(!text.contains("DURATION"), "{text}");
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct Candidate {
     pub payment_method: String,
     pub message: String,
     pub pdf_path: Option<String>,
+    /// The itemised-calls file produced beside the PDF, if any.
+    pub calls_path: Option<String>,
     pub last: Option<Attempt>,
 }
 
@@ -176,7 +178,8 @@ pub fn candidates(conn: &Connection, run_id: i64) -> Result<Vec<Candidate>> {
         "SELECT i.id, i.number, i.account, c.name, c.email, i.invoice_date, i.due_date,
                 i.currency, i.amount_due_minor, i.payment_method, i.message, i.pdf_path,
                 i.cutoff_date, i.received_since_minor,
-                COALESCE(i.to_collect_minor, MAX(0, i.amount_due_minor))
+                COALESCE(i.to_collect_minor, MAX(0, i.amount_due_minor)),
+                i.calls_path
          FROM invoices i JOIN customers c ON c.account = i.account
          WHERE i.run_id = ?1 AND i.delivery IN ('email', 'both')
          ORDER BY i.seq",
@@ -201,6 +204,7 @@ pub fn candidates(conn: &Connection, run_id: i64) -> Result<Vec<Candidate>> {
                 cutoff_date: r.get(12)?,
                 received_since_minor: r.get(13)?,
                 to_collect_minor: r.get(14)?,
+                calls_path: r.get(15)?,
                 last: None,
             })
         })?

@@ -1,7 +1,7 @@
 //! Produced invoices: the read model for listings, `invoices show`, PDFs,
 //! the post-billing report and print bundles.
 
-pub use crate::domain::invoice::{Call, IssuedLine as Line};
+pub use crate::domain::invoice::{Call, IssuedLine as Line, UsageGroup};
 use crate::error::{Result, bad_input};
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -31,10 +31,13 @@ pub struct Invoice {
     pub delivery: String,
     pub payment_method: String,
     pub pdf_path: Option<String>,
+    /// The recorded SHA-256 of the PDF (production checks it on resume).
+    #[cfg(test)]
     pub pdf_sha256: Option<String>,
+    /// The itemised-calls file beside the PDF (`domain::itemised`), if any.
+    pub calls_path: Option<String>,
     /// Customer details at the time of reading.
     pub name: String,
-    pub email: Option<String>,
     pub address: Vec<String>,
     pub postcode: String,
     pub printed: bool,
@@ -46,7 +49,8 @@ const COLS: &str = "i.id, i.run_id, i.number, i.seq, i.account, i.invoice_date, 
     i.message, i.delivery, i.payment_method, i.pdf_path, i.pdf_sha256,
     c.name, c.email, c.address1, c.address2, c.town, c.region, c.postcode,
     EXISTS (SELECT 1 FROM print_items p WHERE p.invoice_id = i.id),
-    i.received_since_minor, COALESCE(i.to_collect_minor, MAX(0, i.amount_due_minor))";
+    i.received_since_minor, COALESCE(i.to_collect_minor, MAX(0, i.amount_due_minor)),
+    i.calls_path";
 
 fn date(r: &Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
     let s: String = r.get(i)?;
@@ -80,14 +84,15 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
         delivery: r.get(16)?,
         payment_method: r.get(17)?,
         pdf_path: r.get(18)?,
+        #[cfg(test)]
         pdf_sha256: r.get(19)?,
         name: r.get(20)?,
-        email: r.get::<_, Option<String>>(21)?.filter(|e| !e.is_empty()),
         address,
         postcode: r.get::<_, Option<String>>(26)?.unwrap_or_default(),
         printed: r.get(27)?,
         received_since_minor: r.get(28)?,
         to_collect_minor: r.get(29)?,
+        calls_path: r.get(30)?,
     })
 }
 
@@ -140,25 +145,77 @@ pub fn lines(conn: &Connection, invoice_id: i64) -> Result<Vec<Line>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The itemised usage an invoice billed, by service and time.
+/// The itemised usage an invoice billed, by service and time (for an
+/// invoice whose calls are printed: at most `invoice.itemise_max_lines`).
 pub fn calls(conn: &Connection, invoice_id: i64) -> Result<Vec<Call>> {
+    let mut out = Vec::new();
+    each_call(conn, invoice_id, |c| {
+        out.push(c);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// How many calls an invoice billed.
+pub fn call_count(conn: &Connection, invoice_id: i64) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM cdrs WHERE invoice_id = ?1")?
+        .query_row([invoice_id], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+/// Hand `f` each call an invoice billed, by service and time, one row at a
+/// time: memory does not grow with the number of calls (SQLite sorts a
+/// large result in temporary files). Returns how many there were.
+pub fn each_call(
+    conn: &Connection,
+    invoice_id: i64,
+    mut f: impl FnMut(Call) -> Result<()>,
+) -> Result<u64> {
     let mut st = conn.prepare_cached(
         "SELECT c.service, c.start, c.destination, COALESCE(r.description, ''), c.call_type,
                 c.units, c.charge_minor
          FROM cdrs c LEFT JOIN rates r ON r.id = c.rate_id
          WHERE c.invoice_id = ?1 ORDER BY c.service, c.start, c.id",
     )?;
-    let rows = st.query_map([invoice_id], |r| {
+    let mut rows = st.query([invoice_id])?;
+    let mut n = 0u64;
+    while let Some(r) = rows.next()? {
         let start: i64 = r.get(1)?;
-        Ok(Call {
+        f(Call {
             service: r.get(0)?,
             start: crate::domain::cdrs::from_start_secs(start)
-                .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(1, start))?,
+                .ok_or(rusqlite::Error::IntegralValueOutOfRange(1, start))?,
             destination: r.get(2)?,
             description: r.get(3)?,
             call_type: super::cdrs::code::call_type_name(r.get(4)?, 4)?,
             units: r.get(5)?,
-            charge_minor: r.get(6)?,
+            charge_minor: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
+        })?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// An invoice's calls summed per service, call type and destination
+/// description: the groups its usage lines were made of.
+pub fn usage_summary(conn: &Connection, invoice_id: i64) -> Result<Vec<UsageGroup>> {
+    let mut st = conn.prepare_cached(
+        "SELECT c.service, c.call_type, COALESCE(r.description, ''), COUNT(*),
+                SUM(c.units), SUM(c.charge_minor)
+         FROM cdrs c LEFT JOIN rates r ON r.id = c.rate_id
+         WHERE c.invoice_id = ?1
+         GROUP BY c.service, c.call_type, COALESCE(r.description, '')
+         ORDER BY c.service, c.call_type, COALESCE(r.description, '')",
+    )?;
+    let rows = st.query_map([invoice_id], |r| {
+        Ok(UsageGroup {
+            service: r.get(0)?,
+            call_type: super::cdrs::code::call_type_name(r.get(1)?, 1)?,
+            description: r.get(2)?,
+            count: r.get::<_, i64>(3)?.max(0) as u64,
+            units: r.get::<_, i64>(4)?.max(0) as u64,
+            amount_minor: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

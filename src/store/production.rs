@@ -192,31 +192,74 @@ pub fn missing_pdfs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, String)>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// PDFs recorded for a run: (invoice id, path, sha256).
-pub fn recorded_pdfs(conn: &Connection, run_id: i64) -> Result<Vec<(i64, String, String)>> {
+/// A recorded file: its path and SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// The files recorded for one invoice: its PDF and, when its calls are in a
+/// file beside it, that file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedFiles {
+    pub invoice_id: i64,
+    pub pdf: Recorded,
+    pub calls: Option<Recorded>,
+}
+
+/// The files recorded for a run's invoices.
+pub fn recorded_pdfs(conn: &Connection, run_id: i64) -> Result<Vec<RecordedFiles>> {
     let mut st = conn.prepare(
-        "SELECT id, pdf_path, COALESCE(pdf_sha256, '') FROM invoices
-         WHERE run_id = ?1 AND pdf_path IS NOT NULL ORDER BY seq",
+        "SELECT id, pdf_path, COALESCE(pdf_sha256, ''), calls_path, COALESCE(calls_sha256, '')
+         FROM invoices WHERE run_id = ?1 AND pdf_path IS NOT NULL ORDER BY seq",
     )?;
-    let rows = st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = st.query_map([run_id], |r| {
+        Ok(RecordedFiles {
+            invoice_id: r.get(0)?,
+            pdf: Recorded {
+                path: r.get(1)?,
+                sha256: r.get(2)?,
+            },
+            calls: r.get::<_, Option<String>>(3)?.map(|path| Recorded {
+                path,
+                sha256: r.get(4).unwrap_or_default(),
+            }),
+        })
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Forget an invoice's PDF (its file is missing or not the one recorded), so
-/// production renders it again.
+/// Forget an invoice's files (one is missing or not the one recorded), so
+/// production renders them again.
 pub fn forget_pdf(conn: &Connection, invoice_id: i64) -> Result<()> {
     conn.execute(
-        "UPDATE invoices SET pdf_path = NULL, pdf_sha256 = NULL WHERE id = ?1",
+        "UPDATE invoices SET pdf_path = NULL, pdf_sha256 = NULL, calls_path = NULL,
+                calls_sha256 = NULL
+         WHERE id = ?1",
         [invoice_id],
     )?;
     Ok(())
 }
 
-/// Record a complete PDF (written, renamed into place and synced to disk).
-pub fn record_pdf(conn: &Connection, invoice_id: i64, path: &str, sha256: &str) -> Result<()> {
+/// Record a complete PDF (written, renamed into place and synced to disk),
+/// and the itemised-calls file written with it, if any.
+pub fn record_pdf(
+    conn: &Connection,
+    invoice_id: i64,
+    pdf: &Recorded,
+    calls: Option<&Recorded>,
+) -> Result<()> {
     conn.execute(
-        "UPDATE invoices SET pdf_path = ?2, pdf_sha256 = ?3 WHERE id = ?1",
-        params![invoice_id, path, sha256],
+        "UPDATE invoices SET pdf_path = ?2, pdf_sha256 = ?3, calls_path = ?4, calls_sha256 = ?5
+         WHERE id = ?1",
+        params![
+            invoice_id,
+            pdf.path,
+            pdf.sha256,
+            calls.map(|c| &c.path),
+            calls.map(|c| &c.sha256)
+        ],
     )?;
     Ok(())
 }

@@ -17,6 +17,7 @@ mod fees;
 mod foundation;
 mod golden;
 mod hostile;
+mod hostile_big;
 mod hostile_collect;
 mod hostile_mail;
 mod hostile_produce;
