@@ -1,4 +1,4 @@
-//! The invoice maths (SPEC §9): one implementation shared by the
+//! The invoice maths (docs/rating.md#invoices): one implementation shared by the
 //! pre-billing report and production, so the report's numbers are the
 //! invoices' numbers.
 //!

@@ -1,4 +1,4 @@
-//! Invoice email over SMTP (§10): build one MIME message per invoice and send
+//! Invoice email over SMTP (docs/commands.md#email): build one MIME message per invoice and send
 //! it over a single reused SMTP connection.
 //!
 //! A message is `multipart/mixed`: a `multipart/alternative` (plain text, then

@@ -1,4 +1,4 @@
-//! Emailing a run's invoices (SPEC §10): one message per invoice of an
+//! Emailing a run's invoices (docs/commands.md#email): one message per invoice of an
 //! `email`/`both` customer, its PDF attached.
 //!
 //! At most once: each attempt is committed as `in_flight` (its own write

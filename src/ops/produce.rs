@@ -1,5 +1,5 @@
 //! Producing a requested run: invoices, numbers, PDFs, resume after a kill
-//! (SPEC §9).
+//! (docs/rating.md#invoices).
 //!
 //! [`produce`] = [`begin`] then [`Production::finish`]; the CLI calls the two
 //! halves itself so it can say what was created before the PDFs render.

@@ -1,4 +1,4 @@
-//! Invoice production (SPEC §9), the storage half: the rows production
+//! Invoice production (docs/rating.md#invoices), the storage half: the rows production
 //! writes (invoices, their lines, customers not produced, the next invoice
 //! number) and the PDF records. The rules (numbering, message, due date, the
 //! one transaction) are `domain::invoice` and `ops::produce`.
