@@ -4,6 +4,7 @@
 //! arguments, calls them, prints their reports (`print`) and maps their
 //! outcomes to exit codes.
 
+mod listing;
 mod print;
 
 use super::output::{self, Ctx};
@@ -127,8 +128,8 @@ pub fn exec(
                 return Ok(ExitCode::from(4));
             }
         }
-        Cmd::List => print::list(ctx, &ops::list(store)?)?,
-        Cmd::Show(a) => print::show(ctx, &ops::show(store, a.id)?)?,
+        Cmd::List => listing::list(ctx, &ops::list(store)?)?,
+        Cmd::Show(a) => listing::show(ctx, &ops::show(store, a.id)?)?,
     }
     Ok(ExitCode::SUCCESS)
 }

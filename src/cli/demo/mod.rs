@@ -25,9 +25,15 @@ pub const FIXTURES: &[(&str, &str)] = &[
         include_str!("../../../fixtures/customers.csv"),
     ),
     ("plans.csv", include_str!("../../../fixtures/plans.csv")),
-    ("services.csv", include_str!("../../../fixtures/services.csv")),
+    (
+        "services.csv",
+        include_str!("../../../fixtures/services.csv"),
+    ),
     ("tariffs.csv", include_str!("../../../fixtures/tariffs.csv")),
-    ("payments.csv", include_str!("../../../fixtures/payments.csv")),
+    (
+        "payments.csv",
+        include_str!("../../../fixtures/payments.csv"),
+    ),
     (
         "northern-2026-11.csv",
         include_str!("../../../fixtures/cdrs/northern-2026-11.csv"),
