@@ -3,6 +3,8 @@
 //! the calls go to `NUMBER-calls.csv` beside it (recorded with its SHA-256,
 //! re-rendered on resume like a PDF) and the invoice email attaches it.
 
+use crate::support::sha256_hex;
+
 use crate::support::Env;
 use crate::support::smtp::SmtpServer;
 use mail_parser::{MessageParser, MimeHeaders};
@@ -123,11 +125,6 @@ fn invoice(e: &Env, account: &str) -> (String, i64, String, Option<String>) {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
 }
 
 #[test]

@@ -8,7 +8,6 @@
 
 use crate::support::Env;
 use crate::support::stripe::{FakeStripe, Reply};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 const HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token";
@@ -102,19 +101,8 @@ fn sql_str(env: &Env, sql: &str) -> String {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 fn step(env: &Env, key: &str) -> serde_json::Value {
-    let st = env.json(&["status", "1"]);
-    st["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap()
-        .clone()
+    crate::support::step(&env.json(&["status", "1"]), key)
 }
 
 /// The staged copies (`.NAME.XXXXXX.tmp`) of `name` in `dir`.
@@ -152,7 +140,7 @@ fn a_dd_file_left_staged_by_a_kill_is_put_in_place_by_the_next_run() {
     assert_eq!(left.len(), 1, "the kill leaves the staged file");
     let staged_bytes = std::fs::read(&left[0]).unwrap();
     let recorded = sql_str(&env, "SELECT sha256 FROM payment_runs WHERE id = 1");
-    assert_eq!(sha256(&staged_bytes), recorded);
+    assert_eq!(crate::support::sha256_hex(&staged_bytes), recorded);
 
     // Until the file is in place the step is not done, and says why.
     let s = step(&env, "collect_dd");
@@ -179,7 +167,7 @@ fn a_dd_file_left_staged_by_a_kill_is_put_in_place_by_the_next_run() {
     assert_eq!(report["restored"][0]["payment_run"], 1, "{report}");
     assert_eq!(report["restored"][0]["was_there"], false, "{report}");
     let placed = std::fs::read(&path).unwrap();
-    assert_eq!(sha256(&placed), recorded);
+    assert_eq!(crate::support::sha256_hex(&placed), recorded);
     assert_eq!(placed, staged_bytes);
     assert!(staged(env.dir.path(), "dd.txt").is_empty(), "copy removed");
     assert!(!elsewhere.join("dd.txt").exists());
@@ -240,7 +228,10 @@ fn a_card_batch_file_is_finished_too_and_a_different_file_is_never_overwritten()
     let out = env.ok(&["collect", "card", "1", "--out", "other.csv"]);
     assert!(out.contains("payment run 1: its file"), "{out}");
     let recorded = sql_str(&env, "SELECT sha256 FROM payment_runs WHERE id = 1");
-    assert_eq!(sha256(&std::fs::read(&path).unwrap()), recorded);
+    assert_eq!(
+        crate::support::sha256_hex(&std::fs::read(&path).unwrap()),
+        recorded
+    );
     assert!(!env.path("other.csv").exists(), "nothing new to collect");
     assert_eq!(step(&env, "collect_card")["state"], "done");
 }
