@@ -475,9 +475,15 @@ pub fn plan(
 ) -> Result<Planned, PayFileError> {
     let debit = debit_items(cands);
     let file = write(&debit)?;
+    let by_ref: std::collections::HashMap<&str, usize> = debit
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.reference.trim(), i))
+        .rev() // the first item of a reference wins, as `position` did
+        .collect();
     let mut items = Vec::new();
     for r in &file.included {
-        let Some(i) = debit.iter().position(|d| d.reference.trim() == r) else {
+        let Some(&i) = by_ref.get(r.as_str()) else {
             continue;
         };
         let c = &cands[i];

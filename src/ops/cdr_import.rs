@@ -31,13 +31,6 @@ use crate::store::audit::Actor;
 use crate::store::{Store, cdrs};
 use crate::whole_file;
 
-/// Now, as stored in `*_at` columns (RFC 3339, UTC, seconds).
-pub(crate) fn stamp(clock: &dyn Clock) -> String {
-    clock
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// The peak window of the settings.
 pub(crate) fn peak(settings: &Settings) -> PeakWindow {
     PeakWindow {
@@ -305,7 +298,7 @@ pub fn import(
     let input = stashed.reader()?;
     cdrs::tune_for_import(&store.conn)?;
     let tx = store.write()?;
-    let now = stamp(clock);
+    let now = clock.stamp();
     // Checked again under the write lock (another import may have stored
     // the same bytes meanwhile).
     let id = cdrs::register_file(
@@ -569,7 +562,7 @@ fn fetch_one(
         });
     }
     let tx = store.write()?;
-    let id = cdrs::register_file(&tx, o.actor, carrier, &name, &stashed.sha, &stamp(clock))?;
+    let id = cdrs::register_file(&tx, o.actor, carrier, &name, &stashed.sha, &clock.stamp())?;
     let mut kept = stashed.keep(dir);
     if let Err(e) = kept.wait() {
         kept.remove_if_created();
@@ -757,7 +750,7 @@ fn rate_one(
     if !cdrs::still_processing(&tx, id)? {
         return Ok(None);
     }
-    let now = stamp(clock);
+    let now = clock.stamp();
     let outcome = match cdrs::parse_format(&c.format) {
         Err(e) => Err(e.to_string()),
         Ok(format) => {

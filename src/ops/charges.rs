@@ -81,9 +81,7 @@ pub fn add(
         amount_minor,
         source: "manual".into(),
     };
-    let now = clock
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = clock.stamp();
     let tx = store.write()?;
     let id = charges::add(&tx, actor, &c, &now)?;
     let locked_run = charges::locked_run_covering(&tx, &c.account, c.date)?;

@@ -32,9 +32,7 @@ pub fn add(store: &mut Store, actor: &Actor, opts: &AddCycle) -> Result<()> {
 /// for its past runs, marked removed.
 pub fn remove(store: &mut Store, actor: &Actor, name: &str, clock: &dyn Clock) -> Result<()> {
     let tx = store.write()?;
-    let now = clock
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = clock.stamp();
     reference::remove_cycle(&tx, actor, name, &now)?;
     tx.commit()?;
     Ok(())

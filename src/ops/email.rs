@@ -246,13 +246,6 @@ fn itemised_calls(
 const NO_ADDRESS: &str =
     "no email address on file for the customer: add it (customers import), then re-run email";
 
-/// A time as stored in `*_at` columns.
-fn stamp(clock: &dyn Clock) -> String {
-    clock
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// Email a completed run's invoices (or write them, on a dry run).
 ///
 /// Invoices never attempted or whose last attempt failed are sent; those
@@ -352,7 +345,7 @@ fn lock(
                 "pid {} ({}), run {run_name}, since {}\n",
                 std::process::id(),
                 actor.operator,
-                stamp(clock)
+                clock.stamp()
             );
             let _ = f
                 .set_len(0)
@@ -492,7 +485,7 @@ impl Job<'_> {
 
     /// Now, as stored in `*_at` columns.
     fn stamp(&self) -> String {
-        stamp(self.clock)
+        self.clock.stamp()
     }
 
     /// Record a failure where nothing was handed to the server.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::Clock;
-use super::cdr_import::{peak, stamp};
+use super::cdr_import::peak;
 use crate::domain::cdrs::Rating;
 use crate::domain::money;
 use crate::domain::settings::Settings;
@@ -49,7 +49,7 @@ pub fn close(
     clock: &dyn Clock,
 ) -> Result<Closed> {
     let tx = store.write()?;
-    let count = cdrs::close_errors(&tx, actor, ids, how.as_str(), &stamp(clock))?;
+    let count = cdrs::close_errors(&tx, actor, ids, how.as_str(), &clock.stamp())?;
     tx.commit()?;
     Ok(Closed {
         state: how.as_str(),
@@ -93,7 +93,7 @@ pub fn rerate(
 ) -> Result<Rerate> {
     let tx = store.write()?;
     let rater = cdrs::load_rater(&tx, peak(settings))?;
-    let now = stamp(clock);
+    let now = clock.stamp();
     let mut out = Rerated::default();
     for c in cdrs::rerate_candidates(&tx)? {
         out.checked += 1;

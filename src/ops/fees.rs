@@ -49,7 +49,7 @@ pub fn import(
         use sha2::{Digest, Sha256};
         hex::encode(Sha256::digest(&opts.bytes))
     };
-    let now = stamp(clock);
+    let now = clock.stamp();
     let tx = store.write()?;
     let r = feestore::import(
         &tx,
@@ -80,14 +80,7 @@ pub fn add_code(
         csvfile::control_free(text).map_err(|e| crate::error::bad_input(format!("{what}: {e}")))?;
     }
     let tx = store.write()?;
-    feestore::add_code(&tx, actor, code, description, &stamp(clock))?;
+    feestore::add_code(&tx, actor, code, description, &clock.stamp())?;
     tx.commit()?;
     Ok(())
-}
-
-/// A time as stored in `*_at` columns.
-fn stamp(clock: &dyn Clock) -> String {
-    clock
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

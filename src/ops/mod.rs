@@ -29,6 +29,11 @@ pub trait Clock {
     }
     /// The local wall-clock time.
     fn local_now(&self) -> NaiveDateTime;
+    /// The current instant as stored in the database (RFC 3339, seconds, UTC).
+    fn stamp(&self) -> String {
+        self.now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
 }
 
 /// The machine's clock.

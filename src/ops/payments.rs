@@ -82,7 +82,7 @@ pub fn add(
         std::slice::from_ref(&p),
         "manual",
         None,
-        &stamp(clock),
+        &clock.stamp(),
     )?;
     tx.commit()?;
     Ok(Added {
@@ -161,7 +161,7 @@ pub fn import(
         file: label,
         sha256: &sha,
     };
-    paystore::insert(&tx, actor, &rows, format, Some(&f), &stamp(clock))?;
+    paystore::insert(&tx, actor, &rows, format, Some(&f), &clock.stamp())?;
     tx.commit()?;
     let total: i64 = rows.iter().map(|p| p.amount_minor).sum();
     let warning = rows.is_empty().then(|| {
@@ -181,13 +181,6 @@ pub fn import(
         total: money::fmt_minor(total),
         warning,
     })
-}
-
-/// A time as stored in `*_at` columns.
-fn stamp(clock: &dyn Clock) -> String {
-    clock
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

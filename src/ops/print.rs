@@ -126,9 +126,7 @@ fn bundle(
         .map(|d| d.get_pages().len())
         .unwrap_or(0);
     let ids: Vec<i64> = chunk.iter().map(|i| i.id).collect();
-    let now = clock
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = clock.stamp();
     let tx = store.write()?;
     let (bundle_id, path) = print::record_bundle(
         &tx,

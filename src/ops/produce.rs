@@ -342,14 +342,12 @@ fn create_invoices(
         production::highest_seq(conn)?,
     );
     let bound = billing::cutoff_bound(cutoff);
-    let stamp = clock
-        .now()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let stamp = clock.stamp();
 
     let mut created = Created::default();
     // Invoiced accounts, whose usage is marked in one pass at the end.
     let mut invoiced: Vec<(String, i64)> = Vec::new();
-    for (customer, inputs) in billing::gather(conn, run)? {
+    for (customer, inputs) in billing::gather_with(conn, run, &s)? {
         let d = invoice::draft(&inputs, s.tax.rate).map_err(bad_input)?;
         match d.outcome {
             Outcome::Empty | Outcome::TooLow => {
@@ -605,7 +603,7 @@ fn render_with(
             let tx = done_tx.clone();
             s.spawn(move || {
                 loop {
-                    let job = rx.lock().expect("job queue").recv();
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     let Ok(job) = job else { break };
                     let out = render_job(job, fonts, dir, max_lines);
                     if tx.send(out).is_err() {

@@ -109,10 +109,10 @@ pub fn list(store: &Store, settings: &Settings, clock: &dyn Clock) -> Result<Vec
     runs::list(conn)?
         .iter()
         .map(|r| {
-            let cl = checklist::compute(&status::facts(conn, r, settings, clock.now())?);
             let next_step = if r.status.is_cancelled() {
                 "Cancelled".to_string()
             } else {
+                let cl = checklist::compute(&status::facts(conn, r, settings, clock.now())?);
                 cl.next
                     .and_then(|k| cl.steps.iter().find(|s| s.key == k))
                     .map(|s| s.title.to_string())

@@ -114,9 +114,7 @@ pub fn export(
             .map_err(|e| external(format!("cannot write {}: {e}", path.display())))?;
         let ids: Vec<(i64, &str)> = chunk.iter().map(|i| (i.id, i.number.as_str())).collect();
         let file = path.display().to_string();
-        let now = clock
-            .now()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now = clock.stamp();
         let tx = store.write()?;
         crate::store::xero::record(&tx, actor, run.id, &file, &ids, &now)?;
         tx.commit()?;

@@ -4,7 +4,7 @@
 //! report and for production. Read-only; production marks what it billed.
 //! The rules that make inputs of these rows are `domain::billing`'s.
 
-use super::{runs::Run, settings};
+use super::runs::Run;
 use crate::domain::billing::{self as rules, CustomerRow, FeeLineRow, PlanFeeRow, Stored};
 use crate::domain::invoice::{Inputs, Item, UsageGroup};
 use crate::domain::settings::Settings;
@@ -22,11 +22,6 @@ pub(crate) fn cutoff_bound(cutoff: NaiveDate) -> i64 {
 }
 
 /// The customers of the run's cycle, in account order, with their inputs.
-pub fn gather(conn: &Connection, run: &Run) -> Result<Vec<(BillCustomer, Inputs)>> {
-    gather_with(conn, run, &settings::load(conn)?)
-}
-
-/// `gather` with the settings already loaded.
 pub fn gather_with(
     conn: &Connection,
     run: &Run,

@@ -794,7 +794,7 @@ where
         file_id,
         ..Default::default()
     };
-    let mut kinds = [0u64; 5];
+    let mut kinds = [0u64; ErrorKind::ALL.len()];
     for batch in batches {
         let batch = match batch {
             Ok(b) => b,
@@ -912,7 +912,7 @@ where
         }
         done(batch);
     }
-    for (i, k) in ErrorKind::ALL.iter().take(5).enumerate() {
+    for (i, k) in ErrorKind::ALL.iter().enumerate() {
         if kinds[i] > 0 {
             out.errors.insert(k.as_str().to_string(), kinds[i]);
         }

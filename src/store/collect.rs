@@ -170,21 +170,14 @@ pub fn standings(
 pub fn facts(
     conn: &Connection,
     run_id: i64,
+    max: u32,
     f: &mut crate::domain::checklist::InvoiceFacts,
 ) -> Result<()> {
-    let max = max_retries(conn)?;
     (f.dd_uncollected, f.dd_failed) = standings(conn, run_id, Kind::Dd, max)?;
     (f.card_uncollected, f.card_failed) = standings(conn, run_id, Kind::Card, max)?;
     f.dd_unplaced = unplaced_ids(conn, run_id, Kind::Dd)?;
     f.card_unplaced = unplaced_ids(conn, run_id, Kind::Card)?;
     Ok(())
-}
-
-/// `collect.max_retries` (default 2), for the checklist's facts.
-fn max_retries(conn: &Connection) -> Result<u32> {
-    Ok(super::settings::get_or(conn, "collect.max_retries", "2")?
-        .parse()
-        .unwrap_or(2))
 }
 
 /// A payment run to record.
@@ -486,8 +479,6 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         created_at: r.get(20)?,
     })
 }
-
-impl Item {}
 
 /// The items of a payment run, in file order.
 pub fn items(conn: &Connection, payment_run_id: i64) -> Result<Vec<Item>> {
@@ -827,7 +818,7 @@ pub(crate) mod tests {
             ],
         );
         let mut f = crate::domain::checklist::InvoiceFacts::default();
-        facts(&s.conn, run, &mut f).unwrap();
+        facts(&s.conn, run, 2, &mut f).unwrap();
         assert_eq!((f.dd_uncollected, f.dd_failed), (2, 0));
         assert_eq!((f.card_uncollected, f.card_failed), (1, 0));
 
@@ -837,7 +828,7 @@ pub(crate) mod tests {
         let pr = record(&s, run, Kind::Dd, false).unwrap();
         // Re-running takes nothing new; one live item per invoice.
         assert!(record(&s, run, Kind::Dd, true).is_none());
-        facts(&s.conn, run, &mut f).unwrap();
+        facts(&s.conn, run, 2, &mut f).unwrap();
         assert_eq!((f.dd_uncollected, f.dd_failed), (0, 0));
         assert_eq!(get(&s.conn, pr).unwrap().unwrap().state, "created");
 
@@ -856,7 +847,7 @@ pub(crate) mod tests {
             )
             .unwrap();
         assert_eq!((method.as_str(), inv), ("direct_debit", None));
-        facts(&s.conn, run, &mut f).unwrap();
+        facts(&s.conn, run, 2, &mut f).unwrap();
         assert_eq!((f.dd_uncollected, f.dd_failed), (1, 0));
 
         // The referral is retried by the next run as a re-presentation, not first.
@@ -873,7 +864,7 @@ pub(crate) mod tests {
             fee_minor: 1500,
         };
         fail(&s.conn, &Actor::test(), &b2, &failure).unwrap();
-        facts(&s.conn, run, &mut f).unwrap();
+        facts(&s.conn, run, 2, &mut f).unwrap();
         assert_eq!((f.dd_uncollected, f.dd_failed), (0, 1));
         let fee: (i64, String) = s
             .conn

@@ -26,11 +26,6 @@ pub fn load(conn: &Connection) -> Result<settings::Settings> {
     settings::Settings::from_stored(|k| stored.get(k).cloned()).map_err(crate::error::precondition)
 }
 
-/// The effective value, or `default` when unset.
-pub fn get_or(conn: &Connection, key: &str, default: &str) -> Result<String> {
-    Ok(get(conn, key)?.unwrap_or_else(|| default.to_string()))
-}
-
 /// Validate and store; returns the stored (normalised) value.
 pub fn set(conn: &Connection, actor: &Actor, key: &str, value: &str) -> Result<String> {
     let v = settings::validate(key, value).map_err(bad_input)?;

@@ -54,7 +54,12 @@ pub fn facts(
     facts.invoices.total = total;
     facts.invoices.pdf_ready = pdf_ready;
     facts.invoices.print_unprinted = print_unprinted;
-    super::collect::facts(conn, run.id, &mut facts.invoices)?;
+    super::collect::facts(
+        conn,
+        run.id,
+        settings.collect.max_retries,
+        &mut facts.invoices,
+    )?;
     email::fill_facts(conn, run.id, &mut facts.invoices)?;
     xero::fill_facts(conn, run.id, &mut facts.invoices)?;
     Ok(facts)

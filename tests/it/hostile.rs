@@ -229,3 +229,24 @@ fn a_full_disk_during_cdr_import_exits_5_and_leaves_nothing_behind() {
         .unwrap_or_default();
     assert!(left.is_empty(), "left in the CDR store: {left:?}");
 }
+
+#[test]
+fn fee_codes_refuse_control_characters() {
+    let env = Env::new().with_reference_data();
+    env.ok(&["config", "set", "features.wholesale_fees", "true"]);
+    let before = env.snapshot();
+    let err = env.fails(
+        4,
+        &["fees", "codes", "add", "X1", "Fee\r\nBcc: x@evil.example"],
+    );
+    assert!(
+        err.contains("DESCRIPTION: contains the control character U+000D"),
+        "{err}"
+    );
+    let err = env.fails(4, &["fees", "codes", "add", "X\t1", "Fee"]);
+    assert!(
+        err.contains("CODE: contains the control character U+0009"),
+        "{err}"
+    );
+    assert_eq!(env.snapshot(), before, "nothing stored");
+}
