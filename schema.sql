@@ -673,3 +673,24 @@ UPDATE invoices SET to_collect_minor = MAX(0, amount_due_minor);
 -- recorded with its SHA-256 together with the PDF (NULL: no such file).
 ALTER TABLE invoices ADD COLUMN calls_path TEXT;
 ALTER TABLE invoices ADD COLUMN calls_sha256 TEXT;
+
+-- migration: 17
+-- Autopilot notifications (`billrun autopilot`): what was told to
+-- notify.email, so a run that needs a person (at a step) or completes is
+-- told once, not at every invocation. `kind` is 'person' or 'complete';
+-- `state` 'sending' (committed before the message goes: a kill then counts
+-- as told, never twice), 'sent' or 'failed' (told again next time);
+-- `cleared_at` is set when a run no longer waits at that step, so a later
+-- stop there is news again.
+CREATE TABLE autopilot_notices (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    kind TEXT NOT NULL CHECK (kind IN ('person', 'complete')),
+    step TEXT NOT NULL,
+    why TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+    message_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    cleared_at TEXT
+);
+CREATE INDEX autopilot_notices_run ON autopilot_notices(run_id);

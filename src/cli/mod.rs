@@ -2,6 +2,7 @@
 //! subcommand. The database is opened once here and passed down.
 
 pub(crate) mod audit;
+pub(crate) mod autopilot;
 pub(crate) mod carriers;
 pub(crate) mod cdr;
 pub(crate) mod charges;
@@ -131,6 +132,8 @@ pub enum Command {
     /// Xero: `xero export RUN --out F` writes Xero's sales-invoice import CSV.
     #[command(subcommand)]
     Xero(xero::Cmd),
+    /// Walk every open run as far as the policy (auto.*) allows; for cron.
+    Autopilot(autopilot::Args),
     /// Print shell completions (bash, zsh, fish, ...).
     Completions(completions::Args),
 }
@@ -199,6 +202,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(a) => audit::exec(&ctx, &store, a)?,
         Command::Email(a) => return email::exec(&ctx, &mut store, &actor, a),
         Command::Xero(c) => xero::exec(&ctx, &mut store, &actor, c)?,
+        Command::Autopilot(a) => return autopilot::exec(&ctx, &mut store, &cli.db, a),
         Command::Completions(_) | Command::Demo(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

@@ -265,6 +265,114 @@ pub const KEYS: &[Key] = &[
         "SMTP user (password only from BILLRUN_SMTP_PASSWORD)"
     ),
     key!("smtp.from", None, Email, "From address of invoice emails"),
+    key!(
+        "notify.email",
+        None,
+        Email,
+        "where `autopilot` sends its summary (a run needs a person, a run completed)"
+    ),
+    key!(
+        "print.out_dir",
+        None,
+        Text,
+        "folder `autopilot` writes print bundles into (auto.print)"
+    ),
+    key!(
+        "xero.out_dir",
+        None,
+        Text,
+        "folder `autopilot` writes Xero import files into (auto.xero, csv mode)"
+    ),
+    key!(
+        "auto.fetch_cdrs",
+        Some("false"),
+        Bool,
+        "autopilot: fetch CDR files from the carriers' inboxes and rate them"
+    ),
+    key!(
+        "auto.fetch_payments",
+        Some("false"),
+        Bool,
+        "autopilot: fetch Xero payments (needs the Xero API; csv mode: nothing to fetch)"
+    ),
+    key!(
+        "auto.confirm_payments",
+        Some("false"),
+        Bool,
+        "autopilot: confirm the Check payments step"
+    ),
+    key!(
+        "auto.confirm_cdrs",
+        Some("false"),
+        Bool,
+        "autopilot: confirm the CDR check when every carrier has delivered and every file is processed"
+    ),
+    key!(
+        "auto.confirm_errors",
+        Some("false"),
+        Bool,
+        "autopilot: confirm billing errors when their carrier cost at risk is at most auto.errors_max_cost"
+    ),
+    key!(
+        "auto.errors_max_cost",
+        Some("0"),
+        Amount,
+        "autopilot: largest carrier cost of open billing errors it confirms"
+    ),
+    key!(
+        "auto.prebill",
+        Some("false"),
+        Bool,
+        "autopilot: run the pre-billing report and confirm it when no customer is flagged and none has a setup problem"
+    ),
+    key!(
+        "auto.prebill_allow_flags",
+        Some("new_customer,no_usage"),
+        Text,
+        "autopilot: pre-billing flags that do not stop auto.prebill (comma-separated)"
+    ),
+    key!(
+        "auto.request",
+        Some("false"),
+        Bool,
+        "autopilot: request bills (on or after the invoice date) and produce them"
+    ),
+    key!(
+        "auto.confirm_postbill",
+        Some("false"),
+        Bool,
+        "autopilot: run the post-billing report and confirm it when production has no anomalies"
+    ),
+    key!(
+        "auto.xero",
+        Some("false"),
+        Bool,
+        "autopilot: send invoices to Xero (csv mode: an import file into xero.out_dir)"
+    ),
+    key!(
+        "auto.email",
+        Some("false"),
+        Bool,
+        "autopilot: email the invoices"
+    ),
+    key!(
+        "auto.print",
+        Some("false"),
+        Bool,
+        "autopilot: write the print bundles into print.out_dir"
+    ),
+    key!(
+        "auto.collect",
+        Some("false"),
+        Bool,
+        "autopilot: collect (Direct Debit file beside the database, cards through Stripe)"
+    ),
+    key!(
+        "auto.sync",
+        Some("false"),
+        Bool,
+        "autopilot: sync collection results from the gateways (needs collect sync)"
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Key> {
@@ -386,6 +494,36 @@ pub struct Settings {
     /// OS users allowed to skip the checks with `request --expert`
     /// (comma-separated); `None`: everyone.
     pub expert_users: Option<String>,
+    /// Where `autopilot` sends its summaries.
+    pub notify_email: Option<String>,
+    /// Folder for print bundles written by `autopilot`.
+    pub print_out_dir: Option<String>,
+    /// Folder for Xero import files written by `autopilot`.
+    pub xero_out_dir: Option<String>,
+    /// The autopilot's policy (`auto.*`).
+    pub auto: AutoPolicy,
+}
+
+/// What `billrun autopilot` may do on its own (`auto.*`, all off by default).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AutoPolicy {
+    pub fetch_cdrs: bool,
+    pub fetch_payments: bool,
+    pub confirm_payments: bool,
+    pub confirm_cdrs: bool,
+    pub confirm_errors: bool,
+    /// Largest carrier cost of open billing errors confirmed on its own.
+    pub errors_max_cost: Decimal,
+    pub prebill: bool,
+    /// Pre-billing flags that do not stop `auto.prebill`.
+    pub prebill_allow_flags: Vec<String>,
+    pub request: bool,
+    pub confirm_postbill: bool,
+    pub xero: bool,
+    pub email: bool,
+    pub print: bool,
+    pub collect: bool,
+    pub sync: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -561,6 +699,30 @@ impl Settings {
                 from: text("smtp.from"),
             },
             expert_users: text("expert.users"),
+            notify_email: text("notify.email"),
+            print_out_dir: text("print.out_dir"),
+            xero_out_dir: text("xero.out_dir"),
+            auto: AutoPolicy {
+                fetch_cdrs: flag("auto.fetch_cdrs"),
+                fetch_payments: flag("auto.fetch_payments"),
+                confirm_payments: flag("auto.confirm_payments"),
+                confirm_cdrs: flag("auto.confirm_cdrs"),
+                confirm_errors: flag("auto.confirm_errors"),
+                errors_max_cost: dec("auto.errors_max_cost")?,
+                prebill: flag("auto.prebill"),
+                prebill_allow_flags: req("auto.prebill_allow_flags")
+                    .split(',')
+                    .map(|f| f.trim().to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect(),
+                request: flag("auto.request"),
+                confirm_postbill: flag("auto.confirm_postbill"),
+                xero: flag("auto.xero"),
+                email: flag("auto.email"),
+                print: flag("auto.print"),
+                collect: flag("auto.collect"),
+                sync: flag("auto.sync"),
+            },
         })
     }
 
@@ -631,6 +793,12 @@ mod tests {
         assert_eq!(d.smtp.port, 587);
         assert_eq!(d.dd.sun, None);
         assert!(!d.xero.enabled);
+        assert_eq!(
+            d.auto,
+            AutoPolicy::default(),
+            "the autopilot does nothing by default"
+        );
+        assert_eq!(d.notify_email, None);
         assert_eq!(d.xero.tax_type, "20% (VAT on Income)");
         assert_eq!(d.xero.exempt_tax_type, "No VAT");
         let au = Settings::from_stored(|k| match k {

@@ -240,6 +240,39 @@ pub fn build_message(settings: &SmtpSettings, email: &InvoiceEmail) -> Result<Me
     }
 }
 
+/// A plain-text notice (no attachment) to one address: `billrun
+/// autopilot`'s summary. Subject and message id go through [`header_text`].
+pub fn build_text_message(
+    settings: &SmtpSettings,
+    to: &str,
+    subject: &str,
+    body: &str,
+    message_id: &str,
+) -> Result<Message, EmailError> {
+    let from: Mailbox = settings.from.parse().map_err(|e| EmailError::BadFrom {
+        address: settings.from.clone(),
+        reason: format!("{e}"),
+    })?;
+    let to: Mailbox = to.trim().parse().map_err(|e| EmailError::BadRecipient {
+        address: to.to_string(),
+        reason: format!("{e}"),
+    })?;
+    let message_id = header_text(message_id);
+    let message_id = if message_id.starts_with('<') {
+        message_id
+    } else {
+        format!("<{message_id}>")
+    };
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(header_text(subject))
+        .message_id(Some(message_id))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body.to_string())
+        .map_err(|e| EmailError::Build(e.to_string()))
+}
+
 /// The message as an RFC 5322 `.eml` file (for `email --dry-run DIR`).
 pub fn write_eml(message: &Message) -> Vec<u8> {
     message.formatted()

@@ -115,16 +115,16 @@ pub struct EmailReport {
 }
 
 /// What the settings say about the sender.
-struct Sender {
+pub(crate) struct Sender {
     company: String,
     company_email: Option<String>,
     symbol: String,
     /// `"Company" <address>` (or the bare address).
-    from: String,
-    from_address: String,
+    pub(crate) from: String,
+    pub(crate) from_address: String,
 }
 
-fn sender(settings: &Settings) -> Result<Sender> {
+pub(crate) fn sender(settings: &Settings) -> Result<Sender> {
     let company = settings.company.name.clone();
     let company_email = settings.company.email.clone();
     let from_address = settings
@@ -154,7 +154,11 @@ fn sender(settings: &Settings) -> Result<Sender> {
     })
 }
 
-fn smtp_settings(settings: &Settings, password: Option<&str>, from: &str) -> Result<SmtpSettings> {
+pub(crate) fn smtp_settings(
+    settings: &Settings,
+    password: Option<&str>,
+    from: &str,
+) -> Result<SmtpSettings> {
     let smtp = &settings.smtp;
     let host = smtp.host.clone().ok_or_else(|| {
         precondition("no SMTP server: set it with `billrun config set smtp.host HOST` (and smtp.port, smtp.security)")

@@ -49,6 +49,20 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock stopped at one instant, local time taken as UTC (the debug
+/// builds' `BILLRUN_TEST_NOW` for `autopilot`, see `cli::autopilot`).
+#[derive(Debug, Clone, Copy)]
+pub struct StoppedClock(pub DateTime<Utc>);
+
+impl Clock for StoppedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+    fn local_now(&self) -> NaiveDateTime {
+        self.0.naive_utc()
+    }
+}
+
 /// A clock stopped at one instant (tests; the local time is taken as UTC).
 #[cfg(test)]
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +106,7 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
+pub mod autopilot;
 pub mod cdr_import;
 pub mod charges;
 pub mod collect;

@@ -6,6 +6,7 @@
 //! `schema.sql` above `PRAGMA user_version`.
 
 pub mod audit;
+pub mod autopilot;
 pub mod billing;
 pub mod cdrs;
 pub mod charges;

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod autopilot;
 mod billing;
 mod cdrs;
 mod charges;
