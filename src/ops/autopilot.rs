@@ -103,6 +103,9 @@ pub struct AutopilotReport {
     pub failures: Vec<Failure>,
     /// Runs that completed during this invocation.
     pub completed: Vec<i64>,
+    /// Every run found complete (for the completion notice).
+    #[serde(skip)]
+    pub complete_now: Vec<i64>,
     pub notified: Option<Notified>,
     /// Policy rules that are on but have nothing to act with in this build.
     pub notes: Vec<String>,
@@ -407,6 +410,7 @@ impl Pilot<'_, '_> {
     /// Walk one run as far as the policy allows.
     fn walk(&mut self, run0: &Run) -> Result<()> {
         let mut was_complete = None;
+        let mut cards_resumed = false;
         let mut last: Option<(StepKey, String)> = None;
         // Each step moves the run on; the bound only guards against a step
         // that reports progress without making any.
@@ -420,6 +424,27 @@ impl Pilot<'_, '_> {
                 .iter()
                 .find(|s| !s.state.is_settled() && s.key != StepKey::Complete)
                 .cloned();
+            // Card charges sent but never answered (a kill mid-batch): the
+            // checklist counts their invoices as collected, but they must be
+            // re-sent with their idempotency keys (`collect card` does).
+            let resume_cards = !cards_resumed
+                && self.settings.auto.collect
+                && run.status == RunStatus::Completed
+                && !crate::store::collect::unanswered_gateway_items(&self.store.conn, run.id)?
+                    .is_empty();
+            if resume_cards {
+                cards_resumed = true;
+                if let Some(card) = cl.steps.iter().find(|s| s.key == StepKey::CollectCard) {
+                    let card = card.clone();
+                    match self.collect_card(&run, &card)? {
+                        Outcome::Progressed => continue,
+                        Outcome::Planned => return Ok(()),
+                        other => {
+                            return self.stop_at(&run, StepKey::CollectCard, other);
+                        }
+                    }
+                }
+            }
             let outcome = match (&next, cl.complete) {
                 (_, true) | (None, _) => Outcome::Complete,
                 (Some(step), false) => {
@@ -438,29 +463,32 @@ impl Pilot<'_, '_> {
             let key = next.as_ref().map(|s| s.key).unwrap_or(StepKey::Complete);
             match outcome {
                 Outcome::Progressed => continue,
-                Outcome::Planned => return Ok(()),
                 Outcome::Complete => {
+                    self.report.complete_now.push(run.id);
                     if was_complete == Some(false) {
                         self.report.completed.push(run.id);
                     }
                     return Ok(());
                 }
-                Outcome::Stop(kind, why, command) => {
-                    self.report.waiting.push(Wait {
-                        run: run.id,
-                        run_name: run.name.clone(),
-                        step: key,
-                        kind,
-                        why,
-                        command,
-                    });
-                    return Ok(());
-                }
-                Outcome::Fail(why, command) => {
-                    self.fail(Some(run.id), key.as_str(), why, &command);
-                    return Ok(());
-                }
+                other => return self.stop_at(&run, key, other),
             }
+        }
+        Ok(())
+    }
+
+    /// Record where the walk of `run` stopped.
+    fn stop_at(&mut self, run: &Run, key: StepKey, outcome: Outcome) -> Result<()> {
+        match outcome {
+            Outcome::Stop(kind, why, command) => self.report.waiting.push(Wait {
+                run: run.id,
+                run_name: run.name.clone(),
+                step: key,
+                kind,
+                why,
+                command,
+            }),
+            Outcome::Fail(why, command) => self.fail(Some(run.id), key.as_str(), why, &command),
+            Outcome::Progressed | Outcome::Planned | Outcome::Complete => {}
         }
         Ok(())
     }
@@ -1202,7 +1230,7 @@ impl Pilot<'_, '_> {
                 });
             }
         }
-        for id in self.completed_to_tell(open)? {
+        for id in self.completed_to_tell()? {
             news.push(Notice {
                 run_id: id,
                 kind: "complete",
@@ -1364,19 +1392,14 @@ impl Pilot<'_, '_> {
         Ok(())
     }
 
-    /// Runs to announce as complete: those that completed this time, and
-    /// complete runs whose announcement failed before.
-    fn completed_to_tell(&self, open: &[Run]) -> Result<Vec<i64>> {
-        let mut ids = self.report.completed.clone();
-        let mut st = self.store.conn.prepare(
-            "SELECT DISTINCT run_id FROM autopilot_notices WHERE kind = 'complete' AND state = 'failed'",
-        )?;
-        let failed: Vec<i64> = st
-            .query_map([], |r| r.get(0))?
-            .collect::<std::result::Result<_, _>>()?;
-        for id in failed {
-            if open.iter().any(|r| r.id == id) && !ids.contains(&id) {
-                ids.push(id);
+    /// Runs to announce as complete: complete now, driven by the
+    /// autopilot (it acted on them; runs completed by hand are not
+    /// announced), and not told yet (`told` checks that).
+    fn completed_to_tell(&self) -> Result<Vec<i64>> {
+        let mut ids = Vec::new();
+        for id in &self.report.complete_now {
+            if notices::autopilot_acted(&self.store.conn, *id, OPERATOR)? {
+                ids.push(*id);
             }
         }
         Ok(ids)

@@ -89,3 +89,15 @@ pub fn would_clear(conn: &Connection, run_id: i64, still_at: Option<&str>) -> Re
         |r| r.get(0),
     )?)
 }
+
+/// Whether `operator` (the autopilot) changed anything of run `run_id`.
+pub fn autopilot_acted(conn: &Connection, run_id: i64, operator: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM audit WHERE run_id = ?1 AND operator = ?2 LIMIT 1",
+            params![run_id, operator],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}

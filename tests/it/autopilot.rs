@@ -199,10 +199,7 @@ impl Month {
             self.count("SELECT COUNT(DISTINCT invoice_id) FROM xero_exports"),
             "an invoice exported twice"
         );
-        assert_eq!(
-            self.count("SELECT COUNT(*) FROM payment_runs WHERE kind = 'dd'"),
-            1
-        );
+        assert!(self.count("SELECT COUNT(*) FROM payment_runs WHERE kind = 'dd'") <= 1);
         let card_items = self.count(
             "SELECT COUNT(*) FROM payment_items i JOIN payment_runs r ON r.id = i.payment_run_id WHERE r.kind = 'card'",
         );
@@ -326,6 +323,10 @@ fn a_month_stops_once_at_billing_errors_and_completes_after_the_fix() {
     }
     assert_eq!(m.summaries().len(), 2);
     m.assert_nothing_doubled();
+    assert_eq!(
+        m.count("SELECT COUNT(*) FROM payment_runs WHERE kind = 'dd'"),
+        1
+    );
 }
 
 #[test]
@@ -351,18 +352,71 @@ fn killed_at_random_points_it_resumes_and_never_doubles() {
         let _ = c.kill();
         let _ = c.wait();
     }
-    let mut last = (0, serde_json::Value::Null);
-    for _ in 0..4 {
+    // Then cron goes on. A kill while an invoice email was being handed to
+    // the server leaves it `in_flight` (it may have gone): the autopilot
+    // never re-sends it and names it for a person, who checks the mailbox
+    // and resends only what did not arrive.
+    let mut arrived_mid_kill = Vec::new();
+    let mut last = serde_json::Value::Null;
+    for _ in 0..6 {
         let (code, r, _) = m.autopilot(&[]);
-        last = (code, r);
-        if code == 0 && last.1["actions"].as_array().unwrap().is_empty() {
+        last = r;
+        if code == 0 && last["actions"].as_array().unwrap().is_empty() {
             break;
         }
+        assert_ne!(code, 5, "{last:#}");
+        let waits = last["waiting"].as_array().unwrap().clone();
+        if code == 3 {
+            assert_eq!(waits.len(), 1, "{last:#}");
+            assert_eq!(waits[0]["step"], "email", "{last:#}");
+            let why = waits[0]["why"].as_str().unwrap();
+            assert!(why.contains("interrupted while being sent"), "{why}");
+            let mails = m.invoice_mails();
+            for part in why.split("; ") {
+                let number = part.split(' ').next().unwrap();
+                if mails.contains_key(number) {
+                    arrived_mid_kill.push(number.to_string());
+                } else {
+                    m.env.ok(&["email", "1", "--resend", number]);
+                }
+            }
+            if !arrived_mid_kill.is_empty() {
+                break;
+            }
+        }
     }
-    let status = m.env.json(&["status", "1"]);
-    assert_eq!(status["complete"], true, "{:#}\n{status:#}", last.1);
     m.assert_nothing_doubled();
-    assert!(m.summaries().len() <= 1, "the completion told at most once");
+    let status = m.env.json(&["status", "1"]);
+    if arrived_mid_kill.is_empty() {
+        assert_eq!(
+            m.count("SELECT COUNT(*) FROM payment_runs WHERE kind = 'dd'"),
+            1
+        );
+        assert_eq!(status["complete"], true, "{last:#}\n{status:#}");
+        let told: Vec<String> = m.summaries();
+        // Told once; or the kill came after its notice was committed as
+        // being sent and before it went (at most once: never told twice).
+        let in_flight = m.count(
+            "SELECT COUNT(*) FROM autopilot_notices WHERE kind = 'complete' AND state = 'sending'",
+        );
+        assert_eq!(
+            told.iter().filter(|t| t.contains("is complete")).count() as i64 + in_flight,
+            1,
+            "the completion told once: {told:#?}"
+        );
+        // Any other summary is a person-notice, each about a different stop.
+        let mut stops: Vec<&String> = told.iter().filter(|t| !t.contains("is complete")).collect();
+        let n = stops.len();
+        stops.dedup();
+        assert_eq!(stops.len(), n);
+    } else {
+        // It went: nothing may send it again, so the run waits for a person.
+        let email = crate::support::step(&status, "email");
+        assert!(
+            email["detail"].as_str().unwrap().contains("interrupted"),
+            "{email:#}"
+        );
+    }
 }
 
 impl Month {
