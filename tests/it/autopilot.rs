@@ -481,3 +481,40 @@ fn with_the_policy_off_it_creates_the_run_and_names_the_first_step() {
     assert!(r["actions"].as_array().unwrap().is_empty());
     assert!(r["notified"].is_null(), "no notify.email: nothing sent");
 }
+
+#[test]
+fn a_kill_between_the_payment_run_commit_and_its_file_is_finished_next_time() {
+    let m = month();
+    m.fix_errors_before_start();
+    let out = m
+        .autopilot_cmd(&[])
+        .env("BILLRUN_TEST_STOP_AFTER_COMMIT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "killed at the payment run commit"
+    );
+    let status = m.env.json(&["status", "1"]);
+    let dd = crate::support::step(&status, "collect_dd");
+    assert!(
+        dd["detail"].as_str().unwrap().contains("not in place"),
+        "{dd:#}"
+    );
+    let (code, r, _) = m.autopilot(&[]);
+    assert_eq!(code, 0, "{r:#}");
+    let status = m.env.json(&["status", "1"]);
+    assert_eq!(status["complete"], true, "{status:#}");
+    let file: String = db(&m.env)
+        .query_row("SELECT file FROM payment_runs WHERE kind = 'dd'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(std::path::Path::new(&file).exists(), "{file}");
+    m.assert_nothing_doubled();
+    assert_eq!(
+        m.count("SELECT COUNT(*) FROM payment_runs WHERE kind = 'dd'"),
+        1
+    );
+}
