@@ -50,18 +50,29 @@ fn settle() -> Duration {
 }
 
 pub fn exec(ctx: &Ctx, store: &mut Store, db: &Path, a: Args) -> anyhow::Result<ExitCode> {
-    let settings = settings::load(&store.conn)?;
     let clock = clock()?;
+    run_with(ctx, store, db, a.dry_run, clock.as_ref())
+}
+
+/// Run and print with `clock` (the demo's second act passes its month's).
+pub(crate) fn run_with(
+    ctx: &Ctx,
+    store: &mut Store,
+    db: &Path,
+    dry_run: bool,
+    clock: &dyn Clock,
+) -> anyhow::Result<ExitCode> {
+    let settings = settings::load(&store.conn)?;
     let opts = AutopilotOptions {
         db,
-        dry_run: a.dry_run,
+        dry_run,
         settle: settle(),
         stripe_key: std::env::var("STRIPE_API_KEY")
             .ok()
             .filter(|k| !k.is_empty()),
         smtp_password: std::env::var(super::email::PASSWORD_ENV).ok(),
     };
-    let report = op::run(store, &opts, &settings, clock.as_ref())?;
+    let report = op::run(store, &opts, &settings, clock)?;
     if ctx.json {
         output::print_json(&report)?;
     } else {

@@ -368,6 +368,12 @@ pub const KEYS: &[Key] = &[
         "autopilot: collect (Direct Debit file beside the database, cards through Stripe)"
     ),
     key!(
+        "auto.card_method",
+        Some("stripe"),
+        OneOf(&["stripe", "file"]),
+        "autopilot, auto.collect: cards charged through Stripe, or a gateway batch file beside the database"
+    ),
+    key!(
         "auto.sync",
         Some("false"),
         Bool,
@@ -523,6 +529,8 @@ pub struct AutoPolicy {
     pub email: bool,
     pub print: bool,
     pub collect: bool,
+    /// Cards through Stripe (`false`: a gateway batch file).
+    pub cards_by_stripe: bool,
     pub sync: bool,
 }
 
@@ -721,6 +729,7 @@ impl Settings {
                 email: flag("auto.email"),
                 print: flag("auto.print"),
                 collect: flag("auto.collect"),
+                cards_by_stripe: req("auto.card_method") != "file",
                 sync: flag("auto.sync"),
             },
         })

@@ -429,6 +429,7 @@ impl Pilot<'_, '_> {
             // re-sent with their idempotency keys (`collect card` does).
             let resume_cards = !cards_resumed
                 && self.settings.auto.collect
+                && self.settings.auto.cards_by_stripe
                 && run.status == RunStatus::Completed
                 && !crate::store::collect::unanswered_gateway_items(&self.store.conn, run.id)?
                     .is_empty();
@@ -763,7 +764,7 @@ impl Pilot<'_, '_> {
             run,
             StepKey::Prebill,
             RULE,
-            "no flagged customers, no setup problems",
+            "no customer flagged outside auto.prebill_allow_flags, no setup problems",
             None,
         )
     }
@@ -1133,6 +1134,9 @@ impl Pilot<'_, '_> {
             return Ok(person(rules::policy_off(RULE), s.command.clone()));
         }
         let id = run.id;
+        if !self.settings.auto.cards_by_stripe {
+            return self.card_file(run, s);
+        }
         if self.opts.stripe_key.is_none() {
             return Ok(person(
                 "cards are charged through Stripe: STRIPE_API_KEY is not set in the autopilot's environment",
@@ -1202,6 +1206,54 @@ impl Pilot<'_, '_> {
             ));
         }
         Ok(Outcome::Progressed)
+    }
+
+    /// `auto.collect` with `auto.card_method file`: the gateway batch file
+    /// beside the database (`collect card RUN --out`).
+    fn card_file(&mut self, run: &Run, s: &Step) -> Result<Outcome> {
+        const RULE: &str = "auto.collect";
+        let id = run.id;
+        if self.opts.dry_run {
+            self.act(
+                Some(id),
+                "collect_card",
+                RULE,
+                format!("would write the card batch file ({})", s.detail),
+            );
+            return Ok(Outcome::Planned);
+        }
+        let opts = super::collect::CardFileOptions {
+            run: id.to_string(),
+            out: None,
+            retry_failed: false,
+            db: self.opts.db.to_path_buf(),
+        };
+        match super::collect::card_file(
+            self.store,
+            &actor(RULE, "auto.card_method file"),
+            &opts,
+            self.settings,
+            self.clock,
+            &NoProgress,
+        ) {
+            Ok(super::collect::FileRunReport::Written(w)) => {
+                self.act(
+                    Some(id),
+                    "collect_card",
+                    RULE,
+                    format!(
+                        "payment run {}: {} card charges, total {}, batch file {} (upload it to the gateway)",
+                        w.payment_run,
+                        w.items,
+                        w.total,
+                        w.file.display()
+                    ),
+                );
+                Ok(Outcome::Progressed)
+            }
+            Ok(super::collect::FileRunReport::NothingNew(_)) => Ok(Outcome::Progressed),
+            Err(e) => Self::from_error(e, &s.command),
+        }
     }
 
     /// Tell `notify.email`, in one message, what newly needs a person and

@@ -518,3 +518,44 @@ fn a_kill_between_the_payment_run_commit_and_its_file_is_finished_next_time() {
         1
     );
 }
+
+#[test]
+fn the_demos_second_act_stops_once_at_billing_errors_then_completes() {
+    let env = Env::new();
+    let dir = env.path("demo");
+    let out = env.ok(&["demo", "--dir", dir.to_str().unwrap()]);
+    let act2 = &out[out.find("Second act").expect("a second act")..];
+    assert_eq!(
+        act2.matches("(exit 3: a person is needed)").count(),
+        1,
+        "{act2}"
+    );
+    assert!(act2.contains("stops at check_errors"), "{act2}");
+    assert!(act2.contains("run 1: Run complete"), "{act2}");
+    assert!(
+        act2.contains("(exit 0: nothing waits on a person)"),
+        "{act2}"
+    );
+    let mailbox = dir.join("autopilot").join("mailbox");
+    let mut told: Vec<String> = std::fs::read_dir(&mailbox)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    told.sort_by_key(|t| t.contains("is complete"));
+    assert_eq!(told.len(), 2);
+    assert!(
+        told[0].contains("needs a person at step check_errors"),
+        "{}",
+        told[0]
+    );
+    assert!(told[1].contains("is complete"), "{}", told[1]);
+    let c = rusqlite::Connection::open(dir.join("autopilot").join("demo.db")).unwrap();
+    let by_autopilot: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE operator = 'autopilot' AND command LIKE '%policy auto.%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(by_autopilot > 0);
+}

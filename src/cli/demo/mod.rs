@@ -8,6 +8,7 @@ use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod act2;
 mod walks;
 use walks::{bank_results, cdr_walk};
 
@@ -48,7 +49,7 @@ pub const FIXTURES: &[(&str, &str)] = &[
     ),
 ];
 
-const SETTINGS: &[(&str, &str)] = &[
+pub(super) const SETTINGS: &[(&str, &str)] = &[
     ("company.name", "Northern Fibre & Voice Ltd"),
     ("company.address", "Unit 4, Canal Wharf|Leeds|LS11 5PS"),
     ("company.email", "billing@northernfibre.example"),
@@ -270,5 +271,7 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     step(ctx, &db, dir, &["collect", "list"])?;
     step(ctx, &db, dir, &["collect", "show", "1"])?;
     step(ctx, &db, dir, &["audit", "1"])?;
-    step(ctx, &db, dir, &["status", "1"])
+    let code = step(ctx, &db, dir, &["status", "1"])?;
+    act2::autopilot_month(ctx, dir, &mailbox, mailbox.messages().len())?;
+    Ok(code)
 }
