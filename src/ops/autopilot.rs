@@ -11,10 +11,10 @@
 //! released by the OS when the process ends (a killed one never blocks).
 //!
 //! Hook points for features built elsewhere (each one more step, marked
-//! `HOOK`): [`Pilot::fetch_payments`] (Xero API payments fetch),
-//! [`Pilot::sync_collections`] (`collect sync`), the Xero API push in
-//! [`Pilot::xero`], and auto-collection in [`Pilot::collect_dd`] /
-//! [`Pilot::collect_card`].
+//! `HOOK`): `Pilot::fetch_payments` (Xero API payments fetch),
+//! `Pilot::sync_collections` (`collect sync`), the Xero API push in
+//! `Pilot::xero`, and auto-collection in `Pilot::collect_dd` /
+//! `Pilot::collect_card`.
 
 use super::{Clock, NoProgress};
 use crate::domain::autopilot::{self as rules, StopKind};
