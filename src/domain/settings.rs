@@ -804,7 +804,11 @@ mod tests {
         assert!(!d.xero.enabled);
         assert_eq!(
             d.auto,
-            AutoPolicy::default(),
+            AutoPolicy {
+                prebill_allow_flags: vec!["new_customer".into(), "no_usage".into()],
+                cards_by_stripe: true,
+                ..AutoPolicy::default()
+            },
             "the autopilot does nothing by default"
         );
         assert_eq!(d.notify_email, None);
