@@ -559,3 +559,38 @@ fn the_demos_second_act_stops_once_at_billing_errors_then_completes() {
         .unwrap();
     assert!(by_autopilot > 0);
 }
+
+#[test]
+fn a_summary_the_mail_server_did_not_take_is_exit_5_and_told_next_time() {
+    let m = month();
+    // A port nobody listens on: the summary cannot go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    m.env.ok(&["config", "set", "smtp.port", &dead_port]);
+    let (code, r, _) = m.autopilot(&[]);
+    assert_eq!(code, 5, "{r:#}");
+    let failures = r["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{r:#}");
+    assert_eq!(failures[0]["step"], "notify");
+    assert!(
+        failures[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("was not sent"),
+        "{r:#}"
+    );
+    // The run still waits for a person, listed as such.
+    assert_eq!(r["waiting"][0]["step"], "check_errors");
+    assert_eq!(r["notified"]["state"], "failed");
+    // The server is back: the same news is told now, once.
+    m.env
+        .ok(&["config", "set", "smtp.port", &m.smtp.port().to_string()]);
+    let (code, r, _) = m.autopilot(&[]);
+    assert_eq!(code, 3, "{r:#}");
+    assert_eq!(r["notified"]["state"], "sent");
+    let (code, r, _) = m.autopilot(&[]);
+    assert_eq!(code, 3);
+    assert!(r["notified"].is_null(), "told once: {r:#}");
+    assert_eq!(m.summaries().len(), 1);
+}
