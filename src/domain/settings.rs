@@ -86,6 +86,12 @@ pub const KEYS: &[Key] = &[
     ),
     key!("invoice.prefix", Some("INV"), Text, "invoice number prefix"),
     key!(
+        "credit.prefix",
+        Some("CN"),
+        Text,
+        "credit note number prefix (credit notes have their own sequence)"
+    ),
+    key!(
         "invoice.next_number",
         Some("1"),
         Positive,
@@ -386,6 +392,8 @@ pub struct Settings {
     /// OS users allowed to skip the checks with `request --expert`
     /// (comma-separated); `None`: everyone.
     pub expert_users: Option<String>,
+    /// Credit note number prefix (`credit.prefix`).
+    pub credit_prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -561,6 +569,7 @@ impl Settings {
                 from: text("smtp.from"),
             },
             expert_users: text("expert.users"),
+            credit_prefix: text("credit.prefix").unwrap_or_default(),
         })
     }
 

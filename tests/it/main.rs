@@ -12,6 +12,7 @@ mod billing;
 mod cdrs;
 mod charges;
 mod collect;
+mod credit;
 mod email;
 mod fees;
 mod foundation;
