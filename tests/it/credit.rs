@@ -130,6 +130,51 @@ fn a_credit_note_on_a_dd_invoice_before_collection_reduces_the_debit() {
     assert_eq!(pb["credit_notes"][0]["total"], "12.00");
     assert!(env.ok(&["postbill", "1"]).contains("Credit notes: 1"));
 
+    // `xero export` writes the credit note in Xero's credit-note template.
+    let x = env.json(&[
+        "xero",
+        "export",
+        "1",
+        "--out",
+        env.path("xero.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(x["credit_notes"], 1, "{x:#}");
+    let text = std::fs::read_to_string(env.path("xero-credit-notes.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[10], "*CreditNoteNumber");
+    assert_eq!(header[12], "*CreditNoteDate");
+    assert!(!header.iter().any(|h| h.contains("DueDate")), "{header:?}");
+    let rows: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][col("*ContactName")], "Harbour Cafe Ltd");
+    assert_eq!(&rows[0][col("*CreditNoteNumber")], "CN000001");
+    assert_eq!(&rows[0][col("Reference")], number.as_str());
+    assert_eq!(&rows[0][col("*UnitAmount")], "10.00", "positive, ex tax");
+    assert_eq!(&rows[0][col("*Quantity")], "1");
+    let invoices = std::fs::read_to_string(env.path("xero.csv")).unwrap();
+    let taxed = csv::Reader::from_reader(invoices.as_bytes())
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| &r[10] == number.as_str())
+        .unwrap();
+    assert_eq!(
+        &rows[0][col("*TaxType")],
+        &taxed[20],
+        "the invoice's tax type"
+    );
+    // Exported once: the next export writes no credit-note file.
+    let again = env.json(&[
+        "xero",
+        "export",
+        "1",
+        "--out",
+        env.path("again.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(again["credit_notes"], 0);
+    assert!(!env.path("again-credit-notes.csv").exists());
+
     // The debit is reduced by the credit note's total.
     env.ok(&[
         "collect",
