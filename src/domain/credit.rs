@@ -167,6 +167,34 @@ pub fn effect_text(total: &str, invoice: &str, payment_method: &str) -> String {
     }
 }
 
+/// The email that delivers a credit note: (subject, text, HTML).
+pub fn email(
+    company: &str,
+    customer_name: &str,
+    number: &str,
+    invoice: &str,
+    total: &str,
+    effect: &str,
+) -> (String, String, String) {
+    use super::invoice_email::escape;
+    let subject = format!("Credit note {number} from {company}");
+    let text = format!(
+        "Dear {customer_name},\n\nPlease find attached credit note {number} for {total}, \
+         crediting invoice {invoice}.\n\n{effect}\n\nKind regards,\n{company}\n"
+    );
+    let html = format!(
+        "<html><body><p>Dear {},</p><p>Please find attached credit note <b>{}</b> for <b>{}</b>, \
+         crediting invoice {}.</p><p>{}</p><p>Kind regards,<br>{}</p></body></html>",
+        escape(customer_name),
+        escape(number),
+        escape(total),
+        escape(invoice),
+        escape(effect),
+        escape(company)
+    );
+    (subject, text, html)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,8 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod credits;
+
 /// How long to wait for the SMTP server at each step of the dialogue.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -298,6 +300,16 @@ pub fn send(
             progress,
         };
         deliver(store, &job, &todo, &mut report)?;
+    }
+    if report.not_connected.is_none() {
+        let c = credits::Ctx {
+            sender: &s,
+            opts,
+            settings,
+            actor,
+            clock,
+        };
+        credits::send(store, &c, &mut report)?;
     }
     Ok(report)
 }

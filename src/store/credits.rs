@@ -363,3 +363,121 @@ pub fn for_postbill(conn: &Connection, run_id: i64) -> Result<Vec<CreditNote>> {
     let rows = st.query_map([run_id], row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The last email attempt of a credit note.
+#[derive(Debug, Clone)]
+pub struct LastEmail {
+    pub attempt: i64,
+    pub state: String,
+    pub recipient: Option<String>,
+    pub message_id: Option<String>,
+    pub started_at: String,
+}
+
+/// Credit notes of email/both customers (delivery at issue), with their last
+/// email attempt, in number order.
+pub fn email_candidates(conn: &Connection) -> Result<Vec<(CreditNote, Option<LastEmail>)>> {
+    let sql = format!("SELECT {COLS} {FROM} WHERE n.delivery IN ('email', 'both') ORDER BY n.seq");
+    let mut st = conn.prepare(&sql)?;
+    let notes: Vec<CreditNote> = st.query_map([], row)?.collect::<rusqlite::Result<_>>()?;
+    let mut last = conn.prepare_cached(
+        "SELECT attempt, state, recipient, message_id, started_at FROM credit_email_attempts
+         WHERE credit_note_id = ?1 ORDER BY attempt DESC LIMIT 1",
+    )?;
+    let mut out = Vec::with_capacity(notes.len());
+    for n in notes {
+        let l = last
+            .query_row([n.id], |r| {
+                Ok(LastEmail {
+                    attempt: r.get(0)?,
+                    state: r.get(1)?,
+                    recipient: r.get(2)?,
+                    message_id: r.get(3)?,
+                    started_at: r.get(4)?,
+                })
+            })
+            .optional()?;
+        out.push((n, l));
+    }
+    Ok(out)
+}
+
+/// Commit-before-send: record an attempt in flight unless another one
+/// started since `expected_last` was read. Returns (row id, message id).
+pub fn email_start(
+    conn: &Connection,
+    actor: &crate::store::audit::Actor,
+    id: i64,
+    recipient: &str,
+    expected_last: Option<i64>,
+    started_at: &str,
+    message_id: impl Fn(i64) -> String,
+) -> Result<Option<(i64, String)>> {
+    let current: Option<i64> = conn.query_row(
+        "SELECT MAX(attempt) FROM credit_email_attempts WHERE credit_note_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if current != expected_last {
+        return Ok(None);
+    }
+    let attempt = current.unwrap_or(0) + 1;
+    let mid = message_id(attempt);
+    conn.execute(
+        "INSERT INTO credit_email_attempts (credit_note_id, attempt, state, recipient, message_id,
+                                            started_at, operator)
+         VALUES (?1, ?2, 'in_flight', ?3, ?4, ?5, ?6)",
+        params![id, attempt, recipient, mid, started_at, actor.operator],
+    )?;
+    Ok(Some((conn.last_insert_rowid(), mid)))
+}
+
+/// Record the outcome of an attempt (`sent` with the server's reply, or
+/// `failed` with the reason), audited; `row_id` `None` records a failure
+/// where nothing was handed to the server.
+#[allow(clippy::too_many_arguments)]
+pub fn email_finish(
+    conn: &Connection,
+    actor: &crate::store::audit::Actor,
+    id: i64,
+    number: &str,
+    row_id: Option<i64>,
+    recipient: Option<&str>,
+    sent: bool,
+    reply: &str,
+    at: &str,
+) -> Result<()> {
+    let state = if sent { "sent" } else { "failed" };
+    match row_id {
+        Some(r) => {
+            conn.execute(
+                "UPDATE credit_email_attempts SET state = ?2, reply = ?3, finished_at = ?4 WHERE id = ?1",
+                params![r, state, reply, at],
+            )?;
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO credit_email_attempts (credit_note_id, attempt, state, recipient, reply,
+                                                    started_at, finished_at, operator)
+                 SELECT ?1, COALESCE(MAX(attempt), 0) + 1, 'failed', ?2, ?3, ?4, ?4, ?5
+                 FROM credit_email_attempts WHERE credit_note_id = ?1",
+                params![id, recipient, reply, at, actor.operator],
+            )?;
+        }
+    }
+    let run: Option<i64> = conn
+        .query_row(
+            "SELECT i.run_id FROM credit_notes n JOIN invoices i ON i.id = n.invoice_id WHERE n.id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    crate::store::audit::log(
+        conn,
+        actor,
+        run,
+        if sent { "email sent" } else { "email failed" },
+        &format!("credit note {number}: {reply}"),
+    )?;
+    Ok(())
+}

@@ -494,3 +494,73 @@ fn refusals_change_nothing() {
     let e = env.fails(4, &["credit", "show", "CN000009"]);
     assert!(e.contains("no credit note numbered"), "{e}");
 }
+
+#[test]
+fn the_next_email_sends_each_credit_note_once() {
+    let env = produced();
+    let smtp = crate::support::smtp::SmtpServer::start().unwrap();
+    for (k, v) in [
+        ("smtp.host", "127.0.0.1".to_string()),
+        ("smtp.port", smtp.port().to_string()),
+        ("smtp.security", "none".to_string()),
+        ("smtp.from", "billing@example.com".to_string()),
+    ] {
+        env.ok(&["config", "set", k, &v]);
+    }
+    env.ok(&["email", "1"]);
+    let invoices_sent = smtp.messages().len();
+    assert!(invoices_sent > 0);
+    // C1001 is emailed, C1004 is print only.
+    let a = invoice(&env, "1", "C1001");
+    let p = invoice(&env, "1", "C1004");
+    for inv in [&a, &p] {
+        env.ok(&[
+            "credit",
+            "add",
+            inv["number"].as_str().unwrap(),
+            "--amount",
+            "2.50",
+            "--reason",
+            "Porting delay",
+        ]);
+    }
+    // A dry run writes the message and records nothing.
+    let out = env.json(&[
+        "email",
+        "1",
+        "--dry-run",
+        env.path("outbox").to_str().unwrap(),
+    ]);
+    assert!(env.path("outbox/CN000001.eml").exists(), "{out:#}");
+    assert!(!env.path("outbox/CN000002.eml").exists(), "print only");
+
+    let r = env.json(&["email", "1"]);
+    let got = smtp.messages();
+    assert_eq!(got.len(), invoices_sent + 1, "{r:#}");
+    let msg = String::from_utf8_lossy(&got.last().unwrap().data).into_owned();
+    assert_eq!(got.last().unwrap().to, vec![a_email(&env)]);
+    assert!(msg.contains("Subject: Credit note CN000001 from"), "{msg}");
+    assert!(msg.contains("CN000001.pdf"), "{msg}");
+    assert_eq!(r["sent"][0]["number"], "CN000001");
+    // Sent once: the next email sends nothing more.
+    env.ok(&["email", "1"]);
+    assert_eq!(smtp.messages().len(), invoices_sent + 1);
+    let sent: i64 = db(&env)
+        .query_row(
+            "SELECT COUNT(*) FROM credit_email_attempts WHERE state = 'sent'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sent, 1);
+}
+
+fn a_email(env: &Env) -> String {
+    db(env)
+        .query_row(
+            "SELECT email FROM customers WHERE account = 'C1001'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
