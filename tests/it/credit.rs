@@ -553,6 +553,14 @@ fn the_next_email_sends_each_credit_note_once() {
         )
         .unwrap();
     assert_eq!(sent, 1);
+    // Named with --resend (after the operator checked the mailbox), it goes again.
+    env.ok(&["email", "1", "--resend", "CN000001"]);
+    assert_eq!(smtp.messages().len(), invoices_sent + 2);
+    let e = env.fails(4, &["email", "1", "--resend", "CN000002"]);
+    assert!(
+        e.contains("CN000002"),
+        "a print-only credit note is not emailed: {e}"
+    );
 }
 
 fn a_email(env: &Env) -> String {

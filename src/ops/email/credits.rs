@@ -47,12 +47,27 @@ pub(super) struct Ctx<'a> {
     pub clock: &'a dyn Clock,
 }
 
+/// The numbers of every credit note emailed (email/both delivery): `email
+/// --resend` may name them.
+pub(super) fn numbers(conn: &rusqlite::Connection) -> Result<std::collections::HashSet<String>> {
+    Ok(credits::email_candidates(conn)?
+        .into_iter()
+        .map(|(n, _)| n.number)
+        .collect())
+}
+
 pub(super) fn send(store: &mut Store, c: &Ctx<'_>, report: &mut EmailReport) -> Result<()> {
-    if !c.opts.resend.is_empty() {
-        return Ok(());
-    }
+    let resend = &c.opts.resend;
     let mut todo = Vec::new();
     for (n, last) in credits::email_candidates(&store.conn)? {
+        if !resend.is_empty() {
+            // Only the credit notes named, whatever their state (the
+            // operator checked the mailbox).
+            if resend.contains(&n.number) {
+                todo.push((n, last.map(|l| l.attempt)));
+            }
+            continue;
+        }
         match &last {
             None => todo.push((n, None)),
             Some(l) if l.state == "failed" => todo.push((n, Some(l.attempt))),
