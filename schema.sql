@@ -694,3 +694,74 @@ CREATE TABLE autopilot_notices (
     cleared_at TEXT
 );
 CREATE INDEX autopilot_notices_run ON autopilot_notices(run_id);
+
+-- migration: 18
+-- Credit notes (`billrun credit add`): a numbered document of its own
+-- (`credit.prefix` + its own gap-free sequence `seq`) crediting part or all
+-- of a produced invoice. Amounts in minor units: ex tax, tax (rounded once
+-- per credit note) and total, all positive. `applied_invoice_id`: the later
+-- invoice that brought the credit forward (NULL: not yet, the credit is on
+-- the account and reduces what collection takes). The PDF is recorded
+-- (path, SHA-256) only once it is complete on disk. `xero_id`: Xero's id
+-- once the credit note is pushed to Xero's API (NULL: not pushed).
+CREATE TABLE credit_notes (
+    id                  INTEGER PRIMARY KEY,
+    number              TEXT NOT NULL UNIQUE,
+    seq                 INTEGER NOT NULL UNIQUE,
+    invoice_id          INTEGER NOT NULL REFERENCES invoices(id),
+    account             TEXT NOT NULL REFERENCES customers(account),
+    credit_date         TEXT NOT NULL,
+    currency            TEXT NOT NULL,
+    reason              TEXT NOT NULL,
+    amount_ex_tax_minor INTEGER NOT NULL CHECK (amount_ex_tax_minor > 0),
+    tax_minor           INTEGER NOT NULL CHECK (tax_minor >= 0),
+    total_minor         INTEGER NOT NULL CHECK (total_minor > 0),
+    tax_rate            TEXT NOT NULL,     -- the rate applied ('0': the invoice had no tax)
+    delivery            TEXT NOT NULL,     -- customer's, at issue
+    payment_method      TEXT NOT NULL,     -- customer's, at issue
+    applied_invoice_id  INTEGER REFERENCES invoices(id),
+    pdf_path            TEXT,
+    pdf_sha256          TEXT,
+    xero_id             TEXT,
+    created_at          TEXT NOT NULL,
+    created_by          TEXT NOT NULL
+);
+CREATE INDEX credit_notes_invoice ON credit_notes(invoice_id);
+CREATE INDEX credit_notes_unapplied ON credit_notes(account) WHERE applied_invoice_id IS NULL;
+CREATE TABLE credit_note_lines (
+    id              INTEGER PRIMARY KEY,
+    credit_note_id  INTEGER NOT NULL REFERENCES credit_notes(id),
+    position        INTEGER NOT NULL,
+    invoice_line_id INTEGER REFERENCES invoice_lines(id),  -- a whole line credited
+    service         TEXT,
+    description     TEXT NOT NULL,
+    quantity        TEXT NOT NULL,
+    amount_minor    INTEGER NOT NULL
+);
+CREATE INDEX credit_note_lines_note ON credit_note_lines(credit_note_id);
+-- A line is credited whole at most once.
+CREATE UNIQUE INDEX credit_note_lines_line ON credit_note_lines(invoice_line_id)
+    WHERE invoice_line_id IS NOT NULL;
+-- Credit notes brought forward by an invoice (total, positive = credit).
+ALTER TABLE invoices ADD COLUMN credits_minor INTEGER NOT NULL DEFAULT 0;
+-- Email attempts of credit notes (the same at-most-once rule as invoices).
+CREATE TABLE credit_email_attempts (
+    id             INTEGER PRIMARY KEY,
+    credit_note_id INTEGER NOT NULL REFERENCES credit_notes(id),
+    attempt        INTEGER NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('in_flight', 'sent', 'failed')),
+    recipient      TEXT,
+    message_id     TEXT,
+    reply          TEXT,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT,
+    operator       TEXT NOT NULL,
+    UNIQUE (credit_note_id, attempt)
+);
+-- Credit notes written to a Xero import file.
+CREATE TABLE xero_credit_exports (
+    id             INTEGER PRIMARY KEY,
+    credit_note_id INTEGER NOT NULL REFERENCES credit_notes(id),
+    file           TEXT NOT NULL,
+    exported_at    TEXT NOT NULL
+);

@@ -2,7 +2,7 @@
 
 use super::output::{self, Ctx};
 use crate::domain::money::fmt_minor;
-use crate::store::{Store, collect, email, invoices, runs};
+use crate::store::{Store, collect, credits, email, invoices, runs};
 use clap::{Args as ClapArgs, Subcommand};
 use serde_json::{Value, json};
 
@@ -26,10 +26,12 @@ pub enum Cmd {
 
 /// One invoice as `invoices --json` prints it (docs/json.md).
 pub fn invoice_json(store: &Store, inv: &invoices::Invoice) -> anyhow::Result<Value> {
-    let lines: Vec<Value> = invoices::lines(&store.conn, inv.id)?
+    let lines: Vec<Value> = credits::invoice_lines(&store.conn, inv.id)?
         .iter()
         .map(|l| {
             json!({
+                "id": l.id,
+                "credited_by": l.credited_by,
                 "category": l.category,
                 "service": l.service,
                 "description": l.description,
@@ -48,6 +50,7 @@ pub fn invoice_json(store: &Store, inv: &invoices::Invoice) -> anyhow::Result<Va
         "currency": inv.currency,
         "opening_balance": fmt_minor(inv.opening_balance_minor),
         "payments": fmt_minor(inv.payments_minor),
+        "credit_notes": fmt_minor(inv.credits_minor),
         "charges_ex_tax": fmt_minor(inv.charges_ex_tax_minor),
         "tax": fmt_minor(inv.tax_minor),
         "total_charges": fmt_minor(inv.total_charges_minor),
@@ -134,14 +137,24 @@ fn show(ctx: &Ctx, store: &Store, number: &str) -> anyhow::Result<()> {
         "date {}, due {}, cutoff {}, {} by {}",
         inv.invoice_date, inv.due_date, inv.cutoff_date, inv.delivery, inv.payment_method
     ));
-    let mut t = ctx.table(&["category", "service", "description", "quantity", "amount"]);
-    for l in invoices::lines(&store.conn, inv.id)? {
+    let mut t = ctx.table(&[
+        "line",
+        "category",
+        "service",
+        "description",
+        "quantity",
+        "amount",
+        "credited",
+    ]);
+    for l in credits::invoice_lines(&store.conn, inv.id)? {
         t.add_row(vec![
+            l.id.to_string(),
             l.category,
             l.service.unwrap_or_default(),
             l.description,
             l.quantity,
             fmt_minor(l.amount_minor),
+            l.credited_by.unwrap_or_default(),
         ]);
     }
     output::print_table(ctx, &t)?;
@@ -149,6 +162,7 @@ fn show(ctx: &Ctx, store: &Store, number: &str) -> anyhow::Result<()> {
     for (k, v) in [
         ("opening balance", inv.opening_balance_minor),
         ("payments", inv.payments_minor.saturating_neg()),
+        ("credit notes", inv.credits_minor.saturating_neg()),
         ("charges ex tax", inv.charges_ex_tax_minor),
         ("tax", inv.tax_minor),
         ("total charges", inv.total_charges_minor),
@@ -164,6 +178,18 @@ fn show(ctx: &Ctx, store: &Store, number: &str) -> anyhow::Result<()> {
     output::print_table(ctx, &t)?;
     if let Some(p) = &inv.pdf_path {
         ctx.say(&format!("PDF: {p}"));
+    }
+    for n in credits::list(&store.conn, Some(inv.run_id))?
+        .iter()
+        .filter(|n| n.invoice_id == inv.id)
+    {
+        ctx.say(&format!(
+            "credited by {} on {}: {} ({})",
+            n.number,
+            n.credit_date,
+            fmt_minor(n.total_minor),
+            n.reason
+        ));
     }
     Ok(())
 }

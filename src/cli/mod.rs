@@ -9,6 +9,7 @@ pub(crate) mod charges;
 pub(crate) mod collect;
 pub(crate) mod completions;
 pub(crate) mod config;
+pub(crate) mod credit;
 pub(crate) mod cycles;
 pub(crate) mod demo;
 pub(crate) mod email;
@@ -80,6 +81,9 @@ pub enum Command {
     /// One-off charges and credits: add, list, remove (while unbilled).
     #[command(subcommand)]
     Charge(charges::Cmd),
+    /// Credit notes on produced invoices: add, list, show, produce.
+    #[command(subcommand)]
+    Credit(credit::Cmd),
     /// Payments received: add, import (csv or Xero), list.
     #[command(subcommand)]
     Payments(payments::Cmd),
@@ -167,6 +171,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tariffs(c) => reference::tariffs(&ctx, &mut store, &actor, c)?,
         Command::Cycles(c) => cycles::exec(&ctx, &mut store, &actor, c)?,
         Command::Charge(c) => charges::exec(&ctx, &mut store, &actor, c)?,
+        Command::Credit(c) => credit::exec(&ctx, &mut store, &actor, &cli.db, c)?,
         Command::Payments(c) => payments::exec(&ctx, &mut store, &actor, c)?,
         Command::Fees(c) => fees::exec(&ctx, &mut store, &actor, c)?,
         Command::Carriers(c) => carriers::exec(&ctx, &mut store, &actor, c)?,

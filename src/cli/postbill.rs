@@ -107,6 +107,30 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Res
         }
         output::print_table(ctx, &t)?;
     }
+    ctx.say(&ctx.bold(&format!("Credit notes: {}", r.credit_notes.len())));
+    if !r.credit_notes.is_empty() {
+        let mut t = ctx.table(&[
+            "credit note",
+            "date",
+            "invoice",
+            "account",
+            "total",
+            "reason",
+            "brought forward on",
+        ]);
+        for c in &r.credit_notes {
+            t.add_row(vec![
+                c.number.clone(),
+                c.date.clone(),
+                c.invoice.clone(),
+                c.account.clone(),
+                c.total.to_string(),
+                c.reason.clone(),
+                c.brought_forward_on.clone().unwrap_or_default(),
+            ]);
+        }
+        output::print_table(ctx, &t)?;
+    }
     ctx.say(&ctx.bold(&format!("Anomalies: {}", r.anomalies.len())));
     if !r.anomalies.is_empty() {
         let mut t = ctx.table(&[

@@ -85,6 +85,12 @@ fn print(ctx: &Ctx, summary: &ExportReport) -> anyhow::Result<()> {
             f.file, f.invoices, f.first, f.last, f.rows
         ));
     }
+    if let Some(f) = &summary.credit_notes_file {
+        ctx.say(&format!(
+            "wrote {f}: {} credit notes (import them in Xero under Credit notes › Import)",
+            summary.credit_notes
+        ));
+    }
     if already > 0 && !summary.files.is_empty() {
         ctx.say(&format!(
             "{already} invoices exported earlier were left out (--all to include them)"

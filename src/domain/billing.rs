@@ -108,6 +108,9 @@ pub struct Stored {
     pub payments: HashMap<String, Vec<(i64, i64)>>,
     /// Per account: unallocated payments dated after the cutoff, summed.
     pub received_since: HashMap<String, i64>,
+    /// (credit note id, total) per account: credit notes not yet brought
+    /// forward by an invoice.
+    pub credits: HashMap<String, Vec<(i64, i64)>>,
 }
 
 /// Whether the customer's payment method has what it needs: bank details
@@ -208,6 +211,7 @@ pub fn inputs(
             opening_balance_minor: previous.map_or(0, |p| p.amount_due_minor),
             payments: stored.payments.remove(&account).unwrap_or_default(),
             received_since_minor: stored.received_since.remove(&account).unwrap_or(0),
+            credits: stored.credits.remove(&account).unwrap_or_default(),
             usage: stored.usage.remove(&account).unwrap_or_default(),
             plan_fees: plan_fees.remove(&account).unwrap_or_default(),
             one_offs: stored.one_offs.remove(&account).unwrap_or_default(),

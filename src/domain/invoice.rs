@@ -78,6 +78,10 @@ pub struct Inputs {
     /// minor units): not on the invoice's balance (it is a statement at the
     /// cutoff) but deducted from what is collected (see [`to_collect`]).
     pub received_since_minor: i64,
+    /// Credit notes issued since the previous invoice, not yet brought
+    /// forward: (credit note id, total including tax). They reduce the
+    /// balance like payments and are shown as "Credit notes".
+    pub credits: Vec<(i64, i64)>,
     pub usage: Vec<UsageGroup>,
     pub plan_fees: Vec<PlanFee>,
     pub one_offs: Vec<Item>,
@@ -123,6 +127,8 @@ pub struct Draft {
     pub lines: Vec<Line>,
     pub opening_balance_minor: i64,
     pub payments_minor: i64,
+    /// Credit notes brought forward (total including tax, positive).
+    pub credits_minor: i64,
     pub charges_ex_tax_minor: i64,
     pub tax_minor: i64,
     pub total_charges_minor: i64,
@@ -289,14 +295,21 @@ pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Result<Draft, String> {
         .ok_or_else(|| too_large("the total charges are"))?;
     let payments_minor = checked_sum(inputs.payments.iter().map(|p| p.1))
         .ok_or_else(|| too_large("the payments are"))?;
+    let credits_minor = checked_sum(inputs.credits.iter().map(|c| c.1))
+        .ok_or_else(|| too_large("the credit notes are"))?;
     let amount_due_minor = inputs
         .opening_balance_minor
         .checked_sub(payments_minor)
+        .and_then(|b| b.checked_sub(credits_minor))
         .and_then(|b| b.checked_add(total_charges_minor))
         .ok_or_else(|| too_large("the amount due is"))?;
     let to_collect_minor = to_collect(amount_due_minor, inputs.received_since_minor)
         .ok_or_else(|| too_large("the payments received since the cutoff are"))?;
-    let outcome = if lines.is_empty() && inputs.opening_balance_minor == 0 && payments_minor == 0 {
+    let outcome = if lines.is_empty()
+        && inputs.opening_balance_minor == 0
+        && payments_minor == 0
+        && credits_minor == 0
+    {
         Outcome::Empty
     } else if total_charges_minor > 0 && from_minor(total_charges_minor) < inputs.min_amount {
         Outcome::TooLow
@@ -308,6 +321,7 @@ pub fn draft(inputs: &Inputs, tax_rate: Decimal) -> Result<Draft, String> {
         lines,
         opening_balance_minor: inputs.opening_balance_minor,
         payments_minor,
+        credits_minor,
         charges_ex_tax_minor,
         tax_minor,
         total_charges_minor,
@@ -394,6 +408,8 @@ pub struct Issued {
     pub currency: String,
     pub opening_balance_minor: i64,
     pub payments_minor: i64,
+    /// Credit notes brought forward (total, positive).
+    pub credits_minor: i64,
     pub charges_ex_tax_minor: i64,
     pub tax_minor: i64,
     pub total_charges_minor: i64,
@@ -530,6 +546,7 @@ mod tests {
             opening_balance_minor: 3000,
             payments: vec![(1, 3000)],
             received_since_minor: 0,
+            credits: vec![],
             usage: vec![
                 UsageGroup {
                     service: "0113".into(),
@@ -792,5 +809,24 @@ mod tests {
         assert_eq!(due_date(d(12, 1), None, 14), d(12, 15));
         assert_eq!(due_date(d(12, 1), Some(d(12, 20)), 14), d(12, 20));
         assert_eq!(due_date(d(12, 1), None, 0), d(12, 1));
+    }
+
+    #[test]
+    fn credit_notes_brought_forward_reduce_the_amount_due() {
+        let mut i = sample();
+        let before = draft(&i, dec!(0.20)).unwrap();
+        i.credits = vec![(4, 600), (5, 150)];
+        let d = draft(&i, dec!(0.20)).unwrap();
+        assert_eq!(d.credits_minor, 750);
+        assert_eq!(d.amount_due_minor, before.amount_due_minor - 750);
+        assert_eq!(d.total_charges_minor, before.total_charges_minor);
+        // A credit alone still makes an invoice (the customer sees it).
+        let only = Inputs {
+            account: "A".into(),
+            credits: vec![(1, 1200)],
+            ..Default::default()
+        };
+        let d = draft(&only, dec!(0.20)).unwrap();
+        assert_eq!((d.outcome, d.amount_due_minor), (Outcome::Invoice, -1200));
     }
 }

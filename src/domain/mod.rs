@@ -8,6 +8,7 @@ pub mod cdr_format;
 pub mod cdrs;
 pub mod checklist;
 pub mod collect;
+pub mod credit;
 pub mod csvfile;
 pub mod cycles;
 pub mod fees;

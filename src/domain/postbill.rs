@@ -93,6 +93,26 @@ pub struct Report<R: Serialize> {
     pub anomalies: Vec<Anomaly>,
     /// `null` when the run has no pre-billing snapshot.
     pub snapshot_differences: Option<Vec<SnapshotDiff>>,
+    /// Credit notes on the run's invoices, and those its invoices brought
+    /// forward (filled by the caller).
+    pub credit_notes: Vec<CreditNoteRow>,
+}
+
+/// A credit note in the post-billing report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreditNoteRow {
+    pub number: String,
+    pub date: String,
+    /// The invoice it credits.
+    pub invoice: String,
+    pub account: String,
+    pub name: String,
+    pub reason: String,
+    pub amount_ex_tax: Minor,
+    pub tax: Minor,
+    pub total: Minor,
+    /// The invoice that brought it forward, if any.
+    pub brought_forward_on: Option<String>,
 }
 
 /// Is `total` an anomaly against the previous invoices' totals? It must
@@ -152,6 +172,7 @@ pub fn report<R: Serialize>(
         carried: Vec::new(),
         anomalies: Vec::new(),
         snapshot_differences: None,
+        credit_notes: Vec::new(),
     };
     for p in produced {
         r.produced.add(p.charges_ex_tax_minor, p.tax_minor);

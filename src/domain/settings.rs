@@ -86,6 +86,12 @@ pub const KEYS: &[Key] = &[
     ),
     key!("invoice.prefix", Some("INV"), Text, "invoice number prefix"),
     key!(
+        "credit.prefix",
+        Some("CN"),
+        Text,
+        "credit note number prefix (credit notes have their own sequence)"
+    ),
+    key!(
         "invoice.next_number",
         Some("1"),
         Positive,
@@ -500,6 +506,8 @@ pub struct Settings {
     /// OS users allowed to skip the checks with `request --expert`
     /// (comma-separated); `None`: everyone.
     pub expert_users: Option<String>,
+    /// Credit note number prefix (`credit.prefix`).
+    pub credit_prefix: String,
     /// Where `autopilot` sends its summaries.
     pub notify_email: Option<String>,
     /// Folder for print bundles written by `autopilot`.
@@ -707,6 +715,7 @@ impl Settings {
                 from: text("smtp.from"),
             },
             expert_users: text("expert.users"),
+            credit_prefix: text("credit.prefix").unwrap_or_default(),
             notify_email: text("notify.email"),
             print_out_dir: text("print.out_dir"),
             xero_out_dir: text("xero.out_dir"),

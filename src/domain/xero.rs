@@ -229,6 +229,132 @@ pub fn file_names(out: &Path, parts: usize) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Xero's credit-note import template (Business › Invoices › Credit notes ›
+/// Import): the sales-invoice template with `*CreditNoteNumber` and
+/// `*CreditNoteDate` in place of the invoice number and date, and no due
+/// date. Amounts are positive: Xero books a credit note as a credit.
+pub const CREDIT_HEADER: [&str; 26] = [
+    "*ContactName",
+    "EmailAddress",
+    "POAddressLine1",
+    "POAddressLine2",
+    "POAddressLine3",
+    "POAddressLine4",
+    "POCity",
+    "PORegion",
+    "POPostalCode",
+    "POCountry",
+    "*CreditNoteNumber",
+    "Reference",
+    "*CreditNoteDate",
+    "InventoryItemCode",
+    "*Description",
+    "*Quantity",
+    "*UnitAmount",
+    "Discount",
+    "*AccountCode",
+    "*TaxType",
+    "TrackingName1",
+    "TrackingOption1",
+    "TrackingName2",
+    "TrackingOption2",
+    "Currency",
+    "BrandingTheme",
+];
+
+/// One credit note as exported: the customer as on invoices, its lines
+/// (ex tax, positive), `Reference` the invoice it credits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreditNote {
+    pub id: i64,
+    pub number: String,
+    /// The invoice credited.
+    pub invoice: String,
+    pub contact: Invoice,
+    pub date: NaiveDate,
+    /// Tax on the credit note (0: exempt tax type).
+    pub tax: Decimal,
+}
+
+/// The template rows of one credit note, one per line (`contact.lines`).
+pub fn credit_rows(c: &CreditNote, codes: &Codes) -> Vec<Vec<String>> {
+    let taxed = !c.tax.is_zero();
+    let t = |s: &str| safe_cell(s).into_owned();
+    let inv = &c.contact;
+    inv.lines
+        .iter()
+        .map(|l| {
+            let description = match &l.service {
+                Some(s) if !s.is_empty() && !l.description.contains(s.as_str()) => {
+                    format!("{s}: {}", l.description)
+                }
+                _ if l.description.trim().is_empty() => "Credit".to_string(),
+                _ => l.description.clone(),
+            };
+            let tax_type = if taxed {
+                &codes.tax_type
+            } else {
+                &codes.exempt_tax_type
+            };
+            vec![
+                t(&inv.contact_name),
+                t(&opt(&inv.email)),
+                t(&opt(&inv.address1)),
+                t(&opt(&inv.address2)),
+                String::new(),
+                String::new(),
+                t(&opt(&inv.town)),
+                t(&opt(&inv.region)),
+                t(&opt(&inv.postcode)),
+                String::new(),
+                t(&c.number),
+                t(&c.invoice),
+                date(c.date),
+                String::new(),
+                t(&description),
+                "1".to_string(),
+                money::fmt(l.amount),
+                String::new(),
+                t(&codes.account_code),
+                t(tax_type),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                t(&inv.currency),
+                String::new(),
+            ]
+        })
+        .collect()
+}
+
+/// The credit notes' CSV bytes: the header, then every credit note's rows.
+pub fn credit_csv(notes: &[CreditNote], codes: &Codes) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    w.write_record(CREDIT_HEADER).expect("writing to memory");
+    for c in notes {
+        for r in credit_rows(c, codes) {
+            w.write_record(&r).expect("writing to memory");
+        }
+    }
+    w.into_inner().expect("writing to memory")
+}
+
+/// The credit notes' file beside `out`: `STEM-credit-notes.EXT`.
+pub fn credit_file_name(out: &Path) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "xero".into());
+    let ext = out
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    out.with_file_name(format!("{stem}-credit-notes{ext}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,8 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod credits;
+
 /// How long to wait for the SMTP server at each step of the dialogue.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -287,7 +289,8 @@ pub fn send(
         dry_run: opts.dry_run.as_ref().map(|d| d.display().to_string()),
         ..Default::default()
     };
-    let todo = choose(&all, opts, &run.name, &mut report)?;
+    let credit_numbers = credits::numbers(&store.conn)?;
+    let todo = choose(&all, opts, &run.name, &credit_numbers, &mut report)?;
     if let Some(dir) = &opts.dry_run {
         dry_run(&s, dir, &todo, &mut report)?;
     } else {
@@ -302,6 +305,16 @@ pub fn send(
             progress,
         };
         deliver(store, &job, &todo, &mut report)?;
+    }
+    if report.not_connected.is_none() {
+        let c = credits::Ctx {
+            sender: &s,
+            opts,
+            settings,
+            actor,
+            clock,
+        };
+        credits::send(store, &c, &mut report)?;
     }
     Ok(report)
 }
@@ -381,11 +394,15 @@ fn choose<'a>(
     all: &'a [Candidate],
     opts: &EmailOptions,
     run_name: &str,
+    credit_numbers: &std::collections::HashSet<String>,
     report: &mut EmailReport,
 ) -> Result<Vec<&'a Candidate>> {
     let mut todo: Vec<&Candidate> = Vec::new();
     if !opts.resend.is_empty() {
         for number in &opts.resend {
+            if credit_numbers.contains(number) {
+                continue; // a credit note: `credits::send` resends it
+            }
             let c = all.iter().find(|c| &c.number == number).ok_or_else(|| {
                 bad_input(format!(
                     "--resend {number}: not an invoice of run {run_name} delivered by email"

@@ -111,6 +111,7 @@ pub mod cdr_import;
 pub mod charges;
 pub mod collect;
 pub mod config;
+pub mod credit;
 pub mod cycles;
 pub mod email;
 pub mod errors;

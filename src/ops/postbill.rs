@@ -78,11 +78,27 @@ pub fn build(store: &Store, run: &Run, settings: &Settings) -> Result<Report<Run
                 .map_err(|e| precondition(format!("reading the run's pre-billing snapshot: {e}")))
         })
         .transpose()?;
-    Ok(postbill::report(
+    let mut report = postbill::report(
         run.clone(),
         &produced,
         not_produced,
         snapshot,
         settings.postbill_min_change,
-    ))
+    );
+    report.credit_notes = crate::store::credits::for_postbill(conn, run.id)?
+        .into_iter()
+        .map(|n| postbill::CreditNoteRow {
+            number: n.number,
+            date: n.credit_date,
+            invoice: n.invoice,
+            account: n.account,
+            name: n.name,
+            reason: n.reason,
+            amount_ex_tax: Minor(n.ex_tax_minor),
+            tax: Minor(n.tax_minor),
+            total: Minor(n.total_minor),
+            brought_forward_on: n.applied_invoice,
+        })
+        .collect();
+    Ok(report)
 }

@@ -43,7 +43,7 @@ use crate::render::invoice_pdf::{
 use crate::store::audit::{self, Actor};
 use crate::store::production::{self, NewInvoice, Recorded};
 use crate::store::runs::{self, Run};
-use crate::store::{self, Store, billing, charges, fees, invoices, payments};
+use crate::store::{self, Store, billing, charges, credits, fees, invoices, payments};
 use crate::whole_file;
 use rusqlite::Connection;
 use serde::Serialize;
@@ -189,6 +189,7 @@ fn issued(i: invoices::Invoice) -> Issued {
         currency: i.currency,
         opening_balance_minor: i.opening_balance_minor,
         payments_minor: i.payments_minor,
+        credits_minor: i.credits_minor,
         charges_ex_tax_minor: i.charges_ex_tax_minor,
         tax_minor: i.tax_minor,
         total_charges_minor: i.total_charges_minor,
@@ -405,6 +406,7 @@ fn create_invoices(
         fees::mark_billed(conn, &ids(&inputs.wholesale), invoice_id)?;
         let paid: Vec<i64> = inputs.payments.iter().map(|p| p.0).collect();
         payments::mark_billed(conn, &paid, invoice_id)?;
+        credits::apply(conn, invoice_id, &inputs.credits)?;
         created.first_number.get_or_insert_with(|| number.clone());
         created.last_number = Some(number);
         created.invoices += 1;

@@ -60,6 +60,11 @@ pub struct ExportReport {
     pub exported: usize,
     pub already_exported: usize,
     pub excluded: Vec<ExcludedItem>,
+    /// The credit notes file (Xero's credit-note template), when any credit
+    /// note of the run's invoices was written.
+    pub credit_notes_file: Option<String>,
+    /// Credit notes written.
+    pub credit_notes: usize,
     /// The run's name.
     #[serde(skip)]
     pub run_name: String,
@@ -99,9 +104,19 @@ pub fn export(
         }
     }
     let (ok, excluded) = xero::partition(chosen);
+    let notes: Vec<xero::CreditNote> = crate::store::xero::credit_notes(&store.conn, run.id)?
+        .into_iter()
+        .filter(|(_, exported)| opts.all || !exported)
+        .map(|(n, _)| n)
+        .collect();
+    let credit_path = xero::credit_file_name(&opts.out);
     let chunks: Vec<&[xero::Invoice]> = ok.chunks(limit).collect();
     let names = xero::file_names(&opts.out, chunks.len());
-    if let Some(p) = names.iter().find(|p| p.exists()) {
+    if let Some(p) = names
+        .iter()
+        .chain((!notes.is_empty()).then_some(&credit_path))
+        .find(|p| p.exists())
+    {
         return Err(precondition(format!(
             "{} already exists: choose another --out (earlier exports are kept)",
             p.display()
@@ -126,8 +141,24 @@ pub fn export(
             last: chunk.last().map(|i| i.number.clone()).unwrap_or_default(),
         });
     }
+    let credit_notes_file = if notes.is_empty() {
+        None
+    } else {
+        let bytes = xero::credit_csv(&notes, &codes);
+        whole_file::write_new(&credit_path, &bytes)
+            .map_err(|e| external(format!("cannot write {}: {e}", credit_path.display())))?;
+        let ids: Vec<(i64, &str)> = notes.iter().map(|n| (n.id, n.number.as_str())).collect();
+        let file = credit_path.display().to_string();
+        let now = clock.stamp();
+        let tx = store.write()?;
+        crate::store::xero::record_credits(&tx, actor, run.id, &file, &ids, &now)?;
+        tx.commit()?;
+        Some(file)
+    };
     Ok(ExportReport {
         run: run.id,
+        credit_notes_file,
+        credit_notes: notes.len(),
         exported: ok.len(),
         files,
         already_exported: already,

@@ -99,6 +99,7 @@ pub fn document(
         summary: InvoiceSummary {
             opening_balance: from_minor(inv.opening_balance_minor),
             payments: from_minor(inv.payments_minor),
+            credits: from_minor(inv.credits_minor),
             charges_ex_tax: from_minor(inv.charges_ex_tax_minor),
             tax: from_minor(inv.tax_minor),
             tax_name: head.tax_name.clone(),
@@ -148,5 +149,58 @@ pub fn usage_summary(groups: &[UsageGroup], note: String) -> UsageSummary {
             })
             .collect(),
         note,
+    }
+}
+
+/// A credit note's document values.
+pub fn credit_document(
+    head: &Letterhead,
+    c: &crate::domain::credit::Issued,
+) -> super::invoice_pdf::CreditNoteDoc {
+    let sym = currency_symbol(&c.currency);
+    let pct = (c.rate * Decimal::ONE_HUNDRED).normalize();
+    let total = money_text(sym, from_minor(c.total_minor));
+    super::invoice_pdf::CreditNoteDoc {
+        base: InvoiceDoc {
+            company: head.company.clone(),
+            currency_symbol: sym.to_owned(),
+            number: c.number.clone(),
+            invoice_date: c.credit_date,
+            due_date: c.credit_date,
+            customer: CustomerAddress {
+                account: c.account.clone(),
+                name: c.name.clone(),
+                address: c.address.clone(),
+                postcode: c.postcode.clone(),
+            },
+            summary: InvoiceSummary {
+                opening_balance: Decimal::ZERO,
+                payments: Decimal::ZERO,
+                credits: Decimal::ZERO,
+                charges_ex_tax: from_minor(c.ex_tax_minor),
+                tax: from_minor(c.tax_minor),
+                tax_name: head.tax_name.clone(),
+                tax_rate_label: format!("{pct}%"),
+                total_charges: from_minor(c.total_minor),
+                amount_due: Decimal::ZERO,
+            },
+            lines: c
+                .lines
+                .iter()
+                .map(|(service, description, quantity, amount)| ChargeLine {
+                    service: service.clone().unwrap_or_else(|| "Account".into()),
+                    category: String::new(),
+                    description: description.clone(),
+                    quantity: quantity.clone(),
+                    amount: from_minor(*amount),
+                })
+                .collect(),
+            calls: Vec::new(),
+            payment_text: crate::domain::credit::effect_text(&total, &c.invoice, &c.payment_method),
+            message: None,
+        },
+        invoice_number: c.invoice.clone(),
+        invoice_date: c.invoice_date,
+        reason: c.reason.clone(),
     }
 }

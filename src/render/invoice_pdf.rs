@@ -21,6 +21,9 @@ use super::PdfError;
 use super::pdf_out::{self, DocInfo, FontSets, PageOp};
 use crate::domain::money;
 
+mod credit;
+pub use credit::{CreditNoteDoc, render_credit_note};
+
 /// DejaVu Sans (Bitstream Vera licence, see `assets/fonts/LICENSE-DejaVu.txt`).
 const REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 /// DejaVu Sans Bold.
@@ -63,6 +66,9 @@ pub struct InvoiceSummary {
     pub opening_balance: Decimal,
     /// Payments received since, as a positive amount; printed as a deduction.
     pub payments: Decimal,
+    /// Credit notes brought forward, as a positive amount; printed as a
+    /// deduction, only when not zero.
+    pub credits: Decimal,
     /// New charges before tax.
     pub charges_ex_tax: Decimal,
     /// Tax on the new charges.
@@ -693,7 +699,7 @@ fn first_page_top(w: &mut Writer) {
     let bx = RIGHT - 235.0;
     let bw = 235.0;
     let top = 704.0;
-    let rows = [
+    let mut rows = vec![
         (
             "Opening balance".to_owned(),
             money_text(sym, s.opening_balance),
@@ -702,6 +708,11 @@ fn first_page_top(w: &mut Writer) {
             "Payments received, thank you".to_owned(),
             money_text(sym, -s.payments),
         ),
+    ];
+    if !s.credits.is_zero() {
+        rows.push(("Credit notes".to_owned(), money_text(sym, -s.credits)));
+    }
+    rows.extend([
         (
             format!("New charges (ex {})", s.tax_name),
             money_text(sym, s.charges_ex_tax),
@@ -714,7 +725,7 @@ fn first_page_top(w: &mut Writer) {
             "Total new charges".to_owned(),
             money_text(sym, s.total_charges),
         ),
-    ];
+    ]);
     let box_h = 22.0 + rows.len() as f32 * 14.0 + 52.0;
     w.rect(bx, top - box_h, bw, box_h, SHADE);
     w.rect(bx, top - 20.0, bw, 20.0, ACCENT);
@@ -1046,6 +1057,7 @@ pub(crate) mod tests {
             summary: InvoiceSummary {
                 opening_balance: dec!(1082.40),
                 payments: dec!(1082.40),
+                credits: Decimal::ZERO,
                 charges_ex_tax: dec!(1045.67),
                 tax: dec!(209.13),
                 tax_name: "VAT".into(),

@@ -45,6 +45,7 @@ pub fn gather_with(
         },
         payments: payments(conn, &cut)?,
         received_since: received_since(conn, &cut)?,
+        credits: super::credits::unapplied(conn)?,
     };
     rules::inputs(stored, cutoff, &terms, &settings.dd.format).map_err(precondition)
 }

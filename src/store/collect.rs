@@ -26,7 +26,9 @@ use serde::Serialize;
 /// - otherwise its amount due, less every payment not yet applied to an
 ///   invoice (collections approved for it, transfers, reversals — all
 ///   unallocated until the next production), less what live items on the
-///   account's other invoices are collecting now;
+///   account's other invoices are collecting now, less the credit notes
+///   not yet brought forward by an invoice (a credit note reduces what is
+///   still to collect; once collected, it stays a credit on the account);
 /// - and never more than the invoice stated will be collected
 ///   (`to_collect_minor`, issue 15 item 5).
 const OUTSTANDING: &str = "CASE WHEN EXISTS (SELECT 1 FROM invoices n
@@ -35,7 +37,9 @@ const OUTSTANDING: &str = "CASE WHEN EXISTS (SELECT 1 FROM invoices n
       - COALESCE((SELECT SUM(p.amount_minor) FROM payments p
           WHERE p.account = i.account AND p.invoice_id IS NULL), 0)
       - COALESCE((SELECT SUM(pi.amount_minor) FROM payment_items pi
-          WHERE pi.account = i.account AND pi.invoice_id <> i.id AND pi.state = 'live'), 0))
+          WHERE pi.account = i.account AND pi.invoice_id <> i.id AND pi.state = 'live'), 0)
+      - COALESCE((SELECT SUM(cn.total_minor) FROM credit_notes cn
+          WHERE cn.account = i.account AND cn.applied_invoice_id IS NULL), 0))
     END";
 
 fn history(conn: &Connection, invoice_id: i64) -> Result<Vec<Past>> {

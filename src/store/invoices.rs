@@ -19,6 +19,8 @@ pub struct Invoice {
     pub currency: String,
     pub opening_balance_minor: i64,
     pub payments_minor: i64,
+    /// Credit notes brought forward (total, positive).
+    pub credits_minor: i64,
     pub charges_ex_tax_minor: i64,
     pub tax_minor: i64,
     pub total_charges_minor: i64,
@@ -50,7 +52,7 @@ const COLS: &str = "i.id, i.run_id, i.number, i.seq, i.account, i.invoice_date, 
     c.name, c.email, c.address1, c.address2, c.town, c.region, c.postcode,
     EXISTS (SELECT 1 FROM print_items p WHERE p.invoice_id = i.id),
     i.received_since_minor, COALESCE(i.to_collect_minor, MAX(0, i.amount_due_minor)),
-    i.calls_path";
+    i.calls_path, i.credits_minor";
 
 fn date(r: &Row<'_>, i: usize) -> rusqlite::Result<NaiveDate> {
     let s: String = r.get(i)?;
@@ -93,6 +95,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
         received_since_minor: r.get(28)?,
         to_collect_minor: r.get(29)?,
         calls_path: r.get(30)?,
+        credits_minor: r.get(31)?,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod billing;
 pub mod cdrs;
 pub mod charges;
 pub mod collect;
+pub mod credits;
 pub mod email;
 pub mod fees;
 pub mod invoices;

@@ -106,6 +106,101 @@ pub fn record(
     Ok(())
 }
 
+/// The credit notes crediting the run's invoices as the Xero credit-note
+/// template needs them, in number order, each with whether it was exported.
+pub fn credit_notes(
+    conn: &Connection,
+    run_id: i64,
+) -> Result<Vec<(crate::domain::xero::CreditNote, bool)>> {
+    let notes = super::credits::list(conn, Some(run_id))?;
+    let mut out = Vec::with_capacity(notes.len());
+    for n in notes {
+        let f: Vec<Option<String>> = conn.query_row(
+            "SELECT email, address1, address2, town, region, postcode FROM customers WHERE account = ?1",
+            [&n.account],
+            |r| (0..6).map(|i| r.get(i)).collect(),
+        )?;
+        let [email, a1, a2, town, region, postcode]: [Option<String>; 6] =
+            f.try_into().unwrap_or_default();
+        let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let exported: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM xero_credit_exports WHERE credit_note_id = ?1)",
+            [n.id],
+            |r| r.get(0),
+        )?;
+        let date = |s: &str| {
+            s.parse::<chrono::NaiveDate>().map_err(|e| {
+                crate::error::bad_input(format!("credit note {}: stored date '{s}': {e}", n.number))
+            })
+        };
+        let lines = super::credits::lines(conn, n.id)?
+            .into_iter()
+            .map(|l| Line {
+                service: l.service,
+                description: l.description,
+                amount: money::from_minor(l.amount_minor),
+                taxable: n.tax_minor != 0,
+            })
+            .collect();
+        out.push((
+            crate::domain::xero::CreditNote {
+                id: n.id,
+                number: n.number.clone(),
+                invoice: n.invoice.clone(),
+                date: date(&n.credit_date)?,
+                tax: money::from_minor(n.tax_minor),
+                contact: Invoice {
+                    id: n.invoice_id,
+                    number: n.invoice.clone(),
+                    account: n.account.clone(),
+                    contact_name: n.name.clone(),
+                    email: blank(email),
+                    address1: blank(a1),
+                    address2: blank(a2),
+                    town: blank(town),
+                    region: blank(region),
+                    postcode: blank(postcode),
+                    invoice_date: date(&n.invoice_date)?,
+                    due_date: date(&n.credit_date)?,
+                    currency: n.currency.clone(),
+                    total_charges: money::from_minor(n.total_minor),
+                    tax: money::from_minor(n.tax_minor),
+                    lines,
+                },
+            },
+            exported,
+        ));
+    }
+    Ok(out)
+}
+
+/// Record that these credit notes were written to `file` at `now` (audited).
+pub fn record_credits(
+    conn: &Connection,
+    actor: &Actor,
+    run_id: i64,
+    file: &str,
+    notes: &[(i64, &str)],
+    now: &str,
+) -> Result<()> {
+    let mut ins = conn.prepare(
+        "INSERT INTO xero_credit_exports (credit_note_id, file, exported_at) VALUES (?1, ?2, ?3)",
+    )?;
+    for (id, _) in notes {
+        ins.execute(params![id, file, now])?;
+    }
+    let first = notes.first().map(|i| i.1).unwrap_or("");
+    let last = notes.last().map(|i| i.1).unwrap_or("");
+    audit::log(
+        conn,
+        actor,
+        Some(run_id),
+        "xero export",
+        &format!("{} credit notes ({first}…{last}) to {file}", notes.len()),
+    )?;
+    Ok(())
+}
+
 /// The checklist's Xero fact: invoices Xero accepts (new charges above zero)
 /// not yet exported. Zero and negative invoices never count.
 pub fn fill_facts(conn: &Connection, run_id: i64, f: &mut InvoiceFacts) -> Result<()> {

@@ -13,6 +13,7 @@ mod billing;
 mod cdrs;
 mod charges;
 mod collect;
+mod credit;
 mod email;
 mod fees;
 mod foundation;

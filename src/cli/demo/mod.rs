@@ -216,6 +216,23 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     step(ctx, &db, dir, &["request", "1"])?;
     step(ctx, &db, dir, &["invoices", "1"])?;
     step(ctx, &db, dir, &["invoices", "show", "NFV-010001"])?;
+    // A billing mistake found after production: a credit note (its own
+    // number and PDF), emailed, exported to Xero and taken off the debit.
+    step(
+        ctx,
+        &db,
+        dir,
+        &[
+            "credit",
+            "add",
+            "NFV-010001",
+            "--amount",
+            "5.00",
+            "--reason",
+            "Goodwill: broadband outage on 12 November",
+        ],
+    )?;
+    step(ctx, &db, dir, &["credit", "list", "1"])?;
     step(ctx, &db, dir, &["postbill", "1"])?;
     step(ctx, &db, dir, &["confirm", "1", "postbill"])?;
     step(ctx, &db, dir, &["print", "1", "--out", "{dir}/print"])?;

@@ -114,6 +114,7 @@ pub fn add_invoices(env: &Env, run_id: i64, specs: &[Spec<'_>]) -> Vec<Seeded> {
             summary: InvoiceSummary {
                 opening_balance: Decimal::ZERO,
                 payments: Decimal::ZERO,
+                credits: Decimal::ZERO,
                 charges_ex_tax: d(ex_tax),
                 tax: d(tax),
                 tax_name: "VAT".into(),
