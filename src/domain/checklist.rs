@@ -176,6 +176,11 @@ pub struct InvoiceFacts {
     pub total: u64,
     pub pdf_ready: u64,
     pub xero_unsent: u64,
+    /// API mode (`xero.mode = api`): invoices Xero refused at the last push.
+    pub xero_refused: u64,
+    /// API mode: customers of the run's invoices without a Xero contact
+    /// (`None` in CSV mode, where customers travel inside the file).
+    pub xero_customers_unsent: Option<u64>,
     pub email_unsent: u64,
     pub email_failed: u64,
     pub email_in_flight: u64,
@@ -857,6 +862,33 @@ fn production(f: &Facts) -> Step {
 fn xero(f: &Facts) -> Step {
     let id = f.run_id;
     let unsent = f.invoices.xero_unsent;
+    if let Some(customers) = f.invoices.xero_customers_unsent {
+        // API mode: done only when Xero confirmed every customer and invoice.
+        let mut s = step(
+            StepKey::Xero,
+            "Send to Xero",
+            if !f.xero_enabled {
+                State::Skipped
+            } else {
+                post_state(f, unsent == 0 && customers == 0)
+            },
+            if !f.xero_enabled {
+                "Xero is off (xero.enabled)".to_string()
+            } else {
+                post_detail(f, || {
+                    format!("{customers} customers and {unsent} invoices not yet in Xero")
+                })
+            },
+            format!("billrun xero push {id}"),
+        );
+        if f.xero_enabled && f.invoices.xero_refused > 0 && f.completed() {
+            s.detail.push_str(&format!(
+                "; Xero refused {} at the last push (billrun xero push {id} lists them)",
+                f.invoices.xero_refused
+            ));
+        }
+        return s;
+    }
     step(
         StepKey::Xero,
         "Send to Xero",
