@@ -414,3 +414,39 @@ fn payments_fetch_records_each_payment_once_with_its_type_and_invoice() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+#[test]
+fn a_payment_imported_from_xeros_export_is_linked_not_recorded_twice() {
+    let x = FakeXero::start();
+    let env = setup(&x, &three());
+    let f = env.write(
+        "xero-payments.csv",
+        "Date,Amount,Invoice Number,Account Number,Payment Method\n2026-12-05,12.00,NFV-10001,C1001,Stripe GBP\n",
+    );
+    env.ok(&["payments", "import", &f, "--format", "xero", "--allow-date"]);
+    x.with(|s| {
+        s.payments.push(fake::payment(
+            "pay-1",
+            "NFV-10001",
+            "C1001",
+            "12.00",
+            1_796_428_800_000,
+            "2026-12-05T10:00:00Z",
+            "Stripe GBP",
+        ))
+    });
+    let r = ok_json(&env, &["payments", "fetch"]);
+    assert_eq!(
+        (r["recorded"].as_u64(), r["linked"].as_u64()),
+        (Some(0), Some(1)),
+        "{r}"
+    );
+    let (n, id): (i64, Option<String>) = db(&env)
+        .query_row(
+            "SELECT COUNT(*), MAX(xero_payment_id) FROM payments",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((n, id.as_deref()), (1, Some("pay-1")));
+}
