@@ -413,6 +413,16 @@ fn payments_fetch_records_each_payment_once_with_its_type_and_invoice() {
         .query_row("SELECT COUNT(*) FROM payments", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 2);
+
+    // Deleted in Xero after it was recorded: listed, nothing changed.
+    x.with(|s| s.payments[0]["Status"] = serde_json::json!("DELETED"));
+    let r = ok_json(&env, &["payments", "fetch"]);
+    assert_eq!(r["deleted_in_xero"][0]["payment_id"], "pay-1", "{r}");
+    assert_eq!(r["recorded"], 0);
+    let n: i64 = db(&env)
+        .query_row("SELECT COUNT(*) FROM payments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2, "nothing reversed automatically");
 }
 
 #[test]
@@ -449,4 +459,22 @@ fn a_payment_imported_from_xeros_export_is_linked_not_recorded_twice() {
         )
         .unwrap();
     assert_eq!((n, id.as_deref()), (1, Some("pay-1")));
+}
+
+#[test]
+fn a_lost_answer_is_retried_with_the_same_key_and_xero_replays_it() {
+    let x = FakeXero::start();
+    let env = setup(&x, &three());
+    x.with(|s| s.lose_put_answers = 1);
+    let r = ok_json(&env, &["xero", "push", "1"]);
+    assert_eq!(r["invoices_sent"], 2, "{r}");
+    let puts: Vec<_> = x.seen().into_iter().filter(|s| s.method == "PUT").collect();
+    assert_eq!(puts.len(), 2);
+    assert_eq!(puts[0].idempotency_key, puts[1].idempotency_key);
+    assert!(
+        !puts[0].replayed && puts[1].replayed,
+        "Xero's stored answer"
+    );
+    assert!(x.with(|s| s.created.values().all(|n| *n == 1)));
+    assert_eq!(x.with(|s| s.invoices.len()), 2);
 }

@@ -53,6 +53,9 @@ pub struct State {
     pub throttle_puts: usize,
     /// After this many more API calls, answer 429 day.
     pub day_limit_after: Option<usize>,
+    /// Do the next N `PUT /Invoices` (their answer stored under the key)
+    /// but answer 503, as if the answer were lost on the way back.
+    pub lose_put_answers: usize,
 }
 
 pub struct FakeXero {
@@ -473,6 +476,10 @@ fn api(
     };
     if write && let Some(k) = key {
         st.stored.insert(k, (o.status, o.body.clone()));
+    }
+    if method == "PUT" && st.lose_put_answers > 0 {
+        st.lose_put_answers -= 1;
+        return out(503, json!({"Message": "Service Unavailable"}));
     }
     Out {
         headers: {
