@@ -403,6 +403,40 @@ pub fn found_contacts(body: &str) -> Result<Vec<(String, String)>, String> {
     )
 }
 
+/// Contacts found by a look-up by name: (Name, ContactID, ContactNumber).
+pub fn found_contacts_by_name(body: &str) -> Result<Vec<(String, String, String)>, String> {
+    #[derive(Deserialize)]
+    struct C {
+        #[serde(rename = "ContactID")]
+        id: Option<String>,
+        #[serde(rename = "Name")]
+        name: Option<String>,
+        #[serde(rename = "ContactNumber")]
+        number: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(rename = "Contacts", default)]
+        contacts: Vec<C>,
+    }
+    let b: Body =
+        serde_json::from_str(body).map_err(|e| format!("unreadable contacts from Xero: {e}"))?;
+    Ok(b.contacts
+        .into_iter()
+        .filter_map(|c| Some((c.name?, c.id?, c.number.unwrap_or_default())))
+        .collect())
+}
+
+/// The `where` filter finding contacts by name (a contact created by
+/// uploading the CSV import file has a name but no number).
+pub fn contacts_by_name_query(names: &[&str]) -> String {
+    let terms: Vec<String> = names
+        .iter()
+        .map(|n| format!("Name==\"{}\"", quote(n)))
+        .collect();
+    format!("where={}", encode(&terms.join(" OR ")))
+}
+
 /// The `where` filter finding contacts by number.
 pub fn contacts_query(numbers: &[&str]) -> String {
     let terms: Vec<String> = numbers

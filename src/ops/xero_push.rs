@@ -5,7 +5,9 @@
 //! 1. Xero's tax rates, to turn `xero.tax_type` / `xero.exempt_tax_type`
 //!    (names as Xero lists them, or codes) into codes;
 //! 2. contacts first: customers never sent, or changed since, are looked
-//!    up by `ContactNumber` (= account) and created or updated;
+//!    up by `ContactNumber` (= account), else by name among contacts
+//!    without a number (made by uploading the CSV file), and created or
+//!    updated (an adopted contact gets its number);
 //! 3. every invoice Xero has not confirmed is looked up by number first (a
 //!    document sent before a crash, or uploaded from an export, is then
 //!    only recorded); the rest go in batches of [`BATCH`]: for each, a new
@@ -260,6 +262,38 @@ pub fn push_documents(
         }
         for (number, id) in api::found_contacts(&a.body).map_err(external)? {
             ids.insert(number, id);
+        }
+    }
+    // A customer not found by number may exist by name without a number
+    // (created by uploading the CSV import file in `csv` mode): take that
+    // contact over (the update below gives it its number) rather than
+    // have Xero refuse a second contact of the same name.
+    let unnamed: Vec<&Invoice> = stale
+        .iter()
+        .filter(|d| !ids.contains_key(&d.account))
+        .copied()
+        .collect();
+    for chunk in unnamed.chunks(LOOKUP_BATCH) {
+        let names: Vec<&str> = chunk.iter().map(|d| d.contact_name.as_str()).collect();
+        let path = format!("/Contacts?{}", api::contacts_by_name_query(&names));
+        let a = client
+            .send(&Request::get(&path))
+            .map_err(|e| fault(e, &progress(report)))?;
+        if !a.ok() {
+            return Err(external(format!(
+                "Xero refused the contact look-up (HTTP {}: {})",
+                a.status,
+                api::error_message(&a.body)
+            )));
+        }
+        let found = api::found_contacts_by_name(&a.body).map_err(external)?;
+        for d in chunk {
+            if let Some((_, id, _)) = found.iter().find(|(name, _, number)| {
+                name.eq_ignore_ascii_case(&d.contact_name)
+                    && (number.is_empty() || *number == d.account)
+            }) {
+                ids.insert(d.account.clone(), id.clone());
+            }
         }
     }
     let mut refused_accounts: HashMap<String, String> = HashMap::new();

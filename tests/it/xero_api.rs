@@ -205,8 +205,8 @@ fn a_429_with_retry_after_is_waited_out_and_the_same_key_sent_again() {
 fn the_day_limit_stops_with_exit_5_and_the_next_push_carries_on() {
     let x = FakeXero::start();
     let env = setup(&x, &three());
-    // Tax rates, contact look-up, contacts: then the limit.
-    x.with(|s| s.day_limit_after = Some(3));
+    // Tax rates, contact look-ups (number, name), contacts: then the limit.
+    x.with(|s| s.day_limit_after = Some(4));
     let o = run(&env, &[], &["xero", "push", "1"]);
     assert_eq!(o.status.code(), Some(5));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -477,4 +477,36 @@ fn a_lost_answer_is_retried_with_the_same_key_and_xero_replays_it() {
     );
     assert!(x.with(|s| s.created.values().all(|n| *n == 1)));
     assert_eq!(x.with(|s| s.invoices.len()), 2);
+}
+
+#[test]
+fn a_contact_made_by_the_csv_upload_is_taken_over_not_duplicated() {
+    let x = FakeXero::start();
+    let env = setup(&x, &three());
+    // Uploaded earlier from `xero export`: a name, no ContactNumber.
+    x.with(|s| {
+        s.contacts.push(serde_json::json!({
+            "ContactID": "c0ffee00-0000-4000-8000-000000000999",
+            "Name": "Harbour Cafe Ltd", "ContactNumber": ""
+        }))
+    });
+    let o = run(&env, &[], &["--json", "xero", "push", "1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            r["contacts_created"].as_u64(),
+            r["contacts_updated"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    assert_eq!(r["invoices_sent"], 2, "{r}");
+    let (n, adopted) = x.with(|s| (s.contacts.len(), s.contacts[0].clone()));
+    assert_eq!(n, 2, "no second Harbour Cafe Ltd");
+    assert_eq!(adopted["ContactNumber"], "C1001");
+    assert_eq!(
+        x.with(|s| s.invoices[0]["Contact"]["ContactID"].clone()),
+        "c0ffee00-0000-4000-8000-000000000999"
+    );
 }

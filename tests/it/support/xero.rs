@@ -300,14 +300,16 @@ fn api(
             json!({"TaxRates": TAX.iter().map(|(n, t)| json!({"Name": n, "TaxType": t, "Status": "ACTIVE"})).collect::<Vec<_>>()}),
         ),
         ("GET", "/Contacts") => {
-            let wanted = where_values(
-                q.get("where").map(String::as_str).unwrap_or(""),
-                "ContactNumber",
-            );
+            let w = q.get("where").map(String::as_str).unwrap_or("");
+            let numbers = where_values(w, "ContactNumber");
+            let names = where_values(w, "Name");
             let found: Vec<Value> = st
                 .contacts
                 .iter()
-                .filter(|c| wanted.iter().any(|w| c["ContactNumber"] == w.as_str()))
+                .filter(|c| {
+                    numbers.iter().any(|n| c["ContactNumber"] == n.as_str())
+                        || names.iter().any(|n| c["Name"] == n.as_str())
+                })
                 .cloned()
                 .collect();
             out(200, json!({"Contacts": found}))
@@ -334,6 +336,16 @@ fn api(
                         None
                     }
                 };
+                // Xero: a contact name is unique across active contacts.
+                let name = c["Name"].as_str().unwrap_or("");
+                let own = existing.map(|i| st.contacts[i]["ContactID"].clone());
+                if st
+                    .contacts
+                    .iter()
+                    .any(|x| x["Name"] == name && Some(x["ContactID"].clone()) != own)
+                {
+                    errors.push("The contact name is already assigned to another contact. The contact name must be unique across all active contacts.");
+                }
                 if !errors.is_empty() {
                     results.push(json!({"ContactNumber": number, "StatusAttributeString": "ERROR",
                         "ValidationErrors": errors.iter().map(|m| json!({"Message": m})).collect::<Vec<_>>()}));
