@@ -1193,6 +1193,41 @@ mod tests {
     }
 
     #[test]
+    fn xero_api_mode_is_done_only_when_xero_confirmed_customers_and_invoices() {
+        let mut f = facts();
+        f.dates_set = true;
+        f.status = Some(RunStatus::Completed);
+        f.confirmed.insert("postbill".into());
+        f.xero_enabled = true;
+        f.invoices.xero_customers_unsent = Some(1);
+        let step = |f: &Facts| {
+            compute(f)
+                .steps
+                .into_iter()
+                .find(|s| s.key == StepKey::Xero)
+                .unwrap()
+        };
+        let s = step(&f);
+        assert_eq!(s.state, State::Todo, "a customer is not in Xero");
+        assert_eq!(s.detail, "1 customers and 0 invoices not yet in Xero");
+        assert_eq!(s.command, "billrun xero push 3");
+        f.invoices.xero_customers_unsent = Some(0);
+        f.invoices.xero_unsent = 2;
+        f.invoices.xero_refused = 1;
+        let s = step(&f);
+        assert_eq!(s.state, State::Todo);
+        assert_eq!(
+            s.detail,
+            "0 customers and 2 invoices not yet in Xero; Xero refused 1 at the last push (billrun xero push 3 lists them)"
+        );
+        f.invoices.xero_unsent = 0;
+        f.invoices.xero_refused = 0;
+        assert_eq!(step(&f).state, State::Done);
+        f.xero_enabled = false;
+        assert_eq!(step(&f).state, State::Skipped);
+    }
+
+    #[test]
     fn payments_step_shows_methods_beside_previous_run_and_stale_warning() {
         let mut f = facts();
         let mt = |m: &str, c, s| MethodTotal {

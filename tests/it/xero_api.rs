@@ -510,3 +510,25 @@ fn a_contact_made_by_the_csv_upload_is_taken_over_not_duplicated() {
         "c0ffee00-0000-4000-8000-000000000999"
     );
 }
+
+#[test]
+fn an_expired_token_is_renewed_and_a_missing_scope_is_named() {
+    let x = FakeXero::start();
+    let env = setup(&x, &three());
+    x.with(|s| s.token_expires_after = Some(2));
+    let r = ok_json(&env, &["xero", "push", "1"]);
+    assert_eq!(r["invoices_sent"], 2, "{r}");
+    assert_eq!(x.with(|s| s.tokens_issued), 2, "renewed once");
+
+    x.with(|s| s.forbidden = Some("/Payments"));
+    let o = run(&env, &[], &["payments", "fetch"]);
+    assert_eq!(o.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("HTTP 403: AuthorizationUnsuccessful"), "{err}");
+    assert!(err.contains("scopes"), "{err}");
+    assert!(
+        err.contains("no payment of this fetch was recorded"),
+        "{err}"
+    );
+    assert!(!err.contains("tok-"), "no token in messages: {err}");
+}

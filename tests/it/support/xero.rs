@@ -56,6 +56,10 @@ pub struct State {
     /// Do the next N `PUT /Invoices` (their answer stored under the key)
     /// but answer 503, as if the answer were lost on the way back.
     pub lose_put_answers: usize,
+    /// The access token expires after this many more API calls.
+    pub token_expires_after: Option<usize>,
+    /// Answer 403 (a scope the connection lacks) on this route, e.g. `/Payments`.
+    pub forbidden: Option<&'static str>,
 }
 
 pub struct FakeXero {
@@ -230,6 +234,26 @@ fn api(
         return out(
             401,
             json!({"Type": null, "Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful"}),
+        );
+    }
+    if let Some(n) = st.token_expires_after.as_mut() {
+        if *n == 0 {
+            st.token_expires_after = None;
+            st.token = None;
+            return out(
+                401,
+                json!({"Type": null, "Title": "Unauthorized", "Status": 401, "Detail": "TokenExpired: token expired"}),
+            );
+        }
+        *n -= 1;
+    }
+    if st
+        .forbidden
+        .is_some_and(|f| path.split('?').next() == Some(f))
+    {
+        return out(
+            403,
+            json!({"Type": null, "Title": "Forbidden", "Status": 403, "Detail": "AuthorizationUnsuccessful"}),
         );
     }
     if header(r, "Accept").as_deref() != Some("application/json") {
