@@ -151,11 +151,20 @@ fn push(ctx: &Ctx, store: &mut Store, actor: &Actor, run: &str) -> anyhow::Resul
     if !settings.xero.api {
         // The op says what to do; no credentials are needed to hear it.
         let c = XeroClient::new("", "", String::new(), String::new(), Default::default());
-        ops::xero_push::push(store, actor, run, &settings, &c, &SystemClock)?;
+        ops::xero_push::push(
+            store,
+            actor,
+            run,
+            &settings,
+            &c,
+            &SystemClock,
+            &ops::NoProgress,
+        )?;
         return Ok(());
     }
     let c = client(&settings)?;
-    let report = ops::xero_push::push(store, actor, run, &settings, &c, &SystemClock)?;
+    let bar = super::progress::Bar::new(ctx);
+    let report = ops::xero_push::push(store, actor, run, &settings, &c, &SystemClock, &bar)?;
     print_push(ctx, &report)?;
     if !report.refused.is_empty() {
         return Err(crate::error::bad_input(format!(

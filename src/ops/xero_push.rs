@@ -24,7 +24,7 @@
 //! is `push_documents(.., DocKind::CREDIT_NOTE, docs)` with the credit
 //! notes as [`Invoice`] values (positive amounts) and their own ids.
 
-use super::Clock;
+use super::{Clock, Progress};
 use crate::domain::lifecycle::RunStatus;
 use crate::domain::settings::Settings;
 use crate::domain::xero::{self, Invoice};
@@ -102,6 +102,7 @@ pub fn push(
     settings: &Settings,
     client: &XeroClient,
     clock: &dyn Clock,
+    progress: &dyn Progress,
 ) -> Result<PushReport> {
     if !settings.xero.api {
         return Err(precondition(
@@ -141,10 +142,12 @@ pub fn push(
         settings,
         client,
         clock,
+        progress,
         DocKind::INVOICE,
         &ok,
         &mut report,
     );
+    progress.finish();
     report.calls = client.calls.get();
     let tx = store.write()?;
     audit::log(
@@ -175,6 +178,7 @@ pub fn push_documents(
     settings: &Settings,
     client: &XeroClient,
     clock: &dyn Clock,
+    progress: &dyn Progress,
     kind: DocKind,
     docs: &[Invoice],
     report: &mut PushReport,
@@ -208,7 +212,7 @@ pub fn push_documents(
         return Ok(());
     }
     store.conn.pragma_update(None, "synchronous", "FULL")?;
-    let progress = |r: &PushReport| {
+    let so_far = |r: &PushReport| {
         format!(
             "this push: {} contacts created, {} updated, {} invoices sent, {} found in Xero",
             r.contacts_created, r.contacts_updated, r.invoices_sent, r.invoices_found
@@ -217,7 +221,7 @@ pub fn push_documents(
     // 1. Tax codes.
     let answer = client
         .send(&Request::get("/TaxRates"))
-        .map_err(|e| fault(e, &progress(report)))?;
+        .map_err(|e| fault(e, &so_far(report)))?;
     if !answer.ok() {
         return Err(external(format!(
             "Xero refused GET /TaxRates (HTTP {}: {})",
@@ -252,7 +256,7 @@ pub fn push_documents(
         let path = format!("/Contacts?{}", api::contacts_query(chunk));
         let a = client
             .send(&Request::get(&path))
-            .map_err(|e| fault(e, &progress(report)))?;
+            .map_err(|e| fault(e, &so_far(report)))?;
         if !a.ok() {
             return Err(external(format!(
                 "Xero refused the contact look-up (HTTP {}: {})",
@@ -278,7 +282,7 @@ pub fn push_documents(
         let path = format!("/Contacts?{}", api::contacts_by_name_query(&names));
         let a = client
             .send(&Request::get(&path))
-            .map_err(|e| fault(e, &progress(report)))?;
+            .map_err(|e| fault(e, &so_far(report)))?;
         if !a.ok() {
             return Err(external(format!(
                 "Xero refused the contact look-up (HTTP {}: {})",
@@ -321,7 +325,7 @@ pub fn push_documents(
                 idempotency_key: Some(&key),
                 if_modified_since: None,
             })
-            .map_err(|e| fault(e, &progress(report)))?;
+            .map_err(|e| fault(e, &so_far(report)))?;
         if !a.ok() {
             return Err(external(format!(
                 "Xero refused the contacts (HTTP {}: {})",
@@ -366,7 +370,7 @@ pub fn push_documents(
         let path = format!("/{}?{}", kind.endpoint, kind.lookup_query(chunk));
         let a = client
             .send(&Request::get(&path))
-            .map_err(|e| fault(e, &progress(report)))?;
+            .map_err(|e| fault(e, &so_far(report)))?;
         if !a.ok() {
             return Err(external(format!(
                 "Xero refused the {} look-up (HTTP {}: {})",
@@ -405,6 +409,10 @@ pub fn push_documents(
             }),
         }
     }
+    progress.start(
+        &format!("sending {} to Xero", kind.endpoint.to_lowercase()),
+        Some(sendable.len() as u64),
+    );
     for chunk in sendable.chunks(BATCH) {
         let key = new_key(&chunk[0].number, clock);
         let list: Vec<(i64, &str)> = chunk.iter().map(|d| (d.id, d.number.as_str())).collect();
@@ -427,7 +435,7 @@ pub fn push_documents(
                 idempotency_key: Some(&key),
                 if_modified_since: None,
             })
-            .map_err(|e| fault(e, &progress(report)))?;
+            .map_err(|e| fault(e, &so_far(report)))?;
         test_hook_stop_after_send();
         if !a.ok() {
             return Err(external(format!(
@@ -435,7 +443,7 @@ pub fn push_documents(
                 kind.endpoint,
                 a.status,
                 api::error_message(&a.body),
-                progress(report)
+                so_far(report)
             )));
         }
         let results = api::item_results(&a.body, kind.endpoint, kind.id_field, kind.number_field)
@@ -484,6 +492,7 @@ pub fn push_documents(
             }
         }
         tx.commit()?;
+        progress.inc(chunk.len() as u64);
     }
     Ok(())
 }
