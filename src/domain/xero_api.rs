@@ -634,6 +634,20 @@ pub fn ms_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
 }
 
+/// Overlap of consecutive payments fetches: clocks differ, and a payment
+/// saved in Xero while the last fetch ran must not be missed. Payments seen
+/// twice are recorded once (by PaymentID).
+pub const FETCH_OVERLAP_MINUTES: i64 = 10;
+
+/// The `If-Modified-Since` of a fetch after one that started at `last`
+/// (RFC 3339): [`FETCH_OVERLAP_MINUTES`] earlier. An unreadable time sends
+/// none (everything is fetched again; nothing is recorded twice).
+pub fn modified_since(last: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(last).ok()?;
+    let t = t.with_timezone(&chrono::Utc) - chrono::Duration::minutes(FETCH_OVERLAP_MINUTES);
+    Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// Standard base64 (RFC 4648, with padding): the Basic credentials of the
 /// token request.
 pub fn base64(bytes: &[u8]) -> String {
@@ -837,6 +851,11 @@ mod tests {
 
     #[test]
     fn small_helpers() {
+        assert_eq!(
+            modified_since("2026-12-03T09:05:00Z").as_deref(),
+            Some("2026-12-03T08:55:00Z")
+        );
+        assert_eq!(modified_since("junk"), None);
         assert_eq!(base64(b"id:secret"), "aWQ6c2VjcmV0");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"a"), "YQ==");

@@ -42,6 +42,9 @@ pub enum Fault {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Fault::DayLimit(0) => f.write_str(
+                "Xero's daily API call limit for this organisation is used up (a rolling 24-hour limit)",
+            ),
             Fault::DayLimit(s) => write!(
                 f,
                 "Xero's daily API call limit for this organisation is used up (it resets in about {} h {} min)",

@@ -2,8 +2,8 @@
 //! against invoices since the last successful fetch.
 //!
 //! `GET /Payments?where=PaymentType=="ACCRECPAYMENT"&page=N` with
-//! `If-Modified-Since` = the start of the last successful fetch (none the
-//! first time), 100 per page. Each payment is recorded once, by Xero's
+//! `If-Modified-Since` = the start of the last successful fetch less
+//! `FETCH_OVERLAP_MINUTES` (none the first time), 100 per page. Each payment is recorded once, by Xero's
 //! PaymentID, with:
 //! - the account: the contact's number, else the account of the billrun
 //!   invoice it paid;
@@ -84,7 +84,9 @@ pub fn fetch(
             "xero.mode is csv: import Xero's payments export with `billrun payments import FILE --format xero`, or set up the API (README \"Xero through its API\")",
         ));
     }
-    let since = st::last_sync(&store.conn, "payments")?;
+    let since = st::last_sync(&store.conn, "payments")?
+        .as_deref()
+        .and_then(api::modified_since);
     let started = clock.stamp();
     let mut all: Vec<Payment> = Vec::new();
     for page in 1.. {

@@ -402,7 +402,12 @@ fn payments_fetch_records_each_payment_once_with_its_type_and_invoice() {
         .rev()
         .find(|s| s.path.contains("/Payments"))
         .unwrap();
-    assert_eq!(last.if_modified_since.as_deref(), Some(since.as_str()));
+    // The start of the first fetch, less a 10-minute overlap.
+    let t = chrono::DateTime::parse_from_rfc3339(&since).unwrap() - chrono::Duration::minutes(10);
+    let want = t
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(last.if_modified_since.as_deref(), Some(want.as_str()));
     assert!(
         last.path
             .contains("where=PaymentType%3D%3D%22ACCRECPAYMENT%22"),
