@@ -226,3 +226,66 @@ pub fn invoice_account(conn: &Connection, number: &str) -> Result<Option<String>
         )
         .optional()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::store::email::seed;
+
+    #[test]
+    fn a_confirmed_document_keeps_its_id_and_the_facts_count_the_rest() {
+        let s = Store::memory().unwrap();
+        seed::run(&s);
+        let a = seed::invoice(&s, 1, "C1", "email", 1200);
+        let b = seed::invoice(&s, 2, "C2", "email", 600);
+        seed::invoice(&s, 3, "C3", "print", 0);
+        let mut f = InvoiceFacts::default();
+        fill_facts(&s.conn, 1, &mut f).unwrap();
+        assert_eq!(
+            (f.xero_unsent, f.xero_customers_unsent, f.xero_refused),
+            (2, Some(2), 0),
+            "zero invoices and their customers never count"
+        );
+
+        begin(
+            &s.conn,
+            "invoice",
+            Some(1),
+            &[(a, "INV-1"), (b, "INV-2")],
+            "k1",
+            "t1",
+        )
+        .unwrap();
+        confirm(&s.conn, "invoice", a, "x-a", "t2").unwrap();
+        refuse(&s.conn, "invoice", b, "bad account code").unwrap();
+        save_contact(&s.conn, "C1", "c-1", "fp", "t2").unwrap();
+        // A later attempt never replaces a confirmed document's key.
+        begin(
+            &s.conn,
+            "invoice",
+            Some(1),
+            &[(a, "INV-1"), (b, "INV-2")],
+            "k2",
+            "t3",
+        )
+        .unwrap();
+        let p = pushes(&s.conn, "invoice").unwrap();
+        assert_eq!(p[&a].key, "k1");
+        assert_eq!(p[&a].xero_id.as_deref(), Some("x-a"));
+        assert_eq!(p[&b].key, "k2");
+        assert_eq!(p[&b].error.as_deref(), Some("bad account code"));
+        fill_facts(&s.conn, 1, &mut f).unwrap();
+        assert_eq!(
+            (f.xero_unsent, f.xero_customers_unsent, f.xero_refused),
+            (1, Some(1), 1)
+        );
+        assert_eq!(contacts(&s.conn).unwrap()["C1"].0, "c-1");
+        assert_eq!(last_sync(&s.conn, "payments").unwrap(), None);
+        set_sync(&s.conn, "payments", "2026-12-03T09:00:00Z").unwrap();
+        assert_eq!(
+            last_sync(&s.conn, "payments").unwrap().as_deref(),
+            Some("2026-12-03T09:00:00Z")
+        );
+    }
+}
