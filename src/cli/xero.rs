@@ -51,6 +51,18 @@ pub fn client(settings: &Settings) -> Result<XeroClient, crate::error::Error> {
                 ))
             })
     };
+    // Checked again here: a value edited into the database by hand must not
+    // send the secret over plain http.
+    for (key, base) in [
+        ("xero.identity_base", &settings.xero.identity_base),
+        ("xero.api_base", &settings.xero.api_base),
+    ] {
+        crate::domain::collect::check_api_base(base).map_err(|e| {
+            crate::error::precondition(format!(
+                "{key} {e}; nothing was sent: set it with `billrun config set {key} URL`"
+            ))
+        })?;
+    }
     Ok(XeroClient::new(
         &settings.xero.identity_base,
         &settings.xero.api_base,

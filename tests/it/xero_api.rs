@@ -301,6 +301,23 @@ fn push_needs_api_mode_and_credentials() {
             "http://api.xero.com/api.xro/2.0",
         ],
     );
+    // Edited into the database by hand: refused before anything is sent.
+    env.ok(&["config", "set", "xero.mode", "api"]);
+    db(&env)
+        .execute(
+            "UPDATE settings SET value = 'http://xero.example.com' WHERE key = 'xero.identity_base'",
+            [],
+        )
+        .unwrap();
+    let before = x.seen().len();
+    let o = run(&env, &[], &["xero", "push", "1"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("xero.identity_base") && err.contains("not https"),
+        "{err}"
+    );
+    assert_eq!(x.seen().len(), before);
 }
 
 #[test]
