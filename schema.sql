@@ -765,3 +765,44 @@ CREATE TABLE xero_credit_exports (
     file           TEXT NOT NULL,
     exported_at    TEXT NOT NULL
 );
+
+-- migration: 19
+-- Xero through its API (xero.mode = api, `billrun xero push`, `payments
+-- fetch`). `xero_contacts`: the Xero contact of each customer (matched by
+-- ContactNumber = account) and a fingerprint of what was last sent, so an
+-- unchanged customer is not sent again. `xero_pushes`: one row per
+-- document (kind `invoice`; `credit_note` the same way) sent through the
+-- API. The Idempotency-Key is stored and committed before the request;
+-- `xero_id` is set once Xero confirmed the document (its answer, or a
+-- look-up by number after a crash); `error` keeps Xero's validation
+-- messages of the last attempt. `xero_sync` keeps the time of the last
+-- successful payments fetch (the next one asks for what changed since).
+-- Payments fetched carry Xero's PaymentID (each recorded once) and the
+-- number of the invoice they paid in Xero.
+CREATE TABLE xero_contacts (
+    account      TEXT PRIMARY KEY REFERENCES customers(account),
+    contact_id   TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    sent_at      TEXT NOT NULL
+);
+CREATE TABLE xero_pushes (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind IN ('invoice', 'credit_note')),
+    doc_id          INTEGER NOT NULL,
+    number          TEXT NOT NULL,
+    run_id          INTEGER REFERENCES runs(id),
+    idempotency_key TEXT NOT NULL,
+    attempted_at    TEXT NOT NULL,
+    xero_id         TEXT,
+    confirmed_at    TEXT,
+    error           TEXT,
+    UNIQUE (kind, doc_id)
+);
+CREATE TABLE xero_sync (
+    what TEXT PRIMARY KEY,
+    at   TEXT NOT NULL
+);
+ALTER TABLE payments ADD COLUMN xero_payment_id TEXT;
+ALTER TABLE payments ADD COLUMN xero_invoice TEXT;
+CREATE UNIQUE INDEX payments_xero_payment ON payments(xero_payment_id)
+    WHERE xero_payment_id IS NOT NULL;

@@ -634,6 +634,9 @@ _billrun() {
             billrun__subcmd__help__subcmd__payments,add)
                 cmd="billrun__subcmd__help__subcmd__payments__subcmd__add"
                 ;;
+            billrun__subcmd__help__subcmd__payments,fetch)
+                cmd="billrun__subcmd__help__subcmd__payments__subcmd__fetch"
+                ;;
             billrun__subcmd__help__subcmd__payments,import)
                 cmd="billrun__subcmd__help__subcmd__payments__subcmd__import"
                 ;;
@@ -661,6 +664,9 @@ _billrun() {
             billrun__subcmd__help__subcmd__xero,export)
                 cmd="billrun__subcmd__help__subcmd__xero__subcmd__export"
                 ;;
+            billrun__subcmd__help__subcmd__xero,push)
+                cmd="billrun__subcmd__help__subcmd__xero__subcmd__push"
+                ;;
             billrun__subcmd__invoices,help)
                 cmd="billrun__subcmd__invoices__subcmd__help"
                 ;;
@@ -676,6 +682,9 @@ _billrun() {
             billrun__subcmd__payments,add)
                 cmd="billrun__subcmd__payments__subcmd__add"
                 ;;
+            billrun__subcmd__payments,fetch)
+                cmd="billrun__subcmd__payments__subcmd__fetch"
+                ;;
             billrun__subcmd__payments,help)
                 cmd="billrun__subcmd__payments__subcmd__help"
                 ;;
@@ -687,6 +696,9 @@ _billrun() {
                 ;;
             billrun__subcmd__payments__subcmd__help,add)
                 cmd="billrun__subcmd__payments__subcmd__help__subcmd__add"
+                ;;
+            billrun__subcmd__payments__subcmd__help,fetch)
+                cmd="billrun__subcmd__payments__subcmd__help__subcmd__fetch"
                 ;;
             billrun__subcmd__payments__subcmd__help,help)
                 cmd="billrun__subcmd__payments__subcmd__help__subcmd__help"
@@ -757,11 +769,17 @@ _billrun() {
             billrun__subcmd__xero,help)
                 cmd="billrun__subcmd__xero__subcmd__help"
                 ;;
+            billrun__subcmd__xero,push)
+                cmd="billrun__subcmd__xero__subcmd__push"
+                ;;
             billrun__subcmd__xero__subcmd__help,export)
                 cmd="billrun__subcmd__xero__subcmd__help__subcmd__export"
                 ;;
             billrun__subcmd__xero__subcmd__help,help)
                 cmd="billrun__subcmd__xero__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__xero__subcmd__help,push)
+                cmd="billrun__subcmd__xero__subcmd__help__subcmd__push"
                 ;;
             *)
                 ;;
@@ -3552,7 +3570,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__payments)
-            opts="add import list"
+            opts="add import fetch list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3566,6 +3584,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__payments__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__payments__subcmd__fetch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3860,7 +3892,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__xero)
-            opts="export"
+            opts="export push"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3874,6 +3906,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__xero__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__xero__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4026,7 +4072,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__payments)
-            opts="-y -q -h --db --json --yes --quiet --help add import list help"
+            opts="-y -q -h --db --json --yes --quiet --help add import fetch list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4081,8 +4127,26 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__payments__subcmd__fetch)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__payments__subcmd__help)
-            opts="add import list help"
+            opts="add import fetch list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4096,6 +4160,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__payments__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__help__subcmd__fetch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4724,7 +4802,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__xero)
-            opts="-y -q -h --db --json --yes --quiet --help export help"
+            opts="-y -q -h --db --json --yes --quiet --help export push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4764,7 +4842,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__xero__subcmd__help)
-            opts="export help"
+            opts="export push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4798,6 +4876,38 @@ _billrun() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__push)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -301,15 +301,16 @@ complete -c billrun -n "__fish_billrun_using_subcommand credit; and __fish_seen_
 complete -c billrun -n "__fish_billrun_using_subcommand credit; and __fish_seen_subcommand_from help" -f -a "show" -d 'One credit note with its lines'
 complete -c billrun -n "__fish_billrun_using_subcommand credit; and __fish_seen_subcommand_from help" -f -a "produce" -d 'Render the PDF of every credit note that has none (after a kill)'
 complete -c billrun -n "__fish_billrun_using_subcommand credit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -l db -d 'Database file' -r -F
-complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -l json -d 'Machine output: one JSON document on stdout'
-complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
-complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -s q -l quiet -d 'Quiet: only errors and requested data'
-complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -f -a "add" -d 'Record one payment received'
-complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -f -a "import" -d 'Import a payments file (all or nothing)'
-complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -f -a "list" -d 'List payments'
-complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -f -a "add" -d 'Record one payment received'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -f -a "import" -d 'Import a payments file (all or nothing)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -f -a "fetch" -d 'Fetch the payments Xero recorded since the last fetch (xero.mode api)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -f -a "list" -d 'List payments'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and not __fish_seen_subcommand_from add import fetch list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l account -r
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l amount -d 'Amount received, above zero, at most two decimals' -r
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from add" -l date -d 'Date received, YYYY-MM-DD' -r
@@ -329,6 +330,11 @@ complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_see
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from fetch" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from fetch" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from fetch" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from fetch" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from fetch" -s h -l help -d 'Print help'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -l account -d 'Only this account\'s' -r
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -l unallocated -d 'Only payments no invoice has applied yet'
@@ -338,6 +344,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_see
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from help" -f -a "add" -d 'Record one payment received'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a payments file (all or nothing)'
+complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from help" -f -a "fetch" -d 'Fetch the payments Xero recorded since the last fetch (xero.mode api)'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from help" -f -a "list" -d 'List payments'
 complete -c billrun -n "__fish_billrun_using_subcommand payments; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand fees; and not __fish_seen_subcommand_from import list codes help" -l db -d 'Database file' -r -F
@@ -636,13 +643,14 @@ complete -c billrun -n "__fish_billrun_using_subcommand email" -l json -d 'Machi
 complete -c billrun -n "__fish_billrun_using_subcommand email" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand email" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand email" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export help" -l db -d 'Database file' -r -F
-complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export help" -l json -d 'Machine output: one JSON document on stdout'
-complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
-complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export help" -s q -l quiet -d 'Quiet: only errors and requested data'
-complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export help" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export help" -f -a "export" -d 'Write Xero\'s sales-invoice import CSV for a completed run'
-complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export push help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export push help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export push help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export push help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export push help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export push help" -f -a "export" -d 'Write Xero\'s sales-invoice import CSV for a completed run'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export push help" -f -a "push" -d 'Send a completed run\'s customers and invoices to Xero through its API (xero.mode api)'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and not __fish_seen_subcommand_from export push help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from export" -l out -d 'Output file; more than 500 invoices are split into F-1.csv, F-2.csv, …' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from export" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from export" -l all -d 'Export every invoice of the run again, not only those never exported'
@@ -650,7 +658,13 @@ complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_su
 complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from export" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from push" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from push" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from push" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from help" -f -a "export" -d 'Write Xero\'s sales-invoice import CSV for a completed run'
+complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from help" -f -a "push" -d 'Send a completed run\'s customers and invoices to Xero through its API (xero.mode api)'
 complete -c billrun -n "__fish_billrun_using_subcommand xero; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand autopilot" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand autopilot" -l dry-run -d 'Say what would be done and why; change nothing'
@@ -723,6 +737,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_su
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from credit" -f -a "produce" -d 'Render the PDF of every credit note that has none (after a kill)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from payments" -f -a "add" -d 'Record one payment received'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from payments" -f -a "import" -d 'Import a payments file (all or nothing)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from payments" -f -a "fetch" -d 'Fetch the payments Xero recorded since the last fetch (xero.mode api)'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from payments" -f -a "list" -d 'List payments'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from fees" -f -a "import" -d 'Import a carrier\'s fixed-fee file and match its lines to services'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from fees" -f -a "list" -d 'List fee lines'
@@ -744,3 +759,4 @@ complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_su
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "list" -d 'List payment runs'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "show" -d 'One payment run with its items'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from xero" -f -a "export" -d 'Write Xero\'s sales-invoice import CSV for a completed run'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from xero" -f -a "push" -d 'Send a completed run\'s customers and invoices to Xero through its API (xero.mode api)'

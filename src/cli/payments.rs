@@ -22,6 +22,8 @@ pub enum Cmd {
         #[arg(long)]
         allow_date: bool,
     },
+    /// Fetch the payments Xero recorded since the last fetch (xero.mode api).
+    Fetch,
     /// List payments.
     List {
         /// Only payments no invoice has applied yet.
@@ -109,6 +111,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             }
             Ok(())
         }
+        Cmd::Fetch => fetch(ctx, store, actor),
         Cmd::List {
             unallocated,
             account,
@@ -157,4 +160,60 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             Ok(())
         }
     }
+}
+
+fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor) -> anyhow::Result<()> {
+    let settings = crate::store::settings::load(&store.conn)?;
+    let client = if settings.xero.api {
+        super::xero::client(&settings)?
+    } else {
+        crate::gateway::xero::XeroClient::new(
+            "",
+            "",
+            String::new(),
+            String::new(),
+            Default::default(),
+        )
+    };
+    let r = ops::xero_fetch::fetch(store, actor, &settings, &client, &SystemClock)?;
+    if ctx.json {
+        return output::print_json(&r);
+    }
+    ctx.say(&format!(
+        "{} payments from Xero{}: {} recorded ({}), {} linked to earlier imports, {} recorded before",
+        r.fetched,
+        r.since
+            .as_deref()
+            .map(|s| format!(" changed since {s}"))
+            .unwrap_or_default(),
+        r.recorded,
+        r.total,
+        r.linked,
+        r.already_recorded
+    ));
+    for (title, list) in [
+        ("skipped", &r.skipped),
+        (
+            "deleted in Xero after they were recorded",
+            &r.deleted_in_xero,
+        ),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        ctx.warn(&format!("{} {title}", list.len()));
+        let mut t = ctx.table(&["Xero payment", "invoice", "amount", "reason"]);
+        for s in list {
+            t.add_row(vec![
+                s.payment_id.clone(),
+                s.invoice.clone().unwrap_or_default(),
+                s.amount.clone(),
+                s.reason.clone(),
+            ]);
+        }
+        if !ctx.quiet {
+            output::print_table(ctx, &t)?;
+        }
+    }
+    Ok(())
 }

@@ -5,13 +5,19 @@
 //! `--all`, zero and negative invoices are left out and listed, and an
 //! existing output file is never overwritten.
 //!
+//! `billrun xero push RUN` (`xero.mode = api`) sends the run's customers and
+//! invoices through Xero's API instead (`ops::xero_push`).
+//!
 //! `BILLRUN_XERO_MAX_PER_FILE` lowers the 500-invoice limit (for tests, or a
 //! Xero plan with a smaller import limit).
 
 use super::output::{self, Ctx};
+use crate::domain::settings::Settings;
 use crate::domain::xero::MAX_INVOICES_PER_FILE;
 use crate::error::bad_input;
+use crate::gateway::xero::XeroClient;
 use crate::ops::xero::{ExportOptions, ExportReport};
+use crate::ops::xero_push::PushReport;
 use crate::ops::{self, SystemClock};
 use crate::store::Store;
 use crate::store::audit::Actor;
@@ -24,6 +30,46 @@ pub const MAX_PER_FILE_ENV: &str = "BILLRUN_XERO_MAX_PER_FILE";
 pub enum Cmd {
     /// Write Xero's sales-invoice import CSV for a completed run.
     Export(ExportArgs),
+    /// Send a completed run's customers and invoices to Xero through its API (xero.mode api).
+    Push {
+        /// The run (id or name); it must be completed.
+        run: String,
+    },
+}
+
+/// The Xero client of a command in API mode: the credentials come only
+/// from `XERO_CLIENT_ID` and `XERO_CLIENT_SECRET`.
+pub fn client(settings: &Settings) -> Result<XeroClient, crate::error::Error> {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| {
+                crate::error::precondition(format!(
+                    "{name} is not set: billrun reads the Xero custom connection's client id and \
+                     secret from XERO_CLIENT_ID and XERO_CLIENT_SECRET (README \"Xero through its API\")"
+                ))
+            })
+    };
+    // Checked again here: a value edited into the database by hand must not
+    // send the secret over plain http.
+    for (key, base) in [
+        ("xero.identity_base", &settings.xero.identity_base),
+        ("xero.api_base", &settings.xero.api_base),
+    ] {
+        crate::domain::collect::check_api_base(base).map_err(|e| {
+            crate::error::precondition(format!(
+                "{key} {e}; nothing was sent: set it with `billrun config set {key} URL`"
+            ))
+        })?;
+    }
+    Ok(XeroClient::new(
+        &settings.xero.identity_base,
+        &settings.xero.api_base,
+        var("XERO_CLIENT_ID")?,
+        var("XERO_CLIENT_SECRET")?,
+        std::time::Duration::from_secs(60),
+    ))
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +99,7 @@ fn max_per_file() -> Result<usize, crate::error::Error> {
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
         Cmd::Export(a) => export(ctx, store, actor, a),
+        Cmd::Push { run } => push(ctx, store, actor, &run),
     }
 }
 
@@ -109,6 +156,76 @@ fn print(ctx: &Ctx, summary: &ExportReport) -> anyhow::Result<()> {
                 e.total_charges.clone(),
                 e.reason.clone(),
             ]);
+        }
+        if !ctx.quiet {
+            output::print_table(ctx, &t)?;
+        }
+    }
+    Ok(())
+}
+
+fn push(ctx: &Ctx, store: &mut Store, actor: &Actor, run: &str) -> anyhow::Result<()> {
+    let settings = crate::store::settings::load(&store.conn)?;
+    if !settings.xero.api {
+        // The op says what to do; no credentials are needed to hear it.
+        let c = XeroClient::new("", "", String::new(), String::new(), Default::default());
+        ops::xero_push::push(
+            store,
+            actor,
+            run,
+            &settings,
+            &c,
+            &SystemClock,
+            &ops::NoProgress,
+        )?;
+        return Ok(());
+    }
+    let c = client(&settings)?;
+    let bar = super::progress::Bar::new(ctx);
+    let report = ops::xero_push::push(store, actor, run, &settings, &c, &SystemClock, &bar)?;
+    print_push(ctx, &report)?;
+    if !report.refused.is_empty() {
+        return Err(crate::error::bad_input(format!(
+            "Xero refused {} of run {} (listed above); fix them (customer details, or the \
+             xero.account_code / xero.tax_type settings) and run `billrun xero push {}` again",
+            report.refused.len(),
+            report.run_name,
+            report.run
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn print_push(ctx: &Ctx, r: &PushReport) -> anyhow::Result<()> {
+    if ctx.json {
+        return output::print_json(r);
+    }
+    ctx.say(&format!(
+        "run {}: {} contacts created, {} updated; {} invoices sent to Xero, {} found already there, {} confirmed earlier ({} API calls)",
+        r.run_name,
+        r.contacts_created,
+        r.contacts_updated,
+        r.invoices_sent,
+        r.invoices_found,
+        r.already_in_xero,
+        r.calls
+    ));
+    for (title, list) in [
+        ("refused by Xero", &r.refused),
+        (
+            "left out: Xero refuses zero and negative invoices",
+            &r.excluded,
+        ),
+        ("total in Xero differs from billrun's", &r.total_differs),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        ctx.warn(&format!("{} {title}", list.len()));
+        let mut t = ctx.table(&["invoice", "account", "message"]);
+        for e in list {
+            t.add_row(vec![e.number.clone(), e.account.clone(), e.message.clone()]);
         }
         if !ctx.quiet {
             output::print_table(ctx, &t)?;

@@ -176,6 +176,11 @@ pub struct InvoiceFacts {
     pub total: u64,
     pub pdf_ready: u64,
     pub xero_unsent: u64,
+    /// API mode (`xero.mode = api`): invoices Xero refused at the last push.
+    pub xero_refused: u64,
+    /// API mode: customers of the run's invoices without a Xero contact
+    /// (`None` in CSV mode, where customers travel inside the file).
+    pub xero_customers_unsent: Option<u64>,
     pub email_unsent: u64,
     pub email_failed: u64,
     pub email_in_flight: u64,
@@ -857,6 +862,33 @@ fn production(f: &Facts) -> Step {
 fn xero(f: &Facts) -> Step {
     let id = f.run_id;
     let unsent = f.invoices.xero_unsent;
+    if let Some(customers) = f.invoices.xero_customers_unsent {
+        // API mode: done only when Xero confirmed every customer and invoice.
+        let mut s = step(
+            StepKey::Xero,
+            "Send to Xero",
+            if !f.xero_enabled {
+                State::Skipped
+            } else {
+                post_state(f, unsent == 0 && customers == 0)
+            },
+            if !f.xero_enabled {
+                "Xero is off (xero.enabled)".to_string()
+            } else {
+                post_detail(f, || {
+                    format!("{customers} customers and {unsent} invoices not yet in Xero")
+                })
+            },
+            format!("billrun xero push {id}"),
+        );
+        if f.xero_enabled && f.invoices.xero_refused > 0 && f.completed() {
+            s.detail.push_str(&format!(
+                "; Xero refused {} at the last push (billrun xero push {id} lists them)",
+                f.invoices.xero_refused
+            ));
+        }
+        return s;
+    }
     step(
         StepKey::Xero,
         "Send to Xero",
@@ -1158,6 +1190,41 @@ mod tests {
         assert_eq!(state(&c, "email"), State::Todo);
         assert_eq!(state(&c, "complete"), State::Blocked);
         assert_eq!(c.next, Some(StepKey::Email));
+    }
+
+    #[test]
+    fn xero_api_mode_is_done_only_when_xero_confirmed_customers_and_invoices() {
+        let mut f = facts();
+        f.dates_set = true;
+        f.status = Some(RunStatus::Completed);
+        f.confirmed.insert("postbill".into());
+        f.xero_enabled = true;
+        f.invoices.xero_customers_unsent = Some(1);
+        let step = |f: &Facts| {
+            compute(f)
+                .steps
+                .into_iter()
+                .find(|s| s.key == StepKey::Xero)
+                .unwrap()
+        };
+        let s = step(&f);
+        assert_eq!(s.state, State::Todo, "a customer is not in Xero");
+        assert_eq!(s.detail, "1 customers and 0 invoices not yet in Xero");
+        assert_eq!(s.command, "billrun xero push 3");
+        f.invoices.xero_customers_unsent = Some(0);
+        f.invoices.xero_unsent = 2;
+        f.invoices.xero_refused = 1;
+        let s = step(&f);
+        assert_eq!(s.state, State::Todo);
+        assert_eq!(
+            s.detail,
+            "0 customers and 2 invoices not yet in Xero; Xero refused 1 at the last push (billrun xero push 3 lists them)"
+        );
+        f.invoices.xero_unsent = 0;
+        f.invoices.xero_refused = 0;
+        assert_eq!(step(&f).state, State::Done);
+        f.xero_enabled = false;
+        assert_eq!(step(&f).state, State::Skipped);
     }
 
     #[test]

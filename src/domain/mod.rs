@@ -28,3 +28,4 @@ pub mod reference;
 pub mod settings;
 pub mod setup_check;
 pub mod xero;
+pub mod xero_api;

@@ -499,7 +499,20 @@ pub fn parse_xero(
 /// (`xero.enabled`) and Xero payments were never imported (`last_import` is
 /// `None`), or last imported (RFC 3339) more than `stale_days` days before
 /// `now` (`payments.stale_days`).
+#[cfg(test)]
 pub fn xero_stale(
+    xero_enabled: bool,
+    stale_days: u32,
+    last_import: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    xero_stale_in(false, xero_enabled, stale_days, last_import, now)
+}
+
+/// [`xero_stale`] in either Xero mode: in API mode (`api`) `last_import` is
+/// the last successful `payments fetch` and the hint says to fetch.
+pub fn xero_stale_in(
+    api: bool,
     xero_enabled: bool,
     stale_days: u32,
     last_import: Option<&str>,
@@ -507,6 +520,18 @@ pub fn xero_stale(
 ) -> Option<String> {
     if !xero_enabled {
         return None;
+    }
+    if api {
+        let hint = "fetch them: billrun payments fetch";
+        return xero_stale_in(false, true, stale_days, last_import, now).map(|w| {
+            w.replace("were never imported", "were never fetched")
+                .replace("last imported", "last fetched")
+                .replace("import time", "fetch time")
+                .replace(
+                    "import them: billrun payments import FILE --format xero",
+                    hint,
+                )
+        });
     }
     let hint = "import them: billrun payments import FILE --format xero";
     let Some(last) = last_import else {

@@ -233,6 +233,24 @@ pub const KEYS: &[Key] = &[
     ),
     key!("xero.enabled", Some("false"), Bool, "send invoices to Xero"),
     key!(
+        "xero.mode",
+        Some("csv"),
+        OneOf(&["csv", "api"]),
+        "csv: import files the operator uploads; api: `xero push` and `payments fetch` talk to Xero"
+    ),
+    key!(
+        "xero.identity_base",
+        Some("https://identity.xero.com"),
+        Url,
+        "Xero identity server (token URL BASE/connect/token)"
+    ),
+    key!(
+        "xero.api_base",
+        Some("https://api.xero.com/api.xro/2.0"),
+        Url,
+        "Xero Accounting API base URL"
+    ),
+    key!(
         "xero.account_code",
         Some("200"),
         Text,
@@ -599,6 +617,12 @@ pub struct DirectDebit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct XeroSettings {
     pub enabled: bool,
+    /// Talk to Xero through its API (`xero.mode = api`), not import files.
+    pub api: bool,
+    /// Identity server base URL (no trailing slash).
+    pub identity_base: String,
+    /// Accounting API base URL (no trailing slash).
+    pub api_base: String,
     pub account_code: String,
     pub tax_type: String,
     pub exempt_tax_type: String,
@@ -700,6 +724,9 @@ impl Settings {
             fees_markup_percent: dec("fees.markup_percent")?,
             xero: XeroSettings {
                 enabled: flag("xero.enabled"),
+                api: text("xero.mode").as_deref() == Some("api"),
+                identity_base: req("xero.identity_base"),
+                api_base: req("xero.api_base"),
                 account_code: req("xero.account_code"),
                 tax_type: text("xero.tax_type").unwrap_or_else(|| {
                     xero_tax_rate_name(&req("currency"), dec("tax.rate").unwrap_or_default())
@@ -821,6 +848,13 @@ mod tests {
             "the autopilot does nothing by default"
         );
         assert_eq!(d.notify_email, None);
+        assert!(!d.xero.api, "csv mode by default");
+        assert_eq!(d.xero.api_base, "https://api.xero.com/api.xro/2.0");
+        assert_eq!(d.xero.identity_base, "https://identity.xero.com");
+        assert!(validate("xero.mode", "api").is_ok());
+        assert!(validate("xero.mode", "web").is_err());
+        assert!(validate("xero.api_base", "http://api.xero.com/api.xro/2.0").is_err());
+        assert!(validate("xero.api_base", "http://127.0.0.1:9/api.xro/2.0").is_ok());
         assert_eq!(d.xero.tax_type, "20% (VAT on Income)");
         assert_eq!(d.xero.exempt_tax_type, "No VAT");
         let au = Settings::from_stored(|k| match k {

@@ -141,19 +141,25 @@ fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
+/// A line's description as Xero shows it: the service in front, "Charges"
+/// for an empty one.
+pub fn line_description(l: &Line) -> String {
+    match &l.service {
+        Some(s) if !s.is_empty() && !l.description.contains(s.as_str()) => {
+            format!("{s}: {}", l.description)
+        }
+        _ if l.description.trim().is_empty() => "Charges".to_string(),
+        _ => l.description.clone(),
+    }
+}
+
 /// The template rows of one invoice, one per line.
 pub fn rows(inv: &Invoice, codes: &Codes) -> Vec<Vec<String>> {
     let taxed = !inv.tax.is_zero();
     inv.lines
         .iter()
         .map(|l| {
-            let description = match &l.service {
-                Some(s) if !s.is_empty() && !l.description.contains(s.as_str()) => {
-                    format!("{s}: {}", l.description)
-                }
-                _ if l.description.trim().is_empty() => "Charges".to_string(),
-                _ => l.description.clone(),
-            };
+            let description = line_description(l);
             let tax_type = if taxed && l.taxable {
                 &codes.tax_type
             } else {

@@ -10,3 +10,4 @@
 pub(crate) mod email;
 pub mod mailbox;
 pub(crate) mod stripe;
+pub mod xero;

@@ -125,3 +125,5 @@ pub mod reference;
 pub mod run_steps;
 pub mod status;
 pub mod xero;
+pub mod xero_fetch;
+pub mod xero_push;

@@ -23,6 +23,7 @@ pub mod runs;
 pub mod settings;
 pub mod status;
 pub mod xero;
+pub mod xero_api;
 
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension};

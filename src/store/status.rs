@@ -29,10 +29,11 @@ pub fn facts(
         wholesale_fees: settings.wholesale_fees,
         payments_now,
         payments_prev,
-        xero_payments_stale: crate::domain::payments::xero_stale(
+        xero_payments_stale: crate::domain::payments::xero_stale_in(
+            settings.xero.api,
             settings.xero.enabled,
             settings.payments_stale_days,
-            payments::last_import(conn, "xero")?.as_deref(),
+            xero_payments_at(conn, settings.xero.api)?.as_deref(),
             now,
         ),
         open_fee_errors: fees::open_errors(conn)?,
@@ -61,8 +62,22 @@ pub fn facts(
         &mut facts.invoices,
     )?;
     email::fill_facts(conn, run.id, &mut facts.invoices)?;
-    xero::fill_facts(conn, run.id, &mut facts.invoices)?;
+    if settings.xero.api {
+        super::xero_api::fill_facts(conn, run.id, &mut facts.invoices)?;
+    } else {
+        xero::fill_facts(conn, run.id, &mut facts.invoices)?;
+    }
     Ok(facts)
+}
+
+/// When Xero's payments were last brought in: in API mode the last
+/// successful `payments fetch`, else the last import of Xero's export.
+fn xero_payments_at(conn: &Connection, api: bool) -> Result<Option<String>> {
+    if api {
+        super::xero_api::last_sync(conn, "payments")
+    } else {
+        payments::last_import(conn, "xero")
+    }
 }
 
 /// The invoices a pre-billing snapshot (JSON, `domain::prebill::Report`)

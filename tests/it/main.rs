@@ -26,3 +26,4 @@ mod hostile_produce;
 mod hostile_steps;
 mod payments;
 mod xero;
+mod xero_api;

@@ -6,6 +6,7 @@ pub mod golden;
 pub mod seed;
 pub mod smtp;
 pub mod stripe;
+pub mod xero;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
