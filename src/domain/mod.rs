@@ -3,6 +3,7 @@
 pub mod bank;
 pub mod billing;
 pub mod billing_errors;
+pub mod calendar;
 pub mod cdr_format;
 pub mod cdrs;
 pub mod checklist;

@@ -49,6 +49,29 @@ impl Clock for SystemClock {
     }
 }
 
+/// The machine's clock for `collect dd`, whose dates depend on today (the
+/// submission deadlines). Debug builds only: `BILLRUN_TEST_DD_TODAY=
+/// YYYY-MM-DD` sets today's date (noon), so that tests of the deadline
+/// rules do not depend on the day they run. Release builds ignore it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DdClock;
+
+impl Clock for DdClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+    fn local_now(&self) -> NaiveDateTime {
+        #[cfg(debug_assertions)]
+        if let Some(d) = std::env::var("BILLRUN_TEST_DD_TODAY")
+            .ok()
+            .and_then(|v| v.parse::<NaiveDate>().ok())
+        {
+            return d.and_hms_opt(12, 0, 0).unwrap_or_default();
+        }
+        Local::now().naive_local()
+    }
+}
+
 /// A clock stopped at one instant (tests; the local time is taken as UTC).
 #[cfg(test)]
 #[derive(Debug, Clone, Copy)]

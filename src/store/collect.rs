@@ -196,6 +196,16 @@ pub struct NewRun {
     pub contents: Option<Vec<u8>>,
 }
 
+/// Record the day a Direct Debit payment run debits its customers (the
+/// file carries the processing day for Bacs). Call in a write transaction.
+pub fn set_debit_date(conn: &Connection, id: i64, date: NaiveDate) -> Result<()> {
+    conn.execute(
+        "UPDATE payment_runs SET debit_date = ?2 WHERE id = ?1",
+        params![id, date.to_string()],
+    )?;
+    Ok(())
+}
+
 /// The id the next payment run will get (stable inside a write transaction).
 pub fn next_id(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(

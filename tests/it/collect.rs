@@ -312,8 +312,9 @@ fn bacs18_fields_follow_the_documented_layout_and_codes_01_17_18() {
     assert_eq!(f(contra, 1, 14), "40123412345678");
     assert_eq!(f(contra, 16, 17), "99");
     assert_eq!(f(contra, 36, 46), "00000008400");
-    // UHL1 processing day: 2026-12-15 is day 349.
-    assert_eq!(&recs[3][4..10], " 26349");
+    // UHL1 processing day: --date 2026-12-15 is the debit (entry) day, so
+    // the processing day is the working day before, 2026-12-14, day 348.
+    assert_eq!(&recs[3][4..10], " 26348");
     let utl = recs.last().unwrap();
     assert_eq!(&utl[4..17], "0000000008400");
     assert_eq!(&utl[30..37], "0000002");

@@ -69,6 +69,16 @@ pub fn file_run(ctx: &Ctx, report: &FileRunReport) -> anyhow::Result<()> {
     restored(ctx, &w.restored);
     unsuitable(ctx, &w.unsuitable);
     collected_less(ctx, &w.collected_less);
+    if let (Some(from), Some(to)) = (w.moved_from, w.debit_date) {
+        ctx.warn(&format!(
+            "the submission deadline for debiting on {from} (the due date's working day) has \
+             passed: moved to {to}, the earliest possible date; the invoices' advance notice \
+             said {from}"
+        ));
+    }
+    if let (Some(debit), Some(cal)) = (w.debit_date, w.calendar) {
+        ctx.say(&format!("customers are debited on {debit} ({cal})"));
+    }
     ctx.say(&format!(
         "payment run {}: {} {} file {} (mode 0600): {} invoice(s), total {}{}",
         w.payment_run,
@@ -78,7 +88,7 @@ pub fn file_run(ctx: &Ctx, report: &FileRunReport) -> anyhow::Result<()> {
         w.items,
         w.total,
         w.collection_date
-            .map(|d| format!(", collection date {d}"))
+            .map(|d| format!(", date in the file {d}"))
             .unwrap_or_default()
     ));
     ctx.say(&format!(

@@ -24,11 +24,41 @@ pub use card::{ChargeOptions, ChargeReport, charge};
 pub use dd::{CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, card_file, dd};
 pub use results::{ResultsOptions, ResultsReport, results};
 
+use crate::domain::calendar::{self, Calendar};
+use crate::domain::collect::DdFormat;
 use crate::domain::lifecycle::RunStatus;
+use crate::domain::settings::Settings;
 use crate::domain::money;
 use crate::error::{Result, bad_input, precondition};
 use crate::store::{Store, collect as store, runs};
 use serde::Serialize;
+
+/// The working-day calendar of `format`, with the extra closing days of
+/// the `dd.holidays` file when it is set (docs/collection.md, "Dates").
+/// An unreadable file is exit 3, a bad line exit 4 with `file:line:column`.
+pub fn dd_calendar(settings: &Settings, format: DdFormat) -> Result<Calendar> {
+    let extra = match settings.dd.holidays.as_deref() {
+        None | Some("") => Default::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                precondition(format!(
+                    "dd.holidays names {path}, which cannot be read ({e}): fix the file or \
+                     `billrun config set dd.holidays FILE`"
+                ))
+            })?;
+            calendar::parse_holidays(&text).map_err(|problems| {
+                let lines: Vec<String> = problems.iter().map(|p| format!("{path}:{p}")).collect();
+                bad_input(format!(
+                    "dd.holidays file {path} has {} bad line(s):\n  {}\nfix them (one date \
+                     YYYY-MM-DD a line, `#` comments) and run it again",
+                    lines.len(),
+                    lines.join("\n  ")
+                ))
+            })?
+        }
+    };
+    Ok(Calendar::new(format.scheme(), extra))
+}
 
 /// The billing run `key` (id or name), which must have its invoices produced.
 fn produced_run(store: &Store, key: &str) -> Result<runs::Run> {
