@@ -166,10 +166,7 @@ fn england_wales(y: i32) -> Vec<(NaiveDate, &'static str)> {
     // Early May: the first Monday, except the one-offs.
     v.push(match y {
         1995 | 2020 => (ymd(y, 5, 8), "Early May bank holiday (VE day)"),
-        _ => (
-            nth_weekday(y, 5, Weekday::Mon, 1),
-            "Early May bank holiday",
-        ),
+        _ => (nth_weekday(y, 5, Weekday::Mon, 1), "Early May bank holiday"),
     });
     // Spring: the last Monday of May, except the jubilee years.
     v.push(match y {
@@ -187,7 +184,12 @@ fn england_wales(y: i32) -> Vec<(NaiveDate, &'static str)> {
         (2012, 6, 5, "Diamond Jubilee bank holiday"),
         (2022, 6, 3, "Platinum Jubilee bank holiday"),
         (2022, 9, 19, "State Funeral of Queen Elizabeth II"),
-        (2023, 5, 8, "Bank holiday for the coronation of King Charles III"),
+        (
+            2023,
+            5,
+            8,
+            "Bank holiday for the coronation of King Charles III",
+        ),
     ];
     v.extend(
         one_offs
@@ -633,7 +635,10 @@ mod tests {
         assert_eq!(c.on_or_after(d(2026, 12, 25)), d(2026, 12, 30));
         let text = "# local\n2026-12-29 staff day\n\n  2027-01-04\n";
         assert_eq!(
-            parse_holidays(text).unwrap().into_iter().collect::<Vec<_>>(),
+            parse_holidays(text)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec![d(2026, 12, 29), d(2027, 1, 4)]
         );
         let bad = parse_holidays("2026-02-30\n29/12/2026\n  1999-01-01\n").unwrap_err();
@@ -669,7 +674,10 @@ mod tests {
         // Debit Tuesday 30 March 2027: processed Thursday 25 March.
         assert_eq!(c.file_date(d(2027, 3, 30)), d(2027, 3, 25));
         assert_eq!(c.file_date(d(2026, 12, 15)), d(2026, 12, 14));
-        assert_eq!(cal(Scheme::Sepa).file_date(d(2026, 12, 15)), d(2026, 12, 15));
+        assert_eq!(
+            cal(Scheme::Sepa).file_date(d(2026, 12, 15)),
+            d(2026, 12, 15)
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Pure domain logic: values in, values out. No SQLite, no terminal, no files.
 
 pub mod bank;
+pub mod bank_report;
 pub mod billing;
 pub mod billing_errors;
 pub mod calendar;

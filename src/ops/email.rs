@@ -214,10 +214,9 @@ fn invoice_email(
         invoice_date: date(&c.invoice_date)?,
         due_date: date(&c.due_date)?,
         debit_date: match (&s.debit_calendar, c.payment_method.as_str()) {
-            (Some(cal), "direct_debit") => Some(crate::domain::calendar::debit_date(
-                cal,
-                date(&c.due_date)?,
-            )),
+            (Some(cal), "direct_debit") => {
+                Some(crate::domain::calendar::debit_date(cal, date(&c.due_date)?))
+            }
             _ => None,
         },
         currency_symbol: s.symbol.clone(),

@@ -4,10 +4,10 @@ use super::invoice_pdf::{
     CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc, InvoiceSummary, SummaryLine,
     UsageSummary, money_text,
 };
+use crate::domain::calendar::{self, Calendar};
 use crate::domain::invoice::{self, Call, Issued, IssuedLine, PaymentTerms, UsageGroup};
 use crate::domain::invoice::{usage_description, usage_quantity};
 pub use crate::domain::itemised::call_quantity;
-use crate::domain::calendar::{self, Calendar};
 use crate::domain::money::from_minor;
 use rust_decimal::Decimal;
 

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod banks;
 mod billing;
 mod cdrs;
 mod charges;

@@ -173,6 +173,16 @@ pub fn charges(ctx: &Ctx, r: &ChargeReport) -> anyhow::Result<()> {
 
 /// `collect results F`.
 pub fn results(ctx: &Ctx, r: &ResultsReport) -> anyhow::Result<()> {
+    if let Some(when) = &r.already_imported {
+        ctx.say(&format!(
+            "{}: this {} report was read already on {when} (same SHA-256): nothing changed",
+            r.file, r.format
+        ));
+        if ctx.json {
+            output::print_json(r)?;
+        }
+        return Ok(());
+    }
     if ctx.json {
         output::print_json(r)?;
     } else if !ctx.quiet {
@@ -197,6 +207,25 @@ pub fn results(ctx: &Ctx, r: &ResultsReport) -> anyhow::Result<()> {
             ]);
         }
         output::print_table(ctx, &t)?;
+        for m in &r.mandates {
+            ctx.say(&format!(
+                "line {}: {} mandate {}: {} from {} ({}){}",
+                m.line,
+                m.account,
+                m.mandate_ref,
+                m.to,
+                m.on,
+                m.reason,
+                if m.from.as_deref() == Some(m.to) {
+                    " - unchanged"
+                } else {
+                    ""
+                }
+            ));
+        }
+        for i in &r.info {
+            ctx.say(&format!("{i}: nothing to change"));
+        }
     }
     ctx.say(&format!(
         "{}: {} approved, {} declined, {} dishonoured, {} referred, {} unchanged",
@@ -209,10 +238,16 @@ pub fn results(ctx: &Ctx, r: &ResultsReport) -> anyhow::Result<()> {
     ));
     if !r.unknown.is_empty() {
         for u in &r.unknown {
-            eprintln!(
-                "error: {}:{}: reference '{}' is not in any payment run; nothing changed for it",
-                r.file, u.line, u.reference
-            );
+            match &u.why {
+                None => eprintln!(
+                    "error: {}:{}: reference '{}' is not in any payment run; nothing changed for it",
+                    r.file, u.line, u.reference
+                ),
+                Some(why) => eprintln!(
+                    "error: {}:{}: '{}': {why}; nothing changed for it",
+                    r.file, u.line, u.reference
+                ),
+            }
         }
         eprintln!(
             "error: {} unknown reference(s); the other rows were applied (importing the file again is harmless)",

@@ -258,6 +258,36 @@ fn write_run(
         retry_failed: spec.retry_failed,
     };
     let cands = store::candidates(&tx, &wanted)?;
+    // A mandate the bank reported cancelled, transferred or disputed
+    // (ADDACS, or a gateway) is not collected: listed like unsuitable details.
+    let mut stopped = Vec::new();
+    let cands = if spec.kind == Kind::Dd && !cands.is_empty() {
+        let blocked = store::stopped_mandates(&tx)?;
+        let (keep, stop): (Vec<_>, Vec<_>) = cands
+            .into_iter()
+            .partition(|c| !blocked.contains_key(&c.account));
+        for c in stop {
+            if let Some((status, on)) = blocked.get(&c.account) {
+                stopped.push(Unsuitable {
+                    reference: c.number.clone(),
+                    reason: format!(
+                        "{}: the bank reported its mandate {status} on {on}; not collected until \
+                         the customer has a new mandate (`billrun customers import`)",
+                        c.account
+                    ),
+                });
+            }
+        }
+        if keep.is_empty() && !stopped.is_empty() {
+            return Err(payfile_error(PayFileError::NothingToCollect {
+                format: spec.format_name,
+                unsuitable: stopped,
+            }));
+        }
+        keep
+    } else {
+        cands
+    };
     if cands.is_empty() {
         let mut n = NothingNew::new(run.id, spec.kind);
         n.restored = restored;
@@ -267,13 +297,15 @@ fn write_run(
     let today = clock.today();
     let due = rules::collection_date(None, cands.iter().map(|c| c.due_date), today);
     let dates = match spec.calendar {
-        Some(cal) => Some(calendar::plan_dates(cal, spec.date, due, today).map_err(|e| match e {
-            DateError::NotWorkingDay { .. } => bad_input(e.to_string()),
-            DateError::TooLate { .. } => precondition(format!(
-                "{e}: choose a later --date, or leave --date out to collect on the earliest \
+        Some(cal) => Some(calendar::plan_dates(cal, spec.date, due, today).map_err(
+            |e| match e {
+                DateError::NotWorkingDay { .. } => bad_input(e.to_string()),
+                DateError::TooLate { .. } => precondition(format!(
+                    "{e}: choose a later --date, or leave --date out to collect on the earliest \
                  possible date"
-            )),
-        })?),
+                )),
+            },
+        )?),
         None => None,
     };
     let date = dates.as_ref().map_or(due, |d| d.file_date);
@@ -282,10 +314,11 @@ fn write_run(
         created: clock.local_now(),
         run_number: u32::try_from(id).unwrap_or(0),
     };
-    let Planned { file, items } = rules::plan(&cands, spec.kind, spec.format, |debits| {
+    let Planned { mut file, items } = rules::plan(&cands, spec.kind, spec.format, |debits| {
         write(debits, &info)
     })
     .map_err(payfile_error)?;
+    file.unsuitable.extend(stopped);
     let path = spec
         .out
         .map(Path::to_path_buf)

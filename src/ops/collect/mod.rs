@@ -14,6 +14,7 @@
 //! account numbers and card tokens are masked everywhere except in the
 //! payment files.
 
+mod bank;
 mod card;
 mod dd;
 mod results;
@@ -27,8 +28,8 @@ pub use results::{ResultsOptions, ResultsReport, results};
 use crate::domain::calendar::{self, Calendar};
 use crate::domain::collect::DdFormat;
 use crate::domain::lifecycle::RunStatus;
-use crate::domain::settings::Settings;
 use crate::domain::money;
+use crate::domain::settings::Settings;
 use crate::error::{Result, bad_input, precondition};
 use crate::store::{Store, collect as store, runs};
 use serde::Serialize;
@@ -100,6 +101,9 @@ pub struct RunView {
     /// When its file was put in place; `null` while it is not (an
     /// interrupted run: the next `collect` puts it there) and for Stripe.
     pub placed_at: Option<String>,
+    /// Direct Debit: the day customers are debited (`collection_date` is
+    /// the date in the file: for Bacs the processing day before it).
+    pub debit_date: Option<String>,
 }
 
 impl From<store::PaymentRun> for RunView {
@@ -125,6 +129,7 @@ impl From<store::PaymentRun> for RunView {
             created_at: p.created_at,
             created_by: p.created_by,
             placed_at: p.placed_at,
+            debit_date: p.debit_date,
         }
     }
 }

@@ -96,7 +96,8 @@ fn a_dd_run_writes_its_file_once_then_finds_nothing_new() {
     // The run and its items are recorded, masked.
     let shown = show(&s, 1).unwrap();
     assert_eq!(shown.run.state, "created");
-    assert_eq!(shown.run.collection_date.as_deref(), Some("2026-12-15"));
+    assert_eq!(shown.run.collection_date.as_deref(), Some("2026-12-14"));
+    assert_eq!(shown.run.debit_date.as_deref(), Some("2026-12-15"));
     let payees: Vec<&str> = shown
         .items_detail
         .iter()
