@@ -541,7 +541,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "show" -d 'One payment run with its items'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l out -d 'Payment file to write (default: next to the database, `collect-<payment run>-<format>.<ext>`). Never overwritten' -r -F
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l date -d 'Collection date (default: the invoices\' due date, or today if later)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l date -d 'Debit date: a working day of the format\'s calendar whose submission deadline has not passed (default: the invoices\' due date, or the next working day; moved to the earliest possible date when too late)' -r
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l retry-failed -d 'Also retry declined, dishonoured and failed collections (up to collect.max_retries)'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l json -d 'Machine output: one JSON document on stdout'

@@ -667,6 +667,25 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_christmas_example() {
+        // docs/collection.md, "Dates": due Friday 25 December 2026.
+        let c = cal(Scheme::Bacs);
+        let p = plan_dates(&c, None, d(2026, 12, 25), d(2026, 12, 1)).unwrap();
+        assert_eq!(
+            (p.debit_date, p.file_date),
+            (d(2026, 12, 29), d(2026, 12, 24))
+        );
+        assert_eq!(submission_deadline(&c, d(2026, 12, 29)), d(2026, 12, 23));
+        let late = plan_dates(&c, None, d(2026, 12, 25), d(2026, 12, 24)).unwrap();
+        assert_eq!(late.debit_date, d(2026, 12, 30));
+        assert_eq!(late.moved_from, Some(d(2026, 12, 29)));
+        assert!(matches!(
+            plan_dates(&c, Some(d(2026, 12, 29)), d(2026, 12, 25), d(2026, 12, 24)),
+            Err(DateError::TooLate { .. })
+        ));
+    }
+
+    #[test]
     fn bacs_processing_day_is_the_working_day_before_the_debit() {
         let c = cal(Scheme::Bacs);
         // Debit Tuesday 29 Dec 2026: processing day Thursday 24 December.

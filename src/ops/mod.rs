@@ -51,8 +51,9 @@ impl Clock for SystemClock {
 
 /// The machine's clock for `collect dd`, whose dates depend on today (the
 /// submission deadlines). Debug builds only: `BILLRUN_TEST_DD_TODAY=
-/// YYYY-MM-DD` sets today's date (noon), so that tests of the deadline
-/// rules do not depend on the day they run. Release builds ignore it.
+/// YYYY-MM-DD` sets today's date (not the file's creation time), so that
+/// tests of the deadline rules do not depend on the day they run. Release
+/// builds ignore it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DdClock;
 
@@ -60,14 +61,17 @@ impl Clock for DdClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
-    fn local_now(&self) -> NaiveDateTime {
+    fn today(&self) -> NaiveDate {
         #[cfg(debug_assertions)]
         if let Some(d) = std::env::var("BILLRUN_TEST_DD_TODAY")
             .ok()
             .and_then(|v| v.parse::<NaiveDate>().ok())
         {
-            return d.and_hms_opt(12, 0, 0).unwrap_or_default();
+            return d;
         }
+        self.local_now().date()
+    }
+    fn local_now(&self) -> NaiveDateTime {
         Local::now().naive_local()
     }
 }

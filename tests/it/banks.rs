@@ -437,3 +437,31 @@ fn aba_return_records_dishonour_by_lodgement_reference_and_amount() {
     );
     assert_eq!(item(&env, "INV-1").0, "live");
 }
+
+#[test]
+fn the_advance_notice_states_the_debit_date_on_the_pdf() {
+    // The billing fixtures' run is due Tuesday 15 December 2026; a closing
+    // day in dd.holidays makes the debit Wednesday 16, and the Direct Debit
+    // customer's PDF says so.
+    let e = crate::billing::setup();
+    let hol = e.write("hol.txt", "2026-12-15 bank closed\n");
+    e.ok(&["config", "set", "dd.holidays", &hol]);
+    e.ok(&[
+        "new",
+        "--name",
+        "2026-11",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    e.ok(&["request", "2026-11", "--expert", "--yes"]);
+    let inv = e.json(&["invoices", "2026-11"]);
+    let a1 = crate::billing::by_account(&inv, "A1");
+    assert_eq!(a1["due_date"], "2026-12-15", "{a1}");
+    let text = crate::billing::pdftotext(a1["pdf"].as_str().unwrap());
+    assert!(
+        text.contains("collected by Direct Debit on 16 December 2026"),
+        "{text}"
+    );
+}
