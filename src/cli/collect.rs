@@ -25,7 +25,7 @@ pub enum Cmd {
     Dd(DdArgs),
     /// Card payment run: charge through Stripe, or `--out F` for a gateway batch CSV.
     Card(CardArgs),
-    /// Import a bank/gateway results file (reference, status, reason).
+    /// Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns.
     Results(ResultsArgs),
     /// List payment runs.
     List,

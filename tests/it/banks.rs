@@ -465,3 +465,30 @@ fn the_advance_notice_states_the_debit_date_on_the_pdf() {
         "{text}"
     );
 }
+
+#[test]
+fn a_return_named_twice_in_one_report_is_applied_once() {
+    let env = bacs_env();
+    seed_invoices(&env, "2026-12-01", "2026-11-30", &[("U2", 4800)]);
+    collect_dd(&env, "1", &env.path("b.txt"), &["--date", "2026-12-15"]);
+    let one = std::fs::read_to_string(data("arudd.xml")).unwrap();
+    let start = one.find("<ReturnedDebitItem ref=\"BRC1002\"").unwrap();
+    let end = one[start..].find("</ReturnedDebitItem>").unwrap() + start + 20;
+    let item_xml = &one[start..end];
+    // BRC1002 twice, BRC9999 (unknown) dropped.
+    let s9 = one.find("<ReturnedDebitItem ref=\"BRC9999\"").unwrap();
+    let e9 = one[s9..].find("</ReturnedDebitItem>").unwrap() + s9 + 20;
+    let twice = format!("{}{item_xml}{}", &one[..s9], &one[e9..]);
+    let f = env.write("twice.xml", &twice);
+    let j = env.json(&["collect", "results", &f]);
+    assert_eq!(j["applied"].as_array().unwrap().len(), 1, "{j}");
+    assert!(j["info"].to_string().contains("applied once"), "{j}");
+    assert_eq!(
+        count(
+            &env,
+            "SELECT COUNT(*) FROM charges WHERE source = 'dishonour_fee'"
+        ),
+        1
+    );
+    assert_eq!(item(&env, "INV-1").0, "dishonoured");
+}

@@ -223,6 +223,19 @@ pub(super) fn apply(
             Item::Info { what, .. } => report.info.push(format!("line {line}: {what}")),
         }
     }
+    // An item named twice in one report (a repeated return, or a
+    // transaction inside a rejected block) is changed once: the first.
+    let mut seen = std::collections::HashSet::new();
+    changes.retain(|c| {
+        let first = seen.insert(c.item.id);
+        if !first {
+            report.info.push(format!(
+                "line {}: {} is named earlier in this report: applied once",
+                c.line, c.item.reference
+            ));
+        }
+        first
+    });
     // A status an item cannot take is a problem: nothing changes.
     let mut checked = Vec::new();
     for c in changes {
