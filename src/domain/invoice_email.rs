@@ -186,6 +186,20 @@ mod tests {
     }
 
     #[test]
+    fn the_advance_notice_states_the_debit_date() {
+        let mut c = content("direct_debit", dec!(42.5));
+        c.debit_date = NaiveDate::from_ymd_opt(2026, 12, 29);
+        let m = compose(&c);
+        assert!(
+            m.text
+                .contains("will be collected by Direct Debit on 29 December 2026"),
+            "{}",
+            m.text
+        );
+        assert!(m.html.contains("29 December 2026"), "{}", m.html);
+    }
+
+    #[test]
     fn text_body_has_amount_due_date_payment_and_message() {
         let c = compose(&content("direct_debit", dec!(42.5)));
         assert_eq!(
