@@ -806,3 +806,28 @@ ALTER TABLE payments ADD COLUMN xero_payment_id TEXT;
 ALTER TABLE payments ADD COLUMN xero_invoice TEXT;
 CREATE UNIQUE INDEX payments_xero_payment ON payments(xero_payment_id)
     WHERE xero_payment_id IS NOT NULL;
+
+-- migration: 20
+-- Working days and bank reports (issue 17, parts 2 and 3).
+-- `payment_runs.debit_date`: the day a Direct Debit run debits its
+-- customers (Bacs entry day); `collection_date` stays the date written in
+-- the file (Bacs processing day = the working day before). NULL for runs
+-- recorded before, and for card runs.
+ALTER TABLE payment_runs ADD COLUMN debit_date TEXT;
+-- A customer's mandate as the bank last reported it (Bacs ADDACS, or a
+-- gateway): NULL (nothing reported: active), `cancelled`, `transferred`,
+-- `disputed`, `amended`, `active` (reinstated); with the date it took
+-- effect. `cancelled`, `transferred` and `disputed` are not collected.
+ALTER TABLE customers ADD COLUMN mandate_status TEXT;
+ALTER TABLE customers ADD COLUMN mandate_status_on TEXT;
+-- Bank reports read by `collect results` (ARUDD, ADDACS, pain.002, ABA
+-- returns), by their SHA-256: a report read twice changes nothing the
+-- second time.
+CREATE TABLE bank_reports (
+    sha256      TEXT PRIMARY KEY,
+    format      TEXT NOT NULL,
+    label       TEXT NOT NULL,
+    items       INTEGER NOT NULL,
+    imported_at TEXT NOT NULL,
+    imported_by TEXT NOT NULL
+);

@@ -583,12 +583,12 @@ complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -s h -l help -d 'Print help'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "dd" -d 'Direct Debit payment run of a billing run, as a file in `dd.format`'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "card" -d 'Card payment run: charge through Stripe, or `--out F` for a gateway batch CSV'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "results" -d 'Import a bank/gateway results file (reference, status, reason)'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "results" -d 'Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "list" -d 'List payment runs'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "show" -d 'One payment run with its items'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l out -d 'Payment file to write (default: next to the database, `collect-<payment run>-<format>.<ext>`). Never overwritten' -r -F
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l date -d 'Collection date (default: the invoices\' due date, or today if later)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l date -d 'Debit date: a working day of the format\'s calendar whose submission deadline has not passed (default: the invoices\' due date, or the next working day; moved to the earliest possible date when too late)' -r
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l retry-failed -d 'Also retry declined, dishonoured and failed collections (up to collect.max_retries)'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l json -d 'Machine output: one JSON document on stdout'
@@ -619,7 +619,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "dd" -d 'Direct Debit payment run of a billing run, as a file in `dd.format`'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "card" -d 'Card payment run: charge through Stripe, or `--out F` for a gateway batch CSV'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "results" -d 'Import a bank/gateway results file (reference, status, reason)'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "results" -d 'Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "list" -d 'List payment runs'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "show" -d 'One payment run with its items'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -755,7 +755,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_su
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from invoices" -f -a "show" -d 'One invoice with its lines'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "dd" -d 'Direct Debit payment run of a billing run, as a file in `dd.format`'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "card" -d 'Card payment run: charge through Stripe, or `--out F` for a gateway batch CSV'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "results" -d 'Import a bank/gateway results file (reference, status, reason)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "results" -d 'Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "list" -d 'List payment runs'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "show" -d 'One payment run with its items'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from xero" -f -a "export" -d 'Write Xero\'s sales-invoice import CSV for a completed run'

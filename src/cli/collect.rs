@@ -25,7 +25,7 @@ pub enum Cmd {
     Dd(DdArgs),
     /// Card payment run: charge through Stripe, or `--out F` for a gateway batch CSV.
     Card(CardArgs),
-    /// Import a bank/gateway results file (reference, status, reason).
+    /// Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns.
     Results(ResultsArgs),
     /// List payment runs.
     List,
@@ -41,7 +41,9 @@ pub struct DdArgs {
     /// `collect-<payment run>-<format>.<ext>`). Never overwritten.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Collection date (default: the invoices' due date, or today if later).
+    /// Debit date: a working day of the format's calendar whose submission
+    /// deadline has not passed (default: the invoices' due date, or the next
+    /// working day; moved to the earliest possible date when too late).
     #[arg(long)]
     pub date: Option<NaiveDate>,
     /// Also retry declined, dishonoured and failed collections (up to collect.max_retries).
@@ -91,7 +93,7 @@ pub fn exec(
                 db: db.to_path_buf(),
             };
             let settings = settings::load(&store.conn)?;
-            let report = ops::dd(store, actor, &opts, &settings, &SystemClock, &bar)?;
+            let report = ops::dd(store, actor, &opts, &settings, &crate::ops::DdClock, &bar)?;
             print::file_run(ctx, &report)?;
         }
         Cmd::Card(a) if a.out.is_some() => {

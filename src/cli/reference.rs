@@ -88,6 +88,7 @@ pub fn customers(
                 "bank/card",
                 "cycle",
                 "services",
+                "mandate",
             ]);
             for r in rows {
                 t.add_row(vec![
@@ -99,6 +100,11 @@ pub fn customers(
                     r.bank.unwrap_or_default(),
                     r.cycle,
                     r.services.to_string(),
+                    match (&r.mandate_status, &r.mandate_status_on) {
+                        (Some(s), Some(on)) => format!("{s} {on}"),
+                        (Some(s), None) => s.clone(),
+                        _ => String::new(),
+                    },
                 ]);
             }
             output::print_table(ctx, &t)

@@ -82,6 +82,14 @@ impl DdFormat {
             DdFormat::Sepa => "sepa",
         }
     }
+    /// The scheme whose working days the format's dates follow.
+    pub fn scheme(self) -> super::calendar::Scheme {
+        match self {
+            DdFormat::Bacs18 => super::calendar::Scheme::Bacs,
+            DdFormat::Aba => super::calendar::Scheme::Becs,
+            DdFormat::Sepa => super::calendar::Scheme::Sepa,
+        }
+    }
     /// File name extension of the default output path.
     pub fn extension(self) -> &'static str {
         match self {

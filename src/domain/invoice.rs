@@ -433,6 +433,10 @@ pub struct PaymentTerms<'a> {
     pub payment_method: &'a str,
     pub cutoff_date: NaiveDate,
     pub due_date: NaiveDate,
+    /// Direct Debit: the day the customer is debited
+    /// ([`crate::domain::calendar::debit_date`] of the due date); `None`
+    /// states the due date.
+    pub debit_date: Option<NaiveDate>,
     pub amount_due_minor: i64,
     pub received_since_minor: i64,
     pub to_collect_minor: i64,
@@ -472,7 +476,10 @@ pub fn payment_sentence(t: &PaymentTerms<'_>, money: &dyn Fn(i64) -> String) -> 
     }
     let amount = money(t.to_collect_minor);
     let what = match t.payment_method {
-        "direct_debit" => format!("{amount} will be collected by Direct Debit on {due}."),
+        "direct_debit" => format!(
+            "{amount} will be collected by Direct Debit on {}.",
+            long(t.debit_date.unwrap_or(t.due_date))
+        ),
         "card" => format!("{amount} will be charged to your card on file on {due}."),
         _ => format!(
             "Please pay {amount} by {due}, quoting invoice number {}.",
@@ -724,6 +731,7 @@ mod tests {
             payment_method: "card",
             cutoff_date: d(11, 30),
             due_date: d(12, 15),
+            debit_date: None,
             amount_due_minor: 42543,
             received_since_minor: 33370,
             to_collect_minor: 9173,
@@ -740,6 +748,11 @@ mod tests {
             payment_sentence(&t, &money),
             "£425.43 will be collected by Direct Debit on 15 December 2026."
         );
+        // The advance notice states the real debit date (a due date on a
+        // bank holiday is debited the next working day).
+        t.debit_date = Some(d(12, 29));
+        assert!(payment_sentence(&t, &money).ends_with("by Direct Debit on 29 December 2026."));
+        t.debit_date = None;
         t.payment_method = "manual";
         assert!(payment_sentence(&t, &money).starts_with("Please pay £425.43 by 15 December 2026"));
         t.received_since_minor = 50000;

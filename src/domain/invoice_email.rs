@@ -14,6 +14,9 @@ pub struct Content {
     pub customer_name: String,
     pub invoice_date: NaiveDate,
     pub due_date: NaiveDate,
+    /// Direct Debit: the day the customer is debited (the advance notice
+    /// states it); `None` states the due date.
+    pub debit_date: Option<NaiveDate>,
     pub currency_symbol: String,
     pub amount_due: Decimal,
     /// The run's cutoff, and the payments received since it (recorded by
@@ -61,6 +64,7 @@ pub fn payment_text(c: &Content) -> String {
             payment_method: &c.payment_method,
             cutoff_date: c.cutoff_date,
             due_date: c.due_date,
+            debit_date: c.debit_date,
             amount_due_minor,
             received_since_minor: c.received_since_minor,
             to_collect_minor: c.to_collect_minor,
@@ -170,6 +174,7 @@ mod tests {
             customer_name: "Harbour <Cafe>".into(),
             invoice_date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
             due_date: NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
+            debit_date: None,
             currency_symbol: "£".into(),
             amount_due: due,
             cutoff_date: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
@@ -178,6 +183,20 @@ mod tests {
             payment_method: method.into(),
             message: "Thank you for your business.".into(),
         }
+    }
+
+    #[test]
+    fn the_advance_notice_states_the_debit_date() {
+        let mut c = content("direct_debit", dec!(42.5));
+        c.debit_date = NaiveDate::from_ymd_opt(2026, 12, 29);
+        let m = compose(&c);
+        assert!(
+            m.text
+                .contains("will be collected by Direct Debit on 29 December 2026"),
+            "{}",
+            m.text
+        );
+        assert!(m.html.contains("29 December 2026"), "{}", m.html);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 pub mod autopilot;
 pub mod bank;
+pub mod bank_report;
 pub mod billing;
 pub mod billing_errors;
+pub mod calendar;
 pub mod cdr_format;
 pub mod cdrs;
 pub mod checklist;

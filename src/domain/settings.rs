@@ -208,6 +208,12 @@ pub const KEYS: &[Key] = &[
     key!("dd.iban", None, Text, "SEPA creditor IBAN"),
     key!("dd.bic", None, Text, "SEPA creditor BIC"),
     key!(
+        "dd.holidays",
+        None,
+        Text,
+        "file of extra closing days (YYYY-MM-DD a line) for the Direct Debit calendar"
+    ),
+    key!(
         "bands.peak_start",
         Some("07:00"),
         Time,
@@ -612,6 +618,8 @@ pub struct DirectDebit {
     pub creditor_id: Option<String>,
     pub iban: Option<String>,
     pub bic: Option<String>,
+    /// A file of extra closing days added to the format's calendar.
+    pub holidays: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -717,6 +725,7 @@ impl Settings {
                 creditor_id: text("dd.creditor_id"),
                 iban: text("dd.iban"),
                 bic: text("dd.bic"),
+                holidays: text("dd.holidays"),
             },
             peak_start: time("bands.peak_start")?,
             peak_end: time("bands.peak_end")?,

@@ -39,6 +39,10 @@ pub struct SetupCustomer {
     pub card_token: Option<String>,
     pub address1: Option<String>,
     pub postcode: Option<String>,
+    /// The mandate's status as the bank reported it (ADDACS or a gateway):
+    /// `cancelled`, `transferred`, `disputed` stop collection.
+    pub mandate_status: Option<String>,
+    pub mandate_status_on: Option<String>,
 }
 
 /// What cannot be done for a customer.
@@ -84,6 +88,17 @@ fn dd_problems(c: &SetupCustomer, dd_format: &str) -> Vec<(Vec<&'static str>, St
         out.push((
             vec!["mandate_ref"],
             "Direct Debit without a mandate reference".to_string(),
+        ));
+    } else if !crate::domain::bank_report::MandateStatus::collectable(c.mandate_status.as_deref()) {
+        out.push((
+            vec!["mandate_ref", "mandate_date"],
+            format!(
+                "the bank reported the Direct Debit mandate {} {} on {}: it is not collected \
+                 until the customer signs a new one",
+                c.mandate_ref.as_deref().unwrap_or_default(),
+                c.mandate_status.as_deref().unwrap_or_default(),
+                c.mandate_status_on.as_deref().unwrap_or("an unknown date"),
+            ),
         ));
     }
     let fields: [(&'static str, &Option<String>, Check); 2] = match dd_format {
@@ -309,6 +324,35 @@ mod tests {
             ),
             "{}",
             summary(&p)
+        );
+    }
+
+    #[test]
+    fn a_mandate_the_bank_cancelled_is_flagged() {
+        let mut c = SetupCustomer {
+            account: "C1".into(),
+            name: "Harbour Cafe".into(),
+            delivery: "print".into(),
+            payment_method: "direct_debit".into(),
+            bank_branch: Some("20-00-00".into()),
+            bank_account: Some("31415926".into()),
+            mandate_ref: Some("BRC1001".into()),
+            address1: Some("1 Quay".into()),
+            postcode: Some("AB1 2CD".into()),
+            ..Default::default()
+        };
+        assert!(check_customer(&c, "bacs18").is_empty());
+        c.mandate_status = Some("amended".into());
+        assert!(check_customer(&c, "bacs18").is_empty());
+        c.mandate_status = Some("cancelled".into());
+        c.mandate_status_on = Some("2026-12-10".into());
+        let p = check_customer(&c, "bacs18");
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].blocks, Blocks::Collection);
+        assert!(
+            p[0].problem.contains("BRC1001 cancelled on 2026-12-10"),
+            "{}",
+            p[0].problem
         );
     }
 }

@@ -121,6 +121,8 @@ pub(crate) struct Sender {
     company: String,
     company_email: Option<String>,
     symbol: String,
+    /// The Direct Debit calendar: the advance notice states the debit date.
+    debit_calendar: Option<crate::domain::calendar::Calendar>,
     /// `"Company" <address>` (or the bare address).
     pub(crate) from: String,
     pub(crate) from_address: String,
@@ -151,9 +153,21 @@ pub(crate) fn sender(settings: &Settings) -> Result<Sender> {
         company,
         company_email,
         symbol: currency_symbol(&settings.currency).to_string(),
+        debit_calendar: debit_calendar(settings)?,
         from,
         from_address,
     })
+}
+
+/// The calendar of `dd.format` with `dd.holidays` (`None` if the format
+/// is not one billrun writes).
+pub(crate) fn debit_calendar(
+    settings: &Settings,
+) -> Result<Option<crate::domain::calendar::Calendar>> {
+    match settings.dd.format.parse() {
+        Ok(f) => Ok(Some(crate::ops::collect::dd_calendar(settings, f)?)),
+        Err(_) => Ok(None),
+    }
 }
 
 pub(crate) fn smtp_settings(
@@ -205,6 +219,12 @@ fn invoice_email(
         customer_name: c.customer_name.clone(),
         invoice_date: date(&c.invoice_date)?,
         due_date: date(&c.due_date)?,
+        debit_date: match (&s.debit_calendar, c.payment_method.as_str()) {
+            (Some(cal), "direct_debit") => {
+                Some(crate::domain::calendar::debit_date(cal, date(&c.due_date)?))
+            }
+            _ => None,
+        },
         currency_symbol: s.symbol.clone(),
         amount_due: money::from_minor(c.amount_due_minor),
         cutoff_date: date(&c.cutoff_date)?,

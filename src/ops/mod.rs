@@ -63,6 +63,33 @@ impl Clock for StoppedClock {
     }
 }
 
+/// The machine's clock for `collect dd`, whose dates depend on today (the
+/// submission deadlines). Debug builds only: `BILLRUN_TEST_DD_TODAY=
+/// YYYY-MM-DD` sets today's date (not the file's creation time), so that
+/// tests of the deadline rules do not depend on the day they run. Release
+/// builds ignore it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DdClock;
+
+impl Clock for DdClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+    fn today(&self) -> NaiveDate {
+        #[cfg(debug_assertions)]
+        if let Some(d) = std::env::var("BILLRUN_TEST_DD_TODAY")
+            .ok()
+            .and_then(|v| v.parse::<NaiveDate>().ok())
+        {
+            return d;
+        }
+        self.local_now().date()
+    }
+    fn local_now(&self) -> NaiveDateTime {
+        Local::now().naive_local()
+    }
+}
+
 /// A clock stopped at one instant (tests; the local time is taken as UTC).
 #[cfg(test)]
 #[derive(Debug, Clone, Copy)]

@@ -572,7 +572,8 @@ fn render_all(
     if missing.is_empty() {
         return Ok(0);
     }
-    let head = letterhead(settings);
+    let mut head = letterhead(settings);
+    head.debit_calendar = super::email::debit_calendar(settings)?;
     let fonts =
         Fonts::shared().map_err(|e| external(format!("loading the embedded invoice font: {e}")))?;
     progress.start("PDFs", Some(missing.len() as u64));

@@ -4,6 +4,7 @@ use super::invoice_pdf::{
     CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc, InvoiceSummary, SummaryLine,
     UsageSummary, money_text,
 };
+use crate::domain::calendar::{self, Calendar};
 use crate::domain::invoice::{self, Call, Issued, IssuedLine, PaymentTerms, UsageGroup};
 use crate::domain::invoice::{usage_description, usage_quantity};
 pub use crate::domain::itemised::call_quantity;
@@ -16,6 +17,9 @@ pub struct Letterhead {
     pub company: CompanyHeader,
     pub tax_name: String,
     pub tax_rate: Decimal,
+    /// The Direct Debit calendar (`dd.format`, `dd.holidays`): the advance
+    /// notice states the debit date it gives; `None` states the due date.
+    pub debit_calendar: Option<Calendar>,
 }
 
 impl Letterhead {
@@ -46,6 +50,7 @@ impl Letterhead {
             },
             tax_name: tax_name.to_owned(),
             tax_rate,
+            debit_calendar: None,
         }
     }
 }
@@ -61,14 +66,20 @@ pub fn currency_symbol(currency: &str) -> &'static str {
 
 /// How the invoice will be paid: `invoice::payment_sentence` (the email
 /// says the same), amounts as the PDF prints them.
-pub fn payment_text(inv: &Issued) -> String {
+pub fn payment_text(head: &Letterhead, inv: &Issued) -> String {
     let sym = currency_symbol(&inv.currency);
+    let debit_date = head
+        .debit_calendar
+        .as_ref()
+        .filter(|_| inv.payment_method == "direct_debit")
+        .map(|c| calendar::debit_date(c, inv.due_date));
     invoice::payment_sentence(
         &PaymentTerms {
             number: &inv.number,
             payment_method: &inv.payment_method,
             cutoff_date: inv.cutoff_date,
             due_date: inv.due_date,
+            debit_date,
             amount_due_minor: inv.amount_due_minor,
             received_since_minor: inv.received_since_minor,
             to_collect_minor: inv.to_collect_minor,
@@ -128,7 +139,7 @@ pub fn document(
                 amount: from_minor(c.charge_minor),
             })
             .collect(),
-        payment_text: payment_text(inv),
+        payment_text: payment_text(head, inv),
         message: Some(inv.message.clone()).filter(|m| !m.is_empty()),
     }
 }

@@ -18,6 +18,7 @@ use crate::error::{Result, bad_input};
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// What is still to collect on invoice `i`, judged on the whole account so
 /// the same money is never collected twice:
@@ -200,6 +201,16 @@ pub struct NewRun {
     pub contents: Option<Vec<u8>>,
 }
 
+/// Record the day a Direct Debit payment run debits its customers (the
+/// file carries the processing day for Bacs). Call in a write transaction.
+pub fn set_debit_date(conn: &Connection, id: i64, date: NaiveDate) -> Result<()> {
+    conn.execute(
+        "UPDATE payment_runs SET debit_date = ?2 WHERE id = ?1",
+        params![id, date.to_string()],
+    )?;
+    Ok(())
+}
+
 /// The id the next payment run will get (stable inside a write transaction).
 pub fn next_id(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row(
@@ -365,6 +376,8 @@ pub struct PaymentRun {
     /// When its file was put in place; `None` for a file not in place yet
     /// (and for Stripe runs, which have no file).
     pub placed_at: Option<String>,
+    /// Direct Debit: the day customers are debited (NULL before migration 17).
+    pub debit_date: Option<String>,
 }
 
 const RUN_COLS: &str = "pr.id, pr.kind, pr.format, pr.run_id, r.name, pr.collection_date,
@@ -374,7 +387,7 @@ const RUN_COLS: &str = "pr.id, pr.kind, pr.format, pr.run_id, r.name, pr.collect
     (SELECT COALESCE(SUM(amount_minor), 0) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state = 'approved'),
     (SELECT COUNT(*) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state IN ('declined', 'dishonoured', 'failed')),
     (SELECT COUNT(*) FROM payment_items x WHERE x.payment_run_id = pr.id AND x.state = 'refer'),
-    pr.created_at, pr.created_by, pr.placed_at";
+    pr.created_at, pr.created_by, pr.placed_at, pr.debit_date";
 
 fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRun> {
     Ok(PaymentRun {
@@ -398,6 +411,7 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRun> {
         created_at: r.get(17)?,
         created_by: r.get(18)?,
         placed_at: r.get(19)?,
+        debit_date: r.get(20)?,
     })
 }
 
@@ -961,4 +975,151 @@ pub fn latest_for_invoice(conn: &Connection, invoice_id: i64) -> Result<Option<L
             },
         )
         .optional()?)
+}
+
+// ---- Bank reports (ARUDD, ADDACS, pain.002, ABA returns) ----
+
+/// Items of `format` runs that `pred` (SQL over `pi`, `pr`) selects, with
+/// `args`.
+fn items_where(conn: &Connection, pred: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Item>> {
+    let sql = format!("SELECT {ITEM_COLS} {ITEM_FROM} WHERE {pred} ORDER BY pi.id");
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(args, item_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Bacs items collected under mandate `mandate_ref` for `amount_minor` in
+/// a file whose processing day was `processing` (an ARUDD return).
+pub fn bacs_items_returned(
+    conn: &Connection,
+    mandate_ref: &str,
+    amount_minor: i64,
+    processing: NaiveDate,
+) -> Result<Vec<Item>> {
+    items_where(
+        conn,
+        "pr.format = 'bacs18' AND pi.mandate_ref = ?1 AND pi.amount_minor = ?2
+         AND pr.collection_date = ?3",
+        &[&mandate_ref, &amount_minor, &processing.to_string()],
+    )
+}
+
+/// The item with `reference` in a payment run of `format`.
+pub fn item_in_format(conn: &Connection, format: &str, reference: &str) -> Result<Option<Item>> {
+    Ok(items_where(
+        conn,
+        "pr.format = ?1 AND pi.reference = ?2",
+        &[&format, &reference],
+    )?
+    .into_iter()
+    .next())
+}
+
+/// The items of payment run `id` when it is a SEPA run whose recorded file
+/// carries `<MsgId>msg_id</MsgId>`; `None` when no such run.
+pub fn sepa_run_items(conn: &Connection, id: i64, msg_id: &str) -> Result<Option<Vec<Item>>> {
+    let found: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT contents FROM payment_runs WHERE id = ?1 AND format = 'sepa'",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let tag = format!("<MsgId>{msg_id}</MsgId>");
+    match found {
+        Some(bytes) if String::from_utf8_lossy(&bytes).contains(&tag) => Ok(Some(items(conn, id)?)),
+        _ => Ok(None),
+    }
+}
+
+/// Customers whose mandate reference is `mandate_ref`.
+pub fn customers_with_mandate(conn: &Connection, mandate_ref: &str) -> Result<Vec<String>> {
+    let mut st =
+        conn.prepare("SELECT account FROM customers WHERE mandate_ref = ?1 ORDER BY account")?;
+    let rows = st.query_map([mandate_ref], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A customer's mandate status and the date it took effect.
+pub fn mandate_status(
+    conn: &Connection,
+    account: &str,
+) -> Result<(Option<String>, Option<String>)> {
+    Ok(conn.query_row(
+        "SELECT mandate_status, mandate_status_on FROM customers WHERE account = ?1",
+        [account],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+/// Set a customer's mandate status (as a bank or gateway reported it),
+/// audited. Call in a write transaction.
+pub fn set_mandate_status(
+    conn: &Connection,
+    actor: &Actor,
+    account: &str,
+    status: &str,
+    on: NaiveDate,
+    why: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE customers SET mandate_status = ?2, mandate_status_on = ?3 WHERE account = ?1",
+        params![account, status, on.to_string()],
+    )?;
+    audit::log(
+        conn,
+        actor,
+        None,
+        "mandate status",
+        &format!("{account}: mandate {status} from {on} ({why})"),
+    )?;
+    Ok(())
+}
+
+/// Accounts whose mandate must not be collected (cancelled, transferred,
+/// disputed), with status and date.
+pub fn stopped_mandates(conn: &Connection) -> Result<HashMap<String, (String, String)>> {
+    let mut st = conn.prepare(
+        "SELECT account, mandate_status, COALESCE(mandate_status_on, '') FROM customers
+         WHERE mandate_status IN ('cancelled', 'transferred', 'disputed')",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// When the bank report with `sha256` was imported, if it was.
+pub fn bank_report_imported(conn: &Connection, sha256: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT imported_at FROM bank_reports WHERE sha256 = ?1",
+            [sha256],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Record a bank report as imported. Call in the write transaction that
+/// applied it.
+pub fn record_bank_report(
+    conn: &Connection,
+    actor: &Actor,
+    sha256: &str,
+    format: &str,
+    label: &str,
+    items: usize,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO bank_reports (sha256, format, label, items, imported_at, imported_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            sha256,
+            format,
+            label,
+            i64::try_from(items).unwrap_or(i64::MAX),
+            super::now_stamp(),
+            actor.operator
+        ],
+    )?;
+    Ok(())
 }

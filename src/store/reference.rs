@@ -56,7 +56,15 @@ pub fn upsert_customers(
             mandate_date=excluded.mandate_date, card_token=excluded.card_token, address1=excluded.address1,
             address2=excluded.address2, town=excluded.town, region=excluded.region, postcode=excluded.postcode,
             invoice_message=excluded.invoice_message, tax_exempt=excluded.tax_exempt, cycle=excluded.cycle,
-            min_invoice=excluded.min_invoice",
+            min_invoice=excluded.min_invoice,
+            -- A new mandate or new bank details clear what the bank reported
+            -- about the old mandate (SET expressions see the old row).
+            mandate_status = CASE WHEN excluded.mandate_ref IS NOT mandate_ref
+                OR excluded.bank_branch IS NOT bank_branch OR excluded.bank_account IS NOT bank_account
+                OR excluded.iban IS NOT iban THEN NULL ELSE mandate_status END,
+            mandate_status_on = CASE WHEN excluded.mandate_ref IS NOT mandate_ref
+                OR excluded.bank_branch IS NOT bank_branch OR excluded.bank_account IS NOT bank_account
+                OR excluded.iban IS NOT iban THEN NULL ELSE mandate_status_on END",
     )?;
     for c in rows {
         if exists(
@@ -237,13 +245,20 @@ pub struct CustomerRow {
     pub bank: Option<String>,
     pub cycle: String,
     pub services: u64,
+    /// The mandate's status as the bank last reported it (ADDACS or a
+    /// gateway): `null` (none reported), `cancelled`, `transferred`,
+    /// `disputed`, `amended`, `active`.
+    pub mandate_status: Option<String>,
+    /// The date that status took effect.
+    pub mandate_status_on: Option<String>,
 }
 
 pub fn list_customers(conn: &Connection) -> Result<Vec<CustomerRow>> {
     let mut st = conn.prepare(
         "SELECT c.account, c.name, c.email, c.delivery, c.payment_method,
                 COALESCE(c.bank_account, c.iban, c.card_token), c.cycle,
-                (SELECT COUNT(*) FROM services s WHERE s.account = c.account)
+                (SELECT COUNT(*) FROM services s WHERE s.account = c.account),
+                c.mandate_status, c.mandate_status_on
          FROM customers c ORDER BY c.account",
     )?;
     let rows = st.query_map([], |r| {
@@ -258,6 +273,8 @@ pub fn list_customers(conn: &Connection) -> Result<Vec<CustomerRow>> {
                 .map(|s| crate::domain::bank::mask_account(&s)),
             cycle: r.get(6)?,
             services: r.get(7)?,
+            mandate_status: r.get(8)?,
+            mandate_status_on: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -467,7 +484,8 @@ pub fn setup_customers(
 ) -> Result<Vec<crate::domain::setup_check::SetupCustomer>> {
     let mut st = conn.prepare_cached(
         "SELECT account, name, delivery, payment_method, email, bank_branch, bank_account,
-                iban, bic, mandate_ref, card_token, address1, postcode
+                iban, bic, mandate_ref, card_token, address1, postcode, mandate_status,
+                mandate_status_on
          FROM customers WHERE cycle = ?1 ORDER BY account",
     )?;
     let rows = st.query_map([cycle], |r| {
@@ -485,6 +503,8 @@ pub fn setup_customers(
             card_token: r.get(10)?,
             address1: r.get(11)?,
             postcode: r.get(12)?,
+            mandate_status: r.get(13)?,
+            mandate_status_on: r.get(14)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -13,7 +13,7 @@ fn data(name: &str) -> String {
 }
 
 /// init, settings and the small hand-computed reference data.
-fn setup() -> Env {
+pub(crate) fn setup() -> Env {
     let e = Env::new();
     e.ok(&["init"]);
     for (k, v) in [
@@ -39,7 +39,7 @@ fn sql(e: &Env, statement: &str) {
     conn.execute_batch(statement).unwrap();
 }
 
-fn by_account<'a>(invoices: &'a Value, account: &str) -> &'a Value {
+pub(crate) fn by_account<'a>(invoices: &'a Value, account: &str) -> &'a Value {
     invoices
         .as_array()
         .unwrap()
@@ -269,7 +269,7 @@ fn two_runs_every_figure_by_hand() {
     }
 }
 
-fn pdftotext(path: &str) -> String {
+pub(crate) fn pdftotext(path: &str) -> String {
     let out = std::process::Command::new("pdftotext")
         .args(["-layout", path, "-"])
         .output()

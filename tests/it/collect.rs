@@ -16,7 +16,7 @@ use crate::support::{Env, db, step};
 const HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token";
 
 /// init, settings, and customers from `rows` (after HEADER).
-fn setup(settings: &[(&str, &str)], rows: &[&str]) -> Env {
+pub(crate) fn setup(settings: &[(&str, &str)], rows: &[&str]) -> Env {
     let env = Env::new();
     env.ok(&["init"]);
     for (k, v) in settings {
@@ -36,7 +36,12 @@ fn setup(settings: &[(&str, &str)], rows: &[&str]) -> Env {
 /// Stand-in for production: a run with `invoice_date`, invoices numbered
 /// INV-<seq> for `(account, amount due in minor units)`, status completed.
 /// Returns the run id.
-fn seed_invoices(env: &Env, invoice_date: &str, cutoff: &str, invoices: &[(&str, i64)]) -> i64 {
+pub(crate) fn seed_invoices(
+    env: &Env,
+    invoice_date: &str,
+    cutoff: &str,
+    invoices: &[(&str, i64)],
+) -> i64 {
     let out = env.json(&["new", "--invoice-date", invoice_date, "--cutoff", cutoff]);
     let run = out["id"].as_i64().unwrap();
     let due = out["due_date"].as_str().unwrap().to_string();
@@ -92,7 +97,7 @@ fn mode(p: &std::path::Path) -> u32 {
 
 // ---------------------------------------------------------------- ABA
 
-const ABA_SETTINGS: &[(&str, &str)] = &[
+pub(crate) const ABA_SETTINGS: &[(&str, &str)] = &[
     ("currency", "AUD"),
     ("dd.format", "aba"),
     ("dd.bank", "CBA"),
@@ -220,7 +225,7 @@ fn aba_file_matches_a_hand_built_file_record_by_record() {
 
 // ---------------------------------------------------------------- Bacs 18
 
-const BACS_SETTINGS: &[(&str, &str)] = &[
+pub(crate) const BACS_SETTINGS: &[(&str, &str)] = &[
     ("dd.format", "bacs18"),
     ("dd.sun", "123456"),
     ("dd.sort_code", "40-12-34"),
@@ -229,7 +234,7 @@ const BACS_SETTINGS: &[(&str, &str)] = &[
     ("collect.dishonour_fee", "15.00"),
 ];
 
-fn bacs_env() -> Env {
+pub(crate) fn bacs_env() -> Env {
     setup(
         BACS_SETTINGS,
         &[
@@ -312,8 +317,9 @@ fn bacs18_fields_follow_the_documented_layout_and_codes_01_17_18() {
     assert_eq!(f(contra, 1, 14), "40123412345678");
     assert_eq!(f(contra, 16, 17), "99");
     assert_eq!(f(contra, 36, 46), "00000008400");
-    // UHL1 processing day: 2026-12-15 is day 349.
-    assert_eq!(&recs[3][4..10], " 26349");
+    // UHL1 processing day: --date 2026-12-15 is the debit (entry) day, so
+    // the processing day is the working day before, 2026-12-14, day 348.
+    assert_eq!(&recs[3][4..10], " 26348");
     let utl = recs.last().unwrap();
     assert_eq!(&utl[4..17], "0000000008400");
     assert_eq!(&utl[30..37], "0000002");

@@ -9,6 +9,7 @@
 mod support;
 
 mod autopilot;
+mod banks;
 mod billing;
 mod cdrs;
 mod charges;

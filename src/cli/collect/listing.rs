@@ -13,8 +13,8 @@ pub fn list(ctx: &Ctx, all: &[RunView]) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut t = ctx.table(&[
-        "id", "run", "kind", "format", "date", "state", "items", "total", "approved", "failed",
-        "refer", "live", "file",
+        "id", "run", "kind", "format", "date", "debit", "state", "items", "total", "approved",
+        "failed", "refer", "live", "file",
     ]);
     for p in all {
         t.add_row(vec![
@@ -23,6 +23,7 @@ pub fn list(ctx: &Ctx, all: &[RunView]) -> anyhow::Result<()> {
             p.kind.clone(),
             p.format.clone(),
             p.collection_date.clone().unwrap_or_default(),
+            p.debit_date.clone().unwrap_or_default(),
             p.state.clone(),
             p.items.to_string(),
             p.total.clone(),
@@ -53,7 +54,10 @@ pub fn show(ctx: &Ctx, r: &ShowReport) -> anyhow::Result<()> {
         ))
     );
     if let Some(d) = &p.collection_date {
-        crate::outln!("collection date {d}");
+        crate::outln!("date in the file {d}");
+    }
+    if let Some(d) = &p.debit_date {
+        crate::outln!("customers debited on {d}");
     }
     if let Some(f) = &p.file {
         crate::outln!("file {f} (sha256 {})", p.sha256.as_deref().unwrap_or("-"));

@@ -69,6 +69,16 @@ pub fn file_run(ctx: &Ctx, report: &FileRunReport) -> anyhow::Result<()> {
     restored(ctx, &w.restored);
     unsuitable(ctx, &w.unsuitable);
     collected_less(ctx, &w.collected_less);
+    if let (Some(from), Some(to)) = (w.moved_from, w.debit_date) {
+        ctx.warn(&format!(
+            "the submission deadline for debiting on {from} (the due date's working day) has \
+             passed: moved to {to}, the earliest possible date; the invoices' advance notice \
+             said {from}"
+        ));
+    }
+    if let (Some(debit), Some(cal)) = (w.debit_date, w.calendar) {
+        ctx.say(&format!("customers are debited on {debit} ({cal})"));
+    }
     ctx.say(&format!(
         "payment run {}: {} {} file {} (mode 0600): {} invoice(s), total {}{}",
         w.payment_run,
@@ -78,7 +88,7 @@ pub fn file_run(ctx: &Ctx, report: &FileRunReport) -> anyhow::Result<()> {
         w.items,
         w.total,
         w.collection_date
-            .map(|d| format!(", collection date {d}"))
+            .map(|d| format!(", date in the file {d}"))
             .unwrap_or_default()
     ));
     ctx.say(&format!(
@@ -163,6 +173,16 @@ pub fn charges(ctx: &Ctx, r: &ChargeReport) -> anyhow::Result<()> {
 
 /// `collect results F`.
 pub fn results(ctx: &Ctx, r: &ResultsReport) -> anyhow::Result<()> {
+    if let Some(when) = &r.already_imported {
+        ctx.say(&format!(
+            "{}: this {} report was read already on {when} (same SHA-256): nothing changed",
+            r.file, r.format
+        ));
+        if ctx.json {
+            output::print_json(r)?;
+        }
+        return Ok(());
+    }
     if ctx.json {
         output::print_json(r)?;
     } else if !ctx.quiet {
@@ -187,6 +207,25 @@ pub fn results(ctx: &Ctx, r: &ResultsReport) -> anyhow::Result<()> {
             ]);
         }
         output::print_table(ctx, &t)?;
+        for m in &r.mandates {
+            ctx.say(&format!(
+                "line {}: {} mandate {}: {} from {} ({}){}",
+                m.line,
+                m.account,
+                m.mandate_ref,
+                m.to,
+                m.on,
+                m.reason,
+                if m.from.as_deref() == Some(m.to) {
+                    " - unchanged"
+                } else {
+                    ""
+                }
+            ));
+        }
+        for i in &r.info {
+            ctx.say(&format!("{i}: nothing to change"));
+        }
     }
     ctx.say(&format!(
         "{}: {} approved, {} declined, {} dishonoured, {} referred, {} unchanged",
@@ -199,10 +238,16 @@ pub fn results(ctx: &Ctx, r: &ResultsReport) -> anyhow::Result<()> {
     ));
     if !r.unknown.is_empty() {
         for u in &r.unknown {
-            eprintln!(
-                "error: {}:{}: reference '{}' is not in any payment run; nothing changed for it",
-                r.file, u.line, u.reference
-            );
+            match &u.why {
+                None => eprintln!(
+                    "error: {}:{}: reference '{}' is not in any payment run; nothing changed for it",
+                    r.file, u.line, u.reference
+                ),
+                Some(why) => eprintln!(
+                    "error: {}:{}: '{}': {why}; nothing changed for it",
+                    r.file, u.line, u.reference
+                ),
+            }
         }
         eprintln!(
             "error: {} unknown reference(s); the other rows were applied (importing the file again is harmless)",

@@ -2,6 +2,7 @@
 //! gateway batch (`collect card --out F`).
 
 use super::produced_run;
+use crate::domain::calendar::{self, Calendar, DateError};
 use crate::domain::collect::{self as rules, DdFormat, Kind, Planned};
 use crate::domain::invoice::CollectedLess;
 use crate::domain::money;
@@ -30,8 +31,10 @@ pub struct DdOptions {
     /// The payment file (default: beside the database,
     /// `collect-<payment run>-<format>.<ext>`). Never overwritten.
     pub out: Option<PathBuf>,
-    /// Collection date (default: the invoices' latest due date, or today
-    /// if later).
+    /// The debit date (default: the invoices' latest due date, or the
+    /// next working day when that is not one; moved to the earliest
+    /// possible date when its submission deadline has passed). Must be a
+    /// working day whose deadline has not passed.
     pub date: Option<NaiveDate>,
     /// Also retry declined, dishonoured and failed collections.
     pub retry_failed: bool,
@@ -103,8 +106,20 @@ pub struct Written {
     pub format: String,
     pub file: PathBuf,
     pub sha256: Option<String>,
-    /// Direct Debit only.
+    /// Direct Debit only: the date written in the file (Bacs processing
+    /// day, SEPA `ReqdColltnDt`, ABA processing date).
     pub collection_date: Option<NaiveDate>,
+    /// Direct Debit only: the day customers are debited (Bacs entry day).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debit_date: Option<NaiveDate>,
+    /// Direct Debit only: the debit date the due date asked for, when its
+    /// submission deadline had passed and the run was moved to
+    /// `debit_date`, the earliest possible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<NaiveDate>,
+    /// Direct Debit only: the working-day calendar used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<&'static str>,
     pub items: usize,
     pub total: String,
     /// Invoice numbers in the file, in file order.
@@ -140,6 +155,7 @@ pub fn dd(
     let bacs = BacsOriginator::from_settings(&settings.dd);
     let aba = AbaOriginator::from_settings(&settings.dd);
     let sepa = SepaCreditor::from_settings(&settings.dd);
+    let calendar = super::dd_calendar(settings, format)?;
     let spec = FileRun {
         run: &run,
         kind: Kind::Dd,
@@ -148,6 +164,7 @@ pub fn dd(
         ext: format.extension(),
         out: opts.out.as_deref(),
         date: opts.date,
+        calendar: Some(&calendar),
         retry_failed: opts.retry_failed,
         db: &opts.db,
     };
@@ -183,6 +200,7 @@ pub fn card_file(
         ext: "csv",
         out: opts.out.as_deref(),
         date: None,
+        calendar: None,
         retry_failed: opts.retry_failed,
         db: &opts.db,
     };
@@ -203,6 +221,8 @@ struct FileRun<'a> {
     ext: &'static str,
     out: Option<&'a Path>,
     date: Option<NaiveDate>,
+    /// Direct Debit: the format's working days; `None` for the card batch.
+    calendar: Option<&'a Calendar>,
     retry_failed: bool,
     db: &'a Path,
 }
@@ -238,22 +258,67 @@ fn write_run(
         retry_failed: spec.retry_failed,
     };
     let cands = store::candidates(&tx, &wanted)?;
+    // A mandate the bank reported cancelled, transferred or disputed
+    // (ADDACS, or a gateway) is not collected: listed like unsuitable details.
+    let mut stopped = Vec::new();
+    let cands = if spec.kind == Kind::Dd && !cands.is_empty() {
+        let blocked = store::stopped_mandates(&tx)?;
+        let (keep, stop): (Vec<_>, Vec<_>) = cands
+            .into_iter()
+            .partition(|c| !blocked.contains_key(&c.account));
+        for c in stop {
+            if let Some((status, on)) = blocked.get(&c.account) {
+                stopped.push(Unsuitable {
+                    reference: c.number.clone(),
+                    reason: format!(
+                        "{}: the bank reported its mandate {status} on {on}; not collected until \
+                         the customer has a new mandate (`billrun customers import`)",
+                        c.account
+                    ),
+                });
+            }
+        }
+        if keep.is_empty() && !stopped.is_empty() {
+            return Err(payfile_error(PayFileError::NothingToCollect {
+                format: spec.format_name,
+                unsuitable: stopped,
+            }));
+        }
+        keep
+    } else {
+        cands
+    };
     if cands.is_empty() {
         let mut n = NothingNew::new(run.id, spec.kind);
         n.restored = restored;
         return Ok(FileRunReport::NothingNew(n));
     }
     let id = store::next_id(&tx)?;
-    let date = rules::collection_date(spec.date, cands.iter().map(|c| c.due_date), clock.today());
+    let today = clock.today();
+    let due = rules::collection_date(None, cands.iter().map(|c| c.due_date), today);
+    let dates = match spec.calendar {
+        Some(cal) => Some(calendar::plan_dates(cal, spec.date, due, today).map_err(
+            |e| match e {
+                DateError::NotWorkingDay { .. } => bad_input(e.to_string()),
+                DateError::TooLate { .. } => precondition(format!(
+                    "{e}: choose a later --date, or leave --date out to collect on the earliest \
+                 possible date"
+                )),
+            },
+        )?),
+        None => None,
+    };
+    let date = dates.as_ref().map_or(due, |d| d.file_date);
     let info = RunInfo {
         collection_date: date,
         created: clock.local_now(),
         run_number: u32::try_from(id).unwrap_or(0),
     };
-    let Planned { file, items } = rules::plan(&cands, spec.kind, spec.format, |debits| {
+    let Planned { mut file, items } = rules::plan(&cands, spec.kind, spec.format, |debits| {
         write(debits, &info)
     })
     .map_err(payfile_error)?;
+    file.unsuitable.extend(stopped);
     let path = spec
         .out
         .map(Path::to_path_buf)
@@ -277,6 +342,9 @@ fn write_run(
     };
     // Not recorded: the staged file is dropped, which removes it.
     let pid = store::create(&tx, actor, &nr, &items)?;
+    if let Some(d) = &dates {
+        store::set_debit_date(&tx, pid, d.debit_date)?;
+    }
     let collected_less =
         invoices::collected_less(&tx, items.iter().map(|i| (i.invoice_id, i.amount_minor)))?;
     tx.commit()?;
@@ -311,6 +379,9 @@ fn write_run(
         file: path,
         sha256: nr.sha256,
         collection_date: nr.collection_date,
+        debit_date: dates.as_ref().map(|d| d.debit_date),
+        moved_from: dates.as_ref().and_then(|d| d.moved_from),
+        calendar: spec.calendar.map(|c| c.scheme.calendar_name()),
         items: items.len(),
         total: money::fmt_minor(file.total_minor),
         included: file.included,

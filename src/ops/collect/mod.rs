@@ -14,6 +14,7 @@
 //! account numbers and card tokens are masked everywhere except in the
 //! payment files.
 
+mod bank;
 mod card;
 mod dd;
 mod results;
@@ -24,11 +25,41 @@ pub use card::{ChargeOptions, ChargeReport, charge};
 pub use dd::{CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, card_file, dd};
 pub use results::{ResultsOptions, ResultsReport, results};
 
+use crate::domain::calendar::{self, Calendar};
+use crate::domain::collect::DdFormat;
 use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;
+use crate::domain::settings::Settings;
 use crate::error::{Result, bad_input, precondition};
 use crate::store::{Store, collect as store, runs};
 use serde::Serialize;
+
+/// The working-day calendar of `format`, with the extra closing days of
+/// the `dd.holidays` file when it is set (docs/collection.md, "Dates").
+/// An unreadable file is exit 3, a bad line exit 4 with `file:line:column`.
+pub fn dd_calendar(settings: &Settings, format: DdFormat) -> Result<Calendar> {
+    let extra = match settings.dd.holidays.as_deref() {
+        None | Some("") => Default::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                precondition(format!(
+                    "dd.holidays names {path}, which cannot be read ({e}): fix the file or \
+                     `billrun config set dd.holidays FILE`"
+                ))
+            })?;
+            calendar::parse_holidays(&text).map_err(|problems| {
+                let lines: Vec<String> = problems.iter().map(|p| format!("{path}:{p}")).collect();
+                bad_input(format!(
+                    "dd.holidays file {path} has {} bad line(s):\n  {}\nfix them (one date \
+                     YYYY-MM-DD a line, `#` comments) and run it again",
+                    lines.len(),
+                    lines.join("\n  ")
+                ))
+            })?
+        }
+    };
+    Ok(Calendar::new(format.scheme(), extra))
+}
 
 /// The billing run `key` (id or name), which must have its invoices produced.
 fn produced_run(store: &Store, key: &str) -> Result<runs::Run> {
@@ -70,6 +101,9 @@ pub struct RunView {
     /// When its file was put in place; `null` while it is not (an
     /// interrupted run: the next `collect` puts it there) and for Stripe.
     pub placed_at: Option<String>,
+    /// Direct Debit: the day customers are debited (`collection_date` is
+    /// the date in the file: for Bacs the processing day before it).
+    pub debit_date: Option<String>,
 }
 
 impl From<store::PaymentRun> for RunView {
@@ -95,6 +129,7 @@ impl From<store::PaymentRun> for RunView {
             created_at: p.created_at,
             created_by: p.created_by,
             placed_at: p.placed_at,
+            debit_date: p.debit_date,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A bank or gateway results file (`collect results F`).
 
+use crate::domain::bank_report;
 use crate::domain::collect::{self as rules, Effect};
 use crate::domain::csvfile::Problem;
 use crate::domain::money;
@@ -7,6 +8,7 @@ use crate::domain::settings::Settings;
 use crate::error::{Result, bad_input};
 use crate::ops::{Clock, Progress};
 use crate::store::{Store, audit, audit::Actor, collect as store};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 /// `collect results F`.
@@ -32,11 +34,28 @@ pub struct Applied {
     pub effect: &'static str,
 }
 
-/// A row whose reference is in no payment run: nothing changed for it.
+/// A row (or report item) matching no payment item (or, for ADDACS, no
+/// customer): nothing changed for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unknown {
     pub line: u64,
     pub reference: String,
+    /// Bank reports: why it matched nothing (or more than one item).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// A customer's mandate status set by an ADDACS report.
+#[derive(Debug, Clone, Serialize)]
+pub struct MandateChange {
+    pub line: u64,
+    pub account: String,
+    pub mandate_ref: String,
+    /// The status before (`null`: none reported) and after.
+    pub from: Option<String>,
+    pub to: &'static str,
+    pub on: NaiveDate,
+    pub reason: String,
 }
 
 /// What `collect results F` did.
@@ -44,8 +63,20 @@ pub struct Unknown {
 pub struct ResultsReport {
     /// The file's label.
     pub file: String,
+    /// The format recognised: `csv`, `arudd`, `addacs`, `pain.002`,
+    /// `aba_return`.
+    pub format: &'static str,
     pub applied: Vec<Applied>,
     pub unknown: Vec<Unknown>,
+    /// ADDACS: mandate statuses set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mandates: Vec<MandateChange>,
+    /// Bank report statuses that change nothing (accepted, pending …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub info: Vec<String>,
+    /// A bank report read before (same SHA-256): when. Nothing changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_imported: Option<String>,
 }
 
 impl ResultsReport {
@@ -75,6 +106,11 @@ pub fn results(
     _progress: &dyn Progress,
 ) -> Result<ResultsReport> {
     let label = &opts.label;
+    let format =
+        bank_report::detect(&opts.contents).map_err(|e| bad_input(format!("{label}:{e}")))?;
+    if format != bank_report::Format::Csv {
+        return super::bank::apply(store, actor, opts, format, settings, clock);
+    }
     let rows =
         rules::parse_results(label, &opts.contents).map_err(|p| bad_input(rules::report(&p)))?;
     let fee = money::to_minor(settings.collect.dishonour_fee).map_err(bad_input)?;
@@ -88,6 +124,7 @@ pub fn results(
             None => unknown.push(Unknown {
                 line: r.line,
                 reference: r.reference.clone(),
+                why: None,
             }),
             Some(item) => match rules::effect(item.state, r.status) {
                 Ok(e) => changes.push((r, item, e)),
@@ -106,25 +143,8 @@ pub fn results(
     }
     let mut applied = Vec::new();
     for (r, item, e) in changes {
-        let reason = r.reason.as_deref();
         let state = r.status.state();
-        match e {
-            Effect::Unchanged => {}
-            Effect::Approve => {
-                store::approve(&tx, actor, &item, today, None, reason)?;
-            }
-            Effect::Fail { .. } => {
-                let failure = store::Failure {
-                    state,
-                    reason,
-                    gateway_id: None,
-                    date: today,
-                    fee_minor: rules::dishonour_fee(state, fee),
-                };
-                store::fail(&tx, actor, &item, &failure)?;
-            }
-            Effect::Refer => store::refer(&tx, actor, &item, reason)?,
-        }
+        apply_effect(&tx, actor, &item, state, e, r.reason.as_deref(), today, fee)?;
         applied.push(Applied {
             line: r.line,
             reference: item.reference.clone(),
@@ -150,7 +170,44 @@ pub fn results(
     tx.commit()?;
     Ok(ResultsReport {
         file: label.clone(),
+        format: format.as_str(),
         applied,
         unknown,
+        mandates: Vec::new(),
+        info: Vec::new(),
+        already_imported: None,
     })
+}
+
+/// Apply one result to `item`: its new `state` by `effect` (payments,
+/// reversals and the dishonour fee as docs/collection.md says).
+#[allow(clippy::too_many_arguments, reason = "one result's facts")]
+pub(super) fn apply_effect(
+    tx: &rusqlite::Connection,
+    actor: &Actor,
+    item: &store::Item,
+    state: rules::ItemState,
+    effect: Effect,
+    reason: Option<&str>,
+    today: NaiveDate,
+    fee: i64,
+) -> Result<()> {
+    match effect {
+        Effect::Unchanged => {}
+        Effect::Approve => {
+            store::approve(tx, actor, item, today, None, reason)?;
+        }
+        Effect::Fail { .. } => {
+            let failure = store::Failure {
+                state,
+                reason,
+                gateway_id: None,
+                date: today,
+                fee_minor: rules::dishonour_fee(state, fee),
+            };
+            store::fail(tx, actor, item, &failure)?;
+        }
+        Effect::Refer => store::refer(tx, actor, item, reason)?,
+    }
+    Ok(())
 }

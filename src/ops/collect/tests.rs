@@ -73,8 +73,11 @@ fn a_dd_run_writes_its_file_once_then_finds_nothing_new() {
     assert_eq!(w.file, dir.path().join("collect-1-bacs18.txt"));
     assert_eq!((w.items, w.total.as_str()), (2, "30.00"));
     assert_eq!(w.included, ["INV-1", "INV-2"]);
-    // The due date (15 December) is after the clock's today.
-    assert_eq!(w.collection_date, NaiveDate::from_ymd_opt(2026, 12, 15));
+    // The due date (Tuesday 15 December) is after the clock's today: it is
+    // the debit date, and the Bacs file carries the processing day before.
+    assert_eq!(w.debit_date, NaiveDate::from_ymd_opt(2026, 12, 15));
+    assert_eq!(w.collection_date, NaiveDate::from_ymd_opt(2026, 12, 14));
+    assert_eq!(w.moved_from, None);
     let bytes = std::fs::read(&w.file).unwrap();
     assert!(bytes.starts_with(b"VOL1000001"));
     {
@@ -93,7 +96,8 @@ fn a_dd_run_writes_its_file_once_then_finds_nothing_new() {
     // The run and its items are recorded, masked.
     let shown = show(&s, 1).unwrap();
     assert_eq!(shown.run.state, "created");
-    assert_eq!(shown.run.collection_date.as_deref(), Some("2026-12-15"));
+    assert_eq!(shown.run.collection_date.as_deref(), Some("2026-12-14"));
+    assert_eq!(shown.run.debit_date.as_deref(), Some("2026-12-15"));
     let payees: Vec<&str> = shown
         .items_detail
         .iter()

@@ -58,6 +58,9 @@ impl Env {
         c.arg("--db")
             .arg(&self.db)
             .env("BILLRUN_OPERATOR", "tester")
+            // `collect dd` takes today from here (debug builds): the
+            // fixtures' Direct Debit dates (December 2026) stay in time.
+            .env("BILLRUN_TEST_DD_TODAY", "2026-12-01")
             .env_remove("BILLRUN_DB")
             .current_dir(self.dir.path());
         c
