@@ -673,3 +673,34 @@ UPDATE invoices SET to_collect_minor = MAX(0, amount_due_minor);
 -- recorded with its SHA-256 together with the PDF (NULL: no such file).
 ALTER TABLE invoices ADD COLUMN calls_path TEXT;
 ALTER TABLE invoices ADD COLUMN calls_sha256 TEXT;
+
+-- migration: 17
+-- Collection through real gateways (issue 17).
+-- Customers: the Stripe Customer a saved card (`card_token`, `pm_…`) is
+-- attached to (`cus_…`; Stripe cannot charge such a card without it), the
+-- GoCardless mandate (`MD…`) of a `dd.provider gocardless` customer, and the
+-- mandate's status as a bank or gateway reported it (`cancelled`, `failed`,
+-- `expired`, … with the date it was reported; NULL: nothing reported).
+ALTER TABLE customers ADD COLUMN stripe_customer TEXT;
+ALTER TABLE customers ADD COLUMN gocardless_mandate TEXT;
+ALTER TABLE customers ADD COLUMN mandate_status TEXT;
+ALTER TABLE customers ADD COLUMN mandate_status_on TEXT;
+-- The Stripe Customer a gateway item charges, recorded with its key before
+-- the request (like `card_token`): a resend repeats the same request.
+ALTER TABLE payment_items ADD COLUMN stripe_customer TEXT;
+-- Facts about this database, written once. `idempotency_prefix`: random,
+-- generated when the database is created (or migrated to 17), put in every
+-- gateway idempotency key so that two databases (a test and a live one)
+-- sharing a Stripe or GoCardless account never send the same key.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('idempotency_prefix', lower(hex(randomblob(6))));
+-- Where `collect sync` goes on reading a gateway's event stream
+-- (GoCardless: the id of the last event recorded, sent as `after`).
+CREATE TABLE gateway_cursors (
+    gateway    TEXT PRIMARY KEY,
+    cursor     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);

@@ -13,6 +13,7 @@ use crate::error::{external, precondition};
 use crate::ops::SystemClock;
 use crate::ops::collect::{
     self as ops, CardFileOptions, ChargeOptions, ChargeReport, DdOptions, ResultsOptions,
+    SyncOptions,
 };
 use crate::store::{Store, audit::Actor, settings};
 use chrono::NaiveDate;
@@ -27,6 +28,8 @@ pub enum Cmd {
     Card(CardArgs),
     /// Import a bank/gateway results file (reference, status, reason).
     Results(ResultsArgs),
+    /// Ask Stripe / GoCardless what became of collections not yet finished, and record it.
+    Sync,
     /// List payment runs.
     List,
     /// One payment run with its items.
@@ -126,6 +129,22 @@ pub fn exec(
             print::results(ctx, &report)?;
             if !report.unknown.is_empty() {
                 return Ok(ExitCode::from(4));
+            }
+        }
+        Cmd::Sync => {
+            let opts = SyncOptions {
+                stripe_api_key: std::env::var("STRIPE_API_KEY").ok(),
+            };
+            let settings = settings::load(&store.conn)?;
+            let report = ops::sync(store, actor, &opts, &settings, &SystemClock, &bar)?;
+            print::sync(ctx, &report)?;
+            if !report.errors.is_empty() {
+                return Err(external(format!(
+                    "{} gateway lookup(s) failed (listed above); nothing was changed for them: run \
+                     `billrun collect sync` again later",
+                    report.errors.len()
+                ))
+                .into());
             }
         }
         Cmd::List => listing::list(ctx, &ops::list(store)?)?,

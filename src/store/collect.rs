@@ -93,7 +93,7 @@ pub fn candidates(conn: &Connection, w: &Wanted) -> Result<Vec<Candidate>> {
         let mut c = conn.query_row(
             "SELECT i.number, i.account, c.name, i.due_date, i.currency, c.bank_account_name,
                     c.bank_branch, c.bank_account, c.iban, c.bic, c.mandate_ref, c.mandate_date,
-                    c.card_token
+                    c.card_token, c.stripe_customer, c.gocardless_mandate
              FROM invoices i JOIN customers c ON c.account = i.account WHERE i.id = ?1",
             [invoice_id],
             |r| {
@@ -131,6 +131,8 @@ pub fn candidates(conn: &Connection, w: &Wanted) -> Result<Vec<Candidate>> {
                     mandate_ref: r.get(10)?,
                     mandate_date: date(r.get(11)?),
                     card_token: r.get(12)?,
+                    stripe_customer: r.get(13)?,
+                    gocardless_mandate: r.get(14)?,
                     first_for_mandate: false,
                 })
             },
@@ -233,8 +235,8 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
         conn.execute(
             "INSERT INTO payment_items (payment_run_id, invoice_id, account, reference, amount_minor,
                  sequence, mandate_ref, payee_masked, attempt, idempotency_key, state, created_at,
-                 card_token)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'live', ?11, ?12)",
+                 card_token, stripe_customer)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'live', ?11, ?12, ?13)",
             params![
                 id,
                 it.invoice_id,
@@ -248,6 +250,7 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
                 it.idempotency_key,
                 now,
                 it.card_token,
+                it.stripe_customer,
             ],
         )?;
     }
@@ -440,6 +443,9 @@ pub struct Item {
     pub payment_id: Option<i64>,
     #[serde(skip)]
     pub card_token: Option<String>,
+    /// The Stripe Customer the item charges (recorded with its key).
+    #[serde(skip)]
+    pub stripe_customer: Option<String>,
     #[serde(skip)]
     pub currency: String,
     /// When the item (and its idempotency key) was created: RFC 3339.
@@ -450,7 +456,7 @@ pub struct Item {
 const ITEM_COLS: &str = "pi.id, pi.payment_run_id, pr.kind, pr.format, pr.run_id, pi.invoice_id,
     i.number, pi.account, pi.reference, pi.amount_minor, pi.sequence, pi.payee_masked,
     pi.attempt, pi.idempotency_key, pi.state, pi.reason, pi.gateway_id, pi.payment_id,
-    COALESCE(pi.card_token, c.card_token), pr.currency, pi.created_at";
+    COALESCE(pi.card_token, c.card_token), pr.currency, pi.created_at, pi.stripe_customer";
 const ITEM_FROM: &str = "FROM payment_items pi JOIN payment_runs pr ON pr.id = pi.payment_run_id
     JOIN invoices i ON i.id = pi.invoice_id JOIN customers c ON c.account = pi.account";
 
@@ -477,6 +483,7 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         card_token: r.get(18)?,
         currency: r.get(19)?,
         created_at: r.get(20)?,
+        stripe_customer: r.get(21)?,
     })
 }
 
@@ -496,6 +503,27 @@ pub fn item_by_reference(conn: &Connection, reference: &str) -> Result<Option<It
 pub fn item(conn: &Connection, id: i64) -> Result<Option<Item>> {
     let sql = format!("SELECT {ITEM_COLS} {ITEM_FROM} WHERE pi.id = ?1");
     Ok(conn.query_row(&sql, [id], item_row).optional()?)
+}
+
+/// This database's random idempotency-key prefix (migration 17).
+pub fn idempotency_prefix(conn: &Connection) -> Result<String> {
+    Ok(conn.query_row(
+        "SELECT value FROM meta WHERE key = 'idempotency_prefix'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Live Stripe items that Stripe answered but that had not finished
+/// (`processing`): the ones `collect sync` asks about, oldest first.
+pub fn pending_stripe_items(conn: &Connection) -> Result<Vec<Item>> {
+    let sql = format!(
+        "SELECT {ITEM_COLS} {ITEM_FROM} WHERE pr.format = 'stripe'
+         AND pi.state = 'live' AND pi.gateway_id IS NOT NULL ORDER BY pi.id"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([], item_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Gateway items of run `run_id` sent (or about to be sent) with no answer
@@ -768,6 +796,7 @@ pub(crate) mod tests {
             idempotency_key: None,
             payee_masked: String::new(),
             card_token: None,
+            stripe_customer: None,
         }
     }
 

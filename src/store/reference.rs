@@ -47,8 +47,9 @@ pub fn upsert_customers(
     let mut st = conn.prepare(
         "INSERT INTO customers (account, name, email, delivery, payment_method, bank_branch, bank_account,
             bank_account_name, iban, bic, mandate_ref, mandate_date, card_token, address1, address2, town,
-            region, postcode, invoice_message, tax_exempt, cycle, min_invoice, created_at)
-         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)
+            region, postcode, invoice_message, tax_exempt, cycle, min_invoice, created_at,
+            stripe_customer, gocardless_mandate)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25)
          ON CONFLICT(account) DO UPDATE SET name=excluded.name, email=excluded.email, delivery=excluded.delivery,
             payment_method=excluded.payment_method, bank_branch=excluded.bank_branch,
             bank_account=excluded.bank_account, bank_account_name=excluded.bank_account_name,
@@ -56,7 +57,8 @@ pub fn upsert_customers(
             mandate_date=excluded.mandate_date, card_token=excluded.card_token, address1=excluded.address1,
             address2=excluded.address2, town=excluded.town, region=excluded.region, postcode=excluded.postcode,
             invoice_message=excluded.invoice_message, tax_exempt=excluded.tax_exempt, cycle=excluded.cycle,
-            min_invoice=excluded.min_invoice",
+            min_invoice=excluded.min_invoice, stripe_customer=excluded.stripe_customer,
+            gocardless_mandate=excluded.gocardless_mandate",
     )?;
     for c in rows {
         if exists(
@@ -91,7 +93,9 @@ pub fn upsert_customers(
             c.tax_exempt,
             c.cycle,
             c.min_invoice.map(|d| d.to_string()),
-            now
+            now,
+            c.stripe_customer,
+            c.gocardless_mandate,
         ])?;
     }
     audit::log(
@@ -237,13 +241,18 @@ pub struct CustomerRow {
     pub bank: Option<String>,
     pub cycle: String,
     pub services: u64,
+    /// Stripe Customer (`cus_…`), if any.
+    pub stripe_customer: Option<String>,
+    /// GoCardless mandate (`MD…`), if any.
+    pub gocardless_mandate: Option<String>,
 }
 
 pub fn list_customers(conn: &Connection) -> Result<Vec<CustomerRow>> {
     let mut st = conn.prepare(
         "SELECT c.account, c.name, c.email, c.delivery, c.payment_method,
                 COALESCE(c.bank_account, c.iban, c.card_token), c.cycle,
-                (SELECT COUNT(*) FROM services s WHERE s.account = c.account)
+                (SELECT COUNT(*) FROM services s WHERE s.account = c.account),
+                c.stripe_customer, c.gocardless_mandate
          FROM customers c ORDER BY c.account",
     )?;
     let rows = st.query_map([], |r| {
@@ -258,6 +267,8 @@ pub fn list_customers(conn: &Connection) -> Result<Vec<CustomerRow>> {
                 .map(|s| crate::domain::bank::mask_account(&s)),
             cycle: r.get(6)?,
             services: r.get(7)?,
+            stripe_customer: r.get(8)?,
+            gocardless_mandate: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -467,7 +478,7 @@ pub fn setup_customers(
 ) -> Result<Vec<crate::domain::setup_check::SetupCustomer>> {
     let mut st = conn.prepare_cached(
         "SELECT account, name, delivery, payment_method, email, bank_branch, bank_account,
-                iban, bic, mandate_ref, card_token, address1, postcode
+                iban, bic, mandate_ref, card_token, address1, postcode, stripe_customer
          FROM customers WHERE cycle = ?1 ORDER BY account",
     )?;
     let rows = st.query_map([cycle], |r| {
@@ -485,6 +496,7 @@ pub fn setup_customers(
             card_token: r.get(10)?,
             address1: r.get(11)?,
             postcode: r.get(12)?,
+            stripe_customer: r.get(13)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -15,6 +15,7 @@ mod collect;
 mod email;
 mod fees;
 mod foundation;
+mod gateways;
 mod golden;
 mod hostile;
 mod hostile_big;

@@ -17,12 +17,14 @@
 mod card;
 mod dd;
 mod results;
+mod sync;
 #[cfg(test)]
 mod tests;
 
 pub use card::{ChargeOptions, ChargeReport, charge};
 pub use dd::{CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, card_file, dd};
 pub use results::{ResultsOptions, ResultsReport, results};
+pub use sync::{SyncOptions, SyncReport, sync};
 
 use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;

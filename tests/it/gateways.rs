@@ -1,0 +1,336 @@
+//! Collection through real gateways (docs/collection.md): Stripe
+//! Customers on the PaymentIntent, the database's idempotency-key prefix,
+//! `collect sync` against the local fake Stripe
+//! (tests/it/support/stripe.rs, which asserts Stripe's documented request
+//! shape and answers a reused key with other parameters with HTTP 400
+//! `idempotency_error`).
+
+use crate::support::stripe::{FakeStripe, Reply};
+use crate::support::{Env, db, step};
+
+const KEY: &str = "sk_test_gateways";
+const HEADER: &str = "account,name,email,delivery,payment_method,bank_branch,bank_account,bank_account_name,iban,bic,mandate_ref,mandate_date,card_token,stripe_customer,gocardless_mandate";
+
+fn setup(settings: &[(&str, &str)], rows: &[&str]) -> Env {
+    let env = Env::new();
+    env.ok(&["init"]);
+    for (k, v) in settings {
+        env.ok(&["config", "set", k, v]);
+    }
+    let f = env.write("customers.csv", &format!("{HEADER}\n{}\n", rows.join("\n")));
+    env.ok(&["customers", "import", &f]);
+    env
+}
+
+/// A completed run with one invoice per `(account, minor units)`, numbered
+/// INV-1, INV-2 … (the rows production writes).
+fn seed_invoices(env: &Env, invoices: &[(&str, i64)]) -> i64 {
+    let out = env.json(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    let run = out["id"].as_i64().unwrap();
+    fill_run(env, run, invoices);
+    run
+}
+
+/// Production's rows for run `run` (created with `new`), then `completed`.
+fn fill_run(env: &Env, run: i64, invoices: &[(&str, i64)]) {
+    let due = sql_str(
+        env,
+        &format!("SELECT COALESCE(due_date, '2026-12-15') FROM runs WHERE id = {run}"),
+    );
+    let conn = db(env);
+    for (n, (account, minor)) in invoices.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO invoices (run_id, number, seq, account, invoice_date, due_date, cutoff_date,
+                 currency, opening_balance_minor, payments_minor, charges_ex_tax_minor, tax_minor,
+                 total_charges_minor, amount_due_minor, delivery, payment_method, created_at)
+             SELECT ?1, 'INV-' || ?2, ?2, account, '2026-12-01', ?3, '2026-11-30', 'GBP', 0, 0,
+                 ?4, 0, ?4, ?4, delivery, payment_method, 'now' FROM customers WHERE account = ?5",
+            rusqlite::params![run, n as i64 + 1, due, minor, account],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "UPDATE runs SET status = 'completed', requested_at = 'now', completed_at = 'now' WHERE id = ?1",
+        [run],
+    )
+    .unwrap();
+}
+
+fn sql_str(env: &Env, sql: &str) -> String {
+    db(env).query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn prefix(env: &Env) -> String {
+    sql_str(
+        env,
+        "SELECT value FROM meta WHERE key = 'idempotency_prefix'",
+    )
+}
+
+fn with_key(env: &Env, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .env("STRIPE_API_KEY", KEY)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn stripe_customers_are_imported_listed_checked_and_sent() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    // A bad Customer id: file:line:col, nothing imported.
+    let bad = env.write(
+        "bad.csv",
+        &format!("{HEADER}\nK1,Kiln,,print,card,,,,,,,,pm_card_visa,cust_1,\n"),
+    );
+    let err = env.fails(4, &["customers", "import", &bad]);
+    assert!(err.contains("bad.csv:2:"), "{err}");
+    assert!(err.contains("not a Stripe Customer id (cus_"), "{err}");
+    let bad = env.write(
+        "bad2.csv",
+        &format!("{HEADER}\nK1,Kiln,,print,card,,,,,,,,pm_card_visa,,MD 1\n"),
+    );
+    let err = env.fails(4, &["customers", "import", &bad]);
+    assert!(err.contains("not a GoCardless mandate id (MD"), "{err}");
+    assert_eq!(
+        env.json(&["customers", "list"]).as_array().unwrap().len(),
+        0
+    );
+
+    let f = env.write(
+        "c.csv",
+        &format!(
+            "{HEADER}\n\
+             K1,Kiln,,print,card,,,,,,,,pm_card_visa,cus_Kiln01,\n\
+             K2,No Customer,,print,card,,,,,,,,pm_card_mc,,\n\
+             K3,Batch Token,,print,card,,,,,,,,tok_gateway_batch,,\n"
+        ),
+    );
+    env.ok(&["customers", "import", &f]);
+    let list = env.json(&["customers", "list"]);
+    assert_eq!(list[0]["stripe_customer"], "cus_Kiln01");
+    assert!(list[1]["stripe_customer"].is_null());
+    assert!(env.ok(&["customers", "list"]).contains("cus_Kiln01"));
+
+    // The setup check flags the pm_ card without a Customer (only that one).
+    let out = env.json(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    let id = out["id"].as_i64().unwrap();
+    let run = id.to_string();
+    let st = env.json(&["status", &run]);
+    assert_eq!(step(&st, "check_setup")["state"], "todo");
+    let problems: Vec<(&str, &str)> = st["setup_problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["columns"][0] != "address1") // print delivery, no address
+        .map(|p| {
+            (
+                p["account"].as_str().unwrap(),
+                p["columns"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(problems, [("K2", "stripe_customer")]);
+    fill_run(&env, id, &[("K1", 4550), ("K2", 1000)]);
+
+    // The PaymentIntent carries the Customer with the card, off-session,
+    // confirmed; Stripe refuses the card without its Customer.
+    let fake = FakeStripe::start(KEY, vec![Reply::intent("pi_1", "succeeded")]);
+    fake.attach("pm_card_visa", "cus_Kiln01");
+    fake.attach("pm_card_mc", "cus_Other");
+    env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
+    let out = with_key(&env, &["collect", "card", &run]);
+    assert!(out.status.success(), "{out:?}");
+    let reqs = fake.requests();
+    let r = &reqs[0];
+    assert_eq!(r.field("customer"), Some("cus_Kiln01"));
+    assert_eq!(r.field("payment_method"), Some("pm_card_visa"));
+    assert_eq!(r.field("off_session"), Some("true"));
+    assert_eq!(r.field("confirm"), Some("true"));
+    assert_eq!(
+        r.idempotency_key.as_deref(),
+        Some(format!("billrun-{}-INV-1-1", prefix(&env)).as_str())
+    );
+    assert_eq!(reqs[1].field("customer"), None);
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT group_concat(state || ':' || COALESCE(stripe_customer, '-'), ' ') FROM payment_items"
+        ),
+        "approved:cus_Kiln01 failed:-"
+    );
+    assert_eq!(fake.charges(), 1);
+}
+
+#[test]
+fn each_database_has_its_own_key_prefix_shown_in_config() {
+    let a = Env::new();
+    a.ok(&["init"]);
+    let b = Env::new();
+    b.ok(&["init"]);
+    let (pa, pb) = (prefix(&a), prefix(&b));
+    assert_eq!(pa.len(), 12);
+    assert!(pa.chars().all(|c| c.is_ascii_hexdigit()), "{pa}");
+    assert_ne!(pa, pb);
+    assert_eq!(
+        a.json(&["config", "list"])["idempotency_prefix"],
+        pa.as_str()
+    );
+    assert!(a.ok(&["config", "list"]).contains(&pa));
+    // Fixed: opening again does not change it.
+    a.ok(&["config", "list"]);
+    assert_eq!(prefix(&a), pa);
+}
+
+#[test]
+fn two_databases_sharing_a_stripe_account_never_collide() {
+    let rows = ["K1,Kiln,,print,card,,,,,,,,pm_card_visa,cus_Kiln01,"];
+    let fake = FakeStripe::start(
+        KEY,
+        vec![
+            Reply::intent("pi_test", "succeeded"),
+            Reply::intent("pi_live", "succeeded"),
+        ],
+    );
+    for _ in 0..2 {
+        let env = setup(&[("stripe.api_base", &fake.base_url())], &rows);
+        let run = seed_invoices(&env, &[("K1", 100)]).to_string();
+        let out = with_key(&env, &["collect", "card", &run]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    // Same invoice number, two databases: two keys, two charges, no replay.
+    let reqs = fake.requests();
+    assert_ne!(reqs[0].idempotency_key, reqs[1].idempotency_key);
+    assert!(!reqs[1].replayed);
+    assert_eq!(fake.charges(), 2);
+}
+
+#[test]
+fn collect_sync_records_what_stripe_says_about_processing_charges() {
+    let env = setup(
+        &[],
+        &[
+            "K1,Kiln,,print,card,,,,,,,,pm_card_visa,cus_Kiln01,",
+            "K2,Brightside,,print,card,,,,,,,,pm_card_mc,cus_Bright2,",
+            "K3,Still Going,,print,card,,,,,,,,pm_card_amex,cus_Still3,",
+        ],
+    );
+    let run = seed_invoices(&env, &[("K1", 4550), ("K2", 1000), ("K3", 700)]).to_string();
+    let fake = FakeStripe::start(
+        KEY,
+        vec![
+            Reply::intent("pi_1", "processing"),
+            Reply::intent("pi_2", "processing"),
+            Reply::intent("pi_3", "processing"),
+        ],
+    );
+    env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
+    let out = with_key(&env, &["collect", "card", &run]);
+    assert!(out.status.success(), "{out:?}");
+    // Nothing to ask yet without the key: exit 3, nothing changed.
+    let err = env.fails(3, &["collect", "sync"]);
+    assert!(err.contains("STRIPE_API_KEY"), "{err}");
+
+    fake.set_intent(Reply::intent("pi_1", "succeeded"));
+    let mut declined: serde_json::Value =
+        serde_json::from_str(&Reply::intent("pi_2", "requires_payment_method").body).unwrap();
+    declined["last_payment_error"] = serde_json::json!({
+        "type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
+        "message": "Your card has insufficient funds."
+    });
+    fake.set_intent(Reply {
+        status: 200,
+        body: declined.to_string(),
+    });
+    let n = fake.requests().len();
+    let out = with_key(&env, &["--json", "collect", "sync"]);
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<(&str, &str, bool)> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["reference"].as_str().unwrap(),
+                i["state"].as_str().unwrap(),
+                i["changed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("INV-1", "approved", true),
+            ("INV-2", "declined", true),
+            ("INV-3", "live", false)
+        ]
+    );
+    let gets: Vec<_> = fake.requests()[n..].to_vec();
+    assert_eq!(gets.len(), 3);
+    assert!(gets.iter().all(|g| g.method == "GET"
+        && g.authorization.as_deref() == Some(&*format!("Bearer {KEY}"))
+        && g.idempotency_key.is_none()));
+    assert_eq!(gets[0].path, "/v1/payment_intents/pi_1");
+    // As `collect card` records them: a card payment, a decline without fee.
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT method || ' ' || amount_minor || ' ' || reference FROM payments"
+        ),
+        "card 4550 CARD:INV-1"
+    );
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT reason FROM payment_items WHERE reference = 'INV-2'"
+        ),
+        "card_declined (insufficient_funds): Your card has insufficient funds."
+    );
+    assert_eq!(
+        sql_str(&env, "SELECT CAST(COUNT(*) AS TEXT) FROM charges"),
+        "0"
+    );
+    assert_eq!(fake.charges(), 3, "sync never charges");
+
+    // Again: only the one still processing is asked; a second sync with
+    // the same answers changes nothing.
+    let n = fake.requests().len();
+    let out = with_key(&env, &["collect", "sync"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fake.requests().len(), n + 1);
+    assert_eq!(
+        sql_str(&env, "SELECT CAST(COUNT(*) AS TEXT) FROM payments"),
+        "1"
+    );
+
+    // Stripe unreachable: exit 5, nothing changed, the item stays live.
+    drop(fake);
+    let out = env
+        .cmd()
+        .env("STRIPE_API_KEY", KEY)
+        .args(["collect", "sync"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT state FROM payment_items WHERE reference = 'INV-3'"
+        ),
+        "live"
+    );
+}
