@@ -4,6 +4,7 @@
 //! arguments, calls them, prints their reports (`print`) and maps their
 //! outcomes to exit codes.
 
+mod gc_print;
 mod listing;
 mod print;
 
@@ -12,8 +13,8 @@ use super::progress::Bar;
 use crate::error::{external, precondition};
 use crate::ops::SystemClock;
 use crate::ops::collect::{
-    self as ops, CardFileOptions, ChargeOptions, ChargeReport, DdOptions, ResultsOptions,
-    SyncOptions,
+    self as ops, CardFileOptions, ChargeOptions, ChargeReport, DdOptions, GcOptions,
+    ResultsOptions, SyncOptions,
 };
 use crate::store::{Store, audit::Actor, settings};
 use chrono::NaiveDate;
@@ -85,6 +86,42 @@ pub fn exec(
 ) -> anyhow::Result<ExitCode> {
     let bar = Bar::new(ctx);
     match cmd {
+        Cmd::Dd(a) if settings::load(&store.conn)?.dd_provider == "gocardless" => {
+            let opts = GcOptions {
+                run: a.run,
+                date: a.date,
+                retry_failed: a.retry_failed,
+                token: std::env::var("GOCARDLESS_ACCESS_TOKEN").ok(),
+            };
+            let settings = settings::load(&store.conn)?;
+            let report = ops::gocardless_dd(store, actor, &opts, &settings, &SystemClock, &bar)?;
+            gc_print::gocardless(ctx, &report)?;
+            if let Some(why) = &report.token_refused {
+                return Err(external(format!(
+                    "GoCardless refused the access token ({why}): check GOCARDLESS_ACCESS_TOKEN \
+                     (live or sandbox, to match gocardless.api_base), then run `billrun collect dd {}` \
+                     again; the payments not made wait for that re-run",
+                    report.run
+                ))
+                .into());
+            }
+            if report.unanswered > 0 {
+                return Err(external(format!(
+                    "{} GoCardless payment(s) got no answer; run `billrun collect dd {}` again to \
+                     resend them with the same idempotency keys (no payment is created twice)",
+                    report.unanswered, report.run
+                ))
+                .into());
+            }
+            if !report.expired.is_empty() {
+                return Err(precondition(format!(
+                    "{} GoCardless payment(s) of run {} need the operator (see above)",
+                    report.expired.len(),
+                    report.run
+                ))
+                .into());
+            }
+        }
         Cmd::Dd(a) => {
             let opts = DdOptions {
                 run: a.run,
@@ -134,6 +171,7 @@ pub fn exec(
         Cmd::Sync => {
             let opts = SyncOptions {
                 stripe_api_key: std::env::var("STRIPE_API_KEY").ok(),
+                gocardless_token: std::env::var("GOCARDLESS_ACCESS_TOKEN").ok(),
             };
             let settings = settings::load(&store.conn)?;
             let report = ops::sync(store, actor, &opts, &settings, &SystemClock, &bar)?;

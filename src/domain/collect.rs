@@ -209,6 +209,20 @@ pub fn idempotency_key(prefix: &str, invoice_number: &str, attempt: u32) -> Stri
     format!("billrun-{prefix}-{invoice_number}-{attempt}")
 }
 
+/// The `reference` of a GoCardless payment for item `reference`: sent
+/// only when GoCardless accepts it for every scheme's limits we use —
+/// Bacs allows at most 10 characters (letters, digits, space, `&-./`);
+/// otherwise `None` and GoCardless makes its own (the invoice number and
+/// item reference travel in `metadata` anyway).
+pub fn gocardless_reference(reference: &str) -> Option<String> {
+    let ok = !reference.is_empty()
+        && reference.chars().count() <= 10
+        && reference
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " &-./".contains(c));
+    ok.then(|| reference.to_owned())
+}
+
 /// How long after its first use an idempotency key is trusted for a resend.
 /// Stripe keeps a key's result for at least 24 hours and may prune it after
 /// that; a resend with a pruned key is a new charge. An hour of margin.
@@ -863,6 +877,17 @@ mod tests {
 
     fn p(state: ItemState, attempt: u32) -> Past {
         Past { state, attempt }
+    }
+
+    #[test]
+    fn gocardless_references_respect_the_bacs_limit() {
+        assert_eq!(
+            gocardless_reference("INV-000123").as_deref(),
+            Some("INV-000123")
+        );
+        assert_eq!(gocardless_reference("INV-000123-R1"), None);
+        assert_eq!(gocardless_reference("INV_1"), None);
+        assert_eq!(gocardless_reference(""), None);
     }
 
     #[test]

@@ -247,7 +247,9 @@ pub fn parse_customers(
         if (c.delivery == "email" || c.delivery == "both") && c.email.is_none() {
             r.problem("email", format!("required when delivery is {}", c.delivery));
         }
-        if c.payment_method == "direct_debit" {
+        // A GoCardless mandate needs no bank details here: GoCardless
+        // holds them (dd.provider gocardless).
+        if c.payment_method == "direct_debit" && c.gocardless_mandate.is_none() {
             check_bank(&mut r, &c, dd_format);
         }
         if c.payment_method == "card" {

@@ -8,6 +8,8 @@
 //!   not suit `dd.format` (bacs18: UK sort code and account number; aba: AU
 //!   BSB and account number; sepa: IBAN and BIC), each checked with the
 //!   same rules as the customer import (`domain::bank`);
+//!   (none of this for a customer with a GoCardless mandate, whose bank
+//!   details GoCardless holds);
 //! - card: there is no card token, or the token is a Stripe PaymentMethod
 //!   (`pm_…`) and there is no Stripe Customer (`stripe_customer`, `cus_…`):
 //!   Stripe cannot charge a saved PaymentMethod without its Customer;
@@ -40,6 +42,7 @@ pub struct SetupCustomer {
     pub mandate_ref: Option<String>,
     pub card_token: Option<String>,
     pub stripe_customer: Option<String>,
+    pub gocardless_mandate: Option<String>,
     pub address1: Option<String>,
     pub postcode: Option<String>,
 }
@@ -123,6 +126,8 @@ fn dd_problems(c: &SetupCustomer, dd_format: &str) -> Vec<(Vec<&'static str>, St
 pub fn check_customer(c: &SetupCustomer, dd_format: &str) -> Vec<SetupProblem> {
     let mut found: Vec<(Blocks, Vec<&'static str>, String)> = Vec::new();
     match c.payment_method.as_str() {
+        // GoCardless holds the bank details of its mandates.
+        "direct_debit" if !blank(&c.gocardless_mandate) => {}
         "direct_debit" => {
             for (cols, p) in dd_problems(c, dd_format) {
                 found.push((Blocks::Collection, cols, p));

@@ -243,7 +243,7 @@ fn form_fields(req: &ChargeRequest) -> Vec<(String, String)> {
 }
 
 /// Network-level failures worth retrying with the same idempotency key.
-fn is_transient(e: &ureq::Error) -> bool {
+pub(crate) fn is_transient(e: &ureq::Error) -> bool {
     matches!(
         e,
         ureq::Error::Io(_)

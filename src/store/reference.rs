@@ -478,7 +478,8 @@ pub fn setup_customers(
 ) -> Result<Vec<crate::domain::setup_check::SetupCustomer>> {
     let mut st = conn.prepare_cached(
         "SELECT account, name, delivery, payment_method, email, bank_branch, bank_account,
-                iban, bic, mandate_ref, card_token, address1, postcode, stripe_customer
+                iban, bic, mandate_ref, card_token, address1, postcode, stripe_customer,
+                gocardless_mandate
          FROM customers WHERE cycle = ?1 ORDER BY account",
     )?;
     let rows = st.query_map([cycle], |r| {
@@ -497,6 +498,7 @@ pub fn setup_customers(
             address1: r.get(11)?,
             postcode: r.get(12)?,
             stripe_customer: r.get(13)?,
+            gocardless_mandate: r.get(14)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

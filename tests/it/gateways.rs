@@ -334,3 +334,231 @@ fn collect_sync_records_what_stripe_says_about_processing_charges() {
         "live"
     );
 }
+
+// ---------------------------------------------------------------- GoCardless
+
+use crate::support::gocardless::FakeGoCardless;
+
+const GC_TOKEN: &str = "sandbox_gc_token_gateways";
+
+fn gc_env(fake: &FakeGoCardless) -> Env {
+    setup(
+        &[
+            ("dd.provider", "gocardless"),
+            ("gocardless.api_base", &fake.base_url()),
+            ("collect.dishonour_fee", "5.00"),
+        ],
+        &[
+            "G1,Harbour Cafe,,print,direct_debit,,,,,,,,,,MD0001AAA",
+            "G2,Northgate,,print,direct_debit,,,,,,,,,,MD0002BBB",
+            "G3,No Mandate,,print,direct_debit,20-00-00,31415926,NO MANDATE,,,M3,2025-01-01,,,",
+        ],
+    )
+}
+
+fn gc(env: &Env, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .env("GOCARDLESS_ACCESS_TOKEN", GC_TOKEN)
+        .env("BILLRUN_TEST_GC_MAX_WAIT_MS", "20")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn gocardless_payments_have_the_documented_shape_and_never_double() {
+    let fake = FakeGoCardless::start(GC_TOKEN, &["MD0001AAA", "MD0002BBB"]);
+    let env = gc_env(&fake);
+    let run = seed_invoices(&env, &[("G1", 4550), ("G2", 1200), ("G3", 999)]).to_string();
+    // No token: exit 3, nothing recorded.
+    let err = env.fails(3, &["collect", "dd", &run]);
+    assert!(err.contains("GOCARDLESS_ACCESS_TOKEN"), "{err}");
+    assert_eq!(
+        sql_str(&env, "SELECT CAST(COUNT(*) AS TEXT) FROM payment_items"),
+        "0"
+    );
+
+    // A 429 first: honoured (RateLimit-Reset), retried with the same key.
+    fake.rate_limit_next(1);
+    let out = gc(&env, &["--json", "collect", "dd", &run]);
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["unsuitable"][0]["reference"], "INV-3");
+    let reqs = fake.requests();
+    assert_eq!(reqs[0].status, 429);
+    assert_eq!(reqs[0].idempotency_key, reqs[1].idempotency_key);
+    let posts: Vec<_> = reqs.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(posts.len(), 2);
+    let p = &posts[0];
+    assert_eq!(p.method, "POST");
+    assert_eq!(p.path, "/payments");
+    assert_eq!(
+        p.authorization.as_deref(),
+        Some(&*format!("Bearer {GC_TOKEN}"))
+    );
+    assert_eq!(p.version.as_deref(), Some("2015-07-06"));
+    assert!(p.content_type.starts_with("application/json"));
+    assert_eq!(
+        p.idempotency_key.as_deref(),
+        Some(&*format!("billrun-{}-INV-1-1", prefix(&env)))
+    );
+    let body = &p.body["payments"];
+    assert_eq!(body["amount"], 4550);
+    assert_eq!(body["currency"], "GBP");
+    assert_eq!(body["links"]["mandate"], "MD0001AAA");
+    assert_eq!(body["reference"], "INV-1");
+    assert_eq!(body["metadata"]["invoice"], "INV-1");
+    // The charge date: the collection-date rule of the payment files.
+    let due = sql_str(&env, "SELECT due_date FROM invoices WHERE number = 'INV-1'");
+    assert_eq!(body["charge_date"], due.as_str());
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT group_concat(reference || ':' || state || ':' || gateway_id, ' ') FROM payment_items"
+        ),
+        "INV-1:live:PM000001 INV-2:live:PM000002"
+    );
+    // Run again: nothing new, nothing sent.
+    let n = fake.requests().len();
+    let out = gc(&env, &["collect", "dd", &run]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fake.requests().len(), n);
+    assert_eq!(fake.payments().len(), 2);
+}
+
+#[test]
+fn a_kill_between_request_and_record_does_not_double_a_gocardless_payment() {
+    let fake = FakeGoCardless::start(GC_TOKEN, &["MD0001AAA", "MD0002BBB"]);
+    let env = gc_env(&fake);
+    let run = seed_invoices(&env, &[("G1", 4550)]).to_string();
+    let out = env
+        .cmd()
+        .env("GOCARDLESS_ACCESS_TOKEN", GC_TOKEN)
+        .env("BILLRUN_TEST_STOP_AFTER_REQUEST", "1")
+        .args(["collect", "dd", &run])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    // GoCardless has the payment; billrun has the item and its key only.
+    assert_eq!(fake.payments().len(), 1);
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT state || ':' || COALESCE(gateway_id, '-') FROM payment_items"
+        ),
+        "live:-"
+    );
+    let out = gc(&env, &["collect", "dd", &run]);
+    assert!(out.status.success(), "{out:?}");
+    // Same key → 409 idempotent_creation_conflict → the existing payment read.
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3, "{reqs:?}");
+    assert_eq!(reqs[1].status, 409);
+    assert_eq!(reqs[1].idempotency_key, reqs[0].idempotency_key);
+    assert_eq!(reqs[2].method, "GET");
+    assert_eq!(reqs[2].path, "/payments/PM000001");
+    assert_eq!(fake.payments().len(), 1, "never a second payment");
+    assert_eq!(
+        sql_str(&env, "SELECT state || ':' || gateway_id FROM payment_items"),
+        "live:PM000001"
+    );
+}
+
+#[test]
+fn collect_sync_reads_gocardless_events_from_the_stored_cursor() {
+    let fake = FakeGoCardless::start(GC_TOKEN, &["MD0001AAA", "MD0002BBB"]);
+    let env = gc_env(&fake);
+    let run = seed_invoices(&env, &[("G1", 4550), ("G2", 1200)]).to_string();
+    assert!(gc(&env, &["collect", "dd", &run]).status.success());
+    fake.event("payments", "submitted", "PM000001", "payment_submitted");
+    fake.event("payments", "confirmed", "PM000001", "payment_confirmed");
+    fake.event("payments", "failed", "PM000002", "insufficient_funds");
+    fake.event("mandates", "cancelled", "MD0002BBB", "bank_account_closed");
+    let out = gc(&env, &["--json", "collect", "sync"]);
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["events"], 4);
+    // Paged (the fake pages by 2): the second page asked `after` the first.
+    let gets: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/events"))
+        .collect();
+    assert_eq!(gets.len(), 2);
+    assert!(gets[1].path.contains("after=EV"), "{}", gets[1].path);
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT group_concat(reference || ':' || state, ' ') FROM payment_items"
+        ),
+        "INV-1:approved INV-2:dishonoured"
+    );
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT method || ' ' || amount_minor || ' ' || reference FROM payments"
+        ),
+        "direct_debit 4550 DD:INV-1"
+    );
+    // The dishonour fee, as for a returned debit in a results file.
+    assert_eq!(
+        sql_str(&env, "SELECT account || ' ' || source FROM charges"),
+        "G2 dishonour_fee"
+    );
+    assert!(
+        sql_str(
+            &env,
+            "SELECT reason FROM payment_items WHERE reference = 'INV-2'"
+        )
+        .contains("insufficient_funds")
+    );
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT mandate_status || ' ' || mandate_status_on FROM customers WHERE account = 'G2'"
+        ),
+        "cancelled 2026-12-15"
+    );
+    // The cursor: the next sync asks from the newest event on and changes
+    // nothing for events already recorded.
+    let cursor = sql_str(
+        &env,
+        "SELECT cursor FROM gateway_cursors WHERE gateway = 'gocardless'",
+    );
+    assert_eq!(cursor, "2026-12-15T10:00:04.000Z");
+    fake.event(
+        "payments",
+        "charged_back",
+        "PM000001",
+        "payment_charged_back",
+    );
+    let out = gc(&env, &["collect", "sync"]);
+    assert!(out.status.success(), "{out:?}");
+    let last = fake.requests().last().unwrap().path.clone();
+    assert!(
+        last.contains("created_at%5Bgte%5D=2026-12-15T10%3A00%3A04.000Z"),
+        "{last}"
+    );
+    // A charge-back of an approved item: the payment is reversed.
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT state FROM payment_items WHERE reference = 'INV-1'"
+        ),
+        "dishonoured"
+    );
+    assert_eq!(
+        sql_str(&env, "SELECT CAST(SUM(amount_minor) AS TEXT) FROM payments"),
+        "0"
+    );
+    assert_eq!(
+        sql_str(&env, "SELECT CAST(COUNT(*) AS TEXT) FROM charges"),
+        "2"
+    );
+    // Again: nothing new.
+    assert!(gc(&env, &["collect", "sync"]).status.success());
+    assert_eq!(
+        sql_str(&env, "SELECT CAST(COUNT(*) AS TEXT) FROM charges"),
+        "2"
+    );
+}

@@ -16,6 +16,7 @@
 
 mod card;
 mod dd;
+mod gocardless;
 mod results;
 mod sync;
 #[cfg(test)]
@@ -23,6 +24,7 @@ mod tests;
 
 pub use card::{ChargeOptions, ChargeReport, charge};
 pub use dd::{CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, card_file, dd};
+pub use gocardless::{GcOptions, GcReport, gocardless_dd};
 pub use results::{ResultsOptions, ResultsReport, results};
 pub use sync::{SyncOptions, SyncReport, sync};
 
