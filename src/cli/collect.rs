@@ -129,6 +129,7 @@ pub fn exec(
                 date: a.date,
                 retry_failed: a.retry_failed,
                 db: db.to_path_buf(),
+                out_dir: None,
             };
             let settings = settings::load(&store.conn)?;
             let report = ops::dd(store, actor, &opts, &settings, &SystemClock, &bar)?;

@@ -562,3 +562,109 @@ fn collect_sync_reads_gocardless_events_from_the_stored_cursor() {
         "2"
     );
 }
+
+// ---------------------------------------------------------------- collect.auto
+
+const BACS: &[(&str, &str)] = &[
+    ("dd.format", "bacs18"),
+    ("dd.sun", "123456"),
+    ("dd.sort_code", "40-12-34"),
+    ("dd.account", "12345678"),
+    ("dd.name", "NORTHERN FIBRE"),
+];
+
+#[test]
+fn collect_auto_submits_the_collections_when_production_completes() {
+    let env = Env::new().with_reference_data();
+    for (k, v) in BACS {
+        env.ok(&["config", "set", k, v]);
+    }
+    let out_dir = env.path("outbox");
+    std::fs::create_dir(&out_dir).unwrap();
+    let fake = FakeStripe::start(
+        KEY,
+        (1..=10)
+            .map(|n| Reply::intent(&format!("pi_auto{n}"), "succeeded"))
+            .collect(),
+    );
+    env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
+    env.ok(&["config", "set", "collect.auto", "true"]);
+    env.ok(&[
+        "config",
+        "set",
+        "collect.out_dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    env.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    let out = env
+        .cmd()
+        .env("STRIPE_API_KEY", KEY)
+        .args(["--json", "--yes", "request", "1", "--expert"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let auto = &report["auto_collection"];
+    // The Direct Debit file, in collect.out_dir.
+    let file = auto["dd_file"]["file"].as_str().unwrap();
+    assert!(file.starts_with(out_dir.to_str().unwrap()), "{file}");
+    assert!(std::path::Path::new(file).exists());
+    // Every card invoice charged, with its Stripe Customer.
+    let cards = auto["card"]["charges"].as_array().unwrap();
+    assert!(!cards.is_empty());
+    assert!(cards.iter().all(|c| c["state"] == "approved"), "{cards:?}");
+    assert_eq!(fake.charges(), cards.len());
+    assert!(fake.requests().iter().all(|r| {
+        r.field("customer")
+            .is_some_and(|c| c.starts_with("cus_demo"))
+    }));
+    assert!(auto["problems"].as_array().unwrap().is_empty(), "{auto}");
+    // The checklist's collection steps are done on their own.
+    let st = env.json(&["status", "1"]);
+    assert_eq!(step(&st, "collect_dd")["state"], "done", "{st:#}");
+    assert_eq!(step(&st, "collect_card")["state"], "done", "{st:#}");
+}
+
+#[test]
+fn collect_auto_without_a_key_leaves_the_card_step_to_do_and_says_why() {
+    let env = Env::new().with_reference_data();
+    for (k, v) in BACS {
+        env.ok(&["config", "set", k, v]);
+    }
+    env.ok(&["config", "set", "collect.auto", "true"]);
+    env.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    let out = env
+        .cmd()
+        .env_remove("STRIPE_API_KEY")
+        .args(["--yes", "request", "1", "--expert"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("auto-collection: cards not charged") && err.contains("STRIPE_API_KEY"),
+        "{err}"
+    );
+    let st = env.json(&["status", "1"]);
+    // The file went beside the database (no collect.out_dir).
+    assert_eq!(step(&st, "collect_dd")["state"], "done", "{st:#}");
+    assert_eq!(step(&st, "collect_card")["state"], "todo", "{st:#}");
+    let files: Vec<_> = std::fs::read_dir(env.db.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("collect-"))
+        .collect();
+    assert_eq!(files.len(), 1);
+}

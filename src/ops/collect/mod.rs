@@ -14,6 +14,7 @@
 //! account numbers and card tokens are masked everywhere except in the
 //! payment files.
 
+mod auto;
 mod card;
 mod dd;
 mod gocardless;
@@ -22,6 +23,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
+pub use auto::{AutoOptions, AutoReport, Secrets, submit_run};
 pub use card::{ChargeOptions, ChargeReport, charge};
 pub use dd::{CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, card_file, dd};
 pub use gocardless::{GcOptions, GcReport, gocardless_dd};

@@ -53,6 +53,7 @@ fn dd_opts(run: i64, dir: &tempfile::TempDir) -> DdOptions {
         date: None,
         retry_failed: false,
         db: dir.path().join("billrun.db"),
+        out_dir: None,
     }
 }
 
