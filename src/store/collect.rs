@@ -537,6 +537,19 @@ pub fn item_by_gateway_id(conn: &Connection, format: &str, id: &str) -> Result<O
     Ok(conn.query_row(&sql, [format, id], item_row).optional()?)
 }
 
+/// The mandate status a bank or gateway reported for `account`'s mandate
+/// (`cancelled`, `failed`, `expired`, …), if any.
+pub fn mandate_status(conn: &Connection, account: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT mandate_status FROM customers WHERE account = ?1",
+            [account],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 /// Whether any payment run of `format` exists (e.g. `gocardless`).
 pub fn has_format(conn: &Connection, format: &str) -> Result<bool> {
     Ok(conn.query_row(

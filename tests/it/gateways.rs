@@ -668,3 +668,27 @@ fn collect_auto_without_a_key_leaves_the_card_step_to_do_and_says_why() {
         .collect();
     assert_eq!(files.len(), 1);
 }
+
+#[test]
+fn a_mandate_gocardless_cancelled_is_not_collected_again() {
+    let fake = FakeGoCardless::start(GC_TOKEN, &["MD0001AAA", "MD0002BBB"]);
+    let env = gc_env(&fake);
+    let run = seed_invoices(&env, &[("G1", 4550)]).to_string();
+    assert!(gc(&env, &["collect", "dd", &run]).status.success());
+    fake.event("payments", "failed", "PM000001", "insufficient_funds");
+    fake.event("mandates", "cancelled", "MD0001AAA", "bank_account_closed");
+    assert!(gc(&env, &["collect", "sync"]).status.success());
+    let n = fake.requests().len();
+    let out = gc(&env, &["--json", "collect", "dd", &run, "--retry-failed"]);
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["unsuitable"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("MD0001AAA is cancelled"),
+        "{report}"
+    );
+    assert_eq!(fake.requests().len(), n, "nothing sent");
+    assert_eq!(fake.payments().len(), 1);
+}

@@ -144,6 +144,17 @@ pub fn gocardless_dd(
                 });
                 continue;
             };
+            // A mandate GoCardless reported cancelled, failed or expired
+            // cannot be collected: left out, never sent.
+            if let Some(st) = store::mandate_status(&tx, &c.account)?
+                .filter(|s| matches!(s.as_str(), "cancelled" | "failed" | "expired"))
+            {
+                report.unsuitable.push(Unsuitable {
+                    reference: c.number.clone(),
+                    reason: format!("mandate {mandate} is {st}: set up a new mandate"),
+                });
+                continue;
+            }
             items.push(NewItem {
                 invoice_id: c.invoice_id,
                 account: c.account.clone(),
