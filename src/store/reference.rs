@@ -58,7 +58,13 @@ pub fn upsert_customers(
             address2=excluded.address2, town=excluded.town, region=excluded.region, postcode=excluded.postcode,
             invoice_message=excluded.invoice_message, tax_exempt=excluded.tax_exempt, cycle=excluded.cycle,
             min_invoice=excluded.min_invoice, stripe_customer=excluded.stripe_customer,
-            gocardless_mandate=excluded.gocardless_mandate",
+            gocardless_mandate=excluded.gocardless_mandate,
+            mandate_status=CASE WHEN customers.mandate_ref IS excluded.mandate_ref
+                AND customers.gocardless_mandate IS excluded.gocardless_mandate
+                THEN customers.mandate_status END,
+            mandate_status_on=CASE WHEN customers.mandate_ref IS excluded.mandate_ref
+                AND customers.gocardless_mandate IS excluded.gocardless_mandate
+                THEN customers.mandate_status_on END",
     )?;
     for c in rows {
         if exists(

@@ -691,4 +691,27 @@ fn a_mandate_gocardless_cancelled_is_not_collected_again() {
     );
     assert_eq!(fake.requests().len(), n, "nothing sent");
     assert_eq!(fake.payments().len(), 1);
+    // Re-imported unchanged: still cancelled. With a new mandate: the
+    // status is cleared and the invoice is collected under it.
+    let same = env.write(
+        "same.csv",
+        &format!("{HEADER}\nG1,Harbour Cafe,,print,direct_debit,,,,,,,,,,MD0001AAA\n"),
+    );
+    env.ok(&["customers", "import", &same]);
+    assert_eq!(
+        sql_str(
+            &env,
+            "SELECT mandate_status FROM customers WHERE account = 'G1'"
+        ),
+        "cancelled"
+    );
+    let new = env.write(
+        "new.csv",
+        &format!("{HEADER}\nG1,Harbour Cafe,,print,direct_debit,,,,,,,,,,MD0002BBB\n"),
+    );
+    env.ok(&["customers", "import", &new]);
+    let out = gc(&env, &["collect", "dd", &run, "--retry-failed"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(fake.payments().len(), 2);
+    assert_eq!(fake.payments()[1]["links"]["mandate"], "MD0002BBB");
 }
