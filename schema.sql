@@ -831,3 +831,32 @@ CREATE TABLE bank_reports (
     imported_at TEXT NOT NULL,
     imported_by TEXT NOT NULL
 );
+
+-- migration: 21
+-- Collection through real gateways (issue 17).
+-- Customers: the Stripe Customer a saved card (`card_token`, `pm_…`) is
+-- attached to (`cus_…`; Stripe cannot charge such a card without it), the
+-- GoCardless mandate (`MD…`) of a `dd.provider gocardless` customer, and the
+-- mandate's status (`customers.mandate_status`, migration 20) is also set by
+-- GoCardless events (`failed`, `expired`, `cancelled`).
+ALTER TABLE customers ADD COLUMN stripe_customer TEXT;
+ALTER TABLE customers ADD COLUMN gocardless_mandate TEXT;
+-- The Stripe Customer a gateway item charges, recorded with its key before
+-- the request (like `card_token`): a resend repeats the same request.
+ALTER TABLE payment_items ADD COLUMN stripe_customer TEXT;
+-- Facts about this database, written once. `idempotency_prefix`: random,
+-- generated when the database is created (or migrated to 21), put in every
+-- gateway idempotency key so that two databases (a test and a live one)
+-- sharing a Stripe or GoCardless account never send the same key.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('idempotency_prefix', lower(hex(randomblob(6))));
+-- Where `collect sync` goes on reading a gateway's event stream
+-- (GoCardless: the id of the last event recorded, sent as `after`).
+CREATE TABLE gateway_cursors (
+    gateway    TEXT PRIMARY KEY,
+    cursor     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);

@@ -220,6 +220,9 @@ _billrun() {
             billrun__subcmd__collect,show)
                 cmd="billrun__subcmd__collect__subcmd__show"
                 ;;
+            billrun__subcmd__collect,sync)
+                cmd="billrun__subcmd__collect__subcmd__sync"
+                ;;
             billrun__subcmd__collect__subcmd__help,card)
                 cmd="billrun__subcmd__collect__subcmd__help__subcmd__card"
                 ;;
@@ -237,6 +240,9 @@ _billrun() {
                 ;;
             billrun__subcmd__collect__subcmd__help,show)
                 cmd="billrun__subcmd__collect__subcmd__help__subcmd__show"
+                ;;
+            billrun__subcmd__collect__subcmd__help,sync)
+                cmd="billrun__subcmd__collect__subcmd__help__subcmd__sync"
                 ;;
             billrun__subcmd__config,get)
                 cmd="billrun__subcmd__config__subcmd__get"
@@ -564,6 +570,9 @@ _billrun() {
                 ;;
             billrun__subcmd__help__subcmd__collect,show)
                 cmd="billrun__subcmd__help__subcmd__collect__subcmd__show"
+                ;;
+            billrun__subcmd__help__subcmd__collect,sync)
+                cmd="billrun__subcmd__help__subcmd__collect__subcmd__sync"
                 ;;
             billrun__subcmd__help__subcmd__config,get)
                 cmd="billrun__subcmd__help__subcmd__config__subcmd__get"
@@ -1372,7 +1381,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__collect)
-            opts="-y -q -h --db --json --yes --quiet --help dd card results list show help"
+            opts="-y -q -h --db --json --yes --quiet --help dd card results sync list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1438,7 +1447,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__collect__subcmd__help)
-            opts="dd card results list show help"
+            opts="dd card results sync list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1535,6 +1544,20 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__collect__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__collect__subcmd__list)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1572,6 +1595,24 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__collect__subcmd__show)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__collect__subcmd__sync)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2982,7 +3023,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__collect)
-            opts="dd card results list show"
+            opts="dd card results sync list show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3052,6 +3093,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__collect__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__collect__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

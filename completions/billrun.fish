@@ -576,17 +576,18 @@ complete -c billrun -n "__fish_billrun_using_subcommand print" -l json -d 'Machi
 complete -c billrun -n "__fish_billrun_using_subcommand print" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand print" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand print" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -l db -d 'Database file' -r -F
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -l json -d 'Machine output: one JSON document on stdout'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -s q -l quiet -d 'Quiet: only errors and requested data'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "dd" -d 'Direct Debit payment run of a billing run, as a file in `dd.format`'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "card" -d 'Card payment run: charge through Stripe, or `--out F` for a gateway batch CSV'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "results" -d 'Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "list" -d 'List payment runs'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "show" -d 'One payment run with its items'
-complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -f -a "dd" -d 'Direct Debit payment run of a billing run, as a file in `dd.format`'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -f -a "card" -d 'Card payment run: charge through Stripe, or `--out F` for a gateway batch CSV'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -f -a "results" -d 'Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -f -a "sync" -d 'Ask Stripe / GoCardless what became of collections not yet finished, and record it'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -f -a "list" -d 'List payment runs'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -f -a "show" -d 'One payment run with its items'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and not __fish_seen_subcommand_from dd card results sync list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l out -d 'Payment file to write (default: next to the database, `collect-<payment run>-<format>.<ext>`). Never overwritten' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l date -d 'Debit date: a working day of the format\'s calendar whose submission deadline has not passed (default: the invoices\' due date, or the next working day; moved to the earliest possible date when too late)' -r
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from dd" -l db -d 'Database file' -r -F
@@ -607,6 +608,11 @@ complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from results" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from results" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from results" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from sync" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from sync" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from sync" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from sync" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from sync" -s h -l help -d 'Print help'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
@@ -620,6 +626,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "dd" -d 'Direct Debit payment run of a billing run, as a file in `dd.format`'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "card" -d 'Card payment run: charge through Stripe, or `--out F` for a gateway batch CSV'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "results" -d 'Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns'
+complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "sync" -d 'Ask Stripe / GoCardless what became of collections not yet finished, and record it'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "list" -d 'List payment runs'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "show" -d 'One payment run with its items'
 complete -c billrun -n "__fish_billrun_using_subcommand collect; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -756,6 +763,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_su
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "dd" -d 'Direct Debit payment run of a billing run, as a file in `dd.format`'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "card" -d 'Card payment run: charge through Stripe, or `--out F` for a gateway batch CSV'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "results" -d 'Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "sync" -d 'Ask Stripe / GoCardless what became of collections not yet finished, and record it'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "list" -d 'List payment runs'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from collect" -f -a "show" -d 'One payment run with its items'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from xero" -f -a "export" -d 'Write Xero\'s sales-invoice import CSV for a completed run'

@@ -4,6 +4,7 @@
 //! arguments, calls them, prints their reports (`print`) and maps their
 //! outcomes to exit codes.
 
+mod gc_print;
 mod listing;
 mod print;
 
@@ -12,7 +13,8 @@ use super::progress::Bar;
 use crate::error::{external, precondition};
 use crate::ops::SystemClock;
 use crate::ops::collect::{
-    self as ops, CardFileOptions, ChargeOptions, ChargeReport, DdOptions, ResultsOptions,
+    self as ops, CardFileOptions, ChargeOptions, ChargeReport, DdOptions, GcOptions,
+    ResultsOptions, SyncOptions,
 };
 use crate::store::{Store, audit::Actor, settings};
 use chrono::NaiveDate;
@@ -27,6 +29,8 @@ pub enum Cmd {
     Card(CardArgs),
     /// Import results: billrun CSV (reference, status, reason), Bacs ARUDD/ADDACS, SEPA pain.002 or ABA returns.
     Results(ResultsArgs),
+    /// Ask Stripe / GoCardless what became of collections not yet finished, and record it.
+    Sync,
     /// List payment runs.
     List,
     /// One payment run with its items.
@@ -84,6 +88,42 @@ pub fn exec(
 ) -> anyhow::Result<ExitCode> {
     let bar = Bar::new(ctx);
     match cmd {
+        Cmd::Dd(a) if settings::load(&store.conn)?.dd_provider == "gocardless" => {
+            let opts = GcOptions {
+                run: a.run,
+                date: a.date,
+                retry_failed: a.retry_failed,
+                token: std::env::var("GOCARDLESS_ACCESS_TOKEN").ok(),
+            };
+            let settings = settings::load(&store.conn)?;
+            let report = ops::gocardless_dd(store, actor, &opts, &settings, &SystemClock, &bar)?;
+            gc_print::gocardless(ctx, &report)?;
+            if let Some(why) = &report.token_refused {
+                return Err(external(format!(
+                    "GoCardless refused the access token ({why}): check GOCARDLESS_ACCESS_TOKEN \
+                     (live or sandbox, to match gocardless.api_base), then run `billrun collect dd {}` \
+                     again; the payments not made wait for that re-run",
+                    report.run
+                ))
+                .into());
+            }
+            if report.unanswered > 0 {
+                return Err(external(format!(
+                    "{} GoCardless payment(s) got no answer; run `billrun collect dd {}` again to \
+                     resend them with the same idempotency keys (no payment is created twice)",
+                    report.unanswered, report.run
+                ))
+                .into());
+            }
+            if !report.expired.is_empty() {
+                return Err(precondition(format!(
+                    "{} GoCardless payment(s) of run {} need the operator (see above)",
+                    report.expired.len(),
+                    report.run
+                ))
+                .into());
+            }
+        }
         Cmd::Dd(a) => {
             let opts = DdOptions {
                 run: a.run,
@@ -91,6 +131,7 @@ pub fn exec(
                 date: a.date,
                 retry_failed: a.retry_failed,
                 db: db.to_path_buf(),
+                out_dir: None,
             };
             let settings = settings::load(&store.conn)?;
             let report = ops::dd(store, actor, &opts, &settings, &crate::ops::DdClock, &bar)?;
@@ -128,6 +169,23 @@ pub fn exec(
             print::results(ctx, &report)?;
             if !report.unknown.is_empty() {
                 return Ok(ExitCode::from(4));
+            }
+        }
+        Cmd::Sync => {
+            let opts = SyncOptions {
+                stripe_api_key: std::env::var("STRIPE_API_KEY").ok(),
+                gocardless_token: std::env::var("GOCARDLESS_ACCESS_TOKEN").ok(),
+            };
+            let settings = settings::load(&store.conn)?;
+            let report = ops::sync(store, actor, &opts, &settings, &SystemClock, &bar)?;
+            print::sync(ctx, &report)?;
+            if !report.errors.is_empty() {
+                return Err(external(format!(
+                    "{} gateway lookup(s) failed (listed above); nothing was changed for them: run \
+                     `billrun collect sync` again later",
+                    report.errors.len()
+                ))
+                .into());
             }
         }
         Cmd::List => listing::list(ctx, &ops::list(store)?)?,

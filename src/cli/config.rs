@@ -34,11 +34,13 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
         }
         Cmd::List => {
             let rows = settings::list(&store.conn)?;
+            let prefix = crate::store::collect::idempotency_prefix(&store.conn)?;
             if ctx.json {
-                let m: serde_json::Map<String, serde_json::Value> = rows
+                let mut m: serde_json::Map<String, serde_json::Value> = rows
                     .iter()
                     .map(|(k, v, _)| (k.to_string(), serde_json::json!(v)))
                     .collect();
+                m.insert("idempotency_prefix".into(), serde_json::json!(prefix));
                 output::print_json(&m)?;
             } else {
                 let mut t = ctx.table(&["key", "value", "", "meaning"]);
@@ -53,6 +55,14 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                         help.into(),
                     ]);
                 }
+                t.add_row(vec![
+                    "idempotency_prefix".into(),
+                    prefix,
+                    "database".into(),
+                    "Random, fixed when the database was created; starts every gateway \
+                     idempotency key (not settable)"
+                        .into(),
+                ]);
                 output::print_table(ctx, &t)?;
             }
         }

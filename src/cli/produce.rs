@@ -52,11 +52,78 @@ pub fn produce(
     }
     let settings = settings::load(&store.conn)?;
     let report = started.finish(store, actor, &settings, &Bar::new(ctx))?;
-    print(ctx, &report)
+    closing_line(ctx, &report);
+    let auto = if report.status == State::Completed && settings.collect.auto {
+        Some(auto_collect(ctx, store, actor, db, id, &settings)?)
+    } else {
+        None
+    };
+    if ctx.json {
+        let mut v = serde_json::to_value(&report)?;
+        if let Some(a) = auto {
+            v["auto_collection"] = serde_json::to_value(&a)?;
+        }
+        output::print_json(&v)?;
+    }
+    Ok(())
 }
 
-/// The closing line, and the report as JSON with `--json`.
-fn print(ctx: &Ctx, r: &ProduceReport) -> anyhow::Result<()> {
+/// `collect.auto`: submit the completed run's collections and say what
+/// happened (problems on stderr; the checklist shows what is left).
+fn auto_collect(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    db: &Path,
+    run: i64,
+    settings: &crate::domain::settings::Settings,
+) -> anyhow::Result<crate::ops::collect::AutoReport> {
+    use crate::ops::collect::{self as collect, AutoOptions, FileRunReport, Secrets};
+    let opts = AutoOptions {
+        run_id: run,
+        db: db.to_path_buf(),
+        secrets: Secrets {
+            stripe_api_key: std::env::var("STRIPE_API_KEY").ok(),
+            gocardless_token: std::env::var("GOCARDLESS_ACCESS_TOKEN").ok(),
+        },
+    };
+    let r = collect::submit_run(store, actor, &opts, settings, &SystemClock, &Bar::new(ctx))?;
+    if let Some(FileRunReport::Written(w)) = &r.dd_file {
+        ctx.say(&format!(
+            "auto-collection: Direct Debit payment run {}: {} file {} ({} invoice(s), total {}) — submit it to the bank",
+            w.payment_run,
+            w.format,
+            w.file.display(),
+            w.items,
+            w.total
+        ));
+    }
+    if let Some(g) = &r.dd_gocardless {
+        ctx.say(&format!(
+            "auto-collection: {} GoCardless payment(s) created{}",
+            g.payments.iter().filter(|p| p.gateway_id.is_some()).count(),
+            g.charge_date
+                .map(|d| format!(", charge date {d}"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(c) = &r.card {
+        ctx.say(&format!(
+            "auto-collection: {} card charge(s) sent to Stripe: {} approved, {} declined or failed",
+            c.charges.len(),
+            c.approved(),
+            c.failed()
+        ));
+    }
+    for p in &r.problems {
+        ctx.warn(&format!("auto-collection: {p}"));
+    }
+    Ok(r)
+}
+
+/// The closing line (the report as JSON is printed by the caller, with
+/// `auto_collection` when `collect.auto` submitted the collections).
+fn closing_line(ctx: &Ctx, r: &ProduceReport) {
     match r.status {
         State::Completed => ctx.say(&format!(
             "run {}: completed — {} invoices, {} PDFs written to {}",
@@ -70,8 +137,4 @@ fn print(ctx: &Ctx, r: &ProduceReport) -> anyhow::Result<()> {
             r.run, r.pdfs_ready, r.invoices, r.run
         )),
     }
-    if ctx.json {
-        output::print_json(r)?;
-    }
-    Ok(())
 }

@@ -86,11 +86,20 @@ pub fn customers(
                 "delivery",
                 "payment",
                 "bank/card",
+                "gateway",
                 "cycle",
                 "services",
                 "mandate",
             ]);
             for r in rows {
+                let gateway = [
+                    r.stripe_customer.as_deref(),
+                    r.gocardless_mandate.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
                 t.add_row(vec![
                     r.account,
                     r.name,
@@ -98,6 +107,7 @@ pub fn customers(
                     r.delivery,
                     r.payment_method,
                     r.bank.unwrap_or_default(),
+                    gateway,
                     r.cycle,
                     r.services.to_string(),
                     match (&r.mandate_status, &r.mandate_status_on) {

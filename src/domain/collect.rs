@@ -209,9 +209,26 @@ pub fn item_reference(invoice_number: &str, attempt: u32) -> String {
     }
 }
 
-/// The gateway idempotency key of a card item: one per invoice and attempt.
-pub fn idempotency_key(invoice_number: &str, attempt: u32) -> String {
-    format!("billrun-{invoice_number}-{attempt}")
+/// The gateway idempotency key of an item: one per database, invoice and
+/// attempt. `prefix` is the database's own random prefix (table `meta`),
+/// so a test and a live database sharing a gateway account never send the
+/// same key for their (equally numbered) invoices.
+pub fn idempotency_key(prefix: &str, invoice_number: &str, attempt: u32) -> String {
+    format!("billrun-{prefix}-{invoice_number}-{attempt}")
+}
+
+/// The `reference` of a GoCardless payment for item `reference`: sent
+/// only when GoCardless accepts it for every scheme's limits we use —
+/// Bacs allows at most 10 characters (letters, digits, space, `&-./`);
+/// otherwise `None` and GoCardless makes its own (the invoice number and
+/// item reference travel in `metadata` anyway).
+pub fn gocardless_reference(reference: &str) -> Option<String> {
+    let ok = !reference.is_empty()
+        && reference.chars().count() <= 10
+        && reference
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " &-./".contains(c));
+    ok.then(|| reference.to_owned())
 }
 
 /// How long after its first use an idempotency key is trusted for a resend.
@@ -387,6 +404,10 @@ pub struct Candidate {
     pub mandate_ref: Option<String>,
     pub mandate_date: Option<NaiveDate>,
     pub card_token: Option<String>,
+    /// The Stripe Customer (`cus_…`) the card token belongs to.
+    pub stripe_customer: Option<String>,
+    /// The GoCardless mandate (`MD…`), for `dd.provider gocardless`.
+    pub gocardless_mandate: Option<String>,
     /// No earlier approved or live DD item under the same mandate.
     pub first_for_mandate: bool,
 }
@@ -407,6 +428,8 @@ pub struct NewItem {
     pub payee_masked: String,
     /// Gateway items: the card token charged, kept for an identical resend.
     pub card_token: Option<String>,
+    /// Gateway items: the Stripe Customer charged, kept likewise.
+    pub stripe_customer: Option<String>,
 }
 
 /// The payer of a candidate for display, masked: the card token, or the
@@ -510,6 +533,7 @@ pub fn plan(
             idempotency_key: None,
             payee_masked: payee(c, kind),
             card_token: None,
+            stripe_customer: None,
         });
     }
     Ok(Planned { file, items })
@@ -517,7 +541,7 @@ pub fn plan(
 
 /// The items of a card payment run through the gateway: each candidate
 /// with a card token, with its idempotency key; the others are left out.
-pub fn card_items(cands: &[Candidate]) -> (Vec<NewItem>, Vec<Unsuitable>) {
+pub fn card_items(cands: &[Candidate], key_prefix: &str) -> (Vec<NewItem>, Vec<Unsuitable>) {
     let mut items = Vec::new();
     let mut unsuitable = Vec::new();
     for c in cands {
@@ -537,9 +561,10 @@ pub fn card_items(cands: &[Candidate]) -> (Vec<NewItem>, Vec<Unsuitable>) {
             sequence: None,
             mandate_ref: None,
             attempt: c.attempt,
-            idempotency_key: Some(idempotency_key(&c.number, c.attempt)),
+            idempotency_key: Some(idempotency_key(key_prefix, &c.number, c.attempt)),
             payee_masked: payee(c, Kind::Card),
             card_token: c.card_token.clone(),
+            stripe_customer: c.stripe_customer.clone(),
         });
     }
     (items, unsuitable)
@@ -704,7 +729,7 @@ fn unmasked_record(outcome: &ChargeOutcome) -> ChargeRecord {
         },
         ChargeOutcome::Pending { id, status } => ChargeRecord::KeepLive {
             reason: format!(
-                "Stripe status {status}: not finished; record the result with `billrun collect results`"
+                "Stripe status {status}: not finished; `billrun collect sync` asks Stripe again (or record the result with `billrun collect results`)"
             ),
             gateway_id: Some(id.clone()),
             unanswered: false,
@@ -863,10 +888,24 @@ mod tests {
     }
 
     #[test]
+    fn gocardless_references_respect_the_bacs_limit() {
+        assert_eq!(
+            gocardless_reference("INV-000123").as_deref(),
+            Some("INV-000123")
+        );
+        assert_eq!(gocardless_reference("INV-000123-R1"), None);
+        assert_eq!(gocardless_reference("INV_1"), None);
+        assert_eq!(gocardless_reference(""), None);
+    }
+
+    #[test]
     fn references_and_keys() {
         assert_eq!(item_reference("NFV-10001", 1), "NFV-10001");
         assert_eq!(item_reference("NFV-10001", 3), "NFV-10001-R2");
-        assert_eq!(idempotency_key("NFV-1", 2), "billrun-NFV-1-2");
+        assert_eq!(
+            idempotency_key("a1b2c3", "NFV-1", 2),
+            "billrun-a1b2c3-NFV-1-2"
+        );
         assert_eq!(reversal_reference(Kind::Dd, "NFV-1-R1"), "DD:NFV-1-R1-REV");
         assert_eq!(payment_reference(Kind::Card, "NFV-2"), "CARD:NFV-2");
     }
@@ -993,6 +1032,8 @@ mod tests {
             mandate_ref: Some(mandate.into()),
             mandate_date: None,
             card_token: Some("pm_test4242424242".into()),
+            stripe_customer: Some("cus_A".into()),
+            gocardless_mandate: None,
             first_for_mandate: true,
         }
     }
@@ -1072,9 +1113,13 @@ mod tests {
     fn card_items_need_a_token_and_carry_a_key_per_attempt() {
         let mut none = cand("INV-2", "B", "M2", 1);
         none.card_token = Some("  ".into());
-        let (items, unsuitable) = card_items(&[cand("INV-1", "A", "M1", 2), none]);
+        let (items, unsuitable) = card_items(&[cand("INV-1", "A", "M1", 2), none], "0f1e2d");
         assert_eq!(items.len(), 1);
-        assert_eq!(items[0].idempotency_key.as_deref(), Some("billrun-INV-1-2"));
+        assert_eq!(
+            items[0].idempotency_key.as_deref(),
+            Some("billrun-0f1e2d-INV-1-2")
+        );
+        assert_eq!(items[0].stripe_customer.as_deref(), Some("cus_A"));
         assert_eq!(items[0].reference, "INV-1-R1");
         assert_eq!(items[0].card_token.as_deref(), Some("pm_test4242424242"));
         assert_eq!(unsuitable[0].to_string(), "INV-2: no card token");

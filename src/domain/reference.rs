@@ -36,6 +36,10 @@ pub struct Customer {
     pub mandate_ref: Option<String>,
     pub mandate_date: Option<NaiveDate>,
     pub card_token: Option<String>,
+    /// Stripe Customer (`cus_…`) the saved card belongs to.
+    pub stripe_customer: Option<String>,
+    /// GoCardless mandate (`MD…`), for `dd.provider gocardless`.
+    pub gocardless_mandate: Option<String>,
     pub address1: Option<String>,
     pub address2: Option<String>,
     pub town: Option<String>,
@@ -70,7 +74,29 @@ pub const CUSTOMER_COLUMNS: &[&str] = &[
     "tax_exempt",
     "cycle",
     "min_invoice",
+    "stripe_customer",
+    "gocardless_mandate",
 ];
+
+/// A Stripe Customer id: `cus_` and letters/digits (Stripe ids are
+/// alphanumeric after their prefix).
+pub fn stripe_customer_id(s: &str) -> Result<String, String> {
+    gateway_id(s, "cus_", "a Stripe Customer id (cus_…)")
+}
+
+/// A GoCardless mandate id: `MD` and letters/digits (`MD000123ABC`).
+pub fn gocardless_mandate_id(s: &str) -> Result<String, String> {
+    gateway_id(s, "MD", "a GoCardless mandate id (MD…)")
+}
+
+fn gateway_id(s: &str, prefix: &str, what: &str) -> Result<String, String> {
+    let rest = s.strip_prefix(prefix).unwrap_or("");
+    if rest.is_empty() || rest.len() > 64 || !rest.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Err(format!("'{s}' is not {what}"))
+    } else {
+        Ok(s.to_owned())
+    }
+}
 
 fn check_duplicate(seen: &mut HashMap<String, u64>, key: &str, line: u64) -> Option<String> {
     match seen.insert(key.to_string(), line) {
@@ -196,6 +222,8 @@ pub fn parse_customers(
             mandate_ref: r.opt("mandate_ref"),
             mandate_date: r.parse_opt("mandate_date", csvfile::date),
             card_token: r.opt("card_token"),
+            stripe_customer: r.parse_opt("stripe_customer", stripe_customer_id),
+            gocardless_mandate: r.parse_opt("gocardless_mandate", gocardless_mandate_id),
             address1: r.opt("address1"),
             address2: r.opt("address2"),
             town: r.opt("town"),
@@ -219,7 +247,9 @@ pub fn parse_customers(
         if (c.delivery == "email" || c.delivery == "both") && c.email.is_none() {
             r.problem("email", format!("required when delivery is {}", c.delivery));
         }
-        if c.payment_method == "direct_debit" {
+        // A GoCardless mandate needs no bank details here: GoCardless
+        // holds them (dd.provider gocardless).
+        if c.payment_method == "direct_debit" && c.gocardless_mandate.is_none() {
             check_bank(&mut r, &c, dd_format);
         }
         if c.payment_method == "card" {

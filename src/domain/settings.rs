@@ -170,6 +170,30 @@ pub const KEYS: &[Key] = &[
         "Stripe API base URL"
     ),
     key!(
+        "dd.provider",
+        Some("file"),
+        OneOf(&["file", "gocardless"]),
+        "How Direct Debits are collected: a payment file (dd.format) or GoCardless"
+    ),
+    key!(
+        "gocardless.api_base",
+        Some("https://api.gocardless.com"),
+        Url,
+        "GoCardless API base URL (sandbox: https://api-sandbox.gocardless.com)"
+    ),
+    key!(
+        "collect.auto",
+        Some("false"),
+        Bool,
+        "Production ends by submitting the run's collections"
+    ),
+    key!(
+        "collect.out_dir",
+        None,
+        Text,
+        "Directory for payment files written by collect.auto (default: beside the database)"
+    ),
+    key!(
         "dd.format",
         Some("bacs18"),
         OneOf(&["bacs18", "aba", "sepa"]),
@@ -517,6 +541,10 @@ pub struct Settings {
     pub collect: CollectSettings,
     /// Stripe API base URL (no trailing slash).
     pub stripe_api_base: String,
+    /// `dd.provider`: `file` or `gocardless`.
+    pub dd_provider: String,
+    /// GoCardless API base URL (no trailing slash).
+    pub gocardless_api_base: String,
     pub dd: DirectDebit,
     /// Start and end of the peak band, Monday to Friday.
     pub peak_start: NaiveTime,
@@ -599,6 +627,10 @@ pub struct Tax {
 pub struct CollectSettings {
     pub dishonour_fee: Decimal,
     pub max_retries: u32,
+    /// `collect.auto`: production ends by submitting the collections.
+    pub auto: bool,
+    /// `collect.out_dir`: where `collect.auto` writes payment files.
+    pub out_dir: Option<String>,
 }
 
 /// The originator's Direct Debit details, per `dd.format`.
@@ -709,8 +741,12 @@ impl Settings {
             collect: CollectSettings {
                 dishonour_fee: dec("collect.dishonour_fee")?,
                 max_retries: num(req("collect.max_retries"), "collect.max_retries", &bad)?,
+                auto: flag("collect.auto"),
+                out_dir: text("collect.out_dir"),
             },
             stripe_api_base: req("stripe.api_base"),
+            dd_provider: req("dd.provider"),
+            gocardless_api_base: req("gocardless.api_base"),
             dd: DirectDebit {
                 format: req("dd.format"),
                 sun: text("dd.sun"),

@@ -8,7 +8,11 @@
 //!   not suit `dd.format` (bacs18: UK sort code and account number; aba: AU
 //!   BSB and account number; sepa: IBAN and BIC), each checked with the
 //!   same rules as the customer import (`domain::bank`);
-//! - card: there is no card token;
+//!   (none of this for a customer with a GoCardless mandate, whose bank
+//!   details GoCardless holds);
+//! - card: there is no card token, or the token is a Stripe PaymentMethod
+//!   (`pm_…`) and there is no Stripe Customer (`stripe_customer`, `cus_…`):
+//!   Stripe cannot charge a saved PaymentMethod without its Customer;
 //! - email delivery (`email` or `both`): there is no email address;
 //! - print delivery (`print` or `both`): there is no postal address
 //!   (`address1` and `postcode`).
@@ -37,6 +41,8 @@ pub struct SetupCustomer {
     pub bic: Option<String>,
     pub mandate_ref: Option<String>,
     pub card_token: Option<String>,
+    pub stripe_customer: Option<String>,
+    pub gocardless_mandate: Option<String>,
     pub address1: Option<String>,
     pub postcode: Option<String>,
     /// The mandate's status as the bank reported it (ADDACS or a gateway):
@@ -135,6 +141,8 @@ fn dd_problems(c: &SetupCustomer, dd_format: &str) -> Vec<(Vec<&'static str>, St
 pub fn check_customer(c: &SetupCustomer, dd_format: &str) -> Vec<SetupProblem> {
     let mut found: Vec<(Blocks, Vec<&'static str>, String)> = Vec::new();
     match c.payment_method.as_str() {
+        // GoCardless holds the bank details of its mandates.
+        "direct_debit" if !blank(&c.gocardless_mandate) => {}
         "direct_debit" => {
             for (cols, p) in dd_problems(c, dd_format) {
                 found.push((Blocks::Collection, cols, p));
@@ -145,6 +153,20 @@ pub fn check_customer(c: &SetupCustomer, dd_format: &str) -> Vec<SetupProblem> {
             vec!["card_token"],
             "card payment without a card token".into(),
         )),
+        "card"
+            if c.card_token
+                .as_deref()
+                .is_some_and(|t| t.trim().starts_with("pm_"))
+                && blank(&c.stripe_customer) =>
+        {
+            found.push((
+                Blocks::Collection,
+                vec!["stripe_customer"],
+                "card payment with a Stripe PaymentMethod (pm_…) but no Stripe Customer \
+                 (cus_…): Stripe refuses to charge a saved card without its Customer"
+                    .into(),
+            ))
+        }
         _ => {}
     }
     let email = matches!(c.delivery.as_str(), "email" | "both");

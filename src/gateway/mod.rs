@@ -8,6 +8,7 @@
 //! Neither ever writes a password or API key into a message, log or error.
 
 pub(crate) mod email;
+pub(crate) mod gocardless;
 pub mod mailbox;
 pub(crate) mod stripe;
 pub mod xero;

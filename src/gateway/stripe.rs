@@ -127,15 +127,36 @@ impl StripeClient {
         }
         let url = format!("{}/v1/payment_intents", self.base);
         let form = form_fields(req);
+        self.with_retries(|| self.attempt(&url, Some((&req.idempotency_key, &form))))
+    }
+
+    /// Read a PaymentIntent (`GET /v1/payment_intents/:id`), for `collect
+    /// sync`: its status is mapped exactly as the answer to the charge
+    /// would have been. Retries as [`Self::create_payment_intent`] (a GET
+    /// changes nothing).
+    pub fn retrieve_payment_intent(&self, id: &str) -> ChargeOutcome {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return ChargeOutcome::Failed {
+                reason: format!("'{id}' is not a PaymentIntent id"),
+                retryable: false,
+            };
+        }
+        let url = format!("{}/v1/payment_intents/{id}", self.base);
+        self.with_retries(|| self.attempt(&url, None))
+    }
+
+    /// Run `attempt` up to the policy's attempts, pausing with exponential
+    /// backoff; after that the outcome is `Failed { retryable: true }`.
+    fn with_retries(&self, attempt: impl Fn() -> Step) -> ChargeOutcome {
         let attempts = self.retry.attempts.max(1);
         let mut delay = self.retry.first_delay;
         let mut last = String::new();
-        for attempt in 1..=attempts {
-            match self.attempt(&url, req, &form) {
+        for n in 1..=attempts {
+            match attempt() {
                 Step::Done(outcome) => return outcome,
                 Step::Retry(reason) => last = reason,
             }
-            if attempt < attempts {
+            if n < attempts {
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(self.retry.max_delay);
             }
@@ -146,14 +167,19 @@ impl StripeClient {
         }
     }
 
-    /// One HTTP request and its classification.
-    fn attempt(&self, url: &str, req: &ChargeRequest, form: &[(String, String)]) -> Step {
-        let sent = self
-            .agent
-            .post(url)
-            .header("Authorization", &format!("Bearer {}", self.api_key))
-            .header("Idempotency-Key", &req.idempotency_key)
-            .send_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    /// One HTTP request and its classification: a POST of `form` with its
+    /// idempotency key, or (`None`) a GET.
+    fn attempt(&self, url: &str, post: Option<(&str, &[(String, String)])>) -> Step {
+        let auth = format!("Bearer {}", self.api_key);
+        let sent = match post {
+            Some((key, form)) => self
+                .agent
+                .post(url)
+                .header("Authorization", &auth)
+                .header("Idempotency-Key", key)
+                .send_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            None => self.agent.get(url).header("Authorization", &auth).call(),
+        };
         let mut response = match sent {
             Ok(response) => response,
             Err(e) if is_transient(&e) => return Step::Retry(format!("network error: {e}")),
@@ -217,7 +243,7 @@ fn form_fields(req: &ChargeRequest) -> Vec<(String, String)> {
 }
 
 /// Network-level failures worth retrying with the same idempotency key.
-fn is_transient(e: &ureq::Error) -> bool {
+pub(crate) fn is_transient(e: &ureq::Error) -> bool {
     matches!(
         e,
         ureq::Error::Io(_)
@@ -672,5 +698,91 @@ mod tests {
             }
         ));
         assert!(fake.requests().is_empty());
+    }
+
+    #[test]
+    fn a_reused_key_with_other_parameters_is_refused_and_a_replay_is_stored() {
+        let fake = FakeStripe::start(KEY, vec![Reply::intent("pi_r", "succeeded")]);
+        let c = client(&fake);
+        let first = c.create_payment_intent(&request("k-same"));
+        assert_eq!(first, ChargeOutcome::Succeeded { id: "pi_r".into() });
+        // The same request again: Stripe's stored answer, no new charge.
+        assert_eq!(c.create_payment_intent(&request("k-same")), first);
+        assert!(fake.requests()[1].replayed);
+        // The same key with another amount: 400 idempotency_error, no charge.
+        let mut other = request("k-same");
+        other.amount_minor = 999;
+        match c.create_payment_intent(&other) {
+            ChargeOutcome::Failed { reason, retryable } => {
+                assert!(!retryable, "{reason}");
+                assert!(reason.contains("HTTP 400 idempotency_error"), "{reason}");
+            }
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(fake.charges(), 1);
+    }
+
+    #[test]
+    fn an_attached_card_needs_its_customer() {
+        let fake = FakeStripe::start(KEY, vec![Reply::intent("pi_c", "succeeded")]);
+        fake.attach("pm_card_visa", "cus_123");
+        let mut without = request("k-c1");
+        without.customer = None;
+        match client(&fake).create_payment_intent(&without) {
+            ChargeOutcome::Failed { reason, .. } => {
+                assert!(reason.contains("belongs to a Customer"))
+            }
+            o => panic!("{o:?}"),
+        }
+        let with = client(&fake).create_payment_intent(&request("k-c2"));
+        assert_eq!(with, ChargeOutcome::Succeeded { id: "pi_c".into() });
+        let r = &fake.requests()[1];
+        assert_eq!(r.field("customer"), Some("cus_123"));
+        assert_eq!(r.field("off_session"), Some("true"));
+        assert_eq!(r.field("confirm"), Some("true"));
+    }
+
+    #[test]
+    fn retrieve_maps_status_like_the_charge() {
+        let fake = FakeStripe::start(KEY, vec![Reply::intent("pi_s", "processing")]);
+        let c = client(&fake);
+        c.create_payment_intent(&request("k-s"));
+        assert_eq!(
+            c.retrieve_payment_intent("pi_s"),
+            ChargeOutcome::Pending {
+                id: "pi_s".into(),
+                status: "processing".into()
+            }
+        );
+        fake.set_intent(Reply::intent("pi_s", "succeeded"));
+        assert_eq!(
+            c.retrieve_payment_intent("pi_s"),
+            ChargeOutcome::Succeeded { id: "pi_s".into() }
+        );
+        let get = &fake.requests()[2];
+        assert_eq!(get.method, "GET");
+        assert_eq!(get.path, "/v1/payment_intents/pi_s");
+        assert_eq!(
+            get.authorization.as_deref(),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+        assert_eq!(get.idempotency_key, None);
+        match c.retrieve_payment_intent("pi_unknown") {
+            ChargeOutcome::Failed { reason, retryable } => {
+                assert!(!retryable);
+                assert!(reason.contains("resource_missing"), "{reason}");
+            }
+            o => panic!("{o:?}"),
+        }
+        // Not an id: never sent.
+        let n = fake.requests().len();
+        assert!(matches!(
+            c.retrieve_payment_intent("pi_x/../../v1/charges"),
+            ChargeOutcome::Failed {
+                retryable: false,
+                ..
+            }
+        ));
+        assert_eq!(fake.requests().len(), n);
     }
 }

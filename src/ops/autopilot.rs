@@ -1098,6 +1098,7 @@ impl Pilot<'_, '_> {
             date: None,
             retry_failed: false,
             db: self.opts.db.to_path_buf(),
+            out_dir: None,
         };
         match super::collect::dd(
             self.store,

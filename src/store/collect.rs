@@ -98,7 +98,7 @@ pub fn candidates(conn: &Connection, w: &Wanted) -> Result<Vec<Candidate>> {
         let mut c = conn.query_row(
             "SELECT i.number, i.account, c.name, i.due_date, i.currency, c.bank_account_name,
                     c.bank_branch, c.bank_account, c.iban, c.bic, c.mandate_ref, c.mandate_date,
-                    c.card_token
+                    c.card_token, c.stripe_customer, c.gocardless_mandate
              FROM invoices i JOIN customers c ON c.account = i.account WHERE i.id = ?1",
             [invoice_id],
             |r| {
@@ -136,6 +136,8 @@ pub fn candidates(conn: &Connection, w: &Wanted) -> Result<Vec<Candidate>> {
                     mandate_ref: r.get(10)?,
                     mandate_date: date(r.get(11)?),
                     card_token: r.get(12)?,
+                    stripe_customer: r.get(13)?,
+                    gocardless_mandate: r.get(14)?,
                     first_for_mandate: false,
                 })
             },
@@ -248,8 +250,8 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
         conn.execute(
             "INSERT INTO payment_items (payment_run_id, invoice_id, account, reference, amount_minor,
                  sequence, mandate_ref, payee_masked, attempt, idempotency_key, state, created_at,
-                 card_token)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'live', ?11, ?12)",
+                 card_token, stripe_customer)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'live', ?11, ?12, ?13)",
             params![
                 id,
                 it.invoice_id,
@@ -263,6 +265,7 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
                 it.idempotency_key,
                 now,
                 it.card_token,
+                it.stripe_customer,
             ],
         )?;
     }
@@ -458,6 +461,12 @@ pub struct Item {
     pub payment_id: Option<i64>,
     #[serde(skip)]
     pub card_token: Option<String>,
+    /// The Stripe Customer the item charges (recorded with its key).
+    #[serde(skip)]
+    pub stripe_customer: Option<String>,
+    /// The mandate collected under (DD; GoCardless: `MD…`).
+    #[serde(skip)]
+    pub mandate_ref: Option<String>,
     #[serde(skip)]
     pub currency: String,
     /// When the item (and its idempotency key) was created: RFC 3339.
@@ -468,7 +477,8 @@ pub struct Item {
 const ITEM_COLS: &str = "pi.id, pi.payment_run_id, pr.kind, pr.format, pr.run_id, pi.invoice_id,
     i.number, pi.account, pi.reference, pi.amount_minor, pi.sequence, pi.payee_masked,
     pi.attempt, pi.idempotency_key, pi.state, pi.reason, pi.gateway_id, pi.payment_id,
-    COALESCE(pi.card_token, c.card_token), pr.currency, pi.created_at";
+    COALESCE(pi.card_token, c.card_token), pr.currency, pi.created_at, pi.stripe_customer,
+    pi.mandate_ref";
 const ITEM_FROM: &str = "FROM payment_items pi JOIN payment_runs pr ON pr.id = pi.payment_run_id
     JOIN invoices i ON i.id = pi.invoice_id JOIN customers c ON c.account = pi.account";
 
@@ -495,6 +505,8 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         card_token: r.get(18)?,
         currency: r.get(19)?,
         created_at: r.get(20)?,
+        stripe_customer: r.get(21)?,
+        mandate_ref: r.get(22)?,
     })
 }
 
@@ -514,6 +526,101 @@ pub fn item_by_reference(conn: &Connection, reference: &str) -> Result<Option<It
 pub fn item(conn: &Connection, id: i64) -> Result<Option<Item>> {
     let sql = format!("SELECT {ITEM_COLS} {ITEM_FROM} WHERE pi.id = ?1");
     Ok(conn.query_row(&sql, [id], item_row).optional()?)
+}
+
+/// This database's random idempotency-key prefix (migration 17).
+pub fn idempotency_prefix(conn: &Connection) -> Result<String> {
+    Ok(conn.query_row(
+        "SELECT value FROM meta WHERE key = 'idempotency_prefix'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Items of run `run_id`'s GoCardless payment runs sent (or about to be)
+/// with no answer recorded: re-sent with their key first.
+pub fn unanswered_gocardless_items(conn: &Connection, run_id: i64) -> Result<Vec<Item>> {
+    let sql = format!(
+        "SELECT {ITEM_COLS} {ITEM_FROM} WHERE pr.run_id = ?1 AND pr.format = 'gocardless'
+         AND pi.state = 'live' AND pi.gateway_id IS NULL ORDER BY pi.id"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([run_id], item_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The item of a gateway's payment or PaymentIntent id.
+pub fn item_by_gateway_id(conn: &Connection, format: &str, id: &str) -> Result<Option<Item>> {
+    let sql = format!("SELECT {ITEM_COLS} {ITEM_FROM} WHERE pr.format = ?1 AND pi.gateway_id = ?2");
+    Ok(conn.query_row(&sql, [format, id], item_row).optional()?)
+}
+
+/// Whether any payment run of `format` exists (e.g. `gocardless`).
+pub fn has_format(conn: &Connection, format: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM payment_runs WHERE format = ?1)",
+        [format],
+        |r| r.get(0),
+    )?)
+}
+
+/// A gateway's stored event cursor.
+pub fn cursor(conn: &Connection, gateway: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT cursor FROM gateway_cursors WHERE gateway = ?1",
+            [gateway],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Store a gateway's event cursor.
+pub fn set_cursor(conn: &Connection, gateway: &str, cursor: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO gateway_cursors (gateway, cursor, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(gateway) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        params![gateway, cursor, super::now_stamp()],
+    )?;
+    Ok(())
+}
+
+/// Record a mandate status a gateway reported on the customers with that
+/// GoCardless mandate; returns how many customers.
+pub fn set_gocardless_mandate_status(
+    conn: &Connection,
+    actor: &Actor,
+    mandate: &str,
+    status: &str,
+    on: NaiveDate,
+) -> Result<usize> {
+    let n = conn.execute(
+        "UPDATE customers SET mandate_status = ?2, mandate_status_on = ?3
+         WHERE gocardless_mandate = ?1 AND (mandate_status IS NOT ?2 OR mandate_status_on IS NOT ?3)",
+        params![mandate, status, on.to_string()],
+    )?;
+    if n > 0 {
+        audit::log(
+            conn,
+            actor,
+            None,
+            "mandate status",
+            &format!("GoCardless mandate {mandate}: {status} on {on}"),
+        )?;
+    }
+    Ok(n)
+}
+
+/// Live Stripe items that Stripe answered but that had not finished
+/// (`processing`): the ones `collect sync` asks about, oldest first.
+pub fn pending_stripe_items(conn: &Connection) -> Result<Vec<Item>> {
+    let sql = format!(
+        "SELECT {ITEM_COLS} {ITEM_FROM} WHERE pr.format = 'stripe'
+         AND pi.state = 'live' AND pi.gateway_id IS NOT NULL ORDER BY pi.id"
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map([], item_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Gateway items of run `run_id` sent (or about to be sent) with no answer
@@ -786,6 +893,7 @@ pub(crate) mod tests {
             idempotency_key: None,
             payee_masked: String::new(),
             card_token: None,
+            stripe_customer: None,
         }
     }
 

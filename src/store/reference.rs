@@ -47,8 +47,9 @@ pub fn upsert_customers(
     let mut st = conn.prepare(
         "INSERT INTO customers (account, name, email, delivery, payment_method, bank_branch, bank_account,
             bank_account_name, iban, bic, mandate_ref, mandate_date, card_token, address1, address2, town,
-            region, postcode, invoice_message, tax_exempt, cycle, min_invoice, created_at)
-         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)
+            region, postcode, invoice_message, tax_exempt, cycle, min_invoice, created_at,
+            stripe_customer, gocardless_mandate)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25)
          ON CONFLICT(account) DO UPDATE SET name=excluded.name, email=excluded.email, delivery=excluded.delivery,
             payment_method=excluded.payment_method, bank_branch=excluded.bank_branch,
             bank_account=excluded.bank_account, bank_account_name=excluded.bank_account_name,
@@ -56,13 +57,17 @@ pub fn upsert_customers(
             mandate_date=excluded.mandate_date, card_token=excluded.card_token, address1=excluded.address1,
             address2=excluded.address2, town=excluded.town, region=excluded.region, postcode=excluded.postcode,
             invoice_message=excluded.invoice_message, tax_exempt=excluded.tax_exempt, cycle=excluded.cycle,
-            min_invoice=excluded.min_invoice,
-            -- A new mandate or new bank details clear what the bank reported
-            -- about the old mandate (SET expressions see the old row).
+            min_invoice=excluded.min_invoice, stripe_customer=excluded.stripe_customer,
+            gocardless_mandate=excluded.gocardless_mandate,
+            -- A new mandate (bank or GoCardless) or new bank details clear what
+            -- the bank or gateway reported about the old mandate (SET
+            -- expressions see the old row).
             mandate_status = CASE WHEN excluded.mandate_ref IS NOT mandate_ref
+                OR excluded.gocardless_mandate IS NOT gocardless_mandate
                 OR excluded.bank_branch IS NOT bank_branch OR excluded.bank_account IS NOT bank_account
                 OR excluded.iban IS NOT iban THEN NULL ELSE mandate_status END,
             mandate_status_on = CASE WHEN excluded.mandate_ref IS NOT mandate_ref
+                OR excluded.gocardless_mandate IS NOT gocardless_mandate
                 OR excluded.bank_branch IS NOT bank_branch OR excluded.bank_account IS NOT bank_account
                 OR excluded.iban IS NOT iban THEN NULL ELSE mandate_status_on END",
     )?;
@@ -99,7 +104,9 @@ pub fn upsert_customers(
             c.tax_exempt,
             c.cycle,
             c.min_invoice.map(|d| d.to_string()),
-            now
+            now,
+            c.stripe_customer,
+            c.gocardless_mandate,
         ])?;
     }
     audit::log(
@@ -251,6 +258,10 @@ pub struct CustomerRow {
     pub mandate_status: Option<String>,
     /// The date that status took effect.
     pub mandate_status_on: Option<String>,
+    /// Stripe Customer (`cus_…`), if any.
+    pub stripe_customer: Option<String>,
+    /// GoCardless mandate (`MD…`), if any.
+    pub gocardless_mandate: Option<String>,
 }
 
 pub fn list_customers(conn: &Connection) -> Result<Vec<CustomerRow>> {
@@ -258,7 +269,7 @@ pub fn list_customers(conn: &Connection) -> Result<Vec<CustomerRow>> {
         "SELECT c.account, c.name, c.email, c.delivery, c.payment_method,
                 COALESCE(c.bank_account, c.iban, c.card_token), c.cycle,
                 (SELECT COUNT(*) FROM services s WHERE s.account = c.account),
-                c.mandate_status, c.mandate_status_on
+                c.mandate_status, c.mandate_status_on, c.stripe_customer, c.gocardless_mandate
          FROM customers c ORDER BY c.account",
     )?;
     let rows = st.query_map([], |r| {
@@ -275,6 +286,8 @@ pub fn list_customers(conn: &Connection) -> Result<Vec<CustomerRow>> {
             services: r.get(7)?,
             mandate_status: r.get(8)?,
             mandate_status_on: r.get(9)?,
+            stripe_customer: r.get(10)?,
+            gocardless_mandate: r.get(11)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -485,7 +498,7 @@ pub fn setup_customers(
     let mut st = conn.prepare_cached(
         "SELECT account, name, delivery, payment_method, email, bank_branch, bank_account,
                 iban, bic, mandate_ref, card_token, address1, postcode, mandate_status,
-                mandate_status_on
+                mandate_status_on, stripe_customer, gocardless_mandate
          FROM customers WHERE cycle = ?1 ORDER BY account",
     )?;
     let rows = st.query_map([cycle], |r| {
@@ -505,6 +518,8 @@ pub fn setup_customers(
             postcode: r.get(12)?,
             mandate_status: r.get(13)?,
             mandate_status_on: r.get(14)?,
+            stripe_customer: r.get(15)?,
+            gocardless_mandate: r.get(16)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

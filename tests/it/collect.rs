@@ -79,6 +79,16 @@ pub(crate) fn seed_invoices(
     run
 }
 
+/// The idempotency key of `INVOICE-ATTEMPT` in this database (its random
+/// prefix from `config list`).
+fn idem(env: &Env, rest: &str) -> String {
+    let prefix = sql_str(
+        env,
+        "SELECT value FROM meta WHERE key = 'idempotency_prefix'",
+    );
+    format!("billrun-{prefix}-{rest}")
+}
+
 fn sql_i64(env: &Env, sql: &str) -> i64 {
     let conn = db(env);
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
@@ -742,22 +752,31 @@ fn card_charges_through_stripe_with_idempotency_keys() {
         r.content_type
             .starts_with("application/x-www-form-urlencoded")
     );
-    assert_eq!(r.idempotency_key.as_deref(), Some("billrun-INV-1-1"));
+    assert_eq!(
+        r.idempotency_key.as_deref(),
+        Some(idem(&env, "INV-1-1").as_str())
+    );
     assert_eq!(r.field("amount"), Some("4550"));
     assert_eq!(r.field("currency"), Some("gbp"));
     assert_eq!(r.field("payment_method"), Some("pm_card_visa_0001111"));
     assert_eq!(r.field("confirm"), Some("true"));
     assert_eq!(r.field("off_session"), Some("true"));
     assert_eq!(r.field("metadata[invoice]"), Some("INV-1"));
-    assert_eq!(reqs[1].idempotency_key.as_deref(), Some("billrun-INV-2-1"));
-    assert_eq!(reqs[2].idempotency_key.as_deref(), Some("billrun-INV-3-1"));
+    assert_eq!(
+        reqs[1].idempotency_key.as_deref(),
+        Some(idem(&env, "INV-2-1").as_str())
+    );
+    assert_eq!(
+        reqs[2].idempotency_key.as_deref(),
+        Some(idem(&env, "INV-3-1").as_str())
+    );
     // Keys recorded on the items.
     assert_eq!(
         sql_str(
             &env,
             "SELECT idempotency_key FROM payment_items WHERE reference = 'INV-1'"
         ),
-        "billrun-INV-1-1"
+        idem(&env, "INV-1-1")
     );
 
     let show = env.json(&["collect", "show", "1"]);
@@ -869,7 +888,7 @@ fn crash_between_request_and_record_never_charges_twice() {
     assert_eq!(reqs.len(), 4);
     assert_eq!(
         reqs[3].idempotency_key.as_deref(),
-        Some("billrun-INV-2-1"),
+        Some(idem(&env, "INV-2-1").as_str()),
         "same key"
     );
     assert!(reqs[3].replayed, "Stripe replayed the stored result");
@@ -878,7 +897,7 @@ fn crash_between_request_and_record_never_charges_twice() {
     // other parameters).
     let original = reqs[..3]
         .iter()
-        .find(|r| r.idempotency_key.as_deref() == Some("billrun-INV-2-1"))
+        .find(|r| r.idempotency_key.as_deref() == Some(idem(&env, "INV-2-1").as_str()))
         .unwrap();
     assert_eq!(reqs[3].form, original.form);
     assert_eq!(fake.charges(), 3, "no second charge");
@@ -991,7 +1010,8 @@ fn gateway_down_keeps_items_live_and_a_rerun_uses_the_same_keys() {
         .iter()
         .map(|r| r.idempotency_key.clone().unwrap())
         .collect();
-    assert_eq!(keys.iter().filter(|k| *k == "billrun-INV-1-1").count(), 4);
+    let k1 = idem(&env, "INV-1-1");
+    assert_eq!(keys.iter().filter(|k| **k == k1).count(), 4);
     assert_eq!(
         sql_str(
             &env,

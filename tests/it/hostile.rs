@@ -74,7 +74,7 @@ fn control_characters_in_reference_data_are_refused_with_line_and_column() {
     let f = env.write(
         "evil.csv",
         &customers_with(
-            "C9001,\"Evil\r\nBcc: all@example.com\",e@example.com,email,card,,,,,,,,pm_1,1 A St,,Leeds,,LS1 1AA,,false,monthly,",
+            "C9001,\"Evil\r\nBcc: all@example.com\",e@example.com,email,card,,,,,,,,pm_1,1 A St,,Leeds,,LS1 1AA,,false,monthly,,",
         ),
     );
     let err = env.fails(4, &["customers", "import", &f]);
@@ -124,7 +124,7 @@ fn absurd_amounts_are_refused_at_import_never_a_panic() {
     let f = env.write(
         "c.csv",
         &customers_with(
-            "C9002,Big Min,b@example.com,email,card,,,,,,,,pm_1,1 A St,,Leeds,,LS1 1AA,,false,monthly,20000000",
+            "C9002,Big Min,b@example.com,email,card,,,,,,,,pm_1,1 A St,,Leeds,,LS1 1AA,,false,monthly,20000000,",
         ),
     );
     let err = env.fails(4, &["customers", "import", &f]);

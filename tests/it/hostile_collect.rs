@@ -300,13 +300,20 @@ fn a_refused_key_stops_the_batch_with_exit_5_and_a_rerun_charges_with_the_same_k
     let out = charge(&env, KEY);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(fake.charges(), 3);
+    let prefix: String = crate::support::db(&env)
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'idempotency_prefix'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     let keys: Vec<String> = fake.requests()[1..]
         .iter()
         .map(|r| r.idempotency_key.clone().unwrap())
         .collect();
     assert_eq!(
         keys,
-        ["billrun-INV-1-1", "billrun-INV-2-1", "billrun-INV-3-1"]
+        ["INV-1-1", "INV-2-1", "INV-3-1"].map(|k| format!("billrun-{prefix}-{k}"))
     );
     assert_eq!(sql_i64(&env, "SELECT COUNT(*) FROM payments"), 3);
 }

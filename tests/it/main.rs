@@ -18,6 +18,7 @@ mod credit;
 mod email;
 mod fees;
 mod foundation;
+mod gateways;
 mod golden;
 mod hostile;
 mod hostile_big;

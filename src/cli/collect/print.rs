@@ -3,7 +3,9 @@
 use crate::cli::output::{self, Ctx};
 use crate::domain::collect::IDEMPOTENCY_KEY_TRUSTED_HOURS;
 use crate::domain::payfile::Unsuitable;
-use crate::ops::collect::{ChargeReport, FileRunReport, NothingNew, Restored, ResultsReport};
+use crate::ops::collect::{
+    ChargeReport, FileRunReport, NothingNew, Restored, ResultsReport, SyncReport,
+};
 
 fn unsuitable(ctx: &Ctx, unsuitable: &[Unsuitable]) {
     if !unsuitable.is_empty() {
@@ -253,6 +255,46 @@ pub fn results(ctx: &Ctx, r: &ResultsReport) -> anyhow::Result<()> {
             "error: {} unknown reference(s); the other rows were applied (importing the file again is harmless)",
             r.unknown.len()
         );
+    }
+    Ok(())
+}
+
+/// `collect sync`.
+pub fn sync(ctx: &Ctx, r: &SyncReport) -> anyhow::Result<()> {
+    for s in &r.skipped {
+        ctx.say(s);
+    }
+    if r.items.is_empty() && r.errors.is_empty() {
+        ctx.say("nothing waits for a gateway's outcome");
+    } else {
+        ctx.say(&format!(
+            "asked about {} item(s): {} changed, {} still waiting",
+            r.items.len(),
+            r.changed(),
+            r.items.iter().filter(|i| i.state == "live").count()
+        ));
+    }
+    if !ctx.json {
+        for i in &r.items {
+            ctx.say(&format!(
+                "  {} {} {} {} {}{}",
+                i.gateway,
+                i.reference,
+                i.amount,
+                i.state,
+                i.gateway_id.as_deref().unwrap_or(""),
+                i.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    for e in &r.errors {
+        ctx.warn(&format!("not answered, nothing changed: {e}"));
+    }
+    if ctx.json {
+        output::print_json(r)?;
     }
     Ok(())
 }

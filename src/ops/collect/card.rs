@@ -189,7 +189,8 @@ pub fn charge(
             retry_failed: opts.retry_failed,
         };
         let cands = store::candidates(&tx, &wanted)?;
-        let (items, unsuitable) = rules::card_items(&cands);
+        let prefix = store::idempotency_prefix(&tx)?;
+        let (items, unsuitable) = rules::card_items(&cands, &prefix);
         report.unsuitable = unsuitable;
         if !items.is_empty() {
             let nr = store::NewRun {
@@ -223,7 +224,7 @@ pub fn charge(
             amount_minor: item.amount_minor,
             currency: item.currency.to_ascii_lowercase(),
             payment_method: item.card_token.clone().unwrap_or_default(),
-            customer: None,
+            customer: item.stripe_customer.clone(),
             description: format!("Invoice {}", item.invoice),
             idempotency_key: item.idempotency_key.clone().unwrap_or_default(),
             metadata: vec![
@@ -287,7 +288,7 @@ pub fn charge(
 }
 
 /// Record what a gateway outcome does to a live item.
-fn apply(
+pub(super) fn apply(
     conn: &Connection,
     actor: &Actor,
     item: &store::Item,

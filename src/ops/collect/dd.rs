@@ -40,6 +40,9 @@ pub struct DdOptions {
     pub retry_failed: bool,
     /// The database file, beside which the default file goes.
     pub db: PathBuf,
+    /// Where the default file goes instead (`collect.out_dir`, for
+    /// `collect.auto`); `None`: beside the database.
+    pub out_dir: Option<PathBuf>,
 }
 
 /// `collect card RUN --out F`.
@@ -167,6 +170,7 @@ pub fn dd(
         calendar: Some(&calendar),
         retry_failed: opts.retry_failed,
         db: &opts.db,
+        out_dir: opts.out_dir.as_deref(),
     };
     write_run(
         store,
@@ -203,6 +207,7 @@ pub fn card_file(
         calendar: None,
         retry_failed: opts.retry_failed,
         db: &opts.db,
+        out_dir: None,
     };
     write_run(store, actor, &spec, settings, clock, |items, _| {
         write_card_batch(items, &settings.currency)
@@ -225,6 +230,8 @@ struct FileRun<'a> {
     calendar: Option<&'a Calendar>,
     retry_failed: bool,
     db: &'a Path,
+    /// `collect.out_dir`: the default file goes there instead.
+    out_dir: Option<&'a Path>,
 }
 
 /// Record the payment run and write its file: the file is staged (written
@@ -322,7 +329,7 @@ fn write_run(
     let path = spec
         .out
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| default_out(spec.db, id, spec.format_name, spec.ext));
+        .unwrap_or_else(|| default_out(spec.out_dir, spec.db, id, spec.format_name, spec.ext));
     // Recorded absolute, so that finishing an interrupted run from another
     // directory puts the file where it was meant to go.
     let recorded = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
@@ -583,11 +590,13 @@ fn stage_private(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
     })
 }
 
-/// `collect-<payment run>-<format>.<ext>` beside the database.
-fn default_out(db: &Path, id: i64, stem: &str, ext: &str) -> PathBuf {
-    let dir = db
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+/// `collect-<payment run>-<format>.<ext>` in `out_dir`, else beside the
+/// database.
+fn default_out(out_dir: Option<&Path>, db: &Path, id: i64, stem: &str, ext: &str) -> PathBuf {
+    let dir = out_dir.unwrap_or_else(|| {
+        db.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    });
     dir.join(format!("collect-{id}-{stem}.{ext}"))
 }

@@ -15,15 +15,21 @@
 //! payment files.
 
 mod bank;
+mod auto;
 mod card;
 mod dd;
+mod gocardless;
 mod results;
+mod sync;
 #[cfg(test)]
 mod tests;
 
+pub use auto::{AutoOptions, AutoReport, Secrets, submit_run};
 pub use card::{ChargeOptions, ChargeReport, charge};
 pub use dd::{CardFileOptions, DdOptions, FileRunReport, NothingNew, Restored, card_file, dd};
+pub use gocardless::{GcOptions, GcReport, gocardless_dd};
 pub use results::{ResultsOptions, ResultsReport, results};
+pub use sync::{SyncOptions, SyncReport, sync};
 
 use crate::domain::calendar::{self, Calendar};
 use crate::domain::collect::DdFormat;

@@ -53,6 +53,7 @@ fn dd_opts(run: i64, dir: &tempfile::TempDir) -> DdOptions {
         date: None,
         retry_failed: false,
         db: dir.path().join("billrun.db"),
+        out_dir: None,
     }
 }
 
@@ -300,7 +301,13 @@ fn a_card_batch_file_and_charges_through_the_gateway() {
     assert_eq!(r.charges[0].gateway_id.as_deref(), Some("pi_1"));
     assert_eq!(
         fake.requests()[0].idempotency_key.as_deref(),
-        Some("billrun-INV-4-2")
+        Some(
+            format!(
+                "billrun-{}-INV-4-2",
+                crate::store::collect::idempotency_prefix(&s.conn).unwrap()
+            )
+            .as_str()
+        )
     );
     let items = show(&s, r.payment_run.unwrap()).unwrap().items_detail;
     assert_eq!(items[0].state, ItemState::Approved.as_str());

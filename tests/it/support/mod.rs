@@ -2,6 +2,7 @@
 //! payment gateway and SMTP server; invoices seeded without production.
 #![allow(dead_code)]
 
+pub mod gocardless;
 pub mod golden;
 pub mod seed;
 pub mod smtp;

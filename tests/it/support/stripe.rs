@@ -8,6 +8,16 @@
 //! 429 and 5xx replies stand for failures before the endpoint ran and are not
 //! stored, so a retry with the same key proceeds to the next scripted reply.
 //!
+//! A repeated key with *different* parameters is answered as Stripe
+//! documents it (docs.stripe.com/api/idempotent-requests, "compares incoming
+//! parameters to those of the original request and errors if they're not
+//! the same"; docs.stripe.com/error-low-level: HTTP 400, type
+//! `idempotency_error`). `GET /v1/payment_intents/:id` answers the intent as
+//! last created or as set with [`FakeStripe::set_intent`] (404
+//! `resource_missing` otherwise). A PaymentMethod registered with
+//! [`FakeStripe::attach`] can only be charged with its Customer, as on
+//! Stripe.
+//!
 //! Used by the unit tests of `src/gateway/stripe.rs` (through `#[path]`) and
 //! by integration tests (`mod support;` with `pub mod stripe;`).
 #![allow(dead_code)]
@@ -115,7 +125,12 @@ impl RecordedRequest {
 struct State {
     api_key: String,
     script: VecDeque<Reply>,
-    stored: HashMap<String, Reply>,
+    /// Per idempotency key: the form first sent and the stored reply.
+    stored: HashMap<String, (Vec<(String, String)>, Reply)>,
+    /// PaymentIntents by id: their current JSON.
+    intents: HashMap<String, String>,
+    /// PaymentMethod -> the Customer it is attached to.
+    attached: HashMap<String, String>,
     requests: Vec<RecordedRequest>,
     charges: usize,
 }
@@ -137,6 +152,8 @@ impl FakeStripe {
             api_key: api_key.to_owned(),
             script: script.into(),
             stored: HashMap::new(),
+            intents: HashMap::new(),
+            attached: HashMap::new(),
             requests: Vec::new(),
             charges: 0,
         }));
@@ -161,6 +178,26 @@ impl FakeStripe {
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Set what `GET /v1/payment_intents/ID` answers: a PaymentIntent with
+    /// `status` (e.g. a `processing` intent that has since succeeded).
+    pub fn set_intent(&self, reply: Reply) {
+        let id = serde_json::from_str::<serde_json::Value>(&reply.body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.state.lock().unwrap().intents.insert(id, reply.body);
+    }
+
+    /// Attach `payment_method` to `customer`: a PaymentIntent for it must
+    /// then name that Customer (Stripe answers 400 otherwise).
+    pub fn attach(&self, payment_method: &str, customer: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .attached
+            .insert(payment_method.to_owned(), customer.to_owned());
     }
 
     /// How many requests were answered 2xx by "the endpoint" (not counting
@@ -200,9 +237,45 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
     };
 
     let mut st = state.lock().unwrap();
-    let reply = if recorded.method != "POST" || recorded.path != "/v1/payment_intents" {
+    let auth_ok =
+        recorded.authorization.as_deref() == Some(format!("Bearer {}", st.api_key).as_str());
+    let get_id = recorded
+        .path
+        .strip_prefix("/v1/payment_intents/")
+        .filter(|id| !id.is_empty() && !id.contains(['/', '?']))
+        .map(str::to_owned);
+    let reply = if recorded.method == "GET" && get_id.is_some() {
+        let id = get_id.unwrap_or_default();
+        if !auth_ok {
+            Reply::invalid_api_key(recorded.authorization.as_deref().unwrap_or(""))
+        } else if recorded.idempotency_key.is_some() || !body.is_empty() {
+            Reply::error(
+                400,
+                "invalid_request_error",
+                "fake Stripe: a GET carries no key or body",
+            )
+        } else {
+            match st.intents.get(&id) {
+                Some(intent) => Reply {
+                    status: 200,
+                    body: intent.clone(),
+                },
+                None => {
+                    let body = serde_json::json!({ "error": {
+                        "type": "invalid_request_error", "code": "resource_missing",
+                        "param": "intent",
+                        "message": format!("No such payment_intent: '{id}'"),
+                    }});
+                    Reply {
+                        status: 404,
+                        body: body.to_string(),
+                    }
+                }
+            }
+        }
+    } else if recorded.method != "POST" || recorded.path != "/v1/payment_intents" {
         Reply::error(404, "invalid_request_error", "Unrecognized request URL")
-    } else if recorded.authorization.as_deref() != Some(format!("Bearer {}", st.api_key).as_str()) {
+    } else if !auth_ok {
         Reply::invalid_api_key(recorded.authorization.as_deref().unwrap_or(""))
     } else if !recorded
         .content_type
@@ -218,14 +291,40 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
             "invalid_request_error",
             &format!("Missing required param: {missing}."),
         )
-    } else if let Some(stored) = recorded
+    } else if let Some((form, stored)) = recorded
         .idempotency_key
         .as_ref()
         .and_then(|k| st.stored.get(k))
         .cloned()
     {
-        recorded.replayed = true;
-        stored
+        if form == recorded.form {
+            recorded.replayed = true;
+            stored
+        } else {
+            let key = recorded.idempotency_key.clone().unwrap_or_default();
+            Reply::error(
+                400,
+                "idempotency_error",
+                &format!(
+                    "Keys for idempotent requests can only be used with the same parameters they \
+                     were first used with. Try using a key other than '{key}' if you meant to \
+                     execute a different request."
+                ),
+            )
+        }
+    } else if let Some(pm) = recorded.field("payment_method").filter(|pm| {
+        st.attached
+            .get(*pm)
+            .is_some_and(|owner| recorded.field("customer") != Some(owner.as_str()))
+    }) {
+        Reply::error(
+            400,
+            "invalid_request_error",
+            &format!(
+                "The provided PaymentMethod {pm} belongs to a Customer; pass that Customer as \
+                 `customer` to use it."
+            ),
+        )
     } else {
         let reply = st
             .script
@@ -235,9 +334,16 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
         if !before_endpoint {
             if reply.status < 300 {
                 st.charges += 1;
+                if let Some(id) = serde_json::from_str::<serde_json::Value>(&reply.body)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+                {
+                    st.intents.entry(id).or_insert_with(|| reply.body.clone());
+                }
             }
             if let Some(key) = &recorded.idempotency_key {
-                st.stored.insert(key.clone(), reply.clone());
+                st.stored
+                    .insert(key.clone(), (recorded.form.clone(), reply.clone()));
             }
         }
         reply
