@@ -2,7 +2,7 @@
 //! gateway batch (`collect card --out F`).
 
 use super::produced_run;
-use crate::domain::calendar::{self, Calendar, DateError};
+use crate::domain::calendar::Calendar;
 use crate::domain::collect::{self as rules, DdFormat, Kind, Planned};
 use crate::domain::invoice::CollectedLess;
 use crate::domain::money;
@@ -304,15 +304,7 @@ fn write_run(
     let today = clock.today();
     let due = rules::collection_date(None, cands.iter().map(|c| c.due_date), today);
     let dates = match spec.calendar {
-        Some(cal) => Some(calendar::plan_dates(cal, spec.date, due, today).map_err(
-            |e| match e {
-                DateError::NotWorkingDay { .. } => bad_input(e.to_string()),
-                DateError::TooLate { .. } => precondition(format!(
-                    "{e}: choose a later --date, or leave --date out to collect on the earliest \
-                 possible date"
-                )),
-            },
-        )?),
+        Some(cal) => Some(super::debit_dates(cal, spec.date, due, today)?),
         None => None,
     };
     let date = dates.as_ref().map_or(due, |d| d.file_date);

@@ -171,9 +171,13 @@ pub fn gocardless_dd(
             });
         }
         if !items.is_empty() {
-            // The same date rule as the payment files.
-            let date =
-                rules::collection_date(opts.date, cands.iter().map(|c| c.due_date), clock.today());
+            // The same date rule as a Bacs file: GoCardless's `charge_date`
+            // is the day the customer is debited, a Bacs working day no
+            // earlier than the submission deadline allows.
+            let today = clock.today();
+            let due = rules::collection_date(None, cands.iter().map(|c| c.due_date), today);
+            let cal = super::dd_calendar(settings, rules::DdFormat::Bacs18)?;
+            let date = super::debit_dates(&cal, opts.date, due, today)?.debit_date;
             let nr = store::NewRun {
                 run_id: run.id,
                 kind: Kind::Dd,

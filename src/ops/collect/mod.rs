@@ -40,6 +40,25 @@ use crate::error::{Result, bad_input, precondition};
 use crate::store::{Store, collect as store, runs};
 use serde::Serialize;
 
+/// The debit date (and the date for the file) of a Direct Debit run by
+/// `cal`: `asked` (`--date`) or the due date, kept to working days and to
+/// the scheme's submission deadline. The one rule for payment files and
+/// GoCardless's `charge_date` alike.
+pub(crate) fn debit_dates(
+    cal: &Calendar,
+    asked: Option<chrono::NaiveDate>,
+    due: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> Result<calendar::DebitDates> {
+    calendar::plan_dates(cal, asked, due, today).map_err(|e| match e {
+        calendar::DateError::NotWorkingDay { .. } => bad_input(e.to_string()),
+        calendar::DateError::TooLate { .. } => precondition(format!(
+            "{e}: choose a later --date, or leave --date out to collect on the earliest \
+             possible date"
+        )),
+    })
+}
+
 /// The working-day calendar of `format`, with the extra closing days of
 /// the `dd.holidays` file when it is set (docs/collection.md, "Dates").
 /// An unreadable file is exit 3, a bad line exit 4 with `file:line:column`.
