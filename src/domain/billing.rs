@@ -108,6 +108,8 @@ pub struct Stored {
     pub payments: HashMap<String, Vec<(i64, i64)>>,
     /// Per account: unallocated payments dated after the cutoff, summed.
     pub received_since: HashMap<String, i64>,
+    /// Per account: its inclusive allowances in the run.
+    pub allowances: HashMap<String, Vec<crate::domain::allowance::AllowanceUse>>,
 }
 
 /// Whether the customer's payment method has what it needs: bank details
@@ -212,6 +214,7 @@ pub fn inputs(
             plan_fees: plan_fees.remove(&account).unwrap_or_default(),
             one_offs: stored.one_offs.remove(&account).unwrap_or_default(),
             wholesale: wholesale.remove(&account).unwrap_or_default(),
+            allowances: stored.allowances.remove(&account).unwrap_or_default(),
         };
         let customer = BillCustomer {
             has_bank_details: has_bank_details(&c, dd_format),

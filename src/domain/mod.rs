@@ -1,5 +1,6 @@
 //! Pure domain logic: values in, values out. No SQLite, no terminal, no files.
 
+pub mod allowance;
 pub mod bank;
 pub mod billing;
 pub mod billing_errors;
