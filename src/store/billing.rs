@@ -46,20 +46,11 @@ pub fn gather_for_production(
 
 /// [`gather_with`] and, per carrier, what allowances took off its usage
 /// (for the pre-billing report's usage by carrier).
-pub fn gather_report(
-    conn: &Connection,
-    run: &Run,
-    settings: &Settings,
-) -> Result<Gathered> {
+pub fn gather_report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Gathered> {
     gather(conn, run, settings, false)
 }
 
-fn gather(
-    conn: &Connection,
-    run: &Run,
-    settings: &Settings,
-    record: bool,
-) -> Result<Gathered> {
+fn gather(conn: &Connection, run: &Run, settings: &Settings, record: bool) -> Result<Gathered> {
     let cutoff = run
         .cutoff_date
         .ok_or_else(|| precondition(format!("run {}: set the cutoff date first", run.id)))?;

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod allowances;
 mod billing;
 mod cdrs;
 mod charges;
