@@ -78,8 +78,11 @@ fn customer<'a>(pre: &'a Value, account: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {account} in {pre}"))
 }
 
-/// (name, included, used, remaining) of each allowance of a row or invoice.
-fn figures(v: &Value) -> Vec<(String, String, String, String)> {
+/// (name, included, used, remaining) of one allowance.
+type Figures = (String, String, String, String);
+
+/// The figures of each allowance of a row or invoice.
+fn figures(v: &Value) -> Vec<Figures> {
     v["allowances"]
         .as_array()
         .map(|a| {
@@ -93,7 +96,7 @@ fn figures(v: &Value) -> Vec<(String, String, String, String)> {
         .unwrap_or_default()
 }
 
-fn t(name: &str, inc: &str, used: &str, rem: &str) -> (String, String, String, String) {
+fn t(name: &str, inc: &str, used: &str, rem: &str) -> Figures {
     (name.into(), inc.into(), used.into(), rem.into())
 }
 
@@ -347,7 +350,7 @@ fn a_call_straddling_the_boundary_pays_only_its_uncovered_seconds() {
 }
 
 /// The usage and allowance figures of every customer of a fresh run.
-fn outcome(e: &Env) -> Vec<(String, String, Vec<(String, String, String, String)>)> {
+fn outcome(e: &Env) -> Vec<(String, String, Vec<Figures>)> {
     new_run(e, "2026-10", "2026-11-01", "2026-10-31");
     let pre = e.json(&["prebill", "2026-10"]);
     pre["customers"]
