@@ -204,7 +204,7 @@ pub struct Charged {
 pub fn partial_charge(cdr: &RatedCdr<'_>, uncovered: u64) -> i64 {
     let Some(r) = cdr.rate else {
         // Share the rated charge out (only when the rate row is missing).
-        let share = Decimal::from(cdr.charge_minor) * Decimal::from(uncovered)
+        let share = Decimal::from(cdr.charge_minor).saturating_mul(Decimal::from(uncovered))
             / Decimal::from(cdr.billable.max(1));
         return money::to_minor(money::round_minor(share / Decimal::ONE_HUNDRED))
             .unwrap_or(cdr.charge_minor);
@@ -833,6 +833,21 @@ mod tests {
             ..sms
         };
         assert_eq!(partial_charge(&gone, 1), 25);
+        // Absurd stored values do not panic.
+        let absurd = RatedCdr {
+            charge_minor: i64::MAX,
+            billable: u64::MAX,
+            ..gone
+        };
+        let _ = partial_charge(&absurd, u64::MAX - 1);
+        let huge_rate = RatedCdr {
+            rate: Some(PartRate {
+                rate: Decimal::MAX,
+                maximum_charge: None,
+            }),
+            ..absurd
+        };
+        assert_eq!(partial_charge(&huge_rate, u64::MAX - 1), i64::MAX);
     }
 
     #[test]

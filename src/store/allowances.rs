@@ -268,14 +268,16 @@ pub fn consume(
         if out.covered == 0 {
             continue;
         }
-        let delta = out.charge_minor - charge_minor;
+        // Saturating: only absurd stored charges get near the limits, and the
+        // usage sums that follow refuse those (exit 4, naming the CDR).
+        let delta = out.charge_minor.saturating_sub(charge_minor);
         let account = account_of
             .get(service.as_str())
             .copied()
             .unwrap_or_default();
         let description: String = r.get(8)?;
         let carrier: String = r.get(9)?;
-        *applied
+        let g = applied
             .groups
             .entry((
                 account.to_string(),
@@ -283,8 +285,10 @@ pub fn consume(
                 call_type.as_str().to_string(),
                 description,
             ))
-            .or_default() += delta;
-        *applied.carriers.entry(carrier).or_default() += delta;
+            .or_default();
+        *g = g.saturating_add(delta);
+        let c = applied.carriers.entry(carrier).or_default();
+        *c = c.saturating_add(delta);
         if let Some(k) = keep.as_mut() {
             k.execute(params![id, out.covered as i64, out.charge_minor])?;
         }

@@ -396,6 +396,8 @@ fn out_of_order_files_give_the_same_result_as_in_order() {
     assert_eq!(a3.1, "1.60");
     // The same per-CDR outcome once produced.
     let charged = |e: &Env| {
+        // Every invoice's calls go to NUMBER-calls.csv (checked below).
+        e.ok(&["config", "set", "invoice.itemise_max_lines", "0"]);
         e.ok(&["request", "2026-10", "--expert", "--yes"]);
         let conn = crate::support::db(e);
         conn.prepare(
@@ -418,6 +420,27 @@ fn out_of_order_files_give_the_same_result_as_in_order() {
             ("R4".into(), 200),
             ("R5".into(), 160)
         ]
+    );
+    // The itemised calls file shows the charges after allowances.
+    let inv = in_order.json(&["invoices", "2026-10"]);
+    let a1 = inv
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["account"] == "A1")
+        .unwrap();
+    let csv = std::fs::read_to_string(a1["calls_file"].as_str().unwrap()).unwrap();
+    let amounts: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    // By service, start, CDR id: R1, then R4 (imported before R3) and R3.
+    assert_eq!(amounts, ["0.00", "2.00", "0.00"], "{csv}");
+    let text = pdftotext(a1["pdf"].as_str().unwrap());
+    assert!(
+        text.contains("Usage summary") && text.contains("2.00"),
+        "{text}"
     );
 }
 
