@@ -223,14 +223,19 @@ pub fn consume(
     } else {
         None
     };
+    // Rates and files are few: read once, so the stream joins nothing.
+    let rates = rates(conn)?;
+    let carriers = carriers(conn)?;
+    // Per service, per rate id: the change to the usage; per file: to its
+    // carrier's. Keys are allocated only once each.
+    let mut by_rate: HashMap<String, HashMap<(Option<i64>, CallType), i64>> = HashMap::new();
+    let mut by_file: HashMap<i64, i64> = HashMap::new();
     // The unbilled index (start) gives the range in time order; SQLite
     // sorts only the CDRs of one start second by record id and id.
     let mut st = conn.prepare(
         "SELECT c.id, c.service, c.call_type, c.destination, COALESCE(c.billable, 0),
-                COALESCE(c.charge_minor, 0), r.rate, r.maximum_charge,
-                COALESCE(r.description, ''), f.carrier
-         FROM cdrs c LEFT JOIN rates r ON r.id = c.rate_id
-         JOIN cdr_files f ON f.id = c.file_id
+                COALESCE(c.charge_minor, 0), c.rate_id, c.file_id
+         FROM cdrs c
          WHERE c.state = 1 AND c.invoice_id IS NULL AND c.start >= ?1 AND c.start < ?2
            AND c.service IN (SELECT s.service FROM services s
                 JOIN customers cu ON cu.account = s.account AND cu.cycle = ?3
@@ -240,29 +245,28 @@ pub fn consume(
     let from = crate::domain::cdrs::day_secs(period.0);
     let mut rows = st.query(params![from, bound, run.cycle])?;
     while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let service: String = r.get(1)?;
+        let text = |i: usize| {
+            r.get_ref(i)?.as_str().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+        };
+        let service = text(1)?;
         let code: i64 = r.get(2)?;
         let call_type = super::cdrs::code::call_type_of(code)
             .ok_or(rusqlite::Error::IntegralValueOutOfRange(2, code))?;
-        let destination: String = r.get(3)?;
-        let billable = r.get::<_, i64>(4)?.max(0) as u64;
+        let rate_id: Option<i64> = r.get(6)?;
         let charge_minor: i64 = r.get(5)?;
-        let rate: Option<String> = r.get(6)?;
-        let max: Option<String> = r.get(7)?;
-        let part = rate.and_then(|rate| {
-            Some(PartRate {
-                rate: rate.parse().ok()?,
-                maximum_charge: max.as_deref().and_then(|m| m.parse().ok()),
-            })
-        });
         let cdr = RatedCdr {
-            service: &service,
+            service,
             call_type,
-            destination: &destination,
-            billable,
+            destination: text(3)?,
+            billable: r.get::<_, i64>(4)?.max(0) as u64,
             charge_minor,
-            rate: part,
+            rate: rate_id.and_then(|id| rates.get(&id)).and_then(|x| x.0),
         };
         let out = consumer.consume(&cdr);
         if out.covered == 0 {
@@ -271,32 +275,79 @@ pub fn consume(
         // Saturating: only absurd stored charges get near the limits, and the
         // usage sums that follow refuse those (exit 4, naming the CDR).
         let delta = out.charge_minor.saturating_sub(charge_minor);
+        let per_rate = match by_rate.get_mut(service) {
+            Some(m) => m,
+            None => by_rate.entry(service.to_string()).or_default(),
+        };
+        let g = per_rate.entry((rate_id, call_type)).or_default();
+        *g = g.saturating_add(delta);
+        let f = by_file.entry(r.get(7)?).or_default();
+        *f = f.saturating_add(delta);
+        if let Some(k) = keep.as_mut() {
+            k.execute(params![
+                r.get::<_, i64>(0)?,
+                out.covered as i64,
+                out.charge_minor
+            ])?;
+        }
+    }
+    for (service, per_rate) in by_rate {
         let account = account_of
             .get(service.as_str())
             .copied()
             .unwrap_or_default();
-        let description: String = r.get(8)?;
-        let carrier: String = r.get(9)?;
-        let g = applied
-            .groups
-            .entry((
-                account.to_string(),
-                service.clone(),
-                call_type.as_str().to_string(),
-                description,
-            ))
-            .or_default();
-        *g = g.saturating_add(delta);
-        let c = applied.carriers.entry(carrier).or_default();
-        *c = c.saturating_add(delta);
-        if let Some(k) = keep.as_mut() {
-            k.execute(params![id, out.covered as i64, out.charge_minor])?;
+        for ((rate_id, call_type), delta) in per_rate {
+            // As the usage groups: the rate's description, '' without one.
+            let description = rate_id
+                .and_then(|id| rates.get(&id))
+                .map(|x| x.1.clone())
+                .unwrap_or_default();
+            let g = applied
+                .groups
+                .entry((
+                    account.to_string(),
+                    service.clone(),
+                    call_type.as_str().to_string(),
+                    description,
+                ))
+                .or_default();
+            *g = g.saturating_add(delta);
+        }
+    }
+    for (file, delta) in by_file {
+        if let Some(carrier) = carriers.get(&file) {
+            let c = applied.carriers.entry(carrier.clone()).or_default();
+            *c = c.saturating_add(delta);
         }
     }
     for (account, u) in consumer.report() {
         applied.uses.entry(account).or_default().push(u);
     }
     Ok(applied)
+}
+
+/// Every rate: what partial coverage needs, and its description.
+fn rates(conn: &Connection) -> Result<HashMap<i64, (Option<PartRate>, String)>> {
+    let mut st = conn.prepare("SELECT id, rate, maximum_charge, description FROM rates")?;
+    let mut out = HashMap::new();
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let rate: String = r.get(1)?;
+        let max: Option<String> = r.get(2)?;
+        let part = rate.parse().ok().map(|rate| PartRate {
+            rate,
+            maximum_charge: max.as_deref().and_then(|m| m.parse().ok()),
+        });
+        out.insert(r.get(0)?, (part, r.get(3)?));
+    }
+    Ok(out)
+}
+
+/// Each CDR file's carrier.
+fn carriers(conn: &Connection) -> Result<HashMap<i64, String>> {
+    let mut st = conn.prepare("SELECT id, carrier FROM cdr_files")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// After production marked the usage billed: keep on each billed CDR an
