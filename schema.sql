@@ -859,4 +859,41 @@ CREATE TABLE gateway_cursors (
     gateway    TEXT PRIMARY KEY,
     cursor     TEXT NOT NULL,
     updated_at TEXT NOT NULL
+
+-- migration: 22
+-- Inclusive allowances (README "Allowances", docs/rating.md#inclusive-allowances).
+-- One row per allowance of a plan, keyed by (plan, name); `id` keeps the
+-- order rows were first imported: "listed first" when several allowances
+-- match a CDR equally. `prefixes`: space-separated digits, empty = every
+-- destination; `quantity`: a whole number of minutes (voice), messages
+-- (sms) or MB (data), or `unlimited`.
+CREATE TABLE allowances (
+    id        INTEGER PRIMARY KEY,
+    plan      TEXT NOT NULL REFERENCES plans(plan),
+    name      TEXT NOT NULL,
+    call_type TEXT NOT NULL CHECK (call_type = 'voice' OR call_type = 'sms' OR call_type = 'data'),
+    prefixes  TEXT NOT NULL DEFAULT '',
+    quantity  TEXT NOT NULL,
+    pooled    INTEGER NOT NULL CHECK (pooled = 0 OR pooled = 1),
+    UNIQUE (plan, name)
+);
+-- What a billed CDR cost after allowances, set by production on the CDRs an
+-- allowance covered (NULL: not covered, it cost `charge_minor` as rated):
+-- `covered` billable units, `charged_minor` the charge after allowances.
+-- Adding nullable columns does not rewrite the table.
+ALTER TABLE cdrs ADD COLUMN covered INTEGER;
+ALTER TABLE cdrs ADD COLUMN charged_minor INTEGER;
+-- Each invoice's allowances as billed (figures in billable units: seconds,
+-- messages, KB; included NULL = unlimited), in the order shown.
+CREATE TABLE invoice_allowances (
+    invoice_id     INTEGER NOT NULL REFERENCES invoices(id),
+    position       INTEGER NOT NULL,
+    plan           TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    call_type      TEXT NOT NULL,
+    pooled         INTEGER NOT NULL,
+    services       TEXT NOT NULL,          -- space-separated
+    included_units INTEGER,
+    used_units     INTEGER NOT NULL,
+    PRIMARY KEY (invoice_id, position)
 );

@@ -16,6 +16,9 @@ _billrun() {
             ",$1")
                 cmd="billrun"
                 ;;
+            billrun,allowances)
+                cmd="billrun__subcmd__allowances"
+                ;;
             billrun,approve)
                 cmd="billrun__subcmd__approve"
                 ;;
@@ -123,6 +126,24 @@ _billrun() {
                 ;;
             billrun,xero)
                 cmd="billrun__subcmd__xero"
+                ;;
+            billrun__subcmd__allowances,help)
+                cmd="billrun__subcmd__allowances__subcmd__help"
+                ;;
+            billrun__subcmd__allowances,import)
+                cmd="billrun__subcmd__allowances__subcmd__import"
+                ;;
+            billrun__subcmd__allowances,list)
+                cmd="billrun__subcmd__allowances__subcmd__list"
+                ;;
+            billrun__subcmd__allowances__subcmd__help,help)
+                cmd="billrun__subcmd__allowances__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__allowances__subcmd__help,import)
+                cmd="billrun__subcmd__allowances__subcmd__help__subcmd__import"
+                ;;
+            billrun__subcmd__allowances__subcmd__help,list)
+                cmd="billrun__subcmd__allowances__subcmd__help__subcmd__list"
                 ;;
             billrun__subcmd__carriers,add)
                 cmd="billrun__subcmd__carriers__subcmd__add"
@@ -418,6 +439,9 @@ _billrun() {
             billrun__subcmd__fees__subcmd__help__subcmd__codes,list)
                 cmd="billrun__subcmd__fees__subcmd__help__subcmd__codes__subcmd__list"
                 ;;
+            billrun__subcmd__help,allowances)
+                cmd="billrun__subcmd__help__subcmd__allowances"
+                ;;
             billrun__subcmd__help,approve)
                 cmd="billrun__subcmd__help__subcmd__approve"
                 ;;
@@ -525,6 +549,12 @@ _billrun() {
                 ;;
             billrun__subcmd__help,xero)
                 cmd="billrun__subcmd__help__subcmd__xero"
+                ;;
+            billrun__subcmd__help__subcmd__allowances,import)
+                cmd="billrun__subcmd__help__subcmd__allowances__subcmd__import"
+                ;;
+            billrun__subcmd__help__subcmd__allowances,list)
+                cmd="billrun__subcmd__help__subcmd__allowances__subcmd__list"
                 ;;
             billrun__subcmd__help__subcmd__carriers,add)
                 cmd="billrun__subcmd__help__subcmd__carriers__subcmd__add"
@@ -797,8 +827,118 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles charge credit payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero autopilot completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs allowances cycles charge credit payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero autopilot completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances)
+            opts="-y -q -h --db --json --yes --quiet --help import list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__help)
+            opts="import list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__import)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__list)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2771,8 +2911,50 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs cycles charge credit payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero autopilot completions help"
+            opts="init demo config customers services plans tariffs allowances cycles charge credit payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero autopilot completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__allowances)
+            opts="import list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__allowances__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__allowances__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -65,6 +65,7 @@ pub fn invoice_json(store: &Store, inv: &invoices::Invoice) -> anyhow::Result<Va
         "printed": inv.printed,
         "collection": collect::latest_for_invoice(&store.conn, inv.id)?,
         "lines": lines,
+        "allowances": crate::store::allowances::invoice_allowances(&store.conn, inv.id)?,
     }))
 }
 
@@ -176,6 +177,28 @@ fn show(ctx: &Ctx, store: &Store, number: &str) -> anyhow::Result<()> {
         t.add_row(vec![k.to_owned(), fmt_minor(v)]);
     }
     output::print_table(ctx, &t)?;
+    let allowances = crate::store::allowances::invoice_allowances(&store.conn, inv.id)?;
+    if !allowances.is_empty() {
+        let mut t = ctx.table(&[
+            "service",
+            "allowance",
+            "unit",
+            "included",
+            "used",
+            "remaining",
+        ]);
+        for a in allowances {
+            t.add_row(vec![
+                a.holder(),
+                a.name,
+                a.unit.to_owned(),
+                a.included,
+                a.used,
+                a.remaining,
+            ]);
+        }
+        output::print_table(ctx, &t)?;
+    }
     if let Some(p) = &inv.pdf_path {
         ctx.say(&format!("PDF: {p}"));
     }

@@ -1,6 +1,7 @@
 //! The command line: clap types mirror the subcommand tree, one module per
 //! subcommand. The database is opened once here and passed down.
 
+pub(crate) mod allowances;
 pub(crate) mod audit;
 pub(crate) mod autopilot;
 pub(crate) mod carriers;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Tariffs (rate tables): import and list.
     #[command(subcommand)]
     Tariffs(reference::TariffsCmd),
+    /// Inclusive allowances of plans (minutes, texts, data): import and list.
+    #[command(subcommand)]
+    Allowances(allowances::Cmd),
     /// Billing cycles: add, list, and tick (create the runs that are due; for cron).
     #[command(subcommand)]
     Cycles(cycles::Cmd),
@@ -169,6 +173,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Services(c) => reference::services(&ctx, &mut store, &actor, c)?,
         Command::Plans(c) => reference::plans(&ctx, &mut store, &actor, c)?,
         Command::Tariffs(c) => reference::tariffs(&ctx, &mut store, &actor, c)?,
+        Command::Allowances(c) => allowances::run(&ctx, &mut store, &actor, c)?,
         Command::Cycles(c) => cycles::exec(&ctx, &mut store, &actor, c)?,
         Command::Charge(c) => charges::exec(&ctx, &mut store, &actor, c)?,
         Command::Credit(c) => credit::exec(&ctx, &mut store, &actor, &cli.db, c)?,

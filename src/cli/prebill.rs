@@ -146,6 +146,7 @@ fn print(ctx: &Ctx, r: &Report<Run>) -> anyhow::Result<()> {
         }
         output::print_table(ctx, &t)?;
     }
+    print_allowances(ctx, r)?;
     ctx.say(&format!(
         "{} customers: {} invoices, {} empty, {} below the minimum (held over)",
         s.customers, s.invoices, s.empty, s.too_low
@@ -155,6 +156,36 @@ fn print(ctx: &Ctx, r: &Report<Run>) -> anyhow::Result<()> {
         r.unbilled_cdrs, r.waiting_cdrs, r.open_errors
     ));
     print_setup(ctx, r)
+}
+
+/// Inclusive allowances per service (or pool), when any customer has one.
+fn print_allowances(ctx: &Ctx, r: &Report<Run>) -> anyhow::Result<()> {
+    if r.customers.iter().all(|c| c.allowances.is_empty()) {
+        return Ok(());
+    }
+    let mut t = ctx.table(&[
+        "account",
+        "service",
+        "allowance",
+        "unit",
+        "included",
+        "used",
+        "remaining",
+    ]);
+    for c in &r.customers {
+        for a in &c.allowances {
+            t.add_row(vec![
+                c.account.clone(),
+                a.holder(),
+                a.name.clone(),
+                a.unit.to_owned(),
+                a.included.clone(),
+                a.used.clone(),
+                a.remaining.clone(),
+            ]);
+        }
+    }
+    output::print_table(ctx, &t)
 }
 
 /// Customers that cannot be billed, delivered or collected as set up.

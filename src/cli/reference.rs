@@ -42,7 +42,7 @@ pub enum TariffsCmd {
 }
 
 /// Read the file, import it, and say what changed.
-fn import(
+pub(crate) fn import(
     ctx: &Ctx,
     store: &mut Store,
     actor: &Actor,

@@ -111,6 +111,8 @@ pub struct Stored {
     /// (credit note id, total) per account: credit notes not yet brought
     /// forward by an invoice.
     pub credits: HashMap<String, Vec<(i64, i64)>>,
+    /// Per account: its inclusive allowances in the run.
+    pub allowances: HashMap<String, Vec<crate::domain::allowance::AllowanceUse>>,
 }
 
 /// Whether the customer's payment method has what it needs: bank details
@@ -216,6 +218,7 @@ pub fn inputs(
             plan_fees: plan_fees.remove(&account).unwrap_or_default(),
             one_offs: stored.one_offs.remove(&account).unwrap_or_default(),
             wholesale: wholesale.remove(&account).unwrap_or_default(),
+            allowances: stored.allowances.remove(&account).unwrap_or_default(),
         };
         let customer = BillCustomer {
             has_bank_details: has_bank_details(&c, dd_format),

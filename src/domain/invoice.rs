@@ -86,6 +86,9 @@ pub struct Inputs {
     pub plan_fees: Vec<PlanFee>,
     pub one_offs: Vec<Item>,
     pub wholesale: Vec<Item>,
+    /// Inclusive allowances of the run (included / used / remaining); the
+    /// usage amounts above are already after them.
+    pub allowances: Vec<crate::domain::allowance::AllowanceUse>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -588,6 +591,7 @@ mod tests {
                 amount_minor: -500,
             }],
             wholesale: vec![],
+            allowances: vec![],
         }
     }
 

@@ -53,6 +53,10 @@ pub struct CustomerRow {
     /// invoice | empty | too_low
     pub outcome: &'static str,
     pub flags: Vec<&'static str>,
+    /// Inclusive allowances per service (or pool): included / used /
+    /// remaining (absent when the customer has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowances: Vec<crate::domain::allowance::AllowanceUse>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -148,6 +152,7 @@ pub fn row(c: &CustomerFacts, d: &Draft, large_change_percent: Decimal) -> Custo
         amount_due: Minor(d.amount_due_minor),
         outcome: d.outcome.as_str(),
         flags,
+        allowances: Vec::new(),
     }
 }
 

@@ -72,7 +72,8 @@ pub fn snapshot(
 /// The pre-billing report of a run: computed, nothing changed.
 pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Report<Run>> {
     let tax_rate = settings.tax.rate;
-    let customers = billing::gather_with(conn, run, settings)?
+    let (gathered, allowance_by_carrier) = billing::gather_report(conn, run, settings)?;
+    let customers = gathered
         .iter()
         .map(|(c, inputs)| -> Result<_> {
             let facts = CustomerFacts {
@@ -84,20 +85,21 @@ pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Repor
                 previous_total_minor: c.previous.map(|p| p.total_charges_minor),
             };
             let draft = invoice::draft(inputs, tax_rate).map_err(bad_input)?;
-            Ok(prebill::row(
-                &facts,
-                &draft,
-                settings.prebill_change_percent,
-            ))
+            let mut row = prebill::row(&facts, &draft, settings.prebill_change_percent);
+            row.allowances = inputs.allowances.clone();
+            Ok(row)
         })
         .collect::<Result<Vec<_>>>()?;
     let totals = prebill::totals(&customers).map_err(bad_input)?;
     let by_carrier = billing::usage_by_carrier(conn, run)?
         .into_iter()
         .map(|(carrier, cdrs, m)| CarrierRow {
+            // Usage after allowances, as the customers' usage lines.
+            usage: Minor(
+                m.saturating_add(allowance_by_carrier.get(&carrier).copied().unwrap_or(0)),
+            ),
             carrier,
             cdrs,
-            usage: Minor(m),
         })
         .collect();
     let (unbilled_cdrs, waiting_cdrs, open_errors) = billing::cdr_counts(conn, run)?;

@@ -149,6 +149,7 @@ fn load_job(
     let inv = issued(stored);
     let lines = invoices::lines(conn, id)?;
     let count = invoices::call_count(conn, id)?;
+    let allowances = store::allowances::invoice_allowances(conn, id)?;
     let job = |doc, itemised| Job {
         id,
         number: number.to_owned(),
@@ -161,7 +162,7 @@ fn load_job(
         }
         let calls = invoices::calls(conn, id)?;
         return Ok(Ok(job(
-            document::document(head, &inv, &lines, &calls),
+            document::document(head, &inv, &lines, &calls, &allowances),
             None,
         )));
     }
@@ -171,7 +172,7 @@ fn load_job(
     };
     let note = itemised::note(&file.name, count, by_email);
     let summary = document::usage_summary(&invoices::usage_summary(conn, id)?, note);
-    let doc = document::document(head, &inv, &lines, &[]);
+    let doc = document::document(head, &inv, &lines, &[], &allowances);
     Ok(Ok(job(doc, Some((summary, file)))))
 }
 
@@ -348,7 +349,7 @@ fn create_invoices(
     let mut created = Created::default();
     // Invoiced accounts, whose usage is marked in one pass at the end.
     let mut invoiced: Vec<(String, i64)> = Vec::new();
-    for (customer, inputs) in billing::gather_with(conn, run, &s)? {
+    for (customer, inputs) in billing::gather_for_production(conn, run, &s)? {
         let d = invoice::draft(&inputs, s.tax.rate).map_err(bad_input)?;
         match d.outcome {
             Outcome::Empty | Outcome::TooLow => {
@@ -400,6 +401,7 @@ fn create_invoices(
             },
         )?;
         production::insert_lines(conn, invoice_id, &d.lines)?;
+        store::allowances::insert_invoice_allowances(conn, invoice_id, &inputs.allowances)?;
         invoiced.push((d.account, invoice_id));
         let ids = |items: &[invoice::Item]| items.iter().map(|i| i.id).collect::<Vec<_>>();
         charges::mark_billed(conn, &ids(&inputs.one_offs), invoice_id)?;
@@ -412,6 +414,7 @@ fn create_invoices(
         created.invoices += 1;
     }
     production::mark_usage(conn, &invoiced, bound)?;
+    store::allowances::record_charged(conn)?;
     production::save_next_number(conn, numbers.next_seq())?;
     audit::log(
         conn,

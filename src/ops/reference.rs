@@ -16,6 +16,8 @@ pub enum Kind {
     Services,
     Plans,
     Tariffs,
+    /// Inclusive allowances of plans (`domain::allowance`).
+    Allowances,
 }
 
 /// One file to import.
@@ -70,6 +72,12 @@ pub fn import(
         Kind::Tariffs => {
             let rows = reference::parse_tariffs(label, bytes).map_err(refused)?;
             refstore::upsert_tariffs(&tx, actor, label, &rows)?
+        }
+        Kind::Allowances => {
+            let known = refstore::known(&tx)?;
+            let rows = crate::domain::allowance::parse_allowances(label, bytes, &known.plans)
+                .map_err(refused)?;
+            crate::store::allowances::upsert(&tx, actor, label, &rows)?
         }
     };
     tx.commit()?;

@@ -1,10 +1,11 @@
 //! From an issued invoice (domain values) to the values the PDF prints.
 
 use super::invoice_pdf::{
-    CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc, InvoiceSummary, SummaryLine,
-    UsageSummary, money_text,
+    AllowanceLine, CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc,
+    InvoiceSummary, SummaryLine, UsageSummary, money_text,
 };
 use crate::domain::calendar::{self, Calendar};
+use crate::domain::allowance::AllowanceUse;
 use crate::domain::invoice::{self, Call, Issued, IssuedLine, PaymentTerms, UsageGroup};
 use crate::domain::invoice::{usage_description, usage_quantity};
 pub use crate::domain::itemised::call_quantity;
@@ -93,6 +94,7 @@ pub fn document(
     inv: &Issued,
     lines: &[IssuedLine],
     calls: &[Call],
+    allowances: &[AllowanceUse],
 ) -> InvoiceDoc {
     let pct = (head.tax_rate * Decimal::ONE_HUNDRED).normalize();
     InvoiceDoc {
@@ -139,8 +141,26 @@ pub fn document(
                 amount: from_minor(c.charge_minor),
             })
             .collect(),
+        allowances: allowances.iter().map(allowance_line).collect(),
         payment_text: payment_text(head, inv),
         message: Some(inv.message.clone()).filter(|m| !m.is_empty()),
+    }
+}
+
+/// An allowance as the PDF prints it: under its service, or under its
+/// pool's services marked "(pooled)".
+pub fn allowance_line(a: &AllowanceUse) -> AllowanceLine {
+    let services = a.services.join(", ");
+    AllowanceLine {
+        holder: if a.pooled {
+            format!("{services} (pooled)")
+        } else {
+            services
+        },
+        name: format!("{} ({})", a.name, a.unit),
+        included: a.included.clone(),
+        used: a.used.clone(),
+        remaining: a.remaining.clone(),
     }
 }
 
@@ -184,6 +204,7 @@ pub fn credit_document(
                 address: c.address.clone(),
                 postcode: c.postcode.clone(),
             },
+            allowances: Vec::new(),
             summary: InvoiceSummary {
                 opening_balance: Decimal::ZERO,
                 payments: Decimal::ZERO,

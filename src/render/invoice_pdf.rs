@@ -132,6 +132,18 @@ pub struct SummaryLine {
     pub amount: Decimal,
 }
 
+/// One inclusive allowance of a service (or pool), as printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowanceLine {
+    /// "07700900001" or "07700900001, 07700900002 (pooled)".
+    pub holder: String,
+    /// "UK minutes (minutes)".
+    pub name: String,
+    pub included: String,
+    pub used: String,
+    pub remaining: String,
+}
+
 /// The usage summary and the note naming the file with the itemised calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageSummary {
@@ -162,6 +174,8 @@ pub struct InvoiceDoc {
     pub lines: Vec<ChargeLine>,
     /// Itemised calls, in the order to print (usually by service, then time).
     pub calls: Vec<CallLine>,
+    /// Inclusive allowances per service (or pool): printed after the charges.
+    pub allowances: Vec<AllowanceLine>,
     /// How the amount due will be paid, e.g. "Amount due will be collected by
     /// Direct Debit on 15 Dec 2026".
     pub payment_text: String,
@@ -598,6 +612,7 @@ fn render(
     };
     first_page_top(&mut w);
     charges(&mut w);
+    allowances(&mut w);
     match summary {
         Some(sum) => usage_summary(&mut w, sum),
         None => calls(&mut w),
@@ -862,6 +877,48 @@ fn charges(w: &mut Writer) {
     w.y -= 6.0;
 }
 
+/// Allowance columns: right edges of the figures.
+const ALW_INC_R: f32 = RIGHT - 180.0;
+const ALW_USED_R: f32 = RIGHT - 90.0;
+const ALW_REM_R: f32 = RIGHT - 4.0;
+
+/// Inclusive allowances per service (or pool): included, used, remaining.
+fn allowances(w: &mut Writer) {
+    let doc = w.doc;
+    if doc.allowances.is_empty() {
+        return;
+    }
+    w.need(60.0);
+    heading(w, "Inclusive allowances");
+    let head = |w: &mut Writer| {
+        w.text(CHG_DESC, w.y, TABLE_HEAD, "ALLOWANCE");
+        w.text_right(ALW_INC_R, w.y, TABLE_HEAD, "INCLUDED");
+        w.text_right(ALW_USED_R, w.y, TABLE_HEAD, "USED");
+        w.text_right(ALW_REM_R, w.y, TABLE_HEAD, "REMAINING");
+        w.y -= CHG_ROW;
+    };
+    head(w);
+    for (holder, rows) in group_by_service(&doc.allowances, |a| &a.holder) {
+        if w.need(CHG_ROW * 3.0) {
+            head(w);
+        }
+        service_band(w, holder, false);
+        for a in rows {
+            if w.need(CHG_ROW * 2.0) {
+                head(w);
+                service_band(w, holder, true);
+            }
+            w.text_fit(CHG_DESC, w.y, BODY, &a.name, ALW_INC_R - CHG_DESC - 70.0);
+            w.text_right(ALW_INC_R, w.y, BODY, &a.included);
+            w.text_right(ALW_USED_R, w.y, BODY, &a.used);
+            w.text_right(ALW_REM_R, w.y, BODY, &a.remaining);
+            w.y -= CHG_ROW;
+        }
+        w.y -= 4.0;
+    }
+    w.y -= 6.0;
+}
+
 /// A shaded band naming the service a group of rows belongs to.
 fn service_band(w: &mut Writer, service: &str, continued: bool) {
     w.rect(LEFT, w.y - 4.0, RIGHT - LEFT, 14.0, SHADE);
@@ -1096,6 +1153,7 @@ pub(crate) mod tests {
                 },
             ],
             calls,
+            allowances: Vec::new(),
             payment_text: "Amount due will be collected by Direct Debit on 15 Dec 2026 from the account ending 4321.".into(),
             message: Some("Thank you for your business. From January our office opens at 8am; call 0113 496 0000 with any question about this invoice.".into()),
         }
@@ -1233,6 +1291,41 @@ pub(crate) mod tests {
         // The calls of the document are not printed.
         assert!(!text.contains("0113 496 1000"), "{text}");
         assert!(!text.contains("DURATION"), "{text}");
+    }
+
+    #[test]
+    fn prints_the_allowances_after_the_charges() {
+        let mut doc = sample(2);
+        doc.allowances = vec![
+            AllowanceLine {
+                holder: "01632 960001".into(),
+                name: "UK minutes (minutes)".into(),
+                included: "100:00".into(),
+                used: "12:30".into(),
+                remaining: "87:30".into(),
+            },
+            AllowanceLine {
+                holder: "01632 960001, 07700 900123 (pooled)".into(),
+                name: "Data (MB)".into(),
+                included: "10240".into(),
+                used: "0.5".into(),
+                remaining: "10239.5".into(),
+            },
+        ];
+        let text = text_of(&render_invoice(&doc, Fonts::shared().unwrap()).unwrap());
+        for needle in [
+            "Inclusive allowances",
+            "UK minutes (minutes)",
+            "100:00",
+            "12:30",
+            "87:30",
+            "Service 01632 960001, 07700 900123 (pooled)",
+            "10239.5",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+        let plain = text_of(&render_invoice(&sample(2), Fonts::shared().unwrap()).unwrap());
+        assert!(!plain.contains("Inclusive allowances"));
     }
 
     #[test]

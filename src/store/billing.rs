@@ -21,21 +21,48 @@ pub(crate) fn cutoff_bound(cutoff: NaiveDate) -> i64 {
     crate::domain::cdrs::day_secs(cutoff.succ_opt().unwrap_or(cutoff))
 }
 
+/// The customers with their inputs, and per carrier what allowances took
+/// off its usage.
+pub type Gathered = (Vec<(BillCustomer, Inputs)>, HashMap<String, i64>);
+
 /// The customers of the run's cycle, in account order, with their inputs.
 pub fn gather_with(
     conn: &Connection,
     run: &Run,
     settings: &Settings,
 ) -> Result<Vec<(BillCustomer, Inputs)>> {
+    Ok(gather(conn, run, settings, false)?.0)
+}
+
+/// [`gather_with`] for production: each CDR an allowance covered keeps its
+/// outcome for `allowances::record_charged`.
+pub fn gather_for_production(
+    conn: &Connection,
+    run: &Run,
+    settings: &Settings,
+) -> Result<Vec<(BillCustomer, Inputs)>> {
+    Ok(gather(conn, run, settings, true)?.0)
+}
+
+/// [`gather_with`] and, per carrier, what allowances took off its usage
+/// (for the pre-billing report's usage by carrier).
+pub fn gather_report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Gathered> {
+    gather(conn, run, settings, false)
+}
+
+fn gather(conn: &Connection, run: &Run, settings: &Settings, record: bool) -> Result<Gathered> {
     let cutoff = run
         .cutoff_date
         .ok_or_else(|| precondition(format!("run {}: set the cutoff date first", run.id)))?;
     let terms = Terms::from_settings(settings);
     let cut = cutoff.to_string();
+    let applied = super::allowances::consume(conn, run, cutoff, cutoff_bound(cutoff), record)?;
+    let mut usage = usage(conn, cutoff_bound(cutoff))?;
+    crate::domain::allowance::adjust_usage(&mut usage, &applied.groups).map_err(bad_input)?;
     let stored = Stored {
         customers: customers(conn, &run.cycle)?,
         previous: previous(conn, run.id)?,
-        usage: usage(conn, cutoff_bound(cutoff))?,
+        usage,
         plan_fees: plan_fees(conn)?,
         one_offs: one_offs(conn, &cut)?,
         fee_lines: if terms.wholesale {
@@ -46,8 +73,11 @@ pub fn gather_with(
         payments: payments(conn, &cut)?,
         received_since: received_since(conn, &cut)?,
         credits: super::credits::unapplied(conn)?,
+        allowances: applied.uses,
     };
-    rules::inputs(stored, cutoff, &terms, &settings.dd.format).map_err(precondition)
+    let inputs =
+        rules::inputs(stored, cutoff, &terms, &settings.dd.format).map_err(precondition)?;
+    Ok((inputs, applied.carriers))
 }
 
 /// The customers of `cycle`, in account order.

@@ -177,7 +177,7 @@ pub fn each_call(
 ) -> Result<u64> {
     let mut st = conn.prepare_cached(
         "SELECT c.service, c.start, c.destination, COALESCE(r.description, ''), c.call_type,
-                c.units, c.charge_minor
+                c.units, COALESCE(c.charged_minor, c.charge_minor)
          FROM cdrs c LEFT JOIN rates r ON r.id = c.rate_id
          WHERE c.invoice_id = ?1 ORDER BY c.service, c.start, c.id",
     )?;
@@ -205,7 +205,7 @@ pub fn each_call(
 pub fn usage_summary(conn: &Connection, invoice_id: i64) -> Result<Vec<UsageGroup>> {
     let mut st = conn.prepare_cached(
         "SELECT c.service, c.call_type, COALESCE(r.description, ''), COUNT(*),
-                SUM(c.units), SUM(c.charge_minor)
+                SUM(c.units), SUM(COALESCE(c.charged_minor, c.charge_minor))
          FROM cdrs c LEFT JOIN rates r ON r.id = c.rate_id
          WHERE c.invoice_id = ?1
          GROUP BY c.service, c.call_type, COALESCE(r.description, '')

@@ -5,6 +5,7 @@
 //! foreign keys and a busy timeout, then applies the numbered migrations of
 //! `schema.sql` above `PRAGMA user_version`.
 
+pub mod allowances;
 pub mod audit;
 pub mod autopilot;
 pub mod billing;

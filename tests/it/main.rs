@@ -10,6 +10,7 @@ mod support;
 
 mod autopilot;
 mod banks;
+mod allowances;
 mod billing;
 mod cdrs;
 mod charges;

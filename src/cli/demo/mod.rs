@@ -32,6 +32,10 @@ pub const FIXTURES: &[(&str, &str)] = &[
     ),
     ("tariffs.csv", include_str!("../../../fixtures/tariffs.csv")),
     (
+        "allowances.csv",
+        include_str!("../../../fixtures/allowances.csv"),
+    ),
+    (
         "payments.csv",
         include_str!("../../../fixtures/payments.csv"),
     ),
@@ -138,6 +142,15 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     }
     step(ctx, &db, dir, &["tariffs", "import", &f("tariffs.csv")])?;
     step(ctx, &db, dir, &["plans", "import", &f("plans.csv")])?;
+    // The mobile plan includes 100 UK minutes, unlimited texts and 10 GB;
+    // business lines share 500 UK minutes per customer (a pool).
+    step(
+        ctx,
+        &db,
+        dir,
+        &["allowances", "import", &f("allowances.csv")],
+    )?;
+    step(ctx, &db, dir, &["allowances", "list"])?;
     step(ctx, &db, dir, &["customers", "import", &f("customers.csv")])?;
     step(ctx, &db, dir, &["services", "import", &f("services.csv")])?;
     step(ctx, &db, dir, &["customers", "list"])?;

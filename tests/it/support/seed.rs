@@ -139,6 +139,7 @@ pub fn add_invoices(env: &Env, run_id: i64, specs: &[Spec<'_>]) -> Vec<Seeded> {
                 },
             ],
             calls: Vec::new(),
+            allowances: Vec::new(),
             payment_text: "Amount due will be collected by Direct Debit on 15 Dec 2026".into(),
             message: None,
         };
