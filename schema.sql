@@ -673,3 +673,36 @@ UPDATE invoices SET to_collect_minor = MAX(0, amount_due_minor);
 -- recorded with its SHA-256 together with the PDF (NULL: no such file).
 ALTER TABLE invoices ADD COLUMN calls_path TEXT;
 ALTER TABLE invoices ADD COLUMN calls_sha256 TEXT;
+
+-- migration: 17
+-- Remote CDR sources of a carrier (issue 19): `carriers add NAME --source
+-- URL` (sftp://, ftp://, ftps://; the password only from the environment),
+-- a file name glob, an SFTP key path, an extra CA file, where fetched files
+-- are moved on the server (NULL: left in place), the pinned SFTP host key
+-- (fingerprint, `SHA256:…`, recorded at the first fetch), a different key
+-- the server offered since (accepted by `carriers accept-host-key`), and the outcome
+-- of the latest fetch of the carrier (for `status` and `carriers list`).
+ALTER TABLE carriers ADD COLUMN source TEXT;
+ALTER TABLE carriers ADD COLUMN pattern TEXT;
+ALTER TABLE carriers ADD COLUMN key_path TEXT;
+ALTER TABLE carriers ADD COLUMN ca_file TEXT;
+ALTER TABLE carriers ADD COLUMN remote_done TEXT;
+ALTER TABLE carriers ADD COLUMN host_key TEXT;
+ALTER TABLE carriers ADD COLUMN host_key_offered TEXT;  -- a different key refused at a fetch
+ALTER TABLE carriers ADD COLUMN last_fetch_at TEXT;
+ALTER TABLE carriers ADD COLUMN last_fetch_files INTEGER;
+ALTER TABLE carriers ADD COLUMN last_fetch_error TEXT;
+-- Every remote file fetched (or found to hold bytes already stored), by
+-- name, size and modification time: a later fetch skips it without
+-- downloading. Recorded in the transaction that records the stored file.
+CREATE TABLE remote_files (
+    carrier    TEXT NOT NULL REFERENCES carriers(name),
+    name       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    mtime      INTEGER NOT NULL,
+    sha256     TEXT NOT NULL,
+    file_id    INTEGER REFERENCES cdr_files(id),  -- NULL: same bytes as an earlier file
+    fetched_at TEXT NOT NULL,
+    moved      INTEGER NOT NULL DEFAULT 0,        -- moved to the remote done directory
+    PRIMARY KEY (carrier, name, size, mtime)
+);

@@ -4,6 +4,7 @@ pub mod bank;
 pub mod billing;
 pub mod billing_errors;
 pub mod cdr_format;
+pub mod cdr_source;
 pub mod cdrs;
 pub mod checklist;
 pub mod collect;

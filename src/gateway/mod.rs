@@ -9,4 +9,5 @@
 
 pub(crate) mod email;
 pub mod mailbox;
+pub mod sources;
 pub(crate) mod stripe;

@@ -93,6 +93,7 @@ pub struct NoProgress;
 impl Progress for NoProgress {}
 
 pub mod cdr_import;
+pub mod cdr_sources;
 pub mod charges;
 pub mod collect;
 pub mod config;

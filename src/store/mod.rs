@@ -19,6 +19,7 @@ pub mod production;
 pub mod reference;
 pub mod runs;
 pub mod settings;
+pub mod sources;
 pub mod status;
 pub mod xero;
 

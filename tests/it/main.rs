@@ -23,4 +23,5 @@ mod hostile_mail;
 mod hostile_produce;
 mod hostile_steps;
 mod payments;
+mod sources;
 mod xero;
