@@ -675,23 +675,26 @@ ALTER TABLE invoices ADD COLUMN calls_path TEXT;
 ALTER TABLE invoices ADD COLUMN calls_sha256 TEXT;
 
 -- migration: 17
--- Remote CDR sources of a carrier (issue 19): `carriers add NAME --source
+-- Remote CDR sources of carriers (issue 19): `carriers add NAME --source
 -- URL` (sftp://, ftp://, ftps://; the password only from the environment),
 -- a file name glob, an SFTP key path, an extra CA file, where fetched files
 -- are moved on the server (NULL: left in place), the pinned SFTP host key
 -- (fingerprint, `SHA256:…`, recorded at the first fetch), a different key
--- the server offered since (accepted by `carriers accept-host-key`), and the outcome
--- of the latest fetch of the carrier (for `status` and `carriers list`).
-ALTER TABLE carriers ADD COLUMN source TEXT;
-ALTER TABLE carriers ADD COLUMN pattern TEXT;
-ALTER TABLE carriers ADD COLUMN key_path TEXT;
-ALTER TABLE carriers ADD COLUMN ca_file TEXT;
-ALTER TABLE carriers ADD COLUMN remote_done TEXT;
-ALTER TABLE carriers ADD COLUMN host_key TEXT;
-ALTER TABLE carriers ADD COLUMN host_key_offered TEXT;  -- a different key refused at a fetch
-ALTER TABLE carriers ADD COLUMN last_fetch_at TEXT;
-ALTER TABLE carriers ADD COLUMN last_fetch_files INTEGER;
-ALTER TABLE carriers ADD COLUMN last_fetch_error TEXT;
+-- the server offered since (accepted by `carriers accept-host-key`), and
+-- the outcome of the carrier's latest fetch (for `status`).
+CREATE TABLE carrier_sources (
+    carrier          TEXT PRIMARY KEY REFERENCES carriers(name),
+    url              TEXT NOT NULL,
+    pattern          TEXT,
+    key_path         TEXT,
+    ca_file          TEXT,
+    remote_done      TEXT,
+    host_key         TEXT,
+    host_key_offered TEXT,
+    last_fetch_at    TEXT,
+    last_fetch_files INTEGER,
+    last_fetch_error TEXT
+);
 -- Every remote file fetched (or found to hold bytes already stored), by
 -- name, size and modification time: a later fetch skips it without
 -- downloading. Recorded in the transaction that records the stored file.

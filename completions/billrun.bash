@@ -118,6 +118,9 @@ _billrun() {
             billrun,xero)
                 cmd="billrun__subcmd__xero"
                 ;;
+            billrun__subcmd__carriers,accept-host-key)
+                cmd="billrun__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key"
+                ;;
             billrun__subcmd__carriers,add)
                 cmd="billrun__subcmd__carriers__subcmd__add"
                 ;;
@@ -126,6 +129,9 @@ _billrun() {
                 ;;
             billrun__subcmd__carriers,list)
                 cmd="billrun__subcmd__carriers__subcmd__list"
+                ;;
+            billrun__subcmd__carriers__subcmd__help,accept-host-key)
+                cmd="billrun__subcmd__carriers__subcmd__help__subcmd__accept__subcmd__host__subcmd__key"
                 ;;
             billrun__subcmd__carriers__subcmd__help,add)
                 cmd="billrun__subcmd__carriers__subcmd__help__subcmd__add"
@@ -478,6 +484,9 @@ _billrun() {
             billrun__subcmd__help,xero)
                 cmd="billrun__subcmd__help__subcmd__xero"
                 ;;
+            billrun__subcmd__help__subcmd__carriers,accept-host-key)
+                cmd="billrun__subcmd__help__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key"
+                ;;
             billrun__subcmd__help__subcmd__carriers,add)
                 cmd="billrun__subcmd__help__subcmd__carriers__subcmd__add"
                 ;;
@@ -788,7 +797,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__carriers)
-            opts="-y -q -h --db --json --yes --quiet --help add list help"
+            opts="-y -q -h --db --json --yes --quiet --help add accept-host-key list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -805,8 +814,26 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__carriers__subcmd__add)
-            opts="-y -q -h --format --inbox --db --json --yes --quiet --help"
+            opts="-y -q -h --format --inbox --source --pattern --key --ca-file --remote-done --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -817,6 +844,26 @@ _billrun() {
                     return 0
                     ;;
                 --inbox)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pattern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-done)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -832,8 +879,22 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__carriers__subcmd__help)
-            opts="add list help"
+            opts="add accept-host-key list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__carriers__subcmd__help__subcmd__accept__subcmd__host__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2510,8 +2571,22 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__carriers)
-            opts="add list"
+            opts="add accept-host-key list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

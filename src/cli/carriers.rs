@@ -10,10 +10,11 @@ use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Add a CDR source: format billrun, asterisk or mapped:PATH (a TOML column map).
+    /// Add a CDR source: format billrun, asterisk, asterisk:accountcode or
+    /// mapped:PATH (a TOML column map); an inbox directory or a remote source.
     Add {
         name: String,
-        /// billrun | asterisk | mapped:PATH
+        /// billrun | asterisk | asterisk:accountcode | mapped:PATH
         #[arg(long)]
         format: String,
         /// A drop directory `billrun cdr fetch` takes new files from.

@@ -25,7 +25,7 @@ pub struct Source {
 #[derive(Debug, Clone, Serialize)]
 pub struct LastFetch {
     pub carrier: String,
-    pub source: Option<String>,
+    pub source: String,
     pub at: Option<String>,
     /// Files that came in at that fetch.
     pub files: Option<u64>,
@@ -36,8 +36,8 @@ pub struct LastFetch {
 /// Store a carrier's source (after `cdrs::add_carrier`, same transaction).
 pub fn set_source(conn: &Connection, actor: &Actor, s: &Source) -> Result<()> {
     conn.execute(
-        "UPDATE carriers SET source = ?2, pattern = ?3, key_path = ?4, ca_file = ?5,
-                remote_done = ?6 WHERE name = ?1",
+        "INSERT INTO carrier_sources (carrier, url, pattern, key_path, ca_file, remote_done)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             s.carrier,
             s.url,
@@ -80,12 +80,12 @@ fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Source> {
 }
 
 const COLS: &str =
-    "name, source, pattern, key_path, ca_file, remote_done, host_key, host_key_offered";
+    "carrier, url, pattern, key_path, ca_file, remote_done, host_key, host_key_offered";
 
 /// Every carrier with a remote source, by name.
 pub fn remote_sources(conn: &Connection) -> Result<Vec<Source>> {
     let mut st = conn.prepare(&format!(
-        "SELECT {COLS} FROM carriers WHERE source IS NOT NULL ORDER BY name"
+        "SELECT {COLS} FROM carrier_sources ORDER BY carrier"
     ))?;
     let rows = st.query_map([], source_row)?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
@@ -95,7 +95,7 @@ pub fn remote_sources(conn: &Connection) -> Result<Vec<Source>> {
 pub fn source(conn: &Connection, carrier: &str) -> Result<Option<Source>> {
     Ok(conn
         .query_row(
-            &format!("SELECT {COLS} FROM carriers WHERE name = ?1 AND source IS NOT NULL"),
+            &format!("SELECT {COLS} FROM carrier_sources WHERE carrier = ?1"),
             [carrier],
             source_row,
         )
@@ -105,7 +105,7 @@ pub fn source(conn: &Connection, carrier: &str) -> Result<Option<Source>> {
 /// Pin the host key seen at the first fetch (audited).
 pub fn pin_host_key(conn: &Connection, actor: &Actor, carrier: &str, fp: &str) -> Result<()> {
     conn.execute(
-        "UPDATE carriers SET host_key = ?2, host_key_offered = NULL WHERE name = ?1",
+        "UPDATE carrier_sources SET host_key = ?2, host_key_offered = NULL WHERE carrier = ?1",
         params![carrier, fp],
     )?;
     audit::log(
@@ -120,7 +120,7 @@ pub fn pin_host_key(conn: &Connection, actor: &Actor, carrier: &str, fp: &str) -
 /// Record a different host key the server offered (the fetch was refused).
 pub fn offer_host_key(conn: &Connection, actor: &Actor, carrier: &str, fp: &str) -> Result<()> {
     conn.execute(
-        "UPDATE carriers SET host_key_offered = ?2 WHERE name = ?1",
+        "UPDATE carrier_sources SET host_key_offered = ?2 WHERE carrier = ?1",
         params![carrier, fp],
     )?;
     audit::log(
@@ -152,7 +152,7 @@ pub fn accept_host_key(
         )));
     };
     conn.execute(
-        "UPDATE carriers SET host_key = ?2, host_key_offered = NULL WHERE name = ?1",
+        "UPDATE carrier_sources SET host_key = ?2, host_key_offered = NULL WHERE carrier = ?1",
         params![carrier, new],
     )?;
     audit::log(
@@ -226,18 +226,18 @@ pub fn record_fetch(
     error: Option<&str>,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE carriers SET last_fetch_at = ?2, last_fetch_files = ?3, last_fetch_error = ?4 WHERE name = ?1",
+        "UPDATE carrier_sources SET last_fetch_at = ?2, last_fetch_files = ?3, last_fetch_error = ?4
+         WHERE carrier = ?1",
         params![carrier, at, files as i64, error],
     )?;
     Ok(())
 }
 
-/// Each carrier's latest fetch, by name (carriers without a source too,
-/// with what their inbox brought: `at` is then their latest stored file).
+/// The latest fetch of each carrier with a remote source, by name.
 pub fn last_fetches(conn: &Connection) -> Result<Vec<LastFetch>> {
     let mut st = conn.prepare(
-        "SELECT c.name, coalesce(c.source, c.inbox), c.last_fetch_at, c.last_fetch_files, c.last_fetch_error
-         FROM carriers c ORDER BY c.name",
+        "SELECT carrier, url, last_fetch_at, last_fetch_files, last_fetch_error
+         FROM carrier_sources ORDER BY carrier",
     )?;
     let rows = st.query_map([], |r| {
         Ok(LastFetch {

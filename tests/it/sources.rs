@@ -207,7 +207,7 @@ fn sftp_fetch_pins_the_host_key_downloads_each_file_once_and_refuses_a_changed_k
     );
     db(&e)
         .execute(
-            "UPDATE carriers SET source = ?1 WHERE name = 'north'",
+            "UPDATE carrier_sources SET url = ?1 WHERE carrier = 'north'",
             [&url2],
         )
         .unwrap();
@@ -434,7 +434,7 @@ fn ftps_and_ftp_fetch_with_env_passwords_move_done_files_and_survive_an_unreacha
     // The last fetch of each carrier is kept (status, carriers list).
     let (at, n, error): (Option<String>, Option<i64>, Option<String>) = db(&e)
         .query_row(
-            "SELECT last_fetch_at, last_fetch_files, last_fetch_error FROM carriers WHERE name = 'down'",
+            "SELECT last_fetch_at, last_fetch_files, last_fetch_error FROM carrier_sources WHERE carrier = 'down'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -463,7 +463,7 @@ fn ftps_and_ftp_fetch_with_env_passwords_move_done_files_and_survive_an_unreacha
 
     // Again, the carrier down removed: nothing new, exit 0.
     db(&e)
-        .execute("UPDATE carriers SET source = NULL WHERE name = 'down'", [])
+        .execute("DELETE FROM carrier_sources WHERE carrier = 'down'", [])
         .unwrap();
     let (v, _) = fetch(0);
     assert_eq!(by_files(&v), 0, "{v}");
@@ -555,4 +555,62 @@ fn carriers_add_refuses_bad_sources_and_changes_nothing() {
         assert!(err.contains(says), "{a:?}: {err}");
     }
     assert_eq!(e.snapshot(), before);
+}
+
+// ------------------------------------------------------------ Asterisk PBXs
+
+/// A multi-tenant PBX's Master.csv (fixtures/cdrs/pbx-tenants-Master.csv):
+/// the billed service from `accountcode`, a feature code, two inbound calls.
+#[test]
+fn asterisk_accountcode_feature_codes_and_inbound_calls() {
+    let e = Env::new().with_reference_data();
+    e.ok(&[
+        "carriers",
+        "add",
+        "tenants",
+        "--format",
+        "asterisk:accountcode",
+    ]);
+    let f = crate::support::fixture("cdrs").join("pbx-tenants-Master.csv");
+    let v = e.json(&["cdr", "import", f.to_str().unwrap(), "--carrier", "tenants"]);
+    assert_eq!(v["lines"], 6, "{v}");
+    assert_eq!(v["rated"], 2, "{v}");
+    // The feature code *72*1234*8584 and the two inbound calls.
+    assert_eq!(v["not_billable"], 3, "{v}");
+    assert_eq!(v["errors"]["unknown_service"], 1, "{v}");
+    let rated: Vec<(String, String, i64)> = db(&e)
+        .prepare(
+            "SELECT service, destination, charge_minor FROM cdrs WHERE state = 1 ORDER BY line",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    // BIZ: UK landline 0.03/min per second, 120 s → 0.06; UK mobile 0.07/min, 60 s → 0.07.
+    assert_eq!(
+        rated,
+        [
+            ("01134960000".to_string(), "442079460100".to_string(), 6),
+            ("01134960001".to_string(), "447700900321".to_string(), 7),
+        ]
+    );
+    // The feature code's digits were never rated as a destination.
+    let n: i64 = db(&e)
+        .query_row(
+            "SELECT count(*) FROM cdrs WHERE destination LIKE '72%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 0);
+    // The plain asterisk format bills by src: the extension 201 is no service.
+    e.ok(&["carriers", "add", "pbx", "--format", "asterisk"]);
+    let body = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("2026-11-05", "2026-11-06");
+    let g = e.write("pbx2.csv", &body);
+    let v = e.json(&["cdr", "import", &g, "--carrier", "pbx"]);
+    assert_eq!(v["errors"]["unknown_service"], 3, "{v}");
+    assert_eq!(v["not_billable"], 3, "{v}");
 }
