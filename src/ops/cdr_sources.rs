@@ -196,6 +196,32 @@ fn fetch_carrier(
         r.host_key_pinned = Some(fp.clone());
     }
     let mut remote = connected.remote;
+    fetch_listed(
+        store,
+        actor,
+        dir,
+        remote.as_mut(),
+        s,
+        &pattern,
+        clock,
+        progress,
+        r,
+    )
+}
+
+/// Download the new files of a connected source (see the module doc).
+#[allow(clippy::too_many_arguments)]
+fn fetch_listed(
+    store: &mut Store,
+    actor: &Actor,
+    dir: &Path,
+    remote: &mut dyn Remote,
+    s: &Source,
+    pattern: &NamePattern,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+    r: &mut CarrierFetch,
+) -> Result<()> {
     let files: Vec<RemoteFile> = remote
         .list()?
         .into_iter()
@@ -214,11 +240,11 @@ fn fetch_carrier(
                 if let Some(done) = &s.remote_done
                     && !moved(&store.conn, &s.carrier, f)?
                 {
-                    move_done(store, remote.as_mut(), s, done, f, r)?;
+                    move_done(store, remote, s, done, f, r)?;
                 }
                 continue;
             }
-            fetch_file(store, actor, dir, remote.as_mut(), s, f, clock, r)?;
+            fetch_file(store, actor, dir, remote, s, f, clock, r)?;
         }
         Ok(())
     })();
@@ -401,4 +427,151 @@ pub fn accept_host_key(store: &mut Store, actor: &Actor, carrier: &str) -> Resul
         old,
         new,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{FixedClock, NoProgress};
+    use std::collections::BTreeMap;
+
+    /// A source in memory; `cut` makes the download of that name fail
+    /// half-way (a dropped connection, a killed transfer).
+    struct Fake {
+        files: BTreeMap<String, Vec<u8>>,
+        cut: Option<String>,
+        moved: Vec<String>,
+    }
+
+    impl Remote for Fake {
+        fn list(&mut self) -> Result<Vec<RemoteFile>> {
+            Ok(self
+                .files
+                .iter()
+                .map(|(n, b)| RemoteFile {
+                    name: n.clone(),
+                    size: b.len() as u64,
+                    mtime: 1_700_000_000,
+                })
+                .collect())
+        }
+        fn download(&mut self, name: &str, to: &mut dyn Write) -> Result<u64> {
+            let b = &self.files[name];
+            if self.cut.as_deref() == Some(name) {
+                to.write_all(&b[..b.len() / 2]).unwrap();
+                return Err(external("connection reset"));
+            }
+            to.write_all(b).unwrap();
+            Ok(b.len() as u64)
+        }
+        fn move_done(&mut self, name: &str, _dir: &str) -> Result<()> {
+            self.moved.push(name.to_string());
+            Ok(())
+        }
+    }
+
+    fn report(carrier: &str) -> CarrierFetch {
+        CarrierFetch {
+            carrier: carrier.into(),
+            source: String::new(),
+            files: Vec::new(),
+            already_fetched: 0,
+            still_writing: Vec::new(),
+            moved: Vec::new(),
+            host_key_pinned: None,
+            error: None,
+            exit: None,
+        }
+    }
+
+    #[test]
+    fn a_download_cut_short_is_never_recorded_and_the_next_fetch_resumes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("t.db");
+        let mut store = Store::open(&db).unwrap();
+        let actor = Actor {
+            operator: "tester".into(),
+            command: "test".into(),
+        };
+        let tx = store.write().unwrap();
+        cdrs::add_carrier(&tx, &actor, "c", "billrun", None).unwrap();
+        let src = Source {
+            carrier: "c".into(),
+            url: "sftp://u@h:22/out".into(),
+            pattern: None,
+            key_path: None,
+            ca_file: None,
+            remote_done: Some("/done".into()),
+            host_key: None,
+            host_key_offered: None,
+        };
+        ss::set_source(&tx, &actor, &src).unwrap();
+        tx.commit().unwrap();
+        let dir = cdrs::files_dir(&db);
+        let mut fake = Fake {
+            files: [
+                ("a.csv".to_string(), b"first file".to_vec()),
+                ("b.csv".to_string(), b"second file, cut".to_vec()),
+                ("c.csv".to_string(), b"third file".to_vec()),
+            ]
+            .into(),
+            cut: Some("b.csv".into()),
+            moved: Vec::new(),
+        };
+        let clock = FixedClock::on(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        let all = NamePattern::new(None).unwrap();
+        let mut r = report("c");
+        let e = fetch_listed(
+            &mut store,
+            &actor,
+            &dir,
+            &mut fake,
+            &src,
+            &all,
+            &clock,
+            &NoProgress,
+            &mut r,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("connection reset"));
+        let names = |store: &Store| -> Vec<String> {
+            let mut st = store
+                .conn
+                .prepare("SELECT name FROM cdr_files ORDER BY id")
+                .unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        // a.csv stored and moved; b.csv not recorded, no temporary file left.
+        assert_eq!(names(&store), ["a.csv"]);
+        assert_eq!(fake.moved, ["a.csv"]);
+        let left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left.len(), 1, "only the stored copy of a.csv: {left:?}");
+        // The connection is back: b.csv and c.csv come in, a.csv is not fetched again.
+        fake.cut = None;
+        let mut r = report("c");
+        fetch_listed(
+            &mut store,
+            &actor,
+            &dir,
+            &mut fake,
+            &src,
+            &all,
+            &clock,
+            &NoProgress,
+            &mut r,
+        )
+        .unwrap();
+        assert_eq!(names(&store), ["a.csv", "b.csv", "c.csv"]);
+        assert_eq!(r.already_fetched, 1);
+        assert_eq!(fake.moved, ["a.csv", "b.csv", "c.csv"]);
+        let sha = hex::encode(Sha256::digest(b"second file, cut"));
+        let b = std::fs::read(cdrs::stored_path(&dir, &sha)).ok();
+        assert_eq!(b.as_deref(), Some(&b"second file, cut"[..]));
+    }
 }
