@@ -896,4 +896,39 @@ CREATE TABLE invoice_allowances (
     included_units INTEGER,
     used_units     INTEGER NOT NULL,
     PRIMARY KEY (invoice_id, position)
+
+-- migration: 23
+-- Remote CDR sources of carriers (issue 19): `carriers add NAME --source
+-- URL` (sftp://, ftp://, ftps://; the password only from the environment),
+-- a file name glob, an SFTP key path, an extra CA file, where fetched files
+-- are moved on the server (NULL: left in place), the pinned SFTP host key
+-- (fingerprint, `SHA256:…`, recorded at the first fetch), a different key
+-- the server offered since (accepted by `carriers accept-host-key`), and
+-- the outcome of the carrier's latest fetch (for `status`).
+CREATE TABLE carrier_sources (
+    carrier          TEXT PRIMARY KEY REFERENCES carriers(name),
+    url              TEXT NOT NULL,
+    pattern          TEXT,
+    key_path         TEXT,
+    ca_file          TEXT,
+    remote_done      TEXT,
+    host_key         TEXT,
+    host_key_offered TEXT,
+    last_fetch_at    TEXT,
+    last_fetch_files INTEGER,
+    last_fetch_error TEXT
+);
+-- Every remote file fetched (or found to hold bytes already stored), by
+-- name, size and modification time: a later fetch skips it without
+-- downloading. Recorded in the transaction that records the stored file.
+CREATE TABLE remote_files (
+    carrier    TEXT NOT NULL REFERENCES carriers(name),
+    name       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    mtime      INTEGER NOT NULL,
+    sha256     TEXT NOT NULL,
+    file_id    INTEGER REFERENCES cdr_files(id),  -- NULL: same bytes as an earlier file
+    fetched_at TEXT NOT NULL,
+    moved      INTEGER NOT NULL DEFAULT 0,        -- moved to the remote done directory
+    PRIMARY KEY (carrier, name, size, mtime)
 );

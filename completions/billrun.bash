@@ -16,17 +16,11 @@ _billrun() {
             ",$1")
                 cmd="billrun"
                 ;;
-            billrun,allowances)
-                cmd="billrun__subcmd__allowances"
-                ;;
             billrun,approve)
                 cmd="billrun__subcmd__approve"
                 ;;
             billrun,audit)
                 cmd="billrun__subcmd__audit"
-                ;;
-            billrun,autopilot)
-                cmd="billrun__subcmd__autopilot"
                 ;;
             billrun,cancel)
                 cmd="billrun__subcmd__cancel"
@@ -51,9 +45,6 @@ _billrun() {
                 ;;
             billrun,confirm)
                 cmd="billrun__subcmd__confirm"
-                ;;
-            billrun,credit)
-                cmd="billrun__subcmd__credit"
                 ;;
             billrun,customers)
                 cmd="billrun__subcmd__customers"
@@ -127,23 +118,8 @@ _billrun() {
             billrun,xero)
                 cmd="billrun__subcmd__xero"
                 ;;
-            billrun__subcmd__allowances,help)
-                cmd="billrun__subcmd__allowances__subcmd__help"
-                ;;
-            billrun__subcmd__allowances,import)
-                cmd="billrun__subcmd__allowances__subcmd__import"
-                ;;
-            billrun__subcmd__allowances,list)
-                cmd="billrun__subcmd__allowances__subcmd__list"
-                ;;
-            billrun__subcmd__allowances__subcmd__help,help)
-                cmd="billrun__subcmd__allowances__subcmd__help__subcmd__help"
-                ;;
-            billrun__subcmd__allowances__subcmd__help,import)
-                cmd="billrun__subcmd__allowances__subcmd__help__subcmd__import"
-                ;;
-            billrun__subcmd__allowances__subcmd__help,list)
-                cmd="billrun__subcmd__allowances__subcmd__help__subcmd__list"
+            billrun__subcmd__carriers,accept-host-key)
+                cmd="billrun__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key"
                 ;;
             billrun__subcmd__carriers,add)
                 cmd="billrun__subcmd__carriers__subcmd__add"
@@ -153,6 +129,9 @@ _billrun() {
                 ;;
             billrun__subcmd__carriers,list)
                 cmd="billrun__subcmd__carriers__subcmd__list"
+                ;;
+            billrun__subcmd__carriers__subcmd__help,accept-host-key)
+                cmd="billrun__subcmd__carriers__subcmd__help__subcmd__accept__subcmd__host__subcmd__key"
                 ;;
             billrun__subcmd__carriers__subcmd__help,add)
                 cmd="billrun__subcmd__carriers__subcmd__help__subcmd__add"
@@ -241,9 +220,6 @@ _billrun() {
             billrun__subcmd__collect,show)
                 cmd="billrun__subcmd__collect__subcmd__show"
                 ;;
-            billrun__subcmd__collect,sync)
-                cmd="billrun__subcmd__collect__subcmd__sync"
-                ;;
             billrun__subcmd__collect__subcmd__help,card)
                 cmd="billrun__subcmd__collect__subcmd__help__subcmd__card"
                 ;;
@@ -261,9 +237,6 @@ _billrun() {
                 ;;
             billrun__subcmd__collect__subcmd__help,show)
                 cmd="billrun__subcmd__collect__subcmd__help__subcmd__show"
-                ;;
-            billrun__subcmd__collect__subcmd__help,sync)
-                cmd="billrun__subcmd__collect__subcmd__help__subcmd__sync"
                 ;;
             billrun__subcmd__config,get)
                 cmd="billrun__subcmd__config__subcmd__get"
@@ -288,36 +261,6 @@ _billrun() {
                 ;;
             billrun__subcmd__config__subcmd__help,set)
                 cmd="billrun__subcmd__config__subcmd__help__subcmd__set"
-                ;;
-            billrun__subcmd__credit,add)
-                cmd="billrun__subcmd__credit__subcmd__add"
-                ;;
-            billrun__subcmd__credit,help)
-                cmd="billrun__subcmd__credit__subcmd__help"
-                ;;
-            billrun__subcmd__credit,list)
-                cmd="billrun__subcmd__credit__subcmd__list"
-                ;;
-            billrun__subcmd__credit,produce)
-                cmd="billrun__subcmd__credit__subcmd__produce"
-                ;;
-            billrun__subcmd__credit,show)
-                cmd="billrun__subcmd__credit__subcmd__show"
-                ;;
-            billrun__subcmd__credit__subcmd__help,add)
-                cmd="billrun__subcmd__credit__subcmd__help__subcmd__add"
-                ;;
-            billrun__subcmd__credit__subcmd__help,help)
-                cmd="billrun__subcmd__credit__subcmd__help__subcmd__help"
-                ;;
-            billrun__subcmd__credit__subcmd__help,list)
-                cmd="billrun__subcmd__credit__subcmd__help__subcmd__list"
-                ;;
-            billrun__subcmd__credit__subcmd__help,produce)
-                cmd="billrun__subcmd__credit__subcmd__help__subcmd__produce"
-                ;;
-            billrun__subcmd__credit__subcmd__help,show)
-                cmd="billrun__subcmd__credit__subcmd__help__subcmd__show"
                 ;;
             billrun__subcmd__customers,help)
                 cmd="billrun__subcmd__customers__subcmd__help"
@@ -439,17 +382,11 @@ _billrun() {
             billrun__subcmd__fees__subcmd__help__subcmd__codes,list)
                 cmd="billrun__subcmd__fees__subcmd__help__subcmd__codes__subcmd__list"
                 ;;
-            billrun__subcmd__help,allowances)
-                cmd="billrun__subcmd__help__subcmd__allowances"
-                ;;
             billrun__subcmd__help,approve)
                 cmd="billrun__subcmd__help__subcmd__approve"
                 ;;
             billrun__subcmd__help,audit)
                 cmd="billrun__subcmd__help__subcmd__audit"
-                ;;
-            billrun__subcmd__help,autopilot)
-                cmd="billrun__subcmd__help__subcmd__autopilot"
                 ;;
             billrun__subcmd__help,cancel)
                 cmd="billrun__subcmd__help__subcmd__cancel"
@@ -474,9 +411,6 @@ _billrun() {
                 ;;
             billrun__subcmd__help,confirm)
                 cmd="billrun__subcmd__help__subcmd__confirm"
-                ;;
-            billrun__subcmd__help,credit)
-                cmd="billrun__subcmd__help__subcmd__credit"
                 ;;
             billrun__subcmd__help,customers)
                 cmd="billrun__subcmd__help__subcmd__customers"
@@ -550,11 +484,8 @@ _billrun() {
             billrun__subcmd__help,xero)
                 cmd="billrun__subcmd__help__subcmd__xero"
                 ;;
-            billrun__subcmd__help__subcmd__allowances,import)
-                cmd="billrun__subcmd__help__subcmd__allowances__subcmd__import"
-                ;;
-            billrun__subcmd__help__subcmd__allowances,list)
-                cmd="billrun__subcmd__help__subcmd__allowances__subcmd__list"
+            billrun__subcmd__help__subcmd__carriers,accept-host-key)
+                cmd="billrun__subcmd__help__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key"
                 ;;
             billrun__subcmd__help__subcmd__carriers,add)
                 cmd="billrun__subcmd__help__subcmd__carriers__subcmd__add"
@@ -601,9 +532,6 @@ _billrun() {
             billrun__subcmd__help__subcmd__collect,show)
                 cmd="billrun__subcmd__help__subcmd__collect__subcmd__show"
                 ;;
-            billrun__subcmd__help__subcmd__collect,sync)
-                cmd="billrun__subcmd__help__subcmd__collect__subcmd__sync"
-                ;;
             billrun__subcmd__help__subcmd__config,get)
                 cmd="billrun__subcmd__help__subcmd__config__subcmd__get"
                 ;;
@@ -612,18 +540,6 @@ _billrun() {
                 ;;
             billrun__subcmd__help__subcmd__config,set)
                 cmd="billrun__subcmd__help__subcmd__config__subcmd__set"
-                ;;
-            billrun__subcmd__help__subcmd__credit,add)
-                cmd="billrun__subcmd__help__subcmd__credit__subcmd__add"
-                ;;
-            billrun__subcmd__help__subcmd__credit,list)
-                cmd="billrun__subcmd__help__subcmd__credit__subcmd__list"
-                ;;
-            billrun__subcmd__help__subcmd__credit,produce)
-                cmd="billrun__subcmd__help__subcmd__credit__subcmd__produce"
-                ;;
-            billrun__subcmd__help__subcmd__credit,show)
-                cmd="billrun__subcmd__help__subcmd__credit__subcmd__show"
                 ;;
             billrun__subcmd__help__subcmd__customers,import)
                 cmd="billrun__subcmd__help__subcmd__customers__subcmd__import"
@@ -673,9 +589,6 @@ _billrun() {
             billrun__subcmd__help__subcmd__payments,add)
                 cmd="billrun__subcmd__help__subcmd__payments__subcmd__add"
                 ;;
-            billrun__subcmd__help__subcmd__payments,fetch)
-                cmd="billrun__subcmd__help__subcmd__payments__subcmd__fetch"
-                ;;
             billrun__subcmd__help__subcmd__payments,import)
                 cmd="billrun__subcmd__help__subcmd__payments__subcmd__import"
                 ;;
@@ -703,9 +616,6 @@ _billrun() {
             billrun__subcmd__help__subcmd__xero,export)
                 cmd="billrun__subcmd__help__subcmd__xero__subcmd__export"
                 ;;
-            billrun__subcmd__help__subcmd__xero,push)
-                cmd="billrun__subcmd__help__subcmd__xero__subcmd__push"
-                ;;
             billrun__subcmd__invoices,help)
                 cmd="billrun__subcmd__invoices__subcmd__help"
                 ;;
@@ -721,9 +631,6 @@ _billrun() {
             billrun__subcmd__payments,add)
                 cmd="billrun__subcmd__payments__subcmd__add"
                 ;;
-            billrun__subcmd__payments,fetch)
-                cmd="billrun__subcmd__payments__subcmd__fetch"
-                ;;
             billrun__subcmd__payments,help)
                 cmd="billrun__subcmd__payments__subcmd__help"
                 ;;
@@ -735,9 +642,6 @@ _billrun() {
                 ;;
             billrun__subcmd__payments__subcmd__help,add)
                 cmd="billrun__subcmd__payments__subcmd__help__subcmd__add"
-                ;;
-            billrun__subcmd__payments__subcmd__help,fetch)
-                cmd="billrun__subcmd__payments__subcmd__help__subcmd__fetch"
                 ;;
             billrun__subcmd__payments__subcmd__help,help)
                 cmd="billrun__subcmd__payments__subcmd__help__subcmd__help"
@@ -808,17 +712,11 @@ _billrun() {
             billrun__subcmd__xero,help)
                 cmd="billrun__subcmd__xero__subcmd__help"
                 ;;
-            billrun__subcmd__xero,push)
-                cmd="billrun__subcmd__xero__subcmd__push"
-                ;;
             billrun__subcmd__xero__subcmd__help,export)
                 cmd="billrun__subcmd__xero__subcmd__help__subcmd__export"
                 ;;
             billrun__subcmd__xero__subcmd__help,help)
                 cmd="billrun__subcmd__xero__subcmd__help__subcmd__help"
-                ;;
-            billrun__subcmd__xero__subcmd__help,push)
-                cmd="billrun__subcmd__xero__subcmd__help__subcmd__push"
                 ;;
             *)
                 ;;
@@ -827,118 +725,8 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs allowances cycles charge credit payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero autopilot completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__allowances)
-            opts="-y -q -h --db --json --yes --quiet --help import list help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__allowances__subcmd__help)
-            opts="import list help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__allowances__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__allowances__subcmd__help__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__allowances__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__allowances__subcmd__import)
-            opts="-y -q -h --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__allowances__subcmd__list)
-            opts="-y -q -h --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -990,24 +778,6 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        billrun__subcmd__autopilot)
-            opts="-y -q -h --dry-run --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         billrun__subcmd__cancel)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1027,7 +797,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__carriers)
-            opts="-y -q -h --db --json --yes --quiet --help add list help"
+            opts="-y -q -h --db --json --yes --quiet --help add accept-host-key list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1044,8 +814,26 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__carriers__subcmd__add)
-            opts="-y -q -h --format --inbox --db --json --yes --quiet --help"
+            opts="-y -q -h --format --inbox --source --pattern --key --ca-file --remote-done --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1056,6 +844,26 @@ _billrun() {
                     return 0
                     ;;
                 --inbox)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pattern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-done)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1071,8 +879,22 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__carriers__subcmd__help)
-            opts="add list help"
+            opts="add accept-host-key list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__carriers__subcmd__help__subcmd__accept__subcmd__host__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1521,7 +1343,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__collect)
-            opts="-y -q -h --db --json --yes --quiet --help dd card results sync list show help"
+            opts="-y -q -h --db --json --yes --quiet --help dd card results list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1587,7 +1409,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__collect__subcmd__help)
-            opts="dd card results sync list show help"
+            opts="dd card results list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1684,20 +1506,6 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        billrun__subcmd__collect__subcmd__help__subcmd__sync)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         billrun__subcmd__collect__subcmd__list)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1735,24 +1543,6 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__collect__subcmd__show)
-            opts="-y -q -h --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__collect__subcmd__sync)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1945,192 +1735,6 @@ _billrun() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit)
-            opts="-y -q -h --db --json --yes --quiet --help add list show produce help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__add)
-            opts="-y -q -h --amount --line --reason --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --amount)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --line)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --reason)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__help)
-            opts="add list show produce help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__help__subcmd__add)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__help__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__help__subcmd__produce)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__list)
-            opts="-y -q -h --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__produce)
-            opts="-y -q -h --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__credit__subcmd__show)
-            opts="-y -q -h --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2911,50 +2515,8 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs allowances cycles charge credit payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero autopilot completions help"
+            opts="init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__allowances)
-            opts="import list"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__allowances__subcmd__import)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__allowances__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2994,20 +2556,6 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        billrun__subcmd__help__subcmd__autopilot)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         billrun__subcmd__help__subcmd__cancel)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -3023,8 +2571,22 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__carriers)
-            opts="add list"
+            opts="add accept-host-key list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3205,7 +2767,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__collect)
-            opts="dd card results sync list show"
+            opts="dd card results list show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3275,20 +2837,6 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__collect__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__collect__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3375,76 +2923,6 @@ _billrun() {
         billrun__subcmd__help__subcmd__confirm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__credit)
-            opts="add list show produce"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__credit__subcmd__add)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__credit__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__credit__subcmd__produce)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__credit__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3807,7 +3285,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__payments)
-            opts="add import fetch list"
+            opts="add import list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3821,20 +3299,6 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__payments__subcmd__add)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__payments__subcmd__fetch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4129,7 +3593,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__xero)
-            opts="export push"
+            opts="export"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4143,20 +3607,6 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__xero__subcmd__export)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__help__subcmd__xero__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4309,7 +3759,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__payments)
-            opts="-y -q -h --db --json --yes --quiet --help add import fetch list help"
+            opts="-y -q -h --db --json --yes --quiet --help add import list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4364,26 +3814,8 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        billrun__subcmd__payments__subcmd__fetch)
-            opts="-y -q -h --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         billrun__subcmd__payments__subcmd__help)
-            opts="add import fetch list help"
+            opts="add import list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4397,20 +3829,6 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__payments__subcmd__help__subcmd__add)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__payments__subcmd__help__subcmd__fetch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5039,7 +4457,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__xero)
-            opts="-y -q -h --db --json --yes --quiet --help export push help"
+            opts="-y -q -h --db --json --yes --quiet --help export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5079,7 +4497,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__xero__subcmd__help)
-            opts="export push help"
+            opts="export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5113,38 +4531,6 @@ _billrun() {
                 return 0
             fi
             case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__xero__subcmd__help__subcmd__push)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        billrun__subcmd__xero__subcmd__push)
-            opts="-y -q -h --db --json --yes --quiet --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --db)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;

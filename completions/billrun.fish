@@ -403,27 +403,39 @@ complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_su
 complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from help" -f -a "list" -d 'List fee lines'
 complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from help" -f -a "codes" -d 'Fee codes: a line\'s fee code is known when it is a plan code or registered here'
 complete -c billrun -n "__fish_billrun_using_subcommand fees; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -l db -d 'Database file' -r -F
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -l json -d 'Machine output: one JSON document on stdout'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -s q -l quiet -d 'Quiet: only errors and requested data'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -f -a "add" -d 'Add a CDR source: format billrun, asterisk or mapped:PATH (a TOML column map)'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -f -a "list" -d 'List carriers with their files, and CDR files/lines in the open run\'s period against the previous period'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l format -d 'billrun | asterisk | mapped:PATH' -r
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add accept-host-key list help" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add accept-host-key list help" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add accept-host-key list help" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add accept-host-key list help" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add accept-host-key list help" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add accept-host-key list help" -f -a "add" -d 'Add a CDR source: format billrun, asterisk, asterisk:accountcode or mapped:PATH (a TOML column map); an inbox directory or a remote source'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add accept-host-key list help" -f -a "accept-host-key" -d 'Accept the new SFTP host key of a carrier whose server\'s key changed (the key a refused `cdr fetch` recorded); audited'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add accept-host-key list help" -f -a "list" -d 'List carriers with their files, and CDR files/lines in the open run\'s period against the previous period'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and not __fish_seen_subcommand_from add accept-host-key list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l format -d 'billrun | asterisk | asterisk:accountcode | mapped:PATH' -r
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l inbox -d 'A drop directory `billrun cdr fetch` takes new files from' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l source -d 'A remote source `cdr fetch` downloads new files from: sftp://USER@HOST[:PORT]/DIR, ftp://USER@HOST[:PORT]/DIR or ftps://USER@HOST[:PORT]/DIR (explicit TLS). The password comes only from the environment: BILLRUN_SOURCE_PASSWORD_<CARRIER>' -r
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l pattern -d 'Only remote files whose names match this glob (e.g. \'cdr-*.csv\')' -r
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l key -d 'SFTP: the private key (OpenSSH format, unencrypted) to log in with' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l ca-file -d 'FTPS: a PEM file of CA certificates trusted besides the system store' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l remote-done -d 'SFTP/FTP: move each fetched file into this remote directory (without it nothing is changed on the server)' -r
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -l json -d 'Machine output: one JSON document on stdout'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from accept-host-key" -l db -d 'Database file' -r -F
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from accept-host-key" -l json -d 'Machine output: one JSON document on stdout'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from accept-host-key" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from accept-host-key" -s q -l quiet -d 'Quiet: only errors and requested data'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from accept-host-key" -s h -l help -d 'Print help'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from list" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from list" -l json -d 'Machine output: one JSON document on stdout'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from list" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Quiet: only errors and requested data'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a CDR source: format billrun, asterisk or mapped:PATH (a TOML column map)'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a CDR source: format billrun, asterisk, asterisk:accountcode or mapped:PATH (a TOML column map); an inbox directory or a remote source'
+complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from help" -f -a "accept-host-key" -d 'Accept the new SFTP host key of a carrier whose server\'s key changed (the key a refused `cdr fetch` recorded); audited'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from help" -f -a "list" -d 'List carriers with their files, and CDR files/lines in the open run\'s period against the previous period'
 complete -c billrun -n "__fish_billrun_using_subcommand carriers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c billrun -n "__fish_billrun_using_subcommand cdr; and not __fish_seen_subcommand_from import fetch list ignore process help" -l db -d 'Database file' -r -F
@@ -774,7 +786,8 @@ complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_su
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from fees" -f -a "import" -d 'Import a carrier\'s fixed-fee file and match its lines to services'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from fees" -f -a "list" -d 'List fee lines'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from fees" -f -a "codes" -d 'Fee codes: a line\'s fee code is known when it is a plan code or registered here'
-complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from carriers" -f -a "add" -d 'Add a CDR source: format billrun, asterisk or mapped:PATH (a TOML column map)'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from carriers" -f -a "add" -d 'Add a CDR source: format billrun, asterisk, asterisk:accountcode or mapped:PATH (a TOML column map); an inbox directory or a remote source'
+complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from carriers" -f -a "accept-host-key" -d 'Accept the new SFTP host key of a carrier whose server\'s key changed (the key a refused `cdr fetch` recorded); audited'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from carriers" -f -a "list" -d 'List carriers with their files, and CDR files/lines in the open run\'s period against the previous period'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cdr" -f -a "import" -d 'Import a CDR file from a carrier: stored once (by SHA-256), then rated'
 complete -c billrun -n "__fish_billrun_using_subcommand help; and __fish_seen_subcommand_from cdr" -f -a "fetch" -d 'Move new files from every carrier\'s inbox into the store (pending)'

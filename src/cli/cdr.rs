@@ -135,6 +135,10 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
         settle: settle_interval(),
     };
     let mut r = op::fetch(store, &opts, &SystemClock, &NoProgress)?;
+    // Remote sources (SFTP, FTP, FTPS): each carrier on its own; one that
+    // fails is reported (exit 5 naming it) after the others are fetched.
+    let remote =
+        crate::ops::cdr_sources::fetch_remote(store, actor, db, &SystemClock, &NoProgress)?;
     for f in &r.files {
         match f {
             Fetch::Fetched(f) => ctx.say(&format!(
@@ -155,6 +159,7 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
             )),
         }
     }
+    super::cdr_remote::say(ctx, &remote);
     if let Some(e) = r.stopped.take() {
         return Err(e.into());
     }
@@ -168,7 +173,7 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
             "{g}: still being written; left for the next fetch"
         ));
     }
-    let n = r.fetched().count();
+    let n = r.fetched().count() + super::cdr_remote::stored(&remote);
     ctx.say(&format!(
         "{n} files fetched{}",
         if n == 0 {
@@ -178,9 +183,15 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
         }
     ));
     if ctx.json {
-        output::print_json(&r)?;
+        output::print_json(&super::cdr_remote::Both {
+            inbox: &r,
+            remote: &remote.carriers,
+        })?;
     }
-    Ok(())
+    match remote.failure() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 fn process(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Result<()> {

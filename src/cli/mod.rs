@@ -6,6 +6,7 @@ pub(crate) mod audit;
 pub(crate) mod autopilot;
 pub(crate) mod carriers;
 pub(crate) mod cdr;
+pub(crate) mod cdr_remote;
 pub(crate) mod charges;
 pub(crate) mod collect;
 pub(crate) mod completions;

@@ -136,13 +136,29 @@ fn print_text(ctx: &Ctx, cl: &RunStatusDoc) {
 /// The Check CDRs step carrier by carrier: files and lines this period
 /// against the previous run's period.
 fn print_carriers(ctx: &Ctx, cl: &RunStatusDoc) {
-    let mut t = ctx.table(&["carrier", "this period", "previous period", "waiting"]);
+    let mut t = ctx.table(&[
+        "carrier",
+        "this period",
+        "previous period",
+        "waiting",
+        "last fetch",
+    ]);
     for c in &cl.cdr_carriers {
+        let fetch = cl.carrier_fetches.iter().find(|f| f.carrier == c.carrier);
+        let last = match fetch {
+            Some(f) => match (&f.at, &f.error) {
+                (Some(at), Some(e)) => format!("{at}: failed: {e}"),
+                (Some(at), None) => format!("{at}: {} files", f.files.unwrap_or(0)),
+                _ => String::new(),
+            },
+            None => String::new(),
+        };
         t.add_row(vec![
             c.carrier.clone(),
             format!("{} files, {} lines", c.files_this, c.lines_this),
             format!("{} files, {} lines", c.files_prev, c.lines_prev),
             c.unprocessed_files.to_string(),
+            last,
         ]);
     }
     for line in t.to_string().lines() {

@@ -112,6 +112,9 @@ impl CdrRecord {
 pub enum CdrFormat {
     Billrun,
     Asterisk,
+    /// Asterisk, the billed service taken from `accountcode` (multi-tenant
+    /// PBXs; `src` when the accountcode is empty).
+    AsteriskAccountcode,
     Mapped(ColumnMap),
 }
 
@@ -329,6 +332,9 @@ pub struct CdrFields<'a> {
     /// `carrier_cost` as written in the file (trimmed; empty for 0).
     pub carrier_cost_text: &'a str,
     pub record_id: Option<&'a str>,
+    /// The calling number of a PBX line (Asterisk `src`), for the inbound
+    /// rule (docs/rating.md#pbx-files-asterisk); `None` for carrier files.
+    pub caller: Option<&'a str>,
 }
 
 impl CdrFields<'_> {
@@ -441,6 +447,11 @@ struct Layout {
     /// Exact field count (native: the header's).
     exact_fields: Option<usize>,
     min_fields: usize,
+    /// A PBX file (Asterisk): the column of the calling number (feature
+    /// codes and the inbound rule apply), and where the service is read
+    /// when the service column is empty.
+    pbx_caller: Option<usize>,
+    service_fallback: Option<usize>,
 }
 
 impl Layout {
@@ -461,6 +472,17 @@ impl Layout {
             fractional_duration: false,
             exact_fields: None,
             min_fields: 16,
+            pbx_caller: Some(1),
+            service_fallback: None,
+        }
+    }
+
+    /// Asterisk with the service from `accountcode`, else `src`.
+    fn asterisk_accountcode() -> Layout {
+        Layout {
+            service: 0,
+            service_fallback: Some(1),
+            ..Layout::asterisk()
         }
     }
 }
@@ -586,6 +608,7 @@ impl<R: Read> CdrReader<R> {
         r.scan.fill()?;
         r.layout = match format {
             CdrFormat::Asterisk => Layout::asterisk(),
+            CdrFormat::AsteriskAccountcode => Layout::asterisk_accountcode(),
             CdrFormat::Billrun => r.native_layout()?,
             CdrFormat::Mapped(m) => r.mapped_layout(m)?,
         };
@@ -783,6 +806,8 @@ impl<R: Read> CdrReader<R> {
             fractional_duration: false,
             exact_fields: Some(8),
             min_fields: 0,
+            pbx_caller: None,
+            service_fallback: None,
         };
         let Some((line, names)) = self.read_header()? else {
             return Ok(l); // empty file: nothing to read
@@ -871,6 +896,8 @@ impl<R: Read> CdrReader<R> {
             fractional_duration: true,
             exact_fields: None,
             min_fields: 0,
+            pbx_caller: None,
+            service_fallback: None,
         };
         l.min_fields = 1 + [
             Some(l.service),
@@ -946,7 +973,12 @@ fn parse_fields<'a>(l: &Layout, rec: &Rec<'a>) -> Result<Outcome<'a>, FieldError
             )));
         }
     }
-    let service = field(rec, l.service, "service")?;
+    let mut service = field(rec, l.service, "service")?;
+    if service.is_empty()
+        && let Some(f) = l.service_fallback
+    {
+        service = field(rec, f, "service")?;
+    }
     if service.is_empty() {
         return Err((Some("service"), "the service number is empty".into()));
     }
@@ -1006,6 +1038,18 @@ fn parse_fields<'a>(l: &Layout, rec: &Rec<'a>) -> Result<Outcome<'a>, FieldError
         money::parse(cost_s).map_err(|r| (Some("carrier_cost"), r))?
     };
     let destination = field(rec, l.destination, "destination")?;
+    let caller = match l.pbx_caller {
+        Some(c) => Some(field(rec, c, "src")?),
+        None => None,
+    };
+    if caller.is_some() && destination.contains(['*', '#']) {
+        // `*72*1234*8584`, `*97`: a PBX feature (call forwarding,
+        // voicemail, …) dialled on the handset, not a number a carrier
+        // connects; its digits are not a destination.
+        return Ok(Outcome::NotBillable(format!(
+            "destination {destination}: a PBX feature code, not a dialled number"
+        )));
+    }
     let rid = opt_field(rec, l.record_id, "record_id")?;
     Ok(Outcome::Cdr(CdrFields {
         service,
@@ -1017,6 +1061,7 @@ fn parse_fields<'a>(l: &Layout, rec: &Rec<'a>) -> Result<Outcome<'a>, FieldError
         carrier_cost,
         carrier_cost_text: cost_s,
         record_id: (!rid.is_empty()).then_some(rid),
+        caller,
     }))
 }
 
@@ -1586,6 +1631,55 @@ mod tests {
         assert!(r.contains("at least 16"), "{r}");
         assert_eq!(malformed(&lines[2]).0, Some("service"));
         assert_eq!(malformed(&lines[3]).0, Some("duration"));
+    }
+
+    /// Master.csv lines as Asterisk writes them (cdr_csv: accountcode, src,
+    /// dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start,
+    /// answer, end, duration, billsec, disposition, amaflags, uniqueid,
+    /// userfield), with FreePBX's contexts and feature codes.
+    fn ast(accountcode: &str, src: &str, dst: &str, ctx: &str) -> String {
+        format!(
+            "\"{accountcode}\",\"{src}\",\"{dst}\",\"{ctx}\",\"\"\"Front desk\"\" <{src}>\",\"PJSIP/{src}-0000001a\",\"PJSIP/trunk-0000001b\",\"Dial\",\"PJSIP/{dst}@trunk,300,Tt\",\"2026-11-05 10:00:00\",\"2026-11-05 10:00:04\",\"2026-11-05 10:02:04\",124,120,\"ANSWERED\",\"DOCUMENTATION\",\"1762336800.26\",\"\""
+        )
+    }
+
+    #[test]
+    fn asterisk_feature_codes_are_not_dialled_numbers() {
+        let text = format!(
+            "{}\n{}\n{}\n{}\n",
+            ast("", "1001", "*72*1234*8584", "from-internal"),
+            ast("", "1001", "*97", "from-internal"),
+            ast("", "1001", "#31#0299990000", "from-internal"),
+            ast("", "1001", "+44 20 7946 0000", "from-internal"),
+        );
+        let lines = read(CdrFormat::Asterisk, text.as_bytes());
+        for l in &lines[..3] {
+            match &l.outcome {
+                LineOutcome::NotBillable(r) => assert!(r.contains("feature code"), "{r}"),
+                o => panic!("line {}: {o:?}", l.line),
+            }
+        }
+        // A number with + and spaces is a number.
+        assert_eq!(cdr(&lines[3]).destination, "+44 20 7946 0000");
+        // Carrier files keep their destinations as written.
+        let native = "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n\
+                      1001,2026-11-05T10:00:00,60,*72*1234,voice,,0,\n";
+        let l = read(CdrFormat::Billrun, native.as_bytes());
+        assert_eq!(cdr(&l[0]).destination, "*72*1234");
+    }
+
+    #[test]
+    fn asterisk_accountcode_selects_the_service_else_src() {
+        let text = format!(
+            "{}\n{}\n",
+            ast("01632960001", "201", "0299990000", "from-internal"),
+            ast("", "201", "0299990000", "from-internal"),
+        );
+        let lines = read(CdrFormat::AsteriskAccountcode, text.as_bytes());
+        assert_eq!(cdr(&lines[0]).service, "01632960001");
+        assert_eq!(cdr(&lines[1]).service, "201");
+        let plain = read(CdrFormat::Asterisk, text.as_bytes());
+        assert_eq!(cdr(&plain[0]).service, "201");
     }
 
     // ---- mapped ------------------------------------------------------------

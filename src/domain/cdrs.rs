@@ -186,6 +186,17 @@ impl Rater {
         })
     }
 
+    /// The inbound rule of PBX files (docs/rating.md#pbx-files-asterisk): a
+    /// call from a number that is not a known service to one that is came
+    /// in from outside; it is not billed (not an `unknown_service` error).
+    pub fn is_inbound(&self, caller: &str, destination: &str) -> bool {
+        let known = |n: &str| {
+            let d = super::rating::normalise_number(n);
+            !d.is_empty() && self.services.contains_key(&d)
+        };
+        known(destination) && !known(caller)
+    }
+
     /// Why rating failed, in words an operator can act on.
     pub fn explain(
         &self,
@@ -427,6 +438,11 @@ impl LineBatch {
             }
             Outcome::Cdr(rec) => rec,
         };
+        if let Some(caller) = rec.caller
+            && rater.is_inbound(caller, rec.destination)
+        {
+            return self.lines.push(RatedLine::NotBillable);
+        }
         let Some(start) = StartText::new(rec.start) else {
             let raw = self.push(l.raw);
             return self.lines.push(RatedLine::Malformed {
@@ -574,6 +590,20 @@ mod tests {
             ]),
             peak: PeakWindow::default(),
         }
+    }
+
+    #[test]
+    fn inbound_pbx_calls_are_calls_to_a_known_service_from_an_unknown_number() {
+        let r = rater();
+        // Outside caller to our service (written as the PBX writes it).
+        assert!(r.is_inbound("02079460000", "+44 7700 900300"));
+        // Our service calling out, or calling another of ours: outbound.
+        assert!(!r.is_inbound("447700900300", "02079460000"));
+        assert!(!r.is_inbound("447700900300", "447700900300"));
+        // Neither known: not inbound (stays unknown_service when rated).
+        assert!(!r.is_inbound("1", "2"));
+        // No digits is never a known service.
+        assert!(!r.is_inbound("anonymous", "s"));
     }
 
     #[test]

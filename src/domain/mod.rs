@@ -8,6 +8,7 @@ pub mod billing;
 pub mod billing_errors;
 pub mod calendar;
 pub mod cdr_format;
+pub mod cdr_source;
 pub mod cdrs;
 pub mod checklist;
 pub mod collect;

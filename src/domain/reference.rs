@@ -461,11 +461,19 @@ pub fn parse_tariffs(file: &str, bytes: &[u8]) -> Result<Vec<TariffRow>, Vec<Pro
     for i in 0..t.rows.len() {
         let mut r = t.row(i, &mut problems);
         let tariff = r.req("tariff");
-        let prefix = r.opt("prefix").unwrap_or_default();
+        let written = r.opt("prefix").unwrap_or_default();
+        // `+44` is `44`: destinations are rated by their digits, the `+`
+        // of an international number dropped (rating::normalise_number).
+        let prefix = match written.strip_prefix('+') {
+            Some(p) if !p.is_empty() => p.to_owned(),
+            _ => written.clone(),
+        };
         if !prefix.bytes().all(|b| b.is_ascii_digit()) {
             r.problem(
                 "prefix",
-                format!("'{prefix}' must be digits only (empty = every destination)"),
+                format!(
+                    "'{written}' must be digits only, optionally after one leading + (empty = every destination)"
+                ),
             );
         }
         let call_type = r.parse_req("call_type", |s| s.parse::<CallType>());
@@ -615,6 +623,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok[0].service, "447700900001");
+    }
+
+    #[test]
+    fn tariff_prefixes_may_carry_one_plus() {
+        let csv = "tariff,prefix,description,call_type,band,flagfall,rate,increment\n\
+                   T1,+44,UK,voice,all,0,0.10,60/60\n\
+                   T1,+,Bad,voice,all,0,0.10,60/60\n\
+                   T1,++1,Bad,voice,all,0,0.10,60/60\n";
+        let e = parse_tariffs("t.csv", csv.as_bytes()).unwrap_err();
+        let msgs: Vec<String> = e.iter().map(|p| p.to_string()).collect();
+        assert_eq!(msgs.len(), 2, "{msgs:#?}");
+        assert!(
+            msgs[0].starts_with("t.csv:3:2: prefix: '+' must be digits"),
+            "{msgs:#?}"
+        );
+        assert!(msgs[1].starts_with("t.csv:4:2: prefix: '++1' must be digits"));
+        let ok = parse_tariffs(
+            "t.csv",
+            csv.lines()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(ok[0].prefix, "44");
+        // `44` and `+44` are the same key.
+        let dup = "tariff,prefix,description,call_type,band,flagfall,rate,increment\n\
+                   T1,+44,UK,voice,all,0,0.10,60/60\nT1,44,UK,voice,all,0,0.10,60/60\n";
+        assert!(parse_tariffs("t.csv", dup.as_bytes()).is_err());
     }
 
     #[test]

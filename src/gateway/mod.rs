@@ -10,5 +10,6 @@
 pub(crate) mod email;
 pub(crate) mod gocardless;
 pub mod mailbox;
+pub mod sources;
 pub(crate) mod stripe;
 pub mod xero;

@@ -820,6 +820,8 @@ pub struct CarrierOptions<'a> {
     /// `billrun`, `asterisk` or `mapped:PATH`.
     pub format: &'a str,
     pub inbox: Option<&'a Path>,
+    /// A remote source (docs/file-formats.md#remote-sources).
+    pub source: Option<super::cdr_sources::SourceOptions<'a>>,
 }
 
 /// What `carriers add` stored.
@@ -828,6 +830,8 @@ pub struct CarrierAdded {
     pub name: String,
     pub format: String,
     pub inbox: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Add a CDR source. The format is checked now (a mapped column map is
@@ -856,13 +860,28 @@ pub fn add_carrier(store: &mut Store, o: &CarrierOptions<'_>) -> Result<CarrierA
         }
         None => None,
     };
+    let source = match &o.source {
+        Some(so) => {
+            if inbox.is_some() {
+                return Err(bad_input(
+                    "a carrier has either --inbox or --source, not both",
+                ));
+            }
+            Some(super::cdr_sources::checked_source(o.name, so)?)
+        }
+        None => None,
+    };
     let tx = store.write()?;
     cdrs::add_carrier(&tx, o.actor, o.name, &format, inbox.as_deref())?;
+    if let Some(s) = &source {
+        crate::store::sources::set_source(&tx, o.actor, s)?;
+    }
     tx.commit()?;
     Ok(CarrierAdded {
         name: o.name.to_string(),
         format,
         inbox,
+        source: source.map(|s| s.url),
     })
 }
 
@@ -1274,6 +1293,7 @@ mod tests {
                 name: "acme",
                 format: &format,
                 inbox: None,
+                source: None,
             },
         )
         .unwrap();
@@ -1379,6 +1399,7 @@ mod tests {
                 name: "n",
                 format: "billrun",
                 inbox: Some(&inbox),
+                source: None,
             },
         )
         .unwrap();
@@ -1423,6 +1444,7 @@ mod tests {
                 name: "n",
                 format: "billrun",
                 inbox: Some(&inbox),
+                source: None,
             },
         )
         .unwrap();

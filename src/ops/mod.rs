@@ -135,6 +135,7 @@ impl Progress for NoProgress {}
 
 pub mod autopilot;
 pub mod cdr_import;
+pub mod cdr_sources;
 pub mod charges;
 pub mod collect;
 pub mod config;

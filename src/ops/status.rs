@@ -72,6 +72,9 @@ pub struct RunStatusDoc {
     /// The Check customer setup step: every customer that cannot be
     /// billed, delivered or collected as set up, with its fix.
     pub setup_problems: Vec<SetupProblem>,
+    /// Each carrier's latest `cdr fetch` from its remote source: when, how
+    /// many files came in, or why it failed.
+    pub carrier_fetches: Vec<crate::store::sources::LastFetch>,
     /// The stage to show in text: pre-billing until bills are requested.
     #[serde(skip)]
     pub stage: Stage,
@@ -101,6 +104,7 @@ pub fn document(
         complete: cl.complete,
         cdr_carriers: facts.cdr.by_carrier,
         setup_problems: facts.setup_problems,
+        carrier_fetches: crate::store::sources::last_fetches(&store.conn)?,
         stage: cl.stage,
     })
 }

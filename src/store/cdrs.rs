@@ -77,10 +77,11 @@ pub fn parse_format(text: &str) -> Result<CdrFormat> {
     match text {
         "billrun" => Ok(CdrFormat::Billrun),
         "asterisk" => Ok(CdrFormat::Asterisk),
+        "asterisk:accountcode" => Ok(CdrFormat::AsteriskAccountcode),
         _ => {
             let Some(path) = text.strip_prefix("mapped:") else {
                 return Err(bad_input(format!(
-                    "'{text}' is not a CDR format: billrun, asterisk or mapped:PATH (a TOML column map)"
+                    "'{text}' is not a CDR format: billrun, asterisk or mapped:PATH (a TOML column map), or asterisk:accountcode (Asterisk, billed by accountcode)"
                 )));
             };
             let body = std::fs::read_to_string(path)

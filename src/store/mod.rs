@@ -22,6 +22,7 @@ pub mod production;
 pub mod reference;
 pub mod runs;
 pub mod settings;
+pub mod sources;
 pub mod status;
 pub mod xero;
 pub mod xero_api;

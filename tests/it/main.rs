@@ -28,5 +28,6 @@ mod hostile_mail;
 mod hostile_produce;
 mod hostile_steps;
 mod payments;
+mod sources;
 mod xero;
 mod xero_api;
