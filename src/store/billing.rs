@@ -435,3 +435,120 @@ fn cycle_services(conn: &Connection, cycle: &str) -> Result<std::collections::Ha
         .query_map([cycle], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// (account, service, call type code, description, count, units, amount).
+    type Group = (String, String, i64, String, i64, i64, i64);
+    /// (service, start, call type code, rate id, units, state, charge).
+    type Row = (&'static str, i64, i64, Option<i64>, i64, i64, i64);
+
+    /// The SQL `GROUP BY` that `usage_sums` replaced (issue 16): the
+    /// reference its hash-map sums must equal, group for group and in order.
+    fn usage_by_sql(conn: &Connection, bound: i64) -> Vec<Group> {
+        let mut st = conn
+            .prepare(
+                "SELECT s.account, c.service, c.call_type, COALESCE(r.description, ''),
+                        COUNT(*), SUM(c.units), SUM(c.charge_minor)
+                 FROM cdrs c JOIN services s ON s.service = c.service
+                 LEFT JOIN rates r ON r.id = c.rate_id
+                 WHERE c.state = 1 AND c.invoice_id IS NULL AND c.start < ?1
+                 GROUP BY s.account, c.service, c.call_type, COALESCE(r.description, '')
+                 ORDER BY 1, 2, 3, 4",
+            )
+            .unwrap();
+        st.query_map([bound], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn usage_sums_equal_the_sql_group_by_they_replaced() {
+        let mut s = Store::memory().unwrap();
+        let tx = s.write().unwrap();
+        tx.execute_batch(
+            "INSERT INTO customers (account, name, delivery, payment_method, created_at)
+                VALUES ('C2', 'Two', 'print', 'manual', 'x'), ('C1', 'One', 'print', 'manual', 'x');
+             INSERT INTO plans VALUES ('P', 'Plan', '10', 'T');
+             INSERT INTO rates (id, tariff, prefix, description, call_type, band, flagfall, rate, increment, minimum_charge)
+                VALUES (1, 'T', '44', 'UK', 'voice', 'peak', '0', '0.60', '1/1', '0'),
+                       (2, 'T', '44', 'UK', 'voice', 'offpeak', '0', '0.30', '1/1', '0'),
+                       (3, 'T', '1', 'USA', 'voice', 'all', '0', '0.10', '1/1', '0'),
+                       (4, 'T', '', 'SMS', 'sms', 'all', '0', '0.05', '1/1', '0');
+             INSERT INTO services (service, account, plan, start_date, end_date, description)
+                VALUES ('449', 'C1', 'P', '2026-01-01', NULL, ''), ('441', 'C1', 'P', '2026-01-01', NULL, ''),
+                       ('442', 'C2', 'P', '2026-01-01', NULL, '');
+             INSERT INTO carriers VALUES ('c', 'billrun', NULL, 'x');
+             INSERT INTO cdr_files (id, carrier, name, sha256, state, imported_at)
+                VALUES (1, 'c', 'f', 'h', 'processed', 'x');",
+        )
+        .unwrap();
+        // Services in and out of order, two rates with one description, a
+        // rate that no longer exists, an unknown service, an error, a CDR
+        // after the bound and one already invoiced.
+        let rows: &[Row] = &[
+            ("449", 10, 0, Some(1), 60, 1, 60),
+            ("441", 20, 0, Some(2), 30, 1, 9),
+            ("441", 30, 0, Some(1), 61, 1, 61),
+            ("441", 31, 1, Some(4), 1, 1, 5),
+            ("442", 40, 0, Some(3), 10, 1, 1),
+            ("442", 41, 0, Some(99), 10, 1, 7),
+            ("442", 42, 0, None, 10, 1, 3),
+            ("999", 50, 0, Some(1), 60, 1, 60),
+            ("441", 60, 0, Some(1), 60, 0, 0),
+            ("441", 1_000, 0, Some(1), 60, 1, 60),
+        ];
+        for (i, (svc, start, ct, rate, units, state, charge)) in rows.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
+                    state, rate_id, charge_minor, dedupe) VALUES (1, ?1, ?2, ?3, '44', ?4, ?5, ?6, ?7, ?8, ?1)",
+                params![i as i64 + 1, svc, start, ct, units, state, rate, charge],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        let got: Vec<Group> = {
+            let m = usage_sums(&s.conn, 500).unwrap();
+            let mut accounts: Vec<_> = m.keys().cloned().collect();
+            accounts.sort();
+            accounts
+                .iter()
+                .flat_map(|a| {
+                    m[a].iter().map(move |g| {
+                        let code = match g.call_type.as_str() {
+                            "voice" => 0,
+                            "sms" => 1,
+                            _ => 2,
+                        };
+                        (
+                            a.clone(),
+                            g.service.clone(),
+                            code,
+                            g.description.clone(),
+                            g.count as i64,
+                            g.units as i64,
+                            g.amount_minor,
+                        )
+                    })
+                })
+                .collect()
+        };
+        let want = usage_by_sql(&s.conn, 500);
+        assert_eq!(want.len(), 5, "{want:?}");
+        assert_eq!(got, want);
+    }
+}
