@@ -11,7 +11,9 @@
 //! Options (real-shaped files):
 //! - `--order time|service|random`: lines in start-time order (default),
 //!   by service then start time (as carriers sorting by CLI send them), or
-//!   in no order at all.
+//!   in no order at all. (In service order the error lines of other
+//!   numbers — ceased, unknown — sit among the lines of the account whose
+//!   slot they took, not in a block of their own.)
 //! - `--inactive P`, `--unknown P`, `--no-rate P`, `--duplicate P`,
 //!   `--malformed P`: percentages of lines (decimals allowed) that are calls
 //!   of a ceased service (`service_inactive`), of a number billrun does not
