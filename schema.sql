@@ -932,3 +932,16 @@ CREATE TABLE remote_files (
     moved      INTEGER NOT NULL DEFAULT 0,        -- moved to the remote done directory
     PRIMARY KEY (carrier, name, size, mtime)
 );
+
+-- migration: 24
+-- Issue 16 (speed on real-shaped files). The partial index of unbilled
+-- rated CDRs is keyed by `file_id` instead of `start`: an import appends
+-- to it whatever the order of the file's lines (a file in no time order
+-- inserted its keys at random places, most of the import's B-tree work),
+-- and billing reads the unbilled CDRs through it in file and id order, so
+-- their rows are read in table order. The set it covers is unchanged
+-- (unbilled rated CDRs: bounded by the open period, not by history); the
+-- readers (store::billing, store::production) name it (`INDEXED BY
+-- cdrs_unbilled`) and filter `start` themselves.
+DROP INDEX cdrs_unbilled;
+CREATE INDEX cdrs_unbilled ON cdrs(file_id) WHERE invoice_id IS NULL AND state = 1;

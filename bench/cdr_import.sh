@@ -3,8 +3,12 @@
 # CDR file (parse + dedupe + match + rate + store) against sqlite3's own
 # `.import` of the same file into a plain table.
 #
-#   bench/cdr_import.sh [LINES]      # default 1000000; try 5000000
-#   ROUNDS=5 bench/cdr_import.sh     # pairs to time (default 3)
+#   bench/cdr_import.sh [LINES] [GENERATOR OPTIONS]   # default 1000000, clean time-ordered file
+#   bench/cdr_import.sh 1000000 --real                # real-shaped: random order, 11 % inactive, 3 % after cutoff, 3 big accounts
+#   bench/cdr_import.sh 1000000 --order service --inactive 11 --after-cutoff 3
+#   ROUNDS=3 bench/cdr_import.sh     # pairs to time (default 5)
+#
+# GENERATOR OPTIONS are those of examples/gen_cdrs.rs (see its doc).
 #
 # Times ROUNDS pairs, alternating: sqlite3 .import into a new file database,
 # then billrun cdr import into a fresh copy of the prepared database, each
@@ -15,7 +19,9 @@
 # for billrun, flat as LINES grows).
 set -euo pipefail
 LINES=${1:-1000000}
-ROUNDS=${ROUNDS:-3}
+shift || true
+GEN_OPTS=("$@")
+ROUNDS=${ROUNDS:-5}
 CUSTOMERS=${CUSTOMERS:-2000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${BENCH_DIR:-$ROOT/target/bench-cdr}
@@ -29,8 +35,8 @@ fi
 
 cargo build --release --quiet --bin billrun --example gen_cdrs
 rm -rf "$WORK"; mkdir -p "$WORK"
-echo "generating $LINES CDR lines over $CUSTOMERS customers in $WORK ..."
-target/release/examples/gen_cdrs "$LINES" "$CUSTOMERS" "$WORK"
+echo "generating $LINES CDR lines over $CUSTOMERS customers in $WORK (options: ${GEN_OPTS[*]:-none, the clean time-ordered file}) ..."
+target/release/examples/gen_cdrs "$LINES" "$CUSTOMERS" "$WORK" "${GEN_OPTS[@]}"
 ls -l "$WORK/cdrs.csv" | awk '{printf "file: %.1f MB\n", $5/1048576}'
 
 B=(target/release/billrun --db "$WORK/bench.db" -q)
@@ -55,6 +61,7 @@ wall() { # seconds from GNU time's "Elapsed (wall clock) time (h:mm:ss or m:ss):
 rss() { awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$1"; }
 
 echo
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-6s %-8s %12s %12s %8s   %s\n" round load "sqlite3 (s)" "billrun (s)" ratio "billrun peak RSS"
 ratios=(); brss=0; srss=0
 for r in $(seq 1 "$ROUNDS"); do
@@ -73,14 +80,17 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 measure "$WORK/sqlite-mem.time" sqlite3 :memory: ".import --csv $WORK/cdrs.csv cdrs"
 
+echo "load average at end:   $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=$(sqlite3 "$WORK/bench.db" "SELECT count(*) FROM cdrs")
 rated=$(sqlite3 "$WORK/bench.db" "SELECT count(*) FROM cdrs WHERE state = 1")
+errors=$(sqlite3 "$WORK/bench.db" "SELECT group_concat(kind || ' ' || n, ', ') FROM (SELECT kind, count(*) n FROM billing_errors GROUP BY kind)")
 plain=$(sqlite3 "$WORK/plain.db" "SELECT count(*) FROM cdrs")
 sorted=$(printf "%s\n" "${ratios[@]}" | sort -n)
 median=$(echo "$sorted" | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.2f", (a[NR/2]+a[NR/2+1])/2}')
 worst=$(echo "$sorted" | tail -1); best=$(echo "$sorted" | head -1)
 echo
 printf "lines                          %s (billrun stored %s, rated %s; sqlite3 table %s rows)\n" "$LINES" "$rows" "$rated" "$plain"
+printf "billing errors                 %s\n" "${errors:-none}"
 printf "sqlite3 .import, :memory:      %6.2f s   peak RSS %6s MB (once)\n" "$(wall "$WORK/sqlite-mem.time")" "$(rss "$WORK/sqlite-mem.time")"
 printf "peak RSS, all rounds           sqlite3 %s MB, billrun %s MB (target < 200 MB)\n" "$srss" "$brss"
 printf "ratio billrun / sqlite3        median %s over %s pairs (best %s, worst %s; target <= 1.0)\n" "$median" "$ROUNDS" "$best" "$worst"

@@ -5,8 +5,8 @@ use super::progress::Bar;
 use crate::domain::cdrs::Processed;
 use crate::domain::money;
 use crate::error::bad_input;
+use crate::ops::SystemClock;
 use crate::ops::cdr_import::{self as op, Fetch, Imported, ProcessOutcome};
-use crate::ops::{NoProgress, SystemClock};
 use crate::store::{Store, audit::Actor, cdrs, settings};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
@@ -134,7 +134,7 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
         db,
         settle: settle_interval(),
     };
-    let mut r = op::fetch(store, &opts, &SystemClock, &NoProgress)?;
+    let mut r = op::fetch(store, &opts, &SystemClock, &Bar::new(ctx))?;
     // Remote sources (SFTP, FTP, FTPS): each carrier on its own; one that
     // fails is reported (exit 5 naming it) after the others are fetched.
     let remote =

@@ -74,7 +74,13 @@ fn close(
 
 fn rerate(ctx: &Ctx, store: &mut Store, actor: &Actor) -> anyhow::Result<()> {
     let settings = settings::load(&store.conn)?;
-    let op::Rerate { cdrs: r, fees } = op::rerate(store, actor, &settings, &SystemClock)?;
+    let op::Rerate { cdrs: r, fees } = op::rerate(
+        store,
+        actor,
+        &settings,
+        &SystemClock,
+        &super::progress::Bar::new(ctx),
+    )?;
     if fees.resolved + fees.still_open > 0 {
         ctx.say(&format!(
             "fee errors re-matched: {} now match, {} still open",

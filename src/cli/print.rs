@@ -3,8 +3,9 @@
 //! postcode for the mail house (the work is `ops::print`).
 
 use super::output::{self, Ctx};
+use super::progress::Bar;
 use crate::ops::print::PrintOptions;
-use crate::ops::{self, NoProgress, SystemClock};
+use crate::ops::{self, SystemClock};
 use crate::store::Store;
 use crate::store::audit::Actor;
 use clap::Args as ClapArgs;
@@ -32,7 +33,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Res
         bundle_size: a.bundle_size,
         reprint: a.reprint,
     };
-    let mut report = ops::print::write_bundles(store, actor, &opts, &SystemClock, &NoProgress)?;
+    let mut report = ops::print::write_bundles(store, actor, &opts, &SystemClock, &Bar::new(ctx))?;
     for b in &report.bundles {
         ctx.say(&format!(
             "wrote {} ({} invoices, {} pages)",

@@ -111,7 +111,14 @@ fn export(ctx: &Ctx, store: &mut Store, actor: &Actor, a: ExportArgs) -> anyhow:
         all: a.all,
         max_per_file: max_per_file()?,
     };
-    let report = ops::xero::export(store, actor, &opts, &settings, &SystemClock)?;
+    let report = ops::xero::export(
+        store,
+        actor,
+        &opts,
+        &settings,
+        &SystemClock,
+        &super::progress::Bar::new(ctx),
+    )?;
     print(ctx, &report)
 }
 

@@ -991,9 +991,10 @@ mod tests {
             )
             .unwrap();
         let settings = crate::store::settings::load(&s.conn).unwrap();
-        let out = crate::ops::errors::rerate(&mut s, &Actor::test(), &settings, &clock())
-            .unwrap()
-            .cdrs;
+        let out =
+            crate::ops::errors::rerate(&mut s, &Actor::test(), &settings, &clock(), &NoProgress)
+                .unwrap()
+                .cdrs;
         assert_eq!((out.checked, out.resolved, out.still_open), (2, 1, 1));
         let open = cdrs::open_error_counts(&s.conn).unwrap();
         assert_eq!(

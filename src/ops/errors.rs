@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::Clock;
 use super::cdr_import::peak;
+use super::{Clock, Progress};
 use crate::domain::cdrs::Rating;
 use crate::domain::money;
 use crate::domain::settings::Settings;
@@ -90,13 +90,19 @@ pub fn rerate(
     actor: &Actor,
     settings: &Settings,
     clock: &dyn Clock,
+    progress: &dyn Progress,
 ) -> Result<Rerate> {
     let tx = store.write()?;
     let rater = cdrs::load_rater(&tx, peak(settings))?;
     let now = clock.stamp();
     let mut out = Rerated::default();
-    for c in cdrs::rerate_candidates(&tx)? {
+    let candidates = cdrs::rerate_candidates(&tx)?;
+    progress.start("re-rating CDR errors", Some(candidates.len() as u64));
+    for c in candidates {
         out.checked += 1;
+        if out.checked % 1024 == 0 {
+            progress.inc(1024);
+        }
         let (svc, dest) = (c.service.as_str(), c.destination.as_str());
         match rater.rate(svc, c.when, dest, c.call_type, c.units) {
             Ok(r) => {
@@ -116,6 +122,7 @@ pub fn rerate(
             Err(_) => out.still_open += 1,
         }
     }
+    progress.finish();
     audit::log(
         &tx,
         actor,

@@ -7,7 +7,7 @@
 //! file), then its invoices are recorded in one transaction, so a crash in
 //! between only means the same invoices are written again next time.
 
-use super::Clock;
+use super::{Clock, Progress};
 use crate::domain::lifecycle::RunStatus;
 use crate::domain::money;
 use crate::domain::settings::Settings;
@@ -79,6 +79,7 @@ pub fn export(
     opts: &ExportOptions,
     settings: &Settings,
     clock: &dyn Clock,
+    progress: &dyn Progress,
 ) -> Result<ExportReport> {
     let run = runs::resolve(&store.conn, &opts.run)?;
     if run.status != RunStatus::Completed {
@@ -123,7 +124,9 @@ pub fn export(
         )));
     }
     let mut files = Vec::new();
+    progress.start("exporting to Xero", Some(ok.len() as u64));
     for (chunk, path) in chunks.iter().zip(&names) {
+        progress.inc(chunk.len() as u64);
         let bytes = xero::csv(chunk, &codes);
         whole_file::write_new(path, &bytes)
             .map_err(|e| external(format!("cannot write {}: {e}", path.display())))?;
@@ -155,6 +158,7 @@ pub fn export(
         tx.commit()?;
         Some(file)
     };
+    progress.finish();
     Ok(ExportReport {
         run: run.id,
         credit_notes_file,
@@ -220,7 +224,15 @@ mod tests {
         let settings = Settings::defaults();
         let out = dir.path().join("x.csv");
 
-        let r = export(&mut s, &actor, &opts(out.clone(), false), &settings, &clock).unwrap();
+        let r = export(
+            &mut s,
+            &actor,
+            &opts(out.clone(), false),
+            &settings,
+            &clock,
+            &crate::ops::NoProgress,
+        )
+        .unwrap();
         assert_eq!(r.exported, 1);
         assert_eq!(r.already_exported, 0);
         assert_eq!(r.files.len(), 1);
@@ -241,7 +253,15 @@ mod tests {
         );
 
         // A second export to the same file is refused and changes nothing.
-        let e = export(&mut s, &actor, &opts(out.clone(), true), &settings, &clock).unwrap_err();
+        let e = export(
+            &mut s,
+            &actor,
+            &opts(out.clone(), true),
+            &settings,
+            &clock,
+            &crate::ops::NoProgress,
+        )
+        .unwrap_err();
         assert_eq!(e.exit_code(), 3);
         assert!(e.to_string().contains("already exists"), "{e}");
         assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
@@ -255,6 +275,7 @@ mod tests {
             &opts(other.clone(), false),
             &settings,
             &clock,
+            &crate::ops::NoProgress,
         )
         .unwrap();
         assert!(r.files.is_empty());
@@ -274,7 +295,15 @@ mod tests {
             max_per_file: 1,
             ..opts(dir.path().join("x.csv"), false)
         };
-        let r = export(&mut s, &Actor::test(), &o, &Settings::defaults(), &clock).unwrap();
+        let r = export(
+            &mut s,
+            &Actor::test(),
+            &o,
+            &Settings::defaults(),
+            &clock,
+            &crate::ops::NoProgress,
+        )
+        .unwrap();
         let files: Vec<String> = r.files.iter().map(|f| f.file.clone()).collect();
         let name = |n: &str| dir.path().join(n).display().to_string();
         assert_eq!(files, [name("x-1.csv"), name("x-2.csv")]);
@@ -283,7 +312,15 @@ mod tests {
         s.conn
             .execute("UPDATE runs SET status = 'running'", [])
             .unwrap();
-        let e = export(&mut s, &Actor::test(), &o, &Settings::defaults(), &clock).unwrap_err();
+        let e = export(
+            &mut s,
+            &Actor::test(),
+            &o,
+            &Settings::defaults(),
+            &clock,
+            &crate::ops::NoProgress,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("not completed"), "{e}");
     }
 }

@@ -230,8 +230,9 @@ pub fn consume(
     // carrier's. Keys are allocated only once each.
     let mut by_rate: HashMap<String, HashMap<(Option<i64>, CallType), i64>> = HashMap::new();
     let mut by_file: HashMap<i64, i64> = HashMap::new();
-    // The unbilled index (start) gives the range in time order; SQLite
-    // sorts only the CDRs of one start second by record id and id.
+    // In start, record id, CDR id order: SQLite sorts the period's unbilled
+    // CDRs of services with allowances (its sorter spills to temporary
+    // files, so memory stays bounded whatever the number of CDRs).
     let mut st = conn.prepare(
         "SELECT c.id, c.service, c.call_type, c.destination, COALESCE(c.billable, 0),
                 COALESCE(c.charge_minor, 0), c.rate_id, c.file_id

@@ -796,6 +796,15 @@ where
         ..Default::default()
     };
     let mut kinds = [0u64; ErrorKind::ALL.len()];
+    // A new row's id is one more than the largest id so far (SQLite's rule
+    // for an INTEGER PRIMARY KEY until it reaches i64::MAX, which no import
+    // comes near): the rows of a chunk stored whole have consecutive ids,
+    // so an error CDR's id need not be looked up by its dedupe key.
+    let ids_follow: bool = conn.query_row(
+        "SELECT COALESCE(MAX(id), 0) < (1 << 62) FROM cdrs",
+        [],
+        |r| r.get(0),
+    )?;
     for batch in batches {
         let batch = match batch {
             Ok(b) => b,
@@ -814,7 +823,10 @@ where
                 }
                 all_stored = ins_chunk.raw_execute()? == CHUNK;
             }
-            for p in items {
+            // The id of the chunk's first row, when all were stored.
+            let first_id =
+                (all_stored && ids_follow).then(|| conn.last_insert_rowid() - (CHUNK as i64 - 1));
+            for (i, p) in items.iter().enumerate() {
                 out.lines += 1;
                 let c = match p {
                     RatedLine::NotBillable => {
@@ -848,7 +860,7 @@ where
                 }
                 let t = batch.texts(c);
                 let placed = if all_stored {
-                    Placed::New(None)
+                    Placed::New(first_id.map(|f| f + i as i64))
                 } else if chunked {
                     let (id, f, ln): (i64, i64, i64) =
                         owner.query_row([c.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;

@@ -172,7 +172,7 @@ pub fn mark_usage(conn: &Connection, invoiced: &[(String, i64)], bound: i64) -> 
         }
     }
     conn.execute(
-        "UPDATE cdrs SET invoice_id = (SELECT p.invoice_id FROM services s
+        "UPDATE cdrs INDEXED BY cdrs_unbilled SET invoice_id = (SELECT p.invoice_id FROM services s
                 JOIN temp.produced_accounts p ON p.account = s.account WHERE s.service = cdrs.service)
          WHERE state = 1 AND invoice_id IS NULL AND start < ?1
            AND service IN (SELECT s.service FROM services s
