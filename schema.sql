@@ -859,6 +859,7 @@ CREATE TABLE gateway_cursors (
     gateway    TEXT PRIMARY KEY,
     cursor     TEXT NOT NULL,
     updated_at TEXT NOT NULL
+);
 
 -- migration: 22
 -- Inclusive allowances (README "Allowances", docs/rating.md#inclusive-allowances).
@@ -896,6 +897,7 @@ CREATE TABLE invoice_allowances (
     included_units INTEGER,
     used_units     INTEGER NOT NULL,
     PRIMARY KEY (invoice_id, position)
+);
 
 -- migration: 23
 -- Remote CDR sources of carriers (issue 19): `carriers add NAME --source
