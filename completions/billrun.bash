@@ -16,11 +16,17 @@ _billrun() {
             ",$1")
                 cmd="billrun"
                 ;;
+            billrun,allowances)
+                cmd="billrun__subcmd__allowances"
+                ;;
             billrun,approve)
                 cmd="billrun__subcmd__approve"
                 ;;
             billrun,audit)
                 cmd="billrun__subcmd__audit"
+                ;;
+            billrun,autopilot)
+                cmd="billrun__subcmd__autopilot"
                 ;;
             billrun,cancel)
                 cmd="billrun__subcmd__cancel"
@@ -45,6 +51,9 @@ _billrun() {
                 ;;
             billrun,confirm)
                 cmd="billrun__subcmd__confirm"
+                ;;
+            billrun,credit)
+                cmd="billrun__subcmd__credit"
                 ;;
             billrun,customers)
                 cmd="billrun__subcmd__customers"
@@ -117,6 +126,24 @@ _billrun() {
                 ;;
             billrun,xero)
                 cmd="billrun__subcmd__xero"
+                ;;
+            billrun__subcmd__allowances,help)
+                cmd="billrun__subcmd__allowances__subcmd__help"
+                ;;
+            billrun__subcmd__allowances,import)
+                cmd="billrun__subcmd__allowances__subcmd__import"
+                ;;
+            billrun__subcmd__allowances,list)
+                cmd="billrun__subcmd__allowances__subcmd__list"
+                ;;
+            billrun__subcmd__allowances__subcmd__help,help)
+                cmd="billrun__subcmd__allowances__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__allowances__subcmd__help,import)
+                cmd="billrun__subcmd__allowances__subcmd__help__subcmd__import"
+                ;;
+            billrun__subcmd__allowances__subcmd__help,list)
+                cmd="billrun__subcmd__allowances__subcmd__help__subcmd__list"
                 ;;
             billrun__subcmd__carriers,accept-host-key)
                 cmd="billrun__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key"
@@ -220,6 +247,9 @@ _billrun() {
             billrun__subcmd__collect,show)
                 cmd="billrun__subcmd__collect__subcmd__show"
                 ;;
+            billrun__subcmd__collect,sync)
+                cmd="billrun__subcmd__collect__subcmd__sync"
+                ;;
             billrun__subcmd__collect__subcmd__help,card)
                 cmd="billrun__subcmd__collect__subcmd__help__subcmd__card"
                 ;;
@@ -237,6 +267,9 @@ _billrun() {
                 ;;
             billrun__subcmd__collect__subcmd__help,show)
                 cmd="billrun__subcmd__collect__subcmd__help__subcmd__show"
+                ;;
+            billrun__subcmd__collect__subcmd__help,sync)
+                cmd="billrun__subcmd__collect__subcmd__help__subcmd__sync"
                 ;;
             billrun__subcmd__config,get)
                 cmd="billrun__subcmd__config__subcmd__get"
@@ -261,6 +294,36 @@ _billrun() {
                 ;;
             billrun__subcmd__config__subcmd__help,set)
                 cmd="billrun__subcmd__config__subcmd__help__subcmd__set"
+                ;;
+            billrun__subcmd__credit,add)
+                cmd="billrun__subcmd__credit__subcmd__add"
+                ;;
+            billrun__subcmd__credit,help)
+                cmd="billrun__subcmd__credit__subcmd__help"
+                ;;
+            billrun__subcmd__credit,list)
+                cmd="billrun__subcmd__credit__subcmd__list"
+                ;;
+            billrun__subcmd__credit,produce)
+                cmd="billrun__subcmd__credit__subcmd__produce"
+                ;;
+            billrun__subcmd__credit,show)
+                cmd="billrun__subcmd__credit__subcmd__show"
+                ;;
+            billrun__subcmd__credit__subcmd__help,add)
+                cmd="billrun__subcmd__credit__subcmd__help__subcmd__add"
+                ;;
+            billrun__subcmd__credit__subcmd__help,help)
+                cmd="billrun__subcmd__credit__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__credit__subcmd__help,list)
+                cmd="billrun__subcmd__credit__subcmd__help__subcmd__list"
+                ;;
+            billrun__subcmd__credit__subcmd__help,produce)
+                cmd="billrun__subcmd__credit__subcmd__help__subcmd__produce"
+                ;;
+            billrun__subcmd__credit__subcmd__help,show)
+                cmd="billrun__subcmd__credit__subcmd__help__subcmd__show"
                 ;;
             billrun__subcmd__customers,help)
                 cmd="billrun__subcmd__customers__subcmd__help"
@@ -382,11 +445,17 @@ _billrun() {
             billrun__subcmd__fees__subcmd__help__subcmd__codes,list)
                 cmd="billrun__subcmd__fees__subcmd__help__subcmd__codes__subcmd__list"
                 ;;
+            billrun__subcmd__help,allowances)
+                cmd="billrun__subcmd__help__subcmd__allowances"
+                ;;
             billrun__subcmd__help,approve)
                 cmd="billrun__subcmd__help__subcmd__approve"
                 ;;
             billrun__subcmd__help,audit)
                 cmd="billrun__subcmd__help__subcmd__audit"
+                ;;
+            billrun__subcmd__help,autopilot)
+                cmd="billrun__subcmd__help__subcmd__autopilot"
                 ;;
             billrun__subcmd__help,cancel)
                 cmd="billrun__subcmd__help__subcmd__cancel"
@@ -411,6 +480,9 @@ _billrun() {
                 ;;
             billrun__subcmd__help,confirm)
                 cmd="billrun__subcmd__help__subcmd__confirm"
+                ;;
+            billrun__subcmd__help,credit)
+                cmd="billrun__subcmd__help__subcmd__credit"
                 ;;
             billrun__subcmd__help,customers)
                 cmd="billrun__subcmd__help__subcmd__customers"
@@ -484,6 +556,12 @@ _billrun() {
             billrun__subcmd__help,xero)
                 cmd="billrun__subcmd__help__subcmd__xero"
                 ;;
+            billrun__subcmd__help__subcmd__allowances,import)
+                cmd="billrun__subcmd__help__subcmd__allowances__subcmd__import"
+                ;;
+            billrun__subcmd__help__subcmd__allowances,list)
+                cmd="billrun__subcmd__help__subcmd__allowances__subcmd__list"
+                ;;
             billrun__subcmd__help__subcmd__carriers,accept-host-key)
                 cmd="billrun__subcmd__help__subcmd__carriers__subcmd__accept__subcmd__host__subcmd__key"
                 ;;
@@ -532,6 +610,9 @@ _billrun() {
             billrun__subcmd__help__subcmd__collect,show)
                 cmd="billrun__subcmd__help__subcmd__collect__subcmd__show"
                 ;;
+            billrun__subcmd__help__subcmd__collect,sync)
+                cmd="billrun__subcmd__help__subcmd__collect__subcmd__sync"
+                ;;
             billrun__subcmd__help__subcmd__config,get)
                 cmd="billrun__subcmd__help__subcmd__config__subcmd__get"
                 ;;
@@ -540,6 +621,18 @@ _billrun() {
                 ;;
             billrun__subcmd__help__subcmd__config,set)
                 cmd="billrun__subcmd__help__subcmd__config__subcmd__set"
+                ;;
+            billrun__subcmd__help__subcmd__credit,add)
+                cmd="billrun__subcmd__help__subcmd__credit__subcmd__add"
+                ;;
+            billrun__subcmd__help__subcmd__credit,list)
+                cmd="billrun__subcmd__help__subcmd__credit__subcmd__list"
+                ;;
+            billrun__subcmd__help__subcmd__credit,produce)
+                cmd="billrun__subcmd__help__subcmd__credit__subcmd__produce"
+                ;;
+            billrun__subcmd__help__subcmd__credit,show)
+                cmd="billrun__subcmd__help__subcmd__credit__subcmd__show"
                 ;;
             billrun__subcmd__help__subcmd__customers,import)
                 cmd="billrun__subcmd__help__subcmd__customers__subcmd__import"
@@ -589,6 +682,9 @@ _billrun() {
             billrun__subcmd__help__subcmd__payments,add)
                 cmd="billrun__subcmd__help__subcmd__payments__subcmd__add"
                 ;;
+            billrun__subcmd__help__subcmd__payments,fetch)
+                cmd="billrun__subcmd__help__subcmd__payments__subcmd__fetch"
+                ;;
             billrun__subcmd__help__subcmd__payments,import)
                 cmd="billrun__subcmd__help__subcmd__payments__subcmd__import"
                 ;;
@@ -616,6 +712,9 @@ _billrun() {
             billrun__subcmd__help__subcmd__xero,export)
                 cmd="billrun__subcmd__help__subcmd__xero__subcmd__export"
                 ;;
+            billrun__subcmd__help__subcmd__xero,push)
+                cmd="billrun__subcmd__help__subcmd__xero__subcmd__push"
+                ;;
             billrun__subcmd__invoices,help)
                 cmd="billrun__subcmd__invoices__subcmd__help"
                 ;;
@@ -631,6 +730,9 @@ _billrun() {
             billrun__subcmd__payments,add)
                 cmd="billrun__subcmd__payments__subcmd__add"
                 ;;
+            billrun__subcmd__payments,fetch)
+                cmd="billrun__subcmd__payments__subcmd__fetch"
+                ;;
             billrun__subcmd__payments,help)
                 cmd="billrun__subcmd__payments__subcmd__help"
                 ;;
@@ -642,6 +744,9 @@ _billrun() {
                 ;;
             billrun__subcmd__payments__subcmd__help,add)
                 cmd="billrun__subcmd__payments__subcmd__help__subcmd__add"
+                ;;
+            billrun__subcmd__payments__subcmd__help,fetch)
+                cmd="billrun__subcmd__payments__subcmd__help__subcmd__fetch"
                 ;;
             billrun__subcmd__payments__subcmd__help,help)
                 cmd="billrun__subcmd__payments__subcmd__help__subcmd__help"
@@ -712,11 +817,17 @@ _billrun() {
             billrun__subcmd__xero,help)
                 cmd="billrun__subcmd__xero__subcmd__help"
                 ;;
+            billrun__subcmd__xero,push)
+                cmd="billrun__subcmd__xero__subcmd__push"
+                ;;
             billrun__subcmd__xero__subcmd__help,export)
                 cmd="billrun__subcmd__xero__subcmd__help__subcmd__export"
                 ;;
             billrun__subcmd__xero__subcmd__help,help)
                 cmd="billrun__subcmd__xero__subcmd__help__subcmd__help"
+                ;;
+            billrun__subcmd__xero__subcmd__help,push)
+                cmd="billrun__subcmd__xero__subcmd__help__subcmd__push"
                 ;;
             *)
                 ;;
@@ -725,8 +836,118 @@ _billrun() {
 
     case "${cmd}" in
         billrun)
-            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help"
+            opts="-y -q -h -V --db --json --yes --quiet --help --version init demo config customers services plans tariffs allowances cycles charge credit payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero autopilot completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances)
+            opts="-y -q -h --db --json --yes --quiet --help import list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__help)
+            opts="import list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__import)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__allowances__subcmd__list)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -762,6 +983,24 @@ _billrun() {
             ;;
         billrun__subcmd__audit)
             opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__autopilot)
+            opts="-y -q -h --dry-run --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1343,7 +1582,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__collect)
-            opts="-y -q -h --db --json --yes --quiet --help dd card results list show help"
+            opts="-y -q -h --db --json --yes --quiet --help dd card results sync list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1409,7 +1648,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__collect__subcmd__help)
-            opts="dd card results list show help"
+            opts="dd card results sync list show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1506,6 +1745,20 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__collect__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__collect__subcmd__list)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1543,6 +1796,24 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__collect__subcmd__show)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__collect__subcmd__sync)
             opts="-y -q -h --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1735,6 +2006,192 @@ _billrun() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit)
+            opts="-y -q -h --db --json --yes --quiet --help add list show produce help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__add)
+            opts="-y -q -h --amount --line --reason --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --line)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__help)
+            opts="add list show produce help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__help__subcmd__produce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__list)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__produce)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__credit__subcmd__show)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2515,8 +2972,50 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help)
-            opts="init demo config customers services plans tariffs cycles charge payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero completions help"
+            opts="init demo config customers services plans tariffs allowances cycles charge credit payments fees carriers cdr errors new runs set-dates ready approve prebill confirm cancel request produce postbill invoices print collect status audit email xero autopilot completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__allowances)
+            opts="import list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__allowances__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__allowances__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2543,6 +3042,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__autopilot)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2767,7 +3280,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__collect)
-            opts="dd card results list show"
+            opts="dd card results sync list show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2837,6 +3350,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__collect__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__collect__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2923,6 +3450,76 @@ _billrun() {
         billrun__subcmd__help__subcmd__confirm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__credit)
+            opts="add list show produce"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__credit__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__credit__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__credit__subcmd__produce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__credit__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3285,7 +3882,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__payments)
-            opts="add import list"
+            opts="add import fetch list"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3299,6 +3896,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__payments__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__payments__subcmd__fetch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3593,7 +4204,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__xero)
-            opts="export"
+            opts="export push"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3607,6 +4218,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__help__subcmd__xero__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__help__subcmd__xero__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3759,7 +4384,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__payments)
-            opts="-y -q -h --db --json --yes --quiet --help add import list help"
+            opts="-y -q -h --db --json --yes --quiet --help add import fetch list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3814,8 +4439,26 @@ _billrun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        billrun__subcmd__payments__subcmd__fetch)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         billrun__subcmd__payments__subcmd__help)
-            opts="add import list help"
+            opts="add import fetch list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3829,6 +4472,20 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__payments__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__payments__subcmd__help__subcmd__fetch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4457,7 +5114,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__xero)
-            opts="-y -q -h --db --json --yes --quiet --help export help"
+            opts="-y -q -h --db --json --yes --quiet --help export push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4497,7 +5154,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__xero__subcmd__help)
-            opts="export help"
+            opts="export push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4531,6 +5188,38 @@ _billrun() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        billrun__subcmd__xero__subcmd__push)
+            opts="-y -q -h --db --json --yes --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -138,7 +138,7 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Resu
     // Remote sources (SFTP, FTP, FTPS): each carrier on its own; one that
     // fails is reported (exit 5 naming it) after the others are fetched.
     let remote =
-        crate::ops::cdr_sources::fetch_remote(store, actor, db, &SystemClock, &NoProgress)?;
+        crate::ops::cdr_sources::fetch_remote(store, actor, db, &SystemClock, &Bar::new(ctx))?;
     for f in &r.files {
         match f {
             Fetch::Fetched(f) => ctx.say(&format!(

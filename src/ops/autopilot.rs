@@ -924,6 +924,7 @@ impl Pilot<'_, '_> {
             &opts,
             self.settings,
             self.clock,
+            &super::NoProgress,
         ) {
             Ok(r) => {
                 let files: Vec<&str> = r.files.iter().map(|f| f.file.as_str()).collect();
