@@ -71,6 +71,13 @@ pub(crate) fn run_with(
             .ok()
             .filter(|k| !k.is_empty()),
         smtp_password: std::env::var(super::email::PASSWORD_ENV).ok(),
+        gocardless_token: std::env::var("GOCARDLESS_ACCESS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+        xero: settings
+            .xero
+            .api
+            .then(|| super::xero::client(&settings).map_err(|e| e.to_string())),
     };
     let report = op::run(store, &opts, &settings, clock)?;
     if ctx.json {

@@ -1,7 +1,7 @@
 //! Pure domain logic: values in, values out. No SQLite, no terminal, no files.
 
-pub mod autopilot;
 pub mod allowance;
+pub mod autopilot;
 pub mod bank;
 pub mod bank_report;
 pub mod billing;

@@ -347,7 +347,7 @@ pub const KEYS: &[Key] = &[
         "auto.fetch_payments",
         Some("false"),
         Bool,
-        "autopilot: fetch Xero payments (needs the Xero API; csv mode: nothing to fetch)"
+        "autopilot: payments fetch from Xero (xero.mode api; csv mode: nothing to fetch)"
     ),
     key!(
         "auto.confirm_payments",
@@ -431,7 +431,7 @@ pub const KEYS: &[Key] = &[
         "auto.sync",
         Some("false"),
         Bool,
-        "autopilot: sync collection results from the gateways (needs collect sync)"
+        "autopilot: collect sync (Stripe charges left processing, GoCardless events)"
     ),
 ];
 

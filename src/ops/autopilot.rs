@@ -10,11 +10,11 @@
 //! One autopilot at a time: an OS lock on `<db>.files/autopilot.lock`,
 //! released by the OS when the process ends (a killed one never blocks).
 //!
-//! Hook points for features built elsewhere (each one more step, marked
-//! `HOOK`): `Pilot::fetch_payments` (Xero API payments fetch),
-//! `Pilot::sync_collections` (`collect sync`), the Xero API push in
-//! `Pilot::xero`, and auto-collection in `Pilot::collect_dd` /
-//! `Pilot::collect_card`.
+//! The gateways: `Pilot::fetch_payments` (Xero API `payments fetch`),
+//! `Pilot::sync_collections` (`collect sync`: Stripe and GoCardless),
+//! `Pilot::xero` (`xero push` in API mode, else the import file) and
+//! `Pilot::collect_dd` (a payment file, or GoCardless with
+//! `dd.provider gocardless`).
 
 use super::{Clock, NoProgress};
 use crate::domain::autopilot::{self as rules, StopKind};
@@ -35,7 +35,7 @@ use std::time::Duration;
 pub const OPERATOR: &str = "autopilot";
 
 /// `billrun autopilot`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AutopilotOptions<'a> {
     pub db: &'a Path,
     /// Say what would be done, change nothing.
@@ -46,6 +46,11 @@ pub struct AutopilotOptions<'a> {
     pub stripe_key: Option<String>,
     /// `BILLRUN_SMTP_PASSWORD`, for invoice emails and the notice.
     pub smtp_password: Option<String>,
+    /// `GOCARDLESS_ACCESS_TOKEN`, for `dd.provider gocardless` and sync.
+    pub gocardless_token: Option<String>,
+    /// The Xero API client (`xero.mode api`; `None` in csv mode), or why
+    /// there is none (credentials missing).
+    pub xero: Option<std::result::Result<crate::gateway::xero::XeroClient, String>>,
 }
 
 /// One thing done (or, on a dry run, that would be done).
@@ -386,24 +391,106 @@ impl Pilot<'_, '_> {
         }
     }
 
-    /// HOOK `auto.fetch_payments`: payments from the Xero API. The fetch op
-    /// (`payments fetch`) is not in this build; when it is, call it here
-    /// with `actor("auto.fetch_payments", "")` and report its outcome.
+    /// `auto.fetch_payments`: payments recorded in Xero (`payments fetch`,
+    /// API mode). In csv mode the payments come from files a person
+    /// downloads, so only a note says so.
     fn fetch_payments(&mut self) {
-        if self.settings.auto.fetch_payments {
-            self.report.notes.push(
-                "auto.fetch_payments is on, but this build reads Xero payments only from files: import them with `billrun payments import FILE --format xero`".into(),
+        const RULE: &str = "auto.fetch_payments";
+        const CMD: &str = "billrun payments fetch";
+        if !self.settings.auto.fetch_payments {
+            return;
+        }
+        let client = match &self.opts.xero {
+            None => {
+                self.report.notes.push(
+                    "auto.fetch_payments is on, but xero.mode is csv: import Xero's payments export with `billrun payments import FILE --format xero`".into(),
+                );
+                return;
+            }
+            Some(Err(why)) => {
+                self.fail(None, "fetch_payments", why.clone(), CMD);
+                return;
+            }
+            Some(Ok(c)) => c,
+        };
+        if self.opts.dry_run {
+            self.act(
+                None,
+                "fetch_payments",
+                RULE,
+                "would fetch the payments recorded in Xero",
             );
+            return;
+        }
+        match super::xero_fetch::fetch(
+            self.store,
+            &actor(RULE, ""),
+            self.settings,
+            client,
+            self.clock,
+        ) {
+            Ok(r) => {
+                if r.recorded > 0 || r.linked > 0 {
+                    self.act(
+                        None,
+                        "fetch_payments",
+                        RULE,
+                        format!(
+                            "{} payments recorded from Xero ({} linked to ones already imported)",
+                            r.recorded, r.linked
+                        ),
+                    );
+                }
+            }
+            Err(e) => self.fail(None, "fetch_payments", e.to_string(), CMD),
         }
     }
 
-    /// HOOK `auto.sync`: collection results from the gateways (`collect
-    /// sync`, not in this build); call it here with `actor("auto.sync", "")`.
+    /// `auto.sync`: the outcome of card charges left `processing` (Stripe)
+    /// and GoCardless's payment and mandate events (`collect sync`).
     fn sync_collections(&mut self) {
-        if self.settings.auto.sync {
-            self.report.notes.push(
-                "auto.sync is on, but this build has no `collect sync`: import the bank's results with `billrun collect results FILE`".into(),
+        const RULE: &str = "auto.sync";
+        const CMD: &str = "billrun collect sync";
+        if !self.settings.auto.sync {
+            return;
+        }
+        if self.opts.dry_run {
+            self.act(
+                None,
+                "sync",
+                RULE,
+                "would ask Stripe and GoCardless for collection outcomes",
             );
+            return;
+        }
+        let opts = super::collect::SyncOptions {
+            stripe_api_key: self.opts.stripe_key.clone(),
+            gocardless_token: self.opts.gocardless_token.clone(),
+        };
+        match super::collect::sync(
+            self.store,
+            &actor(RULE, ""),
+            &opts,
+            self.settings,
+            self.clock,
+            &NoProgress,
+        ) {
+            Ok(r) => {
+                if r.changed() > 0 {
+                    self.act(
+                        None,
+                        "sync",
+                        RULE,
+                        format!("{} collection outcomes recorded", r.changed()),
+                    );
+                }
+                for e in r.errors {
+                    self.fail(None, "sync", e, CMD);
+                }
+            }
+            // A missing key or token is a person's to set, not an outage.
+            Err(e) if e.exit_code() == 3 => self.report.notes.push(e.to_string()),
+            Err(e) => self.fail(None, "sync", e.to_string(), CMD),
         }
     }
 
@@ -887,15 +974,68 @@ impl Pilot<'_, '_> {
         self.confirm(run, StepKey::Postbill, RULE, "no anomalies", None)
     }
 
-    /// `auto.xero`, csv mode: an import file `xero-RUN.csv` in
-    /// `xero.out_dir`. HOOK: in API mode (`xero.mode api`), call the push
-    /// op (`xero push RUN`) here instead, with the same actor.
+    /// `auto.xero`: in API mode the run's customers and invoices are sent
+    /// (`xero push RUN`); in csv mode an import file `xero-RUN.csv` is
+    /// written into `xero.out_dir`.
     fn xero(&mut self, run: &Run, s: &Step) -> Result<Outcome> {
         const RULE: &str = "auto.xero";
         if !self.settings.auto.xero {
             return Ok(person(rules::policy_off(RULE), s.command.clone()));
         }
         let id = run.id;
+        if let Some(client) = &self.opts.xero {
+            let client = match client {
+                Ok(c) => c,
+                Err(why) => return Ok(person(why.clone(), s.command.clone())),
+            };
+            if self.opts.dry_run {
+                self.act(
+                    Some(id),
+                    "xero",
+                    RULE,
+                    format!("would send to Xero ({})", s.detail),
+                );
+                return Ok(Outcome::Planned);
+            }
+            return match super::xero_push::push(
+                self.store,
+                &actor(RULE, ""),
+                &id.to_string(),
+                self.settings,
+                client,
+                self.clock,
+                &NoProgress,
+            ) {
+                Ok(r) => {
+                    self.act(
+                        Some(id),
+                        "xero",
+                        RULE,
+                        format!(
+                            "{} invoices sent to Xero ({} found there already), {} contacts created, {} updated",
+                            r.invoices_sent,
+                            r.invoices_found + r.already_in_xero,
+                            r.contacts_created,
+                            r.contacts_updated
+                        ),
+                    );
+                    if r.refused.is_empty() {
+                        Ok(Outcome::Progressed)
+                    } else {
+                        let list: Vec<String> = r
+                            .refused
+                            .iter()
+                            .map(|f| format!("{}: {}", f.number, f.message))
+                            .collect();
+                        Ok(person(
+                            format!("Xero refused {}: {}", r.refused.len(), list.join("; ")),
+                            s.command.clone(),
+                        ))
+                    }
+                }
+                Err(e) => Self::from_error(e, &s.command),
+            };
+        }
         let Some(dir) = self.settings.xero_out_dir.clone() else {
             return Ok(person(
                 "auto.xero writes the Xero import file into xero.out_dir, which is not set",
@@ -1075,15 +1215,18 @@ impl Pilot<'_, '_> {
         }
     }
 
-    /// `auto.collect`, Direct Debit: the payment file beside the database
-    /// (`collect dd RUN`). HOOK: with GoCardless / `collect.auto`, the dd op
-    /// submits the payments itself; nothing changes here.
+    /// `auto.collect`, Direct Debit: the payment file (`collect dd RUN`,
+    /// into `collect.out_dir` or beside the database), or with
+    /// `dd.provider gocardless` one GoCardless payment per invoice.
     fn collect_dd(&mut self, run: &Run, s: &Step) -> Result<Outcome> {
         const RULE: &str = "auto.collect";
         if !self.settings.auto.collect {
             return Ok(person(rules::policy_off(RULE), s.command.clone()));
         }
         let id = run.id;
+        if self.settings.dd_provider == "gocardless" {
+            return self.collect_gocardless(run, s);
+        }
         if self.opts.dry_run {
             self.act(
                 Some(id),
@@ -1099,7 +1242,7 @@ impl Pilot<'_, '_> {
             date: None,
             retry_failed: false,
             db: self.opts.db.to_path_buf(),
-            out_dir: None,
+            out_dir: self.settings.collect.out_dir.as_ref().map(PathBuf::from),
         };
         match super::collect::dd(
             self.store,
@@ -1127,6 +1270,71 @@ impl Pilot<'_, '_> {
             Ok(super::collect::FileRunReport::NothingNew(_)) => Ok(Outcome::Progressed),
             Err(e) => Self::from_error(e, &s.command),
         }
+    }
+
+    /// `auto.collect` with `dd.provider gocardless` (`collect dd RUN`).
+    fn collect_gocardless(&mut self, run: &Run, s: &Step) -> Result<Outcome> {
+        const RULE: &str = "auto.collect";
+        let id = run.id;
+        if self.opts.dry_run {
+            self.act(
+                Some(id),
+                "collect_dd",
+                RULE,
+                format!("would create the GoCardless payments ({})", s.detail),
+            );
+            return Ok(Outcome::Planned);
+        }
+        let opts = super::collect::GcOptions {
+            run: id.to_string(),
+            date: None,
+            retry_failed: false,
+            token: self.opts.gocardless_token.clone(),
+        };
+        let r = match super::collect::gocardless_dd(
+            self.store,
+            &actor(RULE, ""),
+            &opts,
+            self.settings,
+            self.clock,
+            &NoProgress,
+        ) {
+            Ok(r) => r,
+            Err(e) => return Self::from_error(e, &s.command),
+        };
+        if !r.payments.is_empty() {
+            self.act(
+                Some(id),
+                "collect_dd",
+                RULE,
+                format!("{} GoCardless payments created", r.payments.len()),
+            );
+        }
+        if let Some(why) = r.token_refused {
+            return Ok(Outcome::Fail(
+                format!("GoCardless refused the access token ({why})"),
+                s.command.clone(),
+            ));
+        }
+        if r.unanswered > 0 {
+            return Ok(Outcome::Fail(
+                format!(
+                    "{} GoCardless payments got no answer (resent next time with the same keys)",
+                    r.unanswered
+                ),
+                s.command.clone(),
+            ));
+        }
+        if !r.expired.is_empty() {
+            return Ok(person(
+                format!(
+                    "{} GoCardless payments are too old to resend safely",
+                    r.expired.len()
+                ),
+                s.command.clone(),
+            ));
+        }
+        Ok(Outcome::Progressed)
     }
 
     /// `auto.collect`, cards: charged through Stripe (`collect card RUN`).

@@ -4,8 +4,8 @@ use super::invoice_pdf::{
     AllowanceLine, CallLine, ChargeLine, CompanyHeader, CustomerAddress, InvoiceDoc,
     InvoiceSummary, SummaryLine, UsageSummary, money_text,
 };
-use crate::domain::calendar::{self, Calendar};
 use crate::domain::allowance::AllowanceUse;
+use crate::domain::calendar::{self, Calendar};
 use crate::domain::invoice::{self, Call, Issued, IssuedLine, PaymentTerms, UsageGroup};
 use crate::domain::invoice::{usage_description, usage_quantity};
 pub use crate::domain::itemised::call_quantity;

@@ -715,3 +715,35 @@ fn a_mandate_gocardless_cancelled_is_not_collected_again() {
     assert_eq!(fake.payments().len(), 2);
     assert_eq!(fake.payments()[1]["links"]["mandate"], "MD0002BBB");
 }
+
+/// `auto.sync`: the autopilot asks Stripe about charges left `processing`
+/// and records the answers, as `collect sync` does.
+#[test]
+fn the_autopilot_syncs_processing_card_charges() {
+    let env = setup(
+        &[],
+        &["K1,Kiln,,print,card,,,,,,,,pm_card_visa,cus_Kiln01,"],
+    );
+    let run = seed_invoices(&env, &[("K1", 4550)]).to_string();
+    let fake = FakeStripe::start(KEY, vec![Reply::intent("pi_1", "processing")]);
+    env.ok(&["config", "set", "stripe.api_base", &fake.base_url()]);
+    let out = with_key(&env, &["collect", "card", &run]);
+    assert!(out.status.success(), "{out:?}");
+    fake.set_intent(Reply::intent("pi_1", "succeeded"));
+    env.ok(&["config", "set", "auto.sync", "true"]);
+    let out = with_key(&env, &["--json", "autopilot"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sync: Vec<&serde_json::Value> = report["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["step"] == "sync")
+        .collect();
+    assert_eq!(sync.len(), 1, "{report}");
+    assert_eq!(sync[0]["rule"], "auto.sync");
+    assert_eq!(sync[0]["detail"], "1 collection outcomes recorded");
+    let state: String = crate::support::db(&env)
+        .query_row("SELECT state FROM payment_items", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(state, "approved");
+}

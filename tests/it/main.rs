@@ -8,9 +8,9 @@
 
 mod support;
 
+mod allowances;
 mod autopilot;
 mod banks;
-mod allowances;
 mod billing;
 mod cdrs;
 mod charges;

@@ -554,3 +554,79 @@ fn an_expired_token_is_renewed_and_a_missing_scope_is_named() {
     );
     assert!(!err.contains("tok-"), "no token in messages: {err}");
 }
+
+/// The autopilot in API mode: `auto.xero` sends the run's customers and
+/// invoices (the same push, once, however often it runs) and
+/// `auto.fetch_payments` asks Xero for payments.
+#[test]
+fn the_autopilot_pushes_to_xero_once_and_fetches_payments_in_api_mode() {
+    let x = FakeXero::start();
+    let env = setup(&x, &three());
+    for k in ["auto.xero", "auto.confirm_postbill", "auto.fetch_payments"] {
+        env.ok(&["config", "set", k, "true"]);
+    }
+    let puts = |x: &FakeXero| {
+        x.seen()
+            .iter()
+            .filter(|s| s.method == "PUT" && s.path.starts_with("/api.xro/2.0/Invoices"))
+            .count()
+    };
+    let pilot = |env: &Env| {
+        let o = run(env, &[], &["--json", "autopilot"]);
+        assert!(
+            matches!(o.status.code(), Some(0 | 3)),
+            "{:?}\n{}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let r = pilot(&env);
+    let acts: Vec<&serde_json::Value> = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["step"] == "xero")
+        .collect();
+    assert_eq!(acts.len(), 1, "{r}");
+    assert_eq!(acts[0]["rule"], "auto.xero");
+    assert!(
+        acts[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 invoices sent to Xero"),
+        "{r}"
+    );
+    assert_eq!(xero_ids(&env).len(), 2);
+    assert!(
+        x.seen()
+            .iter()
+            .any(|s| s.method == "GET" && s.path.starts_with("/api.xro/2.0/Payments")),
+        "payments were asked for"
+    );
+    assert_eq!(step(&env.json(&["status", "1"]), "xero")["state"], "done");
+
+    // Again and again: nothing more is sent to Xero.
+    let sent = puts(&x);
+    assert_eq!(sent, 1);
+    let r = pilot(&env);
+    assert!(
+        !r["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["step"] == "xero"),
+        "{r}"
+    );
+    assert_eq!(puts(&x), sent);
+    assert!(x.with(|s| s.created.values().all(|n| *n == 1)));
+
+    // Without the credentials the push waits for a person (exit 3), naming them.
+    let env2 = setup(&FakeXero::start(), &three());
+    env2.ok(&["config", "set", "auto.xero", "true"]);
+    env2.ok(&["config", "set", "auto.confirm_postbill", "true"]);
+    let o = env2.cmd().args(["--json", "autopilot"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(r["waiting"].to_string().contains("XERO_CLIENT_ID"), "{r}");
+}

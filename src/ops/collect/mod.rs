@@ -14,8 +14,8 @@
 //! account numbers and card tokens are masked everywhere except in the
 //! payment files.
 
-mod bank;
 mod auto;
+mod bank;
 mod card;
 mod dd;
 mod gocardless;
