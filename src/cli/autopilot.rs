@@ -5,7 +5,7 @@
 use super::output::{self, Ctx};
 use crate::domain::autopilot::StopKind;
 use crate::ops::autopilot::{self as op, AutopilotOptions, AutopilotReport};
-use crate::ops::{Clock, StoppedClock, SystemClock};
+use crate::ops::{Clock, SystemClock};
 use crate::store::{Store, settings};
 use std::path::Path;
 use std::process::ExitCode;
@@ -35,7 +35,7 @@ fn clock() -> anyhow::Result<Box<dyn Clock>> {
                 "BILLRUN_TEST_NOW={v}: expected YYYY-MM-DD or RFC 3339"
             ))
         })?;
-        return Ok(Box::new(StoppedClock(at)));
+        return Ok(Box::new(crate::ops::StoppedClock(at)));
     }
     Ok(Box::new(SystemClock))
 }

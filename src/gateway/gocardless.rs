@@ -125,7 +125,8 @@ impl GoCardlessClient {
         }
     }
 
-    /// Shorter waits (tests).
+    /// Shorter waits (tests; debug builds only).
+    #[cfg(debug_assertions)]
     pub fn with_max_wait(mut self, max_wait: Duration) -> GoCardlessClient {
         self.max_wait = max_wait;
         self
