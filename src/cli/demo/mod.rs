@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 mod act2;
 mod walks;
-use walks::{bank_results, cdr_walk};
+use walks::{bank_results, cdr_walk, email_walk};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -249,34 +249,7 @@ pub fn exec(ctx: &Ctx, a: &Args) -> anyhow::Result<ExitCode> {
     step(ctx, &db, dir, &["postbill", "1"])?;
     step(ctx, &db, dir, &["confirm", "1", "postbill"])?;
     step(ctx, &db, dir, &["print", "1", "--out", "{dir}/print"])?;
-    // Delivery: the emails as .eml files first (a dry run), then really sent
-    // over SMTP to a local mailbox the demo starts on 127.0.0.1 (a stand-in
-    // for the provider's mail server), then the Xero export.
-    step(ctx, &db, dir, &["email", "1", "--dry-run", "{dir}/outbox"])?;
-    let mailbox = crate::gateway::mailbox::SmtpServer::start()
-        .context("starting the demo's local SMTP mailbox")?;
-    let port = mailbox.port().to_string();
-    for (k, v) in [
-        ("smtp.host", "127.0.0.1"),
-        ("smtp.port", port.as_str()),
-        ("smtp.security", "none"),
-        ("smtp.from", "billing@northernfibre.example"),
-    ] {
-        step(ctx, &db, dir, &["config", "set", k, v])?;
-    }
-    step(ctx, &db, dir, &["email", "1"])?;
-    let inbox = dir.join("mailbox");
-    std::fs::create_dir_all(&inbox)?;
-    for (i, m) in mailbox.messages().iter().enumerate() {
-        std::fs::write(inbox.join(format!("{:03}.eml", i + 1)), &m.data)?;
-    }
-    if !ctx.quiet {
-        crate::outln!(
-            "(the local mailbox received {} messages: {})",
-            mailbox.messages().len(),
-            inbox.display()
-        );
-    }
+    let mailbox = email_walk(ctx, &db, dir)?;
     step(
         ctx,
         &db,

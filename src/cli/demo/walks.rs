@@ -1,5 +1,6 @@
 //! The demo's stand-ins: the bank's results file and the carriers' CDR
-//! files walked through fetch, process and the error steps.
+//! files walked through fetch, process and the error steps, and the local
+//! mailbox the invoices are emailed to.
 
 use super::step;
 use crate::cli::output::Ctx;
@@ -130,4 +131,40 @@ pub(super) fn cdr_walk(
     step(ctx, db, dir, &["errors", "1"])?;
     step(ctx, db, dir, &["confirm", "1", "errors"])?;
     Ok(())
+}
+
+/// Delivery: the emails as .eml files first (a dry run), then really sent
+/// over SMTP to a local mailbox the demo starts on 127.0.0.1 (a stand-in for
+/// the provider's mail server), its messages kept in `DIR/mailbox`.
+pub(super) fn email_walk(
+    ctx: &Ctx,
+    db: &Path,
+    dir: &Path,
+) -> anyhow::Result<crate::gateway::mailbox::SmtpServer> {
+    step(ctx, db, dir, &["email", "1", "--dry-run", "{dir}/outbox"])?;
+    let mailbox = crate::gateway::mailbox::SmtpServer::start()
+        .context("starting the demo's local SMTP mailbox")?;
+    let port = mailbox.port().to_string();
+    for (k, v) in [
+        ("smtp.host", "127.0.0.1"),
+        ("smtp.port", port.as_str()),
+        ("smtp.security", "none"),
+        ("smtp.from", "billing@northernfibre.example"),
+    ] {
+        step(ctx, db, dir, &["config", "set", k, v])?;
+    }
+    step(ctx, db, dir, &["email", "1"])?;
+    let inbox = dir.join("mailbox");
+    std::fs::create_dir_all(&inbox)?;
+    for (i, m) in mailbox.messages().iter().enumerate() {
+        std::fs::write(inbox.join(format!("{:03}.eml", i + 1)), &m.data)?;
+    }
+    if !ctx.quiet {
+        crate::outln!(
+            "(the local mailbox received {} messages: {})",
+            mailbox.messages().len(),
+            inbox.display()
+        );
+    }
+    Ok(mailbox)
 }
