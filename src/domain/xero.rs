@@ -159,61 +159,98 @@ pub fn rows(inv: &Invoice, codes: &Codes) -> Vec<Vec<String>> {
     inv.lines
         .iter()
         .map(|l| {
-            let description = line_description(l);
             let tax_type = if taxed && l.taxable {
                 &codes.tax_type
             } else {
                 &codes.exempt_tax_type
             };
-            // Text cells are made safe for spreadsheets (a contact name
-            // `=HYPERLINK(…)` must not become a formula when the file is
-            // opened before it is uploaded); dates and figures as they are.
-            let t = |s: &str| safe_cell(s).into_owned();
-            vec![
-                t(&inv.contact_name),
-                t(&opt(&inv.email)),
-                t(&opt(&inv.address1)),
-                t(&opt(&inv.address2)),
-                String::new(),
-                String::new(),
-                t(&opt(&inv.town)),
-                t(&opt(&inv.region)),
-                t(&opt(&inv.postcode)),
-                String::new(),
-                t(&inv.number),
-                t(&inv.account),
-                date(inv.invoice_date),
-                date(inv.due_date),
-                String::new(),
-                t(&description),
-                "1".to_string(),
-                money::fmt(l.amount),
-                String::new(),
-                t(&codes.account_code),
-                t(tax_type),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                t(&inv.currency),
-                String::new(),
-            ]
+            let doc = Doc {
+                number: &inv.number,
+                reference: &inv.account,
+                date: inv.invoice_date,
+                due: Some(inv.due_date),
+            };
+            template_row(inv, &doc, &line_description(l), l.amount, tax_type, codes)
         })
         .collect()
 }
 
-/// One file's CSV bytes: the header, then every invoice's rows.
-pub fn csv(invoices: &[Invoice], codes: &Codes) -> Vec<u8> {
+/// What differs between an invoice's row and a credit note's.
+struct Doc<'a> {
+    number: &'a str,
+    /// The invoice template's `Reference` (the account); a credit note's is
+    /// the invoice it credits.
+    reference: &'a str,
+    date: NaiveDate,
+    /// `*DueDate`: invoices only (the credit-note template has no such column).
+    due: Option<NaiveDate>,
+}
+
+/// One row of Xero's sales template (invoice or credit note). Text cells
+/// are made safe for spreadsheets (a contact name `=HYPERLINK(…)` must not
+/// become a formula when the file is opened before it is uploaded); dates
+/// and figures as they are.
+fn template_row(
+    inv: &Invoice,
+    doc: &Doc<'_>,
+    description: &str,
+    amount: Decimal,
+    tax_type: &str,
+    codes: &Codes,
+) -> Vec<String> {
+    let t = |s: &str| safe_cell(s).into_owned();
+    let mut row = vec![
+        t(&inv.contact_name),
+        t(&opt(&inv.email)),
+        t(&opt(&inv.address1)),
+        t(&opt(&inv.address2)),
+        String::new(),
+        String::new(),
+        t(&opt(&inv.town)),
+        t(&opt(&inv.region)),
+        t(&opt(&inv.postcode)),
+        String::new(),
+        t(doc.number),
+        t(doc.reference),
+        date(doc.date),
+    ];
+    if let Some(due) = doc.due {
+        row.push(date(due));
+    }
+    row.extend([
+        String::new(),
+        t(description),
+        "1".to_string(),
+        money::fmt(amount),
+        String::new(),
+        t(&codes.account_code),
+        t(tax_type),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        t(&inv.currency),
+        String::new(),
+    ]);
+    row
+}
+
+/// A template file's CSV bytes (CRLF, as Xero's own templates): the header,
+/// then the rows.
+fn write_csv(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    w.write_record(HEADER).expect("writing to memory");
-    for inv in invoices {
-        for r in rows(inv, codes) {
-            w.write_record(&r).expect("writing to memory");
-        }
+    w.write_record(header).expect("writing to memory");
+    for r in rows {
+        w.write_record(&r).expect("writing to memory");
     }
     w.into_inner().expect("writing to memory")
+}
+
+/// One file's CSV bytes: the header, then every invoice's rows.
+pub fn csv(invoices: &[Invoice], codes: &Codes) -> Vec<u8> {
+    write_csv(&HEADER, invoices.iter().flat_map(|inv| rows(inv, codes)))
 }
 
 /// The file names for `parts` files: `out` itself when one file is enough,
@@ -285,7 +322,6 @@ pub struct CreditNote {
 /// The template rows of one credit note, one per line (`contact.lines`).
 pub fn credit_rows(c: &CreditNote, codes: &Codes) -> Vec<Vec<String>> {
     let taxed = !c.tax.is_zero();
-    let t = |s: &str| safe_cell(s).into_owned();
     let inv = &c.contact;
     inv.lines
         .iter()
@@ -302,50 +338,23 @@ pub fn credit_rows(c: &CreditNote, codes: &Codes) -> Vec<Vec<String>> {
             } else {
                 &codes.exempt_tax_type
             };
-            vec![
-                t(&inv.contact_name),
-                t(&opt(&inv.email)),
-                t(&opt(&inv.address1)),
-                t(&opt(&inv.address2)),
-                String::new(),
-                String::new(),
-                t(&opt(&inv.town)),
-                t(&opt(&inv.region)),
-                t(&opt(&inv.postcode)),
-                String::new(),
-                t(&c.number),
-                t(&c.invoice),
-                date(c.date),
-                String::new(),
-                t(&description),
-                "1".to_string(),
-                money::fmt(l.amount),
-                String::new(),
-                t(&codes.account_code),
-                t(tax_type),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                t(&inv.currency),
-                String::new(),
-            ]
+            let doc = Doc {
+                number: &c.number,
+                reference: &c.invoice,
+                date: c.date,
+                due: None,
+            };
+            template_row(inv, &doc, &description, l.amount, tax_type, codes)
         })
         .collect()
 }
 
 /// The credit notes' CSV bytes: the header, then every credit note's rows.
 pub fn credit_csv(notes: &[CreditNote], codes: &Codes) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    w.write_record(CREDIT_HEADER).expect("writing to memory");
-    for c in notes {
-        for r in credit_rows(c, codes) {
-            w.write_record(&r).expect("writing to memory");
-        }
-    }
-    w.into_inner().expect("writing to memory")
+    write_csv(
+        &CREDIT_HEADER,
+        notes.iter().flat_map(|c| credit_rows(c, codes)),
+    )
 }
 
 /// The credit notes' file beside `out`: `STEM-credit-notes.EXT`.
