@@ -687,27 +687,8 @@ fn first_page_top(w: &mut Writer) {
         ("Account number", doc.customer.account.clone()),
         ("Payment due", date_text(doc.due_date)),
     ];
-    let mut y = 764.0;
-    for (label, value) in &details {
-        w.text(RIGHT - 190.0, y, SMALL_GREY, label);
-        w.text_right(RIGHT, y, SMALL_BOLD, value);
-        y -= 12.0;
-    }
-
-    // Customer address: positioned for the window of a DL envelope.
-    let cust = &doc.customer;
-    let mut y = 690.0;
-    w.text(LEFT, y, style(10.0, true, BLACK), &cust.name);
-    y -= 12.5;
-    for line in cust.address.iter().filter(|l| !l.trim().is_empty()) {
-        w.text_fit(LEFT, y, style(10.0, false, BLACK), line, 230.0);
-        y -= 12.5;
-    }
-    if !cust.postcode.is_empty() {
-        w.text(LEFT, y, style(10.0, false, BLACK), &cust.postcode);
-        y -= 12.5;
-    }
-    let address_bottom = y;
+    details_block(w, &details);
+    let address_bottom = address_block(w, &doc.customer);
 
     // Account summary box, right.
     let s = &doc.summary;
@@ -790,6 +771,33 @@ fn first_page_top(w: &mut Writer) {
 }
 
 /// Section heading with a rule under it.
+/// The document's details (label, value), top right under its title.
+fn details_block(w: &mut Writer, details: &[(&str, String)]) {
+    let mut y = 764.0;
+    for (label, value) in details {
+        w.text(RIGHT - 190.0, y, SMALL_GREY, label);
+        w.text_right(RIGHT, y, SMALL_BOLD, value);
+        y -= 12.0;
+    }
+}
+
+/// The customer's address, positioned for the window of a DL envelope;
+/// returns the height below its last line.
+fn address_block(w: &mut Writer, cust: &CustomerAddress) -> f32 {
+    let mut y = 690.0;
+    w.text(LEFT, y, style(10.0, true, BLACK), &cust.name);
+    y -= 12.5;
+    for line in cust.address.iter().filter(|l| !l.trim().is_empty()) {
+        w.text_fit(LEFT, y, style(10.0, false, BLACK), line, 230.0);
+        y -= 12.5;
+    }
+    if !cust.postcode.is_empty() {
+        w.text(LEFT, y, style(10.0, false, BLACK), &cust.postcode);
+        y -= 12.5;
+    }
+    y
+}
+
 fn heading(w: &mut Writer, title: &str) {
     w.y -= 8.0;
     w.text(LEFT, w.y, HEADING, title);

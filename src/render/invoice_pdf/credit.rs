@@ -86,25 +86,8 @@ fn top(w: &mut Writer, doc: &CreditNoteDoc) {
         ("Credits invoice", doc.invoice_number.clone()),
         ("Invoice date", date_text(doc.invoice_date)),
     ];
-    let mut y = 764.0;
-    for (label, value) in &details {
-        w.text(RIGHT - 190.0, y, SMALL_GREY, label);
-        w.text_right(RIGHT, y, SMALL_BOLD, value);
-        y -= 12.0;
-    }
-    let cust = &base.customer;
-    let mut y = 690.0;
-    w.text(LEFT, y, style(10.0, true, BLACK), &cust.name);
-    y -= 12.5;
-    for line in cust.address.iter().filter(|l| !l.trim().is_empty()) {
-        w.text_fit(LEFT, y, style(10.0, false, BLACK), line, 230.0);
-        y -= 12.5;
-    }
-    if !cust.postcode.is_empty() {
-        w.text(LEFT, y, style(10.0, false, BLACK), &cust.postcode);
-        y -= 12.5;
-    }
-    let address_bottom = y;
+    details_block(w, &details);
+    let address_bottom = address_block(w, &base.customer);
 
     let s = &base.summary;
     let bx = RIGHT - 235.0;
