@@ -282,6 +282,18 @@ impl Pilot<'_, '_> {
         });
     }
 
+    /// A dry run's answer at a step it would act on: say what, change nothing.
+    fn planned(
+        &mut self,
+        run: Option<i64>,
+        step: &str,
+        rule: &str,
+        detail: impl Into<String>,
+    ) -> Outcome {
+        self.act(run, step, rule, detail);
+        Outcome::Planned
+    }
+
     fn fail(&mut self, run: Option<i64>, step: &str, why: String, command: &str) {
         self.report.failures.push(Failure {
             run,
@@ -864,13 +876,12 @@ impl Pilot<'_, '_> {
             run.invoice_date.map(|d| d.to_string()).unwrap_or_default()
         );
         if self.opts.dry_run {
-            self.act(
+            return Ok(self.planned(
                 Some(id),
                 "request",
                 RULE,
                 format!("would request bills and produce them ({why})"),
-            );
-            return Ok(Outcome::Planned);
+            ));
         }
         let opts = super::run_steps::Request {
             run: id.to_string(),
@@ -900,13 +911,12 @@ impl Pilot<'_, '_> {
     fn produce(&mut self, run: &Run, rule: &str) -> Result<Outcome> {
         let id = run.id;
         if self.opts.dry_run {
-            self.act(
+            return Ok(self.planned(
                 Some(id),
                 "production",
                 rule,
                 "would produce the invoices and PDFs",
-            );
-            return Ok(Outcome::Planned);
+            ));
         }
         let who = actor(rule, "");
         let opts = super::produce::ProduceOptions {
@@ -989,13 +999,12 @@ impl Pilot<'_, '_> {
                 Err(why) => return Ok(person(why.clone(), s.command.clone())),
             };
             if self.opts.dry_run {
-                self.act(
+                return Ok(self.planned(
                     Some(id),
                     "xero",
                     RULE,
                     format!("would send to Xero ({})", s.detail),
-                );
-                return Ok(Outcome::Planned);
+                ));
             }
             return match super::xero_push::push(
                 self.store,
@@ -1044,13 +1053,12 @@ impl Pilot<'_, '_> {
         };
         let out = Path::new(&dir).join(format!("xero-{}.csv", safe_name(&run.name)));
         if self.opts.dry_run {
-            self.act(
+            return Ok(self.planned(
                 Some(id),
                 "xero",
                 RULE,
                 format!("would write {}", out.display()),
-            );
-            return Ok(Outcome::Planned);
+            ));
         }
         let opts = super::xero::ExportOptions {
             run: id.to_string(),
@@ -1091,13 +1099,12 @@ impl Pilot<'_, '_> {
         }
         let id = run.id;
         if self.opts.dry_run {
-            self.act(
+            return Ok(self.planned(
                 Some(id),
                 "email",
                 RULE,
                 format!("would email the invoices ({})", s.detail),
-            );
-            return Ok(Outcome::Planned);
+            ));
         }
         let opts = super::email::EmailOptions {
             run: id.to_string(),
@@ -1172,13 +1179,12 @@ impl Pilot<'_, '_> {
             ));
         };
         if self.opts.dry_run {
-            self.act(
+            return Ok(self.planned(
                 Some(id),
                 "print",
                 RULE,
                 format!("would write print bundles into {dir}"),
-            );
-            return Ok(Outcome::Planned);
+            ));
         }
         let opts = super::print::PrintOptions {
             run: id.to_string(),
@@ -1228,13 +1234,12 @@ impl Pilot<'_, '_> {
             return self.collect_gocardless(run, s);
         }
         if self.opts.dry_run {
-            self.act(
+            return Ok(self.planned(
                 Some(id),
                 "collect_dd",
                 RULE,
                 format!("would write the Direct Debit file ({})", s.detail),
-            );
-            return Ok(Outcome::Planned);
+            ));
         }
         let opts = super::collect::DdOptions {
             run: id.to_string(),
@@ -1277,13 +1282,12 @@ impl Pilot<'_, '_> {
         const RULE: &str = "auto.collect";
         let id = run.id;
         if self.opts.dry_run {
-            self.act(
+            return Ok(self.planned(
                 Some(id),
                 "collect_dd",
                 RULE,
                 format!("would create the GoCardless payments ({})", s.detail),
-            );
-            return Ok(Outcome::Planned);
+            ));
         }
         let opts = super::collect::GcOptions {
             run: id.to_string(),
@@ -1354,13 +1358,12 @@ impl Pilot<'_, '_> {
             ));
         }
         if self.opts.dry_run {
-            self.act(
+            return Ok(self.planned(
                 Some(id),
                 "collect_card",
                 RULE,
                 format!("would charge the cards through Stripe ({})", s.detail),
-            );
-            return Ok(Outcome::Planned);
+            ));
         }
         let opts = super::collect::ChargeOptions {
             run: id.to_string(),
@@ -1424,13 +1427,12 @@ impl Pilot<'_, '_> {
         const RULE: &str = "auto.collect";
         let id = run.id;
         if self.opts.dry_run {
-            self.act(
+            return Ok(self.planned(
                 Some(id),
                 "collect_card",
                 RULE,
                 format!("would write the card batch file ({})", s.detail),
-            );
-            return Ok(Outcome::Planned);
+            ));
         }
         let opts = super::collect::CardFileOptions {
             run: id.to_string(),
