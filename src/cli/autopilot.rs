@@ -79,7 +79,13 @@ pub(crate) fn run_with(
             .api
             .then(|| super::xero::client(&settings).map_err(|e| e.to_string())),
     };
-    let report = op::run(store, &opts, &settings, clock)?;
+    let report = op::run(
+        store,
+        &opts,
+        &settings,
+        clock,
+        &super::progress::Bar::new(ctx),
+    )?;
     if ctx.json {
         output::print_json(&report)?;
     } else {

@@ -10,6 +10,10 @@ pub struct Args {
 
 pub fn exec(a: &Args) -> anyhow::Result<ExitCode> {
     let mut cmd = super::Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "billrun", &mut std::io::stdout());
+    // Generated in memory, then written like every other output: clap_complete
+    // panics when its writer fails (`completions bash | head -1`).
+    let mut buf = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "billrun", &mut buf);
+    crate::out!("{}", String::from_utf8_lossy(&buf));
     Ok(ExitCode::SUCCESS)
 }

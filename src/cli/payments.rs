@@ -175,7 +175,14 @@ fn fetch(ctx: &Ctx, store: &mut Store, actor: &Actor) -> anyhow::Result<()> {
             Default::default(),
         )
     };
-    let r = ops::xero_fetch::fetch(store, actor, &settings, &client, &SystemClock)?;
+    let r = ops::xero_fetch::fetch(
+        store,
+        actor,
+        &settings,
+        &client,
+        &SystemClock,
+        &super::progress::Bar::new(ctx),
+    )?;
     if ctx.json {
         return output::print_json(&r);
     }

@@ -1,12 +1,19 @@
 //! [`Bar`]: the operator's view of an op's [`Progress`] (indicatif), drawn
 //! on stderr only when it is a terminal and not `--quiet`. Notes are
 //! warnings for the operator and are always shown.
+//!
+//! Drawing is throttled by indicatif (at most 20 redraws a second), so an
+//! op may call `inc` per item. A phase without a total is a spinner that
+//! turns on its own (a background tick), so a long query or a gateway
+//! call still shows the command is alive. A bar left by an op that failed
+//! is cleared, so the error message stands alone.
 
 use super::output::Ctx;
 use crate::ops::Progress;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use std::cell::RefCell;
 use std::io::IsTerminal;
+use std::time::Duration;
 
 /// A progress bar per phase; nothing at all when hidden.
 pub struct Bar {
@@ -40,6 +47,10 @@ impl Progress for Bar {
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             ),
         };
+        let b = b.with_finish(ProgressFinish::AndClear);
+        if total.is_none() {
+            b.enable_steady_tick(Duration::from_millis(120));
+        }
         b.set_message(what.to_string());
         if let Some(old) = self.bar.replace(Some(b)) {
             old.finish_and_clear();

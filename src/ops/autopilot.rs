@@ -16,7 +16,7 @@
 //! `Pilot::collect_dd` (a payment file, or GoCardless with
 //! `dd.provider gocardless`).
 
-use super::{Clock, NoProgress};
+use super::{Clock, Progress};
 use crate::domain::autopilot::{self as rules, StopKind};
 use crate::domain::checklist::{self, Facts, Step, StepKey};
 use crate::domain::lifecycle::RunStatus;
@@ -146,6 +146,7 @@ pub fn run(
     opts: &AutopilotOptions<'_>,
     settings: &Settings,
     clock: &dyn Clock,
+    progress: &dyn Progress,
 ) -> Result<AutopilotReport> {
     let mut report = AutopilotReport {
         dry_run: opts.dry_run,
@@ -167,6 +168,7 @@ pub fn run(
         store,
         settings,
         clock,
+        progress,
         opts,
         report,
     };
@@ -255,6 +257,9 @@ struct Pilot<'a, 'o> {
     store: &'a mut Store,
     settings: &'a Settings,
     clock: &'a dyn Clock,
+    /// The long steps' progress (produce, email, collect, …); the
+    /// autopilot's own walk is quick.
+    progress: &'a dyn Progress,
     opts: &'a AutopilotOptions<'o>,
     report: AutopilotReport,
 }
@@ -356,7 +361,7 @@ impl Pilot<'_, '_> {
                 db: self.opts.db,
                 settle: self.opts.settle,
             };
-            let mut f = super::cdr_import::fetch(self.store, &fo, self.clock, &NoProgress)?;
+            let mut f = super::cdr_import::fetch(self.store, &fo, self.clock, self.progress)?;
             let n = f.fetched().count();
             if n > 0 {
                 self.act(None, "cdr fetch", RULE, format!("{n} CDR files fetched"));
@@ -373,7 +378,7 @@ impl Pilot<'_, '_> {
                 self.opts.db,
                 self.settings,
                 self.clock,
-                &NoProgress,
+                self.progress,
             )?;
             let failed = r.failed().count();
             self.act(
@@ -440,6 +445,7 @@ impl Pilot<'_, '_> {
             self.settings,
             client,
             self.clock,
+            self.progress,
         ) {
             Ok(r) => {
                 if r.recorded > 0 || r.linked > 0 {
@@ -485,7 +491,7 @@ impl Pilot<'_, '_> {
             &opts,
             self.settings,
             self.clock,
-            &NoProgress,
+            self.progress,
         ) {
             Ok(r) => {
                 if r.changed() > 0 {
@@ -924,7 +930,7 @@ impl Pilot<'_, '_> {
             run_id: id,
         };
         let r = super::produce::begin(self.store, &who, &opts, self.clock)
-            .and_then(|p| p.finish(self.store, &who, self.settings, &NoProgress));
+            .and_then(|p| p.finish(self.store, &who, self.settings, self.progress));
         match r {
             Ok(r) => {
                 self.act(
@@ -1013,7 +1019,7 @@ impl Pilot<'_, '_> {
                 self.settings,
                 client,
                 self.clock,
-                &NoProgress,
+                self.progress,
             ) {
                 Ok(r) => {
                     self.act(
@@ -1072,7 +1078,7 @@ impl Pilot<'_, '_> {
             &opts,
             self.settings,
             self.clock,
-            &super::NoProgress,
+            self.progress,
         ) {
             Ok(r) => {
                 let files: Vec<&str> = r.files.iter().map(|f| f.file.as_str()).collect();
@@ -1119,7 +1125,7 @@ impl Pilot<'_, '_> {
             &opts,
             self.settings,
             self.clock,
-            &NoProgress,
+            self.progress,
         ) {
             Ok(r) => r,
             Err(e) => return Self::from_error(e, &s.command),
@@ -1197,7 +1203,7 @@ impl Pilot<'_, '_> {
             &actor(RULE, ""),
             &opts,
             self.clock,
-            &NoProgress,
+            self.progress,
         ) {
             Ok(mut r) => {
                 let n: usize = r.bundles.iter().map(|b| b.invoices).sum();
@@ -1255,7 +1261,7 @@ impl Pilot<'_, '_> {
             &opts,
             self.settings,
             self.clock,
-            &NoProgress,
+            self.progress,
         ) {
             Ok(super::collect::FileRunReport::Written(w)) => {
                 self.act(
@@ -1301,7 +1307,7 @@ impl Pilot<'_, '_> {
             &opts,
             self.settings,
             self.clock,
-            &NoProgress,
+            self.progress,
         ) {
             Ok(r) => r,
             Err(e) => return Self::from_error(e, &s.command),
@@ -1376,7 +1382,7 @@ impl Pilot<'_, '_> {
             &opts,
             self.settings,
             self.clock,
-            &NoProgress,
+            self.progress,
         ) {
             Ok(r) => r,
             Err(e) => return Self::from_error(e, &s.command),
@@ -1446,7 +1452,7 @@ impl Pilot<'_, '_> {
             &opts,
             self.settings,
             self.clock,
-            &NoProgress,
+            self.progress,
         ) {
             Ok(super::collect::FileRunReport::Written(w)) => {
                 self.act(

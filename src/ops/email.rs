@@ -312,7 +312,7 @@ pub fn send(
     let credit_numbers = credits::numbers(&store.conn)?;
     let todo = choose(&all, opts, &run.name, &credit_numbers, &mut report)?;
     if let Some(dir) = &opts.dry_run {
-        dry_run(&s, dir, &todo, &mut report)?;
+        dry_run(&s, dir, &todo, progress, &mut report)?;
     } else {
         let job = Job {
             actor,
@@ -333,6 +333,7 @@ pub fn send(
             settings,
             actor,
             clock,
+            progress,
         };
         credits::send(store, &c, &mut report)?;
     }
@@ -457,7 +458,13 @@ fn choose<'a>(
     Ok(todo)
 }
 
-fn dry_run(s: &Sender, dir: &Path, todo: &[&Candidate], report: &mut EmailReport) -> Result<()> {
+fn dry_run(
+    s: &Sender,
+    dir: &Path,
+    todo: &[&Candidate],
+    progress: &dyn Progress,
+    report: &mut EmailReport,
+) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| external(format!("creating {}: {e}", dir.display())))?;
     let settings = SmtpSettings {
@@ -469,7 +476,9 @@ fn dry_run(s: &Sender, dir: &Path, todo: &[&Candidate], report: &mut EmailReport
         from: s.from.clone(),
         timeout: SMTP_TIMEOUT,
     };
+    progress.start("writing messages", Some(todo.len() as u64));
     for c in todo {
+        progress.inc(1);
         let fail = |reason: String, to: Option<&String>| FailedItem {
             number: c.number.clone(),
             account: c.account.clone(),
@@ -498,6 +507,7 @@ fn dry_run(s: &Sender, dir: &Path, todo: &[&Candidate], report: &mut EmailReport
             Err(reason) => report.failed.push(fail(reason, Some(to))),
         }
     }
+    progress.finish();
     Ok(())
 }
 
@@ -1004,5 +1014,33 @@ mod tests {
             holder.starts_with(&format!("pid {} (tester)", std::process::id())),
             "{holder}"
         );
+    }
+
+    #[test]
+    fn sending_and_a_dry_run_report_each_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = SmtpServer::start().unwrap();
+        let mut s = store(dir.path());
+        let set = settings(server.port());
+        let dry = EmailOptions {
+            dry_run: Some(dir.path().join("outbox")),
+            ..opts()
+        };
+        let log = crate::ops::progress_log::Log::default();
+        let r = send(&mut s, &Actor::test(), &dry, &set, &clock(), &log).unwrap();
+        // INV-1 written, INV-2 (no address) failed: both counted.
+        assert_eq!((r.written.len(), r.failed.len()), (1, 1));
+        let p = log.phase("writing messages");
+        assert_eq!((p.total, p.done), (Some(2), 2));
+        log.check_complete();
+
+        let log = crate::ops::progress_log::Log::default();
+        let r = send(&mut s, &Actor::test(), &opts(), &set, &clock(), &log).unwrap();
+        assert_eq!(r.sent.len(), 1);
+        let p = log.phase("emailing");
+        assert_eq!((p.total, p.done), (Some(1), 1));
+        // Nothing failed: no note for the operator.
+        assert!(log.notes().is_empty(), "{:?}", log.notes());
+        log.check_complete();
     }
 }

@@ -78,6 +78,10 @@ pub struct Rerate {
     pub fees: fees::Rematched,
 }
 
+/// Errors re-rated between two progress updates (an update per error would
+/// cost more than re-rating a cheap one).
+const PROGRESS_EVERY: u64 = 1024;
+
 /// Re-rate the CDR of every open `unknown_service`, `service_inactive` and
 /// `no_rate` error against today's reference data, and re-match the open
 /// wholesale fee errors, in one transaction. A CDR that now rates is
@@ -100,8 +104,8 @@ pub fn rerate(
     progress.start("re-rating CDR errors", Some(candidates.len() as u64));
     for c in candidates {
         out.checked += 1;
-        if out.checked % 1024 == 0 {
-            progress.inc(1024);
+        if out.checked % PROGRESS_EVERY == 0 {
+            progress.inc(PROGRESS_EVERY);
         }
         let (svc, dest) = (c.service.as_str(), c.destination.as_str());
         match rater.rate(svc, c.when, dest, c.call_type, c.units) {
@@ -122,6 +126,9 @@ pub fn rerate(
             Err(_) => out.still_open += 1,
         }
     }
+    if out.checked % PROGRESS_EVERY > 0 {
+        progress.inc(out.checked % PROGRESS_EVERY);
+    }
     progress.finish();
     audit::log(
         &tx,
@@ -141,4 +148,104 @@ pub fn rerate(
     let fees = fees::rematch_open(&tx, actor)?;
     tx.commit()?;
     Ok(Rerate { cdrs: out, fees })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::cdr_import::{ImportOptions, import};
+    use crate::ops::progress_log::Log;
+    use crate::ops::{FixedClock, NoProgress};
+    use chrono::NaiveDate;
+    use std::fmt::Write as _;
+
+    fn clock() -> FixedClock {
+        FixedClock::on(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+    }
+
+    /// A store with one customer and one rated service, and a CDR file of
+    /// `unknown` lines from an unknown service and 2 of no rate imported.
+    fn with_errors(dir: &std::path::Path, unknown: usize) -> (Store, Settings) {
+        let mut s = Store::memory().unwrap();
+        s.conn
+            .execute_batch(
+                "INSERT INTO customers (account, name, delivery, payment_method, created_at)
+                    VALUES ('C1', 'One', 'print', 'manual', 'x');
+                 INSERT INTO plans VALUES ('P', 'Plan', '10', 'T');
+                 INSERT INTO rates (tariff, prefix, description, call_type, band, flagfall, rate, increment, minimum_charge)
+                    VALUES ('T', '44', 'UK', 'voice', 'all', '0', '0.60', '1/1', '0');
+                 INSERT INTO services (service, account, plan, start_date, end_date, description)
+                    VALUES ('441', 'C1', 'P', '2026-01-01', NULL, '');
+                 INSERT INTO carriers VALUES ('c', 'billrun', NULL, 'x');",
+            )
+            .unwrap();
+        let mut body = String::from(
+            "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n",
+        );
+        for i in 0..unknown {
+            let (m, sec) = (i / 60 % 60, i % 60);
+            writeln!(
+                body,
+                "999,2026-11-02T10:{m:02}:{sec:02},{},4420,voice,,0.01,",
+                10 + i / 3600
+            )
+            .unwrap();
+        }
+        body.push_str("441,2026-11-03T10:00:00,10,3320,voice,,0.01,\n");
+        body.push_str("441,2026-11-03T11:00:00,10,3320,voice,,0.01,\n");
+        let file = dir.join("cdrs.csv");
+        std::fs::write(&file, body).unwrap();
+        let settings = crate::store::settings::load(&s.conn).unwrap();
+        let actor = Actor::test();
+        let o = ImportOptions {
+            actor: &actor,
+            db: &dir.join("billrun.db"),
+            file: &file,
+            carrier: "c",
+            no_process: false,
+        };
+        import(&mut s, &o, &settings, &clock(), &NoProgress).unwrap();
+        (s, settings)
+    }
+
+    #[test]
+    fn rerate_reports_every_error_checked_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        // More than two batches, and a remainder: 2,500 + 2 errors.
+        let (mut s, settings) = with_errors(dir.path(), 2500);
+        s.conn
+            .execute(
+                "INSERT INTO services (service, account, plan, start_date, end_date, description)
+                 VALUES ('999', 'C1', 'P', '2026-01-01', NULL, '')",
+                [],
+            )
+            .unwrap();
+        let log = Log::default();
+        let r = rerate(&mut s, &Actor::test(), &settings, &clock(), &log).unwrap();
+        assert_eq!(
+            (r.cdrs.checked, r.cdrs.resolved, r.cdrs.still_open),
+            (2502, 2500, 2)
+        );
+        let p = log.phase("re-rating CDR errors");
+        assert_eq!((p.total, p.done), (Some(2502), 2502));
+        // Two full batches and the remainder: no update per error.
+        assert_eq!(p.incs, 3);
+        assert_eq!(log.names(), vec!["re-rating CDR errors"]);
+        log.check_complete();
+    }
+
+    #[test]
+    fn rerate_with_nothing_open_reports_an_empty_phase() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, settings) = with_errors(dir.path(), 0);
+        s.conn
+            .execute("UPDATE billing_errors SET state = 'ignored'", [])
+            .unwrap();
+        let log = Log::default();
+        let r = rerate(&mut s, &Actor::test(), &settings, &clock(), &log).unwrap();
+        assert_eq!(r.cdrs.checked, 0);
+        let p = log.phase("re-rating CDR errors");
+        assert_eq!((p.total, p.done), (Some(0), 0));
+        log.check_complete();
+    }
 }

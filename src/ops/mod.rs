@@ -149,6 +149,8 @@ pub mod postbill;
 pub mod prebill;
 pub mod print;
 pub mod produce;
+#[cfg(test)]
+pub(crate) mod progress_log;
 pub mod reference;
 pub mod run_steps;
 pub mod status;

@@ -87,7 +87,7 @@ pub fn write_bundles(
         ..Default::default()
     };
     let chunks: Vec<&[invoices::Invoice]> = todo.chunks(opts.bundle_size.max(1) as usize).collect();
-    progress.start("printing", Some(chunks.len() as u64));
+    progress.start("merging print bundles", Some(todo.len() as u64));
     for chunk in chunks {
         match bundle(store, actor, opts, &run, chunk, clock) {
             Ok(b) => report.bundles.push(b),
@@ -97,7 +97,7 @@ pub fn write_bundles(
                 break;
             }
         }
-        progress.inc(1);
+        progress.inc(chunk.len() as u64);
     }
     progress.finish();
     Ok(report)

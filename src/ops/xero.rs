@@ -124,9 +124,8 @@ pub fn export(
         )));
     }
     let mut files = Vec::new();
-    progress.start("exporting to Xero", Some(ok.len() as u64));
+    progress.start("writing Xero import files", Some(ok.len() as u64));
     for (chunk, path) in chunks.iter().zip(&names) {
-        progress.inc(chunk.len() as u64);
         let bytes = xero::csv(chunk, &codes);
         whole_file::write_new(path, &bytes)
             .map_err(|e| external(format!("cannot write {}: {e}", path.display())))?;
@@ -143,6 +142,7 @@ pub fn export(
             first: chunk.first().map(|i| i.number.clone()).unwrap_or_default(),
             last: chunk.last().map(|i| i.number.clone()).unwrap_or_default(),
         });
+        progress.inc(chunk.len() as u64);
     }
     let credit_notes_file = if notes.is_empty() {
         None
@@ -322,5 +322,37 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("not completed"), "{e}");
+    }
+
+    #[test]
+    fn export_reports_invoices_written_file_by_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::memory().unwrap();
+        seed::run(&s);
+        // An invoice for each of the three seeded customers, all exportable.
+        for (seq, account) in [(1, "C1"), (2, "C2"), (3, "C3")] {
+            seed::invoice(&s, seq, account, "email", 100 * seq);
+        }
+        let mut s = s;
+        let o = ExportOptions {
+            max_per_file: 2,
+            ..opts(dir.path().join("x.csv"), false)
+        };
+        let log = crate::ops::progress_log::Log::default();
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let r = export(
+            &mut s,
+            &Actor::test(),
+            &o,
+            &Settings::defaults(),
+            &clock,
+            &log,
+        )
+        .unwrap();
+        assert_eq!((r.exported, r.files.len()), (3, 2));
+        // One update per file written (2 + 1 invoices), after it is recorded.
+        let p = log.phase("writing Xero import files");
+        assert_eq!((p.total, p.done, p.incs), (Some(3), 3, 2));
+        log.check_complete();
     }
 }

@@ -22,7 +22,7 @@
 //! stored in one transaction with the fetch time, so a failed fetch
 //! records nothing and the next one asks again.
 
-use super::Clock;
+use super::{Clock, Progress};
 use crate::domain::money;
 use crate::domain::payments::{NewPayment, xero_method};
 use crate::domain::settings::Settings;
@@ -78,6 +78,7 @@ pub fn fetch(
     settings: &Settings,
     client: &XeroClient,
     clock: &dyn Clock,
+    progress: &dyn Progress,
 ) -> Result<FetchReport> {
     if !settings.xero.api {
         return Err(precondition(
@@ -89,6 +90,7 @@ pub fn fetch(
         .and_then(api::modified_since);
     let started = clock.stamp();
     let mut all: Vec<Payment> = Vec::new();
+    progress.start("fetching payments from Xero", None);
     for page in 1.. {
         let path = format!(
             "/Payments?where={}&page={page}",
@@ -113,6 +115,7 @@ pub fn fetch(
         let got = api::payments(&a.body).map_err(external)?;
         let n = got.len();
         all.extend(got);
+        progress.inc(n as u64);
         if n < PAGE {
             break;
         }
@@ -133,7 +136,9 @@ pub fn fetch(
         fetched_at: started.clone(),
     };
     let mut refs: HashSet<(String, String)> = known.references.clone();
+    progress.start("recording payments", Some(all.len() as u64));
     for p in all {
+        progress.inc(1);
         let skipped = |reason: &str| Skipped {
             payment_id: p.id.clone(),
             invoice: p.invoice_number.clone(),
@@ -234,6 +239,7 @@ pub fn fetch(
     }
     st::set_sync(&tx, "payments", &started)?;
     tx.commit()?;
+    progress.finish();
     report.recorded = rows.len();
     report.total = money::fmt_minor(rows.iter().map(|p| p.amount_minor).sum());
     Ok(report)

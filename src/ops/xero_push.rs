@@ -252,6 +252,7 @@ pub fn push_documents(
         .filter(|d| !ids.contains_key(&d.account))
         .map(|d| d.account.as_str())
         .collect();
+    progress.start("looking up customers in Xero", Some(unknown.len() as u64));
     for chunk in unknown.chunks(LOOKUP_BATCH) {
         let path = format!("/Contacts?{}", api::contacts_query(chunk));
         let a = client
@@ -267,6 +268,7 @@ pub fn push_documents(
         for (number, id) in api::found_contacts(&a.body).map_err(external)? {
             ids.insert(number, id);
         }
+        progress.inc(chunk.len() as u64);
     }
     // A customer not found by number may exist by name without a number
     // (created by uploading the CSV import file in `csv` mode): take that
@@ -277,6 +279,10 @@ pub fn push_documents(
         .filter(|d| !ids.contains_key(&d.account))
         .copied()
         .collect();
+    progress.start(
+        "looking up customers in Xero by name",
+        Some(unnamed.len() as u64),
+    );
     for chunk in unnamed.chunks(LOOKUP_BATCH) {
         let names: Vec<&str> = chunk.iter().map(|d| d.contact_name.as_str()).collect();
         let path = format!("/Contacts?{}", api::contacts_by_name_query(&names));
@@ -299,8 +305,10 @@ pub fn push_documents(
                 ids.insert(d.account.clone(), id.clone());
             }
         }
+        progress.inc(chunk.len() as u64);
     }
     let mut refused_accounts: HashMap<String, String> = HashMap::new();
+    progress.start("sending customers to Xero", Some(stale.len() as u64));
     for chunk in stale.chunks(BATCH) {
         let body = api::contacts_body(
             &chunk
@@ -360,12 +368,17 @@ pub fn push_documents(
             }
         }
         tx.commit()?;
+        progress.inc(chunk.len() as u64);
     }
 
     // 3. Documents: look up every unconfirmed one by number first.
     let now = clock.stamp();
     let mut found: HashMap<String, String> = HashMap::new();
     let numbers: Vec<&str> = todo.iter().map(|d| d.number.as_str()).collect();
+    progress.start(
+        &format!("looking up {} in Xero", kind.endpoint.to_lowercase()),
+        Some(numbers.len() as u64),
+    );
     for chunk in numbers.chunks(LOOKUP_BATCH) {
         let path = format!("/{}?{}", kind.endpoint, kind.lookup_query(chunk));
         let a = client
@@ -380,6 +393,7 @@ pub fn push_documents(
             )));
         }
         found.extend(api::found(&a.body, kind).map_err(external)?);
+        progress.inc(chunk.len() as u64);
     }
     let mut send: Vec<&Invoice> = Vec::new();
     {

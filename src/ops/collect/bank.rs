@@ -13,7 +13,7 @@ use crate::domain::collect::{self as rules, ResultStatus};
 use crate::domain::money;
 use crate::domain::settings::Settings;
 use crate::error::{Result, bad_input};
-use crate::ops::Clock;
+use crate::ops::{Clock, Progress};
 use crate::store::{Store, audit, audit::Actor, collect as store};
 use sha2::{Digest, Sha256};
 
@@ -32,6 +32,7 @@ pub(super) fn apply(
     format: Format,
     settings: &Settings,
     clock: &dyn Clock,
+    progress: &dyn Progress,
 ) -> Result<ResultsReport> {
     let label = &opts.label;
     let items = bank_report::parse(format, &opts.contents).map_err(|problems| {
@@ -65,7 +66,9 @@ pub(super) fn apply(
     let mut changes = Vec::new();
     let mut problems = Vec::new();
     let mut mandates = Vec::new();
+    progress.start("matching results", Some(items.len() as u64));
     for it in &items {
+        progress.inc(1);
         let line = it.at().line;
         let mut unknown = |reference: &str, why: String| {
             report.unknown.push(Unknown {
@@ -254,9 +257,11 @@ pub(super) fn apply(
             problems.join("\n  ")
         )));
     }
+    progress.start("applying results", Some(checked.len() as u64));
     for (c, e) in checked {
         let state = c.status.state();
         apply_effect(&tx, actor, &c.item, state, e, Some(&c.reason), today, fee)?;
+        progress.inc(1);
         report.applied.push(Applied {
             line: c.line,
             reference: c.item.reference.clone(),
@@ -303,6 +308,7 @@ pub(super) fn apply(
         ),
     )?;
     tx.commit()?;
+    progress.finish();
     Ok(report)
 }
 

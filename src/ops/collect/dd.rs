@@ -151,7 +151,7 @@ pub fn dd(
     opts: &DdOptions,
     settings: &Settings,
     clock: &dyn Clock,
-    _progress: &dyn Progress,
+    progress: &dyn Progress,
 ) -> Result<FileRunReport> {
     let run = produced_run(store, &opts.run)?;
     let format: DdFormat = settings.dd.format.parse().map_err(precondition)?;
@@ -178,6 +178,7 @@ pub fn dd(
         &spec,
         settings,
         clock,
+        progress,
         |items, info| match format {
             DdFormat::Bacs18 => write_bacs18(&bacs, info, items),
             DdFormat::Aba => write_aba(&aba, info, items),
@@ -193,7 +194,7 @@ pub fn card_file(
     opts: &CardFileOptions,
     settings: &Settings,
     clock: &dyn Clock,
-    _progress: &dyn Progress,
+    progress: &dyn Progress,
 ) -> Result<FileRunReport> {
     let run = produced_run(store, &opts.run)?;
     let spec = FileRun {
@@ -209,9 +210,15 @@ pub fn card_file(
         db: &opts.db,
         out_dir: None,
     };
-    write_run(store, actor, &spec, settings, clock, |items, _| {
-        write_card_batch(items, &settings.currency)
-    })
+    write_run(
+        store,
+        actor,
+        &spec,
+        settings,
+        clock,
+        progress,
+        |items, _| write_card_batch(items, &settings.currency),
+    )
 }
 
 /// What a file-based payment run writes.
@@ -242,12 +249,17 @@ struct FileRun<'a> {
 /// beside the file's path and the payment run not placed (`placed_at`
 /// empty); the next call first puts its recorded bytes in place
 /// ([`finish_placing`]).
+///
+/// Progress: selecting the invoices (no total), writing the file (its
+/// invoices), recording the payment run (its items).
+#[allow(clippy::too_many_arguments)]
 fn write_run(
     store: &mut Store,
     actor: &Actor,
     spec: &FileRun<'_>,
     settings: &Settings,
     clock: &dyn Clock,
+    progress: &dyn Progress,
     write: impl Fn(&[DebitItem], &RunInfo) -> std::result::Result<PayFile, PayFileError>,
 ) -> Result<FileRunReport> {
     let run = spec.run;
@@ -257,6 +269,7 @@ fn write_run(
     // store's default, NORMAL, leaves the WAL's sync to the next checkpoint).
     store.conn.pragma_update(None, "synchronous", "FULL")?;
     let tx = store.write()?;
+    progress.start("selecting the invoices to collect", None);
     let wanted = store::Wanted {
         run_id: run.id,
         kind: spec.kind,
@@ -295,6 +308,7 @@ fn write_run(
     } else {
         cands
     };
+    progress.finish();
     if cands.is_empty() {
         let mut n = NothingNew::new(run.id, spec.kind);
         n.restored = restored;
@@ -313,10 +327,16 @@ fn write_run(
         created: clock.local_now(),
         run_number: u32::try_from(id).unwrap_or(0),
     };
+    progress.start(
+        &format!("writing the {} file", spec.format_name),
+        Some(cands.len() as u64),
+    );
     let Planned { mut file, items } = rules::plan(&cands, spec.kind, spec.format, |debits| {
         write(debits, &info)
     })
     .map_err(payfile_error)?;
+    progress.inc(cands.len() as u64);
+    progress.start("recording the payment run", Some(items.len() as u64));
     file.unsuitable.extend(stopped);
     let path = spec
         .out
@@ -347,6 +367,8 @@ fn write_run(
     let collected_less =
         invoices::collected_less(&tx, items.iter().map(|i| (i.invoice_id, i.amount_minor)))?;
     tx.commit()?;
+    progress.inc(items.len() as u64);
+    progress.finish();
     test_hook_stop_after_commit();
     // Failing from here on, the payment run stays recorded as not placed:
     // `status` shows the step not done and the next run finishes it.

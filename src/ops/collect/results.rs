@@ -103,13 +103,13 @@ pub fn results(
     opts: &ResultsOptions,
     settings: &Settings,
     clock: &dyn Clock,
-    _progress: &dyn Progress,
+    progress: &dyn Progress,
 ) -> Result<ResultsReport> {
     let label = &opts.label;
     let format =
         bank_report::detect(&opts.contents).map_err(|e| bad_input(format!("{label}:{e}")))?;
     if format != bank_report::Format::Csv {
-        return super::bank::apply(store, actor, opts, format, settings, clock);
+        return super::bank::apply(store, actor, opts, format, settings, clock, progress);
     }
     let rows =
         rules::parse_results(label, &opts.contents).map_err(|p| bad_input(rules::report(&p)))?;
@@ -119,7 +119,9 @@ pub fn results(
     let mut problems = Vec::new();
     let mut unknown = Vec::new();
     let mut changes = Vec::new();
+    progress.start("matching results", Some(rows.len() as u64));
     for r in &rows {
+        progress.inc(1);
         match store::item_by_reference(&tx, &r.reference)? {
             None => unknown.push(Unknown {
                 line: r.line,
@@ -142,9 +144,11 @@ pub fn results(
         return Err(bad_input(rules::report(&problems)));
     }
     let mut applied = Vec::new();
+    progress.start("applying results", Some(changes.len() as u64));
     for (r, item, e) in changes {
         let state = r.status.state();
         apply_effect(&tx, actor, &item, state, e, r.reason.as_deref(), today, fee)?;
+        progress.inc(1);
         applied.push(Applied {
             line: r.line,
             reference: item.reference.clone(),
@@ -168,6 +172,7 @@ pub fn results(
         ),
     )?;
     tx.commit()?;
+    progress.finish();
     Ok(ResultsReport {
         file: label.clone(),
         format: format.as_str(),

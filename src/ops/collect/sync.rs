@@ -87,7 +87,7 @@ pub fn sync(
 ) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     sync_stripe(store, actor, opts, settings, clock, progress, &mut report)?;
-    sync_gocardless(store, actor, opts, settings, &mut report)?;
+    sync_gocardless(store, actor, opts, settings, progress, &mut report)?;
     Ok(report)
 }
 
@@ -177,6 +177,7 @@ fn sync_gocardless(
     actor: &Actor,
     opts: &SyncOptions,
     settings: &Settings,
+    progress: &dyn Progress,
     report: &mut SyncReport,
 ) -> Result<()> {
     use rules::{Effect, ItemState, ResultStatus};
@@ -198,7 +199,10 @@ fn sync_gocardless(
     };
     let client = super::gocardless::client(settings, token)?;
     let since = store::cursor(&store.conn, "gocardless")?;
-    let events = match client.events_since(since.as_deref()) {
+    progress.start("asking GoCardless for events", None);
+    let events = client.events_since(since.as_deref());
+    progress.finish();
+    let events = match events {
         Ok(e) => e,
         Err(reason) => {
             report.errors.push(format!("GoCardless events: {reason}"));
@@ -207,7 +211,9 @@ fn sync_gocardless(
     };
     let fee = money::to_minor(settings.collect.dishonour_fee).map_err(precondition)?;
     report.events += events.len();
+    progress.start("recording GoCardless events", Some(events.len() as u64));
     for ev in events {
+        progress.inc(1);
         let date = ev
             .created_at
             .get(..10)
@@ -288,6 +294,7 @@ fn sync_gocardless(
         store::set_cursor(&tx, "gocardless", &ev.created_at)?;
         tx.commit()?;
     }
+    progress.finish();
     Ok(())
 }
 

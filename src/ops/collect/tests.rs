@@ -316,3 +316,114 @@ fn a_card_batch_file_and_charges_through_the_gateway() {
     assert_eq!(again.to_charge, 0);
     assert_eq!(fake.charges(), 1);
 }
+
+/// Progress of the collection workflows (what a terminal's bar shows):
+/// each phase's total is known, and its updates add up to it.
+mod progress {
+    use super::*;
+    use crate::ops::progress_log::Log;
+
+    #[test]
+    fn a_dd_run_reports_selecting_writing_and_recording() {
+        let (mut s, run) = store();
+        let dir = tempfile::tempdir().unwrap();
+        let (set, a) = (settings(&[]), Actor::test());
+        let log = Log::default();
+        let FileRunReport::Written(w) =
+            dd(&mut s, &a, &dd_opts(run, &dir), &set, &clock(), &log).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            log.names(),
+            [
+                "selecting the invoices to collect",
+                "writing the bacs18 file",
+                "recording the payment run"
+            ]
+        );
+        assert_eq!(log.phase("selecting the invoices to collect").total, None);
+        let written = log.phase("writing the bacs18 file");
+        assert_eq!(
+            written.total,
+            Some((w.items + w.unsuitable.len()) as u64),
+            "{w:?}"
+        );
+        assert_eq!(
+            log.phase("recording the payment run").total,
+            Some(w.items as u64)
+        );
+        log.check_complete();
+
+        // Nothing new: only the selection is reported.
+        let log = Log::default();
+        dd(&mut s, &a, &dd_opts(run, &dir), &set, &clock(), &log).unwrap();
+        assert_eq!(log.names(), ["selecting the invoices to collect"]);
+        log.check_complete();
+    }
+
+    #[test]
+    fn a_card_batch_file_reports_its_invoices() {
+        let (mut s, run) = store();
+        let dir = tempfile::tempdir().unwrap();
+        let opts = CardFileOptions {
+            run: run.to_string(),
+            out: Some(dir.path().join("cards.csv")),
+            retry_failed: false,
+            db: PathBuf::from("billrun.db"),
+        };
+        let log = Log::default();
+        card_file(
+            &mut s,
+            &Actor::test(),
+            &opts,
+            &settings(&[]),
+            &clock(),
+            &log,
+        )
+        .unwrap();
+        assert_eq!(log.phase("writing the card_batch file").total, Some(1));
+        assert_eq!(log.phase("recording the payment run").total, Some(1));
+        log.check_complete();
+    }
+
+    #[test]
+    fn results_report_every_row_matched_and_every_change_applied() {
+        let (mut s, run) = store();
+        let dir = tempfile::tempdir().unwrap();
+        let (set, a) = (settings(&[]), Actor::test());
+        dd(&mut s, &a, &dd_opts(run, &dir), &set, &clock(), &NoProgress).unwrap();
+        let opts = ResultsOptions {
+            label: "r.csv".into(),
+            contents: b"reference,status,reason\nINV-1,approved,\nINV-2,dishonoured,no funds\nNOPE,approved,\n"
+                .to_vec(),
+        };
+        let log = Log::default();
+        results(&mut s, &a, &opts, &set, &clock(), &log).unwrap();
+        // Three rows matched (one unknown), two applied, one update each.
+        let matched = log.phase("matching results");
+        assert_eq!((matched.total, matched.incs), (Some(3), 3));
+        let applied = log.phase("applying results");
+        assert_eq!((applied.total, applied.incs), (Some(2), 2));
+        log.check_complete();
+    }
+
+    #[test]
+    fn charges_through_the_gateway_report_each_charge() {
+        let (mut s, run) = store();
+        let key = "sk_test_in_process";
+        let fake = FakeStripe::start(key, vec![Reply::intent("pi_1", "succeeded")]);
+        let set = settings(&[("stripe.api_base", &fake.base_url())]);
+        let opts = ChargeOptions {
+            run: run.to_string(),
+            retry_failed: false,
+            api_key: Some(key.into()),
+        };
+        let log = Log::default();
+        let r = charge(&mut s, &Actor::test(), &opts, &set, &clock(), &log).unwrap();
+        assert_eq!(r.to_charge, 1);
+        let p = log.phase("charging cards");
+        assert_eq!((p.total, p.done), (Some(1), 1));
+        log.check_complete();
+    }
+}

@@ -45,6 +45,7 @@ pub(super) struct Ctx<'a> {
     pub settings: &'a Settings,
     pub actor: &'a Actor,
     pub clock: &'a dyn Clock,
+    pub progress: &'a dyn Progress,
 }
 
 /// The numbers of every credit note emailed (email/both delivery): `email
@@ -85,7 +86,7 @@ pub(super) fn send(store: &mut Store, c: &Ctx<'_>, report: &mut EmailReport) -> 
         return Ok(());
     }
     if let Some(dir) = &c.opts.dry_run {
-        return dry_run(c.sender, dir, &todo, report);
+        return dry_run(c.sender, dir, &todo, c.progress, report);
     }
     let fail = |report: &mut EmailReport, n: &CreditNote, to: Option<&str>, reason: &str| {
         report.failed.push(FailedItem {
@@ -130,7 +131,10 @@ pub(super) fn send(store: &mut Store, c: &Ctx<'_>, report: &mut EmailReport) -> 
         }
     };
     store.conn.pragma_update(None, "synchronous", "FULL")?;
+    c.progress
+        .start("emailing credit notes", Some(todo.len() as u64));
     for (n, expected) in &todo {
+        c.progress.inc(1);
         let Some(to) = n.email.as_deref() else {
             record(store, n, None, None, false, NO_ADDRESS)?;
             fail(report, n, None, NO_ADDRESS);
@@ -178,6 +182,7 @@ pub(super) fn send(store: &mut Store, c: &Ctx<'_>, report: &mut EmailReport) -> 
             fail(report, n, Some(to), &text);
         }
     }
+    c.progress.finish();
     Ok(())
 }
 
@@ -185,6 +190,7 @@ fn dry_run(
     s: &Sender,
     dir: &Path,
     todo: &[(CreditNote, Option<i64>)],
+    progress: &dyn Progress,
     report: &mut EmailReport,
 ) -> Result<()> {
     std::fs::create_dir_all(dir)
@@ -198,7 +204,9 @@ fn dry_run(
         from: s.from.clone(),
         timeout: SMTP_TIMEOUT,
     };
+    progress.start("writing credit note messages", Some(todo.len() as u64));
     for (n, _) in todo {
+        progress.inc(1);
         let Some(to) = n.email.as_deref() else {
             report.failed.push(FailedItem {
                 number: n.number.clone(),
@@ -231,5 +239,6 @@ fn dry_run(
             }),
         }
     }
+    progress.finish();
     Ok(())
 }
