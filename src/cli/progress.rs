@@ -32,20 +32,34 @@ impl Bar {
     }
 }
 
+/// `template` with `{rate}`: units a second, whole (indicatif's
+/// `{per_sec}` shows four decimals).
+fn style(template: &str, fallback: ProgressStyle) -> ProgressStyle {
+    match ProgressStyle::with_template(template) {
+        Ok(s) => s.with_key(
+            "rate",
+            |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", indicatif::HumanCount(st.per_sec() as u64));
+            },
+        ),
+        Err(_) => fallback,
+    }
+}
+
 impl Progress for Bar {
     fn start(&self, what: &str, total: Option<u64>) {
         if !self.shown {
             return;
         }
         let b = match total {
-            Some(n) => ProgressBar::new(n).with_style(
-                ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} {per_sec} {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            ),
-            None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{spinner} {msg}: {human_pos} {per_sec}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            ),
+            Some(n) => ProgressBar::new(n).with_style(style(
+                "{msg} {bar:30} {human_pos}/{human_len} {rate} ETA {eta}",
+                ProgressStyle::default_bar(),
+            )),
+            None => ProgressBar::new_spinner().with_style(style(
+                "{spinner} {msg}: {human_pos} {rate}",
+                ProgressStyle::default_spinner(),
+            )),
         };
         let b = b.with_finish(ProgressFinish::AndClear);
         if total.is_none() {

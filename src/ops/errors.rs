@@ -97,6 +97,8 @@ pub fn rerate(
     progress: &dyn Progress,
 ) -> Result<Rerate> {
     let tx = store.write()?;
+    // Reading the errors and their CDRs is most of the time when few rate.
+    progress.start("reading the open errors", None);
     let rater = cdrs::load_rater(&tx, peak(settings))?;
     let now = clock.stamp();
     let mut out = Rerated::default();
@@ -230,7 +232,11 @@ mod tests {
         assert_eq!((p.total, p.done), (Some(2502), 2502));
         // Two full batches and the remainder: no update per error.
         assert_eq!(p.incs, 3);
-        assert_eq!(log.names(), vec!["re-rating CDR errors"]);
+        assert_eq!(
+            log.names(),
+            vec!["reading the open errors", "re-rating CDR errors"]
+        );
+        assert_eq!(log.phase("reading the open errors").total, None);
         log.check_complete();
     }
 

@@ -169,3 +169,57 @@ fn bundle(
         numbers: chunk.iter().map(|i| i.number.clone()).collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::FixedClock;
+    use crate::ops::progress_log::Log;
+    use crate::render::invoice_pdf::{Fonts, render_invoice, tests::sample};
+    use crate::store::email::seed;
+
+    #[test]
+    fn print_reports_the_invoices_merged_bundle_by_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::memory().unwrap();
+        seed::run(&s);
+        // C2 (both) and C3 (print) are printed; C1 (email) is not.
+        let pdf = dir.path().join("invoice.pdf");
+        std::fs::write(
+            &pdf,
+            render_invoice(&sample(1), Fonts::shared().unwrap()).unwrap(),
+        )
+        .unwrap();
+        for (seq, account, delivery) in [(1, "C1", "email"), (2, "C2", "both"), (3, "C3", "print")]
+        {
+            let id = seed::invoice(&s, seq, account, delivery, 1200);
+            s.conn
+                .execute(
+                    "UPDATE invoices SET pdf_path = ?1 WHERE id = ?2",
+                    rusqlite::params![pdf.to_str().unwrap(), id],
+                )
+                .unwrap();
+        }
+        let opts = PrintOptions {
+            run: "1".into(),
+            out: dir.path().join("print"),
+            bundle_size: 1,
+            reprint: false,
+        };
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let log = Log::default();
+        let r = write_bundles(&mut s, &Actor::test(), &opts, &clock, &log).unwrap();
+        assert_eq!(r.bundles.len(), 2);
+        // Counted in invoices, one update per bundle written.
+        let p = log.phase("merging print bundles");
+        assert_eq!((p.total, p.done, p.incs), (Some(2), 2, 2));
+        log.check_complete();
+
+        // Nothing left to print: an empty phase.
+        let log = Log::default();
+        let r = write_bundles(&mut s, &Actor::test(), &opts, &clock, &log).unwrap();
+        assert!(r.bundles.is_empty());
+        assert_eq!(log.phase("merging print bundles").total, Some(0));
+        log.check_complete();
+    }
+}

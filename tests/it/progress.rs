@@ -14,6 +14,7 @@ use std::process::Stdio;
 
 /// The phase names ops report (src/ops): none may reach a pipe.
 const PHASES: &[&str] = &[
+    "reading the open errors",
     "re-rating CDR errors",
     "selecting the invoices to collect",
     "writing the bacs18 file",
