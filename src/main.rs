@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     let cli = billrun::cli::Cli::parse();
     let result = billrun::cli::run(cli);
     if let Some(e) = billrun::cli::output::finish_stdout() {
-        eprintln!("error: cannot write to standard output: {e}");
+        billrun::errln!("error: cannot write to standard output: {e}");
         return ExitCode::from(5);
     }
     match result {
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
             } else {
                 "error:"
             };
-            eprintln!("{prefix} {err:#}");
+            billrun::errln!("{prefix} {err:#}");
             ExitCode::from(code)
         }
     }

@@ -132,7 +132,7 @@ fn print(ctx: &Ctx, r: &AutopilotReport) -> anyhow::Result<()> {
         }
     }
     for f in &r.failures {
-        eprintln!(
+        crate::errln!(
             "error: {}{}: {} — {}",
             f.run.map(|r| format!("run {r}, ")).unwrap_or_default(),
             f.step,

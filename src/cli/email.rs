@@ -110,7 +110,7 @@ fn print(ctx: &Ctx, r: &EmailReport) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !r.failed.is_empty() {
-        eprintln!(
+        crate::errln!(
             "error: {} invoices could not be emailed (recorded; a re-run tries them again)",
             r.failed.len()
         );

@@ -41,7 +41,7 @@ impl Ctx {
             return;
         }
         if self.json {
-            eprintln!("{msg}");
+            crate::errln!("{msg}");
         } else {
             crate::outln!("{msg}");
         }
@@ -50,9 +50,9 @@ impl Ctx {
     /// A warning, always on stderr.
     pub fn warn(&self, msg: &str) {
         if std::io::stderr().is_terminal() && color_allowed() {
-            eprintln!("\x1b[33mwarning:\x1b[0m {msg}");
+            crate::errln!("\x1b[33mwarning:\x1b[0m {msg}");
         } else {
-            eprintln!("warning: {msg}");
+            crate::errln!("warning: {msg}");
         }
     }
 
@@ -161,6 +161,21 @@ pub fn finish_stdout() -> Option<String> {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take()
+}
+
+/// Write to standard error without ever panicking (what `eprintln!` does
+/// when stderr is a closed pipe, e.g. `billrun … 2>&1 | head -1`): a
+/// message that cannot be written is dropped, and the command keeps its
+/// own exit code. Used through [`errln!`](crate::errln).
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
+/// `eprintln!` that never panics: a closed stderr drops the message.
+#[macro_export]
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::cli::output::write_stderr(format_args!($($t)*)) };
 }
 
 /// `println!` that never panics: a closed pipe drops the output.

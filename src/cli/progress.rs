@@ -51,6 +51,11 @@ impl Progress for Bar {
         if !self.shown {
             return;
         }
+        if total == Some(0) {
+            // Nothing to do in this phase: no bar flashing 0/0.
+            self.finish();
+            return;
+        }
         let b = match total {
             Some(n) => ProgressBar::new(n).with_style(style(
                 "{msg} {bar:30} {human_pos}/{human_len} {rate} ETA {eta}",

@@ -5,7 +5,9 @@
 //!   normal messages and nothing else: no bar, no phase name, no carriage
 //!   return or escape sequence;
 //! - a reader that goes away (`billrun … | head -1`) is not a failure:
-//!   exit 0, nothing on stderr.
+//!   exit 0, nothing on stderr;
+//! - a closed stderr (`billrun … 2>&1 | head -1`) loses the messages but
+//!   never turns into a crash: the exit code is the command's own.
 
 use crate::collect::BACS_SETTINGS;
 use crate::support::{Env, fixture};
@@ -245,4 +247,43 @@ fn listings_and_reports_end_quietly_when_the_reader_goes_away() {
     // The post-billing report records what it found on the run each time:
     // its work is done too when the reader has gone.
     quiet_when_cut(&["postbill", "1"]);
+}
+
+/// Run `args` with stderr a pipe whose reader has gone (`2>&1 | head -1`
+/// once the head has its line); returns the exit code and stdout.
+fn stderr_gone(env: &Env, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("billrun"))
+        .arg("--db")
+        .arg(&env.db)
+        .args(args)
+        .env("BILLRUN_OPERATOR", "tester")
+        .env_remove("BILLRUN_DB")
+        .current_dir(env.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_stderr_keeps_the_exit_code_and_the_output() {
+    let env = Env::new().with_reference_data();
+    // A refusal (exit 3) whose message cannot be written is still exit 3.
+    let (code, _) = stderr_gone(&env, &["fees", "list"]);
+    assert_eq!(code, Some(3));
+    // --json sends the status line to stderr: lost, the document is whole.
+    let (code, stdout) = stderr_gone(&env, &["--json", "errors", "rerate"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["checked"], 0, "{v:#}");
+    // An ordinary listing is unaffected.
+    let (code, stdout) = stderr_gone(&env, &["customers", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("C1001"), "{stdout}");
 }

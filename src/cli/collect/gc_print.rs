@@ -25,7 +25,7 @@ pub fn gocardless(ctx: &Ctx, r: &GcReport) -> anyhow::Result<()> {
             r.unsuitable.len()
         ));
         for u in &r.unsuitable {
-            eprintln!("  - {u}");
+            crate::errln!("  - {u}");
         }
     }
     for l in &r.collected_less {

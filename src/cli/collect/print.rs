@@ -14,7 +14,7 @@ fn unsuitable(ctx: &Ctx, unsuitable: &[Unsuitable]) {
             unsuitable.len()
         ));
         for u in unsuitable {
-            eprintln!("  - {u}");
+            crate::errln!("  - {u}");
         }
     }
 }
@@ -241,17 +241,21 @@ pub fn results(ctx: &Ctx, r: &ResultsReport) -> anyhow::Result<()> {
     if !r.unknown.is_empty() {
         for u in &r.unknown {
             match &u.why {
-                None => eprintln!(
+                None => crate::errln!(
                     "error: {}:{}: reference '{}' is not in any payment run; nothing changed for it",
-                    r.file, u.line, u.reference
+                    r.file,
+                    u.line,
+                    u.reference
                 ),
-                Some(why) => eprintln!(
+                Some(why) => crate::errln!(
                     "error: {}:{}: '{}': {why}; nothing changed for it",
-                    r.file, u.line, u.reference
+                    r.file,
+                    u.line,
+                    u.reference
                 ),
             }
         }
-        eprintln!(
+        crate::errln!(
             "error: {} unknown reference(s); the other rows were applied (importing the file again is harmless)",
             r.unknown.len()
         );
