@@ -33,15 +33,25 @@ impl Bar {
 }
 
 /// `template` with `{rate}`: units a second, whole (indicatif's
-/// `{per_sec}` shows four decimals).
+/// `{per_sec}` shows four decimals); and `{so_far}`: a spinner's count
+/// and rate, once it has counted something (a spinner that only waits,
+/// e.g. for a query, shows just its message).
 fn style(template: &str, fallback: ProgressStyle) -> ProgressStyle {
+    use indicatif::{HumanCount, ProgressState};
     match ProgressStyle::with_template(template) {
-        Ok(s) => s.with_key(
-            "rate",
-            |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{}/s", indicatif::HumanCount(st.per_sec() as u64));
-            },
-        ),
+        Ok(s) => s
+            .with_key("rate", |st: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", HumanCount(st.per_sec() as u64));
+            })
+            .with_key(
+                "so_far",
+                |st: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    if st.pos() > 0 {
+                        let rate = HumanCount(st.per_sec() as u64);
+                        let _ = write!(w, ": {} ({rate}/s)", HumanCount(st.pos()));
+                    }
+                },
+            ),
         Err(_) => fallback,
     }
 }
@@ -62,15 +72,15 @@ impl Progress for Bar {
                 ProgressStyle::default_bar(),
             )),
             None => ProgressBar::new_spinner().with_style(style(
-                "{spinner} {msg}: {human_pos} {rate}",
+                "{spinner} {msg}{so_far}",
                 ProgressStyle::default_spinner(),
             )),
         };
         let b = b.with_finish(ProgressFinish::AndClear);
+        b.set_message(what.to_string());
         if total.is_none() {
             b.enable_steady_tick(Duration::from_millis(120));
         }
-        b.set_message(what.to_string());
         if let Some(old) = self.bar.replace(Some(b)) {
             old.finish_and_clear();
         }
