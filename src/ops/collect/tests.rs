@@ -426,4 +426,32 @@ mod progress {
         assert_eq!((p.total, p.done), (Some(1), 1));
         log.check_complete();
     }
+
+    #[test]
+    fn sync_reports_each_charge_asked_about() {
+        let (mut s, run) = store();
+        let key = "sk_test_in_process";
+        // Charged, but still processing: the outcome comes from a sync.
+        let fake = FakeStripe::start(key, vec![Reply::intent("pi_1", "processing")]);
+        let set = settings(&[("stripe.api_base", &fake.base_url())]);
+        let opts = ChargeOptions {
+            run: run.to_string(),
+            retry_failed: false,
+            api_key: Some(key.into()),
+        };
+        charge(&mut s, &Actor::test(), &opts, &set, &clock(), &NoProgress).unwrap();
+        fake.set_intent(Reply::intent("pi_1", "succeeded"));
+        let sync_opts = SyncOptions {
+            stripe_api_key: Some(key.into()),
+            gocardless_token: None,
+        };
+        let log = Log::default();
+        let r = sync(&mut s, &Actor::test(), &sync_opts, &set, &clock(), &log).unwrap();
+        assert_eq!((r.items.len(), r.changed()), (1, 1), "{r:?}");
+        // GoCardless is not used: no phase of its own.
+        assert_eq!(log.names(), ["asking Stripe"]);
+        let p = log.phase("asking Stripe");
+        assert_eq!((p.total, p.done), (Some(1), 1));
+        log.check_complete();
+    }
 }
