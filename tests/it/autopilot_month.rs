@@ -648,3 +648,175 @@ fn a_month_under_cron_stops_at_each_planted_problem_and_never_doubles() {
     );
     w.assert_nothing_doubled();
 }
+
+/// A small deterministic generator (xorshift64*), so that the kill points
+/// vary between calls but every run of the test tries the same delays.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+/// Wait until the mailbox holds a message about `number` (an email
+/// interrupted by a kill may still be being taken in by the server
+/// thread), at most a few seconds: whether it arrived, not how fast.
+fn arrived(w: &World, number: &str) -> bool {
+    for _ in 0..50 {
+        if w.invoice_mails().contains_key(number) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn killed_at_random_points_as_cron_calls_it_nothing_is_ever_done_twice() {
+    let w = world(card_replies());
+    let e = &w.env;
+    // The planted problems fixed before cron starts, so that every call
+    // can go all the way.
+    e.ok(&["customers", "import", &customers_csv(e, false)]);
+    e.ok(&["cdr", "fetch"]);
+    e.ok(&["cdr", "process"]);
+    fix_errors(e);
+
+    // Cron calls it again and again; most calls are killed (SIGKILL) at
+    // pseudo-random delays, longer and longer so that work longer than a
+    // short delay (the PDFs) is got past too: however fast the machine,
+    // kills land all along the month (production, Xero, emails, print,
+    // GoCardless, Stripe). Whatever each call did is stamped with its own
+    // clock. A call that ends by itself either moves the run on, or stops
+    // for the one thing a kill can leave to a person: an invoice email
+    // interrupted while being handed to the server (it may have gone, so
+    // it is never re-sent on its own): the operator checks the mailbox
+    // and resends only what did not arrive.
+    let mut rng = Rng(0x5EED_2026_1201);
+    let mut minute = 0;
+    let mut arrived_mid_kill: Vec<String> = Vec::new();
+    let mut quiet = false;
+    for i in 0..80 {
+        minute += 1;
+        let now = format!("2026-12-01T{:02}:{:02}:00Z", 10 + minute / 60, minute % 60);
+        let before = stamps(e);
+        // Some calls also die right after a gateway took a request, before
+        // it is recorded (the hooks of debug builds).
+        let hook: &[(&str, &str)] = match rng.below(4) {
+            0 => &[("BILLRUN_TEST_XERO_STOP_AFTER_SEND", "1")],
+            1 => &[("BILLRUN_TEST_STOP_AFTER_REQUEST", "1")],
+            _ => &[],
+        };
+        let child = w
+            .command(&now, hook)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Every other call from the 40th on runs to its end.
+        let delay = (i < 40 || i % 2 == 0).then(|| 20 + rng.below(200 + 100 * i));
+        let out = match delay {
+            Some(ms) => {
+                let mut child = child;
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                let _ = child.kill();
+                child.wait_with_output().unwrap()
+            }
+            None => child.wait_with_output().unwrap(),
+        };
+        assert_stamped_at(&before, &stamps(e), &now);
+        // Where it was (shown when the test fails).
+        eprintln!(
+            "{now}: {hook:?} {delay:?} ms, {}: {} invoices, {} emails, {} in Xero, {} GoCardless, {} Stripe",
+            out.status,
+            w.count("SELECT COUNT(*) FROM invoices"),
+            w.invoice_mails().values().sum::<usize>(),
+            w.xero.with(|s| s.created.len()),
+            w.gc.payments().len(),
+            w.stripe.charges()
+        );
+        let Some(code) = out.status.code().filter(|c| *c != 137) else {
+            continue; // killed
+        };
+        let c = Call {
+            code: Some(code),
+            report: serde_json::from_slice(&out.stdout).unwrap_or_default(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(
+            matches!(code, 0 | 3),
+            "no outside failure: {:#}\n{}",
+            c.report,
+            c.stderr
+        );
+        if code == 3 {
+            let (run, step, why, command) = the_wait(&c);
+            assert_eq!((run, step.as_str()), (1, "email"), "{why}");
+            assert!(command.contains("billrun email 1"), "{command}");
+            let mut resent = false;
+            for part in why.split("; ") {
+                assert!(part.contains("interrupted while being sent"), "{why}");
+                let number = part.split(' ').next().unwrap();
+                if arrived(&w, number) {
+                    if !arrived_mid_kill.iter().any(|n| n == number) {
+                        arrived_mid_kill.push(number.to_string());
+                    }
+                } else {
+                    e.ok(&["email", "1", "--resend", number]);
+                    resent = true;
+                }
+            }
+            if !resent {
+                break; // it went: only a person can say so
+            }
+            continue;
+        }
+        if steps_of(&c.report, "actions").is_empty() && e.json(&["status", "1"])["complete"] == true
+        {
+            quiet = true;
+            break;
+        }
+    }
+    w.assert_nothing_doubled();
+    let status = e.json(&["status", "1"]);
+    let told = w.summaries();
+    let complete_told = told.iter().filter(|t| t.contains("is complete")).count() as i64;
+    // Told at most once; a kill after a notice was committed as being sent
+    // and before it went leaves it `sending` (never told twice).
+    let sending = w.count(
+        "SELECT COUNT(*) FROM autopilot_notices WHERE kind = 'complete' AND state = 'sending'",
+    );
+    assert!(complete_told + sending <= 1, "{told:#?}");
+    // Each person-notice is about a different stop.
+    let people: Vec<&String> = told.iter().filter(|t| !t.contains("is complete")).collect();
+    let distinct: BTreeSet<&String> = people.iter().copied().collect();
+    assert_eq!(distinct.len(), people.len(), "{people:#?}");
+    if arrived_mid_kill.is_empty() {
+        assert!(quiet, "cron settles: a call that does nothing");
+        assert_eq!(status["complete"], true, "{status:#}");
+        assert_eq!(complete_told + sending, 1, "{told:#?}");
+        let to_debit = w.count(
+            "SELECT COUNT(*) FROM invoices WHERE payment_method = 'direct_debit' AND amount_due_minor > 0",
+        );
+        assert_eq!(w.gc.payments().len() as i64, to_debit);
+        let to_charge = w.count(
+            "SELECT COUNT(*) FROM invoices WHERE payment_method = 'card' AND amount_due_minor > 0",
+        );
+        assert_eq!(w.stripe.charges() as i64, to_charge);
+        assert_eq!(
+            w.xero.with(|s| s.created.len()) as i64,
+            w.count("SELECT COUNT(*) FROM invoices")
+        );
+    } else {
+        // It went: the run waits for a person at the email step.
+        let email = crate::support::step(&status, "email");
+        assert!(
+            email["detail"].as_str().unwrap().contains("interrupted"),
+            "{email:#}"
+        );
+    }
+}
