@@ -536,9 +536,41 @@ fn a_month_under_cron_stops_at_each_planted_problem_and_never_doubles() {
     assert_eq!(c.code, Some(137), "killed after the request: {}", c.stderr);
     assert_eq!(w.gc.payments().len(), 1);
 
-    // 09:15: the GoCardless payment is found by its key (409 conflict, not
-    // a second payment), the rest are made; Stripe is down: exit 5 naming
-    // the run, the step and the command.
+    // 09:10: GoCardless is down: exit 5 naming the run, the step and the
+    // command; nothing was created.
+    w.gc.set_down(true);
+    let c = w.autopilot("2026-12-01T09:10:00Z", &[]);
+    assert_eq!(c.code, Some(5), "{:#}\n{}", c.report, c.stderr);
+    let dd: Vec<&serde_json::Value> = c.report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["step"] == "collect_dd")
+        .collect();
+    assert_eq!(dd.len(), 1, "{:#}", c.report);
+    assert_eq!(dd[0]["run"], 1);
+    assert!(
+        dd[0]["why"].as_str().unwrap().contains("no answer"),
+        "{:#}",
+        c.report
+    );
+    assert!(
+        dd[0]["command"]
+            .as_str()
+            .unwrap()
+            .contains("billrun collect dd 1"),
+        "{:#}",
+        c.report
+    );
+    assert!(c.report["waiting"].as_array().unwrap().is_empty());
+    assert_eq!(w.gc.payments().len(), 1);
+    assert_eq!(w.stripe.charges(), 0, "the run stopped at collect_dd");
+    assert_eq!(w.summaries().len(), 3, "an outage is no news for a person");
+
+    // 09:15: GoCardless is back: the killed payment is found by its key
+    // (409 conflict, not a second payment), the rest are made; Stripe is
+    // down: exit 5 naming the run, the step and the command.
+    w.gc.set_down(false);
     let c = w.autopilot("2026-12-01T09:15:00Z", &[]);
     assert_eq!(c.code, Some(5), "{:#}\n{}", c.report, c.stderr);
     let f = &c.report["failures"].as_array().unwrap();
@@ -622,16 +654,27 @@ fn a_month_under_cron_stops_at_each_planted_problem_and_never_doubles() {
         w.gc.event("payments", action, id, "insufficient_funds");
     }
     let c = w.autopilot("2026-12-16T07:00:00Z", &[]);
-    assert!(
-        matches!(c.code, Some(0 | 3)),
-        "{:#}\n{}",
-        c.report,
-        c.stderr
-    );
-    assert!(
-        steps_of(&c.report, "actions").iter().any(|s| s == "sync"),
+    // Nothing waits on a person: the failed debit is recorded (its invoice
+    // is unpaid again, carried to the next bill).
+    assert_eq!(c.code, Some(0), "{:#}\n{}", c.report, c.stderr);
+    assert_eq!(
+        steps_of(&c.report, "actions"),
+        vec!["sync".to_string()],
         "{:#}",
         c.report
+    );
+    assert!(
+        c.report["actions"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{} collection outcomes recorded", gc.len())),
+        "{:#}",
+        c.report
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM payment_items WHERE state NOT IN ('approved', 'live')"),
+        1,
+        "the failed debit"
     );
     let n_summaries = w.summaries().len();
     let c2 = w.autopilot("2026-12-16T07:05:00Z", &[]);
