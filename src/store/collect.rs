@@ -184,6 +184,8 @@ pub fn facts(
     (f.card_uncollected, f.card_failed) = standings(conn, run_id, Kind::Card, max)?;
     f.dd_unplaced = unplaced_ids(conn, run_id, Kind::Dd)?;
     f.card_unplaced = unplaced_ids(conn, run_id, Kind::Card)?;
+    f.dd_unanswered = unanswered_gocardless_items(conn, run_id)?.len() as u64;
+    f.card_unanswered = unanswered_gateway_items(conn, run_id)?.len() as u64;
     Ok(())
 }
 

@@ -412,16 +412,18 @@ fn killed_at_random_points_it_resumes_and_never_doubles() {
         );
         assert_eq!(status["complete"], true, "{last:#}\n{status:#}");
         let told: Vec<String> = m.summaries();
-        // Told once; or the kill came after its notice was committed as
-        // being sent and before it went (at most once: never told twice).
+        // Told once, never twice. A kill after its notice was committed as
+        // being sent leaves it `sending`, whether the message went or not
+        // (the server may have taken it just before the kill): then it was
+        // told at most once.
         let in_flight = m.count(
             "SELECT COUNT(*) FROM autopilot_notices WHERE kind = 'complete' AND state = 'sending'",
         );
-        assert_eq!(
-            told.iter().filter(|t| t.contains("is complete")).count() as i64 + in_flight,
-            1,
-            "the completion told once: {told:#?}"
-        );
+        let complete_told = told.iter().filter(|t| t.contains("is complete")).count() as i64;
+        assert!(complete_told <= 1, "the completion told twice: {told:#?}");
+        if in_flight == 0 {
+            assert_eq!(complete_told, 1, "the completion told once: {told:#?}");
+        }
         // Any other summary is a person-notice, each about a different stop.
         let mut stops: Vec<&String> = told.iter().filter(|t| !t.contains("is complete")).collect();
         let n = stops.len();
