@@ -194,6 +194,11 @@ pub struct InvoiceFacts {
     /// the next such command puts it there.
     pub dd_unplaced: Vec<i64>,
     pub card_unplaced: Vec<i64>,
+    /// GoCardless payments / Stripe charges asked for but with no recorded
+    /// answer (a kill between the request and its record): not done until
+    /// `collect dd` / `collect card` re-sends them with their keys.
+    pub dd_unanswered: u64,
+    pub card_unanswered: u64,
 }
 
 /// Everything the checklist needs to know about a run.
@@ -940,17 +945,38 @@ fn print(f: &Facts) -> Step {
     )
 }
 
-fn collect_detail(f: &Facts, n: u64, failed: u64, unplaced: &[i64], again: &str) -> String {
+/// What a collection step still has to do.
+struct Collection<'a> {
+    uncollected: u64,
+    failed: u64,
+    unplaced: &'a [i64],
+    unanswered: u64,
+    gateway: &'a str,
+}
+
+impl Collection<'_> {
+    fn done(&self) -> bool {
+        self.uncollected == 0 && self.unplaced.is_empty() && self.unanswered == 0
+    }
+}
+
+fn collect_detail(f: &Facts, c: &Collection<'_>, again: &str, resend: &str) -> String {
     post_detail(f, || {
-        let mut d = format!("{n} invoices not yet in a payment run");
-        if failed > 0 {
-            d.push_str(&format!(", {failed} failed collections"));
+        let mut d = format!("{} invoices not yet in a payment run", c.uncollected);
+        if c.failed > 0 {
+            d.push_str(&format!(", {} failed collections", c.failed));
         }
-        if !unplaced.is_empty() {
-            let ids: Vec<String> = unplaced.iter().map(i64::to_string).collect();
+        if !c.unplaced.is_empty() {
+            let ids: Vec<String> = c.unplaced.iter().map(i64::to_string).collect();
             d.push_str(&format!(
                 "; the file of payment run {} is not in place (interrupted): run `{again}` to put it there",
                 ids.join(", ")
+            ));
+        }
+        if c.unanswered > 0 {
+            d.push_str(&format!(
+                "; {} payments sent to {} have no recorded answer (interrupted): run `{resend}` to re-send them with the same idempotency keys (never a second payment)",
+                c.unanswered, c.gateway
             ));
         }
         d
@@ -961,18 +987,19 @@ fn collect_dd(f: &Facts) -> Step {
     let id = f.run_id;
     let inv = &f.invoices;
     let again = format!("billrun collect dd {id}");
+    let c = Collection {
+        uncollected: inv.dd_uncollected,
+        failed: inv.dd_failed,
+        unplaced: &inv.dd_unplaced,
+        unanswered: inv.dd_unanswered,
+        gateway: "GoCardless",
+    };
     step(
         StepKey::CollectDd,
         "Collect by Direct Debit",
-        post_state(f, inv.dd_uncollected == 0 && inv.dd_unplaced.is_empty()),
-        collect_detail(
-            f,
-            inv.dd_uncollected,
-            inv.dd_failed,
-            &inv.dd_unplaced,
-            &again,
-        ),
-        if inv.dd_unplaced.is_empty() {
+        post_state(f, c.done()),
+        collect_detail(f, &c, &again, &again),
+        if inv.dd_unplaced.is_empty() && inv.dd_unanswered == 0 {
             format!("billrun collect dd {id} --out dd-{id}.txt")
         } else {
             again
@@ -983,19 +1010,21 @@ fn collect_dd(f: &Facts) -> Step {
 fn collect_card(f: &Facts) -> Step {
     let inv = &f.invoices;
     let again = format!("billrun collect card {} --out FILE", f.run_id);
+    let resend = format!("billrun collect card {}", f.run_id);
+    let c = Collection {
+        uncollected: inv.card_uncollected,
+        failed: inv.card_failed,
+        unplaced: &inv.card_unplaced,
+        unanswered: inv.card_unanswered,
+        gateway: "Stripe",
+    };
     step(
         StepKey::CollectCard,
         "Collect by card",
-        post_state(f, inv.card_uncollected == 0 && inv.card_unplaced.is_empty()),
-        collect_detail(
-            f,
-            inv.card_uncollected,
-            inv.card_failed,
-            &inv.card_unplaced,
-            &again,
-        ),
+        post_state(f, c.done()),
+        collect_detail(f, &c, &again, &resend),
         if inv.card_unplaced.is_empty() {
-            format!("billrun collect card {}", f.run_id)
+            resend
         } else {
             again
         },
@@ -1502,5 +1531,46 @@ mod tests {
         f.invoices.total = 42;
         f.invoices.pdf_ready = 5;
         assert_eq!(detail(&f), "5 of 42 invoice PDFs ready");
+    }
+
+    #[test]
+    fn gateway_payments_without_an_answer_keep_collection_open_until_re_sent() {
+        let mut f = facts();
+        f.dates_set = true;
+        f.status = Some(RunStatus::Completed);
+        f.confirmed.insert("postbill".into());
+        f.invoices.dd_unanswered = 14;
+        let c = compute(&f);
+        assert!(!c.complete, "a kill left 14 GoCardless payments unsent");
+        let dd = c
+            .steps
+            .iter()
+            .find(|s| s.key == StepKey::CollectDd)
+            .unwrap();
+        assert_eq!(dd.state, State::Todo);
+        assert!(
+            dd.detail
+                .contains("14 payments sent to GoCardless have no recorded answer"),
+            "{}",
+            dd.detail
+        );
+        assert_eq!(dd.command, "billrun collect dd 3");
+        f.invoices.dd_unanswered = 0;
+        f.invoices.card_unanswered = 1;
+        let c = compute(&f);
+        let card = c
+            .steps
+            .iter()
+            .find(|s| s.key == StepKey::CollectCard)
+            .unwrap();
+        assert_eq!(card.state, State::Todo);
+        assert!(
+            card.detail.contains("1 payments sent to Stripe"),
+            "{}",
+            card.detail
+        );
+        assert_eq!(card.command, "billrun collect card 3");
+        f.invoices.card_unanswered = 0;
+        assert!(compute(&f).complete);
     }
 }

@@ -265,9 +265,11 @@ struct Pilot<'a, 'o> {
 }
 
 /// The actor of an action allowed by `rule` (the audit log's operator and
-/// command).
-fn actor(rule: &str, why: &str) -> Actor {
+/// command), stamping what it records with `clock`'s time when that clock
+/// stands still (`BILLRUN_TEST_NOW`, the demo's month).
+fn actor(clock: &dyn Clock, rule: &str, why: &str) -> Actor {
     Actor {
+        at: clock.frozen(),
         operator: OPERATOR.into(),
         command: if why.is_empty() {
             format!("billrun autopilot (policy {rule})")
@@ -324,7 +326,7 @@ impl Pilot<'_, '_> {
         }
         let created = super::cycles::tick(
             self.store,
-            &actor("cycles tick", ""),
+            &actor(self.clock, "cycles tick", ""),
             &super::cycles::Tick::default(),
             self.settings,
             self.clock,
@@ -354,7 +356,7 @@ impl Pilot<'_, '_> {
             );
             return Ok(());
         }
-        let who = actor(RULE, "");
+        let who = actor(self.clock, RULE, "");
         if inboxes > 0 {
             let fo = super::cdr_import::FetchOptions {
                 actor: &who,
@@ -441,7 +443,7 @@ impl Pilot<'_, '_> {
         }
         match super::xero_fetch::fetch(
             self.store,
-            &actor(RULE, ""),
+            &actor(self.clock, RULE, ""),
             self.settings,
             client,
             self.clock,
@@ -487,7 +489,7 @@ impl Pilot<'_, '_> {
         };
         match super::collect::sync(
             self.store,
-            &actor(RULE, ""),
+            &actor(self.clock, RULE, ""),
             &opts,
             self.settings,
             self.clock,
@@ -515,7 +517,7 @@ impl Pilot<'_, '_> {
     /// Walk one run as far as the policy allows.
     fn walk(&mut self, run0: &Run) -> Result<()> {
         let mut was_complete = None;
-        let mut cards_resumed = false;
+        let mut resumed: Vec<StepKey> = Vec::new();
         let mut last: Option<(StepKey, String)> = None;
         // Each step moves the run on; the bound only guards against a step
         // that reports progress without making any.
@@ -523,31 +525,30 @@ impl Pilot<'_, '_> {
             let run = runs::resolve(&self.store.conn, &run0.id.to_string())?;
             let facts = status::facts(&self.store.conn, &run, self.settings, self.clock.now())?;
             let cl = checklist::compute(&facts);
-            was_complete.get_or_insert(cl.complete);
             let next = cl
                 .steps
                 .iter()
                 .find(|s| !s.state.is_settled() && s.key != StepKey::Complete)
                 .cloned();
-            // Card charges sent but never answered (a kill mid-batch): the
-            // checklist counts their invoices as collected, but they must be
-            // re-sent with their idempotency keys (`collect card` does).
-            let resume_cards = !cards_resumed
-                && self.settings.auto.collect
-                && self.settings.auto.cards_by_stripe
-                && run.status == RunStatus::Completed
-                && !crate::store::collect::unanswered_gateway_items(&self.store.conn, run.id)?
-                    .is_empty();
-            if resume_cards {
-                cards_resumed = true;
-                if let Some(card) = cl.steps.iter().find(|s| s.key == StepKey::CollectCard) {
-                    let card = card.clone();
-                    match self.collect_card(&run, &card)? {
+            // Gateway payments sent but never answered (a kill between a
+            // request and its record): the checklist counts their invoices
+            // as collected, but they must be re-sent with their idempotency
+            // keys (`collect card` and `collect dd` do), else the rest of
+            // the batch would never be collected.
+            let resume = self.unanswered_collection(&run, &resumed)?;
+            // Complete only once nothing waits to be re-sent.
+            was_complete.get_or_insert(cl.complete && resume.is_none());
+            if let Some(key) = resume {
+                resumed.push(key);
+                if let Some(step) = cl.steps.iter().find(|s| s.key == key).cloned() {
+                    let outcome = match key {
+                        StepKey::CollectCard => self.collect_card(&run, &step)?,
+                        _ => self.collect_gocardless(&run, &step)?,
+                    };
+                    match outcome {
                         Outcome::Progressed => continue,
                         Outcome::Planned => return Ok(()),
-                        other => {
-                            return self.stop_at(&run, StepKey::CollectCard, other);
-                        }
+                        other => return self.stop_at(&run, key, other),
                     }
                 }
             }
@@ -580,6 +581,30 @@ impl Pilot<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The collection step with payments a gateway was asked for but never
+    /// answered (Stripe card charges, GoCardless payments), not resumed yet
+    /// in this walk.
+    fn unanswered_collection(&self, run: &Run, resumed: &[StepKey]) -> Result<Option<StepKey>> {
+        use crate::store::collect as pay;
+        if !self.settings.auto.collect || run.status != RunStatus::Completed {
+            return Ok(None);
+        }
+        let conn = &self.store.conn;
+        if self.settings.auto.cards_by_stripe
+            && !resumed.contains(&StepKey::CollectCard)
+            && !pay::unanswered_gateway_items(conn, run.id)?.is_empty()
+        {
+            return Ok(Some(StepKey::CollectCard));
+        }
+        if self.settings.dd_provider == "gocardless"
+            && !resumed.contains(&StepKey::CollectDd)
+            && !pay::unanswered_gocardless_items(conn, run.id)?.is_empty()
+        {
+            return Ok(Some(StepKey::CollectDd));
+        }
+        Ok(None)
     }
 
     /// Record where the walk of `run` stopped.
@@ -734,7 +759,7 @@ impl Pilot<'_, '_> {
         let command = format!("billrun confirm {} {arg}", run.id);
         match super::run_steps::confirm(
             self.store,
-            &actor(rule, why),
+            &actor(self.clock, rule, why),
             &c,
             self.settings,
             self.clock,
@@ -834,7 +859,13 @@ impl Pilot<'_, '_> {
         // The snapshot is taken when it differs from what the report says
         // now (once per change, never at every invocation).
         if !fresh {
-            super::prebill::snapshot(self.store, &actor(RULE, ""), run, self.settings, self.clock)?;
+            super::prebill::snapshot(
+                self.store,
+                &actor(self.clock, RULE, ""),
+                run,
+                self.settings,
+                self.clock,
+            )?;
             self.act(
                 Some(id),
                 "prebill",
@@ -896,7 +927,7 @@ impl Pilot<'_, '_> {
         };
         match super::run_steps::request(
             self.store,
-            &actor(RULE, &why),
+            &actor(self.clock, RULE, &why),
             &opts,
             self.settings,
             self.clock,
@@ -924,7 +955,7 @@ impl Pilot<'_, '_> {
                 "would produce the invoices and PDFs",
             ));
         }
-        let who = actor(rule, "");
+        let who = actor(self.clock, rule, "");
         let opts = super::produce::ProduceOptions {
             db: self.opts.db,
             run_id: id,
@@ -974,7 +1005,7 @@ impl Pilot<'_, '_> {
             return Ok(Outcome::Planned);
         }
         if !f.postbill_done {
-            super::postbill::record_run(self.store, &actor(RULE, ""), id, self.clock)?;
+            super::postbill::record_run(self.store, &actor(self.clock, RULE, ""), id, self.clock)?;
             self.act(Some(id), "postbill", RULE, "post-billing report run");
         }
         if !anomalies.is_empty() {
@@ -1014,7 +1045,7 @@ impl Pilot<'_, '_> {
             }
             return match super::xero_push::push(
                 self.store,
-                &actor(RULE, ""),
+                &actor(self.clock, RULE, ""),
                 &id.to_string(),
                 self.settings,
                 client,
@@ -1074,7 +1105,7 @@ impl Pilot<'_, '_> {
         };
         match super::xero::export(
             self.store,
-            &actor(RULE, ""),
+            &actor(self.clock, RULE, ""),
             &opts,
             self.settings,
             self.clock,
@@ -1121,7 +1152,7 @@ impl Pilot<'_, '_> {
         };
         let r = match super::email::send(
             self.store,
-            &actor(RULE, ""),
+            &actor(self.clock, RULE, ""),
             &opts,
             self.settings,
             self.clock,
@@ -1200,7 +1231,7 @@ impl Pilot<'_, '_> {
         };
         match super::print::write_bundles(
             self.store,
-            &actor(RULE, ""),
+            &actor(self.clock, RULE, ""),
             &opts,
             self.clock,
             self.progress,
@@ -1257,7 +1288,7 @@ impl Pilot<'_, '_> {
         };
         match super::collect::dd(
             self.store,
-            &actor(RULE, ""),
+            &actor(self.clock, RULE, ""),
             &opts,
             self.settings,
             self.clock,
@@ -1303,7 +1334,7 @@ impl Pilot<'_, '_> {
         };
         let r = match super::collect::gocardless_dd(
             self.store,
-            &actor(RULE, ""),
+            &actor(self.clock, RULE, ""),
             &opts,
             self.settings,
             self.clock,
@@ -1378,7 +1409,7 @@ impl Pilot<'_, '_> {
         };
         let r = match super::collect::charge(
             self.store,
-            &actor(RULE, ""),
+            &actor(self.clock, RULE, ""),
             &opts,
             self.settings,
             self.clock,
@@ -1448,7 +1479,7 @@ impl Pilot<'_, '_> {
         };
         match super::collect::card_file(
             self.store,
-            &actor(RULE, "auto.card_method file"),
+            &actor(self.clock, RULE, "auto.card_method file"),
             &opts,
             self.settings,
             self.clock,

@@ -492,6 +492,7 @@ mod tests {
         let actor = Actor {
             operator: "tester".into(),
             command: "test".into(),
+            at: None,
         };
         let tx = store.write().unwrap();
         cdrs::add_carrier(&tx, &actor, "c", "billrun", None).unwrap();

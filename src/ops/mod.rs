@@ -29,6 +29,12 @@ pub trait Clock {
     }
     /// The local wall-clock time.
     fn local_now(&self) -> NaiveDateTime;
+    /// A clock that stands still (tests, the demo's month) says at which
+    /// instant, so that what is recorded through an actor is stamped with
+    /// it (`store::audit::Actor::at`) rather than the machine's time.
+    fn frozen(&self) -> Option<DateTime<Utc>> {
+        None
+    }
     /// The current instant as stored in the database (RFC 3339, seconds, UTC).
     fn stamp(&self) -> String {
         self.now()
@@ -57,6 +63,9 @@ pub struct StoppedClock(pub DateTime<Utc>);
 impl Clock for StoppedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0
+    }
+    fn frozen(&self) -> Option<DateTime<Utc>> {
+        Some(self.0)
     }
     fn local_now(&self) -> NaiveDateTime {
         self.0.naive_utc()
@@ -107,6 +116,9 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0
+    }
+    fn frozen(&self) -> Option<DateTime<Utc>> {
+        Some(self.0)
     }
     fn local_now(&self) -> NaiveDateTime {
         self.0.naive_utc()

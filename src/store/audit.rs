@@ -1,6 +1,7 @@
 //! The audit log: every state change, with time, operator and command line.
 
 use crate::error::Result;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
@@ -9,6 +10,12 @@ use serde::Serialize;
 pub struct Actor {
     pub operator: String,
     pub command: String,
+    /// The instant stamped on what this actor records: `None` the
+    /// machine's clock at each write; `Some` the instant of a clock that
+    /// stands still (`ops::Clock::frozen`: the autopilot under the debug
+    /// builds' `BILLRUN_TEST_NOW`, the demo's month), so that its audit
+    /// entries and records carry the time it runs at.
+    pub at: Option<DateTime<Utc>>,
 }
 
 impl Actor {
@@ -20,7 +27,11 @@ impl Actor {
             .or_else(|| whoami::username().ok())
             .unwrap_or_else(|| "unknown".into());
         let command = std::env::args().collect::<Vec<_>>().join(" ");
-        Actor { operator, command }
+        Actor {
+            operator,
+            command,
+            at: None,
+        }
     }
 
     /// The OS user of this process, from the system's user database (not
@@ -30,11 +41,21 @@ impl Actor {
         whoami::username().unwrap_or_else(|_| "unknown".into())
     }
 
+    /// The time stamp of what this actor records now (RFC 3339, UTC,
+    /// seconds, as `store::now_stamp`).
+    pub fn stamp(&self) -> String {
+        match self.at {
+            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            None => super::now_stamp(),
+        }
+    }
+
     #[cfg(test)]
     pub fn test() -> Actor {
         Actor {
             operator: "tester".into(),
             command: "billrun test".into(),
+            at: None,
         }
     }
 }
@@ -49,7 +70,7 @@ pub fn log(
 ) -> Result<()> {
     conn.execute(
         "INSERT INTO audit (at, operator, command, run_id, action, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![super::now_stamp(), actor.operator, actor.command, run_id, action, detail],
+        params![actor.stamp(), actor.operator, actor.command, run_id, action, detail],
     )?;
     Ok(())
 }

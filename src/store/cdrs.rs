@@ -110,7 +110,7 @@ pub fn add_carrier(
     }
     conn.execute(
         "INSERT INTO carriers (name, format, inbox, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![name, format, inbox, super::now_stamp()],
+        params![name, format, inbox, actor.stamp()],
     )?;
     audit::log(
         conn,

@@ -184,6 +184,8 @@ pub fn facts(
     (f.card_uncollected, f.card_failed) = standings(conn, run_id, Kind::Card, max)?;
     f.dd_unplaced = unplaced_ids(conn, run_id, Kind::Dd)?;
     f.card_unplaced = unplaced_ids(conn, run_id, Kind::Card)?;
+    f.dd_unanswered = unanswered_gocardless_items(conn, run_id)?.len() as u64;
+    f.card_unanswered = unanswered_gateway_items(conn, run_id)?.len() as u64;
     Ok(())
 }
 
@@ -239,13 +241,13 @@ pub fn create(conn: &Connection, actor: &Actor, r: &NewRun, items: &[NewItem]) -
             r.sha256,
             items.len() as i64,
             total,
-            super::now_stamp(),
+            actor.stamp(),
             actor.operator,
             r.contents,
         ],
     )?;
     let id = conn.last_insert_rowid();
-    let now = super::now_stamp();
+    let now = actor.stamp();
     for it in items {
         conn.execute(
             "INSERT INTO payment_items (payment_run_id, invoice_id, account, reference, amount_minor,
@@ -333,7 +335,7 @@ pub fn unplaced_ids(conn: &Connection, run_id: i64, kind: Kind) -> Result<Vec<i6
 pub fn mark_placed(conn: &Connection, actor: &Actor, id: i64, how: Option<&str>) -> Result<()> {
     let changed = conn.execute(
         "UPDATE payment_runs SET placed_at = ?2 WHERE id = ?1 AND placed_at IS NULL",
-        params![id, super::now_stamp()],
+        params![id, actor.stamp()],
     )?;
     if changed > 0
         && let Some(how) = how
@@ -576,11 +578,11 @@ pub fn cursor(conn: &Connection, gateway: &str) -> Result<Option<String>> {
 }
 
 /// Store a gateway's event cursor.
-pub fn set_cursor(conn: &Connection, gateway: &str, cursor: &str) -> Result<()> {
+pub fn set_cursor(conn: &Connection, gateway: &str, cursor: &str, at: &str) -> Result<()> {
     conn.execute(
         "INSERT INTO gateway_cursors (gateway, cursor, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT(gateway) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-        params![gateway, cursor, super::now_stamp()],
+        params![gateway, cursor, at],
     )?;
     Ok(())
 }
@@ -642,17 +644,12 @@ fn set_state(
     state: ItemState,
     reason: Option<&str>,
     gateway_id: Option<&str>,
+    at: &str,
 ) -> Result<()> {
     conn.execute(
         "UPDATE payment_items SET state = ?2, reason = ?3, gateway_id = COALESCE(?4, gateway_id),
              result_at = ?5 WHERE id = ?1",
-        params![
-            item.id,
-            state.as_str(),
-            reason,
-            gateway_id,
-            super::now_stamp()
-        ],
+        params![item.id, state.as_str(), reason, gateway_id, at],
     )?;
     refresh_state(conn, item.payment_run_id)
 }
@@ -694,7 +691,7 @@ pub fn approve(
             item.amount_minor,
             item.kind.method(),
             collect::payment_reference(item.kind, &item.reference),
-            super::now_stamp()
+            actor.stamp()
         ],
     )?;
     let pid = conn.last_insert_rowid();
@@ -702,7 +699,14 @@ pub fn approve(
         "UPDATE payment_items SET payment_id = ?2 WHERE id = ?1",
         params![item.id, pid],
     )?;
-    set_state(conn, item, ItemState::Approved, reason, gateway_id)?;
+    set_state(
+        conn,
+        item,
+        ItemState::Approved,
+        reason,
+        gateway_id,
+        &actor.stamp(),
+    )?;
     audit::log(
         conn,
         actor,
@@ -764,7 +768,7 @@ pub fn fail(conn: &Connection, actor: &Actor, item: &Item, f: &Failure<'_>) -> R
                 item.kind.method(),
                 collect::reversal_reference(item.kind, &item.reference),
                 pid,
-                super::now_stamp()
+                actor.stamp()
             ],
         )?;
         let rid = conn.last_insert_rowid();
@@ -783,7 +787,7 @@ pub fn fail(conn: &Connection, actor: &Actor, item: &Item, f: &Failure<'_>) -> R
                 date.to_string(),
                 format!("Dishonour fee ({} {state})", item.invoice),
                 fee_minor,
-                super::now_stamp(),
+                actor.stamp(),
                 actor.operator
             ],
         )?;
@@ -797,7 +801,7 @@ pub fn fail(conn: &Connection, actor: &Actor, item: &Item, f: &Failure<'_>) -> R
             crate::domain::money::fmt_minor(fee_minor)
         ));
     }
-    set_state(conn, item, state, reason, gateway_id)?;
+    set_state(conn, item, state, reason, gateway_id, &actor.stamp())?;
     audit::log(
         conn,
         actor,
@@ -810,7 +814,7 @@ pub fn fail(conn: &Connection, actor: &Actor, item: &Item, f: &Failure<'_>) -> R
 
 /// Record a referral: the next payment run retries it (up to the limit).
 pub fn refer(conn: &Connection, actor: &Actor, item: &Item, reason: Option<&str>) -> Result<()> {
-    set_state(conn, item, ItemState::Refer, reason, None)?;
+    set_state(conn, item, ItemState::Refer, reason, None, &actor.stamp())?;
     audit::log(
         conn,
         actor,
@@ -833,7 +837,14 @@ pub fn note_live(
     reason: &str,
     gateway_id: Option<&str>,
 ) -> Result<()> {
-    set_state(conn, item, ItemState::Live, Some(reason), gateway_id)?;
+    set_state(
+        conn,
+        item,
+        ItemState::Live,
+        Some(reason),
+        gateway_id,
+        &actor.stamp(),
+    )?;
     audit::log(
         conn,
         actor,
@@ -1225,7 +1236,7 @@ pub fn record_bank_report(
             format,
             label,
             i64::try_from(items).unwrap_or(i64::MAX),
-            super::now_stamp(),
+            actor.stamp(),
             actor.operator
         ],
     )?;

@@ -236,7 +236,7 @@ pub fn rematch_open(conn: &Connection, actor: &Actor) -> Result<Rematched> {
         })?
         .collect::<Result<_, _>>()?
     };
-    let now = super::now_stamp();
+    let now = actor.stamp();
     let mut out = Rematched::default();
     for (err_id, fee_id, service, code, kind) in open {
         match fees::match_line(&refs, &service, &code) {

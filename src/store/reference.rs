@@ -43,7 +43,7 @@ pub fn upsert_customers(
     rows: &[Customer],
 ) -> Result<Upserted> {
     let mut n = Upserted::default();
-    let now = super::now_stamp();
+    let now = actor.stamp();
     let mut st = conn.prepare(
         "INSERT INTO customers (account, name, email, delivery, payment_method, bank_branch, bank_account,
             bank_account_name, iban, bic, mandate_ref, mandate_date, card_token, address1, address2, town,

@@ -290,7 +290,7 @@ pub fn transition(
     let current: RunStatus = current.parse().map_err(bad_input)?;
     let to =
         lifecycle::apply(current, t).map_err(|e| precondition(format!("run {}: {e}", run.id)))?;
-    let stamp = super::now_stamp();
+    let stamp = actor.stamp();
     conn.execute(
         "UPDATE runs SET status = ?2 WHERE id = ?1",
         params![run.id, to.as_str()],

@@ -333,8 +333,19 @@ fn a_month_stops_once_at_billing_errors_and_completes_after_the_fix() {
 fn killed_at_random_points_it_resumes_and_never_doubles() {
     let m = month();
     m.fix_errors_before_start();
-    // Kill the autopilot at growing delays, then let it finish.
-    for delay in [5u64, 30, 80, 150, 300, 500, 800, 1200, 1800, 2600] {
+    // Kill the autopilot (SIGKILL) at pseudo-random delays, call after
+    // call, until one ends by itself. The delays grow, so that however
+    // fast or loaded the machine is, the kills land all along the month
+    // and the work longer than a short delay (the PDFs) is got past: no
+    // assumption on how long anything takes.
+    let mut seed: u64 = 0x5EED_0A07_0F11;
+    let mut random_below = |n: u64| {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    };
+    for i in 0..40 {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("billrun"));
         child
             .arg("--db")
@@ -348,9 +359,12 @@ fn killed_at_random_points_it_resumes_and_never_doubles() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut c = child.spawn().unwrap();
+        let delay = 5 + random_below(200 + 100 * i);
         std::thread::sleep(std::time::Duration::from_millis(delay));
         let _ = c.kill();
-        let _ = c.wait();
+        if c.wait().unwrap().code().is_some() {
+            break; // it ended before the kill
+        }
     }
     // Then cron goes on. A kill while an invoice email was being handed to
     // the server leaves it `in_flight` (it may have gone): the autopilot
@@ -358,8 +372,8 @@ fn killed_at_random_points_it_resumes_and_never_doubles() {
     // and resends only what did not arrive.
     let mut arrived_mid_kill = Vec::new();
     let mut last = serde_json::Value::Null;
-    // Cron calls it again and again: a run left waiting for something that
-    // settles on its own (exit 0, nothing done) is looked at again.
+    // Cron calls it again and again (no pause: nothing here depends on
+    // the time passing) until a call finds nothing to do on a complete run.
     for _ in 0..12 {
         let (code, r, _) = m.autopilot(&[]);
         last = r;
@@ -367,7 +381,6 @@ fn killed_at_random_points_it_resumes_and_never_doubles() {
             if m.env.json(&["status", "1"])["complete"] == true {
                 break;
             }
-            std::thread::sleep(std::time::Duration::from_millis(300));
             continue;
         }
         assert_ne!(code, 5, "{last:#}");
@@ -377,10 +390,9 @@ fn killed_at_random_points_it_resumes_and_never_doubles() {
             assert_eq!(waits[0]["step"], "email", "{last:#}");
             let why = waits[0]["why"].as_str().unwrap();
             assert!(why.contains("interrupted while being sent"), "{why}");
-            let mails = m.invoice_mails();
             for part in why.split("; ") {
                 let number = part.split(' ').next().unwrap();
-                if mails.contains_key(number) {
+                if m.arrived(number) {
                     arrived_mid_kill.push(number.to_string());
                 } else {
                     m.env.ok(&["email", "1", "--resend", number]);
@@ -400,16 +412,18 @@ fn killed_at_random_points_it_resumes_and_never_doubles() {
         );
         assert_eq!(status["complete"], true, "{last:#}\n{status:#}");
         let told: Vec<String> = m.summaries();
-        // Told once; or the kill came after its notice was committed as
-        // being sent and before it went (at most once: never told twice).
+        // Told once, never twice. A kill after its notice was committed as
+        // being sent leaves it `sending`, whether the message went or not
+        // (the server may have taken it just before the kill): then it was
+        // told at most once.
         let in_flight = m.count(
             "SELECT COUNT(*) FROM autopilot_notices WHERE kind = 'complete' AND state = 'sending'",
         );
-        assert_eq!(
-            told.iter().filter(|t| t.contains("is complete")).count() as i64 + in_flight,
-            1,
-            "the completion told once: {told:#?}"
-        );
+        let complete_told = told.iter().filter(|t| t.contains("is complete")).count() as i64;
+        assert!(complete_told <= 1, "the completion told twice: {told:#?}");
+        if in_flight == 0 {
+            assert_eq!(complete_told, 1, "the completion told once: {told:#?}");
+        }
         // Any other summary is a person-notice, each about a different stop.
         let mut stops: Vec<&String> = told.iter().filter(|t| !t.contains("is complete")).collect();
         let n = stops.len();
@@ -426,6 +440,20 @@ fn killed_at_random_points_it_resumes_and_never_doubles() {
 }
 
 impl Month {
+    /// Whether the mailbox got the email of invoice `number`. A message
+    /// interrupted by a kill may still be being taken in by the server's
+    /// thread: it is looked for during a few seconds (whether it arrived,
+    /// not how fast).
+    fn arrived(&self, number: &str) -> bool {
+        for _ in 0..50 {
+            if self.invoice_mails().contains_key(number) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    }
+
     /// Variant: the errors are fixed before the autopilot first runs (the
     /// CDRs imported by hand), so one invocation can go all the way.
     fn fix_errors_before_start(&self) {

@@ -10,6 +10,7 @@ mod support;
 
 mod allowances;
 mod autopilot;
+mod autopilot_month;
 mod banks;
 mod billing;
 mod cdrs;

@@ -222,7 +222,7 @@ fn sync_gocardless(
         match (ev.resource_type.as_str(), date) {
             ("payments", Some(date)) => {
                 let Some(pm) = ev.links.get("payment") else {
-                    store::set_cursor(&tx, "gocardless", &ev.created_at)?;
+                    store::set_cursor(&tx, "gocardless", &ev.created_at, &actor.stamp())?;
                     tx.commit()?;
                     continue;
                 };
@@ -291,7 +291,7 @@ fn sync_gocardless(
             }
             _ => {}
         }
-        store::set_cursor(&tx, "gocardless", &ev.created_at)?;
+        store::set_cursor(&tx, "gocardless", &ev.created_at, &actor.stamp())?;
         tx.commit()?;
     }
     progress.finish();

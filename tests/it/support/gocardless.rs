@@ -17,7 +17,8 @@
 //! - `GET /payments/:id`; `GET /events` newest first, filtered by
 //!   `created_at[gte]`, paged by `limit` and `after` with `meta.cursors`;
 //! - [`FakeGoCardless::rate_limit_next`] answers the next requests 429 with
-//!   `RateLimit-Reset`.
+//!   `RateLimit-Reset`; [`FakeGoCardless::set_down`] answers 500 (type
+//!   `gocardless`) until it is back.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -48,6 +49,8 @@ struct State {
     events: Vec<Value>,
     requests: Vec<GcRequest>,
     rate_limited: u32,
+    /// Down: every request is answered 500 (and nothing is done).
+    down: bool,
     clock: u32,
 }
 
@@ -92,6 +95,13 @@ impl FakeGoCardless {
     /// Every payment created (never more than one per key).
     pub fn payments(&self) -> Vec<Value> {
         self.state.lock().unwrap().payments.clone()
+    }
+
+    /// An outage: while `down`, every request gets 500 with the error type
+    /// `gocardless` (GoCardless's API reference, "Errors": an internal
+    /// error on their side) and nothing is created.
+    pub fn set_down(&self, down: bool) {
+        self.state.lock().unwrap().down = down;
     }
 
     /// Answer the next `n` requests 429 (`RateLimit-Reset` now).
@@ -302,6 +312,14 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
             "invalid_api_usage",
             "missing_version_header",
             "GoCardless-Version header missing",
+            json!({}),
+        )
+    } else if st.down {
+        error(
+            500,
+            "gocardless",
+            "internal_server_error",
+            "Uh-oh! Something went wrong on our side.",
             json!({}),
         )
     } else if st.rate_limited > 0 {
