@@ -531,10 +531,10 @@ impl Pilot<'_, '_> {
                 .find(|s| !s.state.is_settled() && s.key != StepKey::Complete)
                 .cloned();
             // Gateway payments sent but never answered (a kill between a
-            // request and its record): the checklist counts their invoices
-            // as collected, but they must be re-sent with their idempotency
-            // keys (`collect card` and `collect dd` do), else the rest of
-            // the batch would never be collected.
+            // request and its record) are re-sent with their idempotency
+            // keys (`collect card` and `collect dd` do) first, whatever
+            // waits before their step (an email waiting for a person): a
+            // batch cut short must not stay half collected.
             let resume = self.unanswered_collection(&run, &resumed)?;
             // Complete only once nothing waits to be re-sent.
             was_complete.get_or_insert(cl.complete && resume.is_none());
