@@ -29,5 +29,8 @@ mod hostile_produce;
 mod hostile_steps;
 mod payments;
 mod sources;
+mod sources_imap;
+mod sources_sftp_password;
 mod xero;
 mod xero_api;
+mod xero_credit;
