@@ -955,6 +955,15 @@ CREATE INDEX cdrs_unbilled ON cdrs(file_id) WHERE invoice_id IS NULL AND state =
 -- attachment is recorded in remote_files under the name
 -- `imap:UIDVALIDITY/UID/PART/FILENAME` with its decoded size and mtime 0.
 ALTER TABLE carrier_sources ADD COLUMN mark_seen INTEGER NOT NULL DEFAULT 0;
+-- IMAP messages done (`imap:UIDVALIDITY/UID`): every attachment of it that
+-- the pattern takes is recorded (and, with --mark-seen, it is flagged
+-- \Seen). A later fetch does not read such a message again.
+CREATE TABLE remote_messages_done (
+    carrier TEXT NOT NULL REFERENCES carriers(name),
+    message TEXT NOT NULL,
+    done_at TEXT NOT NULL,
+    PRIMARY KEY (carrier, message)
+);
 
 -- migration: 26
 -- Credit notes through Xero's API: a credit note in Xero that an invoice

@@ -228,6 +228,7 @@ fn fetch_listed(
     progress: &dyn Progress,
     r: &mut CarrierFetch,
 ) -> Result<()> {
+    remote.skip_messages(ss::messages_done(&store.conn, &s.carrier)?);
     let files: Vec<RemoteFile> = remote
         .list()?
         .into_iter()
@@ -252,13 +253,21 @@ fn fetch_listed(
             }
             fetch_file(store, actor, dir, remote, s, f, clock, r)?;
         }
+        // IMAP: flag and remember the messages now wholly fetched (a
+        // failure leaves them to the next fetch, which reads them again).
+        let mut taken = Vec::with_capacity(files.len());
+        for f in &files {
+            let recorded = ss::seen(&store.conn, &s.carrier, &f.key, f.size, f.mtime)?;
+            taken.push((f.clone(), recorded));
+        }
         if s.mark_seen {
-            let mut taken = Vec::with_capacity(files.len());
-            for f in &files {
-                let recorded = ss::seen(&store.conn, &s.carrier, &f.key, f.size, f.mtime)?;
-                taken.push((f.clone(), recorded));
-            }
             r.marked_seen = remote.mark_seen(&taken)?;
+        }
+        let done = remote.messages_done(&taken);
+        if !done.is_empty() {
+            let tx = store.write()?;
+            ss::record_messages_done(&tx, &s.carrier, &done, &clock.stamp())?;
+            tx.commit()?;
         }
         Ok(())
     })();

@@ -259,3 +259,29 @@ pub fn last_fetches(conn: &Connection) -> Result<Vec<LastFetch>> {
     })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
+
+/// The IMAP messages of a carrier done at earlier fetches (migration 25).
+pub fn messages_done(
+    conn: &Connection,
+    carrier: &str,
+) -> Result<std::collections::HashSet<String>> {
+    let mut st = conn.prepare("SELECT message FROM remote_messages_done WHERE carrier = ?1")?;
+    let rows = st.query_map([carrier], |r| r.get(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Record IMAP messages done (every taken attachment recorded).
+pub fn record_messages_done(
+    conn: &Connection,
+    carrier: &str,
+    messages: &[String],
+    now: &str,
+) -> Result<()> {
+    let mut st = conn.prepare(
+        "INSERT OR IGNORE INTO remote_messages_done (carrier, message, done_at) VALUES (?1, ?2, ?3)",
+    )?;
+    for m in messages {
+        st.execute(params![carrier, m, now])?;
+    }
+    Ok(())
+}

@@ -247,7 +247,11 @@ fn credit_notes_are_sent_once_and_allocated_once_to_the_invoice_that_brought_the
     // The later of the credit note's date (5 Dec) and the invoice's (the
     // seeded invoices are all dated 1 Dec).
     assert_eq!(body["Allocations"][0]["Date"], "2026-12-05", "{body}");
-    assert!(allocation.body.contains("\"Amount\":12.00"), "{}", allocation.body);
+    assert!(
+        allocation.body.contains("\"Amount\":12.00"),
+        "{}",
+        allocation.body
+    );
     assert!(allocation.idempotency_key.is_some());
 
     // Once recorded, nothing is allocated again.

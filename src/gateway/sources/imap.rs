@@ -14,7 +14,7 @@
 //! or a mailbox rebuilt (new UIDVALIDITY) is taken as new, and its bytes
 //! are then recognised by their SHA-256 like any other file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 
 use async_imap::types::Flag;
@@ -31,6 +31,9 @@ use crate::error::{Result, external};
 
 type Session = async_imap::Session<TlsStream<TcpStream>>;
 
+/// Messages read whole per `UID FETCH` command.
+const SET: usize = 200;
+
 /// A message of the mailbox and its attachments (name, bytes).
 struct Message {
     seen: bool,
@@ -42,6 +45,10 @@ struct Imap {
     url: SourceUrl,
     session: Session,
     uid_validity: u32,
+    /// Messages in the mailbox when it was opened.
+    exists: u32,
+    /// Messages done at earlier fetches (not read again).
+    skip: HashSet<String>,
     messages: BTreeMap<u32, Message>,
 }
 
@@ -76,7 +83,7 @@ pub(super) fn connect(url: &SourceUrl, creds: &Credentials<'_>) -> Result<Connec
         .map_err(|e| external(format!("cannot start the IMAP client: {e}")))?;
     let addr = address(url)?;
     let read_write = creds.mark_seen;
-    let (session, uid_validity) = rt.block_on(async {
+    let (session, uid_validity, exists) = rt.block_on(async {
         let tcp = timed(url, "cannot connect", TcpStream::connect(addr)).await?;
         let stream = timed(url, "TLS failed", tls.connect(server, tcp)).await?;
         let mut client = async_imap::Client::new(stream);
@@ -109,7 +116,7 @@ pub(super) fn connect(url: &SourceUrl, creds: &Credentials<'_>) -> Result<Connec
                 url.path
             ))
         })?;
-        Ok((session, uid_validity))
+        Ok((session, uid_validity, mailbox.exists))
     })?;
     Ok(Connected {
         remote: Box::new(Imap {
@@ -117,6 +124,8 @@ pub(super) fn connect(url: &SourceUrl, creds: &Credentials<'_>) -> Result<Connec
             url: url.clone(),
             session,
             uid_validity,
+            exists,
+            skip: HashSet::new(),
             messages: BTreeMap::new(),
         }),
         host_key: None,
@@ -142,30 +151,63 @@ fn key(uid_validity: u32, uid: u32, part: usize, name: &str) -> String {
     format!("imap:{uid_validity}/{uid}/{part}/{name}")
 }
 
+fn message_id(uid_validity: u32, uid: u32) -> String {
+    format!("imap:{uid_validity}/{uid}")
+}
+
+impl Imap {
+    /// The UID of one of this mailbox's attachment keys.
+    fn uid_of(&self, key: &str) -> Option<u32> {
+        key.strip_prefix(&format!("imap:{}/", self.uid_validity))
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|u| u.parse::<u32>().ok())
+    }
+}
+
 impl Remote for Imap {
     fn list(&mut self) -> Result<Vec<RemoteFile>> {
+        self.messages.clear();
+        if self.exists == 0 {
+            return Ok(Vec::new());
+        }
         let url = &self.url;
         let session = &mut self.session;
+        let (v, skip) = (self.uid_validity, &self.skip);
         let fetched: Vec<(u32, bool, Vec<u8>)> = self.rt.block_on(async {
+            let what = "cannot list the messages";
+            let mut uids = Vec::new();
+            {
+                let mut stream = timed(url, what, session.uid_fetch("1:*", "(UID)")).await?;
+                while let Some(f) = timed(url, what, stream.try_next()).await? {
+                    if let Some(uid) = f.uid {
+                        uids.push(uid);
+                    }
+                }
+            }
+            uids.retain(|u| !skip.contains(&message_id(v, *u)));
+            uids.sort_unstable();
+            uids.dedup();
             let mut out = Vec::new();
             let what = "cannot read the messages";
-            let mut stream = timed(
-                url,
-                what,
-                session.uid_fetch("1:*", "(UID FLAGS BODY.PEEK[])"),
-            )
-            .await?;
-            while let Some(f) = timed(url, what, stream.try_next()).await? {
-                // Unsolicited FETCH responses (flag changes) carry no body.
-                let (Some(uid), Some(body)) = (f.uid, f.body()) else {
-                    continue;
-                };
-                let seen = f.flags().any(|fl| fl == Flag::Seen);
-                out.push((uid, seen, body.to_vec()));
+            for set in uids.chunks(SET) {
+                let set = set.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+                let mut stream = timed(
+                    url,
+                    what,
+                    session.uid_fetch(&set, "(UID FLAGS BODY.PEEK[])"),
+                )
+                .await?;
+                while let Some(f) = timed(url, what, stream.try_next()).await? {
+                    // Unsolicited FETCH responses (flag changes) carry no body.
+                    let (Some(uid), Some(body)) = (f.uid, f.body()) else {
+                        continue;
+                    };
+                    let seen = f.flags().any(|fl| fl == Flag::Seen);
+                    out.push((uid, seen, body.to_vec()));
+                }
             }
             Ok::<_, crate::error::Error>(out)
         })?;
-        self.messages.clear();
         let mut out = Vec::new();
         for (uid, seen, raw) in fetched {
             let atts = attachments(&raw);
@@ -218,12 +260,7 @@ impl Remote for Imap {
         // UID -> every taken attachment recorded.
         let mut whole: BTreeMap<u32, bool> = BTreeMap::new();
         for (f, recorded) in taken {
-            let uid = f
-                .key
-                .strip_prefix(&format!("imap:{}/", self.uid_validity))
-                .and_then(|rest| rest.split('/').next())
-                .and_then(|u| u.parse::<u32>().ok());
-            if let Some(uid) = uid {
+            if let Some(uid) = self.uid_of(&f.key) {
                 let e = whole.entry(uid).or_insert(true);
                 *e &= *recorded;
             }
@@ -256,6 +293,23 @@ impl Remote for Imap {
             }
         }
         Ok(uids.iter().map(|u| format!("UID {u}")).collect())
+    }
+
+    fn skip_messages(&mut self, done: HashSet<String>) {
+        self.skip = done;
+    }
+
+    fn messages_done(&self, taken: &[(RemoteFile, bool)]) -> Vec<String> {
+        let mut all: BTreeMap<u32, bool> = self.messages.keys().map(|u| (*u, true)).collect();
+        for (f, recorded) in taken {
+            if let Some(e) = self.uid_of(&f.key).and_then(|u| all.get_mut(&u)) {
+                *e &= *recorded;
+            }
+        }
+        all.into_iter()
+            .filter(|(_, done)| *done)
+            .map(|(uid, _)| message_id(self.uid_validity, uid))
+            .collect()
     }
 }
 

@@ -57,6 +57,14 @@ pub trait Remote {
     fn mark_seen(&mut self, _taken: &[(RemoteFile, bool)]) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+    /// IMAP: messages (ids as [`Remote::messages_done`] gives them) that
+    /// `list` leaves out, done at earlier fetches. Other sources have none.
+    fn skip_messages(&mut self, _done: std::collections::HashSet<String>) {}
+    /// IMAP: the messages read by `list` all of whose `taken` attachments
+    /// are recorded (`true`), a message with none taken included.
+    fn messages_done(&self, _taken: &[(RemoteFile, bool)]) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What a connection needs besides the URL.
