@@ -272,6 +272,18 @@ fn imaps_fetches_matching_attachments_once_marks_seen_on_request_and_refuses_a_w
     add("north", "north", &ca, &[]);
     add("south", "south", &ca, &["--mark-seen"]);
     add("wrongca", "north", &wrong_ca, &[]);
+    // A wrong password, and a server that is down.
+    add("badpw", "north", &ca, &[]);
+    let dead = free_port();
+    e.ok(&[
+        "carriers",
+        "add",
+        "down",
+        "--format",
+        "billrun",
+        "--source",
+        &format!("imaps://north@127.0.0.1:{dead}/INBOX"),
+    ]);
 
     let fetch = |code: i32| {
         let out = e
@@ -280,6 +292,8 @@ fn imaps_fetches_matching_attachments_once_marks_seen_on_request_and_refuses_a_w
             .env("BILLRUN_SOURCE_PASSWORD_NORTH", "pw-n")
             .env("BILLRUN_SOURCE_PASSWORD_SOUTH", "pw-s")
             .env("BILLRUN_SOURCE_PASSWORD_WRONGCA", "pw-n")
+            .env("BILLRUN_SOURCE_PASSWORD_BADPW", "not-pw-n")
+            .env("BILLRUN_SOURCE_PASSWORD_DOWN", "pw-n")
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -294,6 +308,14 @@ fn imaps_fetches_matching_attachments_once_marks_seen_on_request_and_refuses_a_w
     let w = carrier(&v, "wrongca");
     assert!(w["error"].as_str().unwrap().contains("TLS"), "{v}");
     assert!(names(w).is_empty());
+    assert!(err.contains("badpw") && err.contains("down"), "{err}");
+    let bad = carrier(&v, "badpw")["error"].as_str().unwrap();
+    assert!(
+        bad.contains("refused the login") && !bad.contains("not-pw-n"),
+        "{v}"
+    );
+    let dn = carrier(&v, "down")["error"].as_str().unwrap();
+    assert!(dn.contains("cannot connect"), "{v}");
 
     let n = carrier(&v, "north");
     assert_eq!(n["error"], serde_json::Value::Null, "{v}");
@@ -340,7 +362,10 @@ fn imaps_fetches_matching_attachments_once_marks_seen_on_request_and_refuses_a_w
 
     // The untrusted carrier removed: fetching again brings nothing new.
     db(&e)
-        .execute("DELETE FROM carrier_sources WHERE carrier = 'wrongca'", [])
+        .execute(
+            "DELETE FROM carrier_sources WHERE carrier IN ('wrongca', 'badpw', 'down')",
+            [],
+        )
         .unwrap();
     // Each message is done (every attachment the pattern takes recorded;
     // message 4 has none): none is read again.
