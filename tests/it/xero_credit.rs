@@ -133,12 +133,35 @@ fn credit_notes_are_sent_once_and_allocated_once_to_the_invoice_that_brought_the
     // more than that invoice's amount due, which Xero refuses.
     credit_note(&env, 3, "NFV-10001", "C1001", 600, Some("NFV-10004"));
 
-    // Run 1: its invoices, then the credit notes crediting them; nothing
+    // Run 1: its invoices, then the credit notes crediting them; killed
+    // right after Xero answered the invoices, then the credit notes.
+    let stop = [("BILLRUN_TEST_XERO_STOP_AFTER_SEND", "1")];
+    for _ in 0..2 {
+        let o = run(&env, &stop, &["xero", "push", "1"]);
+        assert_eq!(
+            o.status.code(),
+            Some(137),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert_eq!(x.with(|s| s.credit_notes.len()), 3, "Xero has them");
+    // The next push finds them by number and only records them; nothing
     // to allocate yet (NFV-10003 and NFV-10004 are not in Xero).
     let r = push(&env, "1", 0);
-    assert_eq!(r["invoices_sent"], 2, "{r}");
-    assert_eq!(r["credit_notes_sent"], 3, "{r}");
+    // (The invoices were found and recorded by the second, killed push.)
+    assert_eq!(r["already_in_xero"], 2, "{r}");
+    assert_eq!(r["credit_notes_found"], 3, "{r}");
+    assert_eq!(r["credit_notes_sent"], 0, "{r}");
     assert!(r["allocated"].as_array().unwrap().is_empty());
+    assert!(
+        x.with(|s| s.created.values().all(|n| *n == 1)),
+        "never created twice"
+    );
+    let looked_up = x.seen().iter().any(|s| {
+        s.method == "GET" && s.path.contains("/CreditNotes?where=") && s.path.contains("CN000003")
+    });
+    assert!(looked_up, "credit notes looked up by number");
     let notes = x.with(|s| s.credit_notes.clone());
     assert_eq!(notes.len(), 3);
     let n1 = &notes[0];
@@ -197,7 +220,6 @@ fn credit_notes_are_sent_once_and_allocated_once_to_the_invoice_that_brought_the
 
     // Run 2, killed right after Xero answered the first create request
     // (run 2's invoices), then after the first allocation request.
-    let stop = [("BILLRUN_TEST_XERO_STOP_AFTER_SEND", "1")];
     let o = run(&env, &stop, &["xero", "push", "2"]);
     assert_eq!(o.status.code(), Some(137));
     let o = run(&env, &stop, &["xero", "push", "2"]);
