@@ -404,6 +404,24 @@ fn imaps_fetches_matching_attachments_once_marks_seen_on_request_and_refuses_a_w
     let (v, _) = fetch(0);
     assert_eq!(names(carrier(&v, "north")), ["cdr-d.csv"], "{v}");
 
+    // The table output names what came in and what was flagged.
+    deliver(&d, "south", 6, &[("cdr-t.csv", &CDRS.replace("r1", "s6"))]);
+    let out = e
+        .cmd()
+        .args(["cdr", "fetch"])
+        .env("BILLRUN_SOURCE_PASSWORD_NORTH", "pw-n")
+        .env("BILLRUN_SOURCE_PASSWORD_SOUTH", "pw-s")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("fetched cdr-t.csv from south") && text.contains("flagged \\Seen"),
+        "{text}"
+    );
+    assert!(seen(&d, "south", 6));
+
     // carriers list shows each source (no password) and pattern.
     let list = e.json(&["carriers", "list"]);
     let row = list
