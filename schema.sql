@@ -947,3 +947,30 @@ CREATE TABLE remote_files (
 -- cdrs_unbilled`) and filter `start` themselves.
 DROP INDEX cdrs_unbilled;
 CREATE INDEX cdrs_unbilled ON cdrs(file_id) WHERE invoice_id IS NULL AND state = 1;
+
+-- migration: 25
+-- IMAP carrier sources (`imaps://USER@HOST/MAILBOX`): `carriers add
+-- --mark-seen` flags a message `\Seen` once every attachment of it that the
+-- pattern takes is fetched (without it the mailbox is never changed). An
+-- attachment is recorded in remote_files under the name
+-- `imap:UIDVALIDITY/UID/PART/FILENAME` with its decoded size and mtime 0.
+ALTER TABLE carrier_sources ADD COLUMN mark_seen INTEGER NOT NULL DEFAULT 0;
+-- IMAP messages done (`imap:UIDVALIDITY/UID`): every attachment of it that
+-- the pattern takes is recorded (and, with --mark-seen, it is flagged
+-- \Seen). A later fetch does not read such a message again.
+CREATE TABLE remote_messages_done (
+    carrier TEXT NOT NULL REFERENCES carriers(name),
+    message TEXT NOT NULL,
+    done_at TEXT NOT NULL,
+    PRIMARY KEY (carrier, message)
+);
+
+-- migration: 26
+-- Credit notes through Xero's API: a credit note in Xero that an invoice
+-- brought forward (`credit_notes.applied_invoice_id`) is allocated to that
+-- invoice's Xero copy once both are in Xero. `alloc_key`: the
+-- Idempotency-Key of the allocation request, committed before it is sent
+-- (set: a request may have reached Xero, so the next push first asks Xero
+-- for the credit note's allocations); `allocated_at`: Xero confirmed it.
+ALTER TABLE xero_pushes ADD COLUMN alloc_key TEXT;
+ALTER TABLE xero_pushes ADD COLUMN allocated_at TEXT;

@@ -1072,7 +1072,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__carriers__subcmd__add)
-            opts="-y -q -h --format --inbox --source --pattern --key --ca-file --remote-done --db --json --yes --quiet --help"
+            opts="-y -q -h --format --inbox --source --pattern --key --ca-file --remote-done --mark-seen --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -21,24 +21,32 @@ pub enum Cmd {
         #[arg(long, conflicts_with = "source")]
         inbox: Option<PathBuf>,
         /// A remote source `cdr fetch` downloads new files from:
-        /// sftp://USER@HOST[:PORT]/DIR, ftp://USER@HOST[:PORT]/DIR or
-        /// ftps://USER@HOST[:PORT]/DIR (explicit TLS). The password comes
-        /// only from the environment: BILLRUN_SOURCE_PASSWORD_<CARRIER>.
+        /// sftp://USER@HOST[:PORT]/DIR, ftp://USER@HOST[:PORT]/DIR,
+        /// ftps://USER@HOST[:PORT]/DIR (explicit TLS) or
+        /// imaps://USER@HOST[:PORT]/MAILBOX (the attachments of its
+        /// messages). The password comes only from the environment:
+        /// BILLRUN_SOURCE_PASSWORD_<CARRIER>.
         #[arg(long)]
         source: Option<String>,
-        /// Only remote files whose names match this glob (e.g. 'cdr-*.csv').
+        /// Only remote files (IMAP: attachments) whose names match this glob
+        /// (e.g. 'cdr-*.csv').
         #[arg(long, requires = "source")]
         pattern: Option<String>,
         /// SFTP: the private key (OpenSSH format, unencrypted) to log in with.
         #[arg(long, requires = "source")]
         key: Option<PathBuf>,
-        /// FTPS: a PEM file of CA certificates trusted besides the system store.
+        /// FTPS/IMAPS: a PEM file of CA certificates trusted besides the
+        /// system store.
         #[arg(long, requires = "source")]
         ca_file: Option<PathBuf>,
         /// SFTP/FTP: move each fetched file into this remote directory
         /// (without it nothing is changed on the server).
         #[arg(long, requires = "source")]
         remote_done: Option<String>,
+        /// IMAP: flag a message \Seen once all its matching attachments
+        /// are fetched (without it the mailbox is never changed).
+        #[arg(long, requires = "source")]
+        mark_seen: bool,
     },
     /// Accept the new SFTP host key of a carrier whose server's key changed
     /// (the key a refused `cdr fetch` recorded); audited.
@@ -59,6 +67,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
             key,
             ca_file,
             remote_done,
+            mark_seen,
         } => {
             let source = source.as_deref().map(|url| SourceOptions {
                 url,
@@ -66,6 +75,7 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                 key: key.as_deref(),
                 ca_file: ca_file.as_deref(),
                 remote_done: remote_done.as_deref(),
+                mark_seen,
             });
             let r = op::add_carrier(
                 store,
@@ -105,6 +115,8 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                 "carrier",
                 "format",
                 "inbox",
+                "source",
+                "pattern",
                 "files",
                 "pending",
                 "last import",
@@ -116,6 +128,11 @@ pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, cmd: Cmd) -> anyhow::Re
                     r.name,
                     r.format,
                     r.inbox.unwrap_or_default(),
+                    match (r.source, r.mark_seen) {
+                        (Some(s), true) => format!("{s} (mark seen)"),
+                        (s, _) => s.unwrap_or_default(),
+                    },
+                    r.pattern.unwrap_or_default(),
                     r.files.to_string(),
                     r.pending.to_string(),
                     r.last_import.unwrap_or_default(),

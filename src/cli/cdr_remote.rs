@@ -55,6 +55,14 @@ pub fn say(ctx: &Ctx, r: &RemoteFetched) {
                 c.carrier
             ));
         }
+        if !c.marked_seen.is_empty() {
+            ctx.say(&format!(
+                "{}: {} fetched message(s) flagged \\Seen ({})",
+                c.carrier,
+                c.marked_seen.len(),
+                c.marked_seen.join(", ")
+            ));
+        }
         if let Some(e) = &c.error {
             ctx.warn(&format!("carrier {} not fetched: {e}", c.carrier));
         }

@@ -218,6 +218,22 @@ fn print_push(ctx: &Ctx, r: &PushReport) -> anyhow::Result<()> {
         r.already_in_xero,
         r.calls
     ));
+    if r.credit_notes_sent + r.credit_notes_found + r.credit_notes_already_in_xero > 0
+        || !r.allocated.is_empty()
+    {
+        ctx.say(&format!(
+            "credit notes: {} sent to Xero, {} found already there, {} confirmed earlier; {} allocated to the invoice that brought them forward{}",
+            r.credit_notes_sent,
+            r.credit_notes_found,
+            r.credit_notes_already_in_xero,
+            r.allocated.len(),
+            if r.allocated.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.allocated.join(", "))
+            }
+        ));
+    }
     for (title, list) in [
         ("refused by Xero", &r.refused),
         (

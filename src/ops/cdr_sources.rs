@@ -1,4 +1,4 @@
-//! `cdr fetch` from carriers' remote sources (SFTP, FTP, FTPS), and
+//! `cdr fetch` from carriers' remote sources (SFTP, FTP, FTPS, IMAPS), and
 //! `carriers accept-host-key` (docs/file-formats.md#remote-sources).
 //!
 //! For each carrier with a source, in name order: connect (a carrier that
@@ -16,7 +16,9 @@
 //! recorded as seen and not stored twice. Nothing is changed on the server
 //! unless the carrier has `--remote-done DIR`: a fetched file is then moved
 //! there after its commit (a move missed by a crash is made by the next
-//! fetch).
+//! fetch), or (IMAP) `--mark-seen`: a message every taken attachment of
+//! which is recorded is then flagged `\Seen` (a flag missed by a crash is
+//! set by the next fetch).
 
 use std::io::Write;
 use std::path::Path;
@@ -56,6 +58,8 @@ pub struct CarrierFetch {
     pub still_writing: Vec<String>,
     /// Files moved to the remote done directory.
     pub moved: Vec<String>,
+    /// IMAP messages flagged `\Seen` (`--mark-seen`).
+    pub marked_seen: Vec<String>,
     /// The SFTP host key pinned by this (first) fetch.
     pub host_key_pinned: Option<String>,
     /// Why the carrier could not be fetched (the files before it stay).
@@ -131,6 +135,7 @@ pub fn fetch_remote(
             already_fetched: 0,
             still_writing: Vec::new(),
             moved: Vec::new(),
+            marked_seen: Vec::new(),
             host_key_pinned: None,
             error: None,
             exit: None,
@@ -170,6 +175,7 @@ fn fetch_carrier(
         key: s.key_path.as_deref().map(Path::new),
         ca_file: s.ca_file.as_deref().map(Path::new),
         host_key: s.host_key.as_deref(),
+        mark_seen: s.mark_seen,
     };
     let connected = match sources::connect(&url, &creds) {
         Ok(c) => c,
@@ -222,6 +228,7 @@ fn fetch_listed(
     progress: &dyn Progress,
     r: &mut CarrierFetch,
 ) -> Result<()> {
+    remote.skip_messages(ss::messages_done(&store.conn, &s.carrier)?);
     let files: Vec<RemoteFile> = remote
         .list()?
         .into_iter()
@@ -234,7 +241,7 @@ fn fetch_listed(
     let result = (|| -> Result<()> {
         for f in &files {
             progress.inc(1);
-            if ss::seen(&store.conn, &s.carrier, &f.name, f.size, f.mtime)? {
+            if ss::seen(&store.conn, &s.carrier, &f.key, f.size, f.mtime)? {
                 r.already_fetched += 1;
                 // A move that a crash left undone.
                 if let Some(done) = &s.remote_done
@@ -245,6 +252,22 @@ fn fetch_listed(
                 continue;
             }
             fetch_file(store, actor, dir, remote, s, f, clock, r)?;
+        }
+        // IMAP: flag and remember the messages now wholly fetched (a
+        // failure leaves them to the next fetch, which reads them again).
+        let mut taken = Vec::with_capacity(files.len());
+        for f in &files {
+            let recorded = ss::seen(&store.conn, &s.carrier, &f.key, f.size, f.mtime)?;
+            taken.push((f.clone(), recorded));
+        }
+        if s.mark_seen {
+            r.marked_seen = remote.mark_seen(&taken)?;
+        }
+        let done = remote.messages_done(&taken);
+        if !done.is_empty() {
+            let tx = store.write()?;
+            ss::record_messages_done(&tx, &s.carrier, &done, &clock.stamp())?;
+            tx.commit()?;
         }
         Ok(())
     })();
@@ -257,7 +280,7 @@ fn moved(conn: &rusqlite::Connection, carrier: &str, f: &RemoteFile) -> Result<b
     Ok(conn
         .query_row(
             "SELECT moved FROM remote_files WHERE carrier = ?1 AND name = ?2 AND size = ?3 AND mtime = ?4",
-            rusqlite::params![carrier, f.name, f.size as i64, f.mtime],
+            rusqlite::params![carrier, f.key, f.size as i64, f.mtime],
             |row| row.get::<_, i64>(0),
         )
         .optional()?
@@ -274,7 +297,7 @@ fn move_done(
 ) -> Result<()> {
     remote.move_done(&f.name, done)?;
     let tx = store.write()?;
-    ss::mark_moved(&tx, &s.carrier, &f.name, f.size, f.mtime)?;
+    ss::mark_moved(&tx, &s.carrier, &f.key, f.size, f.mtime)?;
     tx.commit()?;
     r.moved.push(f.name.clone());
     Ok(())
@@ -300,7 +323,7 @@ fn fetch_file(
         sha: Sha256::new(),
         n: 0,
     };
-    remote.download(&f.name, &mut w)?;
+    remote.download(f, &mut w)?;
     w.flush()
         .map_err(|e| external(format!("cannot write the download of {}: {e}", f.name)))?;
     let (n, sha) = (w.n, hex::encode(w.sha.finalize()));
@@ -311,7 +334,7 @@ fn fetch_file(
     let now = clock.stamp();
     if let Some((id, name, _)) = cdrs::file_by_sha(&store.conn, &sha)? {
         let tx = store.write()?;
-        ss::record(&tx, &s.carrier, &f.name, f.size, f.mtime, &sha, None, &now)?;
+        ss::record(&tx, &s.carrier, &f.key, f.size, f.mtime, &sha, None, &now)?;
         tx.commit()?;
         r.files.push(RemoteIn {
             id: None,
@@ -325,7 +348,7 @@ fn fetch_file(
         ss::record(
             &tx,
             &s.carrier,
-            &f.name,
+            &f.key,
             f.size,
             f.mtime,
             &sha,
@@ -357,6 +380,7 @@ pub struct SourceOptions<'a> {
     pub key: Option<&'a Path>,
     pub ca_file: Option<&'a Path>,
     pub remote_done: Option<&'a str>,
+    pub mark_seen: bool,
 }
 
 fn absolute(p: &Path, what: &str) -> Result<String> {
@@ -385,11 +409,13 @@ pub fn checked_source(carrier: &str, o: &SourceOptions<'_>) -> Result<Source> {
             "--ca-file is for ftps:// and imaps:// sources only",
         ));
     }
-    if url.scheme == Scheme::Imaps {
-        return Err(bad_input(format!(
-            "{}: imaps:// sources are not supported yet; use sftp://, ftp:// or ftps://",
-            o.url
-        )));
+    if o.mark_seen && url.scheme != Scheme::Imaps {
+        return Err(bad_input("--mark-seen is for imaps:// sources only"));
+    }
+    if o.remote_done.is_some() && url.scheme == Scheme::Imaps {
+        return Err(bad_input(
+            "--remote-done is for sftp://, ftp:// and ftps:// sources; an imaps:// source takes --mark-seen",
+        ));
     }
     if let Some(d) = o.remote_done
         && (d.is_empty() || d.chars().any(char::is_control))
@@ -403,6 +429,7 @@ pub fn checked_source(carrier: &str, o: &SourceOptions<'_>) -> Result<Source> {
         key_path: o.key.map(|k| absolute(k, "SSH private key")).transpose()?,
         ca_file: o.ca_file.map(|c| absolute(c, "CA file")).transpose()?,
         remote_done: o.remote_done.map(str::to_string),
+        mark_seen: o.mark_seen,
         host_key: None,
         host_key_offered: None,
     })
@@ -450,12 +477,14 @@ mod tests {
                 .iter()
                 .map(|(n, b)| RemoteFile {
                     name: n.clone(),
+                    key: n.clone(),
                     size: b.len() as u64,
                     mtime: 1_700_000_000,
                 })
                 .collect())
         }
-        fn download(&mut self, name: &str, to: &mut dyn Write) -> Result<u64> {
+        fn download(&mut self, f: &RemoteFile, to: &mut dyn Write) -> Result<u64> {
+            let name = f.name.as_str();
             let b = &self.files[name];
             if self.cut.as_deref() == Some(name) {
                 to.write_all(&b[..b.len() / 2]).unwrap();
@@ -478,6 +507,7 @@ mod tests {
             already_fetched: 0,
             still_writing: Vec::new(),
             moved: Vec::new(),
+            marked_seen: Vec::new(),
             host_key_pinned: None,
             error: None,
             exit: None,
@@ -503,6 +533,7 @@ mod tests {
             key_path: None,
             ca_file: None,
             remote_done: Some("/done".into()),
+            mark_seen: false,
             host_key: None,
             host_key_offered: None,
         };

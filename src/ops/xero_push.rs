@@ -20,9 +20,15 @@
 //! the rest go through. Xero's daily limit stops the push (exit 5) with
 //! everything done so far recorded: the next push carries on.
 //!
-//! Credit notes: [`push_documents`] takes a [`DocKind`]; pushing credit notes
-//! is `push_documents(.., DocKind::CREDIT_NOTE, docs)` with the credit
-//! notes as [`Invoice`] values (positive amounts) and their own ids.
+//! 4. credit notes (those crediting the run's invoices, and those its
+//!    invoices brought forward) the same way through `/CreditNotes` as
+//!    `ACCRECCREDIT` (positive amounts, their own numbers, ids and keys);
+//! 5. a credit note an invoice brought forward is allocated to that
+//!    invoice in Xero (`PUT /CreditNotes/{id}/Allocations`) once both are
+//!    there: the allocation's key is committed before the request; when a
+//!    key is found (a request that may have reached Xero), Xero's
+//!    allocations of the credit note are read first and a found one is
+//!    only recorded. A refused allocation is listed and the push goes on.
 
 use super::{Clock, Progress};
 use crate::domain::lifecycle::RunStatus;
@@ -62,6 +68,14 @@ pub struct PushReport {
     pub excluded: Vec<Refused>,
     /// Invoices whose total in Xero differs from billrun's (tax rounding).
     pub total_differs: Vec<Refused>,
+    /// Credit notes Xero created now, found in Xero by number, and
+    /// confirmed before this push.
+    pub credit_notes_sent: usize,
+    pub credit_notes_found: usize,
+    pub credit_notes_already_in_xero: usize,
+    /// Credit notes allocated now to the invoice that brought them forward
+    /// (`CREDIT-NOTE -> INVOICE`).
+    pub allocated: Vec<String>,
     /// API calls made.
     pub calls: u64,
     #[serde(skip)]
@@ -146,7 +160,19 @@ pub fn push(
         DocKind::INVOICE,
         &ok,
         &mut report,
-    );
+    )
+    .and_then(|()| {
+        push_credit_notes(
+            store,
+            actor,
+            run.id,
+            settings,
+            client,
+            clock,
+            progress,
+            &mut report,
+        )
+    });
     progress.finish();
     report.calls = client.calls.get();
     let tx = store.write()?;
@@ -156,17 +182,165 @@ pub fn push(
         Some(run.id),
         "xero push",
         &format!(
-            "{} contacts created, {} updated; {} invoices sent, {} found in Xero, {} refused{}",
+            "{} contacts created, {} updated; {} invoices sent, {} found in Xero; {} credit notes sent, {} found, {} allocated; {} refused{}",
             report.contacts_created,
             report.contacts_updated,
             report.invoices_sent,
             report.invoices_found,
+            report.credit_notes_sent,
+            report.credit_notes_found,
+            report.allocated.len(),
             report.refused.len(),
             if result.is_err() { "; stopped" } else { "" }
         ),
     )?;
     tx.commit()?;
     result.map(|()| report)
+}
+
+/// Steps 4 and 5: the run's credit notes, then their allocations.
+#[allow(clippy::too_many_arguments)]
+fn push_credit_notes(
+    store: &mut Store,
+    actor: &Actor,
+    run_id: i64,
+    settings: &Settings,
+    client: &XeroClient,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+    report: &mut PushReport,
+) -> Result<()> {
+    let notes: Vec<Invoice> = crate::store::xero::credit_notes_to_push(&store.conn, run_id)?
+        .into_iter()
+        .map(|n| Invoice {
+            id: n.id,
+            number: n.number,
+            invoice_date: n.date,
+            due_date: n.date,
+            tax: n.tax,
+            ..n.contact
+        })
+        .collect();
+    if !notes.is_empty() {
+        let mut sub = PushReport::default();
+        let r = push_documents(
+            store,
+            actor,
+            Some(run_id),
+            settings,
+            client,
+            clock,
+            progress,
+            DocKind::CREDIT_NOTE,
+            &notes,
+            &mut sub,
+        );
+        report.contacts_created += sub.contacts_created;
+        report.contacts_updated += sub.contacts_updated;
+        report.credit_notes_sent += sub.invoices_sent;
+        report.credit_notes_found += sub.invoices_found;
+        report.credit_notes_already_in_xero += sub.already_in_xero;
+        report.refused.extend(sub.refused);
+        report.total_differs.extend(sub.total_differs);
+        r?;
+    }
+    let due = st::allocations_due(&store.conn, run_id)?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    store.conn.pragma_update(None, "synchronous", "FULL")?;
+    let done = |r: &PushReport| {
+        format!(
+            "this push: {} invoices and {} credit notes sent, {} credit notes allocated",
+            r.invoices_sent,
+            r.credit_notes_sent,
+            r.allocated.len()
+        )
+    };
+    for a in due {
+        let what = format!("{} -> {}", a.note_number, a.invoice_number);
+        if a.key.is_some() {
+            // An earlier request may have reached Xero: ask before sending again.
+            let path = format!("/CreditNotes/{}", a.note_xero_id);
+            let ans = client
+                .send(&Request::get(&path))
+                .map_err(|e| fault(e, &done(report)))?;
+            if !ans.ok() {
+                return Err(external(format!(
+                    "Xero refused GET {path} (HTTP {}: {})",
+                    ans.status,
+                    api::error_message(&ans.body)
+                )));
+            }
+            if api::allocated_invoices(&ans.body)
+                .map_err(external)?
+                .contains(&a.invoice_xero_id)
+            {
+                let tx = store.write()?;
+                st::allocated(&tx, a.note_id, &clock.stamp())?;
+                tx.commit()?;
+                report.allocated.push(what);
+                continue;
+            }
+        }
+        let key = new_key(&format!("alloc-{}", a.note_number), clock);
+        {
+            let tx = store.write()?;
+            st::begin_allocation(&tx, a.note_id, &key)?;
+            tx.commit()?;
+        }
+        let date = a.date.parse::<chrono::NaiveDate>().map_err(|e| {
+            external(format!(
+                "credit note {}: stored date '{}': {e}",
+                a.note_number, a.date
+            ))
+        })?;
+        let body = api::allocation_body(
+            &a.invoice_xero_id,
+            crate::domain::money::from_minor(a.total_minor),
+            date,
+        );
+        let path = format!("/CreditNotes/{}/Allocations", a.note_xero_id);
+        let ans = client
+            .send(&Request {
+                method: "PUT",
+                path: &path,
+                body: Some(&body),
+                idempotency_key: Some(&key),
+                if_modified_since: None,
+            })
+            .map_err(|e| fault(e, &done(report)))?;
+        test_hook_stop_after_send();
+        let errors = if ans.ok() {
+            api::allocation_errors(&ans.body).map_err(external)?
+        } else if ans.status == 400 {
+            vec![api::error_message(&ans.body)]
+        } else {
+            return Err(external(format!(
+                "Xero refused the allocation of {what} (HTTP {}: {}); {}",
+                ans.status,
+                api::error_message(&ans.body),
+                done(report)
+            )));
+        };
+        if errors.is_empty() {
+            let tx = store.write()?;
+            st::allocated(&tx, a.note_id, &clock.stamp())?;
+            tx.commit()?;
+            report.allocated.push(what);
+        } else {
+            report.refused.push(Refused {
+                number: a.note_number.clone(),
+                account: a.account.clone(),
+                message: format!(
+                    "not allocated to {}: {}",
+                    a.invoice_number,
+                    errors.join("; ")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Contacts, then the documents of `kind` (see the module's description).

@@ -60,6 +60,12 @@ pub struct CarrierRow {
     pub name: String,
     pub format: String,
     pub inbox: Option<String>,
+    /// The remote source URL (never holds a password) and its file name
+    /// pattern, for a carrier with a remote source.
+    pub source: Option<String>,
+    pub pattern: Option<String>,
+    /// IMAP: fully fetched messages are flagged `\Seen`.
+    pub mark_seen: bool,
     pub files: u64,
     pub pending: u64,
     pub last_import: Option<String>,
@@ -150,8 +156,9 @@ pub fn carrier_required(conn: &Connection, name: &str) -> Result<Carrier> {
 pub fn list_carriers(conn: &Connection) -> Result<Vec<CarrierRow>> {
     let mut st = conn.prepare(
         "SELECT c.name, c.format, c.inbox, count(f.id), coalesce(sum(f.state = 'pending'), 0),
-                max(f.imported_at)
+                max(f.imported_at), s.url, s.pattern, coalesce(s.mark_seen, 0)
          FROM carriers c LEFT JOIN cdr_files f ON f.carrier = c.name
+         LEFT JOIN carrier_sources s ON s.carrier = c.name
          GROUP BY c.name ORDER BY c.name",
     )?;
     let rows = st.query_map([], |r| {
@@ -159,6 +166,9 @@ pub fn list_carriers(conn: &Connection) -> Result<Vec<CarrierRow>> {
             name: r.get(0)?,
             format: r.get(1)?,
             inbox: r.get(2)?,
+            source: r.get(6)?,
+            pattern: r.get(7)?,
+            mark_seen: r.get::<_, i64>(8)? != 0,
             files: r.get(3)?,
             pending: r.get(4)?,
             last_import: r.get(5)?,

@@ -17,6 +17,8 @@ pub struct Source {
     pub key_path: Option<String>,
     pub ca_file: Option<String>,
     pub remote_done: Option<String>,
+    /// IMAP: flag fully fetched messages `\Seen` (migration 25).
+    pub mark_seen: bool,
     pub host_key: Option<String>,
     pub host_key_offered: Option<String>,
 }
@@ -36,15 +38,16 @@ pub struct LastFetch {
 /// Store a carrier's source (after `cdrs::add_carrier`, same transaction).
 pub fn set_source(conn: &Connection, actor: &Actor, s: &Source) -> Result<()> {
     conn.execute(
-        "INSERT INTO carrier_sources (carrier, url, pattern, key_path, ca_file, remote_done)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO carrier_sources (carrier, url, pattern, key_path, ca_file, remote_done, mark_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             s.carrier,
             s.url,
             s.pattern,
             s.key_path,
             s.ca_file,
-            s.remote_done
+            s.remote_done,
+            s.mark_seen
         ],
     )?;
     audit::log(
@@ -53,7 +56,7 @@ pub fn set_source(conn: &Connection, actor: &Actor, s: &Source) -> Result<()> {
         None,
         "carrier.source",
         &format!(
-            "{}: source {}, pattern {}, key {}, CA file {}, remote done {}",
+            "{}: source {}, pattern {}, key {}, CA file {}, remote done {}{}",
             s.carrier,
             s.url,
             s.pattern.as_deref().unwrap_or("none"),
@@ -61,7 +64,12 @@ pub fn set_source(conn: &Connection, actor: &Actor, s: &Source) -> Result<()> {
             s.ca_file.as_deref().unwrap_or("none"),
             s.remote_done
                 .as_deref()
-                .unwrap_or("none (files stay on the server)")
+                .unwrap_or("none (files stay on the server)"),
+            if s.mark_seen {
+                ", fetched messages flagged \\Seen"
+            } else {
+                ""
+            }
         ),
     )
 }
@@ -76,11 +84,12 @@ fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Source> {
         remote_done: r.get(5)?,
         host_key: r.get(6)?,
         host_key_offered: r.get(7)?,
+        mark_seen: r.get::<_, i64>(8)? != 0,
     })
 }
 
 const COLS: &str =
-    "carrier, url, pattern, key_path, ca_file, remote_done, host_key, host_key_offered";
+    "carrier, url, pattern, key_path, ca_file, remote_done, host_key, host_key_offered, mark_seen";
 
 /// Every carrier with a remote source, by name.
 pub fn remote_sources(conn: &Connection) -> Result<Vec<Source>> {
@@ -249,4 +258,30 @@ pub fn last_fetches(conn: &Connection) -> Result<Vec<LastFetch>> {
         })
     })?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// The IMAP messages of a carrier done at earlier fetches (migration 25).
+pub fn messages_done(
+    conn: &Connection,
+    carrier: &str,
+) -> Result<std::collections::HashSet<String>> {
+    let mut st = conn.prepare("SELECT message FROM remote_messages_done WHERE carrier = ?1")?;
+    let rows = st.query_map([carrier], |r| r.get(0))?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Record IMAP messages done (every taken attachment recorded).
+pub fn record_messages_done(
+    conn: &Connection,
+    carrier: &str,
+    messages: &[String],
+    now: &str,
+) -> Result<()> {
+    let mut st = conn.prepare(
+        "INSERT OR IGNORE INTO remote_messages_done (carrier, message, done_at) VALUES (?1, ?2, ?3)",
+    )?;
+    for m in messages {
+        st.execute(params![carrier, m, now])?;
+    }
+    Ok(())
 }

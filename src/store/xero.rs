@@ -112,7 +112,25 @@ pub fn credit_notes(
     conn: &Connection,
     run_id: i64,
 ) -> Result<Vec<(crate::domain::xero::CreditNote, bool)>> {
-    let notes = super::credits::list(conn, Some(run_id))?;
+    as_xero(conn, super::credits::list(conn, Some(run_id))?)
+}
+
+/// The credit notes `xero push RUN` sends: those crediting the run's
+/// invoices and those its invoices brought forward, in number order.
+pub fn credit_notes_to_push(
+    conn: &Connection,
+    run_id: i64,
+) -> Result<Vec<crate::domain::xero::CreditNote>> {
+    Ok(as_xero(conn, super::credits::for_postbill(conn, run_id)?)?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect())
+}
+
+fn as_xero(
+    conn: &Connection,
+    notes: Vec<super::credits::CreditNote>,
+) -> Result<Vec<(crate::domain::xero::CreditNote, bool)>> {
     let mut out = Vec::with_capacity(notes.len());
     for n in notes {
         let f: Vec<Option<String>> = conn.query_row(

@@ -289,3 +289,69 @@ mod tests {
         );
     }
 }
+
+/// A credit note in Xero that an invoice in Xero brought forward, not yet
+/// allocated to it (migration 26).
+#[derive(Debug, Clone)]
+pub struct DueAllocation {
+    pub note_id: i64,
+    pub note_number: String,
+    pub note_xero_id: String,
+    pub account: String,
+    pub invoice_number: String,
+    pub invoice_xero_id: String,
+    pub total_minor: i64,
+    /// The later of the credit note's date and the invoice's date.
+    pub date: String,
+    /// The key of an earlier attempt (it may have reached Xero).
+    pub key: Option<String>,
+}
+
+/// Allocations due for the credit notes of run `run_id`: those crediting
+/// its invoices and those its invoices brought forward.
+pub fn allocations_due(conn: &Connection, run_id: i64) -> Result<Vec<DueAllocation>> {
+    let mut st = conn.prepare(
+        "SELECT n.id, n.number, p.xero_id, n.account, a.number, q.xero_id, n.total_minor,
+                max(n.credit_date, a.invoice_date), p.alloc_key
+         FROM credit_notes n
+         JOIN invoices i ON i.id = n.invoice_id
+         JOIN invoices a ON a.id = n.applied_invoice_id
+         JOIN xero_pushes p ON p.kind = 'credit_note' AND p.doc_id = n.id
+         JOIN xero_pushes q ON q.kind = 'invoice' AND q.doc_id = a.id
+         WHERE p.xero_id IS NOT NULL AND q.xero_id IS NOT NULL AND p.allocated_at IS NULL
+           AND (i.run_id = ?1 OR a.run_id = ?1)
+         ORDER BY n.seq",
+    )?;
+    let rows = st.query_map([run_id], |r| {
+        Ok(DueAllocation {
+            note_id: r.get(0)?,
+            note_number: r.get(1)?,
+            note_xero_id: r.get(2)?,
+            account: r.get(3)?,
+            invoice_number: r.get(4)?,
+            invoice_xero_id: r.get(5)?,
+            total_minor: r.get(6)?,
+            date: r.get(7)?,
+            key: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Keep the key of an allocation request about to be sent.
+pub fn begin_allocation(conn: &Connection, note_id: i64, key: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE xero_pushes SET alloc_key = ?2 WHERE kind = 'credit_note' AND doc_id = ?1",
+        params![note_id, key],
+    )?;
+    Ok(())
+}
+
+/// Xero confirmed the credit note's allocation.
+pub fn allocated(conn: &Connection, note_id: i64, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE xero_pushes SET allocated_at = ?2 WHERE kind = 'credit_note' AND doc_id = ?1",
+        params![note_id, now],
+    )?;
+    Ok(())
+}

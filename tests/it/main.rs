@@ -31,5 +31,8 @@ mod hostile_steps;
 mod payments;
 mod progress;
 mod sources;
+mod sources_imap;
+mod sources_sftp_password;
 mod xero;
 mod xero_api;
+mod xero_credit;

@@ -12,9 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Drop for Server {
@@ -24,7 +24,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -32,7 +32,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_listening(port: u16, child: &mut Child) {
+pub(crate) fn wait_listening(port: u16, child: &mut Child) {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(20) {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -46,12 +46,12 @@ fn wait_listening(port: u16, child: &mut Child) {
     panic!("the test server did not listen on {port}");
 }
 
-fn user() -> String {
+pub(crate) fn user() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn keygen(path: &Path) {
+pub(crate) fn keygen(path: &Path) {
     let st = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(path)
@@ -97,7 +97,7 @@ fn sshd(dir: &Path, host_key: &Path, client_pub: &Path) -> Server {
 }
 
 /// The SHA-256 fingerprint of a public key, as `ssh-keygen -l` writes it.
-fn fingerprint(pub_key: &Path) -> String {
+pub(crate) fn fingerprint(pub_key: &Path) -> String {
     let out = Command::new("ssh-keygen")
         .args(["-l", "-E", "sha256", "-f"])
         .arg(pub_key)
@@ -107,13 +107,13 @@ fn fingerprint(pub_key: &Path) -> String {
     s.split_whitespace().nth(1).unwrap().to_string()
 }
 
-fn stored(e: &Env, sha: &str) -> PathBuf {
+pub(crate) fn stored(e: &Env, sha: &str) -> PathBuf {
     PathBuf::from(format!("{}.files", e.path("t.db").display()))
         .join("cdr")
         .join(sha)
 }
 
-const CDRS: &str = "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n\
+pub(crate) const CDRS: &str = "service,start,duration,destination,call_type,quantity,carrier_cost,record_id\n\
                     01632960001,2026-11-03T09:15:00,125,441632960999,,,0.01,r1\n";
 
 #[test]
@@ -307,7 +307,7 @@ fn ftpd(home: &Path, password: &str, tls: Option<(&Path, &Path)>) -> Server {
 }
 
 /// A CA and a server certificate for 127.0.0.1 signed by it (PEM files).
-fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();

@@ -106,6 +106,7 @@ impl Remote for Ftp {
                 .map(|t| t.and_utc().timestamp())
                 .unwrap_or(0);
             out.push(RemoteFile {
+                key: name.clone(),
                 name,
                 size: size as u64,
                 mtime,
@@ -115,9 +116,9 @@ impl Remote for Ftp {
         Ok(out)
     }
 
-    fn download(&mut self, name: &str, to: &mut dyn Write) -> Result<u64> {
+    fn download(&mut self, f: &RemoteFile, to: &mut dyn Write) -> Result<u64> {
         let url = &self.url;
-        let path = join(&url.path, name);
+        let path = join(&url.path, &f.name);
         self.ftp
             .retr(&path, |r| {
                 std::io::copy(&mut EofIsEnd(r), to).map_err(FtpError::ConnectionError)

@@ -1,9 +1,12 @@
 //! Clients for carriers' remote CDR sources (docs/file-formats.md#remote-sources):
-//! SFTP (`russh` + `russh-sftp`) and FTP / FTPS with explicit TLS
-//! (`suppaftp` on rustls). Each lists the files of one remote directory,
-//! downloads one file into a writer, and (only when the carrier is set up
-//! with `--remote-done DIR`) moves a fetched file into another remote
-//! directory. Nothing is ever deleted on the server.
+//! SFTP (`russh` + `russh-sftp`), FTP / FTPS with explicit TLS
+//! (`suppaftp` on rustls) and IMAPS (`async-imap` on `tokio-rustls`, MIME
+//! by `mail-parser`). Each lists the files of one remote directory (IMAP:
+//! the attachments of the messages of one mailbox), downloads one file
+//! into a writer, and (only when the carrier is set up with
+//! `--remote-done DIR` / `--mark-seen`) moves a fetched file into another
+//! remote directory or flags a fully fetched message `\Seen`. Nothing is
+//! ever deleted on the server.
 //!
 //! A password is passed in by the caller (from the environment) and never
 //! put in an error message. TLS certificates are verified against the
@@ -19,6 +22,7 @@ use crate::domain::cdr_source::SourceUrl;
 use crate::error::{Error, Result, bad_input, external};
 
 mod ftp;
+mod imap;
 mod sftp;
 
 /// How long to wait for a server to answer at connection time, and for any
@@ -28,7 +32,11 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// One file in the remote directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFile {
+    /// The file name (IMAP: the attachment's file name).
     pub name: String,
+    /// What the file is known by in `remote_files`: the name for SFTP/FTP;
+    /// `imap:UIDVALIDITY/UID/PART/NAME` for an IMAP attachment.
+    pub key: String,
     pub size: u64,
     /// Modification time, seconds since the epoch as the server gives it
     /// (0 when the server does not say).
@@ -39,10 +47,24 @@ pub struct RemoteFile {
 pub trait Remote {
     /// The regular files of the source directory.
     fn list(&mut self) -> Result<Vec<RemoteFile>>;
-    /// Write the whole of `name` into `to`; returns the bytes written.
-    fn download(&mut self, name: &str, to: &mut dyn Write) -> Result<u64>;
+    /// Write the whole of `f` into `to`; returns the bytes written.
+    fn download(&mut self, f: &RemoteFile, to: &mut dyn Write) -> Result<u64>;
     /// Move `name` into the remote directory `dir` (created by the carrier).
     fn move_done(&mut self, name: &str, dir: &str) -> Result<()>;
+    /// IMAP `--mark-seen`: flag `\Seen` each message all of whose `taken`
+    /// attachments are recorded (`true`); returns the messages flagged now.
+    /// Other sources have nothing to flag.
+    fn mark_seen(&mut self, _taken: &[(RemoteFile, bool)]) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// IMAP: messages (ids as [`Remote::messages_done`] gives them) that
+    /// `list` leaves out, done at earlier fetches. Other sources have none.
+    fn skip_messages(&mut self, _done: std::collections::HashSet<String>) {}
+    /// IMAP: the messages read by `list` all of whose `taken` attachments
+    /// are recorded (`true`), a message with none taken included.
+    fn messages_done(&self, _taken: &[(RemoteFile, bool)]) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What a connection needs besides the URL.
@@ -52,10 +74,12 @@ pub struct Credentials<'a> {
     pub password: Option<String>,
     /// SFTP private key (OpenSSH format), by path.
     pub key: Option<&'a Path>,
-    /// Extra CA certificates (PEM) for FTPS.
+    /// Extra CA certificates (PEM) for FTPS and IMAPS.
     pub ca_file: Option<&'a Path>,
     /// The pinned SFTP host key fingerprint (`SHA256:…`), if any.
     pub host_key: Option<&'a str>,
+    /// IMAP `--mark-seen`: open the mailbox read-write (else read-only).
+    pub mark_seen: bool,
 }
 
 /// An open source, and the SFTP host key fingerprint it presented.
@@ -97,10 +121,7 @@ pub fn connect(
     match url.scheme {
         Scheme::Sftp => sftp::connect(url, creds),
         Scheme::Ftp | Scheme::Ftps => ftp::connect(url, creds).map_err(ConnectError::from),
-        Scheme::Imaps => Err(external(format!(
-            "{url}: IMAP sources are not supported by this version of billrun"
-        ))
-        .into()),
+        Scheme::Imaps => imap::connect(url, creds).map_err(ConnectError::from),
     }
 }
 

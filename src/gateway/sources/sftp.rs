@@ -173,6 +173,7 @@ impl Remote for Sftp {
                 continue;
             }
             out.push(RemoteFile {
+                key: e.file_name(),
                 name: e.file_name(),
                 size: m.size.unwrap_or(0),
                 mtime: m.mtime.map(i64::from).unwrap_or(0),
@@ -182,9 +183,9 @@ impl Remote for Sftp {
         Ok(out)
     }
 
-    fn download(&mut self, name: &str, to: &mut dyn Write) -> Result<u64> {
+    fn download(&mut self, rf: &RemoteFile, to: &mut dyn Write) -> Result<u64> {
         let url = &self.url;
-        let path = join(&url.path, name);
+        let path = join(&url.path, &rf.name);
         let sftp = &self.sftp;
         self.rt.block_on(async {
             let mut f = sftp

@@ -14,6 +14,15 @@
 //!   Exclusive, a known `Contact.ContactID`, dates `YYYY-MM-DD`, line items
 //!   with `AccountCode` and an active `TaxType`; a number already used is a
 //!   per-item validation error (Xero: "Invoice # must be unique");
+//! - `PUT /CreditNotes`: the same checks with `Type` ACCRECCREDIT (no
+//!   due date needed); `GET /CreditNotes?where=CreditNoteNumber=="…"`;
+//!   `GET /CreditNotes/{CreditNoteID}` with its `Allocations`;
+//! - `PUT /CreditNotes/{CreditNoteID}/Allocations` (xero_accounting.yaml
+//!   `createCreditNoteAllocation`: `{"Allocations": [{"Invoice":
+//!   {"InvoiceID"}, "Amount", "Date"}]}`): a known invoice of the same
+//!   contact, a date `YYYY-MM-DD`, an amount at most what is left on both
+//!   the credit note and the invoice (else 400 with a ValidationException,
+//!   as Xero answers);
 //! - 429 with `Retry-After` and `X-Rate-Limit-Problem` when scripted.
 #![allow(dead_code)]
 
@@ -42,6 +51,9 @@ pub struct State {
     pub tokens_issued: usize,
     pub contacts: Vec<Value>,
     pub invoices: Vec<Value>,
+    pub credit_notes: Vec<Value>,
+    /// Allocations made: (CreditNoteID, InvoiceID, amount).
+    pub allocations: Vec<(String, String, rust_decimal::Decimal)>,
     /// Invoice creations per number (a second one would be a duplicate).
     pub created: HashMap<String, usize>,
     pub payments: Vec<Value>,
@@ -280,7 +292,10 @@ fn api(
     let q = query(path);
     let write = method == "PUT" || method == "POST";
     if write {
-        if q.get("summarizeErrors").map(String::as_str) != Some("false") {
+        // Batch endpoints take summarizeErrors; an allocation is one element.
+        if !route.ends_with("/Allocations")
+            && q.get("summarizeErrors").map(String::as_str) != Some("false")
+        {
             return out(
                 400,
                 json!({"Message": "test: summarizeErrors=false expected"}),
@@ -484,6 +499,43 @@ fn api(
             }
             out(200, json!({"Id": "x", "Status": "OK", "Invoices": results}))
         }
+        ("GET", "/CreditNotes") => {
+            let w = q.get("where").map(String::as_str).unwrap_or("");
+            let numbers = where_values(w, "CreditNoteNumber");
+            let found: Vec<Value> = st
+                .credit_notes
+                .iter()
+                .filter(|n| numbers.iter().any(|w| n["CreditNoteNumber"] == w.as_str()))
+                .cloned()
+                .collect();
+            out(200, json!({"CreditNotes": found}))
+        }
+        ("PUT", "/CreditNotes") => put_credit_notes(st, body),
+        ("GET", r) if r.starts_with("/CreditNotes/") => {
+            let id = &r["/CreditNotes/".len()..];
+            match st.credit_notes.iter().find(|n| n["CreditNoteID"] == id) {
+                Some(n) => {
+                    let mut n = n.clone();
+                    n["Allocations"] = json!(
+                        st.allocations
+                            .iter()
+                            .filter(|(c, _, _)| c == id)
+                            .map(|(_, i, a)| json!({"Amount": serde_json::from_str::<Value>(&a.to_string()).unwrap(),
+                                "Invoice": {"InvoiceID": i}}))
+                            .collect::<Vec<_>>()
+                    );
+                    out(200, json!({"CreditNotes": [n]}))
+                }
+                None => out(
+                    404,
+                    json!({"Message": "The resource you're looking for cannot be found"}),
+                ),
+            }
+        }
+        ("PUT", r) if r.starts_with("/CreditNotes/") && r.ends_with("/Allocations") => {
+            let id = &r["/CreditNotes/".len()..r.len() - "/Allocations".len()];
+            allocate(st, id, body)
+        }
         ("GET", "/Payments") => {
             let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
             let since = header(r, "If-Modified-Since")
@@ -549,4 +601,161 @@ pub fn payment(
         "Invoice": {"Type": "ACCREC", "InvoiceNumber": invoice,
                     "Contact": {"ContactID": "x", "ContactNumber": account, "Name": "n"}}
     })
+}
+
+fn dec(v: &Value) -> rust_decimal::Decimal {
+    v.to_string().parse().unwrap_or_default()
+}
+
+fn put_credit_notes(st: &mut State, body: &str) -> Out {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let mut results = Vec::new();
+    for n in v["CreditNotes"].as_array().cloned().unwrap_or_default() {
+        let number = n["CreditNoteNumber"].as_str().unwrap_or("").to_string();
+        let mut errors: Vec<String> = Vec::new();
+        for (f, want) in [
+            ("Type", "ACCRECCREDIT"),
+            ("Status", "AUTHORISED"),
+            ("LineAmountTypes", "Exclusive"),
+        ] {
+            if n[f] != want {
+                errors.push(format!("test: {f} must be {want}"));
+            }
+        }
+        if number.is_empty() {
+            errors.push("test: no CreditNoteNumber".into());
+        }
+        let cid = n["Contact"]["ContactID"].as_str().unwrap_or("");
+        if !st.contacts.iter().any(|c| c["ContactID"] == cid) {
+            errors.push("test: unknown ContactID".into());
+        }
+        let d = n["Date"].as_str().unwrap_or("");
+        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+            errors.push(format!("test: Date '{d}' is not YYYY-MM-DD"));
+        }
+        let lines = n["LineItems"].as_array().cloned().unwrap_or_default();
+        if lines.is_empty() {
+            errors.push("test: no line items".into());
+        }
+        let mut total = rust_decimal::Decimal::ZERO;
+        for l in &lines {
+            if l["AccountCode"].as_str().unwrap_or("").is_empty() {
+                errors.push("test: line without AccountCode".into());
+            }
+            if !TAX.iter().any(|(_, t)| l["TaxType"] == *t) {
+                errors.push(format!("test: TaxType {} unknown", l["TaxType"]));
+            }
+            let amount = dec(&l["LineAmount"]);
+            if amount <= rust_decimal::Decimal::ZERO {
+                errors.push("test: a credit note's lines are positive".into());
+            }
+            let rate = if l["TaxType"] == "OUTPUT2" {
+                rust_decimal::Decimal::new(120, 2)
+            } else {
+                rust_decimal::Decimal::ONE
+            };
+            total += (amount * rate).round_dp(2);
+        }
+        if st
+            .credit_notes
+            .iter()
+            .any(|x| x["CreditNoteNumber"] == number.as_str())
+        {
+            errors.push("test: CreditNoteNumber already used".into());
+        }
+        if !errors.is_empty() {
+            results.push(json!({"CreditNoteID": "00000000-0000-0000-0000-000000000000",
+                "CreditNoteNumber": number, "StatusAttributeString": "ERROR", "HasErrors": true,
+                "ValidationErrors": errors.iter().map(|m| json!({"Message": m})).collect::<Vec<_>>()}));
+            continue;
+        }
+        let mut stored = n.clone();
+        stored["CreditNoteID"] = json!(format!(
+            "c4ed1700-0000-4000-8000-{:012}",
+            st.credit_notes.len() + 1
+        ));
+        stored["Total"] = serde_json::from_str(&total.to_string()).unwrap();
+        st.credit_notes.push(stored.clone());
+        *st.created.entry(number.clone()).or_default() += 1;
+        stored["StatusAttributeString"] = json!("OK");
+        stored["ValidationErrors"] = json!([]);
+        results.push(stored);
+    }
+    out(
+        200,
+        json!({"Id": "x", "Status": "OK", "CreditNotes": results}),
+    )
+}
+
+fn allocate(st: &mut State, note_id: &str, body: &str) -> Out {
+    let invalid = |m: &str| {
+        out(
+            400,
+            json!({"ErrorNumber": 10, "Type": "ValidationException",
+                "Message": "A validation exception occurred",
+                "Elements": [{"ValidationErrors": [{"Message": m}]}]}),
+        )
+    };
+    let Some(note) = st
+        .credit_notes
+        .iter()
+        .find(|n| n["CreditNoteID"] == note_id)
+        .cloned()
+    else {
+        return out(
+            404,
+            json!({"Message": "The resource you're looking for cannot be found"}),
+        );
+    };
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let list = v["Allocations"].as_array().cloned().unwrap_or_default();
+    if list.len() != 1 {
+        return invalid("test: one allocation per request expected");
+    }
+    let a = &list[0];
+    let inv_id = a["Invoice"]["InvoiceID"].as_str().unwrap_or("");
+    let Some(inv) = st
+        .invoices
+        .iter()
+        .find(|i| i["InvoiceID"] == inv_id)
+        .cloned()
+    else {
+        return invalid("test: unknown InvoiceID");
+    };
+    if inv["Contact"]["ContactID"] != note["Contact"]["ContactID"] {
+        return invalid("test: the invoice is another contact's");
+    }
+    let d = a["Date"].as_str().unwrap_or("");
+    if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+        return invalid(&format!("test: Date '{d}' is not YYYY-MM-DD"));
+    }
+    let amount = dec(&a["Amount"]);
+    let used = |pick: &dyn Fn(&(String, String, rust_decimal::Decimal)) -> bool| {
+        st.allocations
+            .iter()
+            .filter(|x| pick(x))
+            .map(|x| x.2)
+            .sum::<rust_decimal::Decimal>()
+    };
+    let note_left = dec(&note["Total"]) - used(&|x| x.0 == note_id);
+    let due = dec(&inv["Total"]) - used(&|x| x.1 == inv_id);
+    if amount <= rust_decimal::Decimal::ZERO {
+        return invalid("test: Amount must be positive");
+    }
+    if amount > note_left {
+        return invalid("The amount being allocated exceeds the remaining credit");
+    }
+    if amount > due {
+        return invalid("The amount being allocated exceeds the amount due on the invoice");
+    }
+    st.allocations
+        .push((note_id.to_string(), inv_id.to_string(), amount));
+    out(
+        200,
+        json!({"Id": "x", "Status": "OK", "Allocations": [{
+            "Amount": serde_json::from_str::<Value>(&amount.to_string()).unwrap(),
+            "Date": "/Date(1551744000000+0000)/",
+            "Invoice": {"InvoiceID": inv_id}, "CreditNote": {"CreditNoteID": note_id},
+            "ValidationErrors": []}]}),
+    )
 }
