@@ -2526,7 +2526,7 @@ _billrun() {
             return 0
             ;;
         billrun__subcmd__email)
-            opts="-y -q -h --dry-run --resend --limit --db --json --yes --quiet --help"
+            opts="-y -q -h --dry-run --resend --limit --arrived --db --json --yes --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2541,6 +2541,10 @@ _billrun() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --arrived)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

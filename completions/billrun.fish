@@ -680,6 +680,7 @@ complete -c billrun -n "__fish_billrun_using_subcommand audit" -s h -l help -d '
 complete -c billrun -n "__fish_billrun_using_subcommand email" -l dry-run -d 'Write one NUMBER.eml per invoice into DIR instead of sending; records nothing' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand email" -l resend -d 'Send these invoices again (after checking the mailbox), whatever their state' -r
 complete -c billrun -n "__fish_billrun_using_subcommand email" -l limit -d 'Send at most N messages this time (the rest stay for the next run)' -r
+complete -c billrun -n "__fish_billrun_using_subcommand email" -l arrived -d 'Record that these emails, interrupted mid-send, did arrive (after checking the mailbox); nothing is sent' -r
 complete -c billrun -n "__fish_billrun_using_subcommand email" -l db -d 'Database file' -r -F
 complete -c billrun -n "__fish_billrun_using_subcommand email" -l json -d 'Machine output: one JSON document on stdout'
 complete -c billrun -n "__fish_billrun_using_subcommand email" -s y -l yes -d 'Answer yes to confirmations (needed when there is no terminal)'

@@ -1,4 +1,4 @@
-//! `billrun email RUN [--dry-run DIR] [--resend NUMBER…] [--limit N]` (docs/commands.md#email).
+//! `billrun email RUN [--dry-run DIR] [--resend NUMBER…] [--limit N] [--arrived NUMBER…]` (docs/commands.md#email).
 //!
 //! The work is `ops::email`. Exit 0 when every message went; 5 when any
 //! failed (the others still went); 3 when nothing failed but some invoices
@@ -29,9 +29,25 @@ pub struct Args {
     /// Send at most N messages this time (the rest stay for the next run).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Record that these emails, interrupted mid-send, did arrive (after checking the mailbox); nothing is sent.
+    #[arg(long, value_name = "NUMBER", num_args = 1.., conflicts_with_all = ["resend", "dry_run", "limit"])]
+    pub arrived: Vec<String>,
 }
 
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Result<ExitCode> {
+    if !a.arrived.is_empty() {
+        let r = ops::email::mark_arrived(store, actor, &a.run, &a.arrived, &SystemClock)?;
+        if ctx.json {
+            output::print_json(&r)?;
+        } else {
+            ctx.say(&format!(
+                "run {}: recorded as arrived (nothing sent): {}",
+                r.run,
+                r.arrived.join(", ")
+            ));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let settings = crate::store::settings::load(&store.conn)?;
     let opts = EmailOptions {
         run: a.run,

@@ -920,7 +920,7 @@ fn email(f: &Facts) -> Step {
     }
     if inv.email_in_flight > 0 {
         detail.push_str(&format!(
-            ", {} interrupted mid-send: check the mail server, then `billrun email {id} --resend NUMBER`",
+            ", {} interrupted mid-send: check the mail server, then `billrun email {id} --arrived NUMBER` if it went, else `billrun email {id} --resend NUMBER`",
             inv.email_in_flight
         ));
     }

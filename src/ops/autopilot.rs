@@ -1194,8 +1194,8 @@ impl Pilot<'_, '_> {
                 .collect();
             why.extend(r.needs_operator.iter().map(|w| {
                 format!(
-                    "{} was interrupted while being sent: check the mailbox, then billrun email {id} --resend {}",
-                    w.number, w.number
+                    "{} was interrupted while being sent: check the mailbox, then billrun email {id} --arrived {} if it went, else billrun email {id} --resend {}",
+                    w.number, w.number, w.number
                 )
             }));
             return Ok(person(why.join("; "), s.command.clone()));

@@ -340,6 +340,77 @@ pub fn send(
     Ok(report)
 }
 
+/// `email RUN --arrived NUMBER…`: the operator checked the mailbox and an
+/// invoice email interrupted mid-send did arrive; its `in_flight` attempt
+/// is recorded as sent (audited), nothing is sent. Only an interrupted
+/// attempt can be marked so.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ArrivedReport {
+    pub run: i64,
+    /// The invoices recorded as delivered.
+    pub arrived: Vec<String>,
+}
+
+pub fn mark_arrived(
+    store: &mut Store,
+    actor: &Actor,
+    run: &str,
+    numbers: &[String],
+    clock: &dyn Clock,
+) -> Result<ArrivedReport> {
+    let run = runs::resolve(&store.conn, run)?;
+    // Not while an `email` of this database is sending (its attempts in
+    // flight are its own).
+    let _lock = lock(store, actor, &run.name, clock)?;
+    let all = records::candidates(&store.conn, run.id)?;
+    let mut rows: Vec<(i64, &str)> = Vec::new();
+    for number in numbers {
+        let c = all.iter().find(|c| &c.number == number).ok_or_else(|| {
+            bad_input(format!(
+                "--arrived {number}: not an invoice of run {} delivered by email; nothing was changed",
+                run.name
+            ))
+        })?;
+        match &c.last {
+            Some(l) if l.state == "in_flight" => {
+                if !rows.iter().any(|(id, _)| *id == l.id) {
+                    rows.push((l.id, number));
+                }
+            }
+            last => {
+                return Err(bad_input(format!(
+                    "--arrived {number}: its email was not interrupted mid-send (last attempt: {}); nothing was changed",
+                    last.as_ref().map_or("none", |l| l.state.as_str())
+                )));
+            }
+        }
+    }
+    let now = clock.stamp();
+    let reply = format!(
+        "arrived: {} checked the mailbox (email --arrived)",
+        actor.operator
+    );
+    let tx = store.write()?;
+    for (id, number) in &rows {
+        records::finish(
+            &tx,
+            actor,
+            run.id,
+            *id,
+            number,
+            &Outcome::Sent {
+                reply: reply.clone(),
+            },
+            &now,
+        )?;
+    }
+    tx.commit()?;
+    Ok(ArrivedReport {
+        run: run.id,
+        arrived: rows.iter().map(|(_, n)| (*n).to_string()).collect(),
+    })
+}
+
 /// The lock file of sending `email` runs on this database.
 pub fn lock_path(db: &Path) -> PathBuf {
     crate::store::files_dir(db).join("email.lock")

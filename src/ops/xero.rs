@@ -4,8 +4,10 @@
 //! Invoices already exported are left out unless `all`. Zero and negative
 //! invoices are left out and listed (Xero refuses them). Each file is
 //! written first (through a temporary file, never replacing an existing
-//! file), then its invoices are recorded in one transaction, so a crash in
-//! between only means the same invoices are written again next time.
+//! file), then its invoices are recorded in one transaction. A crash in
+//! between leaves the file unrecorded: the next export finds it holding
+//! exactly what it would write and records it (a different file there is
+//! refused, and so is any existing file with `all`).
 
 use super::{Clock, Progress};
 use crate::domain::lifecycle::RunStatus;
@@ -113,22 +115,31 @@ pub fn export(
     let credit_path = xero::credit_file_name(&opts.out);
     let chunks: Vec<&[xero::Invoice]> = ok.chunks(limit).collect();
     let names = xero::file_names(&opts.out, chunks.len());
-    if let Some(p) = names
+    let contents: Vec<Vec<u8>> = chunks.iter().map(|c| xero::csv(c, &codes)).collect();
+    let credit_bytes = (!notes.is_empty()).then(|| xero::credit_csv(&notes, &codes));
+    // A file already there is refused, unless it holds exactly what would
+    // be written now for invoices not yet recorded as exported: an export
+    // killed between writing it and recording it, which is recorded now
+    // rather than refused (a person would otherwise have to move it away).
+    for (p, bytes) in names
         .iter()
-        .chain((!notes.is_empty()).then_some(&credit_path))
-        .find(|p| p.exists())
+        .zip(&contents)
+        .chain(credit_bytes.as_ref().map(|b| (&credit_path, b)))
     {
-        return Err(precondition(format!(
-            "{} already exists: choose another --out (earlier exports are kept)",
-            p.display()
-        )));
+        if p.exists() && (opts.all || std::fs::read(p).ok().as_ref() != Some(bytes)) {
+            return Err(precondition(format!(
+                "{} already exists: choose another --out (earlier exports are kept)",
+                p.display()
+            )));
+        }
     }
     let mut files = Vec::new();
     progress.start("writing Xero import files", Some(ok.len() as u64));
-    for (chunk, path) in chunks.iter().zip(&names) {
-        let bytes = xero::csv(chunk, &codes);
-        whole_file::write_new(path, &bytes)
-            .map_err(|e| external(format!("cannot write {}: {e}", path.display())))?;
+    for ((chunk, path), bytes) in chunks.iter().zip(&names).zip(&contents) {
+        if !path.exists() {
+            whole_file::write_new(path, bytes)
+                .map_err(|e| external(format!("cannot write {}: {e}", path.display())))?;
+        }
         let ids: Vec<(i64, &str)> = chunk.iter().map(|i| (i.id, i.number.as_str())).collect();
         let file = path.display().to_string();
         let now = clock.stamp();
@@ -144,12 +155,11 @@ pub fn export(
         });
         progress.inc(chunk.len() as u64);
     }
-    let credit_notes_file = if notes.is_empty() {
-        None
-    } else {
-        let bytes = xero::credit_csv(&notes, &codes);
-        whole_file::write_new(&credit_path, &bytes)
-            .map_err(|e| external(format!("cannot write {}: {e}", credit_path.display())))?;
+    let credit_notes_file = if let Some(bytes) = &credit_bytes {
+        if !credit_path.exists() {
+            whole_file::write_new(&credit_path, bytes)
+                .map_err(|e| external(format!("cannot write {}: {e}", credit_path.display())))?;
+        }
         let ids: Vec<(i64, &str)> = notes.iter().map(|n| (n.id, n.number.as_str())).collect();
         let file = credit_path.display().to_string();
         let now = clock.stamp();
@@ -157,6 +167,8 @@ pub fn export(
         crate::store::xero::record_credits(&tx, actor, run.id, &file, &ids, &now)?;
         tx.commit()?;
         Some(file)
+    } else {
+        None
     };
     progress.finish();
     Ok(ExportReport {
@@ -281,6 +293,41 @@ mod tests {
         assert!(r.files.is_empty());
         assert_eq!((r.exported, r.already_exported), (0, 1));
         assert!(!other.exists());
+    }
+
+    #[test]
+    fn a_file_written_but_not_recorded_is_recorded_next_time_not_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store();
+        let actor = Actor::test();
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let settings = Settings::defaults();
+        let out = dir.path().join("x.csv");
+        let run = |s: &mut Store, out: &PathBuf| {
+            export(
+                s,
+                &actor,
+                &opts(out.clone(), false),
+                &settings,
+                &clock,
+                &crate::ops::NoProgress,
+            )
+        };
+        run(&mut s, &out).unwrap();
+        let csv = std::fs::read(&out).unwrap();
+        // A kill between the file and its record: the file, no record.
+        s.conn.execute("DELETE FROM xero_exports", []).unwrap();
+        let r = run(&mut s, &out).unwrap();
+        assert_eq!((r.exported, r.files.len()), (1, 1));
+        assert_eq!(std::fs::read(&out).unwrap(), csv, "not rewritten");
+        assert_eq!(exports(&s).len(), 1, "recorded once");
+        // A different file at that path is never taken for it.
+        s.conn.execute("DELETE FROM xero_exports", []).unwrap();
+        std::fs::write(&out, b"someone else's file").unwrap();
+        let e = run(&mut s, &out).unwrap_err();
+        assert!(e.to_string().contains("already exists"), "{e}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"someone else's file");
+        assert!(exports(&s).is_empty());
     }
 
     #[test]

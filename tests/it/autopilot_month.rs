@@ -810,21 +810,16 @@ fn killed_at_random_points_as_cron_calls_it_nothing_is_ever_done_twice() {
             let (run, step, why, command) = the_wait(&c);
             assert_eq!((run, step.as_str()), (1, "email"), "{why}");
             assert!(command.contains("billrun email 1"), "{command}");
-            let mut resent = false;
             for part in why.split("; ") {
                 assert!(part.contains("interrupted while being sent"), "{why}");
                 let number = part.split(' ').next().unwrap();
                 if arrived(&w, number) {
-                    if !arrived_mid_kill.iter().any(|n| n == number) {
-                        arrived_mid_kill.push(number.to_string());
-                    }
+                    // It went: the operator says so (never sent again).
+                    arrived_mid_kill.push(number.to_string());
+                    e.ok(&["email", "1", "--arrived", number]);
                 } else {
                     e.ok(&["email", "1", "--resend", number]);
-                    resent = true;
                 }
-            }
-            if !resent {
-                break; // it went: only a person can say so
             }
             continue;
         }
@@ -849,30 +844,95 @@ fn killed_at_random_points_as_cron_calls_it_nothing_is_ever_done_twice() {
     let people: Vec<&String> = told.iter().filter(|t| !t.contains("is complete")).collect();
     let distinct: BTreeSet<&String> = people.iter().copied().collect();
     assert_eq!(distinct.len(), people.len(), "{people:#?}");
-    if arrived_mid_kill.is_empty() {
-        assert!(quiet, "cron settles: a call that does nothing");
-        assert_eq!(status["complete"], true, "{status:#}");
-        if sending == 0 {
-            assert_eq!(complete_told, 1, "{told:#?}");
-        }
-        let to_debit = w.count(
+    // Whether an interrupted email arrived (marked so by the operator) or
+    // not (resent), the month completes.
+    eprintln!("emails interrupted that had arrived: {arrived_mid_kill:?}");
+    assert!(quiet, "cron settles: a call that does nothing");
+    assert_eq!(status["complete"], true, "{status:#}");
+    if sending == 0 {
+        assert_eq!(complete_told, 1, "{told:#?}");
+    }
+    let to_debit = w.count(
             "SELECT COUNT(*) FROM invoices WHERE payment_method = 'direct_debit' AND amount_due_minor > 0",
         );
-        assert_eq!(w.gc.payments().len() as i64, to_debit);
-        let to_charge = w.count(
-            "SELECT COUNT(*) FROM invoices WHERE payment_method = 'card' AND amount_due_minor > 0",
-        );
-        assert_eq!(w.stripe.charges() as i64, to_charge);
-        assert_eq!(
-            w.xero.with(|s| s.created.len()) as i64,
-            w.count("SELECT COUNT(*) FROM invoices")
-        );
-    } else {
-        // It went: the run waits for a person at the email step.
-        let email = crate::support::step(&status, "email");
-        assert!(
-            email["detail"].as_str().unwrap().contains("interrupted"),
-            "{email:#}"
-        );
-    }
+    assert_eq!(w.gc.payments().len() as i64, to_debit);
+    let to_charge = w.count(
+        "SELECT COUNT(*) FROM invoices WHERE payment_method = 'card' AND amount_due_minor > 0",
+    );
+    assert_eq!(w.stripe.charges() as i64, to_charge);
+    assert_eq!(
+        w.xero.with(|s| s.created.len()) as i64,
+        w.count("SELECT COUNT(*) FROM invoices")
+    );
+}
+
+/// An invoice email interrupted mid-send that did arrive: the operator
+/// checks the mailbox and says so (`email RUN --arrived NUMBER`); nothing
+/// is sent again and the run carries on. Only an interrupted one can be
+/// marked.
+#[test]
+fn an_interrupted_email_that_arrived_is_marked_so_and_never_sent_again() {
+    let w = world(card_replies());
+    let e = &w.env;
+    e.ok(&["customers", "import", &customers_csv(e, false)]);
+    e.ok(&["cdr", "fetch"]);
+    e.ok(&["cdr", "process"]);
+    fix_errors(e);
+    let c = w.autopilot("2026-12-01T10:00:00Z", &[]);
+    assert_eq!(c.code, Some(0), "{:#}\n{}", c.report, c.stderr);
+    let number = w.numbers(
+        "SELECT i.number FROM invoices i JOIN email_attempts a ON a.invoice_id = i.id ORDER BY i.id LIMIT 1",
+    )[0]
+    .clone();
+    // Not interrupted: refused, nothing changed.
+    let before = e.snapshot();
+    let err = e.fails(4, &["email", "1", "--arrived", &number]);
+    assert!(err.contains("was not interrupted mid-send"), "{err}");
+    assert_eq!(e.snapshot(), before);
+    // A kill between handing it to the server and recording the reply
+    // leaves the attempt in flight (as here).
+    db(e)
+        .execute(
+            "UPDATE email_attempts SET state = 'in_flight', reply = NULL, finished_at = NULL
+             WHERE invoice_id = (SELECT id FROM invoices WHERE number = ?1)",
+            [&number],
+        )
+        .unwrap();
+    let mails = w.smtp.messages().len();
+    let c = w.autopilot("2026-12-01T10:05:00Z", &[]);
+    assert_eq!(c.code, Some(3), "{:#}", c.report);
+    let (_, step, why, _) = the_wait(&c);
+    assert_eq!(step, "email");
+    assert!(
+        why.contains(&format!("billrun email 1 --arrived {number} if it went")),
+        "{why}"
+    );
+    let out = e.ok(&["email", "1", "--arrived", &number]);
+    assert!(out.contains(&number), "{out}");
+    let audit = e.json(&["audit", "1"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "email sent"
+                && a["detail"].as_str().unwrap().contains("email --arrived")),
+        "{audit:#}"
+    );
+    let c = w.autopilot("2026-12-01T10:10:00Z", &[]);
+    assert_eq!(c.code, Some(0), "{:#}", c.report);
+    assert_eq!(e.json(&["status", "1"])["complete"], true);
+    // No invoice email sent again (only the person-notice went).
+    let invoice_mails_after: usize = w.invoice_mails().values().sum();
+    assert_eq!(invoice_mails_after, w.invoice_mails().len());
+    assert_eq!(w.smtp.messages().len(), mails + 1, "only the notice");
+    assert_eq!(
+        w.summaries()
+            .iter()
+            .filter(|s| s.contains("is complete"))
+            .count(),
+        1,
+        "the completion told once"
+    );
+    w.assert_nothing_doubled();
 }
