@@ -433,3 +433,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "../../tests/it/support/gocardless.rs"]
+pub(crate) mod fake_gocardless;

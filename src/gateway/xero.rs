@@ -322,3 +322,7 @@ impl XeroClient {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "../../tests/it/support/xero.rs"]
+pub(crate) mod fake_xero;

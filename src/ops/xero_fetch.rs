@@ -244,3 +244,58 @@ pub fn fetch(
     report.total = money::fmt_minor(rows.iter().map(|p| p.amount_minor).sum());
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::xero::fake_xero::{CLIENT_ID, CLIENT_SECRET, FakeXero, payment};
+    use crate::ops::FixedClock;
+    use crate::ops::progress_log::Log;
+    use crate::store::email::seed;
+
+    #[test]
+    fn fetch_reports_payments_fetched_then_recorded() {
+        let x = FakeXero::start();
+        let mut s = Store::memory().unwrap();
+        seed::run(&s);
+        seed::invoice(&s, 1, "C1", "email", 1200);
+        x.with(|st| {
+            for (id, amount) in [("pay-1", "12.00"), ("pay-2", "3.00")] {
+                st.payments.push(payment(
+                    id,
+                    "INV-1",
+                    "C1",
+                    amount,
+                    1_796_428_800_000,
+                    "2026-12-05T10:00:00Z",
+                    "Business Bank Account",
+                ));
+            }
+        });
+        let (identity, api) = (x.base.clone(), x.api_base());
+        let settings = Settings::from_stored(|k| match k {
+            "xero.enabled" => Some("true".into()),
+            "xero.mode" => Some("api".into()),
+            "xero.identity_base" => Some(identity.clone()),
+            "xero.api_base" => Some(api.clone()),
+            _ => None,
+        })
+        .unwrap();
+        let client = XeroClient::new(
+            &identity,
+            &api,
+            CLIENT_ID.into(),
+            CLIENT_SECRET.into(),
+            std::time::Duration::from_secs(10),
+        );
+        let clock = FixedClock::on("2026-12-07".parse().unwrap());
+        let log = Log::default();
+        let r = fetch(&mut s, &Actor::test(), &settings, &client, &clock, &log).unwrap();
+        assert_eq!((r.fetched, r.recorded), (2, 2), "{r:?}");
+        let fetched = log.phase("fetching payments from Xero");
+        assert_eq!((fetched.total, fetched.done), (None, 2));
+        let recorded = log.phase("recording payments");
+        assert_eq!((recorded.total, recorded.done), (Some(2), 2));
+        log.check_complete();
+    }
+}

@@ -696,3 +696,79 @@ fn test_hook_stop_after_send() {
         std::process::exit(137);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::xero::fake_xero::{CLIENT_ID, CLIENT_SECRET, FakeXero};
+    use crate::ops::FixedClock;
+    use crate::ops::progress_log::Log;
+    use crate::store::email::seed;
+
+    #[test]
+    fn push_reports_customers_and_invoices_batch_by_batch() {
+        let x = FakeXero::start();
+        let mut s = Store::memory().unwrap();
+        seed::run(&s);
+        seed::invoice(&s, 1, "C1", "email", 1200);
+        seed::invoice(&s, 2, "C2", "both", 600);
+        let (identity, api) = (x.base.clone(), x.api_base());
+        let settings = Settings::from_stored(|k| match k {
+            "xero.enabled" => Some("true".into()),
+            "xero.mode" => Some("api".into()),
+            "xero.identity_base" => Some(identity.clone()),
+            "xero.api_base" => Some(api.clone()),
+            _ => None,
+        })
+        .unwrap();
+        let client = XeroClient::new(
+            &identity,
+            &api,
+            CLIENT_ID.into(),
+            CLIENT_SECRET.into(),
+            std::time::Duration::from_secs(10),
+        );
+        let clock = FixedClock::on("2026-12-02".parse().unwrap());
+        let log = Log::default();
+        let r = push(
+            &mut s,
+            &Actor::test(),
+            "1",
+            &settings,
+            &client,
+            &clock,
+            &log,
+        )
+        .unwrap();
+        assert_eq!((r.contacts_created, r.invoices_sent), (2, 2), "{r:?}");
+        assert_eq!(
+            log.names(),
+            [
+                "looking up customers in Xero",
+                "looking up customers in Xero by name",
+                "sending customers to Xero",
+                "looking up invoices in Xero",
+                "sending invoices to Xero"
+            ]
+        );
+        assert_eq!(log.phase("sending customers to Xero").total, Some(2));
+        assert_eq!(log.phase("sending invoices to Xero").total, Some(2));
+        log.check_complete();
+
+        // Everything is in Xero: nothing to look up or send.
+        let log = Log::default();
+        let r = push(
+            &mut s,
+            &Actor::test(),
+            "1",
+            &settings,
+            &client,
+            &clock,
+            &log,
+        )
+        .unwrap();
+        assert_eq!((r.already_in_xero, r.invoices_sent), (2, 0), "{r:?}");
+        assert!(log.names().is_empty(), "{:?}", log.names());
+        log.check_complete();
+    }
+}

@@ -454,4 +454,37 @@ mod progress {
         assert_eq!((p.total, p.done), (Some(1), 1));
         log.check_complete();
     }
+
+    #[test]
+    fn sync_reports_gocardless_events_read_then_recorded() {
+        use crate::gateway::gocardless::fake_gocardless::FakeGoCardless;
+        let (mut s, _) = store();
+        let token = "sandbox_progress_token";
+        let fake = FakeGoCardless::start(token, &[]);
+        // Events about payments billrun did not make: read, and skipped.
+        fake.event("payments", "confirmed", "PM0001", "payment_confirmed");
+        fake.event("payments", "paid_out", "PM0002", "payment_paid_out");
+        let base = fake.base_url();
+        let set = settings(&[
+            ("dd.provider", "gocardless"),
+            ("gocardless.api_base", &base),
+        ]);
+        let opts = SyncOptions {
+            stripe_api_key: None,
+            gocardless_token: Some(token.into()),
+        };
+        let log = Log::default();
+        let r = sync(&mut s, &Actor::test(), &opts, &set, &clock(), &log).unwrap();
+        assert_eq!(r.events, 2, "{r:?}");
+        assert_eq!(
+            log.names(),
+            [
+                "asking GoCardless for events",
+                "recording GoCardless events"
+            ]
+        );
+        let p = log.phase("recording GoCardless events");
+        assert_eq!((p.total, p.done), (Some(2), 2));
+        log.check_complete();
+    }
 }
