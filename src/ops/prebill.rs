@@ -72,8 +72,10 @@ pub fn snapshot(
 /// The pre-billing report of a run: computed, nothing changed.
 pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Report<Run>> {
     let tax_rate = settings.tax.rate;
-    let (gathered, allowance_by_carrier) = billing::gather_report(conn, run, settings)?;
-    let customers = gathered
+    let data = billing::gather_report(conn, run, settings)?;
+    let allowance_by_carrier = &data.allowance_by_carrier;
+    let customers = data
+        .gathered
         .iter()
         .map(|(c, inputs)| -> Result<_> {
             let facts = CustomerFacts {
@@ -91,7 +93,8 @@ pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Repor
         })
         .collect::<Result<Vec<_>>>()?;
     let totals = prebill::totals(&customers).map_err(bad_input)?;
-    let by_carrier = billing::usage_by_carrier(conn, run)?
+    let by_carrier = data
+        .by_carrier
         .into_iter()
         .map(|(carrier, cdrs, m)| CarrierRow {
             // Usage after allowances, as the customers' usage lines.
@@ -102,15 +105,14 @@ pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Repor
             cdrs,
         })
         .collect();
-    let (unbilled_cdrs, waiting_cdrs, open_errors) = billing::cdr_counts(conn, run)?;
     Ok(Report {
         run: run.clone(),
         customers,
         totals,
         by_carrier,
-        unbilled_cdrs,
-        waiting_cdrs,
-        open_errors,
+        unbilled_cdrs: data.unbilled_cdrs,
+        waiting_cdrs: data.waiting_cdrs,
+        open_errors: data.open_errors,
         setup_problems: crate::domain::setup_check::check(
             &crate::store::reference::setup_customers(conn, &run.cycle)?,
             &settings.dd.format,
