@@ -64,10 +64,16 @@ pub struct ReportData {
 /// [`gather_with`], the usage by carrier and the CDR counts, for the
 /// pre-billing report: the unbilled CDRs are read ONCE for all three (they
 /// were three passes over every unbilled CDR; issue 16).
-pub fn gather_report(conn: &Connection, run: &Run, settings: &Settings) -> Result<ReportData> {
+/// `read` is told, now and then, how many more CDRs were read.
+pub fn gather_report(
+    conn: &Connection,
+    run: &Run,
+    settings: &Settings,
+    read: &dyn Fn(u64),
+) -> Result<ReportData> {
     let cutoff = cutoff_of(run)?;
     let bound = cutoff_bound(cutoff);
-    let scan = match scan_unbilled(conn, bound, Some(&run.cycle)) {
+    let scan = match scan_unbilled(conn, bound, Some(&run.cycle), read) {
         Err(Error::Db(e)) if sum_overflowed(&e) => Err(usage_overflow(conn, bound)),
         other => other,
     }?;
@@ -246,7 +252,7 @@ impl UsageSum {
 /// `bound`, grouped by account, service, call type and rate description,
 /// in that order (see [`scan_unbilled`]).
 fn usage_sums(conn: &Connection, bound: i64) -> Result<HashMap<String, Vec<UsageGroup>>> {
-    Ok(scan_unbilled(conn, bound, None)?.usage)
+    Ok(scan_unbilled(conn, bound, None, &|_| ())?.usage)
 }
 
 /// What one read of the rated unbilled CDRs gives.
@@ -259,6 +265,9 @@ struct Scan {
     unbilled: u64,
     waiting: u64,
 }
+
+/// How many CDRs [`scan_unbilled`] reads between two progress reports.
+const READ_STEP: u64 = 1 << 16;
 
 /// One known service while the CDRs are read.
 struct Slot<'a> {
@@ -276,8 +285,14 @@ struct Slot<'a> {
 /// joins with `services` did). The groups, sums and their order are those
 /// of the SQL `GROUP BY` this replaced (a `GROUP BY` on text keys sorted
 /// every CDR: most of `prebill`'s time at a million CDRs); the three
-/// passes over every unbilled CDR `prebill` made are one.
-fn scan_unbilled(conn: &Connection, bound: i64, cycle: Option<&str>) -> Result<Scan> {
+/// passes over every unbilled CDR `prebill` made are one. `read` is told
+/// every [`READ_STEP`] CDRs (and the rest at the end).
+fn scan_unbilled(
+    conn: &Connection,
+    bound: i64,
+    cycle: Option<&str>,
+    read: &dyn Fn(u64),
+) -> Result<Scan> {
     let services: Vec<(String, String, bool)> = conn
         .prepare(
             "SELECT s.service, s.account, COALESCE(cu.cycle = ?1, 0) FROM services s
@@ -313,7 +328,12 @@ fn scan_unbilled(conn: &Connection, bound: i64, cycle: Option<&str>) -> Result<S
          WHERE c.state = 1 AND c.invoice_id IS NULL",
     )?;
     let mut q = st.query([])?;
+    let mut rows = 0u64;
     while let Some(r) = q.next()? {
+        rows += 1;
+        if rows % READ_STEP == 0 {
+            read(READ_STEP);
+        }
         let service = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
         let Some(&i) = index.get(service) else {
             continue; // not a known service: not billed, not counted
@@ -345,6 +365,7 @@ fn scan_unbilled(conn: &Connection, bound: i64, cycle: Option<&str>) -> Result<S
             e.1 = e.1.checked_add(amount).ok_or_else(overflow)?;
         }
     }
+    read(rows % READ_STEP);
     // (account, service, call type, description) -> sums, in that order.
     let mut grouped: std::collections::BTreeMap<(&str, &str, i64, &str), UsageSum> =
         std::collections::BTreeMap::new();
@@ -681,7 +702,7 @@ mod scan_tests {
             .unwrap();
         tx.commit().unwrap();
         let bound = 500;
-        let scan = scan_unbilled(&s.conn, bound, Some("monthly")).unwrap();
+        let scan = scan_unbilled(&s.conn, bound, Some("monthly"), &|_| ()).unwrap();
         let (unbilled, waiting): (i64, i64) = s
             .conn
             .query_row(
@@ -723,7 +744,7 @@ mod scan_tests {
         assert_eq!(scan.usage["C1"][0].count, 2);
         assert_eq!(scan.usage["C2"][0].amount_minor, 0);
         // Without a cycle: usage only.
-        let none = scan_unbilled(&s.conn, bound, None).unwrap();
+        let none = scan_unbilled(&s.conn, bound, None, &|_| ()).unwrap();
         assert_eq!(
             (none.unbilled, none.waiting, none.by_carrier.len()),
             (0, 0, 0)
