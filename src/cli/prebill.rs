@@ -27,7 +27,14 @@ pub struct Args {
 pub fn exec(ctx: &Ctx, store: &mut Store, actor: &Actor, a: Args) -> anyhow::Result<()> {
     let settings = settings::load(&store.conn)?;
     let opts = PrebillOptions { run: a.run };
-    let report = ops::prebill::prebill(store, actor, &opts, &settings, &SystemClock)?;
+    let report = ops::prebill::prebill(
+        store,
+        actor,
+        &opts,
+        &settings,
+        &SystemClock,
+        &super::progress::Bar::new(ctx),
+    )?;
     if let Some(path) = &a.csv {
         write_csv(path, &report).with_context(|| format!("writing {}", path.display()))?;
         ctx.say(&format!("wrote {}", path.display()));

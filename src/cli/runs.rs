@@ -200,7 +200,14 @@ pub fn sign_off(
     };
     let run = run_steps::sign_off(store, actor, &opts)?;
     ctx.say(&format!("run {} is {}", run.id, run.status));
-    let report = ops::prebill::snapshot(store, actor, &run, &settings, &SystemClock)?;
+    let report = ops::prebill::snapshot_with(
+        store,
+        actor,
+        &run,
+        &settings,
+        &SystemClock,
+        &super::progress::Bar::new(ctx),
+    )?;
     ctx.say(&format!(
         "pre-billing report taken: {} invoices, total {} (billrun prebill {} to review)",
         report.totals.invoices, report.totals.total, run.id

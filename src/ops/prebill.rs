@@ -12,7 +12,7 @@ use crate::store::runs::{self, Run};
 use crate::store::{Store, billing};
 use rusqlite::Connection;
 
-use super::Clock;
+use super::{Clock, NoProgress, Progress};
 
 /// `billrun prebill RUN`.
 #[derive(Debug, Clone)]
@@ -29,6 +29,7 @@ pub fn prebill(
     opts: &PrebillOptions,
     settings: &Settings,
     clock: &dyn Clock,
+    progress: &dyn Progress,
 ) -> Result<Report<Run>> {
     let run = runs::resolve(&store.conn, &opts.run)?;
     if run.cutoff_date.is_none() {
@@ -37,7 +38,7 @@ pub fn prebill(
             run.id, run.id
         )));
     }
-    snapshot(store, actor, &run, settings, clock)
+    snapshot_with(store, actor, &run, settings, clock, progress)
 }
 
 /// Compute the report and, while the run is not locked, keep it as the
@@ -49,8 +50,20 @@ pub fn snapshot(
     settings: &Settings,
     clock: &dyn Clock,
 ) -> Result<Report<Run>> {
+    snapshot_with(store, actor, run, settings, clock, &NoProgress)
+}
+
+/// [`snapshot`], reporting the unbilled CDRs read to `progress`.
+pub fn snapshot_with(
+    store: &mut Store,
+    actor: &Actor,
+    run: &Run,
+    settings: &Settings,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<Report<Run>> {
     let tx = store.write()?;
-    let report = report(&tx, run, settings)?;
+    let report = report_with(&tx, run, settings, progress)?;
     if !run.status.is_locked() {
         let json = serde_json::to_string(&report).expect("a report serialises");
         runs::save_prebill(&tx, run.id, &json, clock.now())?;
@@ -71,9 +84,25 @@ pub fn snapshot(
 
 /// The pre-billing report of a run: computed, nothing changed.
 pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Report<Run>> {
+    report_with(conn, run, settings, &NoProgress)
+}
+
+/// [`report`], reporting the unbilled CDRs read to `progress` (one phase,
+/// "unbilled CDRs", of unknown length: counting them would be another pass).
+pub fn report_with(
+    conn: &Connection,
+    run: &Run,
+    settings: &Settings,
+    progress: &dyn Progress,
+) -> Result<Report<Run>> {
     let tax_rate = settings.tax.rate;
-    let (gathered, allowance_by_carrier) = billing::gather_report(conn, run, settings)?;
-    let customers = gathered
+    progress.start("unbilled CDRs", None);
+    let data = billing::gather_report(conn, run, settings, &|n| progress.inc(n));
+    progress.finish();
+    let data = data?;
+    let allowance_by_carrier = &data.allowance_by_carrier;
+    let customers = data
+        .gathered
         .iter()
         .map(|(c, inputs)| -> Result<_> {
             let facts = CustomerFacts {
@@ -91,7 +120,8 @@ pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Repor
         })
         .collect::<Result<Vec<_>>>()?;
     let totals = prebill::totals(&customers).map_err(bad_input)?;
-    let by_carrier = billing::usage_by_carrier(conn, run)?
+    let by_carrier = data
+        .by_carrier
         .into_iter()
         .map(|(carrier, cdrs, m)| CarrierRow {
             // Usage after allowances, as the customers' usage lines.
@@ -102,15 +132,14 @@ pub fn report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Repor
             cdrs,
         })
         .collect();
-    let (unbilled_cdrs, waiting_cdrs, open_errors) = billing::cdr_counts(conn, run)?;
     Ok(Report {
         run: run.clone(),
         customers,
         totals,
         by_carrier,
-        unbilled_cdrs,
-        waiting_cdrs,
-        open_errors,
+        unbilled_cdrs: data.unbilled_cdrs,
+        waiting_cdrs: data.waiting_cdrs,
+        open_errors: data.open_errors,
         setup_problems: crate::domain::setup_check::check(
             &crate::store::reference::setup_customers(conn, &run.cycle)?,
             &settings.dd.format,

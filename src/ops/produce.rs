@@ -278,6 +278,7 @@ pub fn begin(
             run.id, run.id
         )));
     }
+    production::tune_for_production(&store.conn)?;
     let tx = store.write()?;
     let created = start(&tx, actor, &run, clock)?;
     tx.commit()?;

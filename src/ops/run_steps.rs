@@ -591,6 +591,7 @@ mod tests {
             },
             &settings,
             &clock,
+            &crate::ops::NoProgress,
         )
         .unwrap();
         assert_eq!(report.totals.invoices, 0);

@@ -44,20 +44,79 @@ pub fn gather_for_production(
     Ok(gather(conn, run, settings, true)?.0)
 }
 
-/// [`gather_with`] and, per carrier, what allowances took off its usage
-/// (for the pre-billing report's usage by carrier).
-pub fn gather_report(conn: &Connection, run: &Run, settings: &Settings) -> Result<Gathered> {
-    gather(conn, run, settings, false)
+/// What the pre-billing report reads: the customers with their inputs, per
+/// carrier what allowances took off its usage, the usage by carrier and the
+/// CDR counts.
+#[derive(Debug)]
+pub struct ReportData {
+    pub gathered: Vec<(BillCustomer, Inputs)>,
+    pub allowance_by_carrier: HashMap<String, i64>,
+    /// (carrier, CDRs, usage charges) of the cycle's customers up to the cutoff.
+    pub by_carrier: Vec<(String, u64, i64)>,
+    /// Rated unbilled CDRs of the cycle's customers up to the cutoff...
+    pub unbilled_cdrs: u64,
+    /// ...and after it (waiting for a later run).
+    pub waiting_cdrs: u64,
+    /// Every open billing error (an error has no customer yet).
+    pub open_errors: u64,
+}
+
+/// [`gather_with`], the usage by carrier and the CDR counts, for the
+/// pre-billing report: the unbilled CDRs are read ONCE for all three (they
+/// were three passes over every unbilled CDR; issue 16).
+/// `read` is told, now and then, how many more CDRs were read.
+pub fn gather_report(
+    conn: &Connection,
+    run: &Run,
+    settings: &Settings,
+    read: &dyn Fn(u64),
+) -> Result<ReportData> {
+    let cutoff = cutoff_of(run)?;
+    let bound = cutoff_bound(cutoff);
+    let scan = match scan_unbilled(conn, bound, Some(&run.cycle), read) {
+        Err(Error::Db(e)) if sum_overflowed(&e) => Err(usage_overflow(conn, bound)),
+        other => other,
+    }?;
+    let (gathered, allowance_by_carrier) =
+        gather_using(conn, run, settings, false, cutoff, scan.usage)?;
+    let open: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM billing_errors WHERE state = 'open'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(ReportData {
+        gathered,
+        allowance_by_carrier,
+        by_carrier: scan.by_carrier,
+        unbilled_cdrs: scan.unbilled,
+        waiting_cdrs: scan.waiting,
+        open_errors: open.max(0) as u64,
+    })
+}
+
+fn cutoff_of(run: &Run) -> Result<NaiveDate> {
+    run.cutoff_date
+        .ok_or_else(|| precondition(format!("run {}: set the cutoff date first", run.id)))
 }
 
 fn gather(conn: &Connection, run: &Run, settings: &Settings, record: bool) -> Result<Gathered> {
-    let cutoff = run
-        .cutoff_date
-        .ok_or_else(|| precondition(format!("run {}: set the cutoff date first", run.id)))?;
+    let cutoff = cutoff_of(run)?;
+    let usage = usage(conn, cutoff_bound(cutoff))?;
+    gather_using(conn, run, settings, record, cutoff, usage)
+}
+
+/// The customers' inputs, given the usage groups of every account.
+fn gather_using(
+    conn: &Connection,
+    run: &Run,
+    settings: &Settings,
+    record: bool,
+    cutoff: NaiveDate,
+    mut usage: HashMap<String, Vec<UsageGroup>>,
+) -> Result<Gathered> {
     let terms = Terms::from_settings(settings);
     let cut = cutoff.to_string();
     let applied = super::allowances::consume(conn, run, cutoff, cutoff_bound(cutoff), record)?;
-    let mut usage = usage(conn, cutoff_bound(cutoff))?;
     crate::domain::allowance::adjust_usage(&mut usage, &applied.groups).map_err(bad_input)?;
     let stored = Stored {
         customers: customers(conn, &run.cycle)?,
@@ -191,61 +250,137 @@ impl UsageSum {
 
 /// The usage groups of every account: rated unbilled CDRs starting before
 /// `bound`, grouped by account, service, call type and rate description,
-/// in that order. The CDRs are read once through `cdrs_unbilled` (in table
-/// order) and summed per (service, call type, rate) in a hash map; the few
-/// resulting sums are then grouped by account and description. (A SQL
-/// `GROUP BY` on those text keys sorted every CDR: most of `prebill`'s
-/// time at a million CDRs.) Same groups, sums and order as that query.
+/// in that order (see [`scan_unbilled`]).
 fn usage_sums(conn: &Connection, bound: i64) -> Result<HashMap<String, Vec<UsageGroup>>> {
-    let accounts: HashMap<String, String> = conn
-        .prepare("SELECT service, account FROM services")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    Ok(scan_unbilled(conn, bound, None, &|_| ())?.usage)
+}
+
+/// What one read of the rated unbilled CDRs gives.
+struct Scan {
+    /// Per account, its usage groups (every known service, up to `bound`).
+    usage: HashMap<String, Vec<UsageGroup>>,
+    /// Per carrier: CDRs and charges of the cycle's services up to `bound`.
+    by_carrier: Vec<(String, u64, i64)>,
+    /// CDRs of the cycle's services before `bound`, and from `bound` on.
+    unbilled: u64,
+    waiting: u64,
+}
+
+/// How many CDRs [`scan_unbilled`] reads between two progress reports.
+const READ_STEP: u64 = 1 << 16;
+
+/// One known service while the CDRs are read.
+struct Slot<'a> {
+    account: &'a str,
+    in_cycle: bool,
+    /// Per (call type, rate id): a handful, so searched in order.
+    sums: Vec<((i64, Option<i64>), UsageSum)>,
+}
+
+/// Read the rated unbilled CDRs ONCE, through `cdrs_unbilled` (in table
+/// order), and sum in memory: the usage groups of every account (CDRs
+/// before `bound`); and, for the services of the customers of `cycle`, the
+/// usage per carrier (before `bound`) and the CDR counts before and from
+/// `bound`. A CDR of a service not in `services` counts nowhere (as the
+/// joins with `services` did). The groups, sums and their order are those
+/// of the SQL `GROUP BY` this replaced (a `GROUP BY` on text keys sorted
+/// every CDR: most of `prebill`'s time at a million CDRs); the three
+/// passes over every unbilled CDR `prebill` made are one. `read` is told
+/// every [`READ_STEP`] CDRs (and the rest at the end).
+fn scan_unbilled(
+    conn: &Connection,
+    bound: i64,
+    cycle: Option<&str>,
+    read: &dyn Fn(u64),
+) -> Result<Scan> {
+    let services: Vec<(String, String, bool)> = conn
+        .prepare(
+            "SELECT s.service, s.account, COALESCE(cu.cycle = ?1, 0) FROM services s
+             LEFT JOIN customers cu ON cu.account = s.account",
+        )?
+        .query_map([cycle], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let descriptions: HashMap<i64, Option<String>> = conn
         .prepare("SELECT id, description FROM rates")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut per_service: HashMap<String, HashMap<(i64, Option<i64>), UsageSum>> = HashMap::new();
-    let mut st = conn.prepare(
-        "SELECT c.service, c.call_type, c.rate_id, c.units, c.charge_minor
-         FROM cdrs c INDEXED BY cdrs_unbilled
-         WHERE c.state = 1 AND c.invoice_id IS NULL AND c.start < ?1",
-    )?;
-    let mut q = st.query([bound])?;
-    while let Some(r) = q.next()? {
-        let service = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-        let key = (r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?);
-        let (units, amount) = (
-            r.get::<_, i64>(3)?,
-            r.get::<_, Option<i64>>(4)?.unwrap_or(0),
-        );
-        let sums = match per_service.get_mut(service) {
-            Some(m) => m,
-            None => per_service.entry(service.to_string()).or_default(),
-        };
-        let e = sums.entry(key).or_default();
-        *e = e
-            .add(1, units, amount)
-            .ok_or_else(|| usage_overflow(conn, bound))?;
+    let carriers: HashMap<i64, String> = conn
+        .prepare("SELECT id, carrier FROM cdr_files")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut index: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
+    let mut slots: Vec<Slot> = Vec::with_capacity(services.len());
+    for (service, account, in_cycle) in &services {
+        index.insert(service, slots.len());
+        slots.push(Slot {
+            account,
+            in_cycle: *in_cycle,
+            sums: Vec::new(),
+        });
     }
+    let overflow = || usage_overflow(conn, bound);
+    // Per file (few) while reading, then per carrier.
+    let mut per_file: rustc_hash::FxHashMap<i64, (u64, i64)> = rustc_hash::FxHashMap::default();
+    let (mut unbilled, mut waiting) = (0u64, 0u64);
+    let mut st = conn.prepare(
+        "SELECT c.service, c.start, c.call_type, c.rate_id, c.units, c.charge_minor, c.file_id
+         FROM cdrs c INDEXED BY cdrs_unbilled
+         WHERE c.state = 1 AND c.invoice_id IS NULL",
+    )?;
+    let mut q = st.query([])?;
+    let mut rows = 0u64;
+    while let Some(r) = q.next()? {
+        rows += 1;
+        if rows % READ_STEP == 0 {
+            read(READ_STEP);
+        }
+        let service = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let Some(&i) = index.get(service) else {
+            continue; // not a known service: not billed, not counted
+        };
+        let slot = &mut slots[i];
+        if r.get::<_, i64>(1)? >= bound {
+            if slot.in_cycle {
+                waiting += 1;
+            }
+            continue;
+        }
+        let key = (r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?);
+        let (units, amount) = (
+            r.get::<_, i64>(4)?,
+            r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+        );
+        let sum = match slot.sums.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, s)) => s,
+            None => {
+                slot.sums.push((key, UsageSum::default()));
+                &mut slot.sums.last_mut().expect("just pushed").1
+            }
+        };
+        *sum = sum.add(1, units, amount).ok_or_else(overflow)?;
+        if slot.in_cycle {
+            unbilled += 1;
+            let e = per_file.entry(r.get(6)?).or_default();
+            e.0 += 1;
+            e.1 = e.1.checked_add(amount).ok_or_else(overflow)?;
+        }
+    }
+    read(rows % READ_STEP);
     // (account, service, call type, description) -> sums, in that order.
     let mut grouped: std::collections::BTreeMap<(&str, &str, i64, &str), UsageSum> =
         std::collections::BTreeMap::new();
-    for (service, sums) in &per_service {
-        let Some(account) = accounts.get(service) else {
-            continue; // not a known service: not billed (as the JOIN did)
-        };
-        for (&(call_type, rate), sum) in sums {
+    for ((service, _, _), slot) in services.iter().zip(&slots) {
+        for &((call_type, rate), sum) in &slot.sums {
             let description = rate
                 .and_then(|id| descriptions.get(&id))
                 .and_then(|d| d.as_deref())
                 .unwrap_or("");
             let e = grouped
-                .entry((account, service, call_type, description))
+                .entry((slot.account, service, call_type, description))
                 .or_default();
             *e = e
                 .add(sum.count, sum.units, sum.amount_minor)
-                .ok_or_else(|| usage_overflow(conn, bound))?;
+                .ok_or_else(overflow)?;
         }
     }
     let mut usage: HashMap<String, Vec<UsageGroup>> = HashMap::new();
@@ -262,7 +397,25 @@ fn usage_sums(conn: &Connection, bound: i64) -> Result<HashMap<String, Vec<Usage
                 amount_minor: sum.amount_minor,
             });
     }
-    Ok(usage)
+    let mut per_carrier: std::collections::BTreeMap<&str, (u64, i64)> =
+        std::collections::BTreeMap::new();
+    for (file, (n, sum)) in per_file {
+        let Some(carrier) = carriers.get(&file) else {
+            continue; // (the JOIN with cdr_files did the same)
+        };
+        let e = per_carrier.entry(carrier).or_default();
+        e.0 += n;
+        e.1 = e.1.checked_add(sum).ok_or_else(overflow)?;
+    }
+    Ok(Scan {
+        usage,
+        by_carrier: per_carrier
+            .into_iter()
+            .map(|(c, (n, sum))| (c.to_string(), n, sum))
+            .collect(),
+        unbilled,
+        waiting,
+    })
 }
 
 /// Every service's plan fee and the last day it was billed to.
@@ -372,99 +525,6 @@ fn received_since(conn: &Connection, cut: &str) -> Result<HashMap<String, i64>> 
         })?;
     }
     Ok(out)
-}
-
-/// CDR counts for the pre-billing report: of the run's cycle's customers,
-/// rated and unbilled up to the cutoff, rated but after the cutoff
-/// (waiting); and every open billing error (an error has no customer yet).
-pub fn cdr_counts(conn: &Connection, run: &Run) -> Result<(u64, u64, u64)> {
-    let bound = run.cutoff_date.map(cutoff_bound).unwrap_or(i64::MIN);
-    // Read once through `cdrs_unbilled`, the cycle checked in a hash set
-    // (a join per CDR was most of the time at a million CDRs).
-    let in_cycle = cycle_services(conn, &run.cycle)?;
-    let (mut unbilled, mut waiting) = (0u64, 0u64);
-    let mut st = conn.prepare(
-        "SELECT c.service, c.start FROM cdrs c INDEXED BY cdrs_unbilled
-         WHERE c.state = 1 AND c.invoice_id IS NULL",
-    )?;
-    let mut q = st.query([])?;
-    while let Some(r) = q.next()? {
-        if in_cycle.contains(r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?) {
-            if r.get::<_, i64>(1)? < bound {
-                unbilled += 1;
-            } else {
-                waiting += 1;
-            }
-        }
-    }
-    let open: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM billing_errors WHERE state = 'open'",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok((unbilled, waiting, open as u64))
-}
-
-/// Usage charges by carrier for the pre-billing report.
-pub fn usage_by_carrier(conn: &Connection, run: &Run) -> Result<Vec<(String, u64, i64)>> {
-    let bound = run.cutoff_date.map(cutoff_bound).unwrap_or(i64::MIN);
-    match by_carrier(conn, run, bound) {
-        Err(Error::Db(e)) if sum_overflowed(&e) => Err(usage_overflow(conn, bound)),
-        other => other,
-    }
-}
-
-fn by_carrier(conn: &Connection, run: &Run, bound: i64) -> Result<Vec<(String, u64, i64)>> {
-    let in_cycle = cycle_services(conn, &run.cycle)?;
-    let carriers: HashMap<i64, String> = conn
-        .prepare("SELECT id, carrier FROM cdr_files")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    // Per file while reading (in file order, through `cdrs_unbilled`),
-    // then per carrier.
-    let mut per_file: HashMap<i64, (u64, i64)> = HashMap::new();
-    let mut st = conn.prepare(
-        "SELECT c.file_id, c.service, c.charge_minor FROM cdrs c INDEXED BY cdrs_unbilled
-         WHERE c.state = 1 AND c.invoice_id IS NULL AND c.start < ?1",
-    )?;
-    let mut q = st.query([bound])?;
-    while let Some(r) = q.next()? {
-        if !in_cycle.contains(r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?) {
-            continue;
-        }
-        let e = per_file.entry(r.get(0)?).or_default();
-        e.0 += 1;
-        e.1 =
-            e.1.checked_add(r.get::<_, Option<i64>>(2)?.unwrap_or(0))
-                .ok_or_else(|| usage_overflow(conn, bound))?;
-    }
-    let mut per_carrier: std::collections::BTreeMap<&str, (u64, i64)> =
-        std::collections::BTreeMap::new();
-    for (file, (n, sum)) in per_file {
-        let Some(carrier) = carriers.get(&file) else {
-            continue; // (the JOIN with cdr_files did the same)
-        };
-        let e = per_carrier.entry(carrier).or_default();
-        e.0 += n;
-        e.1 =
-            e.1.checked_add(sum)
-                .ok_or_else(|| usage_overflow(conn, bound))?;
-    }
-    Ok(per_carrier
-        .into_iter()
-        .map(|(c, (n, sum))| (c.to_string(), n, sum))
-        .collect())
-}
-
-/// The services of the customers of `cycle`.
-fn cycle_services(conn: &Connection, cycle: &str) -> Result<std::collections::HashSet<String>> {
-    Ok(conn
-        .prepare(
-            "SELECT s.service FROM services s
-             JOIN customers cu ON cu.account = s.account AND cu.cycle = ?1",
-        )?
-        .query_map([cycle], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?)
 }
 
 #[cfg(test)]
@@ -581,5 +641,114 @@ mod tests {
         let want = usage_by_sql(&s.conn, 500);
         assert_eq!(want.len(), 5, "{want:?}");
         assert_eq!(got, want);
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// The one read of the unbilled CDRs gives the counts and the usage by
+    /// carrier that the two SQL queries it replaced gave (issue 16).
+    #[test]
+    fn one_scan_gives_the_counts_and_carriers_of_the_queries_it_replaced() {
+        let mut s = Store::memory().unwrap();
+        // (An invoice id and a service of no customer without their rows.)
+        s.conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        let tx = s.write().unwrap();
+        tx.execute_batch(
+            "INSERT INTO cycles (name, day, due_days) VALUES ('quarterly', 1, NULL);
+             INSERT INTO customers (account, name, delivery, payment_method, created_at, cycle)
+                VALUES ('C1', 'One', 'print', 'manual', 'x', 'monthly'),
+                       ('C2', 'Two', 'print', 'manual', 'x', 'monthly'),
+                       ('Q1', 'Quarterly', 'print', 'manual', 'x', 'quarterly');
+             INSERT INTO plans VALUES ('P', 'Plan', '10', 'T');
+             INSERT INTO rates (id, tariff, prefix, description, call_type, band, flagfall, rate, increment, minimum_charge)
+                VALUES (1, 'T', '44', 'UK', 'voice', 'peak', '0', '0.60', '1/1', '0');
+             INSERT INTO services (service, account, plan, start_date, end_date, description)
+                VALUES ('441', 'C1', 'P', '2026-01-01', NULL, ''), ('442', 'C2', 'P', '2026-01-01', NULL, ''),
+                       ('443', 'Q1', 'P', '2026-01-01', NULL, ''), ('444', 'GONE', 'P', '2026-01-01', NULL, '');
+             INSERT INTO carriers VALUES ('a', 'billrun', NULL, 'x'), ('b', 'billrun', NULL, 'x');
+             INSERT INTO cdr_files (id, carrier, name, sha256, state, imported_at)
+                VALUES (1, 'a', 'f1', 'h1', 'processed', 'x'), (2, 'b', 'f2', 'h2', 'processed', 'x'),
+                       (3, 'a', 'f3', 'h3', 'processed', 'x');",
+        )
+        .unwrap();
+        // (file, service, start, state, charge): before and after the bound,
+        // another cycle, a service of no customer, an unknown service, an
+        // error, an invoiced CDR.
+        let rows: &[(i64, &str, i64, i64, Option<i64>)] = &[
+            (1, "441", 10, 1, Some(60)),
+            (2, "441", 20, 1, Some(7)),
+            (3, "442", 30, 1, None),
+            (1, "442", 600, 1, Some(5)),
+            (2, "443", 40, 1, Some(9)),
+            (2, "443", 700, 1, Some(9)),
+            (1, "444", 50, 1, Some(11)),
+            (1, "999", 50, 1, Some(13)),
+            (1, "441", 60, 0, None),
+            (3, "441", 70, 1, Some(17)),
+        ];
+        for (i, (file, svc, start, state, charge)) in rows.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
+                    state, rate_id, charge_minor, dedupe) VALUES (?1, ?2, ?3, ?4, '44', 0, 60, ?5, 1, ?6, ?2)",
+                params![file, i as i64 + 1, svc, start, state, charge],
+            )
+            .unwrap();
+        }
+        tx.execute("UPDATE cdrs SET invoice_id = 1 WHERE charge_minor = 17", [])
+            .unwrap();
+        tx.commit().unwrap();
+        let bound = 500;
+        let scan = scan_unbilled(&s.conn, bound, Some("monthly"), &|_| ()).unwrap();
+        let (unbilled, waiting): (i64, i64) = s
+            .conn
+            .query_row(
+                "SELECT SUM(c.start < ?1), SUM(c.start >= ?1) FROM cdrs c
+                 JOIN services s ON s.service = c.service
+                 JOIN customers cu ON cu.account = s.account AND cu.cycle = 'monthly'
+                 WHERE c.state = 1 AND c.invoice_id IS NULL",
+                [bound],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((scan.unbilled, scan.waiting), (3, 1));
+        assert_eq!(
+            (unbilled as u64, waiting as u64),
+            (scan.unbilled, scan.waiting)
+        );
+        let want: Vec<(String, u64, i64)> = s
+            .conn
+            .prepare(
+                "SELECT f.carrier, COUNT(*), SUM(COALESCE(c.charge_minor, 0)) FROM cdrs c
+                 JOIN services s ON s.service = c.service
+                 JOIN customers cu ON cu.account = s.account AND cu.cycle = 'monthly'
+                 JOIN cdr_files f ON f.id = c.file_id
+                 WHERE c.state = 1 AND c.invoice_id IS NULL AND c.start < ?1
+                 GROUP BY f.carrier ORDER BY f.carrier",
+            )
+            .unwrap()
+            .query_map([bound], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(want, vec![("a".into(), 2, 60), ("b".into(), 1, 7)]);
+        assert_eq!(scan.by_carrier, want);
+        // The usage covers every known service (the quarterly customer's
+        // and the service of no customer too), before the bound only.
+        let mut accounts: Vec<&String> = scan.usage.keys().collect();
+        accounts.sort();
+        assert_eq!(accounts, ["C1", "C2", "GONE", "Q1"]);
+        assert_eq!(scan.usage["C1"][0].count, 2);
+        assert_eq!(scan.usage["C2"][0].amount_minor, 0);
+        // Without a cycle: usage only.
+        let none = scan_unbilled(&s.conn, bound, None, &|_| ()).unwrap();
+        assert_eq!(
+            (none.unbilled, none.waiting, none.by_carrier.len()),
+            (0, 0, 0)
+        );
+        assert_eq!(none.usage.len(), 4);
     }
 }
