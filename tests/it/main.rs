@@ -28,6 +28,7 @@ mod hostile_mail;
 mod hostile_produce;
 mod hostile_steps;
 mod payments;
+mod read;
 mod sources;
 mod xero;
 mod xero_api;
