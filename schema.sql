@@ -974,3 +974,31 @@ CREATE TABLE remote_messages_done (
 -- for the credit note's allocations); `allocated_at`: Xero confirmed it.
 ALTER TABLE xero_pushes ADD COLUMN alloc_key TEXT;
 ALTER TABLE xero_pushes ADD COLUMN allocated_at TEXT;
+
+-- migration: 27
+-- Issue 16 (read side at 10M CDRs). The CDRs of each file per day of their
+-- start (`day` = start div 86400: days since 1970-01-01 in the same local
+-- clock as `cdrs.start`), so `status` and `runs` count a carrier's files
+-- and lines in a run's period from a few rows per file instead of reading
+-- every CDR. CDRs are never deleted and their start never changes; every
+-- CDR row a file stores (rated, error, or the copy of a duplicate) is
+-- counted in the transaction that stores it (`store::cdrs::add_file_days`,
+-- once per file). Filled here from the CDRs already stored.
+CREATE TABLE cdr_file_days (
+    file_id INTEGER NOT NULL REFERENCES cdr_files(id),
+    day     INTEGER NOT NULL,
+    cdrs    INTEGER NOT NULL,
+    PRIMARY KEY (file_id, day)
+) WITHOUT ROWID;
+INSERT INTO cdr_file_days (file_id, day, cdrs)
+SELECT file_id, (start - (((start % 86400) + 86400) % 86400)) / 86400 AS day, count(*)
+FROM cdrs GROUP BY file_id, day;
+
+-- migration: 28
+-- Issue 16 (read side). The columns the `errors` summary reads, in an
+-- index a tenth of the table's size (the table also holds each error's
+-- raw line and detail): the summary is one scan of it, not of the table.
+-- Keyed by kind, state, file and line, so an import (errors of its own
+-- file, in line order) appends to it.
+CREATE INDEX billing_errors_summary ON billing_errors(kind, state, file_id, line, start, service,
+    destination, carrier_cost);

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Times read-side commands on a database left by bench/cdr_import.sh
-# (issue 16 item 3): `status`, `runs`, `errors` (summary and `--detail`),
-# `prebill`, each ROUNDS times (default 3) with GNU time, stdout to
-# /dev/null. Prints, per command, the median wall time, the spread (min–max)
+# (issue 16 item 3): `status`, `runs`, `errors` (summary, `--detail`,
+# `--kind`, `--json`), `cdr list` (table and `--json`), `prebill`, each
+# ROUNDS times (default 3) with GNU time, stdout to /dev/null. Prints, per command, the median wall time, the spread (min–max)
 # and the largest peak RSS, with the load average before each command.
 #
 #   BENCH_DIR=bench-data/real bench/cdr_import.sh 1000000 --real
 #   bench/commands.sh bench-data/real/bench.db
+#   ROUNDS=5 NO_PREBILL=1 bench/commands.sh DB      # five rounds, without prebill
 #
 # Creates run 1 (`new --invoice-date 2026-12-01 --cutoff 2026-11-30`) when
 # the database has no run yet; it writes nothing else.
@@ -46,5 +47,10 @@ run() { # command args...
 run status
 run runs
 run errors 1
+run errors 1 --kind service_inactive
 run errors 1 --kind service_inactive --detail
-run prebill 1
+run errors 1 --detail --all
+run --json errors 1
+run cdr list
+run --json cdr list
+[ -n "${NO_PREBILL:-}" ] || run prebill 1

@@ -2,6 +2,7 @@
 
 use super::output::{self, Ctx};
 use super::progress::Bar;
+use super::stream;
 use crate::domain::cdrs::Processed;
 use crate::domain::money;
 use crate::error::bad_input;
@@ -231,42 +232,62 @@ fn process(ctx: &Ctx, store: &mut Store, actor: &Actor, db: &Path) -> anyhow::Re
     Ok(())
 }
 
+const LIST_HEADER: [&str; 10] = [
+    "id", "carrier", "name", "state", "lines", "rated", "errors", "waiting", "billed", "imported",
+];
+
+fn list_cells(ctx: &Ctx, r: &cdrs::FileRow) -> Vec<String> {
+    let state = match r.state.as_str() {
+        "pending" | "processing" => ctx.yellow(&r.state),
+        "failed" => ctx.red(&r.state),
+        _ => r.state.clone(),
+    };
+    vec![
+        r.id.to_string(),
+        r.carrier.clone(),
+        r.name.clone(),
+        state,
+        r.lines.to_string(),
+        r.rated.to_string(),
+        r.errors.to_string(),
+        r.waiting.to_string(),
+        r.billed.to_string(),
+        r.imported_at.clone(),
+    ]
+}
+
+/// `cdr list`: the files streamed as they are read (JSON: one array).
 fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
-    let rows = cdrs::list_files(&store.conn)?;
     if ctx.json {
-        return output::print_json(&rows);
+        let mut j = stream::Json::array();
+        let mut failed = None;
+        cdrs::each_file(&store.conn, |r| {
+            if failed.is_none()
+                && let Err(e) = j.item(&r)
+            {
+                failed = Some(e);
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        j.end_array_document();
+        return Ok(());
     }
-    let mut t = ctx.table(&[
-        "id", "carrier", "name", "state", "lines", "rated", "errors", "waiting", "billed",
-        "imported",
-    ]);
-    for r in &rows {
-        let state = match r.state.as_str() {
-            "pending" | "processing" => ctx.yellow(&r.state),
-            "failed" => ctx.red(&r.state),
-            _ => r.state.clone(),
-        };
-        t.add_row(vec![
-            r.id.to_string(),
-            r.carrier.clone(),
-            r.name.clone(),
-            state,
-            r.lines.to_string(),
-            r.rated.to_string(),
-            r.errors.to_string(),
-            r.waiting.to_string(),
-            r.billed.to_string(),
-            r.imported_at.clone(),
-        ]);
-    }
-    output::print_table(ctx, &t)?;
-    for r in rows.iter().filter(|r| r.failure.is_some()) {
-        ctx.warn(&format!(
-            "file {} ({}): {}",
-            r.id,
-            r.name,
-            r.failure.as_deref().unwrap_or_default()
-        ));
+    // Two passes: the column widths, then the rows.
+    let mut widths = stream::Widths::of(&LIST_HEADER);
+    cdrs::each_file(&store.conn, |r| widths.fit(&list_cells(ctx, &r)))?;
+    let t = stream::Table::start(&LIST_HEADER, &widths);
+    let mut failures = Vec::new();
+    cdrs::each_file(&store.conn, |r| {
+        t.row(&list_cells(ctx, &r));
+        if let Some(why) = &r.failure {
+            failures.push(format!("file {} ({}): {why}", r.id, r.name));
+        }
+    })?;
+    t.finish();
+    for w in failures {
+        ctx.warn(&w);
     }
     Ok(())
 }

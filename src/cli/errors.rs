@@ -2,15 +2,15 @@
 //! `errors ignore ID…`, `errors rerate` (docs/rating.md).
 
 use super::output::{self, Ctx};
+use super::stream;
 use crate::domain::billing_errors::{self as be, ErrorRow, KindSummary};
 use crate::domain::money;
 use crate::domain::rating::ErrorKind;
 use crate::error::Error;
 use crate::ops::SystemClock;
 use crate::ops::errors::{self as op, Close};
-use crate::store::{Store, audit::Actor, cdrs, runs, settings};
+use crate::store::{Store, audit::Actor, cdrs, settings};
 use clap::Subcommand;
-use std::collections::BTreeMap;
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -105,34 +105,6 @@ fn rerate(ctx: &Ctx, store: &mut Store, actor: &Actor) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Suggestions for the open unknown_service errors: (number, CDRs, matches).
-fn suggestions(
-    store: &Store,
-    rows: &[ErrorRow],
-) -> anyhow::Result<Vec<(String, u64, Vec<String>)>> {
-    let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
-    for r in rows
-        .iter()
-        .filter(|r| r.kind == ErrorKind::UnknownService && r.state == "open")
-    {
-        *unknown
-            .entry(r.service.clone().unwrap_or_default())
-            .or_default() += 1;
-    }
-    if unknown.is_empty() {
-        return Ok(Vec::new());
-    }
-    let known = cdrs::service_numbers(&store.conn)?;
-    let cc = be::country_code(&settings::load(&store.conn)?.currency);
-    Ok(unknown
-        .into_iter()
-        .map(|(n, c)| {
-            let s = be::suggestions(&n, &known, cc);
-            (n, c, s)
-        })
-        .collect())
-}
-
 fn summary_json(s: &KindSummary) -> serde_json::Value {
     serde_json::json!({
         "kind": s.kind.as_str(), "open": s.open, "resolved": s.resolved, "ignored": s.ignored,
@@ -149,28 +121,66 @@ fn error_json(r: &ErrorRow) -> serde_json::Value {
     })
 }
 
+const DETAIL_HEADER: [&str; 9] = [
+    "id",
+    "kind",
+    "state",
+    "service",
+    "destination",
+    "start",
+    "file:line",
+    "cost",
+    "detail",
+];
+
+fn detail_cells(r: &ErrorRow) -> Vec<String> {
+    vec![
+        r.id.to_string(),
+        r.kind.as_str().to_string(),
+        r.state.clone(),
+        r.service.clone().unwrap_or_default(),
+        r.destination.clone().unwrap_or_default(),
+        r.start.clone().unwrap_or_default(),
+        format!("{}:{}", r.file.as_deref().unwrap_or("?"), r.line),
+        money::fmt(r.carrier_cost),
+        r.detail.clone(),
+    ]
+}
+
+/// The summary, then (JSON, or text with --detail) the errors streamed as
+/// they are read: nothing holds them all.
 fn report(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
     let kind = a
         .kind
         .as_deref()
         .map(|k| k.parse::<ErrorKind>().map_err(Error::Usage))
         .transpose()?;
-    let cutoff = match &a.run {
-        Some(r) => runs::resolve(&store.conn, r)?.cutoff_date,
-        None => None,
-    };
-    let rows = cdrs::list_errors(&store.conn, kind, cutoff, true)?;
-    let summary = be::summarise(&rows);
-    let sugg = suggestions(store, &rows)?;
-    let listed: Vec<&ErrorRow> = rows.iter().filter(|r| a.all || r.state == "open").collect();
+    let opts = op::ReportOptions { run: a.run, kind };
+    let rep = op::report(store, &opts)?;
     if ctx.json {
-        return output::print_json(&serde_json::json!({
-            "summary": summary.iter().map(summary_json).collect::<Vec<_>>(),
-            "errors": listed.iter().map(|r| error_json(r)).collect::<Vec<_>>(),
-            "suggestions": sugg.iter().map(|(n, c, s)| serde_json::json!(
-                {"service": n, "cdrs": c, "suggest": s})).collect::<Vec<_>>(),
-        }));
+        let mut j = stream::Json::object();
+        j.field(
+            "summary",
+            &rep.summary.iter().map(summary_json).collect::<Vec<_>>(),
+        )?;
+        j.begin_array("errors")?;
+        let mut failed = None;
+        op::each(store, &rep, a.all, |r| {
+            if failed.is_none()
+                && let Err(e) = j.item(&error_json(&r))
+            {
+                failed = Some(e);
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        j.end_array();
+        j.field("suggestions", &rep.suggestions)?;
+        j.end_object();
+        return Ok(());
     }
+    let summary = &rep.summary;
     if summary.is_empty() {
         ctx.say("no billing errors");
         return Ok(());
@@ -183,7 +193,7 @@ fn report(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
         "resolved",
         "ignored",
     ]);
-    for s in &summary {
+    for s in summary {
         let open = if s.open > 0 {
             ctx.red(&s.open.to_string())
         } else {
@@ -199,42 +209,29 @@ fn report(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
         ]);
     }
     output::print_table(ctx, &t)?;
-    let with: Vec<_> = sugg.iter().filter(|s| !s.2.is_empty()).collect();
+    let with: Vec<_> = rep
+        .suggestions
+        .iter()
+        .filter(|s| !s.suggest.is_empty())
+        .collect();
     if !with.is_empty() {
         crate::outln!("Suggestions (unknown services that look like known ones):");
-        for (n, c, s) in with {
+        for s in with {
             crate::outln!(
-                "  {n} ({c} CDRs): did you mean {}? (the same number in another national/international form)",
-                s.join(" or ")
+                "  {} ({} CDRs): did you mean {}? (the same number in another national/international form)",
+                s.service,
+                s.cdrs,
+                s.suggest.join(" or ")
             );
         }
     }
     if a.detail {
-        let mut t = ctx.table(&[
-            "id",
-            "kind",
-            "state",
-            "service",
-            "destination",
-            "start",
-            "file:line",
-            "cost",
-            "detail",
-        ]);
-        for r in &listed {
-            t.add_row(vec![
-                r.id.to_string(),
-                r.kind.as_str().to_string(),
-                r.state.clone(),
-                r.service.clone().unwrap_or_default(),
-                r.destination.clone().unwrap_or_default(),
-                r.start.clone().unwrap_or_default(),
-                format!("{}:{}", r.file.as_deref().unwrap_or("?"), r.line),
-                money::fmt(r.carrier_cost),
-                r.detail.clone(),
-            ]);
-        }
-        output::print_table(ctx, &t)?;
+        // Two passes: the column widths, then the rows.
+        let mut widths = stream::Widths::of(&DETAIL_HEADER);
+        op::each(store, &rep, a.all, |r| widths.fit(&detail_cells(&r)))?;
+        let t = stream::Table::start(&DETAIL_HEADER, &widths);
+        op::each(store, &rep, a.all, |r| t.row(&detail_cells(&r)))?;
+        t.finish();
     } else if let Some(top) = summary.iter().find(|s| s.open > 0) {
         ctx.say(&format!(
             "Drill down: billrun errors --kind {} --detail; then fix reference data and billrun errors rerate, or billrun errors resolve|ignore ID…",

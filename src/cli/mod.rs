@@ -28,6 +28,7 @@ pub(crate) mod progress;
 pub(crate) mod reference;
 pub(crate) mod runs;
 pub(crate) mod status;
+pub(crate) mod stream;
 pub(crate) mod xero;
 
 use crate::store::Store;

@@ -12,8 +12,6 @@
 //!   one only by the national/international prefix (`0…` vs `CC…` vs
 //!   `00CC…`, with `CC` the provider's country code) or a leading zero.
 
-use std::collections::HashSet;
-
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -66,6 +64,7 @@ pub fn distinct_label(kind: ErrorKind) -> &'static str {
 
 /// Per-kind summary of `rows` (all states), most costly first. Kinds with no
 /// error at all are left out.
+#[cfg(test)]
 pub fn summarise(rows: &[ErrorRow]) -> Vec<KindSummary> {
     let mut out: Vec<KindSummary> = Vec::new();
     for kind in ErrorKind::ALL {
@@ -77,7 +76,7 @@ pub fn summarise(rows: &[ErrorRow]) -> Vec<KindSummary> {
             carrier_cost: Decimal::ZERO,
             distinct: 0,
         };
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: std::collections::HashSet<String> = Default::default();
         let mut any = false;
         for r in rows.iter().filter(|r| r.kind == kind) {
             any = true;

@@ -178,6 +178,8 @@ fn rate_and_store<R: Read + Send>(
     // being filled, the one being stored), so memory is bounded and no
     // batch is allocated (and its pages faulted in) more than once.
     let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<LineBatch>(IN_FLIGHT);
+    // The file's CDR rows per day of their start (`cdrs::add_file_days`).
+    let mut days = std::collections::BTreeMap::<i64, u64>::new();
     let result = std::thread::scope(|s| {
         s.spawn(move || {
             let mut reader = reader;
@@ -222,6 +224,7 @@ fn rate_and_store<R: Read + Send>(
         }
         let stored = |b: LineBatch| {
             progress.inc(b.lines.len() as u64);
+            count_days(&mut days, &b);
             // Back to the reader to be emptied there (or dropped here if
             // it has stopped or has enough).
             let _ = back_tx.try_send(b);
@@ -237,8 +240,32 @@ fn rate_and_store<R: Read + Send>(
         Ok(out) => out,
         Err(e) => return Ok(Err(e)),
     };
+    cdrs::add_file_days(conn, file_id, days)?;
     cdrs::finish_file(conn, actor, &out, now)?;
     Ok(Ok(out))
+}
+
+/// Count the CDR rows of a stored batch per day of their start: every CDR
+/// line is one row (rated, error, or the copy of a duplicate).
+fn count_days(days: &mut std::collections::BTreeMap<i64, u64>, b: &LineBatch) {
+    let mut last: Option<(i64, u64)> = None;
+    for l in &b.lines {
+        if let crate::domain::cdrs::RatedLine::Cdr(c) = l {
+            let day = cdrs::day_number(c.secs);
+            match &mut last {
+                Some((d, n)) if *d == day => *n += 1,
+                _ => {
+                    if let Some((d, n)) = last.take() {
+                        *days.entry(d).or_default() += n;
+                    }
+                    last = Some((day, 1));
+                }
+            }
+        }
+    }
+    if let Some((d, n)) = last {
+        *days.entry(d).or_default() += n;
+    }
 }
 
 // ---------------------------------------------------------------- import

@@ -5,12 +5,86 @@ use serde::Serialize;
 
 use super::cdr_import::peak;
 use super::{Clock, Progress};
+use crate::domain::billing_errors::{self as be, ErrorRow, KindSummary};
 use crate::domain::cdrs::Rating;
 use crate::domain::money;
+use crate::domain::rating::ErrorKind;
 use crate::domain::settings::Settings;
 use crate::error::Result;
 use crate::store::audit::{self, Actor};
-use crate::store::{Store, cdrs, fees};
+use crate::store::errors::Filter;
+use crate::store::{Store, cdrs, errors, fees, runs, settings};
+
+/// `errors [RUN] [--kind K]`: which errors the report covers.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// Only errors dated on or before this run's cutoff (id or name).
+    pub run: Option<String>,
+    pub kind: Option<ErrorKind>,
+}
+
+/// An unknown service of the open `unknown_service` errors, with the known
+/// services that look like it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suggestion {
+    pub service: String,
+    pub cdrs: u64,
+    pub suggest: Vec<String>,
+}
+
+/// The `errors` report without its rows: the summary per kind and the
+/// suggestions. The rows are read with [`each`], one at a time.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub filter: Filter,
+    pub summary: Vec<KindSummary>,
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// The summary and suggestions of the errors `opts` selects, in bounded
+/// memory (one pass over an index; nothing holds the errors).
+pub fn report(store: &Store, opts: &ReportOptions) -> Result<Report> {
+    let cutoff = match &opts.run {
+        Some(r) => runs::resolve(&store.conn, r)?.cutoff_date,
+        None => None,
+    };
+    let filter = Filter {
+        kind: opts.kind,
+        cutoff,
+    };
+    let summary = errors::summary(&store.conn, &filter)?;
+    let unknown = errors::unknown_services(&store.conn, &filter)?;
+    let suggestions = if unknown.is_empty() {
+        Vec::new()
+    } else {
+        let known = cdrs::service_numbers(&store.conn)?;
+        let cc = be::country_code(&settings::load(&store.conn)?.currency);
+        unknown
+            .into_iter()
+            .map(|(service, cdrs)| Suggestion {
+                suggest: be::suggestions(&service, &known, cc),
+                service,
+                cdrs,
+            })
+            .collect()
+    };
+    Ok(Report {
+        filter,
+        summary,
+        suggestions,
+    })
+}
+
+/// The report's errors one by one, oldest first (open ones unless
+/// `all_states`), handed to `f` as they are read.
+pub fn each(
+    store: &Store,
+    report: &Report,
+    all_states: bool,
+    f: impl FnMut(ErrorRow),
+) -> Result<()> {
+    errors::each(&store.conn, &report.filter, all_states, f)
+}
 
 /// How `errors resolve|ignore` closes errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

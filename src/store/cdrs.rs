@@ -318,7 +318,10 @@ fn waiting_from_secs(conn: &Connection) -> Result<Option<i64>> {
         .map(day_secs))
 }
 
-pub fn list_files(conn: &Connection) -> Result<Vec<FileRow>> {
+/// Every CDR file, in id order, handed to `each` as it is read (`cdr
+/// list`): the per-file counts are one pass over the CDRs (a map with an
+/// entry per file), the files are not held.
+pub fn each_file(conn: &Connection, mut each: impl FnMut(FileRow)) -> Result<()> {
     let from = waiting_from_secs(conn)?;
     let mut counts: HashMap<i64, [u64; 4]> = HashMap::new();
     {
@@ -367,7 +370,6 @@ pub fn list_files(conn: &Connection) -> Result<Vec<FileRow>> {
             billed: 0,
         })
     })?;
-    let mut out = Vec::new();
     for r in rows {
         let mut f = r?;
         let c = counts.get(&f.id).copied().unwrap_or_default();
@@ -375,9 +377,9 @@ pub fn list_files(conn: &Connection) -> Result<Vec<FileRow>> {
         f.errors = c[1] + malformed.get(&f.id).copied().unwrap_or(0);
         f.waiting = c[2];
         f.billed = c[3];
-        out.push(f);
+        each(f);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A file by id or by name (a name shared by several files is refused).
@@ -1232,6 +1234,30 @@ fn day_after(d: NaiveDate) -> i64 {
     day_secs(d.checked_add_days(Days::new(1)).unwrap_or(d))
 }
 
+/// The day of a stored CDR start (`cdr_file_days.day`): whole days since
+/// 1970-01-01, rounded down.
+pub fn day_number(secs: i64) -> i64 {
+    secs.div_euclid(86_400)
+}
+
+/// Count the CDR rows file `file_id` stored, per day of their start
+/// (`day` → rows; see [`day_number`]), inside the transaction that stored
+/// them: once per file (or per batch: counts add up).
+pub fn add_file_days(
+    conn: &Connection,
+    file_id: i64,
+    days: impl IntoIterator<Item = (i64, u64)>,
+) -> Result<()> {
+    let mut st = conn.prepare_cached(
+        "INSERT INTO cdr_file_days (file_id, day, cdrs) VALUES (?1, ?2, ?3)
+         ON CONFLICT (file_id, day) DO UPDATE SET cdrs = cdrs + excluded.cdrs",
+    )?;
+    for (day, n) in days {
+        st.execute(params![file_id, day, n])?;
+    }
+    Ok(())
+}
+
 /// CDR files by state: (pending, processing, failed).
 pub fn file_state_counts(conn: &Connection) -> Result<(u64, u64, u64)> {
     let mut out = (0, 0, 0);
@@ -1270,13 +1296,17 @@ pub fn carrier_periods(conn: &Connection, run: &runs::Run) -> Result<Vec<Carrier
     let Some((this, before)) = run_periods(conn, run)? else {
         return Ok(out);
     };
+    // From the per-file, per-day counts (migration 27), not the CDRs: a
+    // period's bounds are whole days.
     let mut st = conn.prepare(
-        "SELECT f.carrier, count(DISTINCT f.id), count(*) FROM cdrs c JOIN cdr_files f ON f.id = c.file_id
-         WHERE c.start >= ?1 AND c.start < ?2 GROUP BY f.carrier",
+        "SELECT f.carrier, count(DISTINCT f.id), sum(d.cdrs) FROM cdr_file_days d
+         JOIN cdr_files f ON f.id = d.file_id
+         WHERE d.day >= ?1 AND d.day < ?2 GROUP BY f.carrier",
     )?;
     for (i, (a, b)) in [this, before].into_iter().enumerate() {
+        let days = (day_number(day_after(a)), day_number(day_after(b)));
         let counts: HashMap<String, (u64, u64)> = st
-            .query_map(params![day_after(a), day_after(b)], |r| {
+            .query_map(params![days.0, days.1], |r| {
                 Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))
             })?
             .collect::<Result<_, _>>()?;

@@ -14,6 +14,7 @@ pub mod charges;
 pub mod collect;
 pub mod credits;
 pub mod email;
+pub mod errors;
 pub mod fees;
 pub mod invoices;
 pub mod payments;

@@ -30,6 +30,7 @@ mod hostile_produce;
 mod hostile_steps;
 mod payments;
 mod progress;
+mod read;
 mod sources;
 mod sources_imap;
 mod sources_sftp_password;

@@ -1,0 +1,324 @@
+//! Reading billing errors for `errors` (summary, drill-down, suggestions)
+//! without holding them: the summary is one pass over the narrow
+//! `billing_errors_summary` index (migration 28), the drill-down hands rows
+//! to the caller one at a time as SQLite reads them.
+
+use std::collections::HashSet;
+
+use chrono::{Days, NaiveDate};
+use rusqlite::{Connection, ToSql};
+use rust_decimal::Decimal;
+
+use crate::domain::billing_errors::{ErrorRow, KindSummary};
+use crate::domain::money;
+use crate::domain::rating::ErrorKind;
+use crate::error::{Result, bad_input};
+
+/// Which errors: of one kind, dated on or before a cutoff (undated ones,
+/// such as malformed lines, always count).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    pub kind: Option<ErrorKind>,
+    pub cutoff: Option<NaiveDate>,
+}
+
+impl Filter {
+    /// The WHERE conditions (on `billing_errors` as `e`) and their values.
+    fn sql(&self) -> (String, Vec<String>) {
+        let mut cond = vec!["1".to_string()];
+        let mut vals = Vec::new();
+        if let Some(k) = self.kind {
+            vals.push(k.as_str().to_string());
+            cond.push(format!("e.kind = ?{}", vals.len()));
+        }
+        if let Some(until) = self
+            .cutoff
+            .and_then(|c| c.checked_add_days(Days::new(1)))
+            .map(|d| d.to_string())
+        {
+            vals.push(until);
+            cond.push(format!("(e.start IS NULL OR e.start < ?{})", vals.len()));
+        }
+        (cond.join(" AND "), vals)
+    }
+}
+
+/// A text column, borrowed (no copy per row).
+fn text_or_null<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
+    r.get_ref(i)?.as_str_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a str> {
+    text_or_null(r, i)?.ok_or(rusqlite::Error::InvalidColumnType(
+        i,
+        String::new(),
+        rusqlite::types::Type::Null,
+    ))
+}
+
+fn binds(vals: &[String]) -> Vec<&dyn ToSql> {
+    vals.iter().map(|v| v as &dyn ToSql).collect()
+}
+
+/// The per-kind figures of `billing_errors::summarise` (all states; kinds
+/// without an error left out; most costly first, then in documented order),
+/// computed in one pass without keeping the rows: memory grows with the
+/// distinct services/destinations/files among open errors, not with the
+/// errors.
+pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
+    let (cond, vals) = f.sql();
+    let mut st = conn.prepare(&format!(
+        "SELECT e.kind, e.state, e.service, e.destination, e.file_id, e.carrier_cost
+         FROM billing_errors e WHERE {cond}"
+    ))?;
+    let mut q = st.query(binds(&vals).as_slice())?;
+    let n = ErrorKind::ALL.len();
+    let mut sums: Vec<KindSummary> = ErrorKind::ALL
+        .iter()
+        .map(|k| KindSummary {
+            kind: *k,
+            open: 0,
+            resolved: 0,
+            ignored: 0,
+            carrier_cost: Decimal::ZERO,
+            distinct: 0,
+        })
+        .collect();
+    let mut any = vec![false; n];
+    let mut seen: Vec<HashSet<String>> = vec![HashSet::new(); n];
+    // The previous cost text and its value: costs repeat.
+    let mut last_cost = (String::new(), Decimal::ZERO);
+    while let Some(r) = q.next()? {
+        let kind = text(r, 0)?;
+        let i = ErrorKind::ALL
+            .iter()
+            .position(|k| k.as_str() == kind)
+            .ok_or_else(|| bad_input(format!("'{kind}' is not an error kind")))?;
+        any[i] = true;
+        let s = &mut sums[i];
+        match text(r, 1)? {
+            "open" => {
+                s.open += 1;
+                let cost = text(r, 5)?;
+                if cost != last_cost.0 {
+                    last_cost = (cost.to_string(), money::parse(cost).unwrap_or_default());
+                }
+                s.carrier_cost += last_cost.1;
+                let set = &mut seen[i];
+                if s.kind == ErrorKind::Malformed {
+                    let file: Option<i64> = r.get(4)?;
+                    set.insert(file.map(|f| f.to_string()).unwrap_or_default());
+                } else {
+                    let col = if s.kind == ErrorKind::NoRate { 3 } else { 2 };
+                    let key = text_or_null(r, col)?.unwrap_or("");
+                    if !set.contains(key) {
+                        set.insert(key.to_string());
+                    }
+                }
+            }
+            "resolved" => s.resolved += 1,
+            _ => s.ignored += 1,
+        }
+    }
+    let mut out: Vec<KindSummary> = sums
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| any[*i])
+        .map(|(i, mut s)| {
+            s.distinct = seen[i].len() as u64;
+            s
+        })
+        .collect();
+    // Stable sort keeps the documented order among equal costs.
+    out.sort_by_key(|s| std::cmp::Reverse(s.carrier_cost));
+    Ok(out)
+}
+
+/// The open `unknown_service` errors by service number (`""` for none),
+/// in number order, with their counts.
+pub fn unknown_services(conn: &Connection, f: &Filter) -> Result<Vec<(String, u64)>> {
+    if f.kind.is_some_and(|k| k != ErrorKind::UnknownService) {
+        return Ok(Vec::new());
+    }
+    let f = Filter {
+        kind: Some(ErrorKind::UnknownService),
+        ..*f
+    };
+    let (cond, vals) = f.sql();
+    let mut st = conn.prepare(&format!(
+        "SELECT coalesce(e.service, '') AS s, count(*) FROM billing_errors e
+         WHERE {cond} AND e.state = 'open' GROUP BY s ORDER BY s"
+    ))?;
+    let v = st
+        .query_map(binds(&vals).as_slice(), |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(v)
+}
+
+/// Hand the errors of `f` to `each` one by one, oldest first (open ones
+/// only unless `all_states`), as SQLite reads them.
+pub fn each(
+    conn: &Connection,
+    f: &Filter,
+    all_states: bool,
+    mut each: impl FnMut(ErrorRow),
+) -> Result<()> {
+    let (cond, vals) = f.sql();
+    let state = if all_states {
+        ""
+    } else {
+        " AND e.state = 'open'"
+    };
+    let mut st = conn.prepare(&format!(
+        "SELECT e.id, e.kind, e.state, e.service, e.destination, e.start,
+                CASE WHEN e.kind LIKE 'fee\\_%' ESCAPE '\\' THEN ff.name ELSE f.name END,
+                e.file_id, e.line, e.carrier_cost, e.detail
+         FROM billing_errors e
+         LEFT JOIN cdr_files f ON f.id = e.file_id
+         LEFT JOIN fee_files ff ON ff.id = e.file_id
+         WHERE {cond}{state}
+         ORDER BY e.id"
+    ))?;
+    let mut q = st.query(binds(&vals).as_slice())?;
+    while let Some(r) = q.next()? {
+        let kind: String = r.get(1)?;
+        let cost: String = r.get(9)?;
+        each(ErrorRow {
+            id: r.get(0)?,
+            kind: kind.parse().map_err(bad_input)?,
+            state: r.get(2)?,
+            service: r.get(3)?,
+            destination: r.get(4)?,
+            start: r.get(5)?,
+            file: r.get(6)?,
+            file_id: r.get(7)?,
+            line: r.get(8)?,
+            carrier_cost: money::parse(&cost).unwrap_or_default(),
+            detail: r.get(10)?,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::billing_errors::summarise;
+    use crate::store::{Store, cdrs};
+
+    /// Errors of every kind and state, some undated, some with NULL keys.
+    fn seeded() -> Store {
+        let s = Store::memory().unwrap();
+        s.conn
+            .execute_batch(
+                "INSERT INTO carriers (name, format, created_at) VALUES ('c', 'billrun', 'x');
+                 INSERT INTO cdr_files (id, carrier, name, sha256, state, imported_at)
+                 VALUES (1, 'c', 'a.csv', 'a', 'processed', 'x'), (2, 'c', 'b.csv', 'b', 'processed', 'x');",
+            )
+            .unwrap();
+        let kinds = [
+            "malformed",
+            "duplicate",
+            "unknown_service",
+            "service_inactive",
+            "no_rate",
+        ];
+        let states = ["open", "open", "resolved", "ignored", "open"];
+        let services = [Some("0113"), Some("0114"), None, Some("0113")];
+        let dests = [Some("44"), None, Some("33"), Some("44"), Some("1")];
+        let costs = ["0.01", "0.0123", "1", "0", "2.5", "0.01"];
+        for i in 0..120usize {
+            let start = (i % 7 != 0).then(|| format!("2026-11-{:02}T10:00:00", 1 + i % 30));
+            s.conn
+                .execute(
+                    "INSERT INTO billing_errors (kind, state, file_id, line, service, destination,
+                        start, carrier_cost, detail, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'd', 'x')",
+                    rusqlite::params![
+                        kinds[i % 5],
+                        states[(i / 5) % 5],
+                        (i % 3 != 0).then_some(1 + (i % 2) as i64),
+                        i as i64,
+                        services[i % 4],
+                        dests[i % 5],
+                        start,
+                        costs[i % 6],
+                    ],
+                )
+                .unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn the_summary_is_the_summary_of_the_rows() {
+        let s = seeded();
+        let d = |t: &str| t.parse::<NaiveDate>().unwrap();
+        for kind in [None, Some(ErrorKind::NoRate), Some(ErrorKind::Malformed)] {
+            for cutoff in [None, Some(d("2026-11-15")), Some(d("2026-10-01"))] {
+                let f = Filter { kind, cutoff };
+                let rows = cdrs::list_errors(&s.conn, kind, cutoff, true).unwrap();
+                assert!(kind.is_some() || cutoff.is_some() || rows.len() == 120);
+                assert_eq!(summary(&s.conn, &f).unwrap(), summarise(&rows), "{f:?}");
+                let mut streamed = Vec::new();
+                each(&s.conn, &f, true, |r| streamed.push(r)).unwrap();
+                assert_eq!(streamed, rows);
+                let mut open = Vec::new();
+                each(&s.conn, &f, false, |r| open.push(r)).unwrap();
+                let want: Vec<_> = rows.into_iter().filter(|r| r.state == "open").collect();
+                assert_eq!(open, want);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_services_are_counted_by_number() {
+        let s = seeded();
+        let got = unknown_services(&s.conn, &Filter::default()).unwrap();
+        let rows =
+            cdrs::list_errors(&s.conn, Some(ErrorKind::UnknownService), None, false).unwrap();
+        let mut want = std::collections::BTreeMap::<String, u64>::new();
+        for r in rows {
+            *want.entry(r.service.unwrap_or_default()).or_default() += 1;
+        }
+        assert!(!want.is_empty());
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+        let other = Filter {
+            kind: Some(ErrorKind::NoRate),
+            cutoff: None,
+        };
+        assert!(unknown_services(&s.conn, &other).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_summary_reads_the_summary_index() {
+        let s = seeded();
+        for f in [
+            Filter::default(),
+            Filter {
+                kind: Some(ErrorKind::NoRate),
+                cutoff: "2026-11-30".parse().ok(),
+            },
+        ] {
+            let (cond, vals) = f.sql();
+            let plan: Vec<String> = s
+                .conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT e.kind, e.state, e.service, e.destination, e.file_id, e.carrier_cost
+                     FROM billing_errors e WHERE {cond}"
+                ))
+                .unwrap()
+                .query_map(binds(&vals).as_slice(), |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains("COVERING INDEX billing_errors_summary")),
+                "{plan:?}"
+            );
+        }
+    }
+}

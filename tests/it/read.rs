@@ -1,0 +1,128 @@
+//! The read side at scale (issue 16): `status`/`runs` count lines from
+//! per-file, per-day counts kept at import; `errors` streams its rows.
+
+use crate::support::{Env, db, fixture};
+use serde_json::Value;
+
+fn env_with_cdrs() -> Env {
+    let e = Env::new().with_reference_data();
+    e.ok(&["carriers", "add", "northern", "--format", "billrun"]);
+    e.ok(&["carriers", "add", "pbx", "--format", "asterisk"]);
+    e.ok(&[
+        "new",
+        "--invoice-date",
+        "2026-12-01",
+        "--cutoff",
+        "2026-11-30",
+    ]);
+    for (file, carrier) in [
+        ("northern-2026-11.csv", "northern"),
+        ("pbx-Master.csv", "pbx"),
+    ] {
+        let path = fixture("cdrs").join(file).display().to_string();
+        e.ok(&["cdr", "import", &path, "--carrier", carrier]);
+    }
+    e
+}
+
+/// (file, day, CDRs) as kept, and as counted from the CDRs themselves.
+/// (file, day, CDRs) rows.
+type Days = Vec<(i64, i64, i64)>;
+
+fn day_counts(e: &Env) -> (Days, Days) {
+    let c = db(e);
+    let q = |sql: &str| -> Days {
+        c.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    (
+        q("SELECT file_id, day, cdrs FROM cdr_file_days ORDER BY 1, 2"),
+        q("SELECT file_id, start / 86400 AS day, count(*) FROM cdrs GROUP BY 1, 2 ORDER BY 1, 2"),
+    )
+}
+
+#[test]
+fn per_day_counts_kept_at_import_equal_the_cdrs_and_feed_status() {
+    let e = env_with_cdrs();
+    let (kept, counted) = day_counts(&e);
+    assert!(counted.len() > 1, "{counted:?}");
+    assert_eq!(kept, counted);
+    // A re-rate changes no count (CDRs keep their start and file).
+    e.ok(&["errors", "rerate"]);
+    assert_eq!(day_counts(&e).0, counted);
+    // status: lines this period per carrier = the CDRs in (10-31, 11-30].
+    let st = e.json(&["status"]);
+    let c = db(&e);
+    for carrier in st["cdr_carriers"].as_array().unwrap() {
+        let name = carrier["carrier"].as_str().unwrap();
+        let (files, lines): (i64, i64) = c
+            .query_row(
+                "SELECT count(DISTINCT c.file_id), count(*) FROM cdrs c JOIN cdr_files f ON f.id = c.file_id
+                 WHERE f.carrier = ?1 AND c.start >= unixepoch('2026-11-01') AND c.start < unixepoch('2026-12-01')",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert!(lines > 0, "{name}");
+        assert_eq!(carrier["files_this"], Value::from(files), "{name}");
+        assert_eq!(carrier["lines_this"], Value::from(lines), "{name}");
+    }
+}
+
+#[test]
+fn the_migration_fills_the_per_day_counts_from_the_stored_cdrs() {
+    let e = env_with_cdrs();
+    let (_, counted) = day_counts(&e);
+    // As a database from before migration 27 would be: no counts.
+    db(&e)
+        .execute_batch("DROP TABLE cdr_file_days; DROP INDEX billing_errors_summary; PRAGMA user_version = 26;")
+        .unwrap();
+    e.ok(&["status"]);
+    assert_eq!(day_counts(&e).0, counted);
+}
+
+#[test]
+fn errors_detail_and_json_list_every_open_error_once_in_id_order() {
+    let e = env_with_cdrs();
+    let open: Vec<i64> = db(&e)
+        .prepare("SELECT id FROM billing_errors WHERE state = 'open' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(open.len() > 3, "{open:?}");
+    let j = e.json(&["errors"]);
+    let ids: Vec<i64> = j["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, open);
+    let total: u64 = j["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["open"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, open.len() as u64);
+    // The drill-down table: a header, one line per error, the borders.
+    let text = e.ok(&["errors", "--detail"]);
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("file:line"))
+        .collect();
+    assert_eq!(table.len(), open.len() + 3, "{text}");
+    for (id, line) in open.iter().zip(&table[2..]) {
+        assert!(line.starts_with(&format!("│ {id} ")), "{line}");
+    }
+    // Every line of the table has the same width.
+    let widths: std::collections::BTreeSet<usize> =
+        table.iter().map(|l| l.chars().count()).collect();
+    assert_eq!(widths.len(), 1, "{text}");
+}
