@@ -25,6 +25,16 @@ impl Bar {
     }
 }
 
+impl Bar {
+    /// Show `b` (with message `what`) in place of the current bar.
+    fn show(&self, what: &str, b: ProgressBar) {
+        b.set_message(what.to_string());
+        if let Some(old) = self.bar.replace(Some(b)) {
+            old.finish_and_clear();
+        }
+    }
+}
+
 impl Progress for Bar {
     fn start(&self, what: &str, total: Option<u64>) {
         if !self.shown {
@@ -40,10 +50,20 @@ impl Progress for Bar {
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             ),
         };
-        b.set_message(what.to_string());
-        if let Some(old) = self.bar.replace(Some(b)) {
-            old.finish_and_clear();
+        self.show(what, b);
+    }
+
+    fn start_bytes(&self, what: &str, total: u64) {
+        if !self.shown {
+            return;
         }
+        let b = ProgressBar::new(total).with_style(
+            ProgressStyle::with_template(
+                "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        self.show(what, b);
     }
 
     fn inc(&self, n: u64) {
