@@ -30,6 +30,15 @@ impl Bar {
             bar: RefCell::new(None),
         }
     }
+
+    /// Show `b` (with message `what`) in place of the current bar.
+    fn show(&self, what: &str, b: ProgressBar) {
+        let b = b.with_finish(ProgressFinish::AndClear);
+        b.set_message(what.to_string());
+        if let Some(old) = self.bar.replace(Some(b)) {
+            old.finish_and_clear();
+        }
+    }
 }
 
 /// `template` with `{rate}`: units a second, whole (indicatif's
@@ -76,14 +85,21 @@ impl Progress for Bar {
                 ProgressStyle::default_spinner(),
             )),
         };
-        let b = b.with_finish(ProgressFinish::AndClear);
-        b.set_message(what.to_string());
         if total.is_none() {
             b.enable_steady_tick(Duration::from_millis(120));
         }
-        if let Some(old) = self.bar.replace(Some(b)) {
-            old.finish_and_clear();
+        self.show(what, b);
+    }
+
+    fn start_bytes(&self, what: &str, total: u64) {
+        if !self.shown {
+            return;
         }
+        let b = ProgressBar::new(total).with_style(style(
+            "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            ProgressStyle::default_bar(),
+        ));
+        self.show(what, b);
     }
 
     fn inc(&self, n: u64) {

@@ -16,6 +16,8 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -54,13 +56,16 @@ fn file_name(path: &Path) -> String {
 struct Stashed {
     tmp: tempfile::NamedTempFile,
     sha: String,
+    /// Bytes copied.
+    len: u64,
 }
 
 /// How long a temporary copy in the file store stays before a later
 /// import removes it as left by a killed command.
 const LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
 
-fn stash(from: &Path, dir: &Path) -> Result<Stashed> {
+/// Progress: the bytes copied (in the caller's phase).
+fn stash(from: &Path, dir: &Path, progress: &dyn Progress) -> Result<Stashed> {
     cdrs::ensure_dir(dir)?;
     // A copy lives as long as one command; one untouched for a day was left
     // by a command that was killed. Best effort: the import goes on anyway.
@@ -68,8 +73,12 @@ fn stash(from: &Path, dir: &Path) -> Result<Stashed> {
     let mut tmp = whole_file::beside(&dir.join("incoming"))
         .map_err(|e| external(format!("cannot create a file in {}: {e}", dir.display())))?;
     let at = tmp.path().to_path_buf();
-    let sha = cdrs::copy_hashing(from, tmp.as_file_mut(), &at)?;
-    Ok(Stashed { tmp, sha })
+    let mut len = 0;
+    let sha = cdrs::copy_hashing(from, tmp.as_file_mut(), &at, &mut |n| {
+        len += n;
+        progress.inc(n);
+    })?;
+    Ok(Stashed { tmp, sha, len })
 }
 
 /// A stored copy being made durable (see [`Stashed::keep`]): [`Kept::wait`]
@@ -150,13 +159,31 @@ const IN_FLIGHT: usize = QUEUED + 2;
 /// What the parsing thread sends: a batch, or why the file cannot be read.
 type Sent = std::result::Result<LineBatch, CdrFileError>;
 
+/// The input of an import, counting the bytes read from it, so progress
+/// can be shown in bytes of the file (read on the parsing thread, shown by
+/// the database thread once per stored batch).
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// Parse, rate, dedupe and store every line of file `file_id`, inside the
 /// caller's transaction `conn`. A whole-file problem comes back as the
 /// inner `Err` (the caller rolls back); bad lines become `malformed` errors
 /// and the file goes on. The file ends `processed`.
 ///
 /// Two threads: one reads, parses and rates lines into batches (see the
-/// module doc); this one only writes to SQLite. Progress: lines stored.
+/// module doc); this one only writes to SQLite. Progress: the bytes of the
+/// file read so far, reported once per stored batch (not per line), in the
+/// caller's phase (see [`Progress::start_bytes`]).
 #[allow(clippy::too_many_arguments)]
 fn rate_and_store<R: Read + Send>(
     conn: &Connection,
@@ -168,6 +195,11 @@ fn rate_and_store<R: Read + Send>(
     now: &str,
     progress: &dyn Progress,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
+    let read = Arc::new(AtomicU64::new(0));
+    let input = Counted {
+        inner: input,
+        read: Arc::clone(&read),
+    };
     let reader = match CdrReader::new(format, input) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
@@ -222,9 +254,12 @@ fn rate_and_store<R: Read + Send>(
         if let Some(wal) = cdrs::wal_path(conn) {
             s.spawn(move || cdrs::flush_wal_meanwhile(&wal, &stopped));
         }
+        let mut shown = 0;
         let stored = |b: LineBatch| {
-            progress.inc(b.lines.len() as u64);
             count_days(&mut days, &b);
+            let now = read.load(Ordering::Relaxed);
+            progress.inc(now.saturating_sub(shown));
+            shown = now;
             // Back to the reader to be emptied there (or dropped here if
             // it has stopped or has enough).
             let _ = back_tx.try_send(b);
@@ -317,7 +352,11 @@ pub fn import(
     let c = cdrs::carrier_required(&store.conn, o.carrier)?;
     let format = cdrs::parse_format(&c.format)?;
     let dir = cdrs::files_dir(o.db);
-    let stashed = stash(o.file, &dir)?;
+    let size = std::fs::metadata(o.file).map(|m| m.len()).unwrap_or(0);
+    progress.start_bytes(&format!("storing {}", file_name(o.file)), size);
+    let stashed = stash(o.file, &dir, progress);
+    progress.finish();
+    let stashed = stashed?;
     // Dropping `stashed` removes the temporary copy.
     if let Some((id, n, at)) = cdrs::file_by_sha(&store.conn, &stashed.sha)? {
         return Err(cdrs::already_imported(&label, id, &n, &at));
@@ -337,13 +376,14 @@ pub fn import(
         &now,
     )?;
     let sha = stashed.sha.clone();
+    let stashed_len = stashed.len;
     let mut kept = stashed.keep(&dir);
     let result = (|| -> Result<Option<Processed>> {
         if o.no_process {
             return Ok(None);
         }
         let rater = cdrs::load_rater(&tx, peak(settings))?;
-        progress.start("rating CDRs", None);
+        progress.start_bytes(&format!("rating {}", file_name(o.file)), stashed_len);
         let out = rate_and_store(&tx, o.actor, id, format, input, &rater, &now, progress);
         progress.finish();
         match out? {
@@ -541,14 +581,18 @@ pub fn fetch(
         not_regular,
         ..Fetched::default()
     };
-    progress.start("fetching CDR files", Some(seen.len() as u64));
+    // Progress in bytes: each file's as it is copied into the store.
+    progress.start_bytes(
+        "fetching CDR files",
+        seen.iter().map(|(_, _, (len, _))| len).sum(),
+    );
     for (carrier, path, first) in seen {
-        progress.inc(1);
         if look(&path) != Some(first) {
+            progress.inc(first.0);
             out.still_writing.push(path.display().to_string());
             continue;
         }
-        match fetch_one(store, o, &dir, &carrier, &path, clock) {
+        match fetch_one(store, o, &dir, &carrier, &path, clock, progress) {
             Ok(f) => out.files.push(f),
             Err(e) => {
                 out.stopped = Some(e);
@@ -567,8 +611,9 @@ fn fetch_one(
     carrier: &str,
     path: &Path,
     clock: &dyn Clock,
+    progress: &dyn Progress,
 ) -> Result<Fetch> {
-    let stashed = stash(path, dir)?;
+    let stashed = stash(path, dir, progress)?;
     let name = file_name(path);
     if let Some((id, n, at)) = cdrs::file_by_sha(&store.conn, &stashed.sha)? {
         if n == name && cdrs::stored_path(dir, &stashed.sha).exists() {
@@ -687,17 +732,24 @@ pub fn process(
     let _lock = ProcessLock::take(&dir, store, actor)?;
     let pending = cdrs::pending_files(&store.conn)?;
     let mut out = ProcessReport::default();
-    progress.start("rating CDR files", Some(pending.len() as u64));
-    for (id, name, carrier, sha) in pending {
-        progress.inc(1);
-        match process_one(
+    let n = pending.len();
+    for (i, (id, name, carrier, sha)) in pending.into_iter().enumerate() {
+        // Progress: one phase per file, in bytes of the file (rate, ETA).
+        let what = format!("rating {name} (file {} of {n})", i + 1);
+        let outcome = process_one(
             store,
             actor,
             &dir,
             settings,
             clock,
             (id, name, &carrier, &sha),
-        ) {
+            &Phase {
+                progress,
+                what: &what,
+            },
+        );
+        progress.finish();
+        match outcome {
             Ok(Some(o)) => out.files.push(o),
             Ok(None) => {}
             Err(e) => {
@@ -706,8 +758,13 @@ pub fn process(
             }
         }
     }
-    progress.finish();
     Ok(out)
+}
+
+/// The progress of `cdr process` and the name of the phase of one file.
+struct Phase<'a> {
+    progress: &'a dyn Progress,
+    what: &'a str,
 }
 
 /// The lock file `cdr process` holds while it processes (`flock`, released
@@ -746,6 +803,7 @@ fn process_one(
     settings: &Settings,
     clock: &dyn Clock,
     (id, name, carrier, sha): (i64, String, &str, &str),
+    phase: &Phase<'_>,
 ) -> Result<Option<ProcessOutcome>> {
     let c = cdrs::carrier_required(&store.conn, carrier)?;
     // Claimed and committed first, so the file shows `processing` while
@@ -755,7 +813,15 @@ fn process_one(
         return Ok(None); // another `cdr process` took it meanwhile
     }
     tx.commit()?;
-    let out = rate_one(store, actor, dir, settings, clock, (id, name, &c, sha));
+    let out = rate_one(
+        store,
+        actor,
+        dir,
+        settings,
+        clock,
+        (id, name, &c, sha),
+        phase,
+    );
     if out.is_err() {
         // A database error: the file is pending again for the next run.
         let tx = store.write()?;
@@ -772,6 +838,7 @@ fn rate_one(
     settings: &Settings,
     clock: &dyn Clock,
     (id, name, c, sha): (i64, String, &cdrs::Carrier, &str),
+    phase: &Phase<'_>,
 ) -> Result<Option<ProcessOutcome>> {
     let tx = store.write()?;
     if !cdrs::still_processing(&tx, id)? {
@@ -786,17 +853,10 @@ fn rate_one(
                 Err(e) => Err(format!("stored copy {}: {e}", path.display())),
                 Ok(input) => {
                     let rater = cdrs::load_rater(&tx, peak(settings))?;
-                    rate_and_store(
-                        &tx,
-                        actor,
-                        id,
-                        format,
-                        input,
-                        &rater,
-                        &now,
-                        &super::NoProgress,
-                    )?
-                    .map_err(|e| e.to_string())
+                    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+                    phase.progress.start_bytes(phase.what, size);
+                    rate_and_store(&tx, actor, id, format, input, &rater, &now, phase.progress)?
+                        .map_err(|e| e.to_string())
                 }
             }
         }
@@ -1242,6 +1302,77 @@ mod tests {
         999,2026-11-02T10:00:00,10,4420,voice,,0.02,\n\
         441,bad,10,4420,voice,,0.01,\n";
 
+    /// A phase an op reported: what, in bytes, total, sum of `inc`, calls of `inc`.
+    type Reported = (String, bool, u64, u64, usize);
+
+    /// The phases an op reported.
+    #[derive(Default)]
+    struct Recorded(std::cell::RefCell<Vec<Reported>>);
+
+    impl Progress for Recorded {
+        fn start(&self, what: &str, total: Option<u64>) {
+            let t = total.unwrap_or(0);
+            self.0.borrow_mut().push((what.into(), false, t, 0, 0));
+        }
+        fn start_bytes(&self, what: &str, total: u64) {
+            self.0.borrow_mut().push((what.into(), true, total, 0, 0));
+        }
+        fn inc(&self, n: u64) {
+            let mut v = self.0.borrow_mut();
+            let p = v.last_mut().expect("inc inside a phase");
+            (p.3, p.4) = (p.3 + n, p.4 + 1);
+        }
+    }
+
+    #[test]
+    fn import_and_process_show_progress_in_bytes_once_per_batch() {
+        let mut e = env();
+        // 5,000 lines: three batches of at most 2,048.
+        let mut body = HEAD.to_string();
+        for i in 0..5000 {
+            body.push_str(&format!(
+                "441,2026-11-02T{:02}:{:02}:{:02},{},4420,voice,,0.01,\n",
+                i / 3600,
+                i / 60 % 60,
+                i % 60,
+                i % 50 + 1
+            ));
+        }
+        let size = body.len() as u64;
+        let f = e.write("big.csv", &body);
+        let rec = Recorded::default();
+        let o = ImportOptions {
+            actor: &e.actor,
+            db: &e.db,
+            file: &f,
+            carrier: "c",
+            no_process: false,
+        };
+        let p = processed(super::import(&mut e.store, &o, &e.settings, &clock(), &rec).unwrap());
+        assert_eq!(p.rated, 5000);
+        let phases = rec.0.take();
+        assert_eq!(phases.len(), 2, "{phases:?}");
+        assert_eq!(phases[0].0, "storing big.csv");
+        assert_eq!((phases[0].1, phases[0].2, phases[0].3), (true, size, size));
+        assert_eq!(phases[1].0, "rating big.csv");
+        assert_eq!((phases[1].1, phases[1].2, phases[1].3), (true, size, size));
+        assert!(
+            (1..=3).contains(&phases[1].4),
+            "once per stored batch, not per line: {phases:?}"
+        );
+        // `cdr process`: one phase per pending file, in bytes too.
+        let g = e.write("later.csv", SMALL);
+        e.import(&g, "c", true).unwrap();
+        let r = process(&mut e.store, &e.actor, &e.db, &e.settings, &clock(), &rec).unwrap();
+        assert_eq!(r.files.len(), 1);
+        let phases = rec.0.take();
+        let n = SMALL.len() as u64;
+        assert_eq!(
+            phases,
+            vec![("rating later.csv (file 1 of 1)".to_string(), true, n, n, 1)]
+        );
+    }
+
     #[test]
     fn import_stores_rates_and_refuses_the_same_bytes_again() {
         let mut e = env();
@@ -1438,8 +1569,15 @@ mod tests {
             db: &e.db,
             settle: Duration::ZERO,
         };
-        let r = fetch(&mut e.store, &o, &clock(), &NoProgress).unwrap();
+        let rec = Recorded::default();
+        let r = fetch(&mut e.store, &o, &clock(), &rec).unwrap();
         assert!(r.stopped.is_none());
+        // Progress in bytes of the files copied into the store.
+        let n = SMALL.len() as u64;
+        assert_eq!(
+            rec.0.take(),
+            vec![("fetching CDR files".to_string(), true, n, n, 1)]
+        );
         let got: Vec<_> = r.fetched().map(|f| (f.id, f.name.clone())).collect();
         assert_eq!(got, vec![(1, "a.csv".to_string())]);
         assert!(!inbox.join("a.csv").exists());

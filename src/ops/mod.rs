@@ -131,6 +131,11 @@ impl Clock for FixedClock {
 pub trait Progress {
     /// A new phase of `total` units (`None` when unknown), e.g. "rendering PDFs".
     fn start(&self, _what: &str, _total: Option<u64>) {}
+    /// A new phase counted in bytes (`total` of them, e.g. a file being
+    /// read): drawn in byte units with its rate and ETA.
+    fn start_bytes(&self, what: &str, total: u64) {
+        self.start(what, Some(total))
+    }
     /// `n` more units done.
     fn inc(&self, _n: u64) {}
     /// A line for the operator that must not break the bar (e.g. a retry).

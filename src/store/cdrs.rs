@@ -207,8 +207,14 @@ pub fn stored_path(dir: &Path, sha256: &str) -> PathBuf {
 /// Copy `from` into `dst` (a new file at `to`, named in errors) in one
 /// pass and return the SHA-256 of the bytes written, so the bytes stored
 /// are exactly the bytes hashed, even if the source changes meanwhile. Not
-/// synced here: see `ops::cdr_import`'s `Stashed::keep`.
-pub fn copy_hashing(from: &Path, dst: &mut std::fs::File, to: &Path) -> Result<String> {
+/// synced here: see `ops::cdr_import`'s `Stashed::keep`. `copied` is told
+/// the bytes of each 1 MiB chunk as it is written (progress).
+pub fn copy_hashing(
+    from: &Path,
+    dst: &mut std::fs::File,
+    to: &Path,
+    copied: &mut dyn FnMut(u64),
+) -> Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Write;
     let cannot_read =
@@ -226,6 +232,7 @@ pub fn copy_hashing(from: &Path, dst: &mut std::fs::File, to: &Path) -> Result<S
         };
         h.update(&buf[..n]);
         dst.write_all(&buf[..n]).map_err(cannot_write)?;
+        copied(n as u64);
     }
     Ok(hex::encode(h.finalize()))
 }
