@@ -181,6 +181,10 @@ pub struct InvoiceFacts {
     /// API mode: customers of the run's invoices without a Xero contact
     /// (`None` in CSV mode, where customers travel inside the file).
     pub xero_customers_unsent: Option<u64>,
+    /// Credit notes of the run (crediting its invoices; in API mode also
+    /// those its invoices brought forward) not yet exported (CSV mode) or
+    /// not yet confirmed by Xero (API mode).
+    pub xero_credits_unsent: u64,
     pub email_unsent: u64,
     pub email_failed: u64,
     pub email_in_flight: u64,
@@ -867,6 +871,18 @@ fn production(f: &Facts) -> Step {
 fn xero(f: &Facts) -> Step {
     let id = f.run_id;
     let unsent = f.invoices.xero_unsent;
+    let credits = f.invoices.xero_credits_unsent;
+    // "N credit notes" only when there are some (most runs have none).
+    let and_credits = |what: &str| {
+        if credits == 0 {
+            what.to_string()
+        } else {
+            format!(
+                "{}, {credits} credit notes",
+                what.replacen(" and ", ", ", 1)
+            )
+        }
+    };
     if let Some(customers) = f.invoices.xero_customers_unsent {
         // API mode: done only when Xero confirmed every customer and invoice.
         let mut s = step(
@@ -875,13 +891,16 @@ fn xero(f: &Facts) -> Step {
             if !f.xero_enabled {
                 State::Skipped
             } else {
-                post_state(f, unsent == 0 && customers == 0)
+                post_state(f, unsent == 0 && customers == 0 && credits == 0)
             },
             if !f.xero_enabled {
                 "Xero is off (xero.enabled)".to_string()
             } else {
                 post_detail(f, || {
-                    format!("{customers} customers and {unsent} invoices not yet in Xero")
+                    format!(
+                        "{} not yet in Xero",
+                        and_credits(&format!("{customers} customers and {unsent} invoices"))
+                    )
                 })
             },
             format!("billrun xero push {id}"),
@@ -900,12 +919,17 @@ fn xero(f: &Facts) -> Step {
         if !f.xero_enabled {
             State::Skipped
         } else {
-            post_state(f, unsent == 0)
+            post_state(f, unsent == 0 && credits == 0)
         },
         if !f.xero_enabled {
             "Xero is off (xero.enabled)".to_string()
         } else {
-            post_detail(f, || format!("{unsent} invoices not yet sent to Xero"))
+            post_detail(f, || {
+                format!(
+                    "{} not yet sent to Xero",
+                    and_credits(&format!("{unsent} invoices"))
+                )
+            })
         },
         format!("billrun xero export {id} --out xero-{id}.csv"),
     )
@@ -1252,6 +1276,15 @@ mod tests {
         f.invoices.xero_unsent = 0;
         f.invoices.xero_refused = 0;
         assert_eq!(step(&f).state, State::Done);
+        // A credit note issued later is sent the same way.
+        f.invoices.xero_credits_unsent = 2;
+        let s = step(&f);
+        assert_eq!(s.state, State::Todo);
+        assert_eq!(
+            s.detail,
+            "0 customers, 0 invoices, 2 credit notes not yet in Xero"
+        );
+        f.invoices.xero_credits_unsent = 0;
         f.xero_enabled = false;
         assert_eq!(step(&f).state, State::Skipped);
     }

@@ -230,6 +230,16 @@ pub fn fill_facts(conn: &Connection, run_id: i64, f: &mut InvoiceFacts) -> Resul
         |r| r.get(0),
     )?;
     f.xero_unsent = n as u64;
+    // The credit notes `xero export RUN` writes: those crediting the run's
+    // invoices, not yet in a credit-note file.
+    let credits: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM credit_notes n JOIN invoices i ON i.id = n.invoice_id
+         WHERE i.run_id = ?1
+           AND NOT EXISTS (SELECT 1 FROM xero_credit_exports x WHERE x.credit_note_id = n.id)",
+        [run_id],
+        |r| r.get(0),
+    )?;
+    f.xero_credits_unsent = credits as u64;
     Ok(())
 }
 

@@ -137,6 +137,19 @@ pub fn fill_facts(conn: &Connection, run_id: i64, f: &mut InvoiceFacts) -> Resul
     f.xero_unsent = u64::try_from(unsent).unwrap_or(0);
     f.xero_refused = u64::try_from(refused).unwrap_or(0);
     f.xero_customers_unsent = Some(u64::try_from(customers).unwrap_or(0));
+    // The credit notes `xero push RUN` sends (see
+    // `store::xero::credit_notes_to_push`) that Xero has not confirmed.
+    let credits: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM credit_notes n JOIN invoices i ON i.id = n.invoice_id
+         WHERE (i.run_id = ?1
+                OR n.applied_invoice_id IN (SELECT id FROM invoices WHERE run_id = ?1))
+           AND NOT EXISTS (SELECT 1 FROM xero_pushes p
+                           WHERE p.kind = 'credit_note' AND p.doc_id = n.id
+                             AND p.xero_id IS NOT NULL)",
+        [run_id],
+        |r| r.get(0),
+    )?;
+    f.xero_credits_unsent = u64::try_from(credits).unwrap_or(0);
     Ok(())
 }
 

@@ -130,6 +130,19 @@ fn a_credit_note_on_a_dd_invoice_before_collection_reduces_the_debit() {
     assert_eq!(pb["credit_notes"][0]["total"], "12.00");
     assert!(env.ok(&["postbill", "1"]).contains("Credit notes: 1"));
 
+    // The checklist's Xero step counts it (CSV mode).
+    env.ok(&["config", "set", "xero.enabled", "true"]);
+    let xero_step = || crate::support::step(&env.json(&["status", "1"]), "xero");
+    let s = xero_step();
+    assert_eq!(s["state"], "todo", "{s}");
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(", 1 credit notes not yet sent to Xero"),
+        "{s}"
+    );
+
     // `xero export` writes the credit note in Xero's credit-note template.
     let x = env.json(&[
         "xero",
@@ -139,6 +152,7 @@ fn a_credit_note_on_a_dd_invoice_before_collection_reduces_the_debit() {
         env.path("xero.csv").to_str().unwrap(),
     ]);
     assert_eq!(x["credit_notes"], 1, "{x:#}");
+    assert_eq!(xero_step()["state"], "done");
     let text = std::fs::read_to_string(env.path("xero-credit-notes.csv")).unwrap();
     let mut rows = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();

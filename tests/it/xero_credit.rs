@@ -133,6 +133,15 @@ fn credit_notes_are_sent_once_and_allocated_once_to_the_invoice_that_brought_the
     // more than that invoice's amount due, which Xero refuses.
     credit_note(&env, 3, "NFV-10001", "C1001", 600, Some("NFV-10004"));
 
+    // The checklist counts them with the customers and invoices.
+    let xero_step = |run_id: &str| crate::support::step(&env.json(&["status", run_id]), "xero");
+    let s = xero_step("1");
+    assert_eq!(s["state"], "todo", "{s}");
+    assert_eq!(
+        s["detail"], "2 customers, 2 invoices, 3 credit notes not yet in Xero",
+        "{s}"
+    );
+
     // Run 1: its invoices, then the credit notes crediting them; killed
     // right after Xero answered the invoices, then the credit notes.
     let stop = [("BILLRUN_TEST_XERO_STOP_AFTER_SEND", "1")];
@@ -210,6 +219,9 @@ fn credit_notes_are_sent_once_and_allocated_once_to_the_invoice_that_brought_the
         n1["CreditNoteID"].as_str(),
         "Xero's id is stored"
     );
+
+    // Xero confirmed all of run 1: its step is done.
+    assert_eq!(xero_step("1")["state"], "done");
 
     // Again: nothing sent twice.
     let puts = |x: &FakeXero| x.seen().iter().filter(|s| s.method == "PUT").count();
