@@ -331,7 +331,7 @@ fn scan_unbilled(
     let mut rows = 0u64;
     while let Some(r) = q.next()? {
         rows += 1;
-        if rows % READ_STEP == 0 {
+        if rows.is_multiple_of(READ_STEP) {
             read(READ_STEP);
         }
         let service = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
