@@ -16,15 +16,14 @@
 //! program, ToUnicode), 9–12 the bold face, then each page and its content
 //! stream (13 and 14 for page 1, 15 and 16 for page 2, ...).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
-use lopdf::content::{Content, Operation};
 use lopdf::xref::XrefType;
-use lopdf::{Document, Object, ObjectId, Stream, StringFormat, dictionary};
+use lopdf::{Document, Object, ObjectId, Stream, dictionary};
 use printpdf::ParsedFont;
 
 use super::PdfError;
@@ -70,9 +69,9 @@ const FACE_TAGS: [&str; 2] = ["BILLRA", "BILLRB"];
 /// The two fonts subset to one character set, as PDF objects 4–12.
 pub(super) struct FontSet {
     /// The characters the set was built for.
-    chars: HashSet<char>,
+    chars: rustc_hash::FxHashSet<char>,
     /// Per face (regular, bold): character → glyph id in the subset font.
-    gids: [HashMap<char, u16>; 2],
+    gids: [rustc_hash::FxHashMap<char, u16>; 2],
     /// Objects 4 (page resources) to 12, ready to clone into a document; the
     /// font programs and ToUnicode maps are compressed already.
     objects: Vec<(ObjectId, Object)>,
@@ -90,7 +89,7 @@ impl FontSet {
                 },
             }),
         ));
-        let mut gids: [HashMap<char, u16>; 2] = [HashMap::new(), HashMap::new()];
+        let mut gids: [rustc_hash::FxHashMap<char, u16>; 2] = Default::default();
         for (k, face) in faces.into_iter().enumerate() {
             let base = 5 + 4 * k as u32;
             let tag = FACE_TAGS[k];
@@ -409,11 +408,7 @@ pub(super) fn write_pdf(
                 "Contents" => Object::Reference(contents),
             }),
         );
-        let content = Content {
-            operations: page_operations(&set, ops),
-        }
-        .encode()
-        .map_err(|e| PdfError::Write(std::io::Error::other(e)))?;
+        let content = page_content(&set, ops);
         // The fast level: content streams are small, and there are many.
         let stream = Stream::new(
             dictionary! { "Filter" => "FlateDecode" },
@@ -444,21 +439,56 @@ fn deflate(bytes: &[u8], level: Compression) -> Vec<u8> {
     z.finish().expect("deflate into memory")
 }
 
-/// A coordinate or size, rounded to 1/1000 point (keeps content streams short).
-fn real(v: f32) -> Object {
-    Object::Real((v * 1000.0).round() / 1000.0)
+/// Append a coordinate, size or colour component: rounded to 1/1000
+/// (keeps content streams short), written as PDF number syntax has it (no
+/// exponent; no point for a whole number; trailing zeros dropped).
+fn put_num(out: &mut Vec<u8>, v: f32) {
+    // Not finite (never drawn by the layout): 0 rather than an invalid number.
+    let milli = if v.is_finite() {
+        (f64::from(v) * 1000.0).round() as i64
+    } else {
+        0
+    };
+    if milli < 0 {
+        out.push(b'-');
+    }
+    let m = milli.unsigned_abs();
+    out.extend_from_slice(itoa::Buffer::new().format(m / 1000).as_bytes());
+    let frac = m % 1000;
+    if frac != 0 {
+        let digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let len = match (frac % 100, frac % 10) {
+            (0, _) => 1,
+            (_, 0) => 2,
+            _ => 3,
+        };
+        out.push(b'.');
+        out.extend_from_slice(&digits[..len]);
+    }
 }
 
-fn color_op(operator: &str, c: [f32; 3]) -> Operation {
-    Operation::new(operator, c.iter().map(|v| real(*v)).collect())
+/// Append one operation: its numeric operands, then the operator, on a line.
+fn put_op(out: &mut Vec<u8>, operands: &[f32], operator: &[u8]) {
+    for v in operands {
+        put_num(out, *v);
+        out.push(b' ');
+    }
+    out.extend_from_slice(operator);
+    out.push(b'\n');
 }
 
-/// The drawing operations of one page.
-fn page_operations(set: &FontSet, ops: &[PageOp]) -> Vec<Operation> {
-    let mut out = Vec::with_capacity(ops.len() * 3);
+/// The content stream of one page, written directly (one pass, no
+/// intermediate objects: this runs for every line of every invoice).
+fn page_content(set: &FontSet, ops: &[PageOp]) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = Vec::with_capacity(ops.len() * 48);
     for op in ops {
         match op {
-            PageOp::Fill(c) => out.push(color_op("rg", *c)),
+            PageOp::Fill(c) => put_op(&mut out, c, b"rg"),
             PageOp::Text {
                 bold,
                 size,
@@ -467,29 +497,26 @@ fn page_operations(set: &FontSet, ops: &[PageOp]) -> Vec<Operation> {
                 text,
             } => {
                 let k = usize::from(*bold);
-                // Identity-H: two bytes per glyph id of the subset font.
-                let glyphs: Vec<u8> = text
-                    .chars()
-                    .flat_map(|c| set.gids[k].get(&c).copied().unwrap_or(0).to_be_bytes())
-                    .collect();
-                out.push(Operation::new("BT", vec![]));
-                out.push(Operation::new(
-                    "Tf",
-                    vec![Object::Name(FACE_TAGS[k].into()), real(*size)],
-                ));
-                out.push(Operation::new("Td", vec![real(*x), real(*y)]));
-                out.push(Operation::new(
-                    "Tj",
-                    vec![Object::String(glyphs, StringFormat::Hexadecimal)],
-                ));
-                out.push(Operation::new("ET", vec![]));
+                out.extend_from_slice(b"BT\n/");
+                // The tags are plain PDF names (letters only).
+                out.extend_from_slice(FACE_TAGS[k].as_bytes());
+                out.push(b' ');
+                put_op(&mut out, &[*size], b"Tf");
+                put_op(&mut out, &[*x, *y], b"Td");
+                // Identity-H: two bytes per glyph id of the subset font, hex.
+                out.push(b'<');
+                for c in text.chars() {
+                    let g = set.gids[k].get(&c).copied().unwrap_or(0);
+                    for byte in g.to_be_bytes() {
+                        out.push(HEX[usize::from(byte >> 4)]);
+                        out.push(HEX[usize::from(byte & 0xF)]);
+                    }
+                }
+                out.extend_from_slice(b"> Tj\nET\n");
             }
             PageOp::Rect { x, y, w, h } => {
-                out.push(Operation::new(
-                    "re",
-                    vec![real(*x), real(*y), real(*w), real(*h)],
-                ));
-                out.push(Operation::new("f", vec![]));
+                put_op(&mut out, &[*x, *y, *w, *h], b"re");
+                put_op(&mut out, &[], b"f");
             }
             PageOp::HLine {
                 x1,
@@ -498,11 +525,11 @@ fn page_operations(set: &FontSet, ops: &[PageOp]) -> Vec<Operation> {
                 width,
                 color: c,
             } => {
-                out.push(color_op("RG", *c));
-                out.push(Operation::new("w", vec![real(*width)]));
-                out.push(Operation::new("m", vec![real(*x1), real(*y)]));
-                out.push(Operation::new("l", vec![real(*x2), real(*y)]));
-                out.push(Operation::new("S", vec![]));
+                put_op(&mut out, c, b"RG");
+                put_op(&mut out, &[*width], b"w");
+                put_op(&mut out, &[*x1, *y], b"m");
+                put_op(&mut out, &[*x2, *y], b"l");
+                put_op(&mut out, &[], b"S");
             }
         }
     }

@@ -3,7 +3,7 @@
 //! `billing_errors_summary` index (migration 28), the drill-down hands rows
 //! to the caller one at a time as SQLite reads them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{Days, NaiveDate};
 use rusqlite::{Connection, ToSql};
@@ -88,8 +88,10 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
         .collect();
     let mut any = vec![false; n];
     let mut seen: Vec<HashSet<String>> = vec![HashSet::new(); n];
-    // The previous cost text and its value: costs repeat.
-    let mut last_cost = (String::new(), Decimal::ZERO);
+    // Open errors per carrier-cost text, per kind: costs repeat (a
+    // carrier's few prices), so each distinct text is parsed once, at the
+    // end, and multiplied by its count (exact, as adding it that often).
+    let mut costs: Vec<HashMap<String, u64>> = vec![HashMap::new(); n];
     while let Some(r) = q.next()? {
         let kind = text(r, 0)?;
         let i = ErrorKind::ALL
@@ -102,10 +104,12 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
             "open" => {
                 s.open += 1;
                 let cost = text(r, 5)?;
-                if cost != last_cost.0 {
-                    last_cost = (cost.to_string(), money::parse(cost).unwrap_or_default());
+                match costs[i].get_mut(cost) {
+                    Some(c) => *c += 1,
+                    None => {
+                        costs[i].insert(cost.to_string(), 1);
+                    }
                 }
-                s.carrier_cost += last_cost.1;
                 let set = &mut seen[i];
                 if s.kind == ErrorKind::Malformed {
                     let file: Option<i64> = r.get(4)?;
@@ -128,6 +132,14 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
         .filter(|(i, _)| any[*i])
         .map(|(i, mut s)| {
             s.distinct = seen[i].len() as u64;
+            // Saturating: an absurd cost text must not panic the summary.
+            s.carrier_cost = costs[i].iter().fold(Decimal::ZERO, |sum, (text, count)| {
+                money::parse(text)
+                    .unwrap_or_default()
+                    .checked_mul(Decimal::from(*count))
+                    .and_then(|c| sum.checked_add(c))
+                    .unwrap_or(Decimal::MAX)
+            });
             s
         })
         .collect();
