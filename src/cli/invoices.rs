@@ -1,6 +1,7 @@
 //! `invoices [RUN] [--json]` and `invoices show NUMBER`.
 
 use super::output::{self, Ctx};
+use super::stream;
 use crate::domain::money::fmt_minor;
 use crate::store::{Store, collect, credits, email, invoices, runs};
 use clap::{Args as ClapArgs, Subcommand};
@@ -77,52 +78,66 @@ pub fn exec(ctx: &Ctx, store: &Store, a: Args) -> anyhow::Result<()> {
         Some(r) => Some(runs::resolve(&store.conn, r)?.id),
         None => None,
     };
-    let list = invoices::list(&store.conn, run_id)?;
+    // Streamed: a run of 50,000 invoices is printed without being held.
     if ctx.json {
-        let all = list
-            .iter()
-            .map(|i| invoice_json(store, i))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        return output::print_json(&all);
+        let mut j = stream::Json::array();
+        invoices::each(&store.conn, run_id, |i| j.item(&invoice_json(store, &i)?))?;
+        j.end_array_document();
+        return Ok(());
     }
-    let mut t = ctx.table(&[
-        "number",
-        "account",
-        "name",
-        "date",
-        "due",
-        "charges",
-        "tax",
-        "total",
-        "amount due",
-        "delivery",
-        "pay by",
-        "PDF",
-    ]);
-    for i in &list {
-        t.add_row(vec![
-            i.number.clone(),
-            i.account.clone(),
-            i.name.clone(),
-            i.invoice_date.to_string(),
-            i.due_date.to_string(),
-            fmt_minor(i.charges_ex_tax_minor),
-            fmt_minor(i.tax_minor),
-            fmt_minor(i.total_charges_minor),
-            fmt_minor(i.amount_due_minor),
-            i.delivery.clone(),
-            i.payment_method.clone(),
-            if i.pdf_path.is_some() {
-                "ready"
-            } else {
-                "missing"
-            }
-            .into(),
-        ]);
-    }
-    output::print_table(ctx, &t)?;
-    ctx.say(&format!("{} invoices", list.len()));
+    // Two passes: the column widths, then the rows.
+    let mut widths = stream::Widths::of(&LIST_HEADER);
+    invoices::each(&store.conn, run_id, |i| {
+        widths.fit(&list_cells(&i));
+        anyhow::Ok(())
+    })?;
+    let t = stream::Table::start(&LIST_HEADER, &widths);
+    let mut n = 0u64;
+    invoices::each(&store.conn, run_id, |i| {
+        t.row(&list_cells(&i));
+        n += 1;
+        anyhow::Ok(())
+    })?;
+    t.finish();
+    ctx.say(&format!("{n} invoices"));
     Ok(())
+}
+
+const LIST_HEADER: [&str; 12] = [
+    "number",
+    "account",
+    "name",
+    "date",
+    "due",
+    "charges",
+    "tax",
+    "total",
+    "amount due",
+    "delivery",
+    "pay by",
+    "PDF",
+];
+
+fn list_cells(i: &invoices::Invoice) -> Vec<String> {
+    vec![
+        i.number.clone(),
+        i.account.clone(),
+        i.name.clone(),
+        i.invoice_date.to_string(),
+        i.due_date.to_string(),
+        fmt_minor(i.charges_ex_tax_minor),
+        fmt_minor(i.tax_minor),
+        fmt_minor(i.total_charges_minor),
+        fmt_minor(i.amount_due_minor),
+        i.delivery.clone(),
+        i.payment_method.clone(),
+        if i.pdf_path.is_some() {
+            "ready"
+        } else {
+            "missing"
+        }
+        .into(),
+    ]
 }
 
 fn show(ctx: &Ctx, store: &Store, number: &str) -> anyhow::Result<()> {

@@ -110,6 +110,27 @@ pub fn list(conn: &Connection, run_id: Option<i64>) -> Result<Vec<Invoice>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// [`list`], handed to `each` one by one as SQLite reads them (`invoices`
+/// prints a run of 50,000 without holding it). Stops at `each`'s first
+/// error and returns it.
+pub fn each<E: From<crate::error::Error>>(
+    conn: &Connection,
+    run_id: Option<i64>,
+    mut each: impl FnMut(Invoice) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let db = |e: rusqlite::Error| E::from(crate::error::Error::from(e));
+    let sql = format!(
+        "SELECT {COLS} FROM invoices i JOIN customers c ON c.account = i.account
+         WHERE ?1 IS NULL OR i.run_id = ?1 ORDER BY i.seq"
+    );
+    let mut st = conn.prepare(&sql).map_err(db)?;
+    let mut rows = st.query([run_id]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        each(row(r).map_err(db)?)?;
+    }
+    Ok(())
+}
+
 pub fn get(conn: &Connection, id: i64) -> Result<Invoice> {
     let sql = format!(
         "SELECT {COLS} FROM invoices i JOIN customers c ON c.account = i.account WHERE i.id = ?1"

@@ -126,3 +126,57 @@ fn errors_detail_and_json_list_every_open_error_once_in_id_order() {
         table.iter().map(|l| l.chars().count()).collect();
     assert_eq!(widths.len(), 1, "{text}");
 }
+
+/// `invoices` prints its table and its JSON row by row as it reads them:
+/// the same invoices, in number order, each once, in the table's format.
+#[test]
+fn invoices_are_listed_row_by_row_in_number_order() {
+    use crate::support::seed::{self, Spec};
+    let e = Env::new().with_reference_data();
+    let specs: Vec<Spec> = ["C1001", "C1002", "C1003"]
+        .iter()
+        .zip([1200, 3600, 0])
+        .map(|(account, total_minor)| Spec {
+            account,
+            total_minor,
+        })
+        .collect();
+    seed::completed_run(&e, &specs);
+    let numbers: Vec<String> = db(&e)
+        .prepare("SELECT number FROM invoices ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(numbers.len(), 3);
+    let j = e.json(&["invoices", "1"]);
+    let listed: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, numbers);
+    assert_eq!(j[1]["amount_due"], "36.00", "{j:#}");
+    assert_eq!(j[1]["account"], "C1002");
+    let table = e.ok(&["invoices", "1"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with('┌'), "{table}");
+    assert!(lines[1].contains("number") && lines[1].contains("amount due"));
+    let rows: Vec<&&str> = lines.iter().filter(|l| l.starts_with("│ NFV")).collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    for (row, number) in rows.iter().zip(&numbers) {
+        assert!(row.starts_with(&format!("│ {number} ")), "{table}");
+    }
+    // Every row has the header's width (the columns were measured first).
+    let width = lines[0].chars().count();
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with('│') || l.starts_with('└'))
+            .all(|l| l.chars().count() == width),
+        "{table}"
+    );
+    assert!(table.contains("3 invoices"), "{table}");
+}
