@@ -5,6 +5,7 @@ pub use crate::domain::invoice::{Call, IssuedLine as Line, UsageGroup};
 use crate::error::{Result, bad_input};
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct Invoice {
@@ -197,21 +198,41 @@ pub fn each_call(
     mut f: impl FnMut(Call) -> Result<()>,
 ) -> Result<u64> {
     let mut st = conn.prepare_cached(
-        "SELECT c.service, c.start, c.destination, COALESCE(r.description, ''), c.call_type,
+        "SELECT c.service, c.start, c.destination, c.rate_id, c.call_type,
                 c.units, COALESCE(c.charged_minor, c.charge_minor)
-         FROM cdrs c LEFT JOIN rates r ON r.id = c.rate_id
+         FROM cdrs c
          WHERE c.invoice_id = ?1 ORDER BY c.service, c.start, c.id",
     )?;
+    // A rate's description, looked up once per invoice (an invoice's calls
+    // use a handful of rates; a join looked it up for every call). A rate
+    // that is gone or has none reads as "" (as the LEFT JOIN did).
+    let mut rate = conn.prepare_cached("SELECT description FROM rates WHERE id = ?1")?;
+    let mut descriptions: HashMap<i64, String> = HashMap::new();
     let mut rows = st.query([invoice_id])?;
     let mut n = 0u64;
     while let Some(r) = rows.next()? {
         let start: i64 = r.get(1)?;
+        let description = match r.get::<_, Option<i64>>(3)? {
+            None => String::new(),
+            Some(id) => match descriptions.get(&id) {
+                Some(d) => d.clone(),
+                None => {
+                    let d: String = rate
+                        .query_row([id], |r| r.get::<_, Option<String>>(0))
+                        .optional()?
+                        .flatten()
+                        .unwrap_or_default();
+                    descriptions.insert(id, d.clone());
+                    d
+                }
+            },
+        };
         f(Call {
             service: r.get(0)?,
             start: crate::domain::cdrs::from_start_secs(start)
                 .ok_or(rusqlite::Error::IntegralValueOutOfRange(1, start))?,
             destination: r.get(2)?,
-            description: r.get(3)?,
+            description,
             call_type: super::cdrs::code::call_type_name(r.get(4)?, 4)?,
             units: r.get(5)?,
             charge_minor: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
