@@ -55,6 +55,8 @@ pub struct DocKind {
     pub number_field: &'static str,
     /// The `Type` sent.
     pub xero_type: &'static str,
+    /// What the operator reads (progress, messages).
+    pub label: &'static str,
 }
 
 impl DocKind {
@@ -64,6 +66,7 @@ impl DocKind {
         id_field: "InvoiceID",
         number_field: "InvoiceNumber",
         xero_type: "ACCREC",
+        label: "invoices",
     };
     pub const CREDIT_NOTE: DocKind = DocKind {
         kind: "credit_note",
@@ -71,6 +74,7 @@ impl DocKind {
         id_field: "CreditNoteID",
         number_field: "CreditNoteNumber",
         xero_type: "ACCRECCREDIT",
+        label: "credit notes",
     };
 
     /// The query that finds documents by number.

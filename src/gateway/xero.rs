@@ -114,6 +114,22 @@ impl<'a> Request<'a> {
             if_modified_since: None,
         }
     }
+
+    /// A create or update request with its body and Idempotency-Key.
+    pub fn write(
+        method: &'static str,
+        path: &'a str,
+        body: &'a str,
+        idempotency_key: &'a str,
+    ) -> Request<'a> {
+        Request {
+            method,
+            path,
+            body: Some(body),
+            idempotency_key: Some(idempotency_key),
+            if_modified_since: None,
+        }
+    }
 }
 
 impl XeroClient {

@@ -36,7 +36,7 @@ use crate::domain::settings::Settings;
 use crate::domain::xero::{self, Invoice};
 use crate::domain::xero_api::{self as api, ApiCodes, BATCH, DocKind, LOOKUP_BATCH};
 use crate::error::{Error, Result, external, precondition};
-use crate::gateway::xero::{Fault, Request, XeroClient};
+use crate::gateway::xero::{Answer, Fault, Request, XeroClient};
 use crate::store::audit::{self, Actor};
 use crate::store::{Store, runs, xero_api as st};
 use serde::Serialize;
@@ -80,6 +80,76 @@ pub struct PushReport {
     pub calls: u64,
     #[serde(skip)]
     pub run_name: String,
+}
+
+impl PushReport {
+    /// The counters of `kind`'s documents: (sent now, found in Xero,
+    /// confirmed before this push).
+    fn counts(&mut self, kind: DocKind) -> (&mut usize, &mut usize, &mut usize) {
+        if kind == DocKind::CREDIT_NOTE {
+            (
+                &mut self.credit_notes_sent,
+                &mut self.credit_notes_found,
+                &mut self.credit_notes_already_in_xero,
+            )
+        } else {
+            (
+                &mut self.invoices_sent,
+                &mut self.invoices_found,
+                &mut self.already_in_xero,
+            )
+        }
+    }
+
+    /// What this push did so far, for a message that stops it.
+    fn so_far(&self) -> String {
+        let mut s = format!(
+            "this push: {} contacts created, {} updated, {} invoices sent, {} found in Xero",
+            self.contacts_created, self.contacts_updated, self.invoices_sent, self.invoices_found
+        );
+        if self.credit_notes_sent + self.credit_notes_found + self.allocated.len() > 0 {
+            s.push_str(&format!(
+                ", {} credit notes sent, {} found, {} allocated",
+                self.credit_notes_sent,
+                self.credit_notes_found,
+                self.allocated.len()
+            ));
+        }
+        s
+    }
+}
+
+/// GET `path`; a refusal is an error naming `what` Xero refused.
+fn get_ok(client: &XeroClient, path: &str, what: &str, report: &PushReport) -> Result<Answer> {
+    let a = client
+        .send(&Request::get(path))
+        .map_err(|e| fault(e, &report.so_far()))?;
+    if !a.ok() {
+        return Err(external(format!(
+            "Xero refused {what} (HTTP {}: {})",
+            a.status,
+            api::error_message(&a.body)
+        )));
+    }
+    Ok(a)
+}
+
+/// The account code and tax types to send, the tax types resolved
+/// against Xero's tax rates (one request per push, made when first needed).
+fn api_codes(client: &XeroClient, settings: &Settings, report: &PushReport) -> Result<ApiCodes> {
+    let answer = get_ok(client, "/TaxRates", "GET /TaxRates", report)?;
+    let rates = api::tax_rates(&answer.body).map_err(external)?;
+    Ok(ApiCodes {
+        account_code: settings.xero.account_code.clone(),
+        tax_type: api::resolve_tax_type("xero.tax_type", &settings.xero.tax_type, &rates)
+            .map_err(precondition)?,
+        exempt_tax_type: api::resolve_tax_type(
+            "xero.exempt_tax_type",
+            &settings.xero.exempt_tax_type,
+            &rates,
+        )
+        .map_err(precondition)?,
+    })
 }
 
 fn fault(e: Fault, done: &str) -> Error {
@@ -149,6 +219,7 @@ pub fn push(
             .collect(),
         ..Default::default()
     };
+    let mut codes = None;
     let result = push_documents(
         store,
         actor,
@@ -159,6 +230,7 @@ pub fn push(
         progress,
         DocKind::INVOICE,
         &ok,
+        &mut codes,
         &mut report,
     )
     .and_then(|()| {
@@ -170,6 +242,7 @@ pub fn push(
             client,
             clock,
             progress,
+            &mut codes,
             &mut report,
         )
     });
@@ -208,6 +281,7 @@ fn push_credit_notes(
     client: &XeroClient,
     clock: &dyn Clock,
     progress: &dyn Progress,
+    codes: &mut Option<ApiCodes>,
     report: &mut PushReport,
 ) -> Result<()> {
     let notes: Vec<Invoice> = crate::store::xero::credit_notes_to_push(&store.conn, run_id)?
@@ -222,8 +296,7 @@ fn push_credit_notes(
         })
         .collect();
     if !notes.is_empty() {
-        let mut sub = PushReport::default();
-        let r = push_documents(
+        push_documents(
             store,
             actor,
             Some(run_id),
@@ -233,45 +306,21 @@ fn push_credit_notes(
             progress,
             DocKind::CREDIT_NOTE,
             &notes,
-            &mut sub,
-        );
-        report.contacts_created += sub.contacts_created;
-        report.contacts_updated += sub.contacts_updated;
-        report.credit_notes_sent += sub.invoices_sent;
-        report.credit_notes_found += sub.invoices_found;
-        report.credit_notes_already_in_xero += sub.already_in_xero;
-        report.refused.extend(sub.refused);
-        report.total_differs.extend(sub.total_differs);
-        r?;
+            codes,
+            report,
+        )?;
     }
     let due = st::allocations_due(&store.conn, run_id)?;
     if due.is_empty() {
         return Ok(());
     }
     store.conn.pragma_update(None, "synchronous", "FULL")?;
-    let done = |r: &PushReport| {
-        format!(
-            "this push: {} invoices and {} credit notes sent, {} credit notes allocated",
-            r.invoices_sent,
-            r.credit_notes_sent,
-            r.allocated.len()
-        )
-    };
     for a in due {
         let what = format!("{} -> {}", a.note_number, a.invoice_number);
         if a.key.is_some() {
             // An earlier request may have reached Xero: ask before sending again.
             let path = format!("/CreditNotes/{}", a.note_xero_id);
-            let ans = client
-                .send(&Request::get(&path))
-                .map_err(|e| fault(e, &done(report)))?;
-            if !ans.ok() {
-                return Err(external(format!(
-                    "Xero refused GET {path} (HTTP {}: {})",
-                    ans.status,
-                    api::error_message(&ans.body)
-                )));
-            }
+            let ans = get_ok(client, &path, &format!("GET {path}"), report)?;
             if api::allocated_invoices(&ans.body)
                 .map_err(external)?
                 .contains(&a.invoice_xero_id)
@@ -283,18 +332,18 @@ fn push_credit_notes(
                 continue;
             }
         }
-        let key = new_key(&format!("alloc-{}", a.note_number), clock);
-        {
-            let tx = store.write()?;
-            st::begin_allocation(&tx, a.note_id, &key)?;
-            tx.commit()?;
-        }
         let date = a.date.parse::<chrono::NaiveDate>().map_err(|e| {
             external(format!(
                 "credit note {}: stored date '{}': {e}",
                 a.note_number, a.date
             ))
         })?;
+        let key = new_key(&format!("alloc-{}", a.note_number), clock);
+        {
+            let tx = store.write()?;
+            st::begin_allocation(&tx, a.note_id, &key)?;
+            tx.commit()?;
+        }
         let body = api::allocation_body(
             &a.invoice_xero_id,
             crate::domain::money::from_minor(a.total_minor),
@@ -302,14 +351,8 @@ fn push_credit_notes(
         );
         let path = format!("/CreditNotes/{}/Allocations", a.note_xero_id);
         let ans = client
-            .send(&Request {
-                method: "PUT",
-                path: &path,
-                body: Some(&body),
-                idempotency_key: Some(&key),
-                if_modified_since: None,
-            })
-            .map_err(|e| fault(e, &done(report)))?;
+            .send(&Request::write("PUT", &path, &body, &key))
+            .map_err(|e| fault(e, &report.so_far()))?;
         test_hook_stop_after_send();
         let errors = if ans.ok() {
             api::allocation_errors(&ans.body).map_err(external)?
@@ -320,7 +363,7 @@ fn push_credit_notes(
                 "Xero refused the allocation of {what} (HTTP {}: {}); {}",
                 ans.status,
                 api::error_message(&ans.body),
-                done(report)
+                report.so_far()
             )));
         };
         if errors.is_empty() {
@@ -355,6 +398,7 @@ pub fn push_documents(
     progress: &dyn Progress,
     kind: DocKind,
     docs: &[Invoice],
+    codes: &mut Option<ApiCodes>,
     report: &mut PushReport,
 ) -> Result<()> {
     let _ = actor;
@@ -363,7 +407,7 @@ pub fn push_documents(
     let mut todo: Vec<&Invoice> = Vec::new();
     for d in docs {
         match pushed.get(&d.id) {
-            Some(p) if p.xero_id.is_some() => report.already_in_xero += 1,
+            Some(p) if p.xero_id.is_some() => *report.counts(kind).2 += 1,
             _ => todo.push(d),
         }
     }
@@ -386,34 +430,10 @@ pub fn push_documents(
         return Ok(());
     }
     store.conn.pragma_update(None, "synchronous", "FULL")?;
-    let so_far = |r: &PushReport| {
-        format!(
-            "this push: {} contacts created, {} updated, {} invoices sent, {} found in Xero",
-            r.contacts_created, r.contacts_updated, r.invoices_sent, r.invoices_found
-        )
-    };
-    // 1. Tax codes.
-    let answer = client
-        .send(&Request::get("/TaxRates"))
-        .map_err(|e| fault(e, &so_far(report)))?;
-    if !answer.ok() {
-        return Err(external(format!(
-            "Xero refused GET /TaxRates (HTTP {}: {})",
-            answer.status,
-            api::error_message(&answer.body)
-        )));
-    }
-    let rates = api::tax_rates(&answer.body).map_err(external)?;
-    let codes = ApiCodes {
-        account_code: settings.xero.account_code.clone(),
-        tax_type: api::resolve_tax_type("xero.tax_type", &settings.xero.tax_type, &rates)
-            .map_err(precondition)?,
-        exempt_tax_type: api::resolve_tax_type(
-            "xero.exempt_tax_type",
-            &settings.xero.exempt_tax_type,
-            &rates,
-        )
-        .map_err(precondition)?,
+    // 1. Tax codes (once per push).
+    let codes: &ApiCodes = match codes {
+        Some(c) => c,
+        None => codes.insert(api_codes(client, settings, report)?),
     };
 
     // 2. Contacts.
@@ -429,16 +449,7 @@ pub fn push_documents(
     progress.start("looking up customers in Xero", Some(unknown.len() as u64));
     for chunk in unknown.chunks(LOOKUP_BATCH) {
         let path = format!("/Contacts?{}", api::contacts_query(chunk));
-        let a = client
-            .send(&Request::get(&path))
-            .map_err(|e| fault(e, &so_far(report)))?;
-        if !a.ok() {
-            return Err(external(format!(
-                "Xero refused the contact look-up (HTTP {}: {})",
-                a.status,
-                api::error_message(&a.body)
-            )));
-        }
+        let a = get_ok(client, &path, "the contact look-up", report)?;
         for (number, id) in api::found_contacts(&a.body).map_err(external)? {
             ids.insert(number, id);
         }
@@ -460,16 +471,7 @@ pub fn push_documents(
     for chunk in unnamed.chunks(LOOKUP_BATCH) {
         let names: Vec<&str> = chunk.iter().map(|d| d.contact_name.as_str()).collect();
         let path = format!("/Contacts?{}", api::contacts_by_name_query(&names));
-        let a = client
-            .send(&Request::get(&path))
-            .map_err(|e| fault(e, &so_far(report)))?;
-        if !a.ok() {
-            return Err(external(format!(
-                "Xero refused the contact look-up (HTTP {}: {})",
-                a.status,
-                api::error_message(&a.body)
-            )));
-        }
+        let a = get_ok(client, &path, "the contact look-up", report)?;
         let found = api::found_contacts_by_name(&a.body).map_err(external)?;
         for d in chunk {
             if let Some((_, id, _)) = found.iter().find(|(name, _, number)| {
@@ -500,14 +502,13 @@ pub fn push_documents(
             )
         };
         let a = client
-            .send(&Request {
-                method: "POST",
-                path: "/Contacts?summarizeErrors=false",
-                body: Some(&body),
-                idempotency_key: Some(&key),
-                if_modified_since: None,
-            })
-            .map_err(|e| fault(e, &so_far(report)))?;
+            .send(&Request::write(
+                "POST",
+                "/Contacts?summarizeErrors=false",
+                &body,
+                &key,
+            ))
+            .map_err(|e| fault(e, &report.so_far()))?;
         if !a.ok() {
             return Err(external(format!(
                 "Xero refused the contacts (HTTP {}: {})",
@@ -550,22 +551,17 @@ pub fn push_documents(
     let mut found: HashMap<String, String> = HashMap::new();
     let numbers: Vec<&str> = todo.iter().map(|d| d.number.as_str()).collect();
     progress.start(
-        &format!("looking up {} in Xero", kind.endpoint.to_lowercase()),
+        &format!("looking up {} in Xero", kind.label),
         Some(numbers.len() as u64),
     );
     for chunk in numbers.chunks(LOOKUP_BATCH) {
         let path = format!("/{}?{}", kind.endpoint, kind.lookup_query(chunk));
-        let a = client
-            .send(&Request::get(&path))
-            .map_err(|e| fault(e, &so_far(report)))?;
-        if !a.ok() {
-            return Err(external(format!(
-                "Xero refused the {} look-up (HTTP {}: {})",
-                kind.endpoint,
-                a.status,
-                api::error_message(&a.body)
-            )));
-        }
+        let a = get_ok(
+            client,
+            &path,
+            &format!("the {} look-up", kind.endpoint),
+            report,
+        )?;
         found.extend(api::found(&a.body, kind).map_err(external)?);
         progress.inc(chunk.len() as u64);
     }
@@ -576,7 +572,7 @@ pub fn push_documents(
             match found.get(&d.number) {
                 Some(id) => {
                     st::adopt(&tx, kind.kind, run_id, (d.id, &d.number), id, &now)?;
-                    report.invoices_found += 1;
+                    *report.counts(kind).1 += 1;
                 }
                 None => send.push(d),
             }
@@ -598,7 +594,7 @@ pub fn push_documents(
         }
     }
     progress.start(
-        &format!("sending {} to Xero", kind.endpoint.to_lowercase()),
+        &format!("sending {} to Xero", kind.label),
         Some(sendable.len() as u64),
     );
     for chunk in sendable.chunks(BATCH) {
@@ -611,19 +607,13 @@ pub fn push_documents(
         }
         let documents: Vec<api::Document> = chunk
             .iter()
-            .map(|d| api::document(kind, d, &ids[&d.account], &codes))
+            .map(|d| api::document(kind, d, &ids[&d.account], codes))
             .collect();
         let body = api::documents_body(kind, &documents);
         let path = format!("/{}?summarizeErrors=false", kind.endpoint);
         let a = client
-            .send(&Request {
-                method: "PUT",
-                path: &path,
-                body: Some(&body),
-                idempotency_key: Some(&key),
-                if_modified_since: None,
-            })
-            .map_err(|e| fault(e, &so_far(report)))?;
+            .send(&Request::write("PUT", &path, &body, &key))
+            .map_err(|e| fault(e, &report.so_far()))?;
         test_hook_stop_after_send();
         if !a.ok() {
             return Err(external(format!(
@@ -631,7 +621,7 @@ pub fn push_documents(
                 kind.endpoint,
                 a.status,
                 api::error_message(&a.body),
-                so_far(report)
+                report.so_far()
             )));
         }
         let results = api::item_results(&a.body, kind.endpoint, kind.id_field, kind.number_field)
@@ -644,7 +634,7 @@ pub fn push_documents(
             match by_number.get(d.number.as_str()) {
                 Some(r) if r.id.is_some() => {
                     st::confirm(&tx, kind.kind, d.id, r.id.as_deref().unwrap_or(""), &now)?;
-                    report.invoices_sent += 1;
+                    *report.counts(kind).0 += 1;
                     if let Some(t) = r.total
                         && t != d.total_charges
                     {

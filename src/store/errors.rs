@@ -132,7 +132,8 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
         .filter(|(i, _)| any[*i])
         .map(|(i, mut s)| {
             s.distinct = seen[i].len() as u64;
-            // Saturating: an absurd cost text must not panic the summary.
+            // A cost beyond money::MAX_AMOUNT never parses (it counts as 0),
+            // so the sums stay far inside Decimal's range; checked anyway.
             s.carrier_cost = costs[i].iter().fold(Decimal::ZERO, |sum, (text, count)| {
                 money::parse(text)
                     .unwrap_or_default()
@@ -283,6 +284,25 @@ mod tests {
                 assert_eq!(open, want);
             }
         }
+    }
+
+    #[test]
+    fn a_carrier_cost_beyond_the_largest_amount_counts_as_zero_as_in_the_listing() {
+        let s = Store::memory().unwrap();
+        for line in 1..=3 {
+            s.conn
+                .execute(
+                    "INSERT INTO billing_errors (kind, state, line, service, carrier_cost, detail, created_at)
+                     VALUES ('unknown_service', 'open', ?1, '0113', '79228162514264337593543950335', 'd', 'x')",
+                    [line],
+                )
+                .unwrap();
+        }
+        let got = summary(&s.conn, &Filter::default()).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].open, got[0].carrier_cost), (3, Decimal::ZERO));
+        let rows = cdrs::list_errors(&s.conn, None, None, true).unwrap();
+        assert_eq!(summarise(&rows), got);
     }
 
     #[test]
