@@ -274,17 +274,24 @@ fn list(ctx: &Ctx, store: &Store) -> anyhow::Result<()> {
         j.end_array_document();
         return Ok(());
     }
-    // Two passes: the column widths, then the rows.
-    let mut widths = stream::Widths::of(&LIST_HEADER);
-    cdrs::each_file(&store.conn, |r| widths.fit(&list_cells(ctx, &r)))?;
-    let t = stream::Table::start(&LIST_HEADER, &widths);
+    // One pass over the CDRs (the per-file counts are the costly read):
+    // the rows are one per file, so they are kept to measure the columns.
+    let mut rows = Vec::new();
     let mut failures = Vec::new();
     cdrs::each_file(&store.conn, |r| {
-        t.row(&list_cells(ctx, &r));
+        rows.push(list_cells(ctx, &r));
         if let Some(why) = &r.failure {
             failures.push(format!("file {} ({}): {why}", r.id, r.name));
         }
     })?;
+    let mut widths = stream::Widths::of(&LIST_HEADER);
+    for r in &rows {
+        widths.fit(r);
+    }
+    let t = stream::Table::start(&LIST_HEADER, &widths);
+    for r in &rows {
+        t.row(r);
+    }
     t.finish();
     for w in failures {
         ctx.warn(&w);

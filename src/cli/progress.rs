@@ -95,6 +95,11 @@ impl Progress for Bar {
         if !self.shown {
             return;
         }
+        if total == 0 {
+            // An empty file: no bar flashing 0 B/0 B (as `start`).
+            self.finish();
+            return;
+        }
         let b = ProgressBar::new(total).with_style(style(
             "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
             ProgressStyle::default_bar(),

@@ -232,6 +232,9 @@ impl NamePattern {
             || name.ends_with(".tmp")
             || name.ends_with(".part")
             || name.contains('/')
+            // A name from a server or a mail sender is stored and printed:
+            // control characters (terminal escapes) are refused.
+            || name.chars().any(char::is_control)
         {
             return false;
         }
@@ -319,7 +322,15 @@ mod tests {
         assert!(!p.takes("readme.csv"));
         let all = NamePattern::new(None).unwrap();
         assert!(all.takes("Master.csv"));
-        for n in [".hidden", "x.tmp", "x.csv.part", "", "a/b"] {
+        for n in [
+            ".hidden",
+            "x.tmp",
+            "x.csv.part",
+            "",
+            "a/b",
+            "cdr\u{1b}[31m.csv",
+            "cdr\n.csv",
+        ] {
             assert!(!all.takes(n), "{n}");
         }
         assert!(NamePattern::new(Some("cdr-[.csv")).is_err());

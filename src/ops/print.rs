@@ -86,9 +86,8 @@ pub fn write_bundles(
         run: run.id,
         ..Default::default()
     };
-    let chunks: Vec<&[invoices::Invoice]> = todo.chunks(opts.bundle_size.max(1) as usize).collect();
     progress.start("merging print bundles", Some(todo.len() as u64));
-    for chunk in chunks {
+    for chunk in todo.chunks(opts.bundle_size.max(1) as usize) {
         match bundle(store, actor, opts, &run, chunk, clock) {
             Ok(b) => report.bundles.push(b),
             Err(e) if report.bundles.is_empty() => return Err(e),

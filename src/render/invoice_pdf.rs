@@ -770,7 +770,6 @@ fn first_page_top(w: &mut Writer) {
     }
 }
 
-/// Section heading with a rule under it.
 /// The document's details (label, value), top right under its title.
 fn details_block(w: &mut Writer, details: &[(&str, String)]) {
     let mut y = 764.0;
@@ -798,6 +797,7 @@ fn address_block(w: &mut Writer, cust: &CustomerAddress) -> f32 {
     y
 }
 
+/// Section heading with a rule under it.
 fn heading(w: &mut Writer, title: &str) {
     w.y -= 8.0;
     w.text(LEFT, w.y, HEADING, title);

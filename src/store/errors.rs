@@ -86,7 +86,6 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
             distinct: 0,
         })
         .collect();
-    let mut any = vec![false; n];
     let mut seen: Vec<HashSet<String>> = vec![HashSet::new(); n];
     // Open errors per carrier-cost text, per kind: costs repeat (a
     // carrier's few prices), so each distinct text is parsed once, at the
@@ -98,7 +97,6 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
             .iter()
             .position(|k| k.as_str() == kind)
             .ok_or_else(|| bad_input(format!("'{kind}' is not an error kind")))?;
-        any[i] = true;
         let s = &mut sums[i];
         match text(r, 1)? {
             "open" => {
@@ -129,7 +127,7 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
     let mut out: Vec<KindSummary> = sums
         .into_iter()
         .enumerate()
-        .filter(|(i, _)| any[*i])
+        .filter(|(_, s)| s.open + s.resolved + s.ignored > 0)
         .map(|(i, mut s)| {
             s.distinct = seen[i].len() as u64;
             // A cost beyond money::MAX_AMOUNT never parses (it counts as 0),

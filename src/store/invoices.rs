@@ -102,16 +102,15 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
 
 /// Invoices of a run (or all), in number order.
 pub fn list(conn: &Connection, run_id: Option<i64>) -> Result<Vec<Invoice>> {
-    let sql = format!(
-        "SELECT {COLS} FROM invoices i JOIN customers c ON c.account = i.account
-         WHERE ?1 IS NULL OR i.run_id = ?1 ORDER BY i.seq"
-    );
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map([run_id], row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut out = Vec::new();
+    each(conn, run_id, |i| {
+        out.push(i);
+        Ok::<_, crate::error::Error>(())
+    })?;
+    Ok(out)
 }
 
-/// [`list`], handed to `each` one by one as SQLite reads them (`invoices`
+/// The invoices of [`list`], handed to `each` one by one as SQLite reads them (`invoices`
 /// prints a run of 50,000 without holding it). Stops at `each`'s first
 /// error and returns it.
 pub fn each<E: From<crate::error::Error>>(
