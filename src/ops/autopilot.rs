@@ -535,7 +535,7 @@ impl Pilot<'_, '_> {
             // keys (`collect card` and `collect dd` do) first, whatever
             // waits before their step (an email waiting for a person): a
             // batch cut short must not stay half collected.
-            let resume = self.unanswered_collection(&run, &resumed)?;
+            let resume = self.unanswered_collection(&run, &facts.invoices, &resumed);
             // Complete only once nothing waits to be re-sent.
             was_complete.get_or_insert(cl.complete && resume.is_none());
             if let Some(key) = resume {
@@ -586,25 +586,29 @@ impl Pilot<'_, '_> {
     /// The collection step with payments a gateway was asked for but never
     /// answered (Stripe card charges, GoCardless payments), not resumed yet
     /// in this walk.
-    fn unanswered_collection(&self, run: &Run, resumed: &[StepKey]) -> Result<Option<StepKey>> {
-        use crate::store::collect as pay;
+    fn unanswered_collection(
+        &self,
+        run: &Run,
+        facts: &checklist::InvoiceFacts,
+        resumed: &[StepKey],
+    ) -> Option<StepKey> {
         if !self.settings.auto.collect || run.status != RunStatus::Completed {
-            return Ok(None);
+            return None;
         }
-        let conn = &self.store.conn;
+        // The counts the checklist's facts just read (store::collect::facts).
         if self.settings.auto.cards_by_stripe
             && !resumed.contains(&StepKey::CollectCard)
-            && !pay::unanswered_gateway_items(conn, run.id)?.is_empty()
+            && facts.card_unanswered > 0
         {
-            return Ok(Some(StepKey::CollectCard));
+            return Some(StepKey::CollectCard);
         }
         if self.settings.dd_provider == "gocardless"
             && !resumed.contains(&StepKey::CollectDd)
-            && !pay::unanswered_gocardless_items(conn, run.id)?.is_empty()
+            && facts.dd_unanswered > 0
         {
-            return Ok(Some(StepKey::CollectDd));
+            return Some(StepKey::CollectDd);
         }
-        Ok(None)
+        None
     }
 
     /// Record where the walk of `run` stopped.
@@ -859,13 +863,16 @@ impl Pilot<'_, '_> {
         // The snapshot is taken when it differs from what the report says
         // now (once per change, never at every invocation).
         if !fresh {
-            super::prebill::snapshot(
-                self.store,
+            // The report just computed (not a second pass over the CDRs).
+            let tx = self.store.write()?;
+            super::prebill::save_snapshot(
+                &tx,
                 &actor(self.clock, RULE, ""),
                 run,
-                self.settings,
+                &report,
                 self.clock,
             )?;
+            tx.commit()?;
             self.act(
                 Some(id),
                 "prebill",

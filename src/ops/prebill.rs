@@ -42,18 +42,8 @@ pub fn prebill(
 }
 
 /// Compute the report and, while the run is not locked, keep it as the
-/// run's snapshot (audited), in one transaction.
-pub fn snapshot(
-    store: &mut Store,
-    actor: &Actor,
-    run: &Run,
-    settings: &Settings,
-    clock: &dyn Clock,
-) -> Result<Report<Run>> {
-    snapshot_with(store, actor, run, settings, clock, &NoProgress)
-}
-
-/// [`snapshot`], reporting the unbilled CDRs read to `progress`.
+/// run's snapshot (audited), in one transaction; the unbilled CDRs read
+/// are reported to `progress`.
 pub fn snapshot_with(
     store: &mut Store,
     actor: &Actor,
@@ -64,11 +54,25 @@ pub fn snapshot_with(
 ) -> Result<Report<Run>> {
     let tx = store.write()?;
     let report = report_with(&tx, run, settings, progress)?;
+    save_snapshot(&tx, actor, run, &report, clock)?;
+    tx.commit()?;
+    Ok(report)
+}
+
+/// Keep `report` (computed already) as the run's snapshot, audited, while
+/// the run is not locked.
+pub fn save_snapshot(
+    conn: &Connection,
+    actor: &Actor,
+    run: &Run,
+    report: &Report<Run>,
+    clock: &dyn Clock,
+) -> Result<()> {
     if !run.status.is_locked() {
-        let json = serde_json::to_string(&report).expect("a report serialises");
-        runs::save_prebill(&tx, run.id, &json, clock.now())?;
+        let json = serde_json::to_string(report).expect("a report serialises");
+        runs::save_prebill(conn, run.id, &json, clock.now())?;
         audit::log(
-            &tx,
+            conn,
             actor,
             Some(run.id),
             "prebill",
@@ -78,8 +82,7 @@ pub fn snapshot_with(
             ),
         )?;
     }
-    tx.commit()?;
-    Ok(report)
+    Ok(())
 }
 
 /// The pre-billing report of a run: computed, nothing changed.

@@ -171,7 +171,7 @@ pub struct SignOff {
 }
 
 /// Sign a run off. The caller then takes the pre-billing snapshot
-/// (`ops::prebill::snapshot`) of the returned run, as `ready`/`approve` do.
+/// (`ops::prebill::snapshot_with`) of the returned run, as `ready`/`approve` do.
 pub fn sign_off(store: &mut Store, actor: &Actor, opts: &SignOff) -> Result<Run> {
     let tx = store.write()?;
     let run = runs::resolve(&tx, &opts.run)?;

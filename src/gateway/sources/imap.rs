@@ -232,17 +232,17 @@ impl Remote for Imap {
 
     fn download(&mut self, f: &RemoteFile, to: &mut dyn Write) -> Result<u64> {
         let v = self.uid_validity;
+        // Only the attachments of the key's own message (not every listed one).
         let bytes = self
-            .messages
-            .iter()
-            .flat_map(|(uid, m)| {
+            .uid_of(&f.key)
+            .and_then(|uid| self.messages.get(&uid).map(|m| (uid, m)))
+            .and_then(|(uid, m)| {
                 m.attachments
                     .iter()
                     .enumerate()
-                    .map(move |(i, (n, b))| (key(v, *uid, i, n), b))
+                    .find(|(i, (n, _))| key(v, uid, *i, n) == f.key)
+                    .map(|(_, (_, b))| b)
             })
-            .find(|(k, _)| *k == f.key)
-            .map(|(_, b)| b)
             .ok_or_else(|| external(format!("{}: {} is no longer listed", self.url, f.key)))?;
         to.write_all(bytes)
             .map_err(|e| external(format!("cannot write the download of {}: {e}", f.name)))?;
