@@ -1002,3 +1002,22 @@ FROM cdrs GROUP BY file_id, day;
 -- file, in line order) appends to it.
 CREATE INDEX billing_errors_summary ON billing_errors(kind, state, file_id, line, start, service,
     destination, carrier_cost);
+
+-- migration: 29
+-- Issue 16 (import of unsorted files). The dedupe keys (see
+-- domain::cdrs::dedupe_key) move from the unique index `cdrs_dedupe` to a
+-- table of their own: `cdr_keys`, key -> the CDR stored under it. An
+-- import stores a file's CDRs first, then settles their keys all at once,
+-- sorted (store::cdrs::settle_keys): the keys go in in key order, where
+-- the index took each line's key as it came, at a random place for a file
+-- in no time order (most of such an import's time, and past the page
+-- cache at 10M CDRs). `cdrs.dedupe` still holds the key a CDR is stored
+-- under (NULL for a duplicate's copy). No foreign key on `cdr_id`: it
+-- would look every CDR up again, in key order; CDRs are never deleted.
+CREATE TABLE cdr_keys (
+    key    INTEGER PRIMARY KEY,
+    cdr_id INTEGER NOT NULL
+);
+INSERT INTO cdr_keys (key, cdr_id)
+SELECT dedupe, id FROM cdrs WHERE dedupe IS NOT NULL ORDER BY dedupe;
+DROP INDEX cdrs_dedupe;

@@ -338,7 +338,6 @@ pub struct RatedCdr {
     pub start: StartText,
     /// `start` as stored ([`start_secs`]).
     pub secs: i64,
-    pub when: NaiveDateTime,
     /// The first dedupe key ([`dedupe_key`] probe 0).
     pub key: i64,
     /// Normalised digits.
@@ -360,19 +359,6 @@ pub struct CdrText<'a> {
     pub destination: &'a str,
     pub cost: &'a str,
     pub record_id: Option<&'a str>,
-}
-
-impl RatedCdr {
-    /// The fields that identify this CDR (for further dedupe probes).
-    pub fn identity<'a>(&'a self, t: &CdrText<'a>) -> Identity<'a> {
-        Identity {
-            service: t.service,
-            start: self.start.as_str(),
-            destination: t.destination,
-            call_type: self.call_type,
-            units: self.units,
-        }
-    }
 }
 
 impl LineBatch {
@@ -487,7 +473,6 @@ impl LineBatch {
             service,
             start,
             secs: start_secs(rec.start),
-            when: rec.start,
             key,
             destination,
             call_type: rec.call_type,
@@ -790,7 +775,15 @@ mod tests {
         assert_eq!((txt.cost, txt.record_id), ("0.0100", Some("r1")));
         assert_eq!(c.line, 2);
         assert_eq!(c.start.as_str(), "2026-11-02T09:00:00");
-        assert_eq!(c.key, dedupe_key(&c.identity(&txt), c.when, 0));
+        let identity = Identity {
+            service: txt.service,
+            start: c.start.as_str(),
+            destination: txt.destination,
+            call_type: c.call_type,
+            units: c.units,
+        };
+        let when = from_start_secs(c.secs).unwrap();
+        assert_eq!(c.key, dedupe_key(&identity, when, 0));
         assert_eq!(c.rated.as_ref().unwrap().charge_minor, 240);
         assert!(matches!(&b.lines[1], RatedLine::Malformed { line: 3, .. }));
         let RatedLine::Cdr(u) = &b.lines[2] else {

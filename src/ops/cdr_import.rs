@@ -14,6 +14,7 @@
 //! (`store::cdrs::store_lines`); a third has the kernel write the WAL as it
 //! grows. Memory stays bounded by the batch queue.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -149,6 +150,18 @@ impl Stashed {
 
 // ---------------------------------------------------------------- the pipeline
 
+/// A reader of `f` from its start (its own handle: the file may be renamed
+/// meanwhile, see [`Stashed::keep`]).
+fn rewound(f: &std::fs::File) -> Result<std::fs::File> {
+    use std::io::{Seek, SeekFrom};
+    let mut r = f
+        .try_clone()
+        .map_err(|e| external(format!("cannot read the stored CDR file again: {e}")))?;
+    r.seek(SeekFrom::Start(0))
+        .map_err(|e| external(format!("cannot read the stored CDR file again: {e}")))?;
+    Ok(r)
+}
+
 /// Lines handed from the parsing thread to the database thread at a time.
 const BATCH: usize = 2048;
 /// Batches queued between the two threads.
@@ -191,10 +204,30 @@ fn rate_and_store<R: Read + Send>(
     file_id: i64,
     format: CdrFormat,
     input: R,
+    reopen: &dyn Fn() -> Result<R>,
     rater: &Rater,
     now: &str,
     progress: &dyn Progress,
 ) -> Result<std::result::Result<Processed, CdrFileError>> {
+    // The raw lines of CDRs found to be duplicates once the whole file is
+    // in (see `cdrs::store_lines`): read again from the start, rarely.
+    let again = format.clone();
+    let mut raw_lines = |lines: &[i64]| -> Result<HashMap<i64, String>> {
+        let want: std::collections::HashSet<i64> = lines.iter().copied().collect();
+        let mut found = HashMap::with_capacity(want.len());
+        let mut reader = CdrReader::new(again.clone(), reopen()?)
+            .map_err(|e| external(format!("reading the stored file again: {e}")))?;
+        while found.len() < want.len()
+            && let Some(item) = reader.next_line()
+        {
+            let l = item.map_err(|e| external(format!("reading the stored file again: {e}")))?;
+            let line = i64::try_from(l.line).unwrap_or(i64::MAX);
+            if want.contains(&line) {
+                found.insert(line, l.raw.to_string());
+            }
+        }
+        Ok(found)
+    };
     let read = Arc::new(AtomicU64::new(0));
     let input = Counted {
         inner: input,
@@ -264,7 +297,7 @@ fn rate_and_store<R: Read + Send>(
             // it has stopped or has enough).
             let _ = back_tx.try_send(b);
         };
-        let out = cdrs::store_lines(conn, file_id, rx, stored, now);
+        let out = cdrs::store_lines(conn, file_id, rx, stored, &mut raw_lines, now);
         drop(stop);
         out
         // Leaving the scope joins the reader and the flusher; on a writer
@@ -384,7 +417,11 @@ pub fn import(
         }
         let rater = cdrs::load_rater(&tx, peak(settings))?;
         progress.start_bytes(&format!("rating {}", file_name(o.file)), stashed_len);
-        let out = rate_and_store(&tx, o.actor, id, format, input, &rater, &now, progress);
+        let first = rewound(&input)?;
+        let again = || rewound(&input);
+        let out = rate_and_store(
+            &tx, o.actor, id, format, first, &again, &rater, &now, progress,
+        );
         progress.finish();
         match out? {
             Ok(p) => Ok(Some(p)),
@@ -855,8 +892,20 @@ fn rate_one(
                     let rater = cdrs::load_rater(&tx, peak(settings))?;
                     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
                     phase.progress.start_bytes(phase.what, size);
-                    rate_and_store(&tx, actor, id, format, input, &rater, &now, phase.progress)?
-                        .map_err(|e| e.to_string())
+                    let first = rewound(&input)?;
+                    let again = || rewound(&input);
+                    rate_and_store(
+                        &tx,
+                        actor,
+                        id,
+                        format,
+                        first,
+                        &again,
+                        &rater,
+                        &now,
+                        phase.progress,
+                    )?
+                    .map_err(|e| e.to_string())
                 }
             }
         }
@@ -1020,6 +1069,7 @@ mod tests {
             id,
             CdrFormat::Billrun,
             body.as_bytes(),
+            &|| Ok(body.as_bytes()),
             r,
             NOW,
             &NoProgress,
@@ -1028,6 +1078,244 @@ mod tests {
         .unwrap();
         tx.commit().unwrap();
         p
+    }
+
+    /// Keys are settled sorted, once the whole file is in: the first *line*
+    /// of a call still owns it whatever the order of the file's times, a
+    /// rated duplicate's error carries its own raw line (read again from
+    /// the file), and a failed one's error becomes the duplicate.
+    #[test]
+    fn an_unsorted_file_keeps_line_order_for_duplicates() {
+        let (mut s, r) = setup();
+        let body = format!(
+            "{HEAD}441,2026-11-02T10:05:00,10,4420,voice,,0.01,A\n\
+             441,2026-11-02T10:00:00,20,4420,voice,,0.01,B\n\
+             999,2026-11-02T09:00:00,30,4420,voice,,0.01,C\n\
+             441,2026-11-02T10:00:00,20,4420,voice,,0.01,B-again\n\
+             441,2026-11-02T10:05:00,10,4420,voice,,0.01,A-again\n\
+             999,2026-11-02T09:00:00,30,4420,voice,,0.01,C-again\n"
+        );
+        let p = import(&mut s, &r, "a", &body);
+        assert_eq!(p.lines, 6);
+        assert_eq!(p.rated, 2, "{p:?}");
+        assert_eq!(p.errors.get("duplicate"), Some(&3), "{p:?}");
+        assert_eq!(p.errors.get("unknown_service"), Some(&1), "{p:?}");
+        let one: i64 = s
+            .conn
+            .query_row(
+                "SELECT charge_minor FROM cdrs WHERE line = 2 AND state = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let two: i64 = s
+            .conn
+            .query_row(
+                "SELECT charge_minor FROM cdrs WHERE line = 3 AND state = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(p.charge_minor, one + two);
+        errors_match_their_cdrs(&s);
+        let rows: Vec<(String, i64, String, String)> = s
+            .conn
+            .prepare("SELECT kind, line, detail, raw FROM billing_errors ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let brief: Vec<(&str, i64, &str)> = rows
+            .iter()
+            .map(|(k, l, d, _)| (k.as_str(), *l, d.as_str()))
+            .collect();
+        assert_eq!(
+            brief,
+            vec![
+                ("unknown_service", 4, rows[0].2.as_str()),
+                ("duplicate", 5, "same CDR as line 3 of this file"),
+                ("duplicate", 6, "same CDR as line 2 of this file"),
+                ("duplicate", 7, "same CDR as line 4 of this file"),
+            ]
+        );
+        assert!(rows[1].3.ends_with(",B-again"), "{:?}", rows[1]);
+        assert!(rows[2].3.ends_with(",A-again"), "{:?}", rows[2]);
+        assert!(rows[3].3.ends_with(",C-again"), "{:?}", rows[3]);
+        // The copies carry no rating and no key; the owners' keys are stored.
+        let copies: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM cdrs WHERE line IN (5, 6, 7) AND state = 0
+                    AND rate_id IS NULL AND charge_minor IS NULL AND dedupe IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(copies, 3);
+        let owners: Vec<i64> = s
+            .conn
+            .prepare("SELECT c.line FROM cdr_keys k JOIN cdrs c ON c.id = k.cdr_id ORDER BY k.key")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            owners,
+            vec![4, 3, 2],
+            "keys in time order, owned by first lines"
+        );
+        // The same lines again, shuffled, in another file: all duplicates of file 1.
+        let again = format!(
+            "{HEAD}999,2026-11-02T09:00:00,30,4420,voice,,0.01,x\n\
+             441,2026-11-02T10:05:00,10,4420,voice,,0.01,y\n\
+             441,2026-11-02T10:00:00,20,4420,voice,,0.01,z\n"
+        );
+        let p = import(&mut s, &r, "b", &again);
+        assert_eq!((p.rated, p.charge_minor), (0, 0), "{p:?}");
+        assert_eq!(p.errors.get("duplicate"), Some(&3), "{p:?}");
+        assert_eq!(p.errors.len(), 1, "{p:?}");
+        let details: Vec<String> = s
+            .conn
+            .prepare("SELECT detail FROM billing_errors WHERE file_id = 2 ORDER BY line")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            details,
+            vec![
+                "same CDR as CDR file 1 line 4",
+                "same CDR as CDR file 1 line 2",
+                "same CDR as CDR file 1 line 3"
+            ]
+        );
+        errors_match_their_cdrs(&s);
+    }
+
+    /// Against a plain model of the rules: a file of 6,000 lines in no
+    /// time order (settled in parts, see `cdrs::KEYS_HELD`), a tenth of them
+    /// repeating an earlier line (near or far: in an earlier part too) and
+    /// some of an unknown service; then a second file repeating some of it.
+    /// Every line ends as the model says: rated, its rating error, or the
+    /// duplicate of the first line of the same call.
+    #[test]
+    fn duplicates_match_the_model_across_parts_of_a_big_unsorted_file() {
+        let (mut s, r) = setup();
+        let mut seed = 42u64;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut lines: Vec<String> = Vec::new();
+        for i in 0..6000u64 {
+            let line = if i > 0 && next(10) == 0 {
+                lines[next(i) as usize].clone()
+            } else {
+                let service = if next(15) == 0 { "999" } else { "441" };
+                format!(
+                    "{service},2026-11-{:02}T{:02}:{:02}:{:02},{},4420,voice,,0.01,r{i}",
+                    1 + next(28),
+                    next(24),
+                    next(60),
+                    next(60),
+                    1 + next(600)
+                )
+            };
+            lines.push(line);
+        }
+        // The model: the identity is the line without its record id.
+        let ident = |l: &str| l.rsplit_once(',').unwrap().0.to_string();
+        let mut first: HashMap<String, i64> = HashMap::new();
+        let mut expect: Vec<(i64, String)> = Vec::new(); // (line, outcome)
+        for (i, l) in lines.iter().enumerate() {
+            let n = i as i64 + 2;
+            let outcome = match first.get(&ident(l)) {
+                Some(f) => format!("duplicate:same CDR as line {f} of this file"),
+                None => {
+                    first.insert(ident(l), n);
+                    if l.starts_with("999") {
+                        "unknown_service".to_string()
+                    } else {
+                        "rated".to_string()
+                    }
+                }
+            };
+            expect.push((n, outcome));
+        }
+        let body = format!("{HEAD}{}\n", lines.join("\n"));
+        let p = import(&mut s, &r, "a", &body);
+        let outcomes = |s: &Store, file: i64| -> Vec<(i64, String)> {
+            s.conn
+                .prepare(
+                    "SELECT c.line, CASE WHEN c.state = 1 THEN 'rated'
+                        WHEN e.kind = 'duplicate' THEN 'duplicate:' || e.detail ELSE e.kind END
+                     FROM cdrs c LEFT JOIN billing_errors e ON e.cdr_id = c.id
+                     WHERE c.file_id = ?1 ORDER BY c.line",
+                )
+                .unwrap()
+                .query_map([file], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        assert_eq!(outcomes(&s, 1), expect);
+        let rated = expect.iter().filter(|e| e.1 == "rated").count() as u64;
+        let dups = expect.iter().filter(|e| e.1.starts_with("dup")).count() as u64;
+        assert!(dups > 400, "{dups}");
+        assert_eq!(p.rated, rated);
+        assert_eq!(p.errors.get("duplicate"), Some(&dups));
+        let charge: i64 = s
+            .conn
+            .query_row(
+                "SELECT sum(charge_minor) FROM cdrs WHERE file_id = 1 AND state = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(p.charge_minor, charge);
+        // Every rated or failed CDR owns its key; copies hold none.
+        let (owned, keyed): (i64, i64) = s
+            .conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM cdr_keys k JOIN cdrs c ON c.id = k.cdr_id
+                            AND c.dedupe = k.key),
+                        (SELECT count(*) FROM cdrs WHERE dedupe IS NOT NULL)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((owned, keyed), (keyed, 6000 - dups as i64));
+        errors_match_their_cdrs(&s);
+        // A second file: every 7th line of the first, reversed, plus a new call.
+        let mut again: Vec<&String> = lines.iter().step_by(7).collect();
+        again.reverse();
+        let fresh = "441,2026-11-30T23:00:00,5,4420,voice,,0.01,new".to_string();
+        again.push(&fresh);
+        let body2 = format!(
+            "{HEAD}{}\n",
+            again
+                .iter()
+                .map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let p2 = import(&mut s, &r, "b", &body2);
+        assert_eq!(p2.rated, 1, "{p2:?}");
+        let got = outcomes(&s, 2);
+        for (n, l) in again.iter().enumerate() {
+            let want = if l.as_str() == fresh.as_str() {
+                "rated".to_string()
+            } else {
+                format!("duplicate:same CDR as CDR file 1 line {}", first[&ident(l)])
+            };
+            assert_eq!(got[n], (n as i64 + 2, want));
+        }
+        errors_match_their_cdrs(&s);
     }
 
     #[test]
@@ -1167,26 +1455,31 @@ mod tests {
         assert_eq!(p2.rated, 0);
         assert_eq!(p2.errors.get("duplicate"), Some(&99));
         errors_match_their_cdrs(&s);
-        let ids: Vec<i64> = s
+        // Errors of each kind are written in file and line order (a file's
+        // duplicates after its other errors: they are settled once the whole
+        // file is in).
+        let rows: Vec<(String, i64, i64)> = s
             .conn
-            .prepare("SELECT id FROM billing_errors ORDER BY id")
+            .prepare("SELECT kind, file_id, line FROM billing_errors ORDER BY id")
             .unwrap()
-            .query_map([], |r| r.get(0))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        let lines: Vec<(i64, i64)> = s
-            .conn
-            .prepare("SELECT file_id, line FROM billing_errors ORDER BY id")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert_eq!(ids.len(), lines.len());
-        let mut sorted = lines.clone();
-        sorted.sort();
-        assert_eq!(lines, sorted, "errors are written in file and line order");
+        assert_eq!(
+            rows.len(),
+            (expect_dups + expect_unknown + 1 + 99 + 1) as usize
+        );
+        for kind in ["duplicate", "unknown_service", "malformed"] {
+            let lines: Vec<(i64, i64)> = rows
+                .iter()
+                .filter(|r| r.0 == kind)
+                .map(|r| (r.1, r.2))
+                .collect();
+            let mut sorted = lines.clone();
+            sorted.sort();
+            assert_eq!(lines, sorted, "{kind} errors are in file and line order");
+        }
     }
 
     #[test]
@@ -1209,6 +1502,12 @@ mod tests {
                 "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units, state, dedupe)
                  VALUES (1, 1, '441', ?2, '4499', 0, 10, 1, ?1)",
                 params![key, start_secs(t)],
+            )
+            .unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO cdr_keys (key, cdr_id) VALUES (?1, last_insert_rowid())",
+                [key],
             )
             .unwrap();
         let p = import(

@@ -35,8 +35,8 @@ use super::runs;
 use crate::domain::billing_errors::ErrorRow;
 use crate::domain::cdr_format::{CdrFileError, CdrFormat, ColumnMap};
 use crate::domain::cdrs::{
-    CdrText, LineBatch, Processed, RatedCdr, RatedLine, Rater, Rating, day_secs, dedupe_key,
-    from_start_secs, to_i64,
+    CdrText, Identity, LineBatch, Processed, RatedCdr, RatedLine, Rater, Rating, StartText,
+    day_secs, dedupe_key, from_start_secs, to_i64,
 };
 use crate::domain::checklist::{CarrierPeriod, CdrFacts};
 use crate::domain::money;
@@ -673,13 +673,18 @@ pub fn flush_wal_meanwhile(wal: &Path, stop: &std::sync::mpsc::Receiver<()>) {
 const CHUNK: usize = 32;
 /// Columns bound per CDR row.
 const COLS: usize = 14;
+/// Dedupe keys written by one multi-row INSERT (see [`settle_keys`]).
+const KEY_CHUNK: usize = 64;
+/// Dedupe keys held in memory (12 bytes each, see [`Keyed`]) before the
+/// file's lines so far are settled: 48 MB at most, whatever the file's size
+/// (a thousand in unit tests, so that their files are settled in parts).
+const KEYS_HELD: usize = if cfg!(test) { 1000 } else { 4 << 20 };
 
 /// The CDR insert for `rows` rows of file `file_id` (a literal: one bind
-/// less per row); a row whose dedupe key is taken is skipped (`ON CONFLICT
-/// DO NOTHING`), found and settled afterwards. `OR FAIL` and the deferred
-/// references of `cdrs` (schema.sql migration 10) spare SQLite a statement
-/// journal for the multi-row INSERT; any error still fails the statement,
-/// and the caller rolls the whole import back.
+/// less per row). `OR FAIL` and the deferred references of `cdrs` (schema.sql
+/// migration 10) spare SQLite a statement journal for the multi-row INSERT;
+/// any error still fails the statement, and the caller rolls the whole
+/// import back.
 fn insert_cdrs_sql(rows: usize, file_id: i64) -> String {
     let row = format!("({file_id},?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     let mut s = String::from(
@@ -692,30 +697,26 @@ fn insert_cdrs_sql(rows: usize, file_id: i64) -> String {
         }
         s.push_str(&row);
     }
-    s.push_str(" ON CONFLICT(dedupe) DO NOTHING");
     s
 }
 
-/// Bind CDR `c` as the row whose first parameter is `at + 1`: as rated or
-/// failed rating, with dedupe `key`; or, with `copy`, as the stored copy
-/// of a duplicate (state error, no rating, no key).
+/// Bind CDR `c` as the row whose first parameter is `at + 1`, as rated or
+/// failed rating, under its first dedupe key.
 fn bind_cdr(
     st: &mut rusqlite::Statement<'_>,
     at: usize,
     c: &RatedCdr,
     t: &CdrText<'_>,
-    key: Option<i64>,
-    copy: bool,
 ) -> rusqlite::Result<()> {
     let (state, rate_id, band, billable, charge) = match &c.rated {
-        Ok(r) if !copy => (
+        Ok(r) => (
             code::RATED,
             Some(r.rate_id),
             Some(code::band(r.band)),
             Some(to_i64(r.billable_units)),
             Some(r.charge_minor),
         ),
-        _ => (code::ERROR, None, None, None, None),
+        Err(_) => (code::ERROR, None, None, None, None),
     };
     st.raw_bind_parameter(at + 1, c.line)?;
     st.raw_bind_parameter(at + 2, t.service)?;
@@ -730,52 +731,35 @@ fn bind_cdr(
     st.raw_bind_parameter(at + 11, band)?;
     st.raw_bind_parameter(at + 12, billable)?;
     st.raw_bind_parameter(at + 13, charge)?;
-    st.raw_bind_parameter(at + 14, key)?;
+    st.raw_bind_parameter(at + 14, c.key)?;
     Ok(())
 }
 
-/// Where a CDR ended up.
-enum Placed {
-    /// Stored under one of its dedupe keys; its id when already known.
-    New(Option<i64>),
-    /// The same CDR is stored already: (file id, line) of that one.
-    Duplicate(i64, i64),
+/// A CDR row of the file being stored, under its first dedupe key, in 12
+/// bytes: the key's high and low halves (keys are never negative, see
+/// `domain::cdrs::dedupe_key`) and the row's id less the file's first id.
+/// Ordered by key, then by line (ids follow the file's lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Keyed {
+    hi: u32,
+    lo: u32,
+    off: u32,
 }
 
-/// A CDR whose first dedupe key is taken: the same CDR (a duplicate), or a
-/// hash collision, in which case the next keys of its probe sequence are
-/// tried until one is free (stored) or holds the same CDR.
-fn settle_taken(
-    conn: &Connection,
-    ins: &mut rusqlite::Statement<'_>,
-    find: &mut rusqlite::Statement<'_>,
-    c: &RatedCdr,
-    t: &CdrText<'_>,
-) -> Result<Placed> {
-    let units = to_i64(c.units);
-    let mut key = c.key;
-    let mut probe = 0u32;
-    loop {
-        // The key is taken: the same CDR, or a hash collision?
-        let same = find.query_row([key], |r| {
-            let same = r.get_ref(1)?.as_str()? == t.service
-                && r.get::<_, i64>(2)? == c.secs
-                && r.get_ref(3)?.as_str()? == t.destination
-                && r.get::<_, i64>(4)? == code::call_type(c.call_type)
-                && r.get::<_, i64>(5)? == units;
-            Ok(same.then(|| (r.get::<_, i64>(6), r.get::<_, i64>(7))))
-        })?;
-        if let Some((f, ln)) = same {
-            return Ok(Placed::Duplicate(f?, ln?));
-        }
-        probe += 1;
-        key = dedupe_key(&c.identity(t), c.when, probe);
-        bind_cdr(ins, 0, c, t, Some(key), false)?;
-        if ins.raw_execute()? == 1 {
-            return Ok(Placed::New(Some(conn.last_insert_rowid())));
-        }
+impl Keyed {
+    /// Marks a row settled apart (a duplicate or a collision; see
+    /// [`settle_keys`]): never a real offset, as a file stores fewer rows.
+    const LOSER: u32 = u32::MAX;
+
+    fn key(&self) -> i64 {
+        (i64::from(self.hi) << 32) | i64::from(self.lo)
     }
 }
+
+/// Raw lines of the file being stored, read again by line number (for the
+/// billing errors of CDRs that turn out to be duplicates once the whole
+/// file is in: see [`settle_keys`]).
+pub type RawLines<'a> = dyn FnMut(&[i64]) -> Result<HashMap<i64, String>> + 'a;
 
 /// Persist the parsed and rated lines of file `file_id` (see
 /// `ops::cdr_import`, which parses and rates them on another thread),
@@ -784,19 +768,21 @@ fn settle_taken(
 /// met while reading (an `Err` item) stops it and comes back as the inner
 /// `Err` (the caller rolls back).
 ///
-/// A batch is written in chunks of `CHUNK` lines: when all are CDRs
-/// they go in with one multi-row INSERT (most of SQLite's per-statement
-/// cost is paid once per chunk), else one INSERT each. Then every line is
-/// settled in file order, exactly as if inserted alone: a CDR whose first
-/// dedupe key turned out to be taken (the chunk stored fewer rows than it
-/// had) is looked up by that key; if the owner is not this line, the
-/// duplicate / collision check of `settle_taken` runs. Billing errors are
-/// written in line order.
+/// A batch is written in chunks of `CHUNK` lines: when all are CDRs they go
+/// in with one multi-row INSERT (most of SQLite's per-statement cost is
+/// paid once per chunk), else one INSERT each. Every CDR is stored as rated
+/// (or as failed rating, with its billing error, in line order); its first
+/// dedupe key is kept in memory (12 bytes a row). Duplicates are settled
+/// once the whole file is in ([`settle_keys`]): the keys are sorted and
+/// merged with the stored ones, so the key table grows in key order
+/// whatever the order of the file's lines (a key index maintained row by
+/// row was inserted at random places: most of an unsorted file's import).
 pub fn store_lines<I>(
     conn: &Connection,
     file_id: i64,
     batches: I,
     mut done: impl FnMut(LineBatch),
+    raw_lines: &mut RawLines<'_>,
     now: &str,
 ) -> Result<std::result::Result<Processed, CdrFileError>>
 where
@@ -806,10 +792,6 @@ where
     let mut ins = conn.prepare(&insert_cdrs_sql(1, file_id))?;
     let mut ins_chunk = conn.prepare(&insert_cdrs_sql(CHUNK, file_id))?;
     let mut err_ins = conn.prepare_cached(INSERT_ERROR)?;
-    let mut find = conn.prepare_cached(
-        "SELECT id, service, start, destination, call_type, units, file_id, line FROM cdrs WHERE dedupe = ?1",
-    )?;
-    let mut owner = conn.prepare_cached("SELECT id, file_id, line FROM cdrs WHERE dedupe = ?1")?;
     let mut out = Processed {
         file_id,
         ..Default::default()
@@ -817,13 +799,18 @@ where
     let mut kinds = [0u64; ErrorKind::ALL.len()];
     // A new row's id is one more than the largest id so far (SQLite's rule
     // for an INTEGER PRIMARY KEY until it reaches i64::MAX, which no import
-    // comes near): the rows of a chunk stored whole have consecutive ids,
-    // so an error CDR's id need not be looked up by its dedupe key.
-    let ids_follow: bool = conn.query_row(
-        "SELECT COALESCE(MAX(id), 0) < (1 << 62) FROM cdrs",
-        [],
-        |r| r.get(0),
-    )?;
+    // comes near; checked below): the file's rows get consecutive ids from
+    // `first_id`, in line order.
+    let mut first_id: i64 =
+        conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM cdrs", [], |r| {
+            r.get(0)
+        })?;
+    if first_id >= 1 << 62 {
+        return Err(precondition(
+            "CDR row ids are near the end of their range; nothing was imported",
+        ));
+    }
+    let mut keys: Vec<Keyed> = Vec::new();
     for batch in batches {
         let batch = match batch {
             Ok(b) => b,
@@ -832,20 +819,21 @@ where
         for items in batch.lines.chunks(CHUNK) {
             let chunked =
                 items.len() == CHUNK && items.iter().all(|p| matches!(p, RatedLine::Cdr(_)));
-            let mut all_stored = false;
             if chunked {
                 for (i, p) in items.iter().enumerate() {
                     if let RatedLine::Cdr(c) = p {
                         let t = batch.texts(c);
-                        bind_cdr(&mut ins_chunk, i * COLS, c, &t, Some(c.key), false)?;
+                        bind_cdr(&mut ins_chunk, i * COLS, c, &t)?;
                     }
                 }
-                all_stored = ins_chunk.raw_execute()? == CHUNK;
+                ins_chunk.raw_execute()?;
+                check_next_id(
+                    conn,
+                    file_id,
+                    first_id + keys.len() as i64 + CHUNK as i64 - 1,
+                )?;
             }
-            // The id of the chunk's first row, when all were stored.
-            let first_id =
-                (all_stored && ids_follow).then(|| conn.last_insert_rowid() - (CHUNK as i64 - 1));
-            for (i, p) in items.iter().enumerate() {
+            for p in items {
                 out.lines += 1;
                 let c = match p {
                     RatedLine::NotBillable => {
@@ -871,85 +859,378 @@ where
                     }
                     RatedLine::Cdr(c) => c,
                 };
-                if all_stored && let Ok(r) = &c.rated {
-                    // Stored and rated: the common case, nothing to settle.
-                    out.rated += 1;
-                    out.charge_minor += r.charge_minor;
-                    continue;
-                }
                 let t = batch.texts(c);
-                let placed = if all_stored {
-                    Placed::New(first_id.map(|f| f + i as i64))
-                } else if chunked {
-                    let (id, f, ln): (i64, i64, i64) =
-                        owner.query_row([c.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                    if (f, ln) == (file_id, c.line) {
-                        Placed::New(Some(id))
-                    } else {
-                        settle_taken(conn, &mut ins, &mut find, c, &t)?
+                if !chunked {
+                    bind_cdr(&mut ins, 0, c, &t)?;
+                    ins.raw_execute()?;
+                    check_next_id(conn, file_id, first_id + keys.len() as i64)?;
+                }
+                let off = u32::try_from(keys.len())
+                    .ok()
+                    .filter(|o| *o != Keyed::LOSER)
+                    .ok_or_else(|| bad_input("a CDR file of more than 4 billion calls"))?;
+                keys.push(Keyed {
+                    hi: (c.key >> 32) as u32,
+                    lo: c.key as u32,
+                    off,
+                });
+                match &c.rated {
+                    Ok(r) => {
+                        out.rated += 1;
+                        out.charge_minor += r.charge_minor;
                     }
-                } else {
-                    bind_cdr(&mut ins, 0, c, &t, Some(c.key), false)?;
-                    if ins.raw_execute()? == 1 {
-                        Placed::New(Some(conn.last_insert_rowid()))
-                    } else {
-                        settle_taken(conn, &mut ins, &mut find, c, &t)?
+                    Err((kind, why)) => {
+                        kinds[kind_index(*kind)] += 1;
+                        err_ins.execute(params![
+                            kind.as_str(),
+                            first_id + i64::from(off),
+                            file_id,
+                            c.line,
+                            t.service,
+                            t.destination,
+                            c.start.as_str(),
+                            t.cost,
+                            why,
+                            t.raw,
+                            now
+                        ])?;
                     }
-                };
-                let (kind, detail, cdr_id) = match placed {
-                    Placed::Duplicate(f, ln) => {
-                        bind_cdr(&mut ins, 0, c, &t, None, true)?;
-                        ins.raw_execute()?;
-                        let where_ = if f == file_id {
-                            format!("line {ln} of this file")
-                        } else {
-                            format!("CDR file {f} line {ln}")
-                        };
-                        (
-                            ErrorKind::Duplicate,
-                            format!("same CDR as {where_}"),
-                            conn.last_insert_rowid(),
-                        )
-                    }
-                    Placed::New(id) => match &c.rated {
-                        Ok(r) => {
-                            out.rated += 1;
-                            out.charge_minor += r.charge_minor;
-                            continue;
-                        }
-                        Err((k, why)) => {
-                            let id = match id {
-                                Some(id) => id,
-                                None => owner.query_row([c.key], |r| r.get(0))?,
-                            };
-                            (*k, why.clone(), id)
-                        }
-                    },
-                };
-                kinds[kind_index(kind)] += 1;
-                err_ins.execute(params![
-                    kind.as_str(),
-                    cdr_id,
-                    file_id,
-                    c.line,
-                    t.service,
-                    t.destination,
-                    c.start.as_str(),
-                    t.cost,
-                    detail,
-                    t.raw,
-                    now
-                ])?;
+                }
             }
         }
         done(batch);
+        if keys.len() >= KEYS_HELD {
+            // Memory stays bounded: this part of the file is settled now
+            // (its lines come before the rest, so line order still decides).
+            let part = keys.len() as i64;
+            settle_keys(
+                conn, file_id, first_id, &mut keys, &mut out, &mut kinds, raw_lines, now,
+            )?;
+            first_id += part;
+        }
     }
+    drop((ins, ins_chunk, err_ins));
+    settle_keys(
+        conn, file_id, first_id, &mut keys, &mut out, &mut kinds, raw_lines, now,
+    )?;
     for (i, k) in ErrorKind::ALL.iter().enumerate() {
         if kinds[i] > 0 {
             out.errors.insert(k.as_str().to_string(), kinds[i]);
         }
     }
     Ok(Ok(out))
+}
+
+/// The CDR row just inserted got id `expected` (see [`store_lines`]).
+fn check_next_id(conn: &Connection, file_id: i64, expected: i64) -> Result<()> {
+    let got = conn.last_insert_rowid();
+    if got != expected {
+        return Err(precondition(format!(
+            "CDR rows of file {file_id} did not get consecutive ids (got {got}, expected {expected}); nothing was imported"
+        )));
+    }
+    Ok(())
+}
+
+/// Settle the dedupe keys of the file just stored (rows `first_id ..`, one
+/// [`Keyed`] each, in line order), in the caller's transaction:
+///
+/// 1. The keys are sorted and merged with the keys already stored in their
+///    range (`cdr_keys`). The first row of the file under a key that is not
+///    stored yet owns it; every other row under a key is settled apart.
+/// 2. The owned keys go into `cdr_keys` in key order (an append when the
+///    file is newer than what is stored: the common case).
+/// 3. The rows settled apart, in line order, exactly as when each line was
+///    checked as it came: when the key's owner is the same CDR (service,
+///    start, destination, call type and units), the row is a `duplicate`
+///    (stored as its copy: an error, without rating or key); otherwise (a
+///    hash collision) the next key of its probe sequence is tried, until a
+///    free one (the row keeps its rating under it) or the same CDR.
+///
+/// A duplicate that was rated leaves the file's rated count and charge; one
+/// that failed rating has its billing error turned into the `duplicate`.
+#[allow(clippy::too_many_arguments)]
+fn settle_keys(
+    conn: &Connection,
+    file_id: i64,
+    first_id: i64,
+    keys: &mut Vec<Keyed>,
+    out: &mut Processed,
+    kinds: &mut [u64],
+    raw_lines: &mut RawLines<'_>,
+    now: &str,
+) -> Result<()> {
+    let (Some(min), Some(max)) = (
+        keys.iter().map(Keyed::key).min(),
+        keys.iter().map(Keyed::key).max(),
+    ) else {
+        return Ok(());
+    };
+    keys.sort_unstable();
+    // 1. Who owns each key: (row id, owner id) of the others.
+    let mut apart: Vec<(i64, i64)> = Vec::new();
+    {
+        let mut st = conn.prepare_cached(
+            "SELECT key, cdr_id FROM cdr_keys WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
+        )?;
+        let mut stored = st.query([min, max])?;
+        let mut next_stored = || -> Result<Option<(i64, i64)>> {
+            Ok(match stored.next()? {
+                Some(r) => Some((r.get(0)?, r.get(1)?)),
+                None => None,
+            })
+        };
+        let mut have = next_stored()?;
+        let mut i = 0;
+        while i < keys.len() {
+            let key = keys[i].key();
+            while let Some((k, _)) = have
+                && k < key
+            {
+                have = next_stored()?;
+            }
+            let mut from = i;
+            let owner = match have {
+                Some((k, owner)) if k == key => owner,
+                _ => {
+                    from += 1; // the first row under the key owns it
+                    first_id + i64::from(keys[i].off)
+                }
+            };
+            let mut j = from;
+            while j < keys.len() && keys[j].key() == key {
+                apart.push((first_id + i64::from(keys[j].off), owner));
+                keys[j].off = Keyed::LOSER;
+                j += 1;
+            }
+            i = j.max(i + 1);
+        }
+    }
+    // 2. The owned keys, in key order.
+    {
+        let mut one = conn.prepare_cached("INSERT INTO cdr_keys (key, cdr_id) VALUES (?1, ?2)")?;
+        let mut chunk = conn.prepare_cached(&format!(
+            "INSERT INTO cdr_keys (key, cdr_id) VALUES {}",
+            vec!["(?,?)"; KEY_CHUNK].join(",")
+        ))?;
+        let mut owned = keys.iter().filter(|k| k.off != Keyed::LOSER);
+        let mut buf: Vec<&Keyed> = Vec::with_capacity(KEY_CHUNK);
+        loop {
+            buf.clear();
+            buf.extend(owned.by_ref().take(KEY_CHUNK));
+            if buf.len() == KEY_CHUNK {
+                for (i, k) in buf.iter().enumerate() {
+                    chunk.raw_bind_parameter(2 * i + 1, k.key())?;
+                    chunk.raw_bind_parameter(2 * i + 2, first_id + i64::from(k.off))?;
+                }
+                chunk.raw_execute()?;
+            } else {
+                for k in &buf {
+                    one.execute(params![k.key(), first_id + i64::from(k.off)])?;
+                }
+                break;
+            }
+        }
+    }
+    keys.clear();
+    if apart.is_empty() {
+        return Ok(());
+    }
+    // 3. The others, in line order.
+    apart.sort_unstable();
+    let mut duplicates: Vec<(i64, StoredCdr, String)> = Vec::new();
+    for (id, owner) in apart {
+        let me = stored_cdr(conn, id)?;
+        let mut owner = stored_cdr(conn, owner)?;
+        let mut probe = 0u32;
+        let duplicate_of = loop {
+            if me.same_call(&owner) {
+                break Some(owner);
+            }
+            // A hash collision: the next key of the probe sequence.
+            probe += 1;
+            let key = dedupe_key(&me.identity(), me.when, probe);
+            let taken: Option<i64> = conn
+                .prepare_cached("SELECT cdr_id FROM cdr_keys WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?;
+            match taken {
+                Some(o) => owner = stored_cdr(conn, o)?,
+                None => {
+                    conn.prepare_cached("INSERT INTO cdr_keys (key, cdr_id) VALUES (?1, ?2)")?
+                        .execute([key, id])?;
+                    conn.prepare_cached("UPDATE cdrs SET dedupe = ?2 WHERE id = ?1")?
+                        .execute([id, key])?;
+                    break None;
+                }
+            }
+        };
+        let Some(o) = duplicate_of else { continue };
+        let detail = if o.file_id == file_id {
+            format!("same CDR as line {} of this file", o.line)
+        } else {
+            format!("same CDR as CDR file {} line {}", o.file_id, o.line)
+        };
+        conn.prepare_cached(
+            "UPDATE cdrs SET state = 0, rate_id = NULL, band = NULL, billable = NULL,
+                charge_minor = NULL, dedupe = NULL WHERE id = ?1",
+        )?
+        .execute([id])?;
+        kinds[kind_index(ErrorKind::Duplicate)] += 1;
+        match me.charge_minor {
+            // It was rated: it leaves the file's rated figures.
+            Some(charge) => {
+                out.rated -= 1;
+                out.charge_minor -= charge;
+            }
+            // It failed rating: that error becomes the duplicate.
+            None => {
+                let was: String = conn
+                    .prepare_cached("SELECT kind FROM billing_errors WHERE cdr_id = ?1")?
+                    .query_row([id], |r| r.get(0))?;
+                if let Some(i) = ErrorKind::ALL.iter().position(|k| k.as_str() == was) {
+                    kinds[i] = kinds[i].saturating_sub(1);
+                }
+            }
+        }
+        duplicates.push((id, me, detail));
+    }
+    // Their billing errors, in line order after the file's other errors
+    // (so the errors of each kind are in line order): a rated one's with
+    // its raw line, read again from the file; a failed one's error is
+    // written again as the duplicate.
+    let rated: Vec<i64> = duplicates
+        .iter()
+        .filter(|(_, c, _)| c.charge_minor.is_some())
+        .map(|(_, c, _)| c.line)
+        .collect();
+    let raw = if rated.is_empty() {
+        HashMap::new()
+    } else {
+        raw_lines(&rated)?
+    };
+    let mut err_ins = conn.prepare_cached(INSERT_ERROR)?;
+    for (id, c, detail) in duplicates {
+        if c.charge_minor.is_none() {
+            conn.prepare_cached(
+                "INSERT INTO billing_errors (kind, cdr_id, file_id, line, service, destination,
+                    start, carrier_cost, detail, raw, created_at)
+                 SELECT ?2, cdr_id, file_id, line, service, destination, start, carrier_cost,
+                    ?3, raw, created_at FROM billing_errors WHERE cdr_id = ?1",
+            )?
+            .execute(params![id, ErrorKind::Duplicate.as_str(), detail])?;
+            conn.prepare_cached(
+                "DELETE FROM billing_errors WHERE cdr_id = ?1 AND id <> last_insert_rowid()",
+            )?
+            .execute([id])?;
+            continue;
+        }
+        let Some(raw) = raw.get(&c.line) else {
+            return Err(external(format!(
+                "line {} of CDR file {file_id} could not be read again from the file store; nothing was imported",
+                c.line
+            )));
+        };
+        err_ins.execute(params![
+            ErrorKind::Duplicate.as_str(),
+            id,
+            file_id,
+            c.line,
+            c.service,
+            c.destination,
+            c.start.as_str(),
+            c.cost,
+            detail,
+            raw,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+/// A stored CDR, as [`settle_keys`] compares it.
+struct StoredCdr {
+    file_id: i64,
+    line: i64,
+    service: String,
+    secs: i64,
+    when: NaiveDateTime,
+    start: StartText,
+    destination: String,
+    call_type: CallType,
+    units: u64,
+    cost: String,
+    /// `Some` when rated.
+    charge_minor: Option<i64>,
+}
+
+impl StoredCdr {
+    /// The same call (docs/rating.md: the fields that make two CDRs identical).
+    fn same_call(&self, o: &StoredCdr) -> bool {
+        self.service == o.service
+            && self.secs == o.secs
+            && self.destination == o.destination
+            && self.call_type == o.call_type
+            && self.units == o.units
+    }
+
+    fn identity(&self) -> Identity<'_> {
+        Identity {
+            service: &self.service,
+            start: self.start.as_str(),
+            destination: &self.destination,
+            call_type: self.call_type,
+            units: self.units,
+        }
+    }
+}
+
+fn stored_cdr(conn: &Connection, id: i64) -> Result<StoredCdr> {
+    let (file_id, line, service, secs, destination, call_type, units, cost, state, charge): (
+        i64,
+        i64,
+        String,
+        i64,
+        String,
+        i64,
+        i64,
+        String,
+        i64,
+        Option<i64>,
+    ) = conn
+        .prepare_cached(
+            "SELECT file_id, line, service, start, destination, call_type, units, carrier_cost,
+                state, charge_minor FROM cdrs WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ))
+        })?;
+    let bad = || external(format!("stored CDR {id} cannot be read back"));
+    let when = from_start_secs(secs).ok_or_else(bad)?;
+    Ok(StoredCdr {
+        file_id,
+        line,
+        service,
+        secs,
+        when,
+        start: StartText::new(when).ok_or_else(bad)?,
+        destination,
+        call_type: code::call_type_of(call_type).ok_or_else(bad)?,
+        units: u64::try_from(units).map_err(|_| bad())?,
+        cost,
+        charge_minor: (state == code::RATED).then_some(charge).flatten(),
+    })
 }
 
 fn kind_index(k: ErrorKind) -> usize {

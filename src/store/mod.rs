@@ -363,14 +363,20 @@ mod tests {
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
             .unwrap();
         assert!(fk, "foreign keys are back on after migrating");
-        // The unique dedupe key still refuses a second row with the same key.
+        // Migration 29: the stored keys moved to cdr_keys, which refuses a
+        // second CDR under the same key.
+        let keys: Vec<(i64, i64)> = s
+            .conn
+            .prepare("SELECT key, cdr_id FROM cdr_keys")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(keys, vec![(123, 5)]);
         assert!(
             s.conn
-                .execute(
-                    "INSERT INTO cdrs (file_id, line, service, start, destination, call_type, units,
-                        state, dedupe) VALUES (1, 4, '441', 0, '44', 0, 1, 0, 123)",
-                    [],
-                )
+                .execute("INSERT INTO cdr_keys (key, cdr_id) VALUES (123, 9)", [])
                 .is_err()
         );
     }

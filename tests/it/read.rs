@@ -79,10 +79,24 @@ fn the_migration_fills_the_per_day_counts_from_the_stored_cdrs() {
     let (_, counted) = day_counts(&e);
     // As a database from before migration 27 would be: no counts.
     db(&e)
-        .execute_batch("DROP TABLE cdr_file_days; DROP INDEX billing_errors_summary; PRAGMA user_version = 26;")
+        .execute_batch(
+            "DROP TABLE cdr_file_days; DROP INDEX billing_errors_summary; DROP TABLE cdr_keys;
+             CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe); PRAGMA user_version = 26;",
+        )
         .unwrap();
     e.ok(&["status"]);
     assert_eq!(day_counts(&e).0, counted);
+    // Migration 29 moved every stored key to cdr_keys, each to its CDR.
+    let (keyed, moved): (i64, i64) = db(&e)
+        .query_row(
+            "SELECT (SELECT count(*) FROM cdrs WHERE dedupe IS NOT NULL),
+                    (SELECT count(*) FROM cdr_keys k JOIN cdrs c ON c.id = k.cdr_id AND c.dedupe = k.key)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(keyed > 0);
+    assert_eq!(keyed, moved);
 }
 
 #[test]
