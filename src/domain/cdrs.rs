@@ -4,9 +4,9 @@
 //! [`Rater`] holds every service (by normalised number) and the rate table,
 //! loaded once per command, so rating a line costs a few hash probes.
 //!
-//! The **dedupe key** is a compact 64-bit integer stored (uniquely indexed)
-//! beside each CDR: the start time in seconds in the high bits (so a
-//! time-ordered file inserts into the index almost sequentially) and a
+//! The **dedupe key** is a compact 64-bit integer stored (unique, in
+//! `cdr_keys`) for each CDR: the start time in seconds in the high bits (so
+//! the keys of a month's CDRs sort together) and a
 //! 28-bit FNV-1a hash of the identity (service, start, destination, units,
 //! call type) in the low bits. A key is never trusted alone: on a key hit
 //! the stored CDR's fields are compared in full, and when they differ (a

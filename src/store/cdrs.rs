@@ -9,12 +9,12 @@
 //! **Import hot path** ([`store_lines`]): lines arrive parsed and rated
 //! (`ops::cdr_import` streams the file through `domain::cdrs::LineBatch`
 //! on another thread) and are persisted inside the caller's single
-//! transaction, through cached prepared statements. Duplicate detection
-//! costs nothing extra on the common path: the CDR is inserted with its
-//! compact dedupe key under a unique index (`ON CONFLICT DO NOTHING`); only
-//! when the key is taken are the stored fields compared (see
-//! `domain::cdrs`). CDRs go in 32 to a multi-row INSERT and are then
-//! settled line by line.
+//! transaction, through cached prepared statements, 32 to a multi-row
+//! INSERT. Duplicates are settled once the file's lines are in
+//! ([`settle_keys`]): the file's compact dedupe keys, held in memory, are
+//! sorted and merged with the stored ones (`cdr_keys`), so keys go in in
+//! key order whatever the order of the file; only when a key is taken are
+//! the stored fields compared (see `domain::cdrs`).
 //!
 //! **Stored form** (schema.sql migration 9): `start` is INTEGER seconds of
 //! the local wall-clock time (`domain::cdrs::start_secs`); the rate
