@@ -792,6 +792,7 @@ where
     let mut ins = conn.prepare(&insert_cdrs_sql(1, file_id))?;
     let mut ins_chunk = conn.prepare(&insert_cdrs_sql(CHUNK, file_id))?;
     let mut err_ins = conn.prepare_cached(INSERT_ERROR)?;
+    let mut err_chunk = conn.prepare(&insert_errors_sql(ERROR_CHUNK, file_id))?;
     let mut out = Processed {
         file_id,
         ..Default::default()
@@ -816,6 +817,8 @@ where
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         };
+        // The batch's billing errors, in line order, written after its CDRs.
+        let mut errors: Vec<NewError<'_>> = Vec::new();
         for items in batch.lines.chunks(CHUNK) {
             let chunked =
                 items.len() == CHUNK && items.iter().all(|p| matches!(p, RatedLine::Cdr(_)));
@@ -841,19 +844,14 @@ where
                         continue;
                     }
                     RatedLine::Malformed { line, detail, raw } => {
-                        err_ins.execute(params![
-                            "malformed",
-                            None::<i64>,
-                            file_id,
-                            line,
-                            None::<String>,
-                            None::<String>,
-                            None::<String>,
-                            "0",
+                        errors.push(NewError {
+                            kind: ErrorKind::Malformed,
+                            cdr_id: None,
+                            line: *line,
+                            cdr: None,
                             detail,
-                            batch.str(*raw),
-                            now
-                        ])?;
+                            raw: batch.str(*raw),
+                        });
                         kinds[0] += 1;
                         continue;
                     }
@@ -881,23 +879,20 @@ where
                     }
                     Err((kind, why)) => {
                         kinds[kind_index(*kind)] += 1;
-                        err_ins.execute(params![
-                            kind.as_str(),
-                            first_id + i64::from(off),
-                            file_id,
-                            c.line,
-                            t.service,
-                            t.destination,
-                            c.start.as_str(),
-                            t.cost,
-                            why,
-                            t.raw,
-                            now
-                        ])?;
+                        errors.push(NewError {
+                            kind: *kind,
+                            cdr_id: Some(first_id + i64::from(off)),
+                            line: c.line,
+                            cdr: Some((t, c.start)),
+                            detail: why,
+                            raw: t.raw,
+                        });
                     }
                 }
             }
         }
+        insert_errors(&mut err_ins, &mut err_chunk, file_id, &errors, now)?;
+        drop(errors);
         done(batch);
         if keys.len() >= KEYS_HELD {
             // Memory stays bounded: this part of the file is settled now
@@ -909,7 +904,7 @@ where
             first_id += part;
         }
     }
-    drop((ins, ins_chunk, err_ins));
+    drop((ins, ins_chunk, err_ins, err_chunk));
     settle_keys(
         conn, file_id, first_id, &mut keys, &mut out, &mut kinds, raw_lines, now,
     )?;
@@ -919,6 +914,97 @@ where
         }
     }
     Ok(Ok(out))
+}
+
+/// Billing errors written by one multi-row INSERT (see [`store_lines`]).
+const ERROR_CHUNK: usize = 16;
+
+/// A billing error of the batch being stored (its texts borrowed from it).
+struct NewError<'a> {
+    kind: ErrorKind,
+    cdr_id: Option<i64>,
+    line: i64,
+    /// The CDR's texts and start; `None` for a malformed line.
+    cdr: Option<(CdrText<'a>, StartText)>,
+    detail: &'a str,
+    raw: &'a str,
+}
+
+impl NewError<'_> {
+    /// Service, destination, start and carrier cost (a malformed line has
+    /// only a zero cost).
+    fn cdr_fields(&self) -> (Option<&str>, Option<&str>, Option<&str>, &str) {
+        match &self.cdr {
+            Some((t, start)) => (
+                Some(t.service),
+                Some(t.destination),
+                Some(start.as_str()),
+                t.cost,
+            ),
+            None => (None, None, None, "0"),
+        }
+    }
+}
+
+/// The billing-error insert for `rows` errors of CDR file `file_id`.
+fn insert_errors_sql(rows: usize, file_id: i64) -> String {
+    let row = format!("(?,?,{file_id},?,?,?,?,?,?,?,?)");
+    let mut s = String::from(
+        "INSERT INTO billing_errors (kind, cdr_id, file_id, line, service, destination, start,
+            carrier_cost, detail, raw, created_at) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push_str(&row);
+    }
+    s
+}
+
+/// Write `errors` in order: `ERROR_CHUNK` to a statement, the rest one by one.
+fn insert_errors(
+    one: &mut rusqlite::Statement<'_>,
+    chunk: &mut rusqlite::Statement<'_>,
+    file_id: i64,
+    errors: &[NewError<'_>],
+    now: &str,
+) -> Result<()> {
+    let mut parts = errors.chunks_exact(ERROR_CHUNK);
+    for part in parts.by_ref() {
+        for (i, e) in part.iter().enumerate() {
+            let at = i * 10;
+            let (service, destination, start, cost) = e.cdr_fields();
+            chunk.raw_bind_parameter(at + 1, e.kind.as_str())?;
+            chunk.raw_bind_parameter(at + 2, e.cdr_id)?;
+            chunk.raw_bind_parameter(at + 3, e.line)?;
+            chunk.raw_bind_parameter(at + 4, service)?;
+            chunk.raw_bind_parameter(at + 5, destination)?;
+            chunk.raw_bind_parameter(at + 6, start)?;
+            chunk.raw_bind_parameter(at + 7, cost)?;
+            chunk.raw_bind_parameter(at + 8, e.detail)?;
+            chunk.raw_bind_parameter(at + 9, e.raw)?;
+            chunk.raw_bind_parameter(at + 10, now)?;
+        }
+        chunk.raw_execute()?;
+    }
+    for e in parts.remainder() {
+        let (service, destination, start, cost) = e.cdr_fields();
+        one.execute(params![
+            e.kind.as_str(),
+            e.cdr_id,
+            file_id,
+            e.line,
+            service,
+            destination,
+            start,
+            cost,
+            e.detail,
+            e.raw,
+            now
+        ])?;
+    }
+    Ok(())
 }
 
 /// The CDR row just inserted got id `expected` (see [`store_lines`]).
