@@ -1147,7 +1147,8 @@ mod tests {
             .conn
             .query_row(
                 "SELECT count(*) FROM cdrs WHERE line IN (5, 6, 7) AND state = 0
-                    AND rate_id IS NULL AND charge_minor IS NULL AND dedupe IS NULL",
+                    AND rate_id IS NULL AND charge_minor IS NULL
+                    AND id NOT IN (SELECT cdr_id FROM cdr_keys)",
                 [],
                 |r| r.get(0),
             )
@@ -1278,18 +1279,42 @@ mod tests {
             )
             .unwrap();
         assert_eq!(p.charge_minor, charge);
-        // Every rated or failed CDR owns its key; copies hold none.
-        let (owned, keyed): (i64, i64) = s
+        // Every rated or failed CDR owns its first key; copies hold none.
+        let mut st = s
             .conn
-            .query_row(
-                "SELECT (SELECT count(*) FROM cdr_keys k JOIN cdrs c ON c.id = k.cdr_id
-                            AND c.dedupe = k.key),
-                        (SELECT count(*) FROM cdrs WHERE dedupe IS NOT NULL)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+            .prepare(
+                "SELECT k.key, c.service, c.start, c.destination, c.units, c.state
+                 FROM cdr_keys k JOIN cdrs c ON c.id = k.cdr_id WHERE c.file_id = 1",
             )
             .unwrap();
-        assert_eq!((owned, keyed), (keyed, 6000 - dups as i64));
+        let owned: Vec<(i64, String, i64, String, i64, i64)> = st
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(owned.len() as u64, 6000 - dups);
+        for (key, service, secs, destination, units, _) in &owned {
+            let when = crate::domain::cdrs::from_start_secs(*secs).unwrap();
+            let start = when.format("%Y-%m-%dT%H:%M:%S").to_string();
+            let id = Identity {
+                service,
+                start: &start,
+                destination,
+                call_type: CallType::Voice,
+                units: *units as u64,
+            };
+            assert_eq!(*key, dedupe_key(&id, when, 0));
+        }
+        drop(st);
         errors_match_their_cdrs(&s);
         // A second file: every 7th line of the first, reversed, plus a new call.
         let mut again: Vec<&String> = lines.iter().step_by(7).collect();
@@ -1521,7 +1546,8 @@ mod tests {
         let k: i64 = s
             .conn
             .query_row(
-                "SELECT dedupe FROM cdrs WHERE destination = '4420'",
+                "SELECT k.key FROM cdr_keys k JOIN cdrs c ON c.id = k.cdr_id
+                 WHERE c.destination = '4420'",
                 [],
                 |r| r.get(0),
             )

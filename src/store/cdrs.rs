@@ -672,7 +672,7 @@ pub fn flush_wal_meanwhile(wal: &Path, stop: &std::sync::mpsc::Receiver<()>) {
 /// CDRs written by one multi-row INSERT (see [`store_lines`]).
 const CHUNK: usize = 32;
 /// Columns bound per CDR row.
-const COLS: usize = 14;
+const COLS: usize = 13;
 /// Dedupe keys written by one multi-row INSERT (see [`settle_keys`]).
 const KEY_CHUNK: usize = 64;
 /// Dedupe keys held in memory (12 bytes each, see [`Keyed`]) before the
@@ -686,10 +686,10 @@ const KEYS_HELD: usize = if cfg!(test) { 1000 } else { 4 << 20 };
 /// any error still fails the statement, and the caller rolls the whole
 /// import back.
 fn insert_cdrs_sql(rows: usize, file_id: i64) -> String {
-    let row = format!("({file_id},?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    let row = format!("({file_id},?,?,?,?,?,?,?,?,?,?,?,?,?)");
     let mut s = String::from(
         "INSERT OR FAIL INTO cdrs (file_id, line, service, start, destination, call_type, units,
-            carrier_cost, record_id, state, rate_id, band, billable, charge_minor, dedupe) VALUES ",
+            carrier_cost, record_id, state, rate_id, band, billable, charge_minor) VALUES ",
     );
     for r in 0..rows {
         if r > 0 {
@@ -701,7 +701,7 @@ fn insert_cdrs_sql(rows: usize, file_id: i64) -> String {
 }
 
 /// Bind CDR `c` as the row whose first parameter is `at + 1`, as rated or
-/// failed rating, under its first dedupe key.
+/// failed rating (its dedupe key goes to `cdr_keys`, see [`settle_keys`]).
 fn bind_cdr(
     st: &mut rusqlite::Statement<'_>,
     at: usize,
@@ -731,7 +731,6 @@ fn bind_cdr(
     st.raw_bind_parameter(at + 11, band)?;
     st.raw_bind_parameter(at + 12, billable)?;
     st.raw_bind_parameter(at + 13, charge)?;
-    st.raw_bind_parameter(at + 14, c.key)?;
     Ok(())
 }
 
@@ -1145,8 +1144,6 @@ fn settle_keys(
                 None => {
                     conn.prepare_cached("INSERT INTO cdr_keys (key, cdr_id) VALUES (?1, ?2)")?
                         .execute([key, id])?;
-                    conn.prepare_cached("UPDATE cdrs SET dedupe = ?2 WHERE id = ?1")?
-                        .execute([id, key])?;
                     break None;
                 }
             }
@@ -1159,7 +1156,7 @@ fn settle_keys(
         };
         conn.prepare_cached(
             "UPDATE cdrs SET state = 0, rate_id = NULL, band = NULL, billable = NULL,
-                charge_minor = NULL, dedupe = NULL WHERE id = ?1",
+                charge_minor = NULL WHERE id = ?1",
         )?
         .execute([id])?;
         kinds[kind_index(ErrorKind::Duplicate)] += 1;
