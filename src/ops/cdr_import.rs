@@ -1197,7 +1197,7 @@ mod tests {
     }
 
     /// Against a plain model of the rules: a file of 6,000 lines in no
-    /// time order (settled in parts, see `cdrs::KEYS_HELD`), a tenth of them
+    /// time order (its keys sorted in runs on disk, see `cdrs::KEYS_HELD`), a tenth of them
     /// repeating an earlier line (near or far: in an earlier part too) and
     /// some of an unknown service; then a second file repeating some of it.
     /// Every line ends as the model says: rated, its rating error, or the

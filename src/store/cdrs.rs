@@ -30,7 +30,10 @@ use chrono::{Days, Months, NaiveDate, NaiveDateTime};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use rustc_hash::FxHashSet;
+
 use super::audit::{self, Actor};
+use super::key_runs::{KeyRuns, Keyed};
 use super::runs;
 use crate::domain::billing_errors::ErrorRow;
 use crate::domain::cdr_format::{CdrFileError, CdrFormat, ColumnMap};
@@ -675,9 +678,9 @@ const CHUNK: usize = 32;
 const COLS: usize = 13;
 /// Dedupe keys written by one multi-row INSERT (see [`settle_keys`]).
 const KEY_CHUNK: usize = 64;
-/// Dedupe keys held in memory (12 bytes each, see [`Keyed`]) before the
-/// file's lines so far are settled: 48 MB at most, whatever the file's size
-/// (a thousand in unit tests, so that their files are settled in parts).
+/// Dedupe keys held in memory (12 bytes each, see [`Keyed`]) before they
+/// are sorted into a run on disk: 48 MB at most, whatever the file's size
+/// (a thousand in unit tests, so that their files are sorted in runs).
 const KEYS_HELD: usize = if cfg!(test) { 1000 } else { 4 << 20 };
 
 /// The CDR insert for `rows` rows of file `file_id` (a literal: one bind
@@ -734,27 +737,6 @@ fn bind_cdr(
     Ok(())
 }
 
-/// A CDR row of the file being stored, under its first dedupe key, in 12
-/// bytes: the key's high and low halves (keys are never negative, see
-/// `domain::cdrs::dedupe_key`) and the row's id less the file's first id.
-/// Ordered by key, then by line (ids follow the file's lines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Keyed {
-    hi: u32,
-    lo: u32,
-    off: u32,
-}
-
-impl Keyed {
-    /// Marks a row settled apart (a duplicate or a collision; see
-    /// [`settle_keys`]): never a real offset, as a file stores fewer rows.
-    const LOSER: u32 = u32::MAX;
-
-    fn key(&self) -> i64 {
-        (i64::from(self.hi) << 32) | i64::from(self.lo)
-    }
-}
-
 /// Raw lines of the file being stored, read again by line number (for the
 /// billing errors of CDRs that turn out to be duplicates once the whole
 /// file is in: see [`settle_keys`]).
@@ -771,7 +753,8 @@ pub type RawLines<'a> = dyn FnMut(&[i64]) -> Result<HashMap<i64, String>> + 'a;
 /// in with one multi-row INSERT (most of SQLite's per-statement cost is
 /// paid once per chunk), else one INSERT each. Every CDR is stored as rated
 /// (or as failed rating, with its billing error, in line order); its first
-/// dedupe key is kept in memory (12 bytes a row). Duplicates are settled
+/// dedupe key is kept (12 bytes a row, sorted in runs on disk past
+/// `KEYS_HELD`: see `store::key_runs`). Duplicates are settled
 /// once the whole file is in ([`settle_keys`]): the keys are sorted and
 /// merged with the stored ones, so the key table grows in key order
 /// whatever the order of the file's lines (a key index maintained row by
@@ -801,16 +784,17 @@ where
     // for an INTEGER PRIMARY KEY until it reaches i64::MAX, which no import
     // comes near; checked below): the file's rows get consecutive ids from
     // `first_id`, in line order.
-    let mut first_id: i64 =
-        conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM cdrs", [], |r| {
-            r.get(0)
-        })?;
+    let first_id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM cdrs", [], |r| {
+        r.get(0)
+    })?;
     if first_id >= 1 << 62 {
         return Err(precondition(
             "CDR row ids are near the end of their range; nothing was imported",
         ));
     }
-    let mut keys: Vec<Keyed> = Vec::new();
+    let mut keys = KeyRuns::new(KEYS_HELD);
+    // Rows of the file stored so far (each under a key).
+    let mut rows: u32 = 0;
     for batch in batches {
         let batch = match batch {
             Ok(b) => b,
@@ -829,11 +813,7 @@ where
                     }
                 }
                 ins_chunk.raw_execute()?;
-                check_next_id(
-                    conn,
-                    file_id,
-                    first_id + keys.len() as i64 + CHUNK as i64 - 1,
-                )?;
+                check_next_id(conn, file_id, first_id + i64::from(rows) + CHUNK as i64 - 1)?;
             }
             for p in items {
                 out.lines += 1;
@@ -860,17 +840,13 @@ where
                 if !chunked {
                     bind_cdr(&mut ins, 0, c, &t)?;
                     ins.raw_execute()?;
-                    check_next_id(conn, file_id, first_id + keys.len() as i64)?;
+                    check_next_id(conn, file_id, first_id + i64::from(rows))?;
                 }
-                let off = u32::try_from(keys.len())
-                    .ok()
-                    .filter(|o| *o != Keyed::LOSER)
+                let off = rows;
+                rows = rows
+                    .checked_add(1)
                     .ok_or_else(|| bad_input("a CDR file of more than 4 billion calls"))?;
-                keys.push(Keyed {
-                    hi: (c.key >> 32) as u32,
-                    lo: c.key as u32,
-                    off,
-                });
+                keys.push(Keyed::new(c.key, off)).map_err(sort_file_error)?;
                 match &c.rated {
                     Ok(r) => {
                         out.rated += 1;
@@ -893,19 +869,10 @@ where
         insert_errors(&mut err_ins, &mut err_chunk, file_id, &errors, now)?;
         drop(errors);
         done(batch);
-        if keys.len() >= KEYS_HELD {
-            // Memory stays bounded: this part of the file is settled now
-            // (its lines come before the rest, so line order still decides).
-            let part = keys.len() as i64;
-            settle_keys(
-                conn, file_id, first_id, &mut keys, &mut out, &mut kinds, raw_lines, now,
-            )?;
-            first_id += part;
-        }
     }
     drop((ins, ins_chunk, err_ins, err_chunk));
     settle_keys(
-        conn, file_id, first_id, &mut keys, &mut out, &mut kinds, raw_lines, now,
+        conn, file_id, first_id, keys, &mut out, &mut kinds, raw_lines, now,
     )?;
     for (i, k) in ErrorKind::ALL.iter().enumerate() {
         if kinds[i] > 0 {
@@ -1006,6 +973,13 @@ fn insert_errors(
     Ok(())
 }
 
+fn sort_file_error(e: std::io::Error) -> Error {
+    external(format!(
+        "sorting the file's CDR keys in a temporary file ({}) failed: {e}; nothing was imported",
+        std::env::temp_dir().display()
+    ))
+}
+
 /// The CDR row just inserted got id `expected` (see [`store_lines`]).
 fn check_next_id(conn: &Connection, file_id: i64, expected: i64) -> Result<()> {
     let got = conn.last_insert_rowid();
@@ -1039,21 +1013,18 @@ fn settle_keys(
     conn: &Connection,
     file_id: i64,
     first_id: i64,
-    keys: &mut Vec<Keyed>,
+    mut keys: KeyRuns,
     out: &mut Processed,
     kinds: &mut [u64],
     raw_lines: &mut RawLines<'_>,
     now: &str,
 ) -> Result<()> {
-    let (Some(min), Some(max)) = (
-        keys.iter().map(Keyed::key).min(),
-        keys.iter().map(Keyed::key).max(),
-    ) else {
+    let Some((min, max)) = keys.range() else {
         return Ok(());
     };
-    keys.sort_unstable();
     // 1. Who owns each key: (row id, owner id) of the others.
     let mut apart: Vec<(i64, i64)> = Vec::new();
+    let mut apart_offs: FxHashSet<u32> = FxHashSet::default();
     {
         let mut st = conn.prepare_cached(
             "SELECT key, cdr_id FROM cdr_keys WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
@@ -1066,29 +1037,29 @@ fn settle_keys(
             })
         };
         let mut have = next_stored()?;
-        let mut i = 0;
-        while i < keys.len() {
-            let key = keys[i].key();
-            while let Some((k, _)) = have
-                && k < key
-            {
-                have = next_stored()?;
-            }
-            let mut from = i;
-            let owner = match have {
-                Some((k, owner)) if k == key => owner,
+        // The previous key and its owner.
+        let mut last: Option<(i64, i64)> = None;
+        let mut sorted = keys.sorted().map_err(sort_file_error)?;
+        while let Some(k) = sorted.next().map_err(sort_file_error)? {
+            let (key, id) = (k.key(), first_id + i64::from(k.off));
+            let owner = match last {
+                Some((l, owner)) if l == key => Some(owner),
                 _ => {
-                    from += 1; // the first row under the key owns it
-                    first_id + i64::from(keys[i].off)
+                    while let Some((s, _)) = have
+                        && s < key
+                    {
+                        have = next_stored()?;
+                    }
+                    let stored_owner = have.filter(|(s, _)| *s == key).map(|(_, o)| o);
+                    // Not stored: the first row under the key owns it.
+                    last = Some((key, stored_owner.unwrap_or(id)));
+                    stored_owner
                 }
             };
-            let mut j = from;
-            while j < keys.len() && keys[j].key() == key {
-                apart.push((first_id + i64::from(keys[j].off), owner));
-                keys[j].off = Keyed::LOSER;
-                j += 1;
+            if let Some(owner) = owner {
+                apart.push((id, owner));
+                apart_offs.insert(k.off);
             }
-            i = j.max(i + 1);
         }
     }
     // 2. The owned keys, in key order.
@@ -1098,17 +1069,24 @@ fn settle_keys(
             "INSERT INTO cdr_keys (key, cdr_id) VALUES {}",
             vec!["(?,?)"; KEY_CHUNK].join(",")
         ))?;
-        let mut owned = keys.iter().filter(|k| k.off != Keyed::LOSER);
-        let mut buf: Vec<&Keyed> = Vec::with_capacity(KEY_CHUNK);
+        let mut buf: Vec<Keyed> = Vec::with_capacity(KEY_CHUNK);
+        let mut sorted = keys.sorted().map_err(sort_file_error)?;
         loop {
-            buf.clear();
-            buf.extend(owned.by_ref().take(KEY_CHUNK));
-            if buf.len() == KEY_CHUNK {
+            let next = sorted.next().map_err(sort_file_error)?;
+            if let Some(k) = next {
+                if apart_offs.contains(&k.off) {
+                    continue;
+                }
+                buf.push(k);
+                if buf.len() < KEY_CHUNK {
+                    continue;
+                }
                 for (i, k) in buf.iter().enumerate() {
                     chunk.raw_bind_parameter(2 * i + 1, k.key())?;
                     chunk.raw_bind_parameter(2 * i + 2, first_id + i64::from(k.off))?;
                 }
                 chunk.raw_execute()?;
+                buf.clear();
             } else {
                 for k in &buf {
                     one.execute(params![k.key(), first_id + i64::from(k.off)])?;
@@ -1117,7 +1095,7 @@ fn settle_keys(
             }
         }
     }
-    keys.clear();
+    drop(keys);
     if apart.is_empty() {
         return Ok(());
     }

@@ -17,6 +17,7 @@ pub mod email;
 pub mod errors;
 pub mod fees;
 pub mod invoices;
+mod key_runs;
 pub mod payments;
 pub mod print;
 pub mod production;
