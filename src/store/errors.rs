@@ -4,6 +4,7 @@
 //! to the caller one at a time as SQLite reads them.
 
 use chrono::{Days, NaiveDate};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ToSql};
 use rust_decimal::Decimal;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -42,19 +43,25 @@ impl Filter {
     }
 }
 
-/// A text column, borrowed (no copy per row).
-fn text_or_null<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
-    r.get_ref(i)?.as_str_or_null().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
+/// A text column's bytes, borrowed: no copy and no UTF-8 check per row
+/// (the summary only compares and counts them; the few distinct costs are
+/// checked once, at the end).
+fn bytes_or_null<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a [u8]>> {
+    match r.get_ref(i)? {
+        ValueRef::Text(t) => Ok(Some(t)),
+        ValueRef::Null => Ok(None),
+        v => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            String::new(),
+            v.data_type(),
+        )),
+    }
 }
 
-fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a str> {
-    text_or_null(r, i)?.ok_or(rusqlite::Error::InvalidColumnType(
-        i,
-        String::new(),
-        rusqlite::types::Type::Null,
-    ))
+fn bytes<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a [u8]> {
+    bytes_or_null(r, i)?.ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(i, String::new(), rusqlite::types::Type::Null)
+    })
 }
 
 fn binds(vals: &[String]) -> Vec<&dyn ToSql> {
@@ -70,9 +77,9 @@ struct Tally {
     /// Open errors per carrier-cost text: costs repeat (a carrier's few
     /// prices), so each distinct text is parsed once, at the end, and
     /// multiplied by its count (exact, as adding it that often).
-    costs: FxHashMap<Box<str>, u64>,
+    costs: FxHashMap<Box<[u8]>, u64>,
     /// The distinct services (destinations for no_rate) of open errors.
-    seen: FxHashSet<Box<str>>,
+    seen: FxHashSet<Box<[u8]>>,
     /// The distinct files of open malformed errors (`None`: no file).
     files: FxHashSet<Option<i64>>,
 }
@@ -97,23 +104,28 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
     // The kind of the previous row (its index in ALL).
     let mut cur: Option<usize> = None;
     while let Some(r) = q.next()? {
-        let kind = text(r, 0)?;
+        let kind = bytes(r, 0)?;
         let i = match cur {
-            Some(i) if ErrorKind::ALL[i].as_str() == kind => i,
+            Some(i) if ErrorKind::ALL[i].as_str().as_bytes() == kind => i,
             _ => {
                 let i = ErrorKind::ALL
                     .iter()
-                    .position(|k| k.as_str() == kind)
-                    .ok_or_else(|| bad_input(format!("'{kind}' is not an error kind")))?;
+                    .position(|k| k.as_str().as_bytes() == kind)
+                    .ok_or_else(|| {
+                        bad_input(format!(
+                            "'{}' is not an error kind",
+                            String::from_utf8_lossy(kind)
+                        ))
+                    })?;
                 cur = Some(i);
                 i
             }
         };
         let t = &mut tallies[i];
-        match text(r, 1)? {
-            "open" => {
+        match bytes(r, 1)? {
+            b"open" => {
                 t.open += 1;
-                let cost = text(r, 5)?;
+                let cost = bytes(r, 5)?;
                 match t.costs.get_mut(cost) {
                     Some(c) => *c += 1,
                     None => {
@@ -126,38 +138,43 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
                     }
                     k => {
                         let col = if k == ErrorKind::NoRate { 3 } else { 2 };
-                        let key = text_or_null(r, col)?.unwrap_or("");
+                        let key = bytes_or_null(r, col)?.unwrap_or(b"");
                         if !t.seen.contains(key) {
                             t.seen.insert(key.into());
                         }
                     }
                 }
             }
-            "resolved" => t.resolved += 1,
+            b"resolved" => t.resolved += 1,
             _ => t.ignored += 1,
         }
     }
-    let mut out: Vec<KindSummary> = ErrorKind::ALL
-        .iter()
-        .zip(tallies)
-        .filter(|(_, t)| t.open + t.resolved + t.ignored > 0)
-        .map(|(kind, t)| KindSummary {
+    let mut out = Vec::new();
+    for (kind, t) in ErrorKind::ALL.iter().zip(tallies) {
+        if t.open + t.resolved + t.ignored == 0 {
+            continue;
+        }
+        // A cost beyond money::MAX_AMOUNT never parses (it counts as 0),
+        // so the sums stay far inside Decimal's range; checked anyway.
+        let mut carrier_cost = Decimal::ZERO;
+        for (text, count) in &t.costs {
+            let text = std::str::from_utf8(text)
+                .map_err(|e| bad_input(format!("a carrier cost is not text: {e}")))?;
+            carrier_cost = money::parse(text)
+                .unwrap_or_default()
+                .checked_mul(Decimal::from(*count))
+                .and_then(|c| carrier_cost.checked_add(c))
+                .unwrap_or(Decimal::MAX);
+        }
+        out.push(KindSummary {
             kind: *kind,
             open: t.open,
             resolved: t.resolved,
             ignored: t.ignored,
-            // A cost beyond money::MAX_AMOUNT never parses (it counts as 0),
-            // so the sums stay far inside Decimal's range; checked anyway.
-            carrier_cost: t.costs.iter().fold(Decimal::ZERO, |sum, (text, count)| {
-                money::parse(text)
-                    .unwrap_or_default()
-                    .checked_mul(Decimal::from(*count))
-                    .and_then(|c| sum.checked_add(c))
-                    .unwrap_or(Decimal::MAX)
-            }),
+            carrier_cost,
             distinct: (t.seen.len() + t.files.len()) as u64,
-        })
-        .collect();
+        });
+    }
     // Stable sort keeps the documented order among equal costs.
     out.sort_by_key(|s| std::cmp::Reverse(s.carrier_cost));
     Ok(out)
