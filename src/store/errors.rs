@@ -3,11 +3,11 @@
 //! `billing_errors_summary` index (migration 28), the drill-down hands rows
 //! to the caller one at a time as SQLite reads them.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::{Days, NaiveDate};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ToSql};
 use rust_decimal::Decimal;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::domain::billing_errors::{ErrorRow, KindSummary};
 use crate::domain::money;
@@ -43,30 +43,56 @@ impl Filter {
     }
 }
 
-/// A text column, borrowed (no copy per row).
-fn text_or_null<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
-    r.get_ref(i)?.as_str_or_null().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
+/// A text column's bytes, borrowed: no copy and no UTF-8 check per row
+/// (the summary only compares and counts them; the few distinct costs are
+/// checked once, at the end).
+fn bytes_or_null<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a [u8]>> {
+    match r.get_ref(i)? {
+        ValueRef::Text(t) => Ok(Some(t)),
+        ValueRef::Null => Ok(None),
+        v => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            String::new(),
+            v.data_type(),
+        )),
+    }
 }
 
-fn text<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a str> {
-    text_or_null(r, i)?.ok_or(rusqlite::Error::InvalidColumnType(
-        i,
-        String::new(),
-        rusqlite::types::Type::Null,
-    ))
+fn bytes<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a [u8]> {
+    bytes_or_null(r, i)?.ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(i, String::new(), rusqlite::types::Type::Null)
+    })
 }
 
 fn binds(vals: &[String]) -> Vec<&dyn ToSql> {
     vals.iter().map(|v| v as &dyn ToSql).collect()
 }
 
+/// One kind's running figures in [`summary`].
+#[derive(Default)]
+struct Tally {
+    open: u64,
+    resolved: u64,
+    ignored: u64,
+    /// Open errors per carrier-cost text: costs repeat (a carrier's few
+    /// prices), so each distinct text is parsed once, at the end, and
+    /// multiplied by its count (exact, as adding it that often).
+    costs: FxHashMap<Box<[u8]>, u64>,
+    /// The distinct services (destinations for no_rate) of open errors.
+    seen: FxHashSet<Box<[u8]>>,
+    /// The distinct files of open malformed errors (`None`: no file).
+    files: FxHashSet<Option<i64>>,
+}
+
 /// The per-kind figures of `billing_errors::summarise` (all states; kinds
 /// without an error left out; most costly first, then in documented order),
 /// computed in one pass without keeping the rows: memory grows with the
-/// distinct services/destinations/files among open errors, not with the
-/// errors.
+/// distinct services/destinations/files and costs among open errors, not
+/// with the errors.
+///
+/// The per-row work is kept small: the index is in kind order, so a row's
+/// kind is compared with the previous row's and looked up only when it
+/// changes; costs and keys go through FxHash (short texts), not SipHash.
 pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
     let (cond, vals) = f.sql();
     let mut st = conn.prepare(&format!(
@@ -74,74 +100,81 @@ pub fn summary(conn: &Connection, f: &Filter) -> Result<Vec<KindSummary>> {
          FROM billing_errors e WHERE {cond}"
     ))?;
     let mut q = st.query(binds(&vals).as_slice())?;
-    let n = ErrorKind::ALL.len();
-    let mut sums: Vec<KindSummary> = ErrorKind::ALL
-        .iter()
-        .map(|k| KindSummary {
-            kind: *k,
-            open: 0,
-            resolved: 0,
-            ignored: 0,
-            carrier_cost: Decimal::ZERO,
-            distinct: 0,
-        })
-        .collect();
-    let mut seen: Vec<HashSet<String>> = vec![HashSet::new(); n];
-    // Open errors per carrier-cost text, per kind: costs repeat (a
-    // carrier's few prices), so each distinct text is parsed once, at the
-    // end, and multiplied by its count (exact, as adding it that often).
-    let mut costs: Vec<HashMap<String, u64>> = vec![HashMap::new(); n];
+    let mut tallies: Vec<Tally> = ErrorKind::ALL.iter().map(|_| Tally::default()).collect();
+    // The kind of the previous row (its index in ALL).
+    let mut cur: Option<usize> = None;
     while let Some(r) = q.next()? {
-        let kind = text(r, 0)?;
-        let i = ErrorKind::ALL
-            .iter()
-            .position(|k| k.as_str() == kind)
-            .ok_or_else(|| bad_input(format!("'{kind}' is not an error kind")))?;
-        let s = &mut sums[i];
-        match text(r, 1)? {
-            "open" => {
-                s.open += 1;
-                let cost = text(r, 5)?;
-                match costs[i].get_mut(cost) {
+        let kind = bytes(r, 0)?;
+        let i = match cur {
+            Some(i) if ErrorKind::ALL[i].as_str().as_bytes() == kind => i,
+            _ => {
+                let i = ErrorKind::ALL
+                    .iter()
+                    .position(|k| k.as_str().as_bytes() == kind)
+                    .ok_or_else(|| {
+                        bad_input(format!(
+                            "'{}' is not an error kind",
+                            String::from_utf8_lossy(kind)
+                        ))
+                    })?;
+                cur = Some(i);
+                i
+            }
+        };
+        let t = &mut tallies[i];
+        match bytes(r, 1)? {
+            b"open" => {
+                t.open += 1;
+                let cost = bytes(r, 5)?;
+                match t.costs.get_mut(cost) {
                     Some(c) => *c += 1,
                     None => {
-                        costs[i].insert(cost.to_string(), 1);
+                        t.costs.insert(cost.into(), 1);
                     }
                 }
-                let set = &mut seen[i];
-                if s.kind == ErrorKind::Malformed {
-                    let file: Option<i64> = r.get(4)?;
-                    set.insert(file.map(|f| f.to_string()).unwrap_or_default());
-                } else {
-                    let col = if s.kind == ErrorKind::NoRate { 3 } else { 2 };
-                    let key = text_or_null(r, col)?.unwrap_or("");
-                    if !set.contains(key) {
-                        set.insert(key.to_string());
+                match ErrorKind::ALL[i] {
+                    ErrorKind::Malformed => {
+                        t.files.insert(r.get(4)?);
+                    }
+                    k => {
+                        let col = if k == ErrorKind::NoRate { 3 } else { 2 };
+                        let key = bytes_or_null(r, col)?.unwrap_or(b"");
+                        if !t.seen.contains(key) {
+                            t.seen.insert(key.into());
+                        }
                     }
                 }
             }
-            "resolved" => s.resolved += 1,
-            _ => s.ignored += 1,
+            b"resolved" => t.resolved += 1,
+            _ => t.ignored += 1,
         }
     }
-    let mut out: Vec<KindSummary> = sums
-        .into_iter()
-        .enumerate()
-        .filter(|(_, s)| s.open + s.resolved + s.ignored > 0)
-        .map(|(i, mut s)| {
-            s.distinct = seen[i].len() as u64;
-            // A cost beyond money::MAX_AMOUNT never parses (it counts as 0),
-            // so the sums stay far inside Decimal's range; checked anyway.
-            s.carrier_cost = costs[i].iter().fold(Decimal::ZERO, |sum, (text, count)| {
-                money::parse(text)
-                    .unwrap_or_default()
-                    .checked_mul(Decimal::from(*count))
-                    .and_then(|c| sum.checked_add(c))
-                    .unwrap_or(Decimal::MAX)
-            });
-            s
-        })
-        .collect();
+    let mut out = Vec::new();
+    for (kind, t) in ErrorKind::ALL.iter().zip(tallies) {
+        if t.open + t.resolved + t.ignored == 0 {
+            continue;
+        }
+        // A cost beyond money::MAX_AMOUNT never parses (it counts as 0),
+        // so the sums stay far inside Decimal's range; checked anyway.
+        let mut carrier_cost = Decimal::ZERO;
+        for (text, count) in &t.costs {
+            let text = std::str::from_utf8(text)
+                .map_err(|e| bad_input(format!("a carrier cost is not text: {e}")))?;
+            carrier_cost = money::parse(text)
+                .unwrap_or_default()
+                .checked_mul(Decimal::from(*count))
+                .and_then(|c| carrier_cost.checked_add(c))
+                .unwrap_or(Decimal::MAX);
+        }
+        out.push(KindSummary {
+            kind: *kind,
+            open: t.open,
+            resolved: t.resolved,
+            ignored: t.ignored,
+            carrier_cost,
+            distinct: (t.seen.len() + t.files.len()) as u64,
+        });
+    }
     // Stable sort keeps the documented order among equal costs.
     out.sort_by_key(|s| std::cmp::Reverse(s.carrier_cost));
     Ok(out)
@@ -267,7 +300,7 @@ mod tests {
     fn the_summary_is_the_summary_of_the_rows() {
         let s = seeded();
         let d = |t: &str| t.parse::<NaiveDate>().unwrap();
-        for kind in [None, Some(ErrorKind::NoRate), Some(ErrorKind::Malformed)] {
+        for kind in std::iter::once(None).chain(ErrorKind::ALL.map(Some)) {
             for cutoff in [None, Some(d("2026-11-15")), Some(d("2026-10-01"))] {
                 let f = Filter { kind, cutoff };
                 let rows = cdrs::list_errors(&s.conn, kind, cutoff, true).unwrap();
