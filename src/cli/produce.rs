@@ -30,8 +30,20 @@ pub fn produce(
     db: &Path,
     run: &runs::Run,
 ) -> anyhow::Result<()> {
+    produce_checked(ctx, store, actor, db, run, None)
+}
+
+/// [`produce`] after `request`, with what its check gathered.
+pub fn produce_checked(
+    ctx: &Ctx,
+    store: &mut Store,
+    actor: &Actor,
+    db: &Path,
+    run: &runs::Run,
+    checked: Option<op::Checked>,
+) -> anyhow::Result<()> {
     let opts = ProduceOptions { db, run_id: run.id };
-    let started = op::begin(store, actor, &opts, &SystemClock)?;
+    let started = op::begin_checked(store, actor, &opts, &SystemClock, checked)?;
     let id = started.run_id();
     match started.created() {
         Some(c) => ctx.say(&format!(

@@ -266,7 +266,16 @@ pub fn request(
         "Request bills for run {} '{}'? This locks the run",
         run.id, run.name
     ))?;
-    let run = run_steps::request(store, actor, &opts, &settings, &SystemClock)?;
+    let (run, checked) = if a.no_produce {
+        (
+            run_steps::request(store, actor, &opts, &settings, &SystemClock)?,
+            None,
+        )
+    } else {
+        let (run, checked) =
+            run_steps::request_for_production(store, actor, &opts, &settings, &SystemClock)?;
+        (run, Some(checked))
+    };
     ctx.say(&format!(
         "run {}: bills requested; the run is locked",
         run.id
@@ -281,7 +290,7 @@ pub fn request(
         }
         return Ok(());
     }
-    super::produce::produce(ctx, store, actor, db, &run)
+    super::produce::produce_checked(ctx, store, actor, db, &run, checked)
 }
 
 /// `billrun cancel RUN`: only before bills are requested; asks first.

@@ -215,6 +215,50 @@ pub fn check_invoices(conn: &Connection, run: &Run, settings: &Settings) -> Resu
     Ok(())
 }
 
+/// The customers' inputs that [`check_invoices_for_production`] gathered
+/// and checked, for [`begin_checked`] to create the invoices from instead
+/// of reading every unbilled CDR again (issue 16): used only when nothing
+/// can have changed in between (the same run and settings, and no other
+/// connection has committed since; `store::data_version`), else gathered
+/// again as [`begin`] does.
+#[derive(Debug)]
+pub struct Checked {
+    run_id: i64,
+    data_version: i64,
+    settings: Settings,
+    gathered: Vec<(billing::BillCustomer, invoice::Inputs)>,
+}
+
+/// [`check_invoices`] for a request that production follows on the same
+/// connection: gathers as production does (the allowances' outcome per CDR
+/// kept for `allowances::record_charged`), checks with `settings` as
+/// [`check_invoices`] does, and keeps what it gathered. `conn` is the
+/// request's write transaction.
+pub fn check_invoices_for_production(
+    conn: &Connection,
+    run: &Run,
+    settings: &Settings,
+) -> Result<Checked> {
+    // Production gathers with the settings stored (read in its
+    // transaction); so does this, so that what it keeps is what production
+    // would gather.
+    let stored = store::settings::load(conn)?;
+    let gathered = billing::gather_for_production(conn, run, &stored)?;
+    if &stored == settings {
+        for (_, inputs) in &gathered {
+            invoice::draft(inputs, settings.tax.rate).map_err(bad_input)?;
+        }
+    } else {
+        check_invoices(conn, run, settings)?;
+    }
+    Ok(Checked {
+        run_id: run.id,
+        data_version: store::data_version(conn)?,
+        settings: stored,
+        gathered,
+    })
+}
+
 /// Produce (or resume producing) a requested or running run: [`begin`],
 /// then [`Production::finish`].
 #[cfg(test)]
@@ -261,6 +305,18 @@ pub fn begin(
     opts: &ProduceOptions<'_>,
     clock: &dyn Clock,
 ) -> Result<Production> {
+    begin_checked(store, actor, opts, clock, None)
+}
+
+/// [`begin`], creating the invoices from what the request's check gathered
+/// when it is still what the store holds (see [`Checked`]).
+pub fn begin_checked(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &ProduceOptions<'_>,
+    clock: &dyn Clock,
+    checked: Option<Checked>,
+) -> Result<Production> {
     let run = runs::resolve(&store.conn, &opts.run_id.to_string())?;
     // One producer per run: an OS lock, released by the kernel if killed.
     let dir = pdf_dir(opts.db, &run.name);
@@ -280,7 +336,7 @@ pub fn begin(
     }
     production::tune_for_production(&store.conn)?;
     let tx = store.write()?;
-    let created = start(&tx, actor, &run, clock)?;
+    let created = start(&tx, actor, &run, clock, checked)?;
     tx.commit()?;
     let run = runs::resolve(&store.conn, &run.id.to_string())?;
     let recovered = if created.is_none() {
@@ -304,6 +360,7 @@ fn start(
     actor: &Actor,
     run: &Run,
     clock: &dyn Clock,
+    checked: Option<Checked>,
 ) -> Result<Option<Created>> {
     match run.status {
         RunStatus::Requested => {
@@ -320,7 +377,7 @@ fn start(
     if production::created(conn, run.id)? {
         return Ok(None);
     }
-    create_invoices(conn, actor, run, clock).map(Some)
+    create_invoices(conn, actor, run, clock, checked).map(Some)
 }
 
 fn create_invoices(
@@ -328,6 +385,7 @@ fn create_invoices(
     actor: &Actor,
     run: &Run,
     clock: &dyn Clock,
+    checked: Option<Checked>,
 ) -> Result<Created> {
     let (Some(invoice_date), Some(cutoff)) = (run.invoice_date, run.cutoff_date) else {
         return Err(precondition(format!(
@@ -350,7 +408,23 @@ fn create_invoices(
     let mut created = Created::default();
     // Invoiced accounts, whose usage is marked in one pass at the end.
     let mut invoiced: Vec<(String, i64)> = Vec::new();
-    for (customer, inputs) in billing::gather_for_production(conn, run, &s)? {
+    // What the request's check gathered, if nothing changed since; else
+    // gathered now.
+    let reuse = match checked {
+        Some(c)
+            if c.run_id == run.id
+                && c.settings == s
+                && c.data_version == store::data_version(conn)? =>
+        {
+            Some(c.gathered)
+        }
+        _ => None,
+    };
+    let gathered = match reuse {
+        Some(g) => g,
+        None => billing::gather_for_production(conn, run, &s)?,
+    };
+    for (customer, inputs) in gathered {
         let d = invoice::draft(&inputs, s.tax.rate).map_err(bad_input)?;
         match d.outcome {
             Outcome::Empty | Outcome::TooLow => {

@@ -408,11 +408,43 @@ pub fn request(
     settings: &Settings,
     clock: &dyn Clock,
 ) -> Result<Run> {
+    Ok(request_with(store, actor, opts, settings, clock, false)?.0)
+}
+
+/// [`request`] when production follows at once on the same store: also
+/// returns what the check gathered, for `produce::begin_checked` to create
+/// the invoices from (one read of the unbilled CDRs instead of two).
+pub fn request_for_production(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &Request,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<(Run, super::produce::Checked)> {
+    let (run, checked) = request_with(store, actor, opts, settings, clock, true)?;
+    Ok((run, checked.expect("kept when asked")))
+}
+
+fn request_with(
+    store: &mut Store,
+    actor: &Actor,
+    opts: &Request,
+    settings: &Settings,
+    clock: &dyn Clock,
+    keep: bool,
+) -> Result<(Run, Option<super::produce::Checked>)> {
     let tx = store.write()?;
     let run = runs::resolve(&tx, &opts.run)?;
     check_request(&tx, &run, opts, settings, clock)?;
     // Never lock a run whose invoices cannot be computed (issue 15 item 4).
-    super::produce::check_invoices(&tx, &run, settings)?;
+    let checked = if keep {
+        Some(super::produce::check_invoices_for_production(
+            &tx, &run, settings,
+        )?)
+    } else {
+        super::produce::check_invoices(&tx, &run, settings)?;
+        None
+    };
     let note = if opts.expert {
         format!("--expert: pre-billing checks skipped by {}", actor.operator)
     } else {
@@ -423,7 +455,7 @@ pub fn request(
         runs::set_expert(&tx, run.id, &actor.operator)?;
     }
     tx.commit()?;
-    runs::resolve(&store.conn, &opts.run)
+    Ok((runs::resolve(&store.conn, &opts.run)?, checked))
 }
 
 /// Cancel a run created by mistake (only before bills are requested): it

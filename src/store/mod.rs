@@ -165,6 +165,13 @@ impl Store {
     }
 }
 
+/// SQLite's `PRAGMA data_version` of `conn`: two reads give the same value
+/// unless another connection committed a change to the database in
+/// between (this connection's own commits do not change it).
+pub fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
 /// Create an empty file readable by its owner only.
 pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
@@ -245,6 +252,28 @@ pub fn now_stamp() -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// `data_version` moves with another connection's commit, not with the
+    /// connection's own (production relies on it to reuse the request's
+    /// gathered inputs).
+    #[test]
+    fn data_version_moves_only_with_other_connections_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let mut a = Store::open(&path).unwrap();
+        let b = Store::open(&path).unwrap();
+        let v0 = data_version(&a.conn).unwrap();
+        let tx = a.write().unwrap();
+        tx.execute("INSERT INTO settings (key, value) VALUES ('x.a', '1')", [])
+            .unwrap();
+        tx.commit().unwrap();
+        assert_eq!(data_version(&a.conn).unwrap(), v0);
+        b.conn
+            .execute("INSERT INTO settings (key, value) VALUES ('x.b', '1')", [])
+            .unwrap();
+        assert_ne!(data_version(&a.conn).unwrap(), v0);
+    }
+
     use super::*;
 
     #[test]
