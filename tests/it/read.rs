@@ -80,7 +80,9 @@ fn the_migration_fills_the_per_day_counts_from_the_stored_cdrs() {
     // As a database from before migration 27 would be: no counts.
     db(&e)
         .execute_batch(
-            "DROP TABLE cdr_file_days; DROP INDEX billing_errors_summary; DROP TABLE cdr_keys;
+            "DROP TABLE cdr_file_days; DROP INDEX billing_errors_summary;
+             UPDATE cdrs SET dedupe = (SELECT key FROM cdr_keys WHERE cdr_id = cdrs.id);
+             DROP TABLE cdr_keys;
              CREATE UNIQUE INDEX cdrs_dedupe ON cdrs(dedupe); PRAGMA user_version = 26;",
         )
         .unwrap();
